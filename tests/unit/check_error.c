@@ -1,0 +1,99 @@
+/* Unit tests: the error table (src/lib/error.c). */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stubres/error.h>
+
+START_TEST(test_texts_of_the_reference)
+{
+    ck_assert_str_eq(sr_strerror(100), "No records were found.");
+    ck_assert_str_eq(sr_strerror(SR_E_RECORD_INDEX), "Invalid record index.");
+    ck_assert_str_eq(sr_strerror(224), "Could not determine DNS server address.");
+    ck_assert_str_eq(sr_strerror(119), "Message too short.");
+    ck_assert_str_eq(sr_strerror(276), "Error during handshake.");
+    ck_assert_str_eq(sr_strerror(10060), "[10060] Connection timed out.");
+    ck_assert_str_eq(sr_strerror(11004),
+                     "[11004] Valid name, no data record (check DNS setup).");
+    ck_assert_str_eq(sr_strerror(SR_OK), "OK");
+}
+END_TEST
+
+START_TEST(test_unknown_code)
+{
+    ck_assert_str_eq(sr_strerror(12345), "Unknown error.");
+    ck_assert_str_eq(sr_strerror(-1), "Unknown error.");
+}
+END_TEST
+
+START_TEST(test_errno_mapping)
+{
+    ck_assert_int_eq(sr_status_from_errno(0), SR_OK);
+    ck_assert_int_eq(sr_status_from_errno(ETIMEDOUT), 10060);
+    ck_assert_int_eq(sr_status_from_errno(ECONNREFUSED), 10061);
+    ck_assert_int_eq(sr_status_from_errno(EADDRINUSE), 10048);
+    ck_assert_int_eq(sr_status_from_errno(ENOMEM), SR_E_NOMEM);
+    ck_assert_int_eq(sr_status_from_errno(EAGAIN), 10035);
+    /* unlisted errno values fall back to "Invalid argument" */
+    ck_assert_int_eq(sr_status_from_errno(EDOM), 10022);
+}
+END_TEST
+
+START_TEST(test_gai_mapping)
+{
+    ck_assert_int_eq(sr_status_from_gai(0), SR_OK);
+    ck_assert_int_eq(sr_status_from_gai(EAI_NONAME), 11001);
+    ck_assert_int_eq(sr_status_from_gai(EAI_AGAIN), 11002);
+    ck_assert_int_eq(sr_status_from_gai(EAI_FAIL), 11003);
+}
+END_TEST
+
+/* Every code of the enum has its own text, not the fallback. */
+START_TEST(test_every_code_has_text)
+{
+    static const int codes[] = {100, 104, 106, 107, 109, 112, 113, 114, 115,
+        116, 117, 118, 119, 220, 221, 222, 223, 224, 225, 270, 271, 272, 273,
+        274, 275, 276, 280, 281, 282, 283, 284, 434, 10004, 10009, 10013,
+        10014, 10022, 10024, 10035, 10036, 10037, 10038, 10039, 10040, 10041,
+        10042, 10043, 10044, 10045, 10046, 10047, 10048, 10049, 10050, 10051,
+        10052, 10053, 10054, 10055, 10056, 10057, 10058, 10059, 10060, 10061,
+        10062, 10063, 10064, 10065, 10066, 10067, 10068, 10069, 10070, 10071,
+        10091, 10092, 10093, 11001, 11002, 11003, 11004};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        const char *t = sr_strerror(codes[i]);
+        ck_assert_msg(strcmp(t, "Unknown error.") != 0, "code %d", codes[i]);
+        if (codes[i] >= 10000) {
+            char prefix[16];
+            snprintf(prefix, sizeof(prefix), "[%d] ", codes[i]);
+            ck_assert_msg(strncmp(t, prefix, strlen(prefix)) == 0, "%s", t);
+        }
+    }
+}
+END_TEST
+
+static Suite *error_suite(void)
+{
+    Suite *s = suite_create("error");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_texts_of_the_reference);
+    tcase_add_test(tc, test_unknown_code);
+    tcase_add_test(tc, test_errno_mapping);
+    tcase_add_test(tc, test_gai_mapping);
+    tcase_add_test(tc, test_every_code_has_text);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(error_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
