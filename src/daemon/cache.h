@@ -1,0 +1,120 @@
+/* stubresd: the answer cache.
+ *
+ * Keyed by (name, type, class) with the name compared case-insensitively,
+ * plus the query bits that change an answer (DO, CD). An entry holds the
+ * decoded RRsets of an upstream response as a ready wire image (the
+ * response without its OPT record) and the offsets of every TTL in it, so
+ * a hit is: look up, copy, patch ID, flags, question case and TTLs, append
+ * the client's OPT, send. The hit path takes one shard lock and allocates
+ * nothing. Negative answers are cached per RFC 2308 (TTL from the SOA in
+ * the authority section: min(SOA TTL, SOA MINIMUM), capped by
+ * negative_ttl); SERVFAIL briefly. Bounded by max_bytes with LRU eviction
+ * per shard. Thread-safe. */
+#ifndef STUBRESD_CACHE_H
+#define STUBRESD_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stubres/wire.h>
+
+typedef struct cache cache_t;
+
+/* The cache's settings (config keys of the same names). */
+typedef struct cache_cfg {
+    size_t max_bytes;       /* cache_size; 0 disables the cache */
+    uint32_t min_ttl;       /* raise shorter TTLs to this */
+    uint32_t max_ttl;       /* cap longer TTLs to this */
+    uint32_t negative_ttl;  /* cap for NXDOMAIN/NODATA (RFC 2308 5) */
+    uint32_t servfail_ttl;  /* how long a SERVFAIL is remembered */
+    bool serve_stale;       /* RFC 8767: answer expired data when the
+                               upstreams fail */
+    uint32_t stale_max;     /* how long past expiry data may be served */
+    uint32_t stale_reply_ttl; /* TTL of a stale answer (RFC 8767: 30) */
+    bool prefetch;          /* report popular entries near expiry */
+} cache_cfg_t;
+
+/* A client's question and the facts about it that shape the reply. */
+typedef struct cache_query {
+    uint16_t id;            /* the client's ID */
+    uint16_t flags;         /* the client's header flags (RD, CD, AD) */
+    const uint8_t *qname;   /* the question name as the client sent it
+                               (uncompressed wire form, its case) */
+    size_t qname_len;
+    uint16_t qtype;
+    uint16_t qclass;
+    bool edns;              /* the client sent an OPT record */
+    bool do_bit;            /* ... with DO set */
+    uint16_t max_len;       /* the largest reply it takes: 512 without
+                               EDNS, its UDP size with, 65535 over TCP */
+} cache_query_t;
+
+typedef enum cache_result {
+    CACHE_MISS = 0,         /* nothing usable: ask upstream */
+    CACHE_HIT,              /* out holds the reply */
+    CACHE_HIT_PREFETCH,     /* out holds the reply; the entry is near
+                               expiry and popular: refresh it upstream */
+    CACHE_STALE,            /* out holds a stale reply (only when asked
+                               with allow_stale) */
+} cache_result_t;
+
+/* Counters, read with cache_stats(). */
+typedef struct cache_stats {
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t stale_hits;
+    uint64_t evictions;     /* LRU evictions for space */
+    uint64_t expired;       /* entries dropped because they expired */
+    uint64_t inserts;
+    size_t entries;
+    size_t bytes;           /* memory the entries use, counted as charged
+                               against max_bytes */
+} cache_stats_t;
+
+/* A new cache; NULL when out of memory. */
+cache_t *cache_new(const cache_cfg_t *cfg);
+/* Free the cache and every entry. Accepts NULL. */
+void cache_free(cache_t *c);
+/* Change the settings at run time (evicts down to a smaller max_bytes). */
+void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg);
+
+/* Answer q from the cache at time now (seconds, monotonic) into out (cap
+ * bytes): a whole reply with q's ID, RD/CD from q, RA=1, QR=1, the question
+ * with q's case, TTLs counted down, and an OPT record when q had one. When
+ * the reply does not fit q->max_len it is sent as header + question with
+ * TC=1 (the client retries over TCP). With allow_stale, an entry expired
+ * less than stale_max ago answers with TTL stale_reply_ttl. */
+cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
+                            bool allow_stale, uint8_t *out, size_t cap,
+                            size_t *outlen);
+
+/* Store the upstream response resp (parsed) as the answer to the question
+ * (qname in wire form, any case; qtype; qclass; do_bit/cd of the query
+ * that asked it). Responses that must not be cached (TC=1, RCODEs other
+ * than NOERROR/NXDOMAIN/SERVFAIL, a question that does not match, TTL 0
+ * after the limits) are ignored. Returns true when stored. */
+bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
+                 uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
+                 const sr_msg_t *resp, uint32_t now);
+
+/* Render resp (a fresh upstream response, not from the cache) for the
+ * client q exactly as a cache hit would be rendered (the same patching and
+ * truncation), into out. Returns the length, 0 when it cannot. */
+size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
+                    uint8_t *out, size_t cap);
+
+/* Drop every entry (name NULL) or every entry whose question name equals
+ * name (wire form, case-insensitive). Returns how many were dropped. */
+size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len);
+
+/* Call fn once per entry with one line of text describing it:
+ * "NAME TYPE CLASS RCODE TTL" then the answer records in presentation
+ * form, e.g. "www.example.test A IN NOERROR 287 www.example.test 287 A
+ * 192.0.2.1". Holds each shard lock while it walks that shard. */
+void cache_dump(cache_t *c, uint32_t now,
+                void (*fn)(void *arg, const char *line), void *arg);
+
+void cache_stats(const cache_t *c, cache_stats_t *out);
+
+#endif
