@@ -41,8 +41,9 @@
 #define CACHE_MAX_BUCKETS (1u << 24)
 /* Charged per entry beside the bytes we ask malloc for: glibc's chunk
  * header (8) and its average rounding to 16 (8), and the entry's share of
- * the bucket array at load factor <= 1 (8). */
-#define CACHE_ENTRY_OVERHEAD 24u
+ * the bucket array, whose load factor stays between 1/2 and 1 (8 to 16
+ * bytes: we charge 16). */
+#define CACHE_ENTRY_OVERHEAD 32u
 /* "Popular": at least this many fresh hits since the entry was stored. */
 #define CACHE_PREFETCH_MIN_HITS 2u
 /* Prefetch when at most a tenth of the TTL is left (Unbound's rule). */
