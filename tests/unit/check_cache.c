@@ -822,6 +822,17 @@ START_TEST(test_render_fresh)
     ck_assert_uint_gt(n, 0);
     ck_assert_uint_eq(sr_get16(out + 2) & 0xF, 5);
 
+    /* A truncated upstream answer stays truncated. */
+    sr_msg_free(m);
+    m = msg_file("truncated");
+    tq_init(&t, "tc.example.test", SR_TYPE_A);
+    n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert(sr_get16(out + 2) & SR_FLAG_TC);
+    sr_msg_free(m);
+    m = msg_file("refused");
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+
     /* A different question: refused. */
     tq_init(&t, "xyz.example.test", SR_TYPE_A);
     ck_assert_uint_eq(cache_render(m, &t.q, out, sizeof(out)), 0);
