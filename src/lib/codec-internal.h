@@ -169,18 +169,36 @@ static inline sr_status_t sr_wbuf_zeros(sr_wbuf_t *w, size_t n)
 
 /* ---- small text helpers ---- */
 
-/* Decimal text of v into out (room for 10 chars); returns the length. */
+/* Decimal text of v into out (room for 10 chars); returns the length.
+ * Counts the digits first and writes them from the end: no copy. */
 static inline size_t sr_fmt_u32(char *out, uint32_t v)
 {
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
+    size_t n = 1;
+    for (uint32_t t = v; t >= 10; t /= 10)
+        n++;
+    for (size_t i = n; i > 0; i--) {
+        out[i - 1] = (char)('0' + v % 10);
         v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    }
     return n;
+}
+
+/* Decimal text of one byte (an IPv4 octet): the hot case of A records. */
+static inline size_t sr_fmt_u8(char *out, unsigned v)
+{
+    if (v >= 100) {
+        out[0] = (char)('0' + v / 100);
+        out[1] = (char)('0' + v / 10 % 10);
+        out[2] = (char)('0' + v % 10);
+        return 3;
+    }
+    if (v >= 10) {
+        out[0] = (char)('0' + v / 10);
+        out[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    out[0] = (char)('0' + v);
+    return 1;
 }
 
 /* Value of a hex digit, or -1. */

@@ -174,12 +174,12 @@ static sr_status_t f_u32(rd_t *r)
 /* Dotted quad of the 4 bytes at p into out (room for 16); the length. */
 static size_t fmt_ipv4(char *out, const uint8_t *p)
 {
-    size_t n = 0;
-    for (int i = 0; i < 4; i++) {
-        n += sr_fmt_u32(out + n, p[i]);
+    size_t n = sr_fmt_u8(out, p[0]);
+    for (int i = 1; i < 4; i++) {
         out[n++] = '.';
+        n += sr_fmt_u8(out + n, p[i]);
     }
-    return n - 1;
+    return n;
 }
 
 static sr_status_t f_ipv4(rd_t *r)

@@ -166,7 +166,7 @@ SR_API sr_status_t sr_reverse_name(const char *addr, char *out, size_t cap)
     if (inet_pton(AF_INET, addr, a) == 1) {
         /* RFC 1035 3.5: octets in reverse order under in-addr.arpa. */
         for (int i = 3; i >= 0; i--) {
-            t += sr_fmt_u32(tmp + t, a[i]);
+            t += sr_fmt_u8(tmp + t, a[i]);
             tmp[t++] = '.';
         }
         memcpy(tmp + t, "in-addr.arpa", sizeof("in-addr.arpa"));
