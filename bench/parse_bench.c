@@ -55,8 +55,8 @@ struct rate {
 };
 
 /* Parse for about secs seconds of CPU time, or exactly count messages. */
-static struct rate run(sr_msg_t *msg, const uint8_t *pkt, size_t len,
-                       unsigned flags, double secs, size_t count, size_t *sink)
+static struct rate run(sr_msg_t *msg, const uint8_t *pkt, size_t len, unsigned flags, double secs,
+                       size_t count, size_t *sink)
 {
     size_t n = 0;
     double start = cpu_now(), wstart = wall_now(), t;
@@ -79,8 +79,8 @@ static struct rate run(sr_msg_t *msg, const uint8_t *pkt, size_t len,
 
 static void report(const char *what, struct rate r)
 {
-    printf("%-19s %10.0f messages/s of CPU (%.0f ns each); %10.0f per wall second\n",
-           what, r.cpu, 1e9 / r.cpu, r.wall);
+    printf("%-19s %10.0f messages/s of CPU (%.0f ns each); %10.0f per wall second\n", what, r.cpu,
+           1e9 / r.cpu, r.wall);
 }
 
 int main(int argc, char **argv)
@@ -92,15 +92,9 @@ int main(int argc, char **argv)
 
     while ((c = getopt(argc, argv, "t:n:F")) != -1) {
         switch (c) {
-        case 't':
-            secs = atof(optarg);
-            break;
-        case 'n':
-            count = strtoul(optarg, NULL, 10);
-            break;
-        case 'F':
-            fields_only = true;
-            break;
+        case 't': secs = atof(optarg); break;
+        case 'n': count = strtoul(optarg, NULL, 10); break;
+        case 'F': fields_only = true; break;
         default:
             fprintf(stderr, "usage: parse_bench [-t SECONDS] [-n COUNT] [-F] [FILE]\n");
             return EXIT_FAILURE;
@@ -114,14 +108,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", path, msg ? sr_msg_error(msg) : "no memory");
         return EXIT_FAILURE;
     }
-    printf("message: %s, %zu bytes, %zu records\n", path, len,
-           sr_msg_rr_count(msg));
+    printf("message: %s, %zu bytes, %zu records\n", path, len, sr_msg_rr_count(msg));
     if (count == 0)
         run(msg, pkt, len, 0, 0.5, 0, &sink); /* warm up */
     report("with fields:", run(msg, pkt, len, 0, secs, count, &sink));
     if (!fields_only)
-        report("SR_PARSE_NO_FIELDS:",
-               run(msg, pkt, len, SR_PARSE_NO_FIELDS, secs, count, &sink));
+        report("SR_PARSE_NO_FIELDS:", run(msg, pkt, len, SR_PARSE_NO_FIELDS, secs, count, &sink));
     sr_msg_free(msg);
     return sink == 0xdeadbeef ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -14,8 +14,7 @@
 #include "fuzz.h"
 
 /* Touch every byte the message hands out, and check what must hold. */
-static void walk(const sr_msg_t *msg, const uint8_t *data, size_t size,
-                 bool fields)
+static void walk(const sr_msg_t *msg, const uint8_t *data, size_t size, bool fields)
 {
     size_t wlen;
     const uint8_t *w = sr_msg_wire(msg, &wlen);

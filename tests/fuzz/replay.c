@@ -84,9 +84,8 @@ int main(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         struct stat st;
-        int rc = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)
-                     ? replay_dir(argv[i], &count)
-                     : replay_file(argv[i], &count);
+        int rc = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? replay_dir(argv[i], &count)
+                                                                : replay_file(argv[i], &count);
         if (rc != 0)
             return EXIT_FAILURE;
     }
