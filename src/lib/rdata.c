@@ -115,23 +115,30 @@ static void add_field(rd_t *r, size_t n)
 static sr_status_t f_name(rd_t *r)
 {
     sr_status_t status;
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t off = r->b.off, t, wlen;
+
+    /* Names decompress against the whole message (RFC 1035 4.1.4): what a
+     * pointer reaches may lie anywhere before it, and its labels may run
+     * on past this RDATA. Only the part of the name stored here must end
+     * within rdlength. With and without text the bounds are the same, and
+     * so are those of a cached name text. */
+    if (r->text)
+        status = sr_name_read_text(r->d->pkt, r->d->pktlen, &off, r->d->arena, r->d->names, &t);
+    else
+        status = sr_name_unpack(r->d->pkt, r->d->pktlen, &off, wire, &wlen);
+    if (status != SR_OK)
+        return status;
+    if (off > r->b.len)
+        return SR_E_FORMERR; /* the name runs past rdlength */
+    r->b.off = off;
     if (r->text) {
-        size_t t;
-        /* The cursor's length is the RDATA's end: an uncompressed part
-         * running past rdlength fails here, pointers may reach anywhere
-         * before the name. */
-        status = sr_name_read_text(r->b.data, r->b.len, &r->b.off, r->d->arena, r->d->names, &t);
-        if (status != SR_OK)
-            return status;
         sr_fieldvec_t *fv = r->d->fields;
         fv->v[fv->len].name = r->names[r->nf++];
         fv->v[fv->len].value = sr_off_as_ptr(t);
         fv->len++;
-        return SR_OK;
     }
-    uint8_t wire[SR_NAME_MAX_WIRE];
-    size_t wlen;
-    return sr_name_unpack(r->b.data, r->b.len, &r->b.off, wire, &wlen);
+    return SR_OK;
 }
 
 static sr_status_t f_uint(rd_t *r, uint32_t v)

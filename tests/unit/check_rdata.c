@@ -398,6 +398,36 @@ START_TEST(test_text_edges)
 }
 END_TEST
 
+/* Names in RDATA decompress against the whole message: here the MX
+ * exchange is a pointer to offset 17, whose labels lie in the record's own
+ * TTL and rdlength, then in its RDATA, ending with the root label in a
+ * trailing byte after the RDATA. Only the stored part (the pointer) has to
+ * end within rdlength. */
+START_TEST(test_pointer_target_beyond_rdata)
+{
+    uint8_t m[64];
+    size_t n = tu_unhex("1234 8180 0000 0001 0000 0000"
+                        "00 000f 0001 04616263 0004 000ac011 00",
+                        m, sizeof(m));
+    sr_msg_t *msg = sr_msg_new();
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, SR_PARSE_NO_FIELDS), SR_OK);
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_OK);
+    const sr_rr_t *rr = sr_msg_rr(msg, 0);
+    ck_assert_str_eq(sr_rr_field(rr, "PREFERENCE"), "10");
+    ck_assert_str_eq(sr_rr_field(rr, "EXCHANGE"), "abc\\000.\\000\\010\\192\\017");
+
+    /* The stored part itself may not run on past rdlength, even when the
+     * bytes after it would complete the name. */
+    n = tu_unhex("1234 8180 0000 0001 0000 0000"
+                 "00 000f 0001 00000000 0004 000a 0361 6263 00",
+                 m, sizeof(m));
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_E_FORMERR);
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, SR_PARSE_NO_FIELDS), SR_E_FORMERR);
+    sr_msg_free(msg);
+}
+END_TEST
+
 /* The WKS map covers port 65535 at most: 8192 bytes. */
 START_TEST(test_wks_map_limits)
 {
@@ -470,6 +500,7 @@ static Suite *rdata_suite(void)
     tcase_add_test(tc, test_length_mismatch);
     tcase_add_test(tc, test_text_edges);
     tcase_add_test(tc, test_wks_map_limits);
+    tcase_add_test(tc, test_pointer_target_beyond_rdata);
     tcase_add_test(tc, test_arena_growth);
     suite_add_tcase(s, tc);
     return s;
