@@ -25,18 +25,10 @@
 #include <stubres/wire.h>
 
 #include "cache.h"
+#include "fuzz.h"
 #include "lib-internal.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_cache: %s:%d: check failed: %s\n",          \
-                    __FILE__, __LINE__, #cond);                               \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#define CHECK(cond) FUZZ_CHECK(cond)
 
 /* ---- reading the input ---- */
 
