@@ -155,7 +155,7 @@ static const keydef_t keys[] = {
      0, NULL, "queries in flight per client TCP connection"},
     {"max_inflight", NULL, KT_UINT, OFF(max_inflight), "4096", 16, 1000000, NULL, NULL,
      0, NULL, "upstream queries in flight per thread; more are dropped"},
-    {"max_udp_size", NULL, KT_UINT, OFF(max_udp_size), "4096", 512, 65535, NULL, NULL,
+    {"max_udp_size", NULL, KT_UINT, OFF(max_udp_size), "4096", 512, 4096, NULL, NULL,
      0, NULL, "largest UDP answer sent, whatever size the client offers"},
     /* ---- the class reference's properties ---- */
     {"dns_server", NULL, KT_STR, OFF(dns_server), "", 0, 0, NULL, check_server,

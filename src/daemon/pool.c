@@ -326,9 +326,14 @@ int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t
             return -1;
         }
         for (int i = 0; i < m; i++) {
-            if (spec_from_parts(cfg->protocol, ns[i], cfg->dns_port, &specs[n], why,
+            struct sockaddr_storage ss;
+            socklen_t sl;
+            /* Only addresses, as libc reads the file: a name would need a
+             * resolver, which may be ourselves. */
+            if (addr_parse(ns[i], 53, false, &ss, &sl) != 0 ||
+                spec_from_parts(cfg->protocol, ns[i], cfg->dns_port, &specs[n], why,
                                 sizeof(why)) != 0)
-                continue; /* not an address: ignore the line like libc does */
+                continue;
             if (spec_is_self(cfg, &specs[n]))
                 continue; /* never forward to ourselves */
             n++;
