@@ -337,6 +337,9 @@ int main(int argc, char **argv)
         printf("upstream: error=%d detail=%s\n", (int)status,
                sr_strerror(status));
         event_base_free(c.base);
+        sr_msg_free(c.msg);
+        free(c.jobs);
+        free(c.slots);
         return 1;
     }
     /* Every query ends by its timeout; give the loop that per round of
