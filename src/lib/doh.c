@@ -74,6 +74,9 @@ struct doh_xfer {
     bool too_big;            /* the body passed bmax */
     bool nomem;              /* the body could not grow */
     sr_status_t auth_status; /* the certificate was rejected with this */
+    bool past_prereq;        /* prereq_cb ran: it had a connection */
+    bool doomed;             /* waited for a connection that was rejected:
+                                fails with auth_status */
     enum doh_where where;
     char errbuf[CURL_ERROR_SIZE];
     doh_xfer_t *next, *prev;
@@ -414,6 +417,26 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *arg)
     return CURLE_OK;
 }
 
+static void defer(doh_up_t *d);
+
+/* A new connection was rejected: every query still waiting for a
+ * connection (it went into the multi with this one, or before it) shares
+ * its fate, as DoT fails the queries queued on a rejected connection,
+ * instead of each opening a connection of its own and asking again. The
+ * deferred event completes them (we are inside curl here). */
+static void doom_waiting(doh_up_t *d, doh_xfer_t *self, sr_status_t why)
+{
+    for (int w = DOH_WAITING; w <= DOH_ACTIVE; w++) {
+        for (doh_xfer_t *dx = d->lists[w]; dx != NULL; dx = dx->next) {
+            if (dx != self && dx->x != NULL && !dx->past_prereq) {
+                dx->doomed = true;
+                dx->auth_status = why;
+            }
+        }
+    }
+    defer(d);
+}
+
 /* CURLOPT_PREREQFUNCTION: called once the connection (TLS included) is
  * up and before the request goes out, for new and reused connections
  * alike. A new connection is counted and judged once; its verdict stays
@@ -429,8 +452,11 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
     SSL *ssl;
     bool ok;
 
+    dx->past_prereq = true;
     if (d->up == NULL || dx->x == NULL)
         return CURL_PREREQFUNC_ABORT;
+    if (dx->doomed)
+        goto reject;
     if (curl_easy_getinfo(dx->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK ||
         ti == NULL || ti->backend != CURLSSLBACKEND_OPENSSL ||
         ti->internals == NULL) {
@@ -460,18 +486,23 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
         verdict = ok ? DOH_VERDICT_ACCEPTED : (intptr_t)why;
         SSL_set_ex_data(ssl, doh_ssl_idx, (void *)verdict);
         if (!ok) {
-            /* Make the connection unusable, so that the next query opens
-             * a new one and asks again instead of reusing a rejected one
-             * (and nothing, not even HTTP/2 settings, is sent on it). */
+            /* Nothing more goes out on a rejected connection. */
             int fd = SSL_get_fd(ssl);
             if (fd >= 0)
                 shutdown(fd, SHUT_RDWR);
+            doom_waiting(d, dx, (sr_status_t)verdict);
         }
         if (d->up == NULL || d->up->dying || dx->x == NULL)
             return CURL_PREREQFUNC_ABORT;
     }
     if (verdict != DOH_VERDICT_ACCEPTED) {
         dx->auth_status = (sr_status_t)verdict;
+reject:
+        /* curl would keep the connection for the next query, which would
+         * then fail on the stored verdict without a new handshake or a new
+         * on_ssl_server_authentication: close it when the last stream on
+         * it ends, as DoT closes a rejected connection. */
+        curl_easy_setopt(dx->easy, CURLOPT_FORBID_REUSE, 1L);
         return CURL_PREREQFUNC_ABORT;
     }
     sr_xfer_touch(dx->x);
@@ -692,6 +723,12 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
     curl_easy_getinfo(dx->easy, CURLINFO_HTTP_VERSION, &ver);
     curl_easy_getinfo(dx->easy, CURLINFO_CONTENT_TYPE, &ctype);
     x->http_status = (int)code;
+    if (dx->doomed) {
+        status = dx->auth_status;
+        snprintf(detail, sizeof(detail), "the server's certificate was not "
+                 "accepted");
+        goto done;
+    }
     if (rc != CURLE_OK) {
         status = map_curl(dx, rc, &why);
         snprintf(detail, sizeof(detail), "%.150s", why);
@@ -896,6 +933,20 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
     /* Only when this is our only frame: see doh_detach. */
     while (d->lists[DOH_DEAD] != NULL && d->busy == 1 && d->in_curl == 0)
         xfer_remove(d, d->lists[DOH_DEAD]);
+    /* Each round completes one doomed query, which clears its mark. */
+    while (up != NULL && !up->dying) {
+        doh_xfer_t *dx = NULL;
+        for (int w = DOH_WAITING; w <= DOH_ACTIVE && dx == NULL; w++) {
+            for (dx = d->lists[w]; dx != NULL; dx = dx->next)
+                if (dx->doomed && dx->x != NULL)
+                    break;
+        }
+        if (dx == NULL)
+            break;
+        dx->doomed = false;
+        sr_xfer_complete(dx->x, dx->auth_status, NULL, 0,
+                         "the server's certificate was not accepted");
+    }
     /* Each round starts one transfer or completes (and so frees) it. */
     while (up != NULL && !up->dying && d->lists[DOH_WAITING] != NULL) {
         doh_xfer_t *dx = d->lists[DOH_WAITING];

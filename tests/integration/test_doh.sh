@@ -297,9 +297,14 @@ assert_match '^rr answer www.example.test A [0-9]+ ADDRESS=10.0.0.1$' "$(cat "$T
 run_dc "$T/wn-name" -c "$CA_FILE" -n "$WRONG_TLS_NAME" "$WRONGNAME_URL" www.example.test/A
 assert_match '^rr answer www.example.test A ' "$(cat "$T/wn-name")" \
     "tls_name $WRONG_TLS_NAME matches that certificate"
-run_dc "$T/reject" $CA -x reject "$UNBOUND_DOH_URL" www.example.test/A www.example.test/AAAA
-assert_eq 2 "$(grep -c ': error=280 ' "$T/reject")" \
+run_dc "$T/reject" $CA -x reject "$UNBOUND_DOH_URL" www.example.test/A www.example.test/AAAA a.example.test/A
+assert_eq 3 "$(grep -c ': error=280 ' "$T/reject")" \
     "a handler that rejects a good certificate fails every query with 280"
+assert_eq "1 1 1" "$(grep -c '^auth ' "$T/reject.err") $(stat_of "$T/reject" connections) $(stat_of "$T/reject" handshakes)" \
+    "queries waiting for the rejected connection share its verdict (one event, one connection)"
+run_dc "$T/reject-seq" $CA -x reject -j 1 "$UNBOUND_DOH_URL" www.example.test/A www.example.test/AAAA
+assert_eq "2 2 2" "$(grep -c '^auth ' "$T/reject-seq.err") $(stat_of "$T/reject-seq" connections) $(grep -c ': error=280 ' "$T/reject-seq")" \
+    "a rejected connection is not reused: the next query connects and asks again"
 
 start_fakedns selfsigned --cert "$CERT_DIR/selfsigned.pem" --key "$CERT_DIR/selfsigned.key"
 expect_error "a self-signed certificate: error 275 (chain)" 275 "the server's certificate was not accepted" \
