@@ -152,7 +152,8 @@ SR_API void sr_upstream_free(sr_upstream_t *up);
 
 /* Send the query q (a whole DNS message, copied) and wait at most
  * timeout_ms (<= 0: the reference's default, 60 s) for its answer; q must
- * hold exactly one question. For TLS and HTTPS the query is padded to a
+ * hold exactly one question. Over UDP the same datagram is sent again
+ * after 2, 4, 8, 16, 16... s while the timeout lasts (RFC 1035 4.2.1). For TLS and HTTPS the query is padded to a
  * multiple of 128 bytes (RFC 8467), adding an OPT record if it has none.
  * Returns a handle for sr_xfer_cancel(), or NULL with *status set when the
  * query cannot even be started (malformed q, SR_E_NOMEM). */
