@@ -1,7 +1,4 @@
 # shellcheck shell=bash
-# Variables here are for the tests that source this file (SC2034); start_*
-# take optional arguments (SC2119/SC2120).
-# shellcheck disable=SC2034,SC2119,SC2120
 # lib.sh -- sourced by every integration test (tests/integration/*.sh).
 #
 #   #!/bin/bash
@@ -20,6 +17,10 @@
 # with start_bg is killed by its PID when the test exits, fails or is
 # interrupted, and the whole test is killed after $IT_TIMEOUT seconds.
 # tests/integration/README.md lists every helper and variable.
+
+# Variables here are for the tests that source this file (SC2034); start_*
+# take optional arguments (SC2119/SC2120).
+# shellcheck disable=SC2034,SC2119,SC2120
 
 [ -n "${BASH_VERSION:-}" ] || { echo "lib.sh needs bash" >&2; exit 99; }
 set -eu
@@ -117,11 +118,10 @@ assert_no_match() {
 # --- temp dir, processes, cleanup -------------------------------------------
 T=$(mktemp -d "${TMPDIR:-/tmp}/stubres-$TEST_NAME.XXXXXX")
 IT_NAMES=()      # names given to start_bg, in start order
-IT_PIDS=()       # their PIDs
+IT_PIDS=()       # their PIDs ("" once stop_bg stopped one)
 IT_LAST=""       # the last name started (whose log wait_* prints)
 IT_WATCHDOG=""
-
-IT_LOGS_SHOWN=" "
+IT_LOGS_SHOWN=" "   # logs already printed by a failed wait_*
 
 # _it_alive PID: the process runs (an exited child that is not reaped yet
 # is a zombie, which kill -0 would still report).
@@ -159,10 +159,10 @@ _it_cleanup() {
     fi
     # stop in reverse start order: clients of a server go before it
     for ((i = ${#IT_PIDS[@]} - 1; i >= 0; i--)); do
-        _it_stop "${IT_PIDS[$i]}"
+        [ -n "${IT_PIDS[$i]}" ] && _it_stop "${IT_PIDS[$i]}"
     done
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-        for n in "${IT_NAMES[@]}"; do
+        for n in $(printf '%s\n' "${IT_NAMES[@]}" | awk '!seen[$0]++'); do
             [ -s "$T/$n.log" ] || continue
             case $IT_LOGS_SHOWN in *" $n "*) continue ;; esac
             printf '%s: ---- last lines of %s (%s/%s.log) ----\n' \
@@ -200,17 +200,30 @@ trap 'exit 143' TERM
 ) &
 IT_WATCHDOG=$!
 
+# _it_index NAME: the index in IT_PIDS of NAME while it runs, else fails.
+_it_index() {
+    local i
+    for ((i = ${#IT_NAMES[@]} - 1; i >= 0; i--)); do
+        if [ "${IT_NAMES[$i]}" = "$1" ] && [ -n "${IT_PIDS[$i]}" ]; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # start_bg NAME CMD [ARG...]: run CMD in the background, stdout and stderr
-# to $T/NAME.log, its PID recorded (pid_of NAME, $T/NAME.pid) and killed
-# on exit. CMD must stay in the foreground (unbound -d, nsd -d, ...).
+# appended to $T/NAME.log, its PID recorded (pid_of NAME, $T/NAME.pid) and
+# killed on exit. CMD must stay in the foreground (unbound -d, nsd -d, ...).
+# A NAME can be started again after stop_bg NAME.
 start_bg() {
     [ "$#" -ge 2 ] || fail "start_bg needs NAME CMD..."
     local name=$1
     shift
-    case " ${IT_NAMES[*]-} " in
-        *" $name "*) fail "start_bg: the name $name is already used in this test" ;;
-    esac
-    "$@" >"$T/$name.log" 2>&1 </dev/null &
+    if _it_index "$name" >/dev/null; then
+        fail "start_bg: $name is already running in this test"
+    fi
+    "$@" >>"$T/$name.log" 2>&1 </dev/null &
     local pid=$!
     IT_NAMES+=("$name")
     IT_PIDS+=("$pid")
@@ -225,9 +238,13 @@ pid_of() {
     cat "$T/$1.pid"
 }
 
-# stop_bg NAME: stop one program now (e.g. to take an upstream down).
+# stop_bg NAME: stop one program now (e.g. to take an upstream down); it
+# is forgotten, so its PID, once reused, is never signalled again.
 stop_bg() {
-    _it_stop "$(pid_of "$1")"
+    local i
+    i=$(_it_index "$1") || fail "stop_bg: $1 is not running"
+    _it_stop "${IT_PIDS[$i]}"
+    IT_PIDS[i]=""
     note "stopped $1"
 }
 
