@@ -543,6 +543,7 @@ EOF
     start_bg nsd nsd -d -c "$d/nsd.conf"
     wait_udp "$NSD_ADDR" "$NSD_PORT" nsd
     export NSD_ADDR NSD_PORT
+    note "nsd ready: $NSD_ADDR port $NSD_PORT (UDP, TCP)"
 }
 
 # --- unbound ------------------------------------------------------------------
@@ -630,6 +631,7 @@ EOF
         *) UNBOUND_DOH_URL="https://$UNBOUND_ADDR:$UNBOUND_HTTPS_PORT/dns-query" ;;
     esac
     export UNBOUND_ADDR UNBOUND_PORT UNBOUND_TLS_PORT UNBOUND_HTTPS_PORT UNBOUND_DOH_URL
+    note "unbound ready: $UNBOUND_ADDR port $UNBOUND_PORT (UDP, TCP), $UNBOUND_TLS_PORT (DoT), $UNBOUND_DOH_URL (DoH)"
 }
 
 # --- fakedns ------------------------------------------------------------------
@@ -679,6 +681,7 @@ start_fakedns() {
     done
     export FAKEDNS_PORT FAKEDNS_TLS_PORT FAKEDNS_HTTPS_PORT FAKEDNS_URL \
         FAKEDNS_JSON_URL FAKEDNS_STATS FAKEDNS_CONTROL
+    note "$name ready: port $port (UDP, TCP), $tls (DoT), $https (HTTPS); variables ${up}_*"
 }
 
 # fakedns_mode NAME MODE [delay=S] [count=N] [only=udp,tcp,tls,https]:
