@@ -235,8 +235,6 @@ int main(int argc, char **argv)
     /* 3. Root is not needed any more. */
     if (priv_drop(d.cfg->user, err, sizeof(err)) != 0)
         goto fatal;
-    if (geteuid() == 0)
-        log_notice("running as root (set user = to drop privileges)");
     if (d.state != NULL && state_path(d.state)[0] != '\0') {
         char *copy = strdup(state_path(d.state));
         if (copy != NULL && access(dirname(copy), W_OK) != 0)
@@ -251,6 +249,8 @@ int main(int argc, char **argv)
         goto fatal;
     }
     log_init("stubresd", foreground, d.cfg->log_level);
+    if (geteuid() == 0)
+        log_notice("running as root (set user = to drop privileges)");
 
     /* 5. The loops. */
     d.start_us = pool_now_us();
