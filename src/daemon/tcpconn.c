@@ -285,12 +285,29 @@ void tcpconn_hold(tcpconn_t *c)
     c->inflight++;
 }
 
+/* Activity: idleness counts from now (RFC 7766 6.2.3 is about idle
+ * connections, and one that just got an answer is not). */
+static void conn_touch(tcpconn_t *c)
+{
+    struct timeval idle;
+    uint32_t ms = c->w->cfg->tcp_idle_timeout_ms;
+
+    if (c->bev == NULL)
+        return;
+    idle.tv_sec = ms / 1000;
+    idle.tv_usec = (ms % 1000) * 1000;
+    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    c->last_active_us = pool_now_us();
+}
+
 void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
 {
     if (c->inflight > 0)
         c->inflight--;
-    if (msg != NULL)
+    if (msg != NULL) {
         conn_write(c, msg, len);
+        conn_touch(c);
+    }
     conn_maybe_resume(c);
     conn_check_done(c);
 }
