@@ -575,6 +575,43 @@ START_TEST(test_state_round_trip)
 }
 END_TEST
 
+/* The shipped etc/stubresd.conf lists every key, commented, with the
+ * default the code really has, and loads as it is (all comments). */
+START_TEST(test_shipped_config)
+{
+    FILE *f = fopen(ETC_CONF, "r");
+    char line[1024];
+    bool seen[512] = {false};
+    cfg_errors_t errs = {0};
+    cfg_t *c;
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char key[128];
+        int off = 0;
+        line[strcspn(line, "\n")] = '\0';
+        if (sscanf(line, "# %127s =%n", key, &off) != 1 || off == 0)
+            continue;
+        int i = cfg_key_index(key);
+        ck_assert_msg(i >= 0, "etc/stubresd.conf: unknown key %s", key);
+        const char *v = line + off;
+        while (*v == ' ')
+            v++;
+        ck_assert_msg(strcmp(v, cfg_key_default((size_t)i)) == 0,
+                      "etc/stubresd.conf: %s = '%s', but the default is '%s'", key, v,
+                      cfg_key_default((size_t)i));
+        seen[i] = true;
+    }
+    fclose(f);
+    for (size_t i = 0; i < cfg_nkeys(); i++)
+        if (cfg_key_settable(i))
+            ck_assert_msg(seen[i], "etc/stubresd.conf lacks %s", cfg_key_name(i));
+    c = cfg_new();
+    ck_assert_int_eq(cfg_load_file(c, ETC_CONF, false, &errs, NULL, NULL), 0);
+    cfg_unref(c);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -586,6 +623,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_error_texts);
     tcase_add_test(tc, test_names_and_aliases);
     tcase_add_test(tc, test_parsers);
+    tcase_add_test(tc, test_shipped_config);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_add_checked_fixture(tc, setup, teardown);
