@@ -116,7 +116,7 @@ struct cache {
  * all of which are hashed. */
 #define KEY_TAIL 5u
 typedef struct ckey {
-    uint8_t buf[SR_NAME_MAX_WIRE + KEY_TAIL];
+    uint8_t buf[SR_NAME_MAX_WIRE + KEY_TAIL + 8]; /* + zero padding */
     size_t name_len;
     uint16_t qtype;
     uint16_t qclass;
@@ -133,12 +133,16 @@ static inline uint64_t rotl64(uint64_t x, unsigned b)
     return (x << b) | (x >> (64u - b));
 }
 
+/* Eight bytes as a little-endian word (one load on the hosts we build
+ * for; SipHash is defined on little-endian words). */
 static inline uint64_t load64le(const uint8_t *p)
 {
-    return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) |
-           ((uint64_t)p[3] << 24) | ((uint64_t)p[4] << 32) |
-           ((uint64_t)p[5] << 40) | ((uint64_t)p[6] << 48) |
-           ((uint64_t)p[7] << 56);
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
 #define SIPROUND                                                              \
@@ -149,6 +153,7 @@ static inline uint64_t load64le(const uint8_t *p)
         v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);         \
     } while (0)
 
+/* p must be readable up to len rounded up to 8, with zeros past len. */
 static uint64_t siphash13(uint64_t k0, uint64_t k1, const uint8_t *p,
                           size_t len)
 {
@@ -165,8 +170,8 @@ static uint64_t siphash13(uint64_t k0, uint64_t k1, const uint8_t *p,
         SIPROUND;
         v0 ^= m;
     }
-    for (size_t i = 0; i < (len & 7u); i++)
-        b |= (uint64_t)p[whole + i] << (8u * i);
+    /* The caller pads p with zeros to a whole word (key_make). */
+    b |= load64le(p + whole);
     v3 ^= b;
     SIPROUND;
     v0 ^= b;
@@ -180,11 +185,19 @@ static uint64_t siphash13(uint64_t k0, uint64_t k1, const uint8_t *p,
 /* ------------------------------------------------------------------ */
 /* Keys */
 
-/* ASCII lowercase (RFC 4343). Label length bytes are <= 63, below 'A', so
- * folding every byte of a wire name folds exactly its letters. */
-static inline uint8_t fold(uint8_t ch)
+/* ASCII lowercase (RFC 4343), eight bytes at once (SWAR). Label length
+ * bytes are <= 63, below 'A', so folding every byte of a wire name folds
+ * exactly its letters. A byte is upper case when its low seven bits lie in
+ * 'A'..'Z' and its top bit is clear; such bytes get 0x20 added. The sums
+ * below stay under 0x100 per byte, so no carry crosses bytes. */
+static inline uint64_t fold8(uint64_t w)
 {
-    return (uint8_t)(ch + ((unsigned)(ch - 'A') < 26u ? 32u : 0u));
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = w & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: >= 'A' */
+    uint64_t gt_z = low7 + (0x7F - 'Z') * ones; /* top bit: > 'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+    return w | (upper >> 2);
 }
 
 static bool name_len_ok(const uint8_t *name, size_t len)
@@ -192,12 +205,34 @@ static bool name_len_ok(const uint8_t *name, size_t len)
     return name != NULL && len >= 1 && len <= SR_NAME_MAX_WIRE;
 }
 
+/* Lowercase the len bytes of name into out. */
+static void fold_name(uint8_t *out, const uint8_t *name, size_t len)
+{
+    uint64_t w;
+    if (len < 8) {
+        for (size_t i = 0; i < len; i++) {
+            uint8_t ch = name[i];
+            out[i] = (uint8_t)(ch + ((unsigned)(ch - 'A') < 26u ? 32u : 0u));
+        }
+        return;
+    }
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        memcpy(&w, name + i, 8);
+        w = fold8(w);
+        memcpy(out + i, &w, 8);
+    }
+    /* The last, partial word: fold the final eight bytes again, which
+     * rewrites a few folded ones with the same values. */
+    memcpy(&w, name + len - 8, 8);
+    w = fold8(w);
+    memcpy(out + len - 8, &w, 8);
+}
+
 static void key_make(const cache_t *c, ckey_t *k, const uint8_t *name,
                      size_t len, uint16_t qtype, uint16_t qclass, bool do_bit,
                      bool cd)
 {
-    for (size_t i = 0; i < len; i++)
-        k->buf[i] = fold(name[i]);
+    fold_name(k->buf, name, len);
     k->name_len = len;
     k->qtype = qtype;
     k->qclass = qclass;
@@ -205,6 +240,7 @@ static void key_make(const cache_t *c, ckey_t *k, const uint8_t *name,
     sr_put16(k->buf + len, qtype);
     sr_put16(k->buf + len + 2, qclass);
     k->buf[len + 4] = k->bits;
+    memset(k->buf + len + KEY_TAIL, 0, 8); /* siphash13's padding */
     k->hash = siphash13(c->k0, c->k1, k->buf, len + KEY_TAIL);
 }
 
@@ -1029,8 +1065,7 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
     if (name != NULL) {
         if (!name_len_ok(name, name_len))
             return 0;
-        for (size_t i = 0; i < name_len; i++)
-            lname[i] = fold(name[i]);
+        fold_name(lname, name, name_len);
     }
     for (unsigned i = 0; i < c->nshards; i++) {
         shard_t *s = c->shards[i];

@@ -330,6 +330,48 @@ START_TEST(test_question_case_preserved)
 }
 END_TEST
 
+/* Only ASCII letters fold (RFC 4343): the bytes next to them ('@', '[',
+ * '`', '{') and their images above 0x80 do not. Both the word-at-a-time
+ * path (names of 8 bytes and more) and the byte path (shorter) are hit. */
+START_TEST(test_case_folding_exact)
+{
+    static const char *const pairs[][2] = {
+        /* stored, asked: hit */
+        {"AbCxYz.Example.TEST", "aBcXyZ.eXAMPLE.test"},
+        {"Az", "aZ"},
+        {"\\192Q\\255.\\000z.test", "\\192q\\255.\\000Z.TEST"},
+    };
+    static const char *const misses[][2] = {
+        /* stored, asked: must miss (0x20 apart, but not letters) */
+        {"x@x.example.test", "x`x.example.test"},
+        {"x[x.example.test", "x{x.example.test"},
+        {"x\\193x.example.test", "x\\225x.example.test"},
+        {"a@", "a`"},
+        {"a\\193", "a\\225"},
+        {"a]^_", "a}~\\127"},
+    };
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        ck_assert(store_a(c, pairs[i][0], 300, 1, T0));
+        tq_init(&t, pairs[i][1], SR_TYPE_A);
+        ck_assert_msg(ask(c, &t, T0, false, r) == CACHE_HIT, "%s", pairs[i][1]);
+        ck_assert_mem_eq(r->buf + 12, t.name, t.q.qname_len);
+    }
+    for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
+        ck_assert(store_a(c, misses[i][0], 300, 1, T0));
+        tq_init(&t, misses[i][1], SR_TYPE_A);
+        ck_assert_msg(ask(c, &t, T0, false, r) == CACHE_MISS, "%s",
+                      misses[i][1]);
+    }
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
 START_TEST(test_header_patched)
 {
     cache_cfg_t cfg = default_cfg();
@@ -1331,6 +1373,7 @@ static Suite *cache_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_hit_counts_ttl_down);
     tcase_add_test(tc, test_question_case_preserved);
+    tcase_add_test(tc, test_case_folding_exact);
     tcase_add_test(tc, test_header_patched);
     tcase_add_test(tc, test_edns_only_when_client_sent_opt);
     tcase_add_test(tc, test_truncation);
