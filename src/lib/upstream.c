@@ -30,7 +30,6 @@
 #define BOOTSTRAP_TIMEOUT_MS 5000
 #define DNS_MAX_MSG 65535
 
-
 /* ------------------------------------------------------------------ */
 /* small utilities */
 
