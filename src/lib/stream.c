@@ -554,6 +554,10 @@ static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
             conn_lost(c, SR_E_NOMEM, "cannot set up TLS");
             goto done;
         }
+        /* A server that closes without close_notify is common (RFC 8446
+         * 6.1 makes it the peer's problem for data already answered):
+         * report it as EOF, handled like a TCP close. */
+        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
         c->state = C_HANDSHAKE;
     } else {
         c->bev = bufferevent_socket_new(up->base, c->fd, opts);

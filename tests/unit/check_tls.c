@@ -456,6 +456,33 @@ START_TEST(test_pipelined_reuse)
 }
 END_TEST
 
+/* The first connection hangs up on its first query (no close_notify). */
+static void h_close_first(fake_req_t *r, void *arg)
+{
+    (void)arg;
+    if (fake_conn_serial(r->conn) == 1)
+        fake_conn_close(r->conn);
+    else
+        fake_reply_answer(r, 1);
+}
+
+START_TEST(test_server_closes_resend)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk();
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_close_first, NULL);
+    ask(up, 12, "www.example.test", &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_OK);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    ck_assert_uint_eq(s.tls_handshakes + s.tls_resumed, 2);
+    sr_upstream_free(up);
+}
+END_TEST
+
 /* A "server" that answers the ClientHello with HTTP and hangs up. */
 static void http_accept(struct evconnlistener *l, evutil_socket_t fd,
                         struct sockaddr *sa, int len, void *arg)
@@ -563,6 +590,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_session_resumption);
     tcase_add_test(tc, test_tls12_resumption);
     tcase_add_test(tc, test_pipelined_reuse);
+    tcase_add_test(tc, test_server_closes_resend);
     tcase_add_test(tc, test_handshake_error);
     tcase_add_test(tc, test_free_during_handshake);
     tcase_add_test(tc, test_handler_frees_upstream);
