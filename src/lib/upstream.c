@@ -1070,8 +1070,8 @@ static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m,
     if (status == SR_OK)
         status = sr_buf_skip(&b, 4);
     for (unsigned i = 0; status == SR_OK && i < an; i++) {
-        uint16_t type, rclass, rdlen;
-        const uint8_t *rd;
+        uint16_t type = 0, rclass = 0, rdlen = 0;
+        const uint8_t *rd = NULL;
         status = sr_upstream_skip_name(&b);
         if (status == SR_OK)
             status = sr_buf_u16(&b, &type);
@@ -1183,9 +1183,10 @@ sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg
         return SR_OK;
     }
     if (up->cfg.bootstrap != NULL && up->cfg.bootstrap[0] != '\0') {
-        if (strlen(up->cfg.bootstrap) >= sizeof(server))
+        size_t blen = strlen(up->cfg.bootstrap);
+        if (blen >= sizeof(server))
             return SR_E_BAD_ADDRESS;
-        strcpy(server, up->cfg.bootstrap);
+        memcpy(server, up->cfg.bootstrap, blen + 1);
     } else {
         status = sr_resolv_conf_server(up->cfg.resolv_conf, server,
                                        sizeof(server));
