@@ -11,6 +11,7 @@
 
 #include <stubres/upstream.h>
 
+#include "lib-internal.h" /* sr_alloc_fail_after */
 #include "xport-helpers.h"
 
 static struct event_base *base;
@@ -1174,6 +1175,43 @@ START_TEST(test_logging_levels)
 }
 END_TEST
 
+/* Every allocation of the library failing in turn: NULL with SR_E_NOMEM
+ * or a query that fails cleanly, never a crash or a leak (ASan). */
+START_TEST(test_allocation_failures)
+{
+    sr_proto_t proto = _i == 0 ? SR_PROTO_UDP : SR_PROTO_TCP;
+    int completed = 0;
+
+    for (long n = 0; n < 60; n++) {
+        struct result r = {0};
+        sr_upstream_cfg_t cfg;
+        sr_upstream_t *up;
+        sr_status_t st = SR_OK;
+        uint8_t q[512];
+        size_t qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
+
+        cfg_init(&cfg, proto, fake_port(fake));
+        cfg.tcp_fallback = true;
+        sr_alloc_fail_after(n);
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        if (up == NULL) {
+            sr_alloc_fail_after(-1);
+            ck_assert_int_eq(st, SR_E_NOMEM);
+            continue;
+        }
+        if (sr_upstream_query(up, q, qlen, 0, 500, on_done, &r, &st) == NULL)
+            ck_assert_int_eq(st, SR_E_NOMEM);
+        else
+            run_until(base, &r.done, 1, 1000);
+        sr_alloc_fail_after(-1);
+        ck_assert_int_le(r.done, 1);
+        completed += r.done == 1 && r.status == SR_OK;
+        sr_upstream_free(up);
+    }
+    ck_assert_int_gt(completed, 0); /* n large enough: it works */
+}
+END_TEST
+
 static Suite *upstream_suite(void)
 {
     Suite *s = suite_create("upstream");
@@ -1223,6 +1261,7 @@ static Suite *upstream_suite(void)
     tcase_add_loop_test(tc, test_host_name_via_bootstrap, 0, 3);
     tcase_add_test(tc, test_host_name_without_bootstrap);
     tcase_add_test(tc, test_logging_levels);
+    tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
