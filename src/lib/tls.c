@@ -161,12 +161,21 @@ sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins)
             status = SR_E_INVAL;
             goto done;
         }
+        if (n >= cap) { /* cannot happen: one pin per comma-separated item */
+            status = SR_E_INVAL;
+            goto done;
+        }
         memcpy(up->pins[n++], raw, PIN_LEN);
         p += toklen;
-        while (*p == ' ' || *p == '\t' || *p == '"')
+        while (*p == ' ' || *p == '\t')
             p++;
+        /* Pins are separated by commas, nothing else. */
         if (*p == ',')
             p++;
+        else if (*p != '\0') {
+            status = SR_E_INVAL;
+            goto done;
+        }
     }
     up->npins = n;
 done:
