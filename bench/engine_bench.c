@@ -58,8 +58,8 @@ static double cpu_s(void)
 
 static void issue(struct bench *b);
 
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp,
-                    size_t len, const sr_xfer_info_t *info)
+static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                    const sr_xfer_info_t *info)
 {
     struct bench *b = arg;
     (void)resp;
@@ -179,8 +179,7 @@ int main(int argc, char **argv)
     memset(&qo, 0, sizeof(qo));
     qo.rd = true;
     qo.edns_size = 1232;
-    if (sr_query_build(b.q, sizeof(b.q), &b.qlen, name, nlen, SR_TYPE_A,
-                       SR_CLASS_IN, &qo) != SR_OK)
+    if (sr_query_build(b.q, sizeof(b.q), &b.qlen, name, nlen, SR_TYPE_A, SR_CLASS_IN, &qo) != SR_OK)
         usage();
     b.hist = calloc(HIST_BINS, sizeof(*b.hist));
     b.base = event_base_new();

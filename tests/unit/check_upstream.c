@@ -26,8 +26,8 @@ struct result {
     char detail[256];
 };
 
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp,
-                    size_t len, const sr_xfer_info_t *info)
+static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                    const sr_xfer_info_t *info)
 {
     struct result *r = arg;
     r->done++;
@@ -78,8 +78,8 @@ static sr_upstream_t *mk(sr_proto_t proto)
     return up;
 }
 
-static sr_xfer_t *ask(sr_upstream_t *up, uint16_t id, const char *name,
-                      int timeout_ms, struct result *r)
+static sr_xfer_t *ask(sr_upstream_t *up, uint16_t id, const char *name, int timeout_ms,
+                      struct result *r)
 {
     uint8_t q[512];
     size_t qlen = make_query(q, sizeof(q), id, name, 1);
@@ -906,8 +906,8 @@ struct freer {
     bool cancel_other;
 };
 
-static void on_done_free(void *arg, sr_status_t status, const uint8_t *resp,
-                         size_t len, const sr_xfer_info_t *info)
+static void on_done_free(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                         const sr_xfer_info_t *info)
 {
     struct freer *f = arg;
     (void)status;
@@ -944,8 +944,7 @@ START_TEST(test_callback_frees_upstream)
     fr.up = _i == 0 ? mk(SR_PROTO_TCP) : mk(SR_PROTO_UDP);
     for (int i = 0; i < 3; i++) {
         qlen = make_query(q, sizeof(q), (uint16_t)i, "www.example.test", 1);
-        ck_assert_ptr_nonnull(sr_upstream_query(fr.up, q, qlen, 0, 2000,
-                                                on_done_free, &fr, &st));
+        ck_assert_ptr_nonnull(sr_upstream_query(fr.up, q, qlen, 0, 2000, on_done_free, &fr, &st));
     }
     /* The first answer frees the upstream; the others never call back. */
     run_for(base, 500);
@@ -967,8 +966,7 @@ START_TEST(test_callback_cancels_other)
     fake_set_cb(fake, h_burst3, &h);
     fr.cancel_other = true;
     qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
-    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 2000, on_done_free,
-                                            &fr, &st));
+    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 2000, on_done_free, &fr, &st));
     fr.other = ask(up, 2, "www.example.test", 2000, &r);
     ask(up, 3, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 2000));
@@ -1023,8 +1021,7 @@ START_TEST(test_names_and_addresses)
         {SR_PROTO_UDP, "[::1]", 0, NULL, "udp://[::1]:53"},
         {SR_PROTO_UDP, "[::1]:5353", 0, NULL, "udp://[::1]:5353"},
         {SR_PROTO_TLS, "::1", 0, "name", "tls://[::1]:853#name"},
-        {SR_PROTO_TLS, "tls://127.0.0.1:8853#dns.test", 0, NULL,
-         "tls://127.0.0.1:8853#dns.test"},
+        {SR_PROTO_TLS, "tls://127.0.0.1:8853#dns.test", 0, NULL, "tls://127.0.0.1:8853#dns.test"},
         {SR_PROTO_TLS, "dns.example", 0, NULL, "tls://dns.example:853"},
         {SR_PROTO_TCP, "fe80::1%lo", 0, NULL, "tcp://[fe80::1%lo]:53"},
     };
@@ -1075,8 +1072,7 @@ static void h_bootstrap(fake_req_t *r, void *arg)
     size_t len;
     int *mode = arg;
     if (r->qlen > 20 && memcmp(r->q + 12, "\3dns\4test", 10) == 0) {
-        len = make_answer(r->q, r->qlen, out, sizeof(out), *mode == 1 ? 3 : 0,
-                          *mode == 1 ? 0 : 1);
+        len = make_answer(r->q, r->qlen, out, sizeof(out), *mode == 1 ? 3 : 0, *mode == 1 ? 0 : 1);
         if (*mode != 1) {
             out[len - 4] = 127;
             out[len - 3] = 0;
