@@ -520,6 +520,38 @@ START_TEST(test_udp_1000_concurrent)
 }
 END_TEST
 
+START_TEST(test_ipv6)
+{
+    static const sr_proto_t protos[] = {SR_PROTO_UDP, SR_PROTO_TCP};
+    fake_t *f6 = fake_new_at(base, NULL, true);
+    char server[64];
+
+    if (f6 == NULL)
+        return; /* no ::1 on this machine */
+    fake_set_cb(f6, h_other_port_first, NULL);
+    for (size_t i = 0; i < 2; i++) {
+        struct result r = {0};
+        sr_upstream_cfg_t cfg;
+        sr_status_t st;
+        sr_upstream_t *up;
+
+        /* brackets and a port in the server string, as the daemon writes */
+        snprintf(server, sizeof(server), "[::1]:%u", fake_port(f6));
+        cfg_init(&cfg, protos[i], 0);
+        cfg.server = server;
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        ck_assert_ptr_nonnull(up);
+        ask(up, 18, "www.example.test", 2000, &r);
+        ck_assert(run_until(base, &r.done, 1, 2000));
+        ck_assert_int_eq(r.status, SR_OK);
+        /* UDP: the reply from the other port of ::1 was not believed */
+        ck_assert_uint_eq(r.info.ignored, protos[i] == SR_PROTO_UDP ? 1 : 0);
+        sr_upstream_free(up);
+    }
+    fake_free(f6);
+}
+END_TEST
+
 /* ---- TCP ---- */
 
 struct held {
@@ -1228,6 +1260,7 @@ static Suite *upstream_suite(void)
     tcase_add_test(tc, test_udp_connected_refused);
     tcase_add_test(tc, test_udp_socket_options);
     tcase_add_test(tc, test_udp_1000_concurrent);
+    tcase_add_test(tc, test_ipv6);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tcp");

@@ -230,23 +230,49 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 
 fake_t *fake_new(struct event_base *base, SSL_CTX *tls_server_ctx)
 {
+    return fake_new_at(base, tls_server_ctx, false);
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+fake_t *fake_new_at(struct event_base *base, SSL_CTX *tls_server_ctx, bool ipv6)
+{
     fake_t *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sin;
-    socklen_t slen = sizeof(sin);
+    struct sockaddr_storage ss;
+    socklen_t slen;
+    int family = ipv6 ? AF_INET6 : AF_INET;
 
     f->base = base;
     f->ssl_ctx = tls_server_ctx;
     for (int tries = 0; tries < 50; tries++) {
-        f->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        memset(&sin, 0, sizeof(sin));
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(f->udp_fd, (struct sockaddr *)&sin, sizeof(sin));
-        getsockname(f->udp_fd, (struct sockaddr *)&sin, &slen);
-        f->port = ntohs(sin.sin_port);
+        memset(&ss, 0, sizeof(ss));
+        ss.ss_family = (sa_family_t)family;
+        if (ipv6) {
+            ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+            slen = sizeof(struct sockaddr_in6);
+        } else {
+            ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            slen = sizeof(struct sockaddr_in);
+        }
+        f->udp_fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        if (f->udp_fd < 0 || bind(f->udp_fd, (struct sockaddr *)&ss, slen) != 0) {
+            if (f->udp_fd >= 0)
+                close(f->udp_fd);
+            free(f);
+            return NULL; /* no IPv6 here */
+        }
+        getsockname(f->udp_fd, (struct sockaddr *)&ss, &slen);
+        f->port = ntohs(ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                             : ((struct sockaddr_in *)&ss)->sin_port);
         f->lst =
             evconnlistener_new_bind(base, accept_cb, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                    128, (struct sockaddr *)&sin, sizeof(sin));
+                                    128, (struct sockaddr *)&ss, (int)slen);
         if (f->lst != NULL)
             break;
         close(f->udp_fd);
@@ -262,9 +288,9 @@ fake_t *fake_new(struct event_base *base, SSL_CTX *tls_server_ctx)
         setsockopt(f->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     f->udp_ev = event_new(base, f->udp_fd, EV_READ | EV_PERSIST, udp_cb, f);
     event_add(f->udp_ev, NULL);
-    f->alt_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    sin.sin_port = 0;
-    bind(f->alt_fd, (struct sockaddr *)&sin, sizeof(sin));
+    f->alt_fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    set_port(&ss, 0);
+    bind(f->alt_fd, (struct sockaddr *)&ss, slen);
     return f;
 }
 
@@ -326,6 +352,8 @@ void fake_send_raw(fake_req_t *r, const uint8_t *m, size_t len)
 
 void fake_send_udp_from_other_port(fake_req_t *r, const uint8_t *m, size_t len)
 {
+    if (r->stream)
+        return; /* only a datagram has a port to spoof */
     sendto(r->f->alt_fd, m, len, 0, (struct sockaddr *)&r->from, r->fromlen);
 }
 

@@ -32,6 +32,8 @@ typedef void (*fake_cb)(fake_req_t *r, void *arg);
 
 /* A fake on 127.0.0.1, UDP and TCP (TLS when ctx is given) on one port. */
 fake_t *fake_new(struct event_base *base, SSL_CTX *tls_server_ctx);
+/* The same on ::1 (ipv6) or 127.0.0.1; NULL when the address is missing. */
+fake_t *fake_new_at(struct event_base *base, SSL_CTX *tls_server_ctx, bool ipv6);
 void fake_free(fake_t *f);
 void fake_set_cb(fake_t *f, fake_cb cb, void *arg);
 uint16_t fake_port(const fake_t *f);
