@@ -24,20 +24,6 @@
 
 #define PIN_LEN 32 /* SHA-256 */
 
-const char *sr_tls_error_text(char *buf, size_t cap)
-{
-    unsigned long e = ERR_get_error();
-
-    if (cap == 0)
-        return "";
-    if (e == 0)
-        snprintf(buf, cap, "unknown TLS error");
-    else
-        ERR_error_string_n(e, buf, cap);
-    ERR_clear_error();
-    return buf;
-}
-
 sr_status_t sr_tls_ctx_new(const sr_upstream_cfg_t *cfg, SSL_CTX **out)
 {
     SSL_CTX *ctx;

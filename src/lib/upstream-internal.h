@@ -57,8 +57,10 @@ typedef struct sr_transport_ops {
     sr_status_t (*init)(sr_upstream_t *up);
     /* Free the module's state: close connections; do not complete xfers. */
     void (*fini)(sr_upstream_t *up);
-    /* Start sending x (x->q is final). Errors may be returned here or
-     * delivered later through sr_xfer_complete(). */
+    /* Start sending x (x->q is final, up->addr valid). Errors may be
+     * returned here (upstream.c then fails x from the loop) or delivered
+     * later through sr_xfer_complete() from an event handler; never call
+     * sr_xfer_complete() from inside send. */
     sr_status_t (*send)(sr_upstream_t *up, sr_xfer_t *x);
     /* Forget x (timeout, cancel or completion): drop it from queues and
      * free x->tp; connections stay for other queries. Called once for
@@ -112,19 +114,23 @@ extern const sr_transport_ops_t sr_tcp_ops;
 extern const sr_transport_ops_t sr_tls_ops;
 extern const sr_transport_ops_t sr_doh_ops;
 
-/* A reply arrived for the query that carries wire ID id (UDP: on x's own
- * socket; TCP/TLS: the module looks x up by ID among its pipeline).
- * Checks ID and question (RFC 5452); a mismatch is counted and logged and
- * returns false (the caller keeps waiting); a match completes x (x is
- * freed: do not touch it afterwards) and returns true. */
+/* A reply arrived for x (UDP: on x's own socket, from the server's
+ * address; TCP/TLS: the module looked x up by ID among its pipeline).
+ * Checks ID, QR, opcode, question (RFC 5452 9.1) and the message's
+ * structure; a mismatch or a malformed reply is counted and logged and
+ * returns false (the caller keeps waiting); a match completes x, or for a
+ * TC=1 UDP answer with tcp_fallback hands it to TCP, and returns true:
+ * do not touch x afterwards either way. */
 bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len);
 
-/* Finish x with an error (or, with SR_OK, with resp), run its callback and
- * free it. */
+/* Finish x with an error (or, with SR_OK, with resp, whose ID is replaced
+ * by the caller's), detach it, run its callback and free it. From an event
+ * handler only; up is held around the callback. */
 void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, size_t len,
                       const char *detail);
 
-/* Restart x's timeout (inactivity timeouts: called on progress). */
+/* Restart x's timeout (inactivity timeouts: called on progress). Cheap:
+ * it records the time, and the timer looks at it when it fires. */
 void sr_xfer_touch(sr_xfer_t *x);
 
 /* Count and log (level 2) a reply that cannot be believed for x (x NULL:
@@ -181,9 +187,6 @@ bool sr_tls_authenticate_ex(sr_upstream_t *up, SSL *ssl, sr_status_t *why);
 SSL *sr_tls_ssl_new(sr_upstream_t *up, sr_status_t *status);
 /* TLS: decode cfg.spki_pins into up->pins (SR_E_INVAL on a bad pin). */
 sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins);
-/* TLS: a human-readable reason for the last OpenSSL error of this thread
- * (clears the error queue). */
-const char *sr_tls_error_text(char *buf, size_t cap);
 
 /* Monotonic microseconds. */
 uint64_t sr_now_us(void);
