@@ -226,7 +226,9 @@ static sr_status_t get_local_host(sr_dns_t *dns, char **out)
 static sr_status_t set_local_host(sr_dns_t *dns, const cfg_entry_t *e,
                                   const char *text)
 {
-    return sr_dns_set_local_host(dns, text);
+    sr_status_t status = sr_dns_set_local_host(dns, text);
+    /* the property's text names local_host; here the setting is meant */
+    return status == SR_E_INVAL ? bad_value(dns, e, text) : status;
 }
 
 static sr_status_t get_truncated(sr_dns_t *dns, char **out)
@@ -535,7 +537,8 @@ static const struct {
     int id;
     const char *name;
 } codepage_names[] = {
-    {708, "ASMO-708"},           {1200, "UTF-16LE"},
+    {37, "IBM037"},              {708, "ASMO-708"},
+    {1200, "UTF-16LE"},
     {1201, "UTF-16BE"},          {1361, "JOHAB"},
     {10000, "MACINTOSH"},        {10007, "MAC-CYRILLIC"},
     {10017, "MACUKRAINIAN"},     {10029, "MAC-CENTRALEUROPE"},

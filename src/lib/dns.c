@@ -115,6 +115,26 @@ static void clear_results(sr_dns_t *dns)
     dns->truncated = false;
 }
 
+/* A TC=1 answer may stop anywhere after the question (RFC 2181 9): keep
+ * its header and question, drop the records, so the caller sees a
+ * truncated response (ResponseTruncated) to retry over TCP rather than a
+ * parse error. */
+static sr_status_t parse_truncated(sr_dns_t *dns, const uint8_t *resp,
+                                   size_t len)
+{
+    uint8_t cut[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4];
+    uint8_t name[SR_NAME_MAX_WIRE];
+    size_t off = SR_HEADER_LEN, nlen = 0;
+
+    if (sr_get16(resp + 4) != 1 ||
+        sr_name_unpack(resp, len, &off, name, &nlen) != SR_OK ||
+        len - off < 4 || off + 4 > sizeof(cut))
+        return SR_E_FORMERR;
+    memcpy(cut, resp, off + 4);
+    memset(cut + 6, 0, 6); /* ANCOUNT, NSCOUNT, ARCOUNT */
+    return sr_msg_parse(dns->msg, cut, off + 4, 0);
+}
+
 /* Parse a response and index its records by section. */
 static sr_status_t load_response(sr_dns_t *dns, const uint8_t *resp, size_t len)
 {
@@ -124,6 +144,9 @@ static sr_status_t load_response(sr_dns_t *dns, const uint8_t *resp, size_t len)
     if (dns->msg == NULL && (dns->msg = sr_msg_new()) == NULL)
         return sr_dns_fail(dns, SR_E_NOMEM, "out of memory");
     status = sr_msg_parse(dns->msg, resp, len, 0);
+    if (status != SR_OK && len >= SR_HEADER_LEN &&
+        (sr_get16(resp + 2) & SR_FLAG_TC) != 0)
+        status = parse_truncated(dns, resp, len);
     if (status != SR_OK) {
         sr_dns_fail(dns, status, "%s Malformed response: %s",
                     sr_strerror(status), sr_msg_error(dns->msg));
