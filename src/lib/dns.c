@@ -242,8 +242,10 @@ static void xfer_done(void *arg, sr_status_t status, const uint8_t *resp,
     } else {
         const char *detail = info != NULL && info->detail != NULL ? info->detail
                                                                   : "";
-        sr_dns_fail(dns, status, "%s%s%s", sr_strerror(status),
-                    *detail != '\0' ? " " : "", detail);
+        if (*detail != '\0')
+            sr_dns_fail(dns, status, "%s (%s)", sr_strerror(status), detail);
+        else
+            sr_dns_fail(dns, status, "%s", sr_strerror(status));
     }
     finish(dns, status);
 }
