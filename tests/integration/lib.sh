@@ -1,4 +1,7 @@
 # shellcheck shell=bash
+# Variables here are for the tests that source this file (SC2034); start_*
+# take optional arguments (SC2119/SC2120).
+# shellcheck disable=SC2034,SC2119,SC2120
 # lib.sh -- sourced by every integration test (tests/integration/*.sh).
 #
 #   #!/bin/bash
@@ -118,22 +121,30 @@ IT_PIDS=()       # their PIDs
 IT_LAST=""       # the last name started (whose log wait_* prints)
 IT_WATCHDOG=""
 
-_it_alive() { kill -0 "$1" 2>/dev/null; }
+IT_LOGS_SHOWN=" "
+
+# _it_alive PID: the process runs (an exited child that is not reaped yet
+# is a zombie, which kill -0 would still report).
+_it_alive() {
+    local st
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    st=${st##*) }
+    [ "${st%% *}" != Z ]
+}
 
 # _it_stop PID: SIGTERM, up to 5 s for it to go, then SIGKILL; reap it.
 _it_stop() {
     local pid=$1 i
-    _it_alive "$pid" || { wait "$pid" 2>/dev/null || true; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 50); do
-        _it_alive "$pid" || break
-        # a zombie child answers kill -0 until reaped
-        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break
-        sleep 0.1
-    done
-    if _it_alive "$pid" && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]; then
-        note "PID $pid did not stop on SIGTERM within 5 s; SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
+    if _it_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 50); do
+            _it_alive "$pid" || break
+            sleep 0.1
+        done
+        if _it_alive "$pid"; then
+            note "PID $pid did not stop on SIGTERM within 5 s; SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
     fi
     wait "$pid" 2>/dev/null || true
 }
@@ -153,6 +164,7 @@ _it_cleanup() {
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
         for n in "${IT_NAMES[@]}"; do
             [ -s "$T/$n.log" ] || continue
+            case $IT_LOGS_SHOWN in *" $n "*) continue ;; esac
             printf '%s: ---- last lines of %s (%s/%s.log) ----\n' \
                 "$TEST_NAME" "$n" "$T" "$n" >&2
             tail -n 40 "$T/$n.log" >&2
@@ -169,8 +181,10 @@ trap _it_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The watchdog: SIGTERM to the test after IT_TIMEOUT seconds (its EXIT trap
-# then stops everything). Its own sleep dies with it.
+# The watchdog: after IT_TIMEOUT seconds, SIGTERM to the test and to the
+# command it is blocked in (bash runs the trap only once that returns), by
+# PID: the children of the test that start_bg did not record. The test's
+# EXIT trap then stops the recorded ones. The watchdog's sleep dies with it.
 (
     trap 'kill "$sp" 2>/dev/null; exit 0' TERM
     sleep "$IT_TIMEOUT" &
@@ -178,6 +192,10 @@ trap 'exit 143' TERM
     wait "$sp"
     echo "$TEST_NAME: FAIL: still running after IT_TIMEOUT=$IT_TIMEOUT s; stopping it" >&2
     kill -TERM $$
+    for c in $(ps -o pid= --ppid $$ 2>/dev/null); do
+        [ "$c" = "$BASHPID" ] && continue
+        grep -qx "$c" "$T"/*.pid 2>/dev/null || kill -TERM "$c" 2>/dev/null
+    done
 ) &
 IT_WATCHDOG=$!
 
@@ -215,31 +233,42 @@ stop_bg() {
 # log_of NAME: the log file of a program started with start_bg.
 log_of() { echo "$T/$1.log"; }
 
-# _it_not_ready WHAT NAME: the failure message of the wait_* helpers.
+# _it_not_ready WHAT NAME: the failure of the wait_* helpers: NAME's log,
+# whether it is still running, then FAIL.
 _it_not_ready() {
     local what=$1 name=$2 pid
     if [ -n "$name" ] && [ -f "$T/$name.pid" ]; then
         pid=$(cat "$T/$name.pid")
-        _it_alive "$pid" || what="$what ($name, PID $pid, has exited)"
-        printf '%s: ---- %s (%s) ----\n' "$TEST_NAME" "$name" "$T/$name.log" >&2
+        _it_alive "$pid" || what="$what; $name (PID $pid) has exited"
+        printf '%s: ---- last lines of %s (%s) ----\n' "$TEST_NAME" "$name" "$T/$name.log" >&2
         tail -n 60 "$T/$name.log" >&2 || true
+        IT_LOGS_SHOWN="$IT_LOGS_SHOWN$name "
     fi
-    fail "$what; see the log above"
+    fail "$what"
+}
+
+# _it_probe KIND ADDR PORT NAME: probe.py, giving up early when NAME's
+# process has exited.
+_it_probe() {
+    local pid=""
+    [ -n "$4" ] && [ -f "$T/$4.pid" ] && pid=$(cat "$T/$4.pid")
+    # shellcheck disable=SC2086 # no PID: no argument
+    "$PY" "$PROBE" "$1" "$2" "$3" "$IT_WAIT" $pid
 }
 
 # wait_udp ADDR PORT [NAME]: until a DNS query over UDP to ADDR#PORT gets
 # any reply, at most IT_WAIT seconds; on failure print NAME's log (default:
-# the program started last) and fail.
+# the program started last) and fail. Stops waiting when NAME has exited.
 wait_udp() {
     local name=${3-$IT_LAST}
-    "$PY" "$PROBE" udp "$1" "$2" "$IT_WAIT" ||
+    _it_probe udp "$1" "$2" "$name" ||
         _it_not_ready "no DNS reply over UDP from $1#$2 within $IT_WAIT s" "$name"
 }
 
 # wait_tcp ADDR PORT [NAME]: until a TCP connection to ADDR#PORT succeeds.
 wait_tcp() {
     local name=${3-$IT_LAST}
-    "$PY" "$PROBE" tcp "$1" "$2" "$IT_WAIT" ||
+    _it_probe tcp "$1" "$2" "$name" ||
         _it_not_ready "nothing accepts TCP connections on $1#$2 within $IT_WAIT s" "$name"
 }
 
@@ -270,6 +299,7 @@ fi
 # out earlier in this test.
 free_port() {
     local p
+    # shellcheck disable=SC2046 # one argument per port handed out
     p=$("$PY" - "$HAVE_IPV6" $(cat "$T/.ports" 2>/dev/null) <<'EOF'
 import random, socket, sys
 v6, used = sys.argv[1] == "1", set(sys.argv[2:])
@@ -399,7 +429,9 @@ EOF
 
 # _it_need_ca: make the certificates once per test, in $T/certs.
 _it_need_ca() {
-    [ -n "${CA_FILE:-}" ] && [ -f "$CA_FILE" ] || make_ca "$T/certs"
+    if [ -z "${CA_FILE:-}" ] || [ ! -f "$CA_FILE" ]; then
+        make_ca "$T/certs"
+    fi
 }
 
 # --- nsd ----------------------------------------------------------------------

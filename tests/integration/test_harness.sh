@@ -7,6 +7,8 @@
 # the test CA, the JSON API, fault modes, wrong certificates, and that
 # nsd/unbound and fakedns serve the same zone data. No stubresd code is
 # involved: when this test fails, the harness or a peer is broken.
+# $DIG_OPTS, $KDIG_OPTS and the command prefixes below split on purpose.
+# shellcheck disable=SC2086,SC2119
 set -eu
 . "$(dirname "$0")/lib.sh"
 
@@ -143,11 +145,13 @@ assert_eq 10.0.0.1 "$out" "fakedns count=1: the next query is answered"
 fakedns_mode fake good
 
 # --- wrong certificates -------------------------------------------------------------
-# what curl says about each certificate (its exit status is 60 for all)
-curl_wrongname="no alternative certificate subject name matches"
-curl_expired="certificate has expired"
-curl_selfsigned="self-signed certificate"
 for c in wrongname expired selfsigned; do
+    # what curl says about each (its exit status is 60 for all)
+    case $c in
+        wrongname) want="no alternative certificate subject name matches" ;;
+        expired) want="certificate has expired" ;;
+        selfsigned) want="self-signed certificate" ;;
+    esac
     start_fakedns "bad_$c" --cert "$CERT_DIR/$c.pem" --key "$CERT_DIR/$c.key"
     if out=$($KTLS @127.0.0.1 -p "$FAKEDNS_TLS_PORT" www.example.test 2>&1); then
         fail "kdig accepted fakedns's $c certificate"
@@ -159,6 +163,5 @@ for c in wrongname expired selfsigned; do
     rc=0
     out=$($CURL -o /dev/null "$FAKEDNS_JSON_URL?name=www.example.test&type=A" 2>&1) || rc=$?
     assert_eq 60 "$rc" "curl rejects the $c certificate (exit status 60)"
-    eval "want=\$curl_$c"
     assert_match "$want" "$out" "curl says why: $want"
 done

@@ -20,7 +20,10 @@ prints "fakedns: ready ..." on stderr.
 Good answers are authoritative (AA, and RA so that stub resolvers accept
 them): the records of the zone, CNAMEs chased inside the zone, NXDOMAIN or
 NODATA with the SOA in the authority section (TTL min(SOA TTL, MINIMUM)),
-REFUSED outside the zones. UDP answers larger than 512 bytes (or the EDNS
+REFUSED outside the zones (and for classes other than IN), NOTIMP for
+opcodes other than QUERY and for AXFR/IXFR, FORMERR for a query that does
+not parse (when its header does); a message with QR set gets nothing.
+UDP answers larger than 512 bytes (or the EDNS
 payload size of the query) are sent with TC=1 and only the question. A query
 carrying EDNS gets EDNS back; a query carrying an EDNS padding option gets a
 padded answer (468-byte blocks, RFC 8467).
@@ -98,7 +101,9 @@ STATS (--stats FILE)
     modes        {"good": N, "servfail": N, ...}: how each query was treated
     connections  {"tcp", "tls", "https"}: accepted connections
     tls          {"handshakes", "failures", "resumed", "versions": {...},
-                  "alpn": {...}, "sni": {...}}
+                  "alpn": {...}, "sni": {...}, "by_proto": {"tls": {...},
+                  "https": {...}}}: DoT and HTTPS together, then apart
+                  (resumed = TLS session resumption, tickets or IDs)
     http         {"requests", "methods": {...}, "paths": {...},
                   "accept": {...}, "content_types": {...}}
     edns         {"with_edns", "without_edns", "do_bit"}
@@ -134,6 +139,7 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.name
+import dns.opcode
 import dns.rcode
 import dns.rdata
 import dns.rdataclass
@@ -207,7 +213,10 @@ class Stats:
             "modes": {},
             "connections": {"tcp": 0, "tls": 0, "https": 0},
             "tls": {"handshakes": 0, "failures": 0, "resumed": 0,
-                    "versions": {}, "alpn": {}, "sni": {}},
+                    "versions": {}, "alpn": {}, "sni": {},
+                    "by_proto": {
+                        p: {"handshakes": 0, "failures": 0, "resumed": 0}
+                        for p in ("tls", "https")}},
             "http": {"requests": 0, "methods": {}, "paths": {}, "accept": {},
                      "content_types": {}},
             "edns": {"with_edns": 0, "without_edns": 0, "do_bit": 0},
@@ -399,6 +408,9 @@ class Zones:
     def answer(self, query):
         """A good authoritative response to query (a dns.message.Message)."""
         resp = skeleton(query)
+        if query.opcode() != dns.opcode.QUERY:
+            resp.set_rcode(dns.rcode.NOTIMP)
+            return resp
         if len(query.question) != 1:
             resp.set_rcode(dns.rcode.FORMERR)
             return resp
@@ -461,7 +473,11 @@ class Engine:
     def parse(self, wire, proto, peer):
         """(query message, None) or (None, FORMERR reply bytes or None)."""
         try:
-            return dns.message.from_wire(wire), None
+            msg = dns.message.from_wire(wire)
+            if msg.flags & dns.flags.QR:
+                log("%s %s: a response, not a query; ignored" % (proto, peer))
+                return None, None
+            return msg, None
         except Exception as e:  # anything a client can send
             self.stats.update(lambda d: d.__setitem__("malformed",
                                                       d["malformed"] + 1))
@@ -680,8 +696,10 @@ def tls_accept(server, request):
         tsock.do_handshake()
     except (OSError, ssl.SSLError) as e:
         log("%s handshake failed: %s" % (server.proto, e))
-        stats.update(lambda d: d["tls"].__setitem__(
-            "failures", d["tls"]["failures"] + 1))
+        def failed(d):
+            d["tls"]["failures"] += 1
+            d["tls"]["by_proto"][server.proto]["failures"] += 1
+        stats.update(failed)
         try:
             request.close()
         except OSError:
@@ -696,6 +714,8 @@ def tls_accept(server, request):
         t = d["tls"]
         t["handshakes"] += 1
         t["resumed"] += 1 if resumed else 0
+        t["by_proto"][server.proto]["handshakes"] += 1
+        t["by_proto"][server.proto]["resumed"] += 1 if resumed else 0
         Stats._inc(t["versions"], version)
         Stats._inc(t["alpn"], alpn)
         Stats._inc(t["sni"], sni)
