@@ -283,6 +283,16 @@ out=$("$Q" --json -p "$UNBOUND_PORT" a.example.test) || fail "no -s: $out"
 printf '%s\n' "$out" >"$T/noserver.json"
 assert_eq 10.0.0.1 "$(field "$T/noserver.json" ADDRESS)" "without -s: the nameserver of \$STUBRES_RESOLV_CONF"
 
+# timeout 0: the class returns at once, the tool runs do_events until done
+out=$("$Q" --json --timeout 0 $U -p "$UNBOUND_PORT" a.example.test) || fail "--timeout 0: $out"
+printf '%s\n' "$out" >"$T/async.json"
+assert_eq 10.0.0.1 "$(field "$T/async.json" ADDRESS)" "--timeout 0 (asynchronous, do_events) answers"
+# protocol 3 with a plain host: https://HOST:PORT/dns-query
+out=$("$Q" --json -P https $U -p "$UNBOUND_HTTPS_PORT" --ca-file "$CA_FILE" a.example.test) ||
+    fail "-P https with a plain host: $out"
+printf '%s\n' "$out" >"$T/dohhost.json"
+assert_eq 10.0.0.1 "$(field "$T/dohhost.json" ADDRESS)" "-P https with a plain host and -p: https://127.0.0.1:PORT/dns-query"
+
 # --- NXDOMAIN, truncation ----------------------------------------------------------------
 out=$("$Q" --json $U -p "$UNBOUND_PORT" nxdomain.example.test) ||
     fail "NXDOMAIN must exit 0: $out"
