@@ -4,7 +4,6 @@
  * sr_dns_config_apply() here. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
@@ -20,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "dns-internal.h"
+#include "upstream-internal.h"
 
 #define BOOL_VALUES "True, False, Yes, No, 1 or 0"
 
@@ -172,46 +172,21 @@ static sr_status_t check_spki_pins(sr_dns_t *dns, const cfg_entry_t *e,
 }
 
 /* An address literal with an optional port: "192.0.2.1", "192.0.2.1:5353",
- * "2001:db8::1", "[2001:db8::1]:5353". */
+ * "2001:db8::1", "[2001:db8::1]:5353". Checked with the transport's own
+ * parsers, so what passes here is what the upstream will accept. */
 static sr_status_t check_bootstrap(sr_dns_t *dns, const cfg_entry_t *e,
                                    const char *text, int ival)
 {
-    char host[INET6_ADDRSTRLEN + 8];
-    const char *port = NULL;
-    unsigned char tmp[sizeof(struct in6_addr)];
+    char host[256];
+    uint16_t port = 53;
+    struct sockaddr_storage ss;
+    socklen_t len;
 
     if (*text == '\0')
         return SR_OK;
-    if (*text == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL || (size_t)(close - text - 1) >= sizeof(host))
-            return bad_value(dns, e, text);
-        memcpy(host, text + 1, (size_t)(close - text - 1));
-        host[close - text - 1] = '\0';
-        if (close[1] == ':')
-            port = close + 2;
-        else if (close[1] != '\0')
-            return bad_value(dns, e, text);
-        if (inet_pton(AF_INET6, host, tmp) != 1)
-            return bad_value(dns, e, text);
-    } else if (inet_pton(AF_INET6, text, tmp) == 1) {
-        return SR_OK;
-    } else {
-        size_t n = strcspn(text, ":");
-        if (n >= sizeof(host))
-            return bad_value(dns, e, text);
-        memcpy(host, text, n);
-        host[n] = '\0';
-        if (text[n] == ':')
-            port = text + n + 1;
-        if (inet_pton(AF_INET, host, tmp) != 1)
-            return bad_value(dns, e, text);
-    }
-    if (port != NULL) {
-        long v;
-        if (!parse_int(port, &v) || v < 1 || v > 65535)
-            return bad_value(dns, e, text);
-    }
+    if (sr_hostport_split(text, host, sizeof(host), &port) != SR_OK ||
+        sr_addr_parse(host, port, &ss, &len) != SR_OK)
+        return bad_value(dns, e, text);
     return SR_OK;
 }
 

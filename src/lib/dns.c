@@ -3,9 +3,7 @@
  * The config settings live in dns-config.c. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <errno.h>
 #include <iconv.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +13,7 @@
 #include <event2/event.h>
 
 #include "dns-internal.h"
+#include "upstream-internal.h"
 
 /* An asynchronous query (timeout 0) still needs an end: the reference's
  * default timeout, so a lost UDP answer cannot keep the object busy. */
@@ -633,7 +632,8 @@ SR_API const char *sr_dns_get_local_host(const sr_dns_t *dns)
 
 SR_API sr_status_t sr_dns_set_local_host(sr_dns_t *dns, const char *host)
 {
-    unsigned char tmp[sizeof(struct in6_addr)];
+    struct sockaddr_storage ss;
+    socklen_t sslen;
     char *copy;
 
     if (dns->busy)
@@ -642,9 +642,9 @@ SR_API sr_status_t sr_dns_set_local_host(sr_dns_t *dns, const char *host)
     if (host == NULL)
         host = "";
     /* an address, because it is what we bind to: a host name would need
-     * a resolver before the resolver can work */
-    if (*host != '\0' && inet_pton(AF_INET, host, tmp) != 1 &&
-        inet_pton(AF_INET6, host, tmp) != 1)
+     * a resolver before the resolver can work. The transport's parser, so
+     * an IPv6 zone (fe80::1%eth0) passes as it will when binding. */
+    if (*host != '\0' && sr_addr_parse(host, 0, &ss, &sslen) != SR_OK)
         return sr_dns_fail(dns, SR_E_INVAL,
                            "local_host: '%s' is not an IPv4 or IPv6 address "
                            "(empty for any)",
