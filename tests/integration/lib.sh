@@ -170,6 +170,7 @@ _it_cleanup() {
             tail -n 40 "$T/$n.log" >&2
         done
     fi
+    _it_release_ports
     if [ -n "${KEEP_T:-}" ]; then
         note "kept temp dir $T (KEEP_T is set)"
     else
@@ -295,18 +296,50 @@ fi
 
 # free_port: print a port free for both TCP and UDP on 127.0.0.1 (and ::1
 # when HAVE_IPV6=1), chosen at random in 20000-32767: below the kernel's
-# ephemeral range (no clash with client source ports) and never one handed
-# out earlier in this test.
+# ephemeral range (no clash with client source ports). Between the check
+# and the bind of the program that gets it, the port stays reserved for
+# this test in $IT_PORT_DIR/PORT (a directory holding the test's PID), so
+# tests running in parallel (make -j check) never pick the same one; the
+# reservations go when the test exits, or when its PID is gone.
+IT_PORT_DIR=${TMPDIR:-/tmp}/stubres-ports
 free_port() {
     local p
-    # shellcheck disable=SC2046 # one argument per port handed out
-    p=$("$PY" - "$HAVE_IPV6" $(cat "$T/.ports" 2>/dev/null) <<'EOF'
-import random, socket, sys
-v6, used = sys.argv[1] == "1", set(sys.argv[2:])
+    mkdir -p "$IT_PORT_DIR"
+    p=$("$PY" - "$HAVE_IPV6" "$IT_PORT_DIR" "$$" <<'EOF'
+import os, random, shutil, socket, sys
+v6, resdir, owner = sys.argv[1] == "1", sys.argv[2], sys.argv[3]
 addrs = [(socket.AF_INET, "127.0.0.1")] + ([(socket.AF_INET6, "::1")] if v6 else [])
+
+def alive(pid):
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+def reserve(p):
+    d = os.path.join(resdir, str(p))
+    for _ in range(2):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            try:
+                with open(os.path.join(d, "pid")) as f:
+                    holder = f.read().strip()
+            except OSError:
+                return False  # being created by someone right now
+            if alive(holder):
+                return False
+            shutil.rmtree(d, ignore_errors=True)  # a test that died
+            continue
+        with open(os.path.join(d, "pid"), "w") as f:
+            f.write(owner)
+        return True
+    return False
+
 for _ in range(500):
     p = random.randint(20000, 32767)
-    if str(p) in used:
+    if not reserve(p):
         continue
     socks = []
     try:
@@ -318,6 +351,7 @@ for _ in range(500):
                     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 s.bind((addr, p))
     except OSError:
+        shutil.rmtree(os.path.join(resdir, str(p)), ignore_errors=True)
         continue
     finally:
         for s in socks:
@@ -329,6 +363,17 @@ EOF
     ) || fail "free_port: could not find a free port"
     echo "$p" >>"$T/.ports"
     echo "$p"
+}
+
+# _it_release_ports: drop this test's port reservations.
+_it_release_ports() {
+    local p
+    [ -f "$T/.ports" ] || return 0
+    while read -r p; do
+        if [ "$(cat "$IT_PORT_DIR/$p/pid" 2>/dev/null)" = "$$" ]; then
+            rm -rf "${IT_PORT_DIR:?}/$p"
+        fi
+    done <"$T/.ports"
 }
 
 # --- JSON ---------------------------------------------------------------------
