@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,7 +221,9 @@ static void conn_arm_timer(struct conn *c)
     evtimer_add(c->timer, &tv);
 }
 
-static void conn_free(struct conn *c)
+/* clean: the connection ends in good order (idle, closed by the server,
+ * upstream freed), so its TLS session stays resumable. */
+static void conn_free(struct conn *c, bool clean)
 {
     if (c->connect_ev != NULL)
         event_free(c->connect_ev);
@@ -228,8 +231,18 @@ static void conn_free(struct conn *c)
         event_free(c->timer);
     if (c->bev != NULL) {
         SSL *ssl = c->st->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
-        if (ssl != NULL)
+        if (ssl != NULL) {
             SSL_set_app_data(ssl, NULL);
+            if (clean && c->state == C_READY) {
+                /* close_notify (RFC 8446 6.1), best effort; OpenSSL marks
+                 * the session of a connection freed without it as not
+                 * resumable, which would cost the next connection a full
+                 * handshake. */
+                (void)SSL_shutdown(ssl);
+                SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
+                ERR_clear_error();
+            }
+        }
         /* Frees the SSL and closes the socket (BEV_OPT_CLOSE_ON_FREE). */
         bufferevent_free(c->bev);
     } else if (c->fd >= 0) {
@@ -285,7 +298,7 @@ static void conn_lost(struct conn *c, sr_status_t status, const char *detail)
                         "%zu failed)",
                         up->name, proto_label(st), c->serial, (int)status,
                         detail, requeued, failed);
-    conn_free(c);
+    conn_free(c, status == SR_OK || status == SR_E_CONNRESET);
     /* A connection that never carried anything failing means the server
      * cannot be reached now: the waiting queries fail with its reason
      * unless another connection may still serve them. */
@@ -602,7 +615,7 @@ fail:
     sr_upstream_log(up, 1, "Info", "%s: cannot open a %s connection: [%d] %s",
                     up->name, proto_label(st), (int)status,
                     sr_strerror(status));
-    conn_free(c);
+    conn_free(c, false);
     return status;
 }
 
@@ -707,9 +720,15 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 static sr_status_t stream_init(sr_upstream_t *up, bool tls)
 {
     struct stream *st = sr_calloc(1, sizeof(*st));
+    struct sigaction sa;
 
     if (st == NULL)
         return SR_E_NOMEM;
+    /* libevent writes with writev()/SSL_write(), not send(MSG_NOSIGNAL): a
+     * server resetting a connection would kill the program with SIGPIPE.
+     * Ignore it, unless the application has its own disposition. */
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
     st->up = up;
     st->tls = tls;
     up->tp = st;
@@ -753,7 +772,7 @@ static void stream_fini(sr_upstream_t *up)
         while (c->inflight.head != NULL)
             sx_unlink(st, c->inflight.head);
         conn_unlink(st, c);
-        conn_free(c);
+        conn_free(c, true);
     }
     if (st->kick != NULL)
         event_free(st->kick);

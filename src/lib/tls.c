@@ -143,6 +143,7 @@ sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins)
         else if (strncmp(p, "sha256//", 8) == 0)
             p += 8;
         len = strcspn(p, ", \t");
+        size_t toklen = len;
         if (len == 0 || len >= sizeof(tok)) {
             status = SR_E_INVAL;
             goto done;
@@ -154,14 +155,14 @@ sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins)
             tok[len - 2] = '\0';
             len -= 2;
         }
-        /* base64 of 32 bytes is 44 characters ending in one '='. */
-        if (len != 44 || EVP_DecodeBlock(raw, (const unsigned char *)tok,
-                                         (int)len) != 33) {
+        /* base64 of 32 bytes: 44 characters, the last (only) one '='. */
+        if (len != 44 || tok[43] != '=' || tok[42] == '=' ||
+            EVP_DecodeBlock(raw, (const unsigned char *)tok, (int)len) != 33) {
             status = SR_E_INVAL;
             goto done;
         }
         memcpy(up->pins[n++], raw, PIN_LEN);
-        p += len;
+        p += toklen;
         while (*p == ' ' || *p == '\t' || *p == '"')
             p++;
         if (*p == ',')

@@ -14,6 +14,12 @@
 /* Datagrams read per wake-up before yielding to other events, so that a
  * flood of forgeries on one socket cannot starve the loop. */
 #define UDP_READS_PER_EVENT 16
+/* Retransmission (RFC 1035 4.2.1: "the minimum retransmission interval
+ * should be 2-5 seconds"), doubling, for as long as the query's timeout
+ * lasts. A datagram lost on the way (a server's full socket buffer under
+ * a burst, say) then costs 2 s instead of the whole timeout. */
+#define UDP_RTX_FIRST_MS 2000
+#define UDP_RTX_MAX_MS 16000
 
 /* The module's state of an upstream: one receive buffer for all queries
  * (callbacks never nest on one upstream's sockets). */
@@ -26,8 +32,10 @@ struct udp_state {
 struct udp_xfer {
     int fd;
     struct event *ev;
-    bool sending;   /* waiting for EV_WRITE after EAGAIN */
-    bool connected; /* UseConnection: connect()ed socket */
+    struct event *rtx; /* retransmission timer */
+    int rtx_ms;        /* its next interval */
+    bool sending;      /* waiting for EV_WRITE after EAGAIN */
+    bool connected;    /* UseConnection: connect()ed socket */
 };
 
 static sr_status_t udp_init(sr_upstream_t *up)
@@ -195,6 +203,41 @@ done:
     sr_upstream_release(up);
 }
 
+static void udp_rtx_arm(struct udp_xfer *ux)
+{
+    struct timeval tv;
+
+    tv.tv_sec = ux->rtx_ms / 1000;
+    tv.tv_usec = (ux->rtx_ms % 1000) * 1000;
+    evtimer_add(ux->rtx, &tv);
+    if (ux->rtx_ms < UDP_RTX_MAX_MS)
+        ux->rtx_ms *= 2;
+}
+
+static void udp_rtx_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sr_xfer_t *x = arg;
+    sr_upstream_t *up = x->up;
+    struct udp_xfer *ux = x->tp;
+
+    (void)fd;
+    (void)what;
+    /* The same datagram, ID and port: whichever copy is answered first is
+     * the answer. While a send waits for EV_WRITE there is nothing to do. */
+    if (!ux->sending) {
+        sr_status_t st = udp_try_send(up, x);
+        if (st == SR_OK && ux->sending) {
+            event_del(ux->ev);
+            event_assign(ux->ev, up->base, ux->fd, EV_WRITE | EV_PERSIST,
+                         udp_event_cb, x);
+            event_add(ux->ev, NULL);
+        }
+        sr_upstream_log(up, 3, "Info", "%s: ID %u retransmitted%s", up->name,
+                        x->caller_id, st == SR_OK ? "" : " (send failed)");
+    }
+    udp_rtx_arm(ux);
+}
+
 static sr_status_t udp_send(sr_upstream_t *up, sr_xfer_t *x)
 {
     struct udp_xfer *ux;
@@ -223,6 +266,11 @@ static sr_status_t udp_send(sr_upstream_t *up, sr_xfer_t *x)
                        udp_event_cb, x);
     if (ux->ev == NULL || event_add(ux->ev, NULL) != 0)
         return SR_E_NOMEM;
+    ux->rtx = evtimer_new(up->base, udp_rtx_cb, x);
+    if (ux->rtx == NULL)
+        return SR_E_NOMEM;
+    ux->rtx_ms = UDP_RTX_FIRST_MS;
+    udp_rtx_arm(ux);
     return SR_OK;
 }
 
@@ -235,6 +283,8 @@ static void udp_detach(sr_upstream_t *up, sr_xfer_t *x)
         return;
     if (ux->ev != NULL)
         event_free(ux->ev);
+    if (ux->rtx != NULL)
+        event_free(ux->rtx);
     if (ux->fd >= 0)
         close(ux->fd);
     sr_free(ux);

@@ -412,6 +412,35 @@ START_TEST(test_udp_timeout)
 }
 END_TEST
 
+/* Lose the first copy of every query. */
+static void h_drop_first(fake_req_t *r, void *arg)
+{
+    int *n = arg;
+    if ((*n)++ > 0)
+        fake_reply_answer(r, 1);
+}
+
+START_TEST(test_udp_retransmission)
+{
+    static int n;
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    n = 0;
+    fake_set_cb(fake, h_drop_first, &n);
+    ask(up, 17, "www.example.test", 5000, &r);
+    ck_assert(run_until(base, &r.done, 1, 5000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(get16(r.resp), 17);
+    ck_assert_int_eq(fake_queries(fake), 2); /* the same query, once more */
+    ck_assert_uint_ge(r.info.rtt_us, 1900000);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.queries, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
 START_TEST(test_udp_connected_refused)
 {
     struct result r = {0};
@@ -1161,6 +1190,7 @@ static Suite *upstream_suite(void)
     tcase_add_test(tc, test_udp_tc_with_fallback);
     tcase_add_test(tc, test_udp_datagram_over_max_packet_size);
     tcase_add_test(tc, test_udp_timeout);
+    tcase_add_test(tc, test_udp_retransmission);
     tcase_add_test(tc, test_udp_connected_refused);
     tcase_add_test(tc, test_udp_socket_options);
     tcase_add_test(tc, test_udp_1000_concurrent);
