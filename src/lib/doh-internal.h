@@ -43,9 +43,10 @@ typedef struct sr_doh_question {
  * "Question" array, when present, must name q's name and type.
  *
  * On success *out (free with sr_free) holds the response, *outlen its
- * length. Errors: SR_E_FORMERR for anything malformed (not JSON, no
- * Status, a field of the wrong type, a value out of range, data that does
- * not parse as its type, a question that is not q's), SR_E_MSGSIZE when
+ * length; sr_msg_parse() accepts it. Errors: SR_E_FORMERR for anything
+ * malformed (not JSON, no Status, a field of the wrong type, a value out
+ * of range, data that does not parse as its type or, in RFC 3597 form,
+ * does not fit it, a question that is not q's), SR_E_MSGSIZE when
  * the JSON is larger than SR_DOH_JSON_MAX or the response would exceed
  * 65535 bytes, SR_E_NOMEM. detail (may be NULL) receives a short reason
  * naming the offending field. */

@@ -8,11 +8,12 @@
  * connection kept for later queries.
  *
  * What libcurl is not allowed to do on its own:
- *  - resolve a name: the server's address comes from sr_upstream_resolve()
- *    (bootstrap DNS or an IP literal) and is forced with CURLOPT_CONNECT_TO
- *    for every host and port; sockets to anything else are refused;
+ *  - resolve a name: the server's address comes from the generic code
+ *    (sr_upstream_resolve(): bootstrap DNS or an IP literal, done before
+ *    ops->send) and is forced with CURLOPT_CONNECT_TO for every host and
+ *    port; sockets to anything else are refused;
  *  - judge the certificate: curl's checks are off and the verdict is the
- *    shared sr_tls_authenticate() (chain, name, pins, then the
+ *    shared sr_tls_authenticate_ex() (chain, name, pins, then the
  *    on_ssl_server_authentication event), taken after the handshake and
  *    before any request is written (CURLOPT_PREREQFUNCTION);
  *  - follow redirects, use a proxy from the environment, or speak anything
@@ -21,8 +22,11 @@
  * Re-entrancy: user code runs from our completion loop and, through on_log
  * and the TLS events, from inside curl callbacks. Nothing here calls a
  * curl_multi_* function from inside a curl callback (adds and removals are
- * deferred to an event), and an upstream freed by user code while we are
- * on the stack is only torn down once we have unwound (zombie state). */
+ * deferred to an event); no transfer is freed while we are on the stack;
+ * event handlers hold the upstream (sr_upstream_hold), so a free from a
+ * user callback waits until they return, and the rare free from a path
+ * that holds nothing (on_log inside a removal) leaves a zombie that the
+ * last of our frames tears down. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -49,8 +53,8 @@ typedef struct doh_sock doh_sock_t;
 
 /* Where a doh_xfer is. */
 enum doh_where {
-    DOH_WAITING, /* not yet in the multi: waiting for the address or for a
-                    deferred add */
+    DOH_WAITING, /* not yet in the multi: its add is deferred (send ran
+                    inside a curl callback) */
     DOH_ACTIVE,  /* in the multi, owned by a query */
     DOH_DEAD,    /* detached inside a curl callback: still in the multi
                     until the deferred event removes it */
@@ -70,7 +74,9 @@ struct doh_xfer {
     bool too_big;            /* the body passed bmax */
     bool nomem;              /* the body could not grow */
     sr_status_t auth_status; /* the certificate was rejected with this */
-    bool failing;            /* its address lookup failed: to complete */
+    bool past_prereq;        /* prereq_cb ran: it had a connection */
+    bool doomed;             /* waited for a connection that was rejected:
+                                fails with auth_status */
     enum doh_where where;
     char errbuf[CURL_ERROR_SIZE];
     doh_xfer_t *next, *prev;
@@ -93,19 +99,15 @@ struct doh_up {
     struct event *timer;         /* curl's timeout */
     struct event *deferred;      /* work that must not run inside curl */
     char *url;                   /* the URL with the effective port */
-    char *host;                  /* its host (IPv6 without brackets) */
     long port;
     sr_doh_method_t method;
     struct curl_slist *headers;  /* Accept (+ Content-Type for POST) */
-    struct curl_slist *connect_to; /* "::ADDR:PORT" once resolved */
+    struct curl_slist *connect_to; /* "::ADDR:PORT", at the first send */
     sr_msg_t *qmsg;              /* JSON: parses the query for DO */
     doh_sock_t *socks;
     doh_xfer_t *lists[3];        /* by enum doh_where */
-    int busy;                    /* our entry points on the stack */
+    int busy;                    /* our frames on the stack */
     int in_curl;                 /* inside a curl_multi_* call */
-    bool resolving;
-    bool resolve_done;           /* a result waits in resolve_status */
-    sr_status_t resolve_status;
     bool zombie;                 /* fini ran while busy */
     char useragent[48];
 };
@@ -209,6 +211,8 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
     doh_xfer_t *dx = arg;
     doh_up_t *d = dx->d;
     const char *ltype;
+    char *text;
+    size_t n = 0;
 
     if (d->up == NULL)
         return 0;
@@ -231,17 +235,26 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
     default:
         return 0; /* TLS records */
     }
-    while (size > 0 && (data[size - 1] == '\n' || data[size - 1] == '\r'))
-        size--;
-    if (size > 0)
-        sr_upstream_log(d->up, 3, ltype, "%.*s", (int)size, data);
+    /* One log line per block, lines ending in LF: HTTP's CRs dropped. */
+    text = sr_malloc(size + 1);
+    if (text == NULL)
+        return 0;
+    for (size_t i = 0; i < size; i++) {
+        if (data[i] != '\r')
+            text[n++] = data[i];
+    }
+    while (n > 0 && text[n - 1] == '\n')
+        n--;
+    text[n] = '\0';
+    if (n > 0)
+        sr_upstream_log(d->up, 3, ltype, "%s", text);
+    sr_free(text);
     return 0;
 }
 
 /* ---- curl -> libevent ---- */
 
 static void drive(doh_up_t *d, curl_socket_t fd, int action);
-static void reap(doh_up_t *d);
 
 /* A watched socket is ready. */
 static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
@@ -404,24 +417,24 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *arg)
     return CURLE_OK;
 }
 
-/* The class error for a rejected certificate: 275 when the chain could
- * not be verified, 280 for everything else (name, pins, dates, the
- * handler's refusal). */
-static sr_status_t reject_status(SSL *ssl)
+static void defer(doh_up_t *d);
+
+/* A new connection was rejected: every query still waiting for a
+ * connection (it went into the multi with this one, or before it) shares
+ * its fate, as DoT fails the queries queued on a rejected connection,
+ * instead of each opening a connection of its own and asking again. The
+ * deferred event completes them (we are inside curl here). */
+static void doom_waiting(doh_up_t *d, doh_xfer_t *self, sr_status_t why)
 {
-    switch (SSL_get_verify_result(ssl)) {
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-    case X509_V_ERR_CERT_UNTRUSTED:
-    case X509_V_ERR_INVALID_CA:
-        return SR_E_SSL_CHAIN_VERIFY;
-    default:
-        return SR_E_SSL_CERT_VERIFY;
+    for (int w = DOH_WAITING; w <= DOH_ACTIVE; w++) {
+        for (doh_xfer_t *dx = d->lists[w]; dx != NULL; dx = dx->next) {
+            if (dx != self && dx->x != NULL && !dx->past_prereq) {
+                dx->doomed = true;
+                dx->auth_status = why;
+            }
+        }
     }
+    defer(d);
 }
 
 /* CURLOPT_PREREQFUNCTION: called once the connection (TLS included) is
@@ -435,11 +448,15 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
     doh_up_t *d = dx->d;
     struct curl_tlssessioninfo *ti = NULL;
     intptr_t verdict;
+    sr_status_t why;
     SSL *ssl;
     bool ok;
 
+    dx->past_prereq = true;
     if (d->up == NULL || dx->x == NULL)
         return CURL_PREREQFUNC_ABORT;
+    if (dx->doomed)
+        goto reject;
     if (curl_easy_getinfo(dx->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK ||
         ti == NULL || ti->backend != CURLSSLBACKEND_OPENSSL ||
         ti->internals == NULL) {
@@ -462,24 +479,30 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
                    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
                    (int)alpn_len, alpn != NULL ? (const char *)alpn : "",
                    resumed ? ", resumed" : "");
-        /* User code runs in here (on_ssl_server_authentication) and may
-         * free the upstream or cancel this query. */
-        ok = sr_tls_authenticate(d->up, ssl);
-        verdict = ok ? DOH_VERDICT_ACCEPTED : (intptr_t)reject_status(ssl);
+        /* User code runs in here (on_ssl_server_authentication); the
+         * upstream is held, but the query may be cancelled. */
+        why = SR_E_SSL_CERT_VERIFY;
+        ok = sr_tls_authenticate_ex(d->up, ssl, &why);
+        verdict = ok ? DOH_VERDICT_ACCEPTED : (intptr_t)why;
         SSL_set_ex_data(ssl, doh_ssl_idx, (void *)verdict);
         if (!ok) {
-            /* Make the connection unusable, so that the next query opens
-             * a new one and asks again instead of reusing a rejected one
-             * (and nothing, not even HTTP/2 settings, is sent on it). */
+            /* Nothing more goes out on a rejected connection. */
             int fd = SSL_get_fd(ssl);
             if (fd >= 0)
                 shutdown(fd, SHUT_RDWR);
+            doom_waiting(d, dx, (sr_status_t)verdict);
         }
-        if (d->up == NULL || dx->x == NULL)
+        if (d->up == NULL || d->up->dying || dx->x == NULL)
             return CURL_PREREQFUNC_ABORT;
     }
     if (verdict != DOH_VERDICT_ACCEPTED) {
         dx->auth_status = (sr_status_t)verdict;
+reject:
+        /* curl would keep the connection for the next query, which would
+         * then fail on the stored verdict without a new handshake or a new
+         * on_ssl_server_authentication: close it when the last stream on
+         * it ends, as DoT closes a rejected connection. */
+        curl_easy_setopt(dx->easy, CURLOPT_FORBID_REUSE, 1L);
         return CURL_PREREQFUNC_ABORT;
     }
     sr_xfer_touch(dx->x);
@@ -700,9 +723,15 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
     curl_easy_getinfo(dx->easy, CURLINFO_HTTP_VERSION, &ver);
     curl_easy_getinfo(dx->easy, CURLINFO_CONTENT_TYPE, &ctype);
     x->http_status = (int)code;
+    if (dx->doomed) {
+        status = dx->auth_status;
+        snprintf(detail, sizeof(detail), "the server's certificate was not "
+                 "accepted");
+        goto done;
+    }
     if (rc != CURLE_OK) {
         status = map_curl(dx, rc, &why);
-        snprintf(detail, sizeof(detail), "%s", why);
+        snprintf(detail, sizeof(detail), "%.150s", why);
         goto done;
     }
     sr_upstream_log(d->up, 1, "Info", "%s %ld, %s, %zu bytes",
@@ -827,52 +856,65 @@ static void destroy(doh_up_t *d)
     curl_slist_free_all(d->connect_to);
     sr_msg_free(d->qmsg);
     sr_free(d->url);
-    sr_free(d->host);
     sr_free(d);
 }
 
-/* Leave one of our entry points: tear down when fini came meanwhile. */
-static void reap(doh_up_t *d)
+/* Enter one of our frames; returns the upstream held (NULL for a zombie
+ * or a dying upstream: do nothing then). */
+static sr_upstream_t *enter(doh_up_t *d)
+{
+    d->busy++;
+    if (d->up == NULL || d->up->dying)
+        return NULL;
+    sr_upstream_hold(d->up);
+    return d->up;
+}
+
+/* Leave a frame entered with enter(); d may be freed on return. */
+static void leave(doh_up_t *d, sr_upstream_t *up)
 {
     d->busy--;
-    if (d->busy == 0 && d->zombie)
+    if (up != NULL) {
+        /* May run upstream_destroy(), hence doh_fini() and destroy(d). */
+        sr_upstream_release(up);
+    } else if (d->zombie && d->busy == 0) {
         destroy(d);
+    }
 }
 
 /* Let curl act on fd (or its timeout), then complete what finished. */
 static void drive(doh_up_t *d, curl_socket_t fd, int action)
 {
+    sr_upstream_t *up = enter(d);
     int running = 0;
 
-    d->busy++;
     d->in_curl++;
     curl_multi_socket_action(d->multi, fd, action, &running);
     d->in_curl--;
-    check_done(d);
-    reap(d);
+    if (up != NULL)
+        check_done(d);
+    leave(d, up);
 }
 
 /* "::ADDR:PORT" for CURLOPT_CONNECT_TO: every host and port of every
- * request goes to the address we resolved, so curl never looks a name up
- * (and a literal needs no lookup). */
+ * request goes to the address the generic code resolved, so curl never
+ * looks a name up (and a literal needs no lookup). */
 static sr_status_t make_connect_to(doh_up_t *d)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&d->up->addr;
     char addr[INET6_ADDRSTRLEN];
     char spec[INET6_ADDRSTRLEN + 32];
     struct curl_slist *l;
+    bool v6 = d->up->addr.ss_family == AF_INET6;
 
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
-                  sizeof(addr));
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-                  addr, sizeof(addr));
-    else
+    if (!d->up->resolved ||
+        (d->up->addr.ss_family != AF_INET && !v6))
         return SR_E_NO_SERVER;
-    snprintf(spec, sizeof(spec), sa->sa_family == AF_INET6 ? "::[%s]:%ld"
-                                                           : "::%s:%ld",
-             addr, d->port);
+    sr_addr_text((const struct sockaddr *)&d->up->addr, addr, sizeof(addr),
+                 NULL);
+    /* A zone index (fe80::1%eth0) has no place in curl's syntax. */
+    addr[strcspn(addr, "%")] = '\0';
+    snprintf(spec, sizeof(spec), v6 ? "::[%s]:%ld" : "::%s:%ld", addr,
+             d->port);
     l = curl_slist_append(NULL, spec);
     if (l == NULL)
         return SR_E_NOMEM;
@@ -882,80 +924,52 @@ static sr_status_t make_connect_to(doh_up_t *d)
 }
 
 /* Deferred work, from the loop: removals of transfers detached while we
- * were busy, and the waiting queries once the address is known (or not). */
+ * were busy, and adds of transfers sent from inside a curl callback. */
 static void deferred_cb(evutil_socket_t fd, short what, void *arg)
 {
     doh_up_t *d = arg;
+    sr_upstream_t *up = enter(d);
 
-    d->busy++;
+    /* Only when this is our only frame: see doh_detach. */
     while (d->lists[DOH_DEAD] != NULL && d->busy == 1 && d->in_curl == 0)
         xfer_remove(d, d->lists[DOH_DEAD]);
-    if (d->resolve_done && !d->zombie) {
-        d->resolve_done = false;
-        if (d->resolve_status == SR_OK)
-            d->resolve_status = make_connect_to(d);
-        if (d->resolve_status != SR_OK) {
-            char detail[SR_DOH_DETAIL_MAX];
-            sr_status_t status = d->resolve_status;
-
-            snprintf(detail, sizeof(detail), "cannot resolve %s: %s",
-                     d->host, sr_strerror(status));
-            sr_upstream_log(d->up, 1, "Info", "%s", detail);
-            /* Fail the queries that waited for this answer, and only them:
-             * their callbacks may send new queries, which start a new
-             * resolution. Completing detaches, which frees each. */
-            for (doh_xfer_t *dx = d->lists[DOH_WAITING]; dx != NULL;
-                 dx = dx->next)
-                dx->failing = true;
-            while (!d->zombie) {
-                doh_xfer_t *dx = d->lists[DOH_WAITING];
-                while (dx != NULL && !dx->failing)
-                    dx = dx->next;
-                if (dx == NULL)
+    /* Each round completes one doomed query, which clears its mark. */
+    while (up != NULL && !up->dying) {
+        doh_xfer_t *dx = NULL;
+        for (int w = DOH_WAITING; w <= DOH_ACTIVE && dx == NULL; w++) {
+            for (dx = d->lists[w]; dx != NULL; dx = dx->next)
+                if (dx->doomed && dx->x != NULL)
                     break;
-                sr_xfer_complete(dx->x, status, NULL, 0, detail);
-            }
         }
+        if (dx == NULL)
+            break;
+        dx->doomed = false;
+        sr_xfer_complete(dx->x, dx->auth_status, NULL, 0,
+                         "the server's certificate was not accepted");
     }
-    while (!d->zombie && d->connect_to != NULL &&
-           d->lists[DOH_WAITING] != NULL) {
+    /* Each round starts one transfer or completes (and so frees) it. */
+    while (up != NULL && !up->dying && d->lists[DOH_WAITING] != NULL) {
         doh_xfer_t *dx = d->lists[DOH_WAITING];
         sr_status_t status = xfer_start(d, dx);
         if (status != SR_OK)
             sr_xfer_complete(dx->x, status, NULL, 0,
                              "cannot start the HTTP transfer");
     }
-    /* Removals that came in meanwhile run on the next round. */
-    if (!d->zombie && d->lists[DOH_DEAD] != NULL)
-        defer(d);
-    reap(d);
-}
-
-/* sr_upstream_resolve() finished; the work goes to the deferred event, as
- * this may run from inside our send. */
-static void resolved_cb(sr_upstream_t *up, sr_status_t status, void *arg)
-{
-    doh_up_t *d = arg;
-
-    d->resolving = false;
-    d->resolve_done = true;
-    d->resolve_status = status;
-    defer(d);
+    leave(d, up);
 }
 
 /* ---- the ops ---- */
 
-/* The URL as requested: https only, with the port made explicit when the
- * configuration names one and the URL does not. */
+/* The URL as requested, with the port the generic code settled on made
+ * explicit when the URL has none (cfg.port or 443). https only. */
 static sr_status_t parse_url(doh_up_t *d, const sr_upstream_t *up)
 {
     sr_status_t status = SR_OK;
-    const char *src = up->url != NULL ? up->url : up->cfg.server;
     CURLU *u = NULL;
-    char *scheme = NULL, *host = NULL, *port = NULL, *full = NULL;
-    size_t hlen;
+    char *scheme = NULL, *port = NULL, *full = NULL;
 
-    if (src == NULL) {
+    d->port = up->port != 0 ? up->port : 443;
+    if (up->url == NULL) {
         status = SR_E_NO_SERVER;
         goto done;
     }
@@ -964,25 +978,21 @@ static sr_status_t parse_url(doh_up_t *d, const sr_upstream_t *up)
         status = SR_E_NOMEM;
         goto done;
     }
-    if (curl_url_set(u, CURLUPART_URL, src, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+    if (curl_url_set(u, CURLUPART_URL, up->url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
         status = SR_E_BAD_ADDRESS;
         goto done;
     }
-    /* RFC 8484 5: DoH is HTTPS; plain HTTP would leak every query. */
+    /* RFC 8484 5: DoH is HTTPS; plain HTTP would show every query. */
     if (strcmp(scheme, "https") != 0) {
         status = SR_E_PROTONOSUPPORT;
         goto done;
     }
-    if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK) {
-        d->port = strtol(port, NULL, 10);
-    } else {
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK &&
+        d->port != 443) {
         char pbuf[8];
-        d->port = up->cfg.port != 0 ? up->cfg.port : 443;
         snprintf(pbuf, sizeof(pbuf), "%ld", d->port);
-        if (up->cfg.port != 0 &&
-            curl_url_set(u, CURLUPART_PORT, pbuf, 0) != CURLUE_OK) {
+        if (curl_url_set(u, CURLUPART_PORT, pbuf, 0) != CURLUE_OK) {
             status = SR_E_BAD_ADDRESS;
             goto done;
         }
@@ -991,21 +1001,12 @@ static sr_status_t parse_url(doh_up_t *d, const sr_upstream_t *up)
         status = SR_E_BAD_ADDRESS;
         goto done;
     }
-    /* An IPv6 literal comes bracketed. */
-    hlen = strlen(host);
-    if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        host[hlen - 1] = '\0';
-        d->host = sr_strdup(host + 1);
-    } else {
-        d->host = sr_strdup(host);
-    }
     d->url = sr_strdup(full);
-    if (d->host == NULL || d->url == NULL)
+    if (d->url == NULL)
         status = SR_E_NOMEM;
 
 done:
     curl_free(scheme);
-    curl_free(host);
     curl_free(port);
     curl_free(full);
     curl_url_cleanup(u);
@@ -1024,6 +1025,13 @@ static sr_status_t doh_init(sr_upstream_t *up)
     if (doh_global_rc != CURLE_OK || doh_ssl_idx < 0) {
         status = SR_E_SSL_LIBRARY;
         goto done;
+    }
+    /* The trust store of every connection, loaded once (DoT does the
+     * same): an unreadable ca_file fails sr_upstream_new() with 271. */
+    if (up->ssl_ctx == NULL) {
+        status = sr_tls_ctx_new(&up->cfg, &up->ssl_ctx);
+        if (status != SR_OK)
+            goto done;
     }
     d = sr_calloc(1, sizeof(*d));
     if (d == NULL) {
@@ -1053,10 +1061,12 @@ static sr_status_t doh_init(sr_upstream_t *up)
         status = SR_E_NOMEM;
         goto done;
     }
-    /* One connection carries every query (HTTP/2 streams, RFC 8484 5.2
-     * recommends HTTP/2); more only when configured. The event loop is
-     * single-threaded, so the share needs no lock callbacks. */
-    maxconn = up->cfg.max_connections > 0 ? up->cfg.max_connections : 1;
+    /* One connection carries every query as HTTP/2 streams (RFC 8484 5.2
+     * recommends HTTP/2): max_pipeline of them at once, the rest queued
+     * inside curl until a stream ends. max_connections (TCP/DoT) does not
+     * apply: a second connection would only split the multiplexing. The
+     * event loop is single-threaded: the share needs no lock callbacks. */
+    maxconn = 1;
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
     curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
     curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -1066,8 +1076,7 @@ static sr_status_t doh_init(sr_upstream_t *up)
     curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, maxconn);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
-                      (long)(up->cfg.max_pipeline > 0 ? up->cfg.max_pipeline
-                                                      : 128));
+                      (long)up->cfg.max_pipeline);
     curl_share_setopt(d->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 
     accept = d->method == SR_DOH_JSON ? "Accept: application/dns-json"
@@ -1088,11 +1097,6 @@ static sr_status_t doh_init(sr_upstream_t *up)
         status = SR_E_NOMEM;
         goto done;
     }
-    if (up->resolved) {
-        status = make_connect_to(d);
-        if (status != SR_OK)
-            goto done;
-    }
     up->tp = d;
     d = NULL;
 
@@ -1102,7 +1106,7 @@ done:
     return status;
 }
 
-/* ops->fini: close everything now, or once we are off the stack. */
+/* ops->fini: close everything now, or once our last frame is left. */
 static void doh_fini(sr_upstream_t *up)
 {
     doh_up_t *d = up->tp;
@@ -1215,14 +1219,20 @@ done:
     return status;
 }
 
-/* ops->send: a transfer for x, started now or once the address is known. */
+/* ops->send: a transfer for x (up->addr is valid: upstream.c resolves
+ * first), into the multi now, or from the loop when curl is on the stack. */
 static sr_status_t doh_send(sr_upstream_t *up, sr_xfer_t *x)
 {
     sr_status_t status = SR_OK;
     doh_up_t *d = up->tp;
-    doh_xfer_t *dx;
+    doh_xfer_t *dx = NULL;
 
     d->busy++;
+    if (d->connect_to == NULL) {
+        status = make_connect_to(d);
+        if (status != SR_OK)
+            goto done;
+    }
     dx = sr_calloc(1, sizeof(*dx));
     if (dx == NULL) {
         status = SR_E_NOMEM;
@@ -1234,29 +1244,21 @@ static sr_status_t doh_send(sr_upstream_t *up, sr_xfer_t *x)
     if (status != SR_OK)
         goto done;
     xfer_link(d, dx, DOH_WAITING);
-    if (d->connect_to != NULL) {
-        /* curl refuses a multi call from inside its callbacks. */
-        if (d->in_curl > 0) {
-            defer(d);
-        } else if ((status = xfer_start(d, dx)) != SR_OK) {
-            xfer_unlink(d, dx);
-            goto done;
-        }
-    } else if (!d->resolving && !d->resolve_done) {
-        d->resolving = true;
-        status = sr_upstream_resolve(up, resolved_cb, d);
-        if (status != SR_OK) {
-            d->resolving = false;
-            xfer_unlink(d, dx);
-            goto done;
-        }
+    /* curl refuses a multi call from inside its own callbacks. */
+    if (d->in_curl > 0) {
+        defer(d);
+    } else if ((status = xfer_start(d, dx)) != SR_OK) {
+        xfer_unlink(d, dx);
+        goto done;
     }
     x->tp = dx;
     dx = NULL;
 
 done:
     xfer_free(dx);
-    reap(d);
+    d->busy--;
+    if (d->zombie && d->busy == 0)
+        destroy(d);
     return status;
 }
 
@@ -1275,8 +1277,7 @@ static void doh_detach(sr_upstream_t *up, sr_xfer_t *x)
     x->tp = NULL;
     dx->x = NULL;
     if (dx->where == DOH_WAITING) {
-        /* Not in the multi; only the send and deferred paths hold waiting
-         * transfers, and neither across a callback. */
+        /* Not in the multi, and nothing of ours holds it across a call. */
         xfer_unlink(d, dx);
         xfer_free(dx);
     } else if (d->busy > 0 || d->in_curl > 0) {
@@ -1286,7 +1287,9 @@ static void doh_detach(sr_upstream_t *up, sr_xfer_t *x)
     } else {
         d->busy++;
         xfer_remove(d, dx);
-        reap(d);
+        d->busy--;
+        if (d->zombie && d->busy == 0)
+            destroy(d);
     }
 }
 

@@ -324,6 +324,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
     const json_t *js;
     wbuf_t b = {NULL, 0, 0};
     uint8_t *rd = NULL;
+    sr_msg_t *check = NULL;
     uint16_t counts[3] = {0, 0, 0};
     bool tc, rdf, ra, ad, cd;
     unsigned rcode;
@@ -447,6 +448,23 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
     sr_put16(b.p + 6, counts[0]);
     sr_put16(b.p + 8, counts[1]);
     sr_put16(b.p + 10, counts[2]);
+    /* RFC 3597 text ("\\# LEN HEX") is accepted for every type, and may
+     * hold RDATA its type cannot have (a 4-byte WKS): what we hand on must
+     * be a message the codec parses, or the failure would surface later
+     * and far from its cause. */
+    check = sr_msg_new();
+    if (check == NULL) {
+        status = SR_E_NOMEM;
+        goto done;
+    }
+    status = sr_msg_parse(check, b.p, b.len, SR_PARSE_NO_FIELDS);
+    if (status != SR_OK) {
+        if (status != SR_E_NOMEM) {
+            set_detail(detail, dcap, "JSON: %.120s", sr_msg_error(check));
+            status = SR_E_FORMERR;
+        }
+        goto done;
+    }
     *out = b.p;
     *outlen = b.len;
     b.p = NULL;
@@ -457,6 +475,7 @@ done:
                    "message", SR_DOH_WIRE_MAX);
     if (status == SR_E_NOMEM && detail != NULL && detail[0] == '\0')
         set_detail(detail, dcap, "out of memory");
+    sr_msg_free(check);
     sr_free(rd);
     sr_free(b.p);
     json_decref(root);

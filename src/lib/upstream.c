@@ -30,9 +30,6 @@
 #define BOOTSTRAP_TIMEOUT_MS 5000
 #define DNS_MAX_MSG 65535
 
-/* doh.c is written separately; until it is linked in, HTTPS upstreams are
- * refused with SR_E_PROTONOSUPPORT instead of failing the link. */
-extern const sr_transport_ops_t sr_doh_ops __attribute__((weak));
 
 /* ------------------------------------------------------------------ */
 /* small utilities */

@@ -497,6 +497,11 @@ static const struct {
      "\"data\": \"ns1. host. 1 2 3\"}]}", "is not SOA"},
     {"{\"Status\": 0, \"Answer\": [{\"name\": \"a\", \"type\": 65280, "
      "\"data\": \"\\\\# 4 0102\"}]}", "is not"},
+    /* RFC 3597 form that its type's RDATA cannot be (WKS needs 5 bytes) */
+    {"{\"Status\": 0, \"Answer\": [{\"name\": \"a\", \"type\": 11, "
+     "\"data\": \"\\\\# 4 deadbeef\"}]}", "WKS"},
+    {"{\"Status\": 0, \"Answer\": [{\"name\": \"a\", \"type\": 1, "
+     "\"data\": \"\\\\# 5 0102030405\"}]}", "JSON: "},
     {"{\"Status\": 0, \"Question\": [{\"name\": \"other.test.\", "
      "\"type\": 1}]}", "Question name"},
     {"{\"Status\": 0, \"Question\": [{\"name\": \"example.test.\", "
