@@ -340,10 +340,15 @@ static int print_text(sr_dns_t *dns, const struct run *run, const char *name)
     sr_dns_set_record_source(dns, source);
     size_t len = 0;
     sr_msg_wire(msg, &len);
-    printf("\n;; SERVER: %s#%d (%s)\n;; MSG SIZE  rcvd: %zu\n",
-           sr_dns_get_dns_server(dns), sr_dns_get_dns_port(dns),
-           (const char *[]){"UDP", "TCP", "TLS", "HTTPS"}[sr_dns_get_protocol(dns)],
-           len);
+    static const char *const protos[] = {"UDP", "TCP", "TLS", "HTTPS"};
+    const char *server = sr_dns_get_dns_server(dns);
+    /* a DoH URL carries its own port; dns_port would mislead */
+    if (strstr(server, "://") != NULL)
+        printf("\n;; SERVER: %s (%s)\n", server, protos[sr_dns_get_protocol(dns)]);
+    else
+        printf("\n;; SERVER: %s#%d (%s)\n", server, sr_dns_get_dns_port(dns),
+               protos[sr_dns_get_protocol(dns)]);
+    printf(";; MSG SIZE  rcvd: %zu\n", len);
     return status;
 }
 
