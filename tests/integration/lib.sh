@@ -1,7 +1,4 @@
 # shellcheck shell=bash
-# Variables here are for the tests that source this file (SC2034); start_*
-# take optional arguments (SC2119/SC2120).
-# shellcheck disable=SC2034,SC2119,SC2120
 # lib.sh -- sourced by every integration test (tests/integration/*.sh).
 #
 #   #!/bin/bash
@@ -20,6 +17,10 @@
 # with start_bg is killed by its PID when the test exits, fails or is
 # interrupted, and the whole test is killed after $IT_TIMEOUT seconds.
 # tests/integration/README.md lists every helper and variable.
+
+# Variables here are for the tests that source this file (SC2034); start_*
+# take optional arguments (SC2119/SC2120).
+# shellcheck disable=SC2034,SC2119,SC2120
 
 [ -n "${BASH_VERSION:-}" ] || { echo "lib.sh needs bash" >&2; exit 99; }
 set -eu
@@ -117,11 +118,10 @@ assert_no_match() {
 # --- temp dir, processes, cleanup -------------------------------------------
 T=$(mktemp -d "${TMPDIR:-/tmp}/stubres-$TEST_NAME.XXXXXX")
 IT_NAMES=()      # names given to start_bg, in start order
-IT_PIDS=()       # their PIDs
+IT_PIDS=()       # their PIDs ("" once stop_bg stopped one)
 IT_LAST=""       # the last name started (whose log wait_* prints)
 IT_WATCHDOG=""
-
-IT_LOGS_SHOWN=" "
+IT_LOGS_SHOWN=" "   # logs already printed by a failed wait_*
 
 # _it_alive PID: the process runs (an exited child that is not reaped yet
 # is a zombie, which kill -0 would still report).
@@ -159,10 +159,10 @@ _it_cleanup() {
     fi
     # stop in reverse start order: clients of a server go before it
     for ((i = ${#IT_PIDS[@]} - 1; i >= 0; i--)); do
-        _it_stop "${IT_PIDS[$i]}"
+        [ -n "${IT_PIDS[$i]}" ] && _it_stop "${IT_PIDS[$i]}"
     done
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
-        for n in "${IT_NAMES[@]}"; do
+        for n in $(printf '%s\n' "${IT_NAMES[@]}" | awk '!seen[$0]++'); do
             [ -s "$T/$n.log" ] || continue
             case $IT_LOGS_SHOWN in *" $n "*) continue ;; esac
             printf '%s: ---- last lines of %s (%s/%s.log) ----\n' \
@@ -200,17 +200,30 @@ trap 'exit 143' TERM
 ) &
 IT_WATCHDOG=$!
 
+# _it_index NAME: the index in IT_PIDS of NAME while it runs, else fails.
+_it_index() {
+    local i
+    for ((i = ${#IT_NAMES[@]} - 1; i >= 0; i--)); do
+        if [ "${IT_NAMES[$i]}" = "$1" ] && [ -n "${IT_PIDS[$i]}" ]; then
+            echo "$i"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # start_bg NAME CMD [ARG...]: run CMD in the background, stdout and stderr
-# to $T/NAME.log, its PID recorded (pid_of NAME, $T/NAME.pid) and killed
-# on exit. CMD must stay in the foreground (unbound -d, nsd -d, ...).
+# appended to $T/NAME.log, its PID recorded (pid_of NAME, $T/NAME.pid) and
+# killed on exit. CMD must stay in the foreground (unbound -d, nsd -d, ...).
+# A NAME can be started again after stop_bg NAME.
 start_bg() {
     [ "$#" -ge 2 ] || fail "start_bg needs NAME CMD..."
     local name=$1
     shift
-    case " ${IT_NAMES[*]-} " in
-        *" $name "*) fail "start_bg: the name $name is already used in this test" ;;
-    esac
-    "$@" >"$T/$name.log" 2>&1 </dev/null &
+    if _it_index "$name" >/dev/null; then
+        fail "start_bg: $name is already running in this test"
+    fi
+    "$@" >>"$T/$name.log" 2>&1 </dev/null &
     local pid=$!
     IT_NAMES+=("$name")
     IT_PIDS+=("$pid")
@@ -225,9 +238,13 @@ pid_of() {
     cat "$T/$1.pid"
 }
 
-# stop_bg NAME: stop one program now (e.g. to take an upstream down).
+# stop_bg NAME: stop one program now (e.g. to take an upstream down); it
+# is forgotten, so its PID, once reused, is never signalled again.
 stop_bg() {
-    _it_stop "$(pid_of "$1")"
+    local i
+    i=$(_it_index "$1") || fail "stop_bg: $1 is not running"
+    _it_stop "${IT_PIDS[$i]}"
+    IT_PIDS[i]=""
     note "stopped $1"
 }
 
@@ -304,63 +321,8 @@ fi
 IT_PORT_DIR=${TMPDIR:-/tmp}/stubres-ports
 free_port() {
     local p
-    mkdir -p "$IT_PORT_DIR"
-    p=$("$PY" - "$HAVE_IPV6" "$IT_PORT_DIR" "$$" <<'EOF'
-import os, random, shutil, socket, sys
-v6, resdir, owner = sys.argv[1] == "1", sys.argv[2], sys.argv[3]
-addrs = [(socket.AF_INET, "127.0.0.1")] + ([(socket.AF_INET6, "::1")] if v6 else [])
-
-def alive(pid):
-    try:
-        with open("/proc/%s/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-def reserve(p):
-    d = os.path.join(resdir, str(p))
-    for _ in range(2):
-        try:
-            os.mkdir(d)
-        except FileExistsError:
-            try:
-                with open(os.path.join(d, "pid")) as f:
-                    holder = f.read().strip()
-            except OSError:
-                return False  # being created by someone right now
-            if alive(holder):
-                return False
-            shutil.rmtree(d, ignore_errors=True)  # a test that died
-            continue
-        with open(os.path.join(d, "pid"), "w") as f:
-            f.write(owner)
-        return True
-    return False
-
-for _ in range(500):
-    p = random.randint(20000, 32767)
-    if not reserve(p):
-        continue
-    socks = []
-    try:
-        for fam, addr in addrs:
-            for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(fam, typ)
-                socks.append(s)
-                if fam == socket.AF_INET6:
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                s.bind((addr, p))
-    except OSError:
-        shutil.rmtree(os.path.join(resdir, str(p)), ignore_errors=True)
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(p)
-    sys.exit(0)
-sys.exit("free_port: no free port found in 500 tries")
-EOF
-    ) || fail "free_port: could not find a free port"
+    p=$("$PY" "$PROBE" free "$HAVE_IPV6" "$IT_PORT_DIR" "$$") ||
+        fail "free_port: could not find a free port"
     echo "$p" >>"$T/.ports"
     echo "$p"
 }
@@ -526,6 +488,7 @@ EOF
     start_bg nsd nsd -d -c "$d/nsd.conf"
     wait_udp "$NSD_ADDR" "$NSD_PORT" nsd
     export NSD_ADDR NSD_PORT
+    note "nsd ready: $NSD_ADDR port $NSD_PORT (UDP, TCP)"
 }
 
 # --- unbound ------------------------------------------------------------------
@@ -613,6 +576,7 @@ EOF
         *) UNBOUND_DOH_URL="https://$UNBOUND_ADDR:$UNBOUND_HTTPS_PORT/dns-query" ;;
     esac
     export UNBOUND_ADDR UNBOUND_PORT UNBOUND_TLS_PORT UNBOUND_HTTPS_PORT UNBOUND_DOH_URL
+    note "unbound ready: $UNBOUND_ADDR port $UNBOUND_PORT (UDP, TCP), $UNBOUND_TLS_PORT (DoT), $UNBOUND_DOH_URL (DoH)"
 }
 
 # --- fakedns ------------------------------------------------------------------
@@ -662,6 +626,7 @@ start_fakedns() {
     done
     export FAKEDNS_PORT FAKEDNS_TLS_PORT FAKEDNS_HTTPS_PORT FAKEDNS_URL \
         FAKEDNS_JSON_URL FAKEDNS_STATS FAKEDNS_CONTROL
+    note "$name ready: port $port (UDP, TCP), $tls (DoT), $https (HTTPS); variables ${up}_*"
 }
 
 # fakedns_mode NAME MODE [delay=S] [count=N] [only=udp,tcp,tls,https]:

@@ -123,7 +123,9 @@ import http.server
 import ipaddress
 import json
 import os
+import queue
 import random
+import select
 import signal
 import socket
 import socketserver
@@ -240,7 +242,7 @@ class Stats:
             return
         tmp = "%s.tmp.%d" % (self.path, os.getpid())
         with open(tmp, "w") as f:
-            json.dump(self.d, f, indent=1, sort_keys=True)
+            json.dump(self.d, f, sort_keys=True)
             f.write("\n")
         os.replace(tmp, self.path)
 
@@ -318,6 +320,9 @@ class Control:
                         spec["count"] = int(v)
                     elif k == "only":
                         spec["only"] = set(p for p in v.split(",") if p)
+                        for p in spec["only"] - set(PROTOS):
+                            log("control file: only=%s: no transport %r "
+                                "(udp, tcp, tls, https)" % (v, p))
                     else:
                         log("control file: unknown word %r ignored" % w)
                 except ValueError:
@@ -621,69 +626,116 @@ class UDPHandler(socketserver.BaseRequestHandler):
 
 
 # --- TCP and TLS ----------------------------------------------------------------
-def recv_exact(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
-
-
 class StreamHandler(socketserver.BaseRequestHandler):
-    """RFC 7766 framing; each query answered in its own thread, so replies
-    can leave out of order (a delayed query does not hold the others)."""
+    """RFC 7766 framing over TCP or TLS.
+
+    This thread alone reads and writes the socket (an OpenSSL connection
+    must not be used by two threads at once); each query is answered by a
+    worker thread that hands its reply back through a queue, so replies can
+    leave out of order (a delayed query does not hold the others).
+    """
 
     def handle(self):
         srv = self.server
-        proto = srv.proto
-        sock = self.request
+        proto, sock = srv.proto, self.request
         peer = "%s#%d" % self.client_address[:2]
-        sock.settimeout(srv.engine.args.idle_timeout)
-        wlock = threading.Lock()
-        closed = threading.Event()
-        workers = []
+        idle = srv.engine.args.idle_timeout
+        outq = queue.Queue()
+        wake_r, wake_w = socket.socketpair()
+        busy, buf, eof = 0, b"", False
+        last = time.monotonic()
+        eof_deadline = None
+        sock.setblocking(False)
         try:
-            while not closed.is_set():
-                hdr = recv_exact(sock, 2)
-                if hdr is None:
-                    break
-                (n,) = struct.unpack("!H", hdr)
-                wire = recv_exact(sock, n)
-                if wire is None:
-                    break
-                t = threading.Thread(target=self.one, daemon=True, args=(
-                    sock, wire, proto, peer, wlock, closed))
-                t.start()
-                workers.append(t)
-                workers = [w for w in workers if w.is_alive()]
-        except (OSError, ssl.SSLError):
-            pass  # timeout, reset, TLS alert: the connection is over
-        # let answers in flight leave before the socket closes (bounded)
-        deadline = time.monotonic() + srv.engine.args.delay + 5
-        for w in workers:
-            w.join(max(0.0, deadline - time.monotonic()))
-
-    def one(self, sock, wire, proto, peer, wlock, closed):
-        _mode, actions, _q = self.server.engine.handle(wire, proto, peer)
-        try:
-            for kind, data in actions:
-                if kind == "drop" or closed.is_set():
-                    return
-                with wlock:
-                    if kind == "half":
-                        sock.sendall(struct.pack("!H", len(data))
-                                     + data[:len(data) // 2])
-                        closed.set()
-                        try:
+            while True:
+                # replies the workers finished
+                while True:
+                    try:
+                        kind, data = outq.get_nowait()
+                    except queue.Empty:
+                        break
+                    if kind == "done":
+                        busy -= 1
+                    elif kind in ("send", "half"):
+                        frame = struct.pack("!H", len(data)) + (
+                            data[:len(data) // 2] if kind == "half" else data)
+                        self._write(sock, frame)
+                        last = time.monotonic()
+                        if kind == "half":  # closemid
                             sock.shutdown(socket.SHUT_RDWR)
-                        except OSError:
-                            pass
+                            return
+                now = time.monotonic()
+                if eof:
+                    if busy == 0 or now >= eof_deadline:
                         return
-                    sock.sendall(struct.pack("!H", len(data)) + data)
+                    select.select([wake_r], [], [], eof_deadline - now)
+                    self._drain(wake_r)
+                    continue
+                if busy == 0 and now - last >= idle:
+                    return  # idle connection
+                if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                    wait = idle - (now - last) if busy == 0 else idle
+                    rl, _, _ = select.select([sock, wake_r], [], [],
+                                             max(0.0, wait))
+                    if wake_r in rl:
+                        self._drain(wake_r)
+                    if sock not in rl:
+                        continue
+                try:
+                    chunk = sock.recv(65535)
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError,
+                        BlockingIOError):
+                    continue
+                if not chunk:
+                    # the client closed (or half-closed): answers in flight
+                    # still go out, for a bounded time
+                    eof = True
+                    eof_deadline = time.monotonic() + srv.engine.args.delay + 5
+                    continue
+                last = time.monotonic()
+                buf += chunk
+                while len(buf) >= 2:
+                    (n,) = struct.unpack("!H", buf[:2])
+                    if len(buf) < 2 + n:
+                        break
+                    wire, buf = buf[2:2 + n], buf[2 + n:]
+                    busy += 1
+                    threading.Thread(target=self._work, daemon=True, args=(
+                        wire, proto, peer, outq, wake_w)).start()
         except (OSError, ssl.SSLError):
+            pass  # reset, TLS alert, write timeout: the connection is over
+        finally:
+            wake_r.close()
+            wake_w.close()
+
+    def _work(self, wire, proto, peer, outq, wake_w):
+        try:
+            _mode, actions, _q = self.server.engine.handle(wire, proto, peer)
+            for action in actions:
+                outq.put(action)  # ("drop", None) is just ignored
+        finally:
+            outq.put(("done", None))
+            try:
+                wake_w.send(b"!")
+            except OSError:
+                pass  # the connection is gone
+
+    @staticmethod
+    def _drain(wake_r):
+        try:
+            wake_r.setblocking(False)
+            while wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
             pass
+
+    @staticmethod
+    def _write(sock, frame):
+        sock.settimeout(10)
+        try:
+            sock.sendall(frame)
+        finally:
+            sock.setblocking(False)
 
 
 def tls_accept(server, request):
@@ -723,13 +775,15 @@ def tls_accept(server, request):
     return tsock
 
 
-class StreamServer(socketserver.ThreadingTCPServer):
+class AcceptMixin:
+    """Stream servers: count the connection, then TLS if the server has a
+    context; runs in the connection's own thread, so a slow handshake
+    blocks no one."""
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def finish_request(self, request, client_address):
-        # runs in the connection's own thread: a slow handshake blocks no one
         self.engine.stats.update(lambda d: Stats._inc(d["connections"],
                                                       self.proto))
         if self.ssl_ctx is None:
@@ -741,6 +795,10 @@ class StreamServer(socketserver.ThreadingTCPServer):
                 self.RequestHandlerClass(tsock, client_address, self)
             finally:
                 tsock.close()
+
+
+class StreamServer(AcceptMixin, socketserver.ThreadingTCPServer):
+    pass
 
 
 class DatagramServer(socketserver.ThreadingUDPServer):
@@ -979,21 +1037,7 @@ class HTTPSHandler(http.server.BaseHTTPRequestHandler):
         return self._send(200, ctype, body)
 
 
-class HTTPSServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def finish_request(self, request, client_address):
-        self.engine.stats.update(lambda d: Stats._inc(d["connections"],
-                                                      "https"))
-        tsock = tls_accept(self, request)
-        if tsock is not None:
-            try:
-                self.RequestHandlerClass(tsock, client_address, self)
-            finally:
-                tsock.close()
-
+class HTTPSServer(AcceptMixin, http.server.ThreadingHTTPServer):
     def server_bind(self):
         # not HTTPServer.server_bind: its socket.getfqdn() may send a DNS
         # query to the system resolver; tests talk to loopback only
