@@ -644,6 +644,10 @@ static sr_status_t map_curl(doh_xfer_t *dx, CURLcode rc, const char **why)
     *why = dx->errbuf[0] != '\0' ? dx->errbuf : curl_easy_strerror(rc);
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
+        if (dx->auth_status == SR_E_SSL_LIBRARY) {
+            *why = "no OpenSSL connection to authenticate";
+            return dx->auth_status;
+        }
         if (dx->auth_status != SR_OK) {
             *why = "the server's certificate was not accepted";
             return dx->auth_status;

@@ -75,6 +75,7 @@ struct conn {
     struct sx *ids[ID_BUCKETS];
     struct sx_list inflight;
     SSL_SESSION *early_session; /* a session seen before the verdict */
+    uint64_t touched_us;       /* when the queries on it were last touched */
     unsigned serial;
 };
 
@@ -333,10 +334,14 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     sr_upstream_hold(up);
     if (!up->cfg.absolute_timeout && c->inflight.head != NULL) {
         /* Bytes arrived: progress for every query on this connection
-         * (inactivity timeouts). */
+         * (inactivity timeouts). At most every 10 ms: timeouts are whole
+         * seconds, and a busy pipeline reads thousands of times a second. */
         uint64_t now = sr_now_us();
-        for (struct sx *s = c->inflight.head; s != NULL; s = s->next)
-            s->x->touched_us = now;
+        if (now - c->touched_us >= 10000) {
+            c->touched_us = now;
+            for (struct sx *s = c->inflight.head; s != NULL; s = s->next)
+                s->x->touched_us = now;
+        }
     }
     for (;;) {
         uint8_t hdr[FRAME_HDR];

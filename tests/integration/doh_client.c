@@ -16,6 +16,11 @@
  *                      overrides every verdict
  *     -l LEVEL         log_level; log lines and TLS status go to stderr
  *     -s               summary only (no per-query output)
+ *   re-entrancy (for ASan runs):
+ *     -C               cancel every second query right after sending it
+ *     -F N             free the upstream inside the Nth answer's callback
+ *     -Z               free the upstream inside on_ssl_server_authentication
+ *                      (that is, inside a libcurl callback)
  *
  * Output, per query in the order given (unless -s):
  *   query NAME TYPE: status=0 rcode=NOERROR http=200 flags=qr rd ra
@@ -70,11 +75,19 @@ typedef struct client {
     size_t max_inflight;
     int timeout_ms;
     bool do_bit, cd, summary;
+    bool cancel_odd, free_in_auth;
+    size_t free_after;  /* -F: free the upstream in this answer (1-based) */
+    bool freed;
+    sr_upstream_stats_t last; /* stats read just before a free */
     int failed;
     sr_msg_t *msg;
 } client_t;
 
 static int auth_override = -1; /* -x: 1 accept, 0 reject, -1 leave */
+
+/* Free the upstream now (from a callback): every query still open is
+ * dropped without its callback (upstream.h), so account for them here. */
+static void free_upstream(struct client *c);
 
 /* printf into a new string. */
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -129,11 +142,15 @@ static void on_ssl_status(void *arg, const char *addr, uint16_t port,
 
 static void on_auth(void *arg, sr_tls_auth_t *auth)
 {
+    struct client *c = arg;
+
     fprintf(stderr, "auth %s#%u: status=%s accept=%d subject=%s\n",
             auth->remote_address, (unsigned)auth->remote_port, auth->status,
             auth->accept ? 1 : 0, auth->cert_subject);
     if (auth_override >= 0)
         auth->accept = auth_override == 1;
+    if (c->free_in_auth && !c->freed)
+        free_upstream(c);
 }
 
 static void send_more(client_t *c);
@@ -185,16 +202,33 @@ static void on_answer(void *arg, sr_status_t status, const uint8_t *resp,
     s->out = out;
     c->inflight--;
     c->done++;
-    if (c->done == c->nslots)
+    if (c->free_after != 0 && c->done == c->free_after && !c->freed)
+        free_upstream(c);
+    if (c->done == c->nslots || c->freed)
         event_base_loopbreak(c->base);
     else
         send_more(c);
 }
 
+static void free_upstream(client_t *c)
+{
+    sr_upstream_stats(c->up, &c->last);
+    sr_upstream_free(c->up);
+    c->up = NULL;
+    c->freed = true;
+    for (size_t i = 0; i < c->nslots; i++) {
+        slot_t *s = &c->slots[i];
+        if (s->out == NULL && i < c->next)
+            s->out = xasprintf("query %s: dropped (upstream freed)\n",
+                               c->jobs[s->job].name);
+    }
+    event_base_loopbreak(c->base);
+}
+
 /* Keep max_inflight queries going. */
 static void send_more(client_t *c)
 {
-    while (c->next < c->nslots && c->inflight < c->max_inflight) {
+    while (!c->freed && c->next < c->nslots && c->inflight < c->max_inflight) {
         slot_t *s = &c->slots[c->next];
         const job_t *j = &c->jobs[s->job];
         sr_query_opts_t o;
@@ -211,9 +245,18 @@ static void send_more(client_t *c)
         st = sr_query_build(q, sizeof(q), &qlen, j->qname, j->qname_len,
                             j->qtype, SR_CLASS_IN, &o);
         c->next++;
-        if (st == SR_OK &&
-            sr_upstream_query(c->up, q, qlen, 0, c->timeout_ms, on_answer, s,
-                              &st) != NULL) {
+        sr_xfer_t *x = NULL;
+        if (st == SR_OK)
+            x = sr_upstream_query(c->up, q, qlen, 0, c->timeout_ms, on_answer,
+                                  s, &st);
+        if (x != NULL && c->cancel_odd && c->next % 2 == 0) {
+            /* c->next was advanced: this is an odd slot (0-based) */
+            sr_xfer_cancel(x);
+            s->out = xasprintf("query %s: cancelled\n", j->name);
+            c->done++;
+            continue;
+        }
+        if (x != NULL) {
             c->inflight++;
             continue;
         }
@@ -239,7 +282,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: doh_client [-m post|get|json] [-c CA] [-n NAME] "
                     "[-k] [-P PINS] [-b BOOT] [-p PORT] [-t MS] [-a] [-r N] "
-                    "[-j N] [-d] [-D] [-x accept|reject] [-l LEVEL] [-s] URL "
+                    "[-j N] [-d] [-D] [-x accept|reject] [-l LEVEL] [-s] [-C] [-F N] [-Z] URL "
                     "QUERY...\n");
     exit(2);
 }
@@ -263,7 +306,7 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof(c));
     cfg.proto = SR_PROTO_HTTPS;
     c.timeout_ms = 5000;
-    while ((opt = getopt(argc, argv, "m:c:n:kP:b:p:t:ar:j:dDx:l:s")) != -1) {
+    while ((opt = getopt(argc, argv, "m:c:n:kP:b:p:t:ar:j:dDx:l:sCF:Z")) != -1) {
         switch (opt) {
         case 'm':
             cfg.doh_method = strcmp(optarg, "get") == 0    ? SR_DOH_GET
@@ -285,6 +328,9 @@ int main(int argc, char **argv)
         case 'x': auth_override = strcmp(optarg, "accept") == 0; break;
         case 'l': cfg.log_level = atoi(optarg); break;
         case 's': c.summary = true; break;
+        case 'C': c.cancel_odd = true; break;
+        case 'F': c.free_after = (size_t)atol(optarg); break;
+        case 'Z': c.free_in_auth = true; break;
         default: usage();
         }
     }
@@ -356,12 +402,15 @@ int main(int argc, char **argv)
     evtimer_add(wd, &tv);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     send_more(&c);
-    if (c.done < c.nslots)
+    if (c.done < c.nslots && !c.freed)
         event_base_dispatch(c.base);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
          (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    sr_upstream_stats(c.up, &st);
+    if (c.freed)
+        st = c.last;
+    else
+        sr_upstream_stats(c.up, &st);
 
     for (size_t i = 0; i < c.nslots; i++) {
         if (!c.summary && c.slots[i].out != NULL)
@@ -377,11 +426,13 @@ int main(int argc, char **argv)
            (unsigned long long)st.tls_handshakes,
            (unsigned long long)st.tls_resumed, ms,
            ms > 0 ? (double)c.nslots * 1000.0 / ms : 0.0);
-    sr_upstream_free(c.up);
+    sr_upstream_free(c.up); /* NULL after -F/-Z: accepted */
     event_free(wd);
     event_base_free(c.base);
     sr_msg_free(c.msg);
     free(c.jobs);
     free(c.slots);
+    if (c.freed)
+        return 0; /* the drops were asked for */
     return c.failed == 0 ? 0 : 1;
 }

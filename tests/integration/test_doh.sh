@@ -172,6 +172,20 @@ run_dc "$T/many-json" -s -m json $CA -r 50 "$FAKE_JSON_URL" www.example.test/A
 assert_eq "50 1" "$(stat_of "$T/many-json" responses) $(stat_of "$T/many-json" connections)" \
     "50 concurrent JSON queries over HTTP/1.1: all answered, one kept-alive connection"
 
+# --- re-entrancy: cancels and frees from callbacks (ASan build: no UAF, no leak) ---
+run_dc "$T/cancel" -s -C $CA -r 100 "$UNBOUND_DOH_URL" www.example.test/A
+assert_eq "0 50 1" "$DC_RC $(stat_of "$T/cancel" responses) $(stat_of "$T/cancel" connections)" \
+    "50 of 100 multiplexed queries cancelled in flight: the others answered on the same connection"
+run_dc "$T/free-mid" -F 50 -m get $CA -r 100 "$UNBOUND_DOH_URL" www.example.test/A
+assert_eq "0 50" "$DC_RC $(grep -c ': status=0 ' "$T/free-mid")" \
+    "the upstream freed inside the 50th answer's callback: the rest dropped, nothing else runs"
+run_dc "$T/free-auth" -Z $CA -r 20 "$UNBOUND_DOH_URL" www.example.test/A
+assert_eq "0 20" "$DC_RC $(grep -c ': dropped' "$T/free-auth")" \
+    "the upstream freed inside on_ssl_server_authentication (inside libcurl): every query dropped"
+run_dc "$T/free-json" -F 3 -l 3 -m json $CA -r 10 "$FAKE_JSON_URL" www.example.test/A
+assert_eq "0 3" "$DC_RC $(grep -c ': status=0 ' "$T/free-json")" \
+    "JSON over HTTP/1.1 with debug logging: freed inside the third answer"
+
 # --- logging ---------------------------------------------------------------------
 run_dc "$T/log3" -l 3 $CA "$UNBOUND_DOH_URL" www.example.test/A
 log=$(cat "$T/log3.err")
