@@ -30,6 +30,10 @@
 /* Clients one upstream query may answer; more identical queries are
  * dropped (they retry, and by then the answer is cached). */
 #define FWD_MAX_WAITERS 1024
+/* Clients waiting at once, per thread, as a multiple of max_inflight:
+ * bounds the memory a flood of identical queries with fresh IDs can take
+ * (each waiter is about 600 bytes). */
+#define FWD_WAITERS_PER_INFLIGHT 8
 /* Buckets of the in-flight table (a power of two). */
 #define FWD_BUCKETS 4096
 /* Additional records a query may carry (OPT, TSIG, a cookie-less
@@ -245,6 +249,7 @@ typedef struct pending {
 struct fwd_table {
     pending_t *buckets[FWD_BUCKETS];
     size_t count;
+    size_t waiters; /* clients waiting, all entries */
     uint32_t seed;
 };
 
@@ -321,6 +326,7 @@ static void table_remove(pending_t *p)
 static void pending_free(pending_t *p)
 {
     waiter_t *wt = p->waiters;
+    p->w->fwd->waiters -= p->nwaiters;
     while (wt != NULL) {
         waiter_t *next = wt->next;
         free(wt);
@@ -551,6 +557,7 @@ static void add_waiter(worker_t *w, pending_t *p, waiter_t *wt)
     *p->wtail = wt;
     p->wtail = &wt->next;
     p->nwaiters++;
+    w->fwd->waiters++;
     STAT_INC(&w->stats, waiting);
     if (wt->client.tcp)
         tcpconn_hold(wt->client.conn);
@@ -634,7 +641,8 @@ static void miss(worker_t *w, const fwd_client_t *c, const cache_query_t *q, uin
         for (waiter_t *o = p->waiters; o != NULL; o = o->next)
             if (same_client(o, c, q->id))
                 return;
-        if (p->nwaiters >= FWD_MAX_WAITERS) {
+        if (p->nwaiters >= FWD_MAX_WAITERS ||
+            w->fwd->waiters >= (size_t)w->cfg->max_inflight * FWD_WAITERS_PER_INFLIGHT) {
             STAT_INC(&w->stats, dropped);
             return;
         }
