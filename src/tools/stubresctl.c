@@ -151,11 +151,15 @@ static void duration(long long s, char *out, size_t cap)
 }
 
 /* Key/value pairs of an object of numbers, aligned. */
+/* Width of the name column of every counter table, so that the numbers of
+ * all sections stand in one column. */
+#define KEY_WIDTH 18
+
 static void print_counters(const char *title, json_t *o)
 {
     const char *k;
     json_t *v;
-    int w = 0;
+    int w = KEY_WIDTH;
 
     if (!json_is_object(o))
         return;
@@ -220,12 +224,12 @@ static void print_stats(json_t *r)
 
     duration(num(r, "uptime_s"), up, sizeof(up));
     printf("uptime: %s, %lld thread(s)\n", up, num(r, "threads"));
-    printf("queries:    %14lld  (udp %lld, tcp %lld)\n", num(q, "total"), num(q, "udp"),
-           num(q, "tcp"));
-    printf("cache hits: %13.1f%%\n",
+    printf("%-*s %14lld  (udp %lld, tcp %lld)\n", KEY_WIDTH + 2, "queries:", num(q, "total"),
+           num(q, "udp"), num(q, "tcp"));
+    printf("%-*s %13.1f%%\n", KEY_WIDTH + 2, "cache hit rate:",
            hits + misses > 0 ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);
-    printf("in flight:  %14lld  upstream queries, %lld clients waiting\n", num(inf, "upstream"),
-           num(inf, "clients"));
+    printf("%-*s %14lld  upstream queries, %lld clients waiting\n", KEY_WIDTH + 2,
+           "in flight:", num(inf, "upstream"), num(inf, "clients"));
     print_counters("responses", json_object_get(r, "responses"));
     print_counters("cache", json_object_get(r, "cache"));
     print_counters("tcp", json_object_get(r, "tcp"));
@@ -233,7 +237,7 @@ static void print_stats(json_t *r)
     static const char *const more[] = {"coalesced", "upstream_queries", "dropped",
                                        "malformed", "refused_acl",      "truncated"};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
-        printf("  %-16s %14lld\n", more[i], num(r, more[i]));
+        printf("  %-*s %14lld\n", KEY_WIDTH, more[i], num(r, more[i]));
     print_upstreams(json_object_get(r, "upstreams"), true);
 }
 
