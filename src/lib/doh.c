@@ -104,6 +104,7 @@ struct doh_up {
     struct curl_slist *headers;  /* Accept (+ Content-Type for POST) */
     struct curl_slist *connect_to; /* "::ADDR:PORT", at the first send */
     sr_msg_t *qmsg;              /* JSON: parses the query for DO */
+    char *sni;                   /* tls_name when it is a host name */
     doh_sock_t *socks;
     doh_xfer_t *lists[3];        /* by enum doh_where */
     int busy;                    /* our frames on the stack */
@@ -117,6 +118,7 @@ struct doh_up {
 static pthread_once_t doh_once = PTHREAD_ONCE_INIT;
 static CURLcode doh_global_rc = CURLE_FAILED_INIT;
 static int doh_ssl_idx = -1; /* SSL ex_data slot: the verdict on a connection */
+static int doh_ctx_idx = -1; /* SSL_CTX ex_data slot: the doh_up_t */
 
 /* curl_global_init is not thread-safe in every libcurl build, and the
  * daemon may create upstreams from several threads: run it once. Never
@@ -125,6 +127,7 @@ static void doh_global_init(void)
 {
     doh_global_rc = curl_global_init(CURL_GLOBAL_SSL);
     doh_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    doh_ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 /* The verdict stored on a connection's SSL object: absent (not yet
@@ -389,6 +392,23 @@ static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose,
     return fd;
 }
 
+/* SSL info callback: at the start of a handshake, SNI (RFC 6066 3) is
+ * tls_name when that is a host name, as DoT sends it; curl would send the
+ * URL's host, or nothing at all for an address literal. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    doh_up_t *d;
+
+    if ((where & SSL_CB_HANDSHAKE_START) == 0)
+        return;
+    d = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), doh_ctx_idx);
+    if (d == NULL || d->sni == NULL)
+        return;
+    /* The callback gets a const SSL; setting the name before the
+     * ClientHello is written is what SSL_set_tlsext_host_name is for. */
+    SSL_set_tlsext_host_name((SSL *)ssl, d->sni);
+}
+
 /* CURLOPT_SSL_CTX_FUNCTION: the trust anchors the verdict needs. curl's
  * own verification is off (we judge after the handshake), but OpenSSL
  * still verifies the chain with SSL_VERIFY_NONE and keeps the result for
@@ -412,6 +432,10 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *arg)
         return CURLE_SSL_CACERT_BADFILE;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (d->sni != NULL) {
+        SSL_CTX_set_ex_data(ctx, doh_ctx_idx, d);
+        SSL_CTX_set_info_callback(ctx, info_cb);
+    }
     /* No SSL_CTX_set_read_ahead(): it would save a recv per TLS record,
      * but bytes it buffers inside OpenSSL raise no socket event, and
      * curl's socket interface then leaves streams waiting until their
@@ -863,6 +887,7 @@ static void destroy(doh_up_t *d)
     curl_slist_free_all(d->headers);
     curl_slist_free_all(d->connect_to);
     sr_msg_free(d->qmsg);
+    sr_free(d->sni);
     sr_free(d->url);
     sr_free(d);
 }
@@ -1030,7 +1055,7 @@ static sr_status_t doh_init(sr_upstream_t *up)
     const char *accept;
 
     pthread_once(&doh_once, doh_global_init);
-    if (doh_global_rc != CURLE_OK || doh_ssl_idx < 0) {
+    if (doh_global_rc != CURLE_OK || doh_ssl_idx < 0 || doh_ctx_idx < 0) {
         status = SR_E_SSL_LIBRARY;
         goto done;
     }
@@ -1057,6 +1082,17 @@ static sr_status_t doh_init(sr_upstream_t *up)
     status = parse_url(d, up);
     if (status != SR_OK)
         goto done;
+    if (up->cfg.tls_name != NULL && up->cfg.tls_name[0] != '\0') {
+        unsigned char a[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, up->cfg.tls_name, a) != 1 &&
+            inet_pton(AF_INET6, up->cfg.tls_name, a) != 1) {
+            d->sni = sr_strdup(up->cfg.tls_name);
+            if (d->sni == NULL) {
+                status = SR_E_NOMEM;
+                goto done;
+            }
+        }
+    }
     snprintf(d->useragent, sizeof(d->useragent), "stubresd/%s",
              PACKAGE_VERSION);
     d->timer = evtimer_new(d->base, timer_event_cb, d);
