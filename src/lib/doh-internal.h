@@ -16,7 +16,7 @@
 #define SR_DOH_WIRE_MAX 65535
 /* Largest JSON API body accepted: JSON spends several times the bytes of
  * the wire form, so a full 64 KiB answer needs room. */
-#define SR_DOH_JSON_MAX (256 * 1024)
+#define SR_DOH_JSON_MAX ((size_t)256 * 1024)
 /* Room for a detail message of the converter. */
 #define SR_DOH_DETAIL_MAX 160
 
