@@ -71,9 +71,8 @@ void sr_namecache_reset(sr_namecache_t *nc);
  * rules of sr_name_unpack(), append its presentation text (NUL-terminated)
  * to the arena or reuse a cached one, store the text's arena offset in
  * *text_off and advance *off past the name. nc may be NULL. */
-sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off,
-                              sr_arena_t *a, sr_namecache_t *nc,
-                              size_t *text_off);
+sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
+                              sr_namecache_t *nc, size_t *text_off);
 
 /* Write the presentation form of one label's bytes (DESIGN.md "Record
  * fields": '.' and '\' escaped, bytes outside 0x21-0x7E as \DDD) to out,
@@ -84,8 +83,8 @@ size_t sr_name_escape_label(char *out, const uint8_t *p, size_t n);
  * bytes at text (not NUL-terminated). With any_escape, "\X" stands for X
  * for every non-digit X (RFC 1035 5.1); otherwise only \. \\ and \DDD are
  * accepted, as sr_name_from_text() documents. */
-sr_status_t sr_name_parse(const char *text, size_t n, bool any_escape,
-                          uint8_t *wire, size_t cap, size_t *len);
+sr_status_t sr_name_parse(const char *text, size_t n, bool any_escape, uint8_t *wire, size_t cap,
+                          size_t *len);
 
 /* ---- RDATA decoding ---- */
 
@@ -114,8 +113,8 @@ typedef struct sr_dec {
  * d->fields is set, append its fields (room for SR_RDATA_MAX_FIELDS must
  * have been reserved). SR_E_FORMERR when the RDATA disagrees with its
  * length; SR_E_NOMEM. */
-sr_status_t sr_rdata_decode(sr_dec_t *d, uint16_t type, uint16_t rclass,
-                            size_t rdoff, size_t rdlen);
+sr_status_t sr_rdata_decode(sr_dec_t *d, uint16_t type, uint16_t rclass, size_t rdoff,
+                            size_t rdlen);
 
 /* The types decoded field by field; class-specific ones (A, AAAA, WKS,
  * SRV, NAPTR: RFC 3597 section 4) only in class IN. */
@@ -128,8 +127,7 @@ typedef struct sr_wbuf {
     size_t len;
 } sr_wbuf_t;
 
-static inline sr_status_t sr_wbuf_bytes(sr_wbuf_t *w, const void *data,
-                                        size_t n)
+static inline sr_status_t sr_wbuf_bytes(sr_wbuf_t *w, const void *data, size_t n)
 {
     if (w->cap - w->len < n)
         return SR_E_NOBUFS;
@@ -169,18 +167,36 @@ static inline sr_status_t sr_wbuf_zeros(sr_wbuf_t *w, size_t n)
 
 /* ---- small text helpers ---- */
 
-/* Decimal text of v into out (room for 10 chars); returns the length. */
+/* Decimal text of v into out (room for 10 chars); returns the length.
+ * Counts the digits first and writes them from the end: no copy. */
 static inline size_t sr_fmt_u32(char *out, uint32_t v)
 {
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
+    size_t n = 1;
+    for (uint32_t t = v; t >= 10; t /= 10)
+        n++;
+    for (size_t i = n; i > 0; i--) {
+        out[i - 1] = (char)('0' + v % 10);
         v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
+    }
     return n;
+}
+
+/* Decimal text of one byte (an IPv4 octet): the hot case of A records. */
+static inline size_t sr_fmt_u8(char *out, unsigned v)
+{
+    if (v >= 100) {
+        out[0] = (char)('0' + v / 100);
+        out[1] = (char)('0' + v / 10 % 10);
+        out[2] = (char)('0' + v % 10);
+        return 3;
+    }
+    if (v >= 10) {
+        out[0] = (char)('0' + v / 10);
+        out[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    out[0] = (char)('0' + v);
+    return 1;
 }
 
 /* Value of a hex digit, or -1. */

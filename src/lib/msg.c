@@ -47,8 +47,7 @@ struct sr_msg {
     char error[192];
 };
 
-static const char *const section_names[] = {"answer", "authority",
-                                            "additional"};
+static const char *const section_names[] = {"answer", "authority", "additional"};
 
 /* Grow an array to hold at least need elements of size elem (doubling, so
  * a sequence of parses settles quickly). */
@@ -118,7 +117,8 @@ static void msg_clear(sr_msg_t *msg)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static sr_status_t fail(sr_msg_t *msg, sr_status_t status, const char *fmt, ...)
+static sr_status_t
+fail(sr_msg_t *msg, sr_status_t status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -137,9 +137,8 @@ static const char *status_word(sr_status_t status)
 }
 
 /* The OPT pseudo-record (RFC 6891 6.1), whose RDATA is at rdoff. */
-static sr_status_t parse_opt(sr_msg_t *msg, size_t start, const char *owner,
-                             uint16_t rclass, uint32_t ttl, size_t rdoff,
-                             size_t rdend)
+static sr_status_t parse_opt(sr_msg_t *msg, size_t start, const char *owner, uint16_t rclass,
+                             uint32_t ttl, size_t rdoff, size_t rdend)
 {
     sr_status_t status = SR_OK;
     sr_buf_t ob;
@@ -147,11 +146,9 @@ static sr_status_t parse_opt(sr_msg_t *msg, size_t start, const char *owner,
 
     /* 6.1.1: at most one OPT, and its owner is the root. */
     if (msg->edns.present)
-        return fail(msg, SR_E_FORMERR,
-                    "second OPT record at offset %zu (RFC 6891 6.1.1)", start);
+        return fail(msg, SR_E_FORMERR, "second OPT record at offset %zu (RFC 6891 6.1.1)", start);
     if (strcmp(owner, ".") != 0)
-        return fail(msg, SR_E_FORMERR,
-                    "OPT record at offset %zu has a non-root owner", start);
+        return fail(msg, SR_E_FORMERR, "OPT record at offset %zu has a non-root owner", start);
 
     /* 6.1.2/6.1.3: CLASS is the UDP payload size; TTL holds the upper 8
      * bits of the extended RCODE, the version and the flags (DO first). */
@@ -172,11 +169,9 @@ static sr_status_t parse_opt(sr_msg_t *msg, size_t start, const char *owner,
         const uint8_t *data;
         if (sr_buf_u16(&ob, &code) != SR_OK || sr_buf_u16(&ob, &olen) != SR_OK ||
             sr_buf_fetch(&ob, olen, &data) != SR_OK)
-            return fail(msg, SR_E_FORMERR,
-                        "EDNS option at offset %zu runs past the OPT RDATA",
+            return fail(msg, SR_E_FORMERR, "EDNS option at offset %zu runs past the OPT RDATA",
                         ob.off);
-        status = grow_array((void **)&msg->opts, &msg->opt_cap, n + 1,
-                            sizeof(*msg->opts));
+        status = grow_array((void **)&msg->opts, &msg->opt_cap, n + 1, sizeof(*msg->opts));
         if (status != SR_OK)
             return fail(msg, status, "out of memory");
         msg->opts[n].code = code;
@@ -202,8 +197,7 @@ static sr_status_t parse_question(sr_msg_t *msg, sr_buf_t *b, size_t i)
         size_t o = b->off, text;
         status = sr_name_unpack(b->data, b->len, &o, w, &wl);
         if (status == SR_OK)
-            status = sr_name_read_text(b->data, b->len, &b->off, &msg->arena,
-                                       &msg->names, &text);
+            status = sr_name_read_text(b->data, b->len, &b->off, &msg->arena, &msg->names, &text);
         if (status == SR_OK)
             status = sr_arena_reserve(&msg->arena, wl);
         if (status != SR_OK)
@@ -218,8 +212,7 @@ static sr_status_t parse_question(sr_msg_t *msg, sr_buf_t *b, size_t i)
         if (status != SR_OK)
             goto fail;
     }
-    if ((status = sr_buf_u16(b, &qtype)) != SR_OK ||
-        (status = sr_buf_u16(b, &qclass)) != SR_OK)
+    if ((status = sr_buf_u16(b, &qtype)) != SR_OK || (status = sr_buf_u16(b, &qclass)) != SR_OK)
         goto fail;
     if (i == 0) {
         msg->qtype = qtype;
@@ -227,12 +220,10 @@ static sr_status_t parse_question(sr_msg_t *msg, sr_buf_t *b, size_t i)
     }
     return SR_OK;
 fail:
-    return fail(msg, status, "question %zu at offset %zu %s", i, start,
-                status_word(status));
+    return fail(msg, status, "question %zu at offset %zu %s", i, start, status_word(status));
 }
 
-static sr_status_t parse_rr(sr_msg_t *msg, sr_buf_t *b, sr_section_t sect,
-                            size_t idx, bool text)
+static sr_status_t parse_rr(sr_msg_t *msg, sr_buf_t *b, sr_section_t sect, size_t idx, bool text)
 {
     sr_status_t status;
     size_t start = b->off, name_off, ttl_off;
@@ -241,35 +232,30 @@ static sr_status_t parse_rr(sr_msg_t *msg, sr_buf_t *b, sr_section_t sect,
     const uint8_t *rdata;
     char tbuf[16];
 
-    status = sr_name_read_text(b->data, b->len, &b->off, &msg->arena,
-                               &msg->names, &name_off);
+    status = sr_name_read_text(b->data, b->len, &b->off, &msg->arena, &msg->names, &name_off);
     if (status != SR_OK)
         return fail(msg, status, "owner name of %s record %zu at offset %zu %s",
                     section_names[sect], idx, start, status_word(status));
-    if ((status = sr_buf_u16(b, &type)) != SR_OK ||
-        (status = sr_buf_u16(b, &rclass)) != SR_OK)
+    if ((status = sr_buf_u16(b, &type)) != SR_OK || (status = sr_buf_u16(b, &rclass)) != SR_OK)
         goto short_rr;
     ttl_off = b->off;
-    if ((status = sr_buf_u32(b, &ttl)) != SR_OK ||
-        (status = sr_buf_u16(b, &rdlen)) != SR_OK ||
+    if ((status = sr_buf_u32(b, &ttl)) != SR_OK || (status = sr_buf_u16(b, &rdlen)) != SR_OK ||
         (status = sr_buf_fetch(b, rdlen, &rdata)) != SR_OK)
         goto short_rr;
 
     if (type == SR_TYPE_OPT) {
         if (sect != SR_SECTION_ADDITIONAL)
-            return fail(msg, SR_E_FORMERR,
-                        "OPT record in the %s section (RFC 6891 6.1.1)",
+            return fail(msg, SR_E_FORMERR, "OPT record in the %s section (RFC 6891 6.1.1)",
                         section_names[sect]);
-        return parse_opt(msg, start, msg->arena.buf + name_off, rclass, ttl,
-                         b->off - rdlen, b->off);
+        return parse_opt(msg, start, msg->arena.buf + name_off, rclass, ttl, b->off - rdlen,
+                         b->off);
     }
 
     sr_rr_t *rr = &msg->rrs[msg->rr_count];
     size_t fields_before = msg->fields.len;
     if (text) {
         status = grow_array((void **)&msg->fields.v, &msg->fields.cap,
-                            msg->fields.len + SR_RDATA_MAX_FIELDS,
-                            sizeof(sr_field_t));
+                            msg->fields.len + SR_RDATA_MAX_FIELDS, sizeof(sr_field_t));
         if (status != SR_OK)
             return fail(msg, status, "out of memory");
     }
@@ -282,12 +268,9 @@ static sr_status_t parse_rr(sr_msg_t *msg, sr_buf_t *b, sr_section_t sect,
     };
     status = sr_rdata_decode(&d, type, rclass, b->off - rdlen, rdlen);
     if (status != SR_OK)
-        return fail(msg, status,
-                    "RDATA of %s record %zu (%s, %u bytes) at offset %zu %s",
-                    section_names[sect], idx, sr_type_name(type, tbuf),
-                    (unsigned)rdlen, start,
-                    status == SR_E_FORMERR ? "disagrees with its length"
-                                           : status_word(status));
+        return fail(msg, status, "RDATA of %s record %zu (%s, %u bytes) at offset %zu %s",
+                    section_names[sect], idx, sr_type_name(type, tbuf), (unsigned)rdlen, start,
+                    status == SR_E_FORMERR ? "disagrees with its length" : status_word(status));
     rr->section = sect;
     rr->name = sr_off_as_ptr(name_off);
     rr->type = type;
@@ -305,8 +288,8 @@ static sr_status_t parse_rr(sr_msg_t *msg, sr_buf_t *b, sr_section_t sect,
     return SR_OK;
 
 short_rr:
-    return fail(msg, status, "%s record %zu at offset %zu %s",
-                section_names[sect], idx, start, status_word(status));
+    return fail(msg, status, "%s record %zu at offset %zu %s", section_names[sect], idx, start,
+                status_word(status));
 }
 
 /* Turn the arena offsets parked in pointer slots into pointers, now that
@@ -326,13 +309,11 @@ static void fix_up(sr_msg_t *msg)
         msg->fields.v[i].value = base + sr_ptr_as_off(msg->fields.v[i].value);
     if (msg->qdcount > 0) {
         msg->qname = base + sr_ptr_as_off(msg->qname);
-        msg->qname_wire = (const uint8_t *)base +
-                          sr_ptr_as_off((const char *)msg->qname_wire);
+        msg->qname_wire = (const uint8_t *)base + sr_ptr_as_off((const char *)msg->qname_wire);
     }
 }
 
-SR_API sr_status_t sr_msg_parse(sr_msg_t *msg, const uint8_t *pkt, size_t len,
-                                unsigned flags)
+SR_API sr_status_t sr_msg_parse(sr_msg_t *msg, const uint8_t *pkt, size_t len, unsigned flags)
 {
     sr_status_t status;
     sr_buf_t b;
@@ -348,13 +329,12 @@ SR_API sr_status_t sr_msg_parse(sr_msg_t *msg, const uint8_t *pkt, size_t len,
         goto done;
     }
     if (len < SR_HEADER_LEN) {
-        status = fail(msg, SR_E_MSG_TOO_SHORT,
-                      "%zu bytes are shorter than the 12-byte header", len);
+        status =
+            fail(msg, SR_E_MSG_TOO_SHORT, "%zu bytes are shorter than the 12-byte header", len);
         goto done;
     }
     if (len > MAX_MSG_LEN) {
-        status = fail(msg, SR_E_FORMERR,
-                      "%zu bytes are longer than any DNS message", len);
+        status = fail(msg, SR_E_FORMERR, "%zu bytes are longer than any DNS message", len);
         goto done;
     }
     status = grow_array((void **)&msg->wire, &msg->wire_cap, len, 1);
@@ -380,12 +360,10 @@ SR_API sr_status_t sr_msg_parse(sr_msg_t *msg, const uint8_t *pkt, size_t len,
         status = fail(msg, SR_E_MSG_TOO_SHORT,
                       "counts (QD %u, AN %u, NS %u, AR %u) need at least %zu "
                       "bytes after the header, the message has %zu",
-                      counts[0], counts[1], counts[2], counts[3], need,
-                      len - SR_HEADER_LEN);
+                      counts[0], counts[1], counts[2], counts[3], need, len - SR_HEADER_LEN);
         goto done;
     }
-    status = grow_array((void **)&msg->rrs, &msg->rr_cap, nrr,
-                        sizeof(sr_rr_t));
+    status = grow_array((void **)&msg->rrs, &msg->rr_cap, nrr, sizeof(sr_rr_t));
     /* Room for the usual amount of text; more is made when needed. */
     if (status == SR_OK)
         status = sr_arena_reserve(&msg->arena, 2 * len + 2 * SR_NAME_MAX_TEXT);

@@ -66,8 +66,8 @@ static sr_status_t follow_pointer(sr_buf_t *b, size_t *seq_start)
     return SR_OK;
 }
 
-SR_API sr_status_t sr_name_unpack(const uint8_t *pkt, size_t pktlen,
-                                  size_t *off, uint8_t *wire, size_t *wlen)
+SR_API sr_status_t sr_name_unpack(const uint8_t *pkt, size_t pktlen, size_t *off, uint8_t *wire,
+                                  size_t *wlen)
 {
     sr_status_t status = SR_OK;
     sr_buf_t b;
@@ -124,9 +124,8 @@ done:
     return status;
 }
 
-sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off,
-                              sr_arena_t *a, sr_namecache_t *nc,
-                              size_t *text_off)
+sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
+                              sr_namecache_t *nc, size_t *text_off)
 {
     sr_status_t status;
     /* Where each label read here starts: wire offset, and its position in
@@ -168,8 +167,7 @@ sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off,
                 jumped = true;
             }
             if (nc != NULL) {
-                const sr_namecache_entry_t *e =
-                    &nc->e[b.off % SR_NAMECACHE_SIZE];
+                const sr_namecache_entry_t *e = &nc->e[b.off % SR_NAMECACHE_SIZE];
                 if (e->gen == nc->gen && e->woff == b.off) {
                     hit = e;
                     break;
@@ -249,19 +247,19 @@ done:
 /* Value of the three decimal digits at s, or -1. */
 static int ddd_value(const char *s, size_t left)
 {
-    if (left < 3 || !isdigit((unsigned char)s[0]) ||
-        !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]))
+    if (left < 3 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+        !isdigit((unsigned char)s[2]))
         return -1;
     int v = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
     return v <= 255 ? v : -1;
 }
 
-sr_status_t sr_name_parse(const char *text, size_t n, bool any_escape,
-                          uint8_t *wire, size_t cap, size_t *len)
+sr_status_t sr_name_parse(const char *text, size_t n, bool any_escape, uint8_t *wire, size_t cap,
+                          size_t *len)
 {
     sr_status_t status = SR_OK;
     uint8_t tmp[SR_NAME_MAX_WIRE];
-    size_t w = 0;     /* bytes written to tmp */
+    size_t w = 0;      /* bytes written to tmp */
     size_t lstart = 0; /* position of the current label's length byte */
     size_t i = 0;
 
@@ -296,10 +294,9 @@ sr_status_t sr_name_parse(const char *text, size_t n, bool any_escape,
             if (v >= 0) {
                 byte = v;
                 i += 4;
-            } else if (i + 1 < n &&
-                       (text[i + 1] == '.' || text[i + 1] == '\\' ||
-                        (any_escape && !isdigit((unsigned char)text[i + 1]) &&
-                         (unsigned char)text[i + 1] < 0x80))) {
+            } else if (i + 1 < n && (text[i + 1] == '.' || text[i + 1] == '\\' ||
+                                     (any_escape && !isdigit((unsigned char)text[i + 1]) &&
+                                      (unsigned char)text[i + 1] < 0x80))) {
                 byte = (unsigned char)text[i + 1];
                 i += 2;
             } else {
@@ -348,16 +345,14 @@ done:
     return status;
 }
 
-SR_API sr_status_t sr_name_from_text(const char *text, uint8_t *wire,
-                                     size_t cap, size_t *len)
+SR_API sr_status_t sr_name_from_text(const char *text, uint8_t *wire, size_t cap, size_t *len)
 {
     if (text == NULL)
         return SR_E_INVAL;
     return sr_name_parse(text, strlen(text), false, wire, cap, len);
 }
 
-SR_API sr_status_t sr_name_to_text(const uint8_t *wire, size_t len, char *out,
-                                   size_t cap)
+SR_API sr_status_t sr_name_to_text(const uint8_t *wire, size_t len, char *out, size_t cap)
 {
     sr_status_t status = SR_OK;
     char tmp[SR_NAME_MAX_TEXT];
@@ -409,8 +404,7 @@ done:
     return status;
 }
 
-SR_API bool sr_name_equal(const uint8_t *a, size_t alen, const uint8_t *b,
-                          size_t blen)
+SR_API bool sr_name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     if (alen != blen)
         return false;
@@ -450,8 +444,7 @@ SR_API sr_status_t sr_name_idn(const char *utf8, char *out, size_t cap)
     if (!ascii) {
         /* IDNA2008 with the UTS#46 mapping, non-transitional (so "ß"
          * stays "ß"), input normalised to NFC first. */
-        int rc = idn2_to_ascii_8z(utf8, &ace,
-                                  IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+        int rc = idn2_to_ascii_8z(utf8, &ace, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
         if (rc != IDN2_OK) {
             status = SR_E_INVAL;
             goto done;

@@ -161,8 +161,7 @@ sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block)
         p += OPT_RR_LEN;
         sr_put16(q + 10, (uint16_t)(counts[3] + 1)); /* ARCOUNT */
     } else {
-        sr_put16(q + opt.rdlen_off,
-                 (uint16_t)(opt.rdlen + OPT_HDR_LEN + pad));
+        sr_put16(q + opt.rdlen_off, (uint16_t)(opt.rdlen + OPT_HDR_LEN + pad));
     }
     sr_put16(p, SR_EDNS_OPT_PADDING);
     sr_put16(p + 2, (uint16_t)pad);

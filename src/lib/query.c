@@ -32,9 +32,8 @@ static bool valid_wire_name(const uint8_t *q, size_t n)
     }
 }
 
-SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len,
-                                  const uint8_t *qname, size_t qname_len,
-                                  uint16_t qtype, uint16_t qclass,
+SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len, const uint8_t *qname,
+                                  size_t qname_len, uint16_t qtype, uint16_t qclass,
                                   const sr_query_opts_t *opts)
 {
     sr_status_t status;
@@ -61,15 +60,12 @@ SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len,
     /* Header (RFC 1035 4.1.1): opcode QUERY, one question, one additional
      * record when EDNS is on. */
     if ((status = sr_wbuf_u16(&w, opts->id)) != SR_OK ||
-        (status = sr_wbuf_u16(&w, flags)) != SR_OK ||
-        (status = sr_wbuf_u16(&w, 1)) != SR_OK ||
-        (status = sr_wbuf_u16(&w, 0)) != SR_OK ||
-        (status = sr_wbuf_u16(&w, 0)) != SR_OK ||
+        (status = sr_wbuf_u16(&w, flags)) != SR_OK || (status = sr_wbuf_u16(&w, 1)) != SR_OK ||
+        (status = sr_wbuf_u16(&w, 0)) != SR_OK || (status = sr_wbuf_u16(&w, 0)) != SR_OK ||
         (status = sr_wbuf_u16(&w, edns ? 1 : 0)) != SR_OK)
         goto done;
     if ((status = sr_wbuf_bytes(&w, qname, qname_len)) != SR_OK ||
-        (status = sr_wbuf_u16(&w, qtype)) != SR_OK ||
-        (status = sr_wbuf_u16(&w, qclass)) != SR_OK)
+        (status = sr_wbuf_u16(&w, qtype)) != SR_OK || (status = sr_wbuf_u16(&w, qclass)) != SR_OK)
         goto done;
     if (!edns)
         goto out;

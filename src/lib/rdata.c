@@ -18,7 +18,7 @@ static const char *const f_address[] = {"ADDRESS", NULL};
 static const char *const f_ns[] = {"DNAME", NULL};
 static const char *const f_madname[] = {"MADNAME", NULL};
 static const char *const f_cname[] = {"CNAME", NULL};
-static const char *const f_soa[] = {"MNAME", "RNAME", "SERIAL", "REFRESH",
+static const char *const f_soa[] = {"MNAME", "RNAME",  "SERIAL",  "REFRESH",
                                     "RETRY", "EXPIRE", "MINIMUM", NULL};
 static const char *const f_mg[] = {"MGMNAME", NULL};
 static const char *const f_mr[] = {"NEWNAME", NULL};
@@ -34,13 +34,10 @@ static const char *const f_afsdb[] = {"SUBTYPE", "HOSTNAME", NULL};
 static const char *const f_x25[] = {"PSDNADDRESS", NULL};
 static const char *const f_isdn[] = {"ISDNADDRESS", "SA", NULL};
 static const char *const f_rt[] = {"PREFERENCE", "INTERMEDIATE", NULL};
-static const char *const f_srv[] = {"PRIORITY", "WEIGHT", "PORT", "TARGET",
-                                    NULL};
-static const char *const f_naptr[] = {"ORDER",    "PRIORITY", "FLAGS",
-                                      "SERVICES", "REGEXP",   "REPLACEMENT",
-                                      NULL};
-static const char *const f_cert[] = {"TYPE", "KEYTAG", "ALGORITHM",
-                                     "CERTIFICATE", NULL};
+static const char *const f_srv[] = {"PRIORITY", "WEIGHT", "PORT", "TARGET", NULL};
+static const char *const f_naptr[] = {"ORDER",  "PRIORITY",    "FLAGS", "SERVICES",
+                                      "REGEXP", "REPLACEMENT", NULL};
+static const char *const f_cert[] = {"TYPE", "KEYTAG", "ALGORITHM", "CERTIFICATE", NULL};
 static const char *const f_generic[] = {"RDATA", NULL};
 
 SR_API const char *const *sr_type_fields(uint16_t type)
@@ -97,10 +94,10 @@ bool sr_rdata_has_decoder(uint16_t type, uint16_t rclass)
 /* One decoding run over one record's RDATA. */
 typedef struct rd {
     sr_dec_t *d;
-    sr_buf_t b;                /* over pkt[0 .. end of RDATA) */
+    sr_buf_t b;               /* over pkt[0 .. end of RDATA) */
     const char *const *names; /* field names, in order */
-    size_t nf;                 /* fields added so far */
-    bool text;                 /* make text (else validate only) */
+    size_t nf;                /* fields added so far */
+    bool text;                /* make text (else validate only) */
 } rd_t;
 
 /* Finish a text of n chars at the arena's end as the next field. */
@@ -118,24 +115,30 @@ static void add_field(rd_t *r, size_t n)
 static sr_status_t f_name(rd_t *r)
 {
     sr_status_t status;
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t off = r->b.off, t, wlen;
+
+    /* Names decompress against the whole message (RFC 1035 4.1.4): what a
+     * pointer reaches may lie anywhere before it, and its labels may run
+     * on past this RDATA. Only the part of the name stored here must end
+     * within rdlength. With and without text the bounds are the same, and
+     * so are those of a cached name text. */
+    if (r->text)
+        status = sr_name_read_text(r->d->pkt, r->d->pktlen, &off, r->d->arena, r->d->names, &t);
+    else
+        status = sr_name_unpack(r->d->pkt, r->d->pktlen, &off, wire, &wlen);
+    if (status != SR_OK)
+        return status;
+    if (off > r->b.len)
+        return SR_E_FORMERR; /* the name runs past rdlength */
+    r->b.off = off;
     if (r->text) {
-        size_t t;
-        /* The cursor's length is the RDATA's end: an uncompressed part
-         * running past rdlength fails here, pointers may reach anywhere
-         * before the name. */
-        status = sr_name_read_text(r->b.data, r->b.len, &r->b.off,
-                                   r->d->arena, r->d->names, &t);
-        if (status != SR_OK)
-            return status;
         sr_fieldvec_t *fv = r->d->fields;
         fv->v[fv->len].name = r->names[r->nf++];
         fv->v[fv->len].value = sr_off_as_ptr(t);
         fv->len++;
-        return SR_OK;
     }
-    uint8_t wire[SR_NAME_MAX_WIRE];
-    size_t wlen;
-    return sr_name_unpack(r->b.data, r->b.len, &r->b.off, wire, &wlen);
+    return SR_OK;
 }
 
 static sr_status_t f_uint(rd_t *r, uint32_t v)
@@ -174,12 +177,12 @@ static sr_status_t f_u32(rd_t *r)
 /* Dotted quad of the 4 bytes at p into out (room for 16); the length. */
 static size_t fmt_ipv4(char *out, const uint8_t *p)
 {
-    size_t n = 0;
-    for (int i = 0; i < 4; i++) {
-        n += sr_fmt_u32(out + n, p[i]);
+    size_t n = sr_fmt_u8(out, p[0]);
+    for (int i = 1; i < 4; i++) {
         out[n++] = '.';
+        n += sr_fmt_u8(out + n, p[i]);
     }
-    return n - 1;
+    return n;
 }
 
 static sr_status_t f_ipv4(rd_t *r)
@@ -319,8 +322,7 @@ static sr_status_t f_base64_rest(rd_t *r)
     status = sr_arena_reserve(r->d->arena, 4 * ((n + 2) / 3) + 1);
     if (status != SR_OK)
         return status;
-    int m = EVP_EncodeBlock((unsigned char *)r->d->arena->buf + r->d->arena->len,
-                            p, (int)n);
+    int m = EVP_EncodeBlock((unsigned char *)r->d->arena->buf + r->d->arena->len, p, (int)n);
     if (m < 0)
         return SR_E_FORMERR;
     add_field(r, (size_t)m);
@@ -395,9 +397,7 @@ static sr_status_t decode_fields(rd_t *r, uint16_t type)
     sr_status_t status = SR_OK;
 
     switch (type) {
-    case SR_TYPE_A:
-        status = f_ipv4(r);
-        break;
+    case SR_TYPE_A: status = f_ipv4(r); break;
     case SR_TYPE_NS:
     case SR_TYPE_MD:
     case SR_TYPE_MF:
@@ -405,9 +405,7 @@ static sr_status_t decode_fields(rd_t *r, uint16_t type)
     case SR_TYPE_MB:
     case SR_TYPE_MG:
     case SR_TYPE_MR:
-    case SR_TYPE_PTR:
-        status = f_name(r);
-        break;
+    case SR_TYPE_PTR: status = f_name(r); break;
     case SR_TYPE_SOA:
         if ((status = f_name(r)) != SR_OK || (status = f_name(r)) != SR_OK)
             break;
@@ -440,21 +438,15 @@ static sr_status_t decode_fields(rd_t *r, uint16_t type)
             break;
         status = f_name(r);
         break;
-    case SR_TYPE_TXT:
-        status = f_txt_strings(r);
-        break;
-    case SR_TYPE_X25: /* RFC 1183 3.1 */
-        status = f_string(r);
-        break;
+    case SR_TYPE_TXT: status = f_txt_strings(r); break;
+    case SR_TYPE_X25: /* RFC 1183 3.1 */ status = f_string(r); break;
     case SR_TYPE_ISDN: /* RFC 1183 3.2: the sub-address is optional */
         if ((status = f_string(r)) != SR_OK)
             break;
         if (sr_buf_remaining(&r->b) > 0)
             status = f_string(r);
         break;
-    case SR_TYPE_AAAA: /* RFC 3596 2.2 */
-        status = f_ipv6(r);
-        break;
+    case SR_TYPE_AAAA: /* RFC 3596 2.2 */ status = f_ipv6(r); break;
     case SR_TYPE_SRV: /* RFC 2782 */
         for (int i = 0; i < 3 && status == SR_OK; i++)
             status = f_u16(r);
@@ -475,15 +467,12 @@ static sr_status_t decode_fields(rd_t *r, uint16_t type)
             break;
         status = f_base64_rest(r);
         break;
-    default:
-        status = f_generic_rest(r);
-        break;
+    default: status = f_generic_rest(r); break;
     }
     return status;
 }
 
-sr_status_t sr_rdata_decode(sr_dec_t *d, uint16_t type, uint16_t rclass,
-                            size_t rdoff, size_t rdlen)
+sr_status_t sr_rdata_decode(sr_dec_t *d, uint16_t type, uint16_t rclass, size_t rdoff, size_t rdlen)
 {
     sr_status_t status;
     rd_t r;

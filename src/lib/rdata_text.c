@@ -80,8 +80,7 @@ static sr_status_t need_token(lexer_t *lx, tok_t *t)
 
 /* Apply the escapes of a token (RFC 1035 5.1): \DDD is a byte, \X is X.
  * Writes at most cap bytes; SR_E_FORMERR beyond that or on a bad escape. */
-static sr_status_t tok_bytes(const tok_t *t, uint8_t *out, size_t cap,
-                             size_t *len)
+static sr_status_t tok_bytes(const tok_t *t, uint8_t *out, size_t cap, size_t *len)
 {
     size_t o = 0;
     for (size_t i = 0; i < t->n; i++) {
@@ -205,8 +204,7 @@ struct mnem {
     uint32_t value;
 };
 
-static sr_status_t tok_mnemonic(const tok_t *t, const struct mnem *tab,
-                                uint32_t max, uint32_t *v)
+static sr_status_t tok_mnemonic(const tok_t *t, const struct mnem *tab, uint32_t max, uint32_t *v)
 {
     char s[SHORT_TOKEN_MAX];
     if (tok_uint(t, max, v) == SR_OK)
@@ -328,8 +326,7 @@ static sr_status_t put_generic(sr_wbuf_t *w, lexer_t *lx)
     uint32_t len;
     size_t n;
 
-    if ((status = need_token(lx, &t)) != SR_OK ||
-        (status = tok_uint(&t, 0xFFFF, &len)) != SR_OK)
+    if ((status = need_token(lx, &t)) != SR_OK || (status = tok_uint(&t, 0xFFFF, &len)) != SR_OK)
         return SR_E_FORMERR;
     if ((status = put_hex_rest(w, lx, &n)) != SR_OK)
         return status;
@@ -337,26 +334,36 @@ static sr_status_t put_generic(sr_wbuf_t *w, lexer_t *lx)
 }
 
 static const struct mnem protocols[] = {
-    {"ICMP", 1}, {"TCP", 6}, {"UDP", 17}, {NULL, 0},
+    {"ICMP", 1},
+    {"TCP", 6},
+    {"UDP", 17},
+    {NULL, 0},
 };
 
 /* RFC 4398 2.1 certificate types. */
 static const struct mnem cert_types[] = {
-    {"PKIX", 1}, {"SPKI", 2},   {"PGP", 3},     {"IPKIX", 4},
-    {"ISPKI", 5}, {"IPGP", 6},  {"ACPKIX", 7},  {"IACPKIX", 8},
-    {"URI", 253}, {"OID", 254}, {NULL, 0},
+    {"PKIX", 1},   {"SPKI", 2},    {"PGP", 3},   {"IPKIX", 4}, {"ISPKI", 5}, {"IPGP", 6},
+    {"ACPKIX", 7}, {"IACPKIX", 8}, {"URI", 253}, {"OID", 254}, {NULL, 0},
 };
 
 /* DNSSEC algorithm mnemonics (IANA) for CERT's algorithm field. */
 static const struct mnem algorithms[] = {
-    {"RSAMD5", 1},           {"DH", 2},
-    {"DSA", 3},              {"RSASHA1", 5},
-    {"DSA-NSEC3-SHA1", 6},   {"RSASHA1-NSEC3-SHA1", 7},
-    {"RSASHA256", 8},        {"RSASHA512", 10},
-    {"ECC-GOST", 12},        {"ECDSAP256SHA256", 13},
-    {"ECDSAP384SHA384", 14}, {"ED25519", 15},
-    {"ED448", 16},           {"INDIRECT", 252},
-    {"PRIVATEDNS", 253},     {"PRIVATEOID", 254},
+    {"RSAMD5", 1},
+    {"DH", 2},
+    {"DSA", 3},
+    {"RSASHA1", 5},
+    {"DSA-NSEC3-SHA1", 6},
+    {"RSASHA1-NSEC3-SHA1", 7},
+    {"RSASHA256", 8},
+    {"RSASHA512", 10},
+    {"ECC-GOST", 12},
+    {"ECDSAP256SHA256", 13},
+    {"ECDSAP384SHA384", 14},
+    {"ED25519", 15},
+    {"ED448", 16},
+    {"INDIRECT", 252},
+    {"PRIVATEDNS", 253},
+    {"PRIVATEOID", 254},
     {NULL, 0},
 };
 
@@ -368,8 +375,7 @@ static sr_status_t encode_wks(sr_wbuf_t *w, lexer_t *lx)
     uint8_t map[8192];
     size_t maplen = 0;
 
-    if ((status = need_token(lx, &t)) != SR_OK ||
-        (status = put_addr(w, &t, AF_INET)) != SR_OK ||
+    if ((status = need_token(lx, &t)) != SR_OK || (status = put_addr(w, &t, AF_INET)) != SR_OK ||
         (status = need_token(lx, &t)) != SR_OK ||
         (status = tok_mnemonic(&t, protocols, 255, &proto)) != SR_OK ||
         (status = sr_wbuf_u8(w, (uint8_t)proto)) != SR_OK)
@@ -436,8 +442,7 @@ static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
     case SR_TYPE_MX:
     case SR_TYPE_AFSDB:
     case SR_TYPE_RT:
-        if ((status = need_token(lx, &t)) == SR_OK &&
-            (status = put_uint(w, &t, 2)) == SR_OK &&
+        if ((status = need_token(lx, &t)) == SR_OK && (status = put_uint(w, &t, 2)) == SR_OK &&
             (status = need_token(lx, &t)) == SR_OK)
             status = put_name(w, &t);
         break;
@@ -473,8 +478,7 @@ static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
         break;
     case SR_TYPE_ISDN: {
         /* RFC 1183 3.2: the address, then an optional sub-address. */
-        if ((status = need_token(lx, &t)) != SR_OK ||
-            (status = put_string(w, &t)) != SR_OK)
+        if ((status = need_token(lx, &t)) != SR_OK || (status = put_string(w, &t)) != SR_OK)
             break;
         status = next_token(lx, &t);
         if (status == SR_E_NO_DATA)
@@ -493,9 +497,7 @@ static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
         if (status == SR_E_NO_DATA)
             status = SR_OK;
         break;
-    case SR_TYPE_WKS:
-        status = encode_wks(w, lx);
-        break;
+    case SR_TYPE_WKS: status = encode_wks(w, lx); break;
     case SR_TYPE_NULL:
         /* RFC 1035 gives NULL no presentation form: hex, like RFC 3597. */
         status = put_hex_rest(w, lx, &n);
@@ -504,8 +506,7 @@ static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
         if ((status = need_token(lx, &t)) != SR_OK ||
             (status = tok_mnemonic(&t, cert_types, 65535, &v)) != SR_OK ||
             (status = sr_wbuf_u16(w, (uint16_t)v)) != SR_OK ||
-            (status = need_token(lx, &t)) != SR_OK ||
-            (status = put_uint(w, &t, 2)) != SR_OK ||
+            (status = need_token(lx, &t)) != SR_OK || (status = put_uint(w, &t, 2)) != SR_OK ||
             (status = need_token(lx, &t)) != SR_OK ||
             (status = tok_mnemonic(&t, algorithms, 255, &v)) != SR_OK ||
             (status = sr_wbuf_u8(w, (uint8_t)v)) != SR_OK)
@@ -525,8 +526,8 @@ static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
     return status == SR_E_NO_DATA ? SR_OK : SR_E_FORMERR;
 }
 
-SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text,
-                                      uint8_t *out, size_t cap, size_t *len)
+SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text, uint8_t *out, size_t cap,
+                                      size_t *len)
 {
     sr_status_t status;
     lexer_t lx = {.p = text};
@@ -540,8 +541,7 @@ SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text,
     /* RFC 3597 section 5: "\#" as the first token introduces the generic
      * form, for any type. */
     status = next_token(&lx, &t);
-    if (status == SR_OK && !t.quoted && t.n == 2 && t.s[0] == '\\' &&
-        t.s[1] == '#') {
+    if (status == SR_OK && !t.quoted && t.n == 2 && t.s[0] == '\\' && t.s[1] == '#') {
         status = put_generic(&w, &lx);
     } else if (status == SR_OK || status == SR_E_NO_DATA) {
         lx.p = text;

@@ -16,8 +16,7 @@
 
 static bool is_blank(int c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
-           c == '\f';
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
 /* The address of a "nameserver ADDR" line, or NULL. Modifies line. */
@@ -38,15 +37,13 @@ static char *nameserver_of(char *line)
     while (is_blank((unsigned char)*p))
         p++;
     addr = p;
-    while (*p != '\0' && !is_blank((unsigned char)*p) && *p != '#' &&
-           *p != ';')
+    while (*p != '\0' && !is_blank((unsigned char)*p) && *p != '#' && *p != ';')
         p++;
     *p = '\0';
     return *addr != '\0' ? addr : NULL;
 }
 
-SR_API sr_status_t sr_resolv_conf_server(const char *path, char *out,
-                                         size_t cap)
+SR_API sr_status_t sr_resolv_conf_server(const char *path, char *out, size_t cap)
 {
     char line[LINE_MAX_LEN];
     FILE *f = NULL;
@@ -63,8 +60,7 @@ SR_API sr_status_t sr_resolv_conf_server(const char *path, char *out,
     f = fopen(path, "re");
     if (f == NULL)
         goto done;
-    for (int n = 0; n < MAX_LINES && fgets(line, sizeof(line), f) != NULL;
-         n++) {
+    for (int n = 0; n < MAX_LINES && fgets(line, sizeof(line), f) != NULL; n++) {
         size_t len = strlen(line);
         bool whole = len > 0 && line[len - 1] == '\n';
         bool start = at_line_start;

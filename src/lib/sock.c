@@ -17,8 +17,8 @@
 
 #include "upstream-internal.h"
 
-sr_status_t sr_addr_parse(const char *host, uint16_t port,
-                          struct sockaddr_storage *ss, socklen_t *len)
+sr_status_t sr_addr_parse(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                          socklen_t *len)
 {
     struct addrinfo hints, *res = NULL;
     char portstr[8];
@@ -47,8 +47,7 @@ done:
     return status;
 }
 
-void sr_addr_text(const struct sockaddr *sa, char *out, size_t cap,
-                  uint16_t *port)
+void sr_addr_text(const struct sockaddr *sa, char *out, size_t cap, uint16_t *port)
 {
     if (cap == 0)
         return;
@@ -106,8 +105,7 @@ int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status)
         if (family == AF_INET)
             st = set_opt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
         else
-            st = set_opt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER,
-                         IPV6_PMTUDISC_DO);
+            st = set_opt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO);
         if (st != SR_OK)
             goto done;
     }
@@ -134,8 +132,7 @@ int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status)
          * (RFC 7766 does not mandate it; every stub does it). Best effort. */
         (void)set_opt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     }
-    if ((cfg->local_host != NULL && cfg->local_host[0] != '\0') ||
-        cfg->local_port != 0) {
+    if ((cfg->local_host != NULL && cfg->local_host[0] != '\0') || cfg->local_port != 0) {
         struct sockaddr_storage ss;
         socklen_t sslen = 0;
         if (cfg->local_host != NULL && cfg->local_host[0] != '\0') {
@@ -153,8 +150,7 @@ int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status)
                 ((struct sockaddr_in *)&ss)->sin_port = htons(cfg->local_port);
                 sslen = sizeof(struct sockaddr_in);
             } else {
-                ((struct sockaddr_in6 *)&ss)->sin6_port =
-                    htons(cfg->local_port);
+                ((struct sockaddr_in6 *)&ss)->sin6_port = htons(cfg->local_port);
                 sslen = sizeof(struct sockaddr_in6);
             }
         }

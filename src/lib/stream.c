@@ -14,8 +14,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -48,11 +48,11 @@ struct conn;
 struct sx {
     sr_xfer_t *x;
     enum sx_where where;
-    struct conn *c;          /* SX_CONN: the connection carrying it */
-    struct sx *next, *prev;  /* queue, doomed list, or c's in-flight list */
-    struct sx *bnext;        /* c's ID bucket chain */
-    int resends;             /* times re-sent after a lost connection */
-    sr_status_t doomed;      /* SX_DOOMED: the status to complete with */
+    struct conn *c;         /* SX_CONN: the connection carrying it */
+    struct sx *next, *prev; /* queue, doomed list, or c's in-flight list */
+    struct sx *bnext;       /* c's ID bucket chain */
+    int resends;            /* times re-sent after a lost connection */
+    sr_status_t doomed;     /* SX_DOOMED: the status to complete with */
     const char *doomed_detail;
 };
 
@@ -68,13 +68,14 @@ struct conn {
     struct stream *st;
     struct conn *next, *prev;
     enum conn_state state;
-    int fd;                    /* until the bufferevent owns it */
-    struct event *connect_ev;  /* EV_WRITE while connecting */
+    int fd;                   /* until the bufferevent owns it */
+    struct event *connect_ev; /* EV_WRITE while connecting */
     struct bufferevent *bev;
-    struct event *timer;       /* idle timeout; watchdog while connecting */
+    struct event *timer; /* idle timeout; watchdog while connecting */
     struct sx *ids[ID_BUCKETS];
     struct sx_list inflight;
     SSL_SESSION *early_session; /* a session seen before the verdict */
+    uint64_t touched_us;        /* when the queries on it were last touched */
     unsigned serial;
 };
 
@@ -84,10 +85,10 @@ struct stream {
     struct conn *conns;
     size_t nconns;
     unsigned serial;
-    struct sx_list queue;   /* waiting for a connection slot */
-    struct sx_list doomed;  /* failed, callbacks due from the kick */
+    struct sx_list queue;  /* waiting for a connection slot */
+    struct sx_list doomed; /* failed, callbacks due from the kick */
     struct event *kick;
-    uint8_t *rbuf;          /* one message being read */
+    uint8_t *rbuf; /* one message being read */
 };
 
 static void pump(struct stream *st);
@@ -156,19 +157,14 @@ static void conn_unbucket(struct conn *c, struct sx *s)
 static void sx_unlink(struct stream *st, struct sx *s)
 {
     switch (s->where) {
-    case SX_QUEUE:
-        list_remove(&st->queue, s);
-        break;
-    case SX_DOOMED:
-        list_remove(&st->doomed, s);
-        break;
+    case SX_QUEUE: list_remove(&st->queue, s); break;
+    case SX_DOOMED: list_remove(&st->doomed, s); break;
     case SX_CONN:
         conn_unbucket(s->c, s);
         list_remove(&s->c->inflight, s);
         s->c = NULL;
         break;
-    case SX_NONE:
-        break;
+    case SX_NONE: break;
     }
     s->where = SX_NONE;
 }
@@ -179,8 +175,7 @@ static void schedule_kick(struct stream *st)
 }
 
 /* Fail s from the kick event (never from the caller's stack). */
-static void doom(struct stream *st, struct sx *s, sr_status_t status,
-                 const char *detail)
+static void doom(struct stream *st, struct sx *s, sr_status_t status, const char *detail)
 {
     sx_unlink(st, s);
     s->doomed = status;
@@ -190,8 +185,7 @@ static void doom(struct stream *st, struct sx *s, sr_status_t status,
     schedule_kick(st);
 }
 
-static void doom_queue(struct stream *st, sr_status_t status,
-                       const char *detail)
+static void doom_queue(struct stream *st, sr_status_t status, const char *detail)
 {
     while (st->queue.head != NULL)
         doom(st, st->queue.head, status, detail);
@@ -296,8 +290,8 @@ static void conn_lost(struct conn *c, sr_status_t status, const char *detail)
         sr_upstream_log(up, usable ? 2 : 1, "Info",
                         "%s: %s connection #%u lost: [%d] %s (%zu to resend, "
                         "%zu failed)",
-                        up->name, proto_label(st), c->serial, (int)status,
-                        detail, requeued, failed);
+                        up->name, proto_label(st), c->serial, (int)status, detail, requeued,
+                        failed);
     conn_free(c, status == SR_OK || status == SR_E_CONNRESET);
     /* A connection that never carried anything failing means the server
      * cannot be reached now: the waiting queries fail with its reason
@@ -333,10 +327,14 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     sr_upstream_hold(up);
     if (!up->cfg.absolute_timeout && c->inflight.head != NULL) {
         /* Bytes arrived: progress for every query on this connection
-         * (inactivity timeouts). */
+         * (inactivity timeouts). At most every 10 ms: timeouts are whole
+         * seconds, and a busy pipeline reads thousands of times a second. */
         uint64_t now = sr_now_us();
-        for (struct sx *s = c->inflight.head; s != NULL; s = s->next)
-            s->x->touched_us = now;
+        if (now - c->touched_us >= 10000) {
+            c->touched_us = now;
+            for (struct sx *s = c->inflight.head; s != NULL; s = s->next)
+                s->x->touched_us = now;
+        }
     }
     for (;;) {
         uint8_t hdr[FRAME_HDR];
@@ -393,13 +391,13 @@ static void tls_connected(struct conn *c)
         up->stats.tls_resumed++;
     else
         up->stats.tls_handshakes++;
-    snprintf(msg, sizeof(msg), "handshake complete, %s, cipher %s",
-             SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+    snprintf(msg, sizeof(msg), "handshake complete, %s, cipher %s", SSL_get_version(ssl),
+             SSL_get_cipher_name(ssl));
     ssl_status(up, msg);
     if (resumed)
         ssl_status(up, "session resumed");
-    sr_upstream_log(up, 2, "Info", "%s: TLS connection #%u: %s%s", up->name,
-                    c->serial, msg, resumed ? ", session resumed" : "");
+    sr_upstream_log(up, 2, "Info", "%s: TLS connection #%u: %s%s", up->name, c->serial, msg,
+                    resumed ? ", session resumed" : "");
     /* RFC 7858 4: never send a query before the server is authenticated
      * (the handler may overrule the verdict either way). */
     if (!sr_tls_authenticate_ex(up, ssl, &why)) {
@@ -447,8 +445,7 @@ static void conn_event_cb(struct bufferevent *bev, short events, void *arg)
             char buf[200];
             if (ssl_err != 0) {
                 ERR_error_string_n(ssl_err, buf, sizeof(buf));
-                sr_upstream_log(up, 1, "Info", "%s: TLS handshake: %s",
-                                up->name, buf);
+                sr_upstream_log(up, 1, "Info", "%s: TLS handshake: %s", up->name, buf);
             }
             ssl_status(up, detail);
         } else if (ssl_err != 0) {
@@ -486,8 +483,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         else
             conn_lost(c, SR_E_TIMEDOUT, "connection attempt abandoned");
     } else if (c->inflight.n == 0) {
-        sr_upstream_log(up, 2, "Info", "%s: %s connection #%u idle, closing",
-                        up->name, proto_label(st), c->serial);
+        sr_upstream_log(up, 2, "Info", "%s: %s connection #%u idle, closing", up->name,
+                        proto_label(st), c->serial);
         conn_lost(c, SR_OK, "idle");
     }
     sr_upstream_release(up);
@@ -542,13 +539,17 @@ static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
             goto done;
         }
         SSL_set_app_data(ssl, c);
-        c->bev = bufferevent_openssl_socket_new(
-            up->base, c->fd, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+        c->bev =
+            bufferevent_openssl_socket_new(up->base, c->fd, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
         if (c->bev == NULL) {
             SSL_free(ssl);
             conn_lost(c, SR_E_NOMEM, "cannot set up TLS");
             goto done;
         }
+        /* A server that closes without close_notify is common (RFC 8446
+         * 6.1 makes it the peer's problem for data already answered):
+         * report it as EOF, handled like a TCP close. */
+        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
         c->state = C_HANDSHAKE;
     } else {
         c->bev = bufferevent_socket_new(up->base, c->fd, opts);
@@ -560,8 +561,8 @@ static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
     c->fd = -1; /* the bufferevent owns it */
     bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    sr_upstream_log(up, 2, "Info", "%s: %s connection #%u connected", up->name,
-                    proto_label(st), c->serial);
+    sr_upstream_log(up, 2, "Info", "%s: %s connection #%u connected", up->name, proto_label(st),
+                    c->serial);
     if (!st->tls)
         conn_ready(c);
 done:
@@ -587,8 +588,7 @@ static sr_status_t conn_open(struct stream *st)
         goto fail;
     /* Our own connect(), so that an immediate failure keeps its errno
      * (libevent reports it later without one). */
-    if (connect(c->fd, (struct sockaddr *)&up->addr, up->addrlen) != 0 &&
-        errno != EINPROGRESS) {
+    if (connect(c->fd, (struct sockaddr *)&up->addr, up->addrlen) != 0 && errno != EINPROGRESS) {
         status = sr_status_from_errno(errno);
         goto fail;
     }
@@ -608,13 +608,12 @@ static sr_status_t conn_open(struct stream *st)
     up->stats.connections++;
     if (st->tls)
         ssl_status(up, "connecting");
-    sr_upstream_log(up, 2, "Info", "%s: opening %s connection #%u", up->name,
-                    proto_label(st), c->serial);
+    sr_upstream_log(up, 2, "Info", "%s: opening %s connection #%u", up->name, proto_label(st),
+                    c->serial);
     return SR_OK;
 fail:
-    sr_upstream_log(up, 1, "Info", "%s: cannot open a %s connection: [%d] %s",
-                    up->name, proto_label(st), (int)status,
-                    sr_strerror(status));
+    sr_upstream_log(up, 1, "Info", "%s: cannot open a %s connection: [%d] %s", up->name,
+                    proto_label(st), (int)status, sr_strerror(status));
     conn_free(c, false);
     return status;
 }
@@ -684,8 +683,7 @@ static void pump(struct stream *st)
     }
     for (struct conn *c = st->conns; c != NULL; c = c->next)
         room += c->state == C_READY ? max - c->inflight.n : max;
-    while (st->queue.n > room &&
-           st->nconns < (size_t)up->cfg.max_connections) {
+    while (st->queue.n > room && st->nconns < (size_t)up->cfg.max_connections) {
         sr_status_t status = conn_open(st);
         if (status != SR_OK) {
             if (st->nconns == 0)
@@ -743,8 +741,7 @@ static sr_status_t stream_init(sr_upstream_t *up, bool tls)
          * keep the one session we want (RFC 7858 3.4 recommends
          * resumption, RFC 5077 / RFC 8446 2.2). */
         SSL_CTX_set_session_cache_mode(up->ssl_ctx,
-                                       SSL_SESS_CACHE_CLIENT |
-                                           SSL_SESS_CACHE_NO_INTERNAL_STORE);
+                                       SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
         SSL_CTX_sess_set_new_cb(up->ssl_ctx, new_session_cb);
     }
     return SR_OK;

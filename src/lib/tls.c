@@ -24,20 +24,6 @@
 
 #define PIN_LEN 32 /* SHA-256 */
 
-const char *sr_tls_error_text(char *buf, size_t cap)
-{
-    unsigned long e = ERR_get_error();
-
-    if (cap == 0)
-        return "";
-    if (e == 0)
-        snprintf(buf, cap, "unknown TLS error");
-    else
-        ERR_error_string_n(e, buf, cap);
-    ERR_clear_error();
-    return buf;
-}
-
 sr_status_t sr_tls_ctx_new(const sr_upstream_cfg_t *cfg, SSL_CTX **out)
 {
     SSL_CTX *ctx;
@@ -76,13 +62,11 @@ done:
 /* The name the certificate must match: tls_name, else the server host. */
 static const char *auth_name(const sr_upstream_t *up, bool *is_ip)
 {
-    const char *name = up->cfg.tls_name != NULL && up->cfg.tls_name[0] != '\0'
-                           ? up->cfg.tls_name
-                           : up->host;
+    const char *name =
+        up->cfg.tls_name != NULL && up->cfg.tls_name[0] != '\0' ? up->cfg.tls_name : up->host;
     unsigned char buf[sizeof(struct in6_addr)];
 
-    *is_ip = inet_pton(AF_INET, name, buf) == 1 ||
-             inet_pton(AF_INET6, name, buf) == 1;
+    *is_ip = inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
     return name;
 }
 
@@ -161,12 +145,21 @@ sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins)
             status = SR_E_INVAL;
             goto done;
         }
+        if (n >= cap) { /* cannot happen: one pin per comma-separated item */
+            status = SR_E_INVAL;
+            goto done;
+        }
         memcpy(up->pins[n++], raw, PIN_LEN);
         p += toklen;
-        while (*p == ' ' || *p == '\t' || *p == '"')
+        while (*p == ' ' || *p == '\t')
             p++;
+        /* Pins are separated by commas, nothing else. */
         if (*p == ',')
             p++;
+        else if (*p != '\0') {
+            status = SR_E_INVAL;
+            goto done;
+        }
     }
     up->npins = n;
 done:
@@ -223,8 +216,7 @@ static bool verify_chain(sr_upstream_t *up, SSL *ssl, X509 *leaf, int *err)
 
     *err = X509_V_ERR_UNSPECIFIED;
     if (sctx == NULL ||
-        X509_STORE_CTX_init(sctx, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)),
-                            leaf, chain) != 1)
+        X509_STORE_CTX_init(sctx, SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl)), leaf, chain) != 1)
         goto done;
     /* RFC 6125 matching for the name of RFC 7858 4.1 / RFC 8310 8. */
     X509_STORE_CTX_set_default(sctx, "ssl_server");
@@ -295,17 +287,16 @@ bool sr_tls_authenticate_ex(sr_upstream_t *up, SSL *ssl, sr_status_t *why)
     auth.status = status_text;
     auth.accept = verdict || up->cfg.insecure;
     sr_upstream_log(up, verdict ? 2 : 1, "Info",
-                    "%s: certificate of %s: %s (subject %s, issuer %s)%s",
-                    up->name, up->addr_text, status_text, auth.cert_subject,
-                    auth.cert_issuer,
+                    "%s: certificate of %s: %s (subject %s, issuer %s)%s", up->name, up->addr_text,
+                    status_text, auth.cert_subject, auth.cert_issuer,
                     !verdict && up->cfg.insecure ? ", accepted (insecure)" : "");
     if (up->ev.on_ssl_server_authentication != NULL)
         up->ev.on_ssl_server_authentication(up->ev.arg, &auth);
     if (!auth.accept && why != NULL)
         *why = verdict ? SR_E_SSL_CERT_VERIFY : code;
     if (auth.accept != (verdict || up->cfg.insecure))
-        sr_upstream_log(up, 1, "Info", "%s: certificate %s by the handler",
-                        up->name, auth.accept ? "accepted" : "rejected");
+        sr_upstream_log(up, 1, "Info", "%s: certificate %s by the handler", up->name,
+                        auth.accept ? "accepted" : "rejected");
     OPENSSL_free(der);
     sr_free(b64);
     sr_free(subject);

@@ -65,16 +65,14 @@ static void udp_fini(sr_upstream_t *up)
     up->tp = NULL;
 }
 
-static bool same_peer(const struct sockaddr_storage *a,
-                      const struct sockaddr_storage *b)
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     if (a->ss_family != b->ss_family)
         return false;
     if (a->ss_family == AF_INET) {
         const struct sockaddr_in *x = (const struct sockaddr_in *)a;
         const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-        return x->sin_port == y->sin_port &&
-               x->sin_addr.s_addr == y->sin_addr.s_addr;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
     }
     if (a->ss_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
@@ -97,8 +95,7 @@ static sr_status_t udp_try_send(sr_upstream_t *up, sr_xfer_t *x)
     if (ux->connected)
         n = send(ux->fd, x->q, x->qlen, 0);
     else
-        n = sendto(ux->fd, x->q, x->qlen, 0, (struct sockaddr *)&up->addr,
-                   up->addrlen);
+        n = sendto(ux->fd, x->q, x->qlen, 0, (struct sockaddr *)&up->addr, up->addrlen);
     if (n == (ssize_t)x->qlen) {
         ux->sending = false;
         return SR_OK;
@@ -122,8 +119,7 @@ static size_t cut_to_question(uint8_t *m, size_t cap)
         return 0;
     sr_buf_init(&b, m, cap);
     b.off = SR_HEADER_LEN;
-    if (sr_get16(m + 4) == 1 &&
-        (sr_upstream_skip_name(&b) != SR_OK || sr_buf_skip(&b, 4) != SR_OK))
+    if (sr_get16(m + 4) == 1 && (sr_upstream_skip_name(&b) != SR_OK || sr_buf_skip(&b, 4) != SR_OK))
         return 0;
     if (sr_get16(m + 4) != 1) {
         b.off = SR_HEADER_LEN;
@@ -151,8 +147,7 @@ static void udp_event_cb(evutil_socket_t fd, short what, void *arg)
             sr_xfer_complete(x, st, NULL, 0, "cannot send the query");
         } else if (!ux->sending) {
             event_del(ux->ev);
-            event_assign(ux->ev, up->base, ux->fd, EV_READ | EV_PERSIST,
-                         udp_event_cb, x);
+            event_assign(ux->ev, up->base, ux->fd, EV_READ | EV_PERSIST, udp_event_cb, x);
             event_add(ux->ev, NULL);
         }
         goto done;
@@ -165,8 +160,7 @@ static void udp_event_cb(evutil_socket_t fd, short what, void *arg)
         memset(&from, 0, sizeof(from));
         /* MSG_TRUNC: the datagram's real length, even when the buffer was
          * too small for it. */
-        n = recvfrom(fd, us->rbuf, us->rcap, MSG_TRUNC,
-                     (struct sockaddr *)&from, &flen);
+        n = recvfrom(fd, us->rbuf, us->rcap, MSG_TRUNC, (struct sockaddr *)&from, &flen);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                 break;
@@ -175,9 +169,8 @@ static void udp_event_cb(evutil_socket_t fd, short what, void *arg)
              * socket anything else is a local failure. */
             int err = errno;
             sr_xfer_complete(x, sr_status_from_errno(err), NULL, 0,
-                             err == ECONNREFUSED
-                                 ? "ICMP port unreachable from the server"
-                                 : "receive failed");
+                             err == ECONNREFUSED ? "ICMP port unreachable from the server"
+                                                 : "receive failed");
             goto done;
         }
         if (!ux->connected && !same_peer(&from, &up->addr)) {
@@ -187,8 +180,7 @@ static void udp_event_cb(evutil_socket_t fd, short what, void *arg)
         size_t len = (size_t)n;
         if (len > us->rcap) {
             len = cut_to_question(us->rbuf, us->rcap);
-            sr_upstream_log(up, 2, "Info",
-                            "%s: %zd-byte datagram exceeds MaxPacketSize %zu",
+            sr_upstream_log(up, 2, "Info", "%s: %zd-byte datagram exceeds MaxPacketSize %zu",
                             up->name, n, us->rcap);
             if (len == 0) {
                 sr_xfer_ignore(up, x, "oversized datagram");
@@ -228,12 +220,11 @@ static void udp_rtx_cb(evutil_socket_t fd, short what, void *arg)
         sr_status_t st = udp_try_send(up, x);
         if (st == SR_OK && ux->sending) {
             event_del(ux->ev);
-            event_assign(ux->ev, up->base, ux->fd, EV_WRITE | EV_PERSIST,
-                         udp_event_cb, x);
+            event_assign(ux->ev, up->base, ux->fd, EV_WRITE | EV_PERSIST, udp_event_cb, x);
             event_add(ux->ev, NULL);
         }
-        sr_upstream_log(up, 3, "Info", "%s: ID %u retransmitted%s", up->name,
-                        x->caller_id, st == SR_OK ? "" : " (send failed)");
+        sr_upstream_log(up, 3, "Info", "%s: ID %u retransmitted%s", up->name, x->caller_id,
+                        st == SR_OK ? "" : " (send failed)");
     }
     udp_rtx_arm(ux);
 }
@@ -261,8 +252,7 @@ static sr_status_t udp_send(sr_upstream_t *up, sr_xfer_t *x)
     status = udp_try_send(up, x);
     if (status != SR_OK)
         return status;
-    ux->ev = event_new(up->base, ux->fd,
-                       (ux->sending ? EV_WRITE : EV_READ) | EV_PERSIST,
+    ux->ev = event_new(up->base, ux->fd, (ux->sending ? EV_WRITE : EV_READ) | EV_PERSIST,
                        udp_event_cb, x);
     if (ux->ev == NULL || event_add(ux->ev, NULL) != 0)
         return SR_E_NOMEM;

@@ -20,16 +20,15 @@
 
 #define DEFAULT_TIMEOUT_MS 60000 /* the reference's timeout default */
 #define DEFAULT_MAX_PACKET 4096
-#define MIN_MAX_PACKET 512       /* RFC 1035 4.2.1: every server fits this */
+#define MIN_MAX_PACKET 512 /* RFC 1035 4.2.1: every server fits this */
 #define DEFAULT_IDLE_MS 10000
 #define DEFAULT_MAX_CONN 2
 #define DEFAULT_MAX_PIPELINE 128
 #define MAX_PIPELINE_LIMIT 4096
-#define PAD_BLOCK 128            /* RFC 8467 4.1 */
+#define PAD_BLOCK 128 /* RFC 8467 4.1 */
 #define PAD_ROOM (11 + 4 + PAD_BLOCK)
 #define BOOTSTRAP_TIMEOUT_MS 5000
 #define DNS_MAX_MSG 65535
-
 
 /* ------------------------------------------------------------------ */
 /* small utilities */
@@ -49,8 +48,7 @@ uint16_t sr_random16(void)
 {
     if (rand_left < 2) {
         if (RAND_bytes(rand_pool, sizeof(rand_pool)) != 1 &&
-            getrandom(rand_pool, sizeof(rand_pool), 0) !=
-                (ssize_t)sizeof(rand_pool)) {
+            getrandom(rand_pool, sizeof(rand_pool), 0) != (ssize_t)sizeof(rand_pool)) {
             /* Both CSPRNGs failed; degrade rather than stop resolving.
              * Never seen on Linux with a working kernel. */
             uint64_t t = sr_now_us();
@@ -63,8 +61,7 @@ uint16_t sr_random16(void)
     return sr_get16(rand_pool + rand_left);
 }
 
-void sr_upstream_log(const sr_upstream_t *up, int level, const char *type,
-                     const char *fmt, ...)
+void sr_upstream_log(const sr_upstream_t *up, int level, const char *type, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -152,8 +149,7 @@ static sr_status_t read_plain_name(sr_buf_t *b, uint8_t *wire, size_t *wlen)
     return SR_OK;
 }
 
-sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len,
-                                  bool question_only)
+sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only)
 {
     sr_buf_t b;
     uint16_t counts[4];
@@ -190,8 +186,7 @@ sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len,
     return SR_OK;
 }
 
-sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap,
-                              uint16_t *port)
+sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port)
 {
     const char *h = spec, *hend, *pstr = NULL;
 
@@ -249,8 +244,8 @@ static bool valid_host_name(const char *s)
             label = 0;
             continue;
         }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '_'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
             return false;
         if (++label > SR_LABEL_MAX)
             return false;
@@ -259,8 +254,7 @@ static bool valid_host_name(const char *s)
 }
 
 /* Host name -> wire form (no escapes: valid_host_name() came first). */
-static sr_status_t host_to_wire(const char *host, uint8_t *out, size_t cap,
-                                size_t *len)
+static sr_status_t host_to_wire(const char *host, uint8_t *out, size_t cap, size_t *len)
 {
     size_t n = 0;
     const char *p = host;
@@ -436,8 +430,7 @@ static sr_status_t parse_server(sr_upstream_t *up)
     if (sr_addr_parse(host, port, &up->addr, &up->addrlen) == SR_OK) {
         up->resolved = true;
         up->host_is_ip = true;
-        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text,
-                     sizeof(up->addr_text), NULL);
+        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
     } else if (!valid_host_name(host)) {
         return SR_E_BAD_ADDRESS;
     }
@@ -446,12 +439,11 @@ static sr_status_t parse_server(sr_upstream_t *up)
     } else {
         bool v6 = strchr(host, ':') != NULL;
         const char *tn = up->cfg.tls_name;
-        size_t nlen = strlen(scheme) + strlen(host) + 16 +
-                      (tn != NULL ? strlen(tn) + 1 : 0);
+        size_t nlen = strlen(scheme) + strlen(host) + 16 + (tn != NULL ? strlen(tn) + 1 : 0);
         up->name = sr_malloc(nlen);
         if (up->name != NULL)
-            snprintf(up->name, nlen, "%s://%s%s%s:%u%s%s", scheme,
-                     v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)port,
+            snprintf(up->name, nlen, "%s://%s%s%s:%u%s%s", scheme, v6 ? "[" : "", host,
+                     v6 ? "]" : "", (unsigned)port,
                      (up->cfg.proto == SR_PROTO_TLS && tn != NULL) ? "#" : "",
                      (up->cfg.proto == SR_PROTO_TLS && tn != NULL) ? tn : "");
     }
@@ -460,10 +452,8 @@ static sr_status_t parse_server(sr_upstream_t *up)
     return SR_OK;
 }
 
-SR_API sr_upstream_t *sr_upstream_new(struct event_base *base,
-                                      const sr_upstream_cfg_t *cfg,
-                                      const sr_upstream_events_t *events,
-                                      sr_status_t *status)
+SR_API sr_upstream_t *sr_upstream_new(struct event_base *base, const sr_upstream_cfg_t *cfg,
+                                      const sr_upstream_events_t *events, sr_status_t *status)
 {
     sr_upstream_t *up = NULL;
     sr_status_t st = SR_OK;
@@ -483,12 +473,10 @@ SR_API sr_upstream_t *sr_upstream_new(struct event_base *base,
     up->cfg.tls_name = up->cfg.ca_file = up->cfg.spki_pins = NULL;
     up->cfg.local_host = NULL;
     /* Copy the strings one by one so that a failure leaves NULLs behind. */
-    const char *const src[] = {cfg->server, cfg->bootstrap, cfg->resolv_conf,
-                               cfg->tls_name, cfg->ca_file, cfg->spki_pins,
-                               cfg->local_host};
-    const char **const dst[] = {&up->cfg.server, &up->cfg.bootstrap,
-                                &up->cfg.resolv_conf, &up->cfg.tls_name,
-                                &up->cfg.ca_file, &up->cfg.spki_pins,
+    const char *const src[] = {cfg->server,  cfg->bootstrap, cfg->resolv_conf, cfg->tls_name,
+                               cfg->ca_file, cfg->spki_pins, cfg->local_host};
+    const char **const dst[] = {&up->cfg.server,    &up->cfg.bootstrap, &up->cfg.resolv_conf,
+                                &up->cfg.tls_name,  &up->cfg.ca_file,   &up->cfg.spki_pins,
                                 &up->cfg.local_host};
     for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
         *dst[i] = src[i];
@@ -635,8 +623,8 @@ SR_API const char *sr_upstream_name(const sr_upstream_t *up)
 /* ------------------------------------------------------------------ */
 /* completion */
 
-void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp,
-                      size_t len, const char *detail)
+void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, size_t len,
+                      const char *detail)
 {
     sr_upstream_t *up;
     uint8_t *copy = NULL;
@@ -672,12 +660,11 @@ void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp,
     info.ignored = x->ignored;
     info.detail = detail != NULL ? detail : (status != SR_OK ? sr_strerror(status) : "");
     if (status == SR_OK)
-        sr_upstream_log(up, 3, "Info", "%s: answer to ID %u, %zu bytes, %llu us",
-                        up->name, x->caller_id, len,
-                        (unsigned long long)info.rtt_us);
+        sr_upstream_log(up, 3, "Info", "%s: answer to ID %u, %zu bytes, %llu us", up->name,
+                        x->caller_id, len, (unsigned long long)info.rtt_us);
     else
-        sr_upstream_log(up, 2, "Info", "%s: query ID %u failed: [%d] %s",
-                        up->name, x->caller_id, (int)status, info.detail);
+        sr_upstream_log(up, 2, "Info", "%s: query ID %u failed: [%d] %s", up->name, x->caller_id,
+                        (int)status, info.detail);
     sr_upstream_hold(up);
     x->cb(x->arg, status, copy, copy != NULL ? len : 0, &info);
     sr_free(copy);
@@ -748,8 +735,7 @@ static void xfer_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* matching replies (RFC 5452 9.1: ID, question, and for UDP the source) */
 
-static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp,
-                                  size_t len)
+static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_t len)
 {
     sr_buf_t b;
     uint16_t flags, qd, qtype, qclass;
@@ -772,15 +758,14 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp,
         unsigned rcode = flags & 0xf;
         if (rcode != 1 && rcode != 4)
             return "question missing";
-        return sr_upstream_check_msg(resp, len, false) == SR_OK ? NULL
-                                                               : "malformed";
+        return sr_upstream_check_msg(resp, len, false) == SR_OK ? NULL : "malformed";
     }
     if (qd != 1)
         return "question count mismatch";
     sr_buf_init(&b, resp, len);
     b.off = SR_HEADER_LEN;
-    if (read_plain_name(&b, wire, &wlen) != SR_OK ||
-        sr_buf_u16(&b, &qtype) != SR_OK || sr_buf_u16(&b, &qclass) != SR_OK)
+    if (read_plain_name(&b, wire, &wlen) != SR_OK || sr_buf_u16(&b, &qtype) != SR_OK ||
+        sr_buf_u16(&b, &qclass) != SR_OK)
         return "malformed question";
     if (wlen != x->qname_len)
         return "question name mismatch";
@@ -795,8 +780,8 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp,
     return NULL;
 }
 
-static void fallback_cb(void *arg, sr_status_t status, const uint8_t *resp,
-                        size_t len, const sr_xfer_info_t *info)
+static void fallback_cb(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                        const sr_xfer_info_t *info)
 {
     sr_xfer_t *x = arg;
 
@@ -828,8 +813,8 @@ static sr_status_t start_fallback(sr_xfer_t *x)
         up->fallback->addrlen = up->addrlen;
         up->fallback->resolved = true;
     }
-    child = sr_upstream_query(up->fallback, x->q, x->qlen, x->flags,
-                              x->timeout_ms, fallback_cb, x, &status);
+    child = sr_upstream_query(up->fallback, x->q, x->qlen, x->flags, x->timeout_ms, fallback_cb, x,
+                              &status);
     if (child == NULL)
         return status;
     /* The UDP part is over: close its socket now. */
@@ -843,8 +828,8 @@ static sr_status_t start_fallback(sr_xfer_t *x)
     event_del(x->timer);
     up->stats.tcp_fallbacks++;
     up->stats.queries++;
-    sr_upstream_log(up, 2, "Info", "%s: ID %u truncated (TC=1), retrying over TCP",
-                    up->name, x->caller_id);
+    sr_upstream_log(up, 2, "Info", "%s: ID %u truncated (TC=1), retrying over TCP", up->name,
+                    x->caller_id);
     return SR_OK;
 }
 
@@ -860,9 +845,8 @@ bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len)
         sr_xfer_ignore(up, x, why);
         return false;
     }
-    if ((sr_get16(resp + 2) & SR_FLAG_TC) != 0 &&
-        up->cfg.proto == SR_PROTO_UDP && x->proto == SR_PROTO_UDP &&
-        up->cfg.tcp_fallback && start_fallback(x) == SR_OK)
+    if ((sr_get16(resp + 2) & SR_FLAG_TC) != 0 && up->cfg.proto == SR_PROTO_UDP &&
+        x->proto == SR_PROTO_UDP && up->cfg.tcp_fallback && start_fallback(x) == SR_OK)
         return true;
     sr_xfer_complete(x, SR_OK, resp, len, NULL);
     return true;
@@ -893,16 +877,14 @@ static void on_resolved(sr_upstream_t *up, sr_status_t status, void *arg)
             else
                 sr_xfer_complete(x, st, NULL, 0, "cannot send the query");
         } else {
-            sr_xfer_complete(x, status, NULL, 0,
-                             "cannot resolve the server's host name");
+            sr_xfer_complete(x, status, NULL, 0, "cannot resolve the server's host name");
         }
     }
     sr_upstream_release(up);
 }
 
-SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q,
-                                    size_t qlen, unsigned flags,
-                                    int timeout_ms, sr_xfer_cb cb, void *arg,
+SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
+                                    unsigned flags, int timeout_ms, sr_xfer_cb cb, void *arg,
                                     sr_status_t *status)
 {
     sr_xfer_t *x = NULL;
@@ -1006,8 +988,8 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q,
             }
         }
     }
-    sr_upstream_log(up, 3, "Info", "%s: query ID %u (wire %u), %zu bytes",
-                    up->name, x->caller_id, x->wire_id, x->qlen);
+    sr_upstream_log(up, 3, "Info", "%s: query ID %u (wire %u), %zu bytes", up->name, x->caller_id,
+                    x->wire_id, x->qlen);
 done:
     if (st != SR_OK && x != NULL) {
         if (x->timer != NULL)
@@ -1034,11 +1016,10 @@ static void resolve_finish(sr_upstream_t *up, sr_status_t status)
     /* We may be inside boot's own callback: its free is deferred then. */
     sr_upstream_free(boot);
     if (status == SR_OK)
-        sr_upstream_log(up, 2, "Info", "%s: %s is %s", up->name, up->host,
-                        up->addr_text);
+        sr_upstream_log(up, 2, "Info", "%s: %s is %s", up->name, up->host, up->addr_text);
     else
-        sr_upstream_log(up, 1, "Info", "%s: cannot resolve %s: [%d] %s",
-                        up->name, up->host, (int)status, sr_strerror(status));
+        sr_upstream_log(up, 1, "Info", "%s: cannot resolve %s: [%d] %s", up->name, up->host,
+                        (int)status, sr_strerror(status));
     sr_upstream_hold(up);
     up->resolve_done(up, status, up->resolve_arg);
     sr_upstream_release(up);
@@ -1055,8 +1036,7 @@ static void resolve_ev_cb(evutil_socket_t fd, short what, void *arg)
 static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype);
 
 /* The first address of the wanted type in the answer section. */
-static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m,
-                                size_t len, uint16_t qtype)
+static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m, size_t len, uint16_t qtype)
 {
     sr_buf_t b;
     uint16_t an;
@@ -1071,8 +1051,8 @@ static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m,
     if (status == SR_OK)
         status = sr_buf_skip(&b, 4);
     for (unsigned i = 0; status == SR_OK && i < an; i++) {
-        uint16_t type, rclass, rdlen;
-        const uint8_t *rd;
+        uint16_t type = 0, rclass = 0, rdlen = 0;
+        const uint8_t *rd = NULL;
         status = sr_upstream_skip_name(&b);
         if (status == SR_OK)
             status = sr_buf_u16(&b, &type);
@@ -1102,16 +1082,15 @@ static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m,
         } else {
             continue;
         }
-        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text,
-                     sizeof(up->addr_text), NULL);
+        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
         up->resolved = true;
         return SR_OK;
     }
     return SR_E_NO_DATA;
 }
 
-static void bootstrap_cb(void *arg, sr_status_t status, const uint8_t *resp,
-                         size_t len, const sr_xfer_info_t *info)
+static void bootstrap_cb(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                         const sr_xfer_info_t *info)
 {
     sr_upstream_t *up = arg;
     (void)info;
@@ -1130,8 +1109,7 @@ static void bootstrap_cb(void *arg, sr_status_t status, const uint8_t *resp,
             if (status == SR_E_NO_DATA) {
                 /* No address of the preferred family: ask for the other. */
                 uint16_t other = up->cfg.use_ipv6 ? SR_TYPE_A : SR_TYPE_AAAA;
-                if (up->bootstrap_qtype != other &&
-                    bootstrap_send(up, other) == SR_OK)
+                if (up->bootstrap_qtype != other && bootstrap_send(up, other) == SR_OK)
                     return;
             }
         }
@@ -1154,10 +1132,8 @@ static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype)
     sr_put16(q + SR_HEADER_LEN + nlen, qtype);
     sr_put16(q + SR_HEADER_LEN + nlen + 2, SR_CLASS_IN);
     up->bootstrap_qtype = qtype;
-    up->bootstrap_xfer = sr_upstream_query(up->bootstrap, q,
-                                           SR_HEADER_LEN + nlen + 4, 0,
-                                           BOOTSTRAP_TIMEOUT_MS, bootstrap_cb,
-                                           up, &status);
+    up->bootstrap_xfer = sr_upstream_query(up->bootstrap, q, SR_HEADER_LEN + nlen + 4, 0,
+                                           BOOTSTRAP_TIMEOUT_MS, bootstrap_cb, up, &status);
     return up->bootstrap_xfer != NULL ? SR_OK : status;
 }
 
@@ -1184,12 +1160,12 @@ sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg
         return SR_OK;
     }
     if (up->cfg.bootstrap != NULL && up->cfg.bootstrap[0] != '\0') {
-        if (strlen(up->cfg.bootstrap) >= sizeof(server))
+        size_t blen = strlen(up->cfg.bootstrap);
+        if (blen >= sizeof(server))
             return SR_E_BAD_ADDRESS;
-        strcpy(server, up->cfg.bootstrap);
+        memcpy(server, up->cfg.bootstrap, blen + 1);
     } else {
-        status = sr_resolv_conf_server(up->cfg.resolv_conf, server,
-                                       sizeof(server));
+        status = sr_resolv_conf_server(up->cfg.resolv_conf, server, sizeof(server));
         if (status != SR_OK)
             return status;
     }
@@ -1215,8 +1191,8 @@ sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg
     if (status != SR_OK)
         goto fail;
     up->resolving = true;
-    sr_upstream_log(up, 2, "Info", "%s: resolving %s via %s", up->name,
-                    up->host, up->bootstrap->name);
+    sr_upstream_log(up, 2, "Info", "%s: resolving %s via %s", up->name, up->host,
+                    up->bootstrap->name);
     return SR_OK;
 fail:
     sr_upstream_free(up->bootstrap);

@@ -321,63 +321,8 @@ fi
 IT_PORT_DIR=${TMPDIR:-/tmp}/stubres-ports
 free_port() {
     local p
-    mkdir -p "$IT_PORT_DIR"
-    p=$("$PY" - "$HAVE_IPV6" "$IT_PORT_DIR" "$$" <<'EOF'
-import os, random, shutil, socket, sys
-v6, resdir, owner = sys.argv[1] == "1", sys.argv[2], sys.argv[3]
-addrs = [(socket.AF_INET, "127.0.0.1")] + ([(socket.AF_INET6, "::1")] if v6 else [])
-
-def alive(pid):
-    try:
-        with open("/proc/%s/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-def reserve(p):
-    d = os.path.join(resdir, str(p))
-    for _ in range(2):
-        try:
-            os.mkdir(d)
-        except FileExistsError:
-            try:
-                with open(os.path.join(d, "pid")) as f:
-                    holder = f.read().strip()
-            except OSError:
-                return False  # being created by someone right now
-            if alive(holder):
-                return False
-            shutil.rmtree(d, ignore_errors=True)  # a test that died
-            continue
-        with open(os.path.join(d, "pid"), "w") as f:
-            f.write(owner)
-        return True
-    return False
-
-for _ in range(500):
-    p = random.randint(20000, 32767)
-    if not reserve(p):
-        continue
-    socks = []
-    try:
-        for fam, addr in addrs:
-            for typ in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-                s = socket.socket(fam, typ)
-                socks.append(s)
-                if fam == socket.AF_INET6:
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                s.bind((addr, p))
-    except OSError:
-        shutil.rmtree(os.path.join(resdir, str(p)), ignore_errors=True)
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(p)
-    sys.exit(0)
-sys.exit("free_port: no free port found in 500 tries")
-EOF
-    ) || fail "free_port: could not find a free port"
+    p=$("$PY" "$PROBE" free "$HAVE_IPV6" "$IT_PORT_DIR" "$$") ||
+        fail "free_port: could not find a free port"
     echo "$p" >>"$T/.ports"
     echo "$p"
 }

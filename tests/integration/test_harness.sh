@@ -55,7 +55,7 @@ out=$($U -x 10.0.0.1 +short)
 assert_eq www.example.test. "$out" "unbound: reverse lookup of 10.0.0.1"
 out=$($U -x 2001:db8::1 +short)
 assert_eq www.example.test. "$out" "unbound: reverse lookup of 2001:db8::1"
-out=$($U www.google.com A)
+out=$($U www.example.com A)
 assert_match 'status: REFUSED' "$out" "unbound refuses names outside the test zones (nothing leaves loopback)"
 if [ "$HAVE_IPV6" = 1 ]; then
     out=$(dig $DIG_OPTS @::1 -p "$UNBOUND_PORT" www.example.test AAAA +short)

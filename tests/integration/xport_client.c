@@ -43,15 +43,13 @@ static const char *proto_name(sr_proto_t p)
 
 static void send_one(struct run *r);
 
-static bool check_answer(struct run *r, const uint8_t *resp, size_t len,
-                         const sr_xfer_info_t *info)
+static bool check_answer(struct run *r, const uint8_t *resp, size_t len, const sr_xfer_info_t *info)
 {
     bool found = r->expect == NULL;
     sr_status_t st = sr_msg_parse(r->msg, resp, len, 0);
 
     if (st != SR_OK) {
-        fprintf(stderr, "xport_client: unparsable answer: %s\n",
-                sr_msg_error(r->msg));
+        fprintf(stderr, "xport_client: unparsable answer: %s\n", sr_msg_error(r->msg));
         return false;
     }
     if (r->verbose)
@@ -61,8 +59,7 @@ static bool check_answer(struct run *r, const uint8_t *resp, size_t len,
     for (size_t i = 0; i < sr_msg_rr_count(r->msg); i++) {
         const sr_rr_t *rr = sr_msg_rr(r->msg, i);
         const char *a;
-        if (rr->section != SR_SECTION_ANSWER ||
-            (rr->type != SR_TYPE_A && rr->type != SR_TYPE_AAAA))
+        if (rr->section != SR_SECTION_ANSWER || (rr->type != SR_TYPE_A && rr->type != SR_TYPE_AAAA))
             continue;
         a = sr_rr_field(rr, "ADDRESS");
         if (a == NULL)
@@ -75,8 +72,8 @@ static bool check_answer(struct run *r, const uint8_t *resp, size_t len,
     return sr_msg_rcode(r->msg) == 0 && found;
 }
 
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp,
-                    size_t len, const sr_xfer_info_t *info)
+static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                    const sr_xfer_info_t *info)
 {
     struct run *r = arg;
 
@@ -86,8 +83,8 @@ static void on_done(void *arg, sr_status_t status, const uint8_t *resp,
     } else {
         r->failed++;
         if (r->failed <= 5)
-            fprintf(stderr, "xport_client: query failed: [%d] %s (%s)\n",
-                    (int)status, sr_strerror(status), info->detail);
+            fprintf(stderr, "xport_client: query failed: [%d] %s (%s)\n", (int)status,
+                    sr_strerror(status), info->detail);
     }
     if (r->sent < r->count)
         send_one(r);
@@ -104,11 +101,9 @@ static void send_one(struct run *r)
         r->q[0] = (uint8_t)(r->sent >> 8);
         r->q[1] = (uint8_t)r->sent;
         r->sent++;
-        if (sr_upstream_query(r->up, r->q, r->qlen, 0, r->timeout_ms, on_done,
-                              r, &st) != NULL)
+        if (sr_upstream_query(r->up, r->q, r->qlen, 0, r->timeout_ms, on_done, r, &st) != NULL)
             return;
-        fprintf(stderr, "xport_client: cannot send: [%d] %s\n", (int)st,
-                sr_strerror(st));
+        fprintf(stderr, "xport_client: cannot send: [%d] %s\n", (int)st, sr_strerror(st));
         r->done++;
         r->failed++;
     }
@@ -191,8 +186,7 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
-    if (optind != argc - 1 || cfg.server == NULL || r.count < 1 ||
-        concurrency < 1 || qtype < 0)
+    if (optind != argc - 1 || cfg.server == NULL || r.count < 1 || concurrency < 1 || qtype < 0)
         usage();
     r.verbose = r.count == 1;
     if (sr_name_from_text(argv[optind], name, sizeof(name), &nlen) != SR_OK)
@@ -200,8 +194,8 @@ int main(int argc, char **argv)
     memset(&qo, 0, sizeof(qo));
     qo.rd = true;
     qo.edns_size = (uint16_t)edns; /* 0: no OPT, answers over 512 get TC */
-    if (sr_query_build(r.q, sizeof(r.q), &r.qlen, name, nlen, (uint16_t)qtype,
-                       SR_CLASS_IN, &qo) != SR_OK)
+    if (sr_query_build(r.q, sizeof(r.q), &r.qlen, name, nlen, (uint16_t)qtype, SR_CLASS_IN, &qo) !=
+        SR_OK)
         usage();
     r.base = event_base_new();
     r.msg = sr_msg_new();
@@ -220,8 +214,8 @@ int main(int argc, char **argv)
     printf("queries=%ld ok=%ld failed=%ld connections=%llu handshakes=%llu "
            "resumed=%llu ignored=%llu\n",
            r.count, r.ok, r.count - r.ok, (unsigned long long)s.connections,
-           (unsigned long long)s.tls_handshakes,
-           (unsigned long long)s.tls_resumed, (unsigned long long)s.ignored);
+           (unsigned long long)s.tls_handshakes, (unsigned long long)s.tls_resumed,
+           (unsigned long long)s.ignored);
     sr_upstream_free(r.up);
     sr_msg_free(r.msg);
     event_free(wd);

@@ -54,74 +54,64 @@ START_TEST(test_malformed)
     static const struct bad_case bad[] = {
         {"", SR_E_MSG_TOO_SHORT, "empty"},
         {"1234 8180 0000 0000 0000 00", SR_E_MSG_TOO_SHORT, "11-byte header"},
-        {HDR("0001", "0000", "0000", "0000"), SR_E_MSG_TOO_SHORT,
-         "question promised, none there"},
-        {HDR("0000", "0001", "0000", "0000") "00 0001 0001 00000000 00",
-         SR_E_MSG_TOO_SHORT, "10 bytes cannot hold a record"},
+        {HDR("0001", "0000", "0000", "0000"), SR_E_MSG_TOO_SHORT, "question promised, none there"},
+        {HDR("0000", "0001", "0000", "0000") "00 0001 0001 00000000 00", SR_E_MSG_TOO_SHORT,
+         "10 bytes cannot hold a record"},
         {HDR("ffff", "ffff", "ffff", "ffff") "00 0001 0001", SR_E_MSG_TOO_SHORT,
          "counts far beyond the packet"},
-        {HDR("0000", "0002", "0000", "0000") RR_ROOT("0001", "0004") "c0000201",
-         SR_E_MSG_TOO_SHORT, "second record missing (by the counts)"},
-        {HDR("0000", "0002", "0000", "0000") RR_ROOT("0001", "0004") "c0000201"
-             RR_ROOT("0001", "0004"),
+        {HDR("0000", "0002", "0000", "0000") RR_ROOT("0001", "0004") "c0000201", SR_E_MSG_TOO_SHORT,
+         "second record missing (by the counts)"},
+        {HDR("0000", "0002", "0000", "0000")
+             RR_ROOT("0001", "0004") "c0000201" RR_ROOT("0001", "0004"),
          SR_E_MSG_TOO_SHORT, "second record without its RDATA"},
-        {HDR("0000", "0001", "0000", "0000") RR_ROOT("0001", "0004") "c00002",
-         SR_E_MSG_TOO_SHORT, "rdlength past the end"},
-        {HDR("0000", "0001", "0000", "0000") RR_ROOT("0001", "ffff")
-             "c0000201 00000000 0000",
+        {HDR("0000", "0001", "0000", "0000") RR_ROOT("0001", "0004") "c00002", SR_E_MSG_TOO_SHORT,
+         "rdlength past the end"},
+        {HDR("0000", "0001", "0000", "0000") RR_ROOT("0001", "ffff") "c0000201 00000000 0000",
          SR_E_MSG_TOO_SHORT, "rdlength 65535 past the end"},
-        {HDR("0001", "0000", "0000", "0000") "03 777777 0001 0001",
-         SR_E_MSG_TOO_SHORT, "question name without root label"},
+        {HDR("0001", "0000", "0000", "0000") "03 777777 0001 0001", SR_E_MSG_TOO_SHORT,
+         "question name without root label"},
         {HDR("0001", "0000", "0000", "0000") "00 0001 00", SR_E_MSG_TOO_SHORT,
          "4 bytes cannot hold a question"},
         {HDR("0001", "0000", "0000", "0000") "0161 00 0001 00", SR_E_MSG_TOO_SHORT,
          "question cut in its class"},
         /* Compression pointers (RFC 1035 4.1.4) */
-        {HDR("0001", "0000", "0000", "0000") "c00c 0001 0001", SR_E_FORMERR,
-         "pointer to itself"},
-        {HDR("0001", "0000", "0000", "0000") "c00e 0001 0001 00", SR_E_FORMERR,
-         "forward pointer"},
+        {HDR("0001", "0000", "0000", "0000") "c00c 0001 0001", SR_E_FORMERR, "pointer to itself"},
+        {HDR("0001", "0000", "0000", "0000") "c00e 0001 0001 00", SR_E_FORMERR, "forward pointer"},
         {HDR("0001", "0000", "0000", "0000") "c005 0001 0001", SR_E_FORMERR,
          "pointer into the header"},
-        {HDR("0001", "0000", "0000", "0000") "c000 0001 0001", SR_E_FORMERR,
-         "pointer to offset 0"},
+        {HDR("0001", "0000", "0000", "0000") "c000 0001 0001", SR_E_FORMERR, "pointer to offset 0"},
         {HDR("0001", "0000", "0000", "0000") "01 61 c00c 0001 0001", SR_E_FORMERR,
          "pointer back to the start of its own name"},
         /* NULL RDATA holding 23: ->25 and 25: ->23; the next owner enters
          * the loop at 25 and must be stopped on the way back to 25. */
-        {HDR("0000", "0002", "0000", "0000") RR_ROOT("000a", "0004")
-             "c019 c017 " "c019 0001 0001 00000000 0000",
+        {HDR("0000", "0002", "0000", "0000") RR_ROOT("000a", "0004") "c019 c017 "
+                                                                     "c019 0001 0001 00000000 0000",
          SR_E_FORMERR, "pointer loop"},
-        {HDR("0001", "0000", "0000", "0000") "0161 0162 c0", SR_E_MSG_TOO_SHORT,
-         "half a pointer"},
+        {HDR("0001", "0000", "0000", "0000") "0161 0162 c0", SR_E_MSG_TOO_SHORT, "half a pointer"},
         /* Label types 01 and 10 (RFC 6891 5) */
         {HDR("0001", "0000", "0000", "0000") "40 0001 0001", SR_E_FORMERR,
          "label type 01 (a 64-byte label)"},
-        {HDR("0001", "0000", "0000", "0000") "7f 0001 0001", SR_E_FORMERR,
-         "label type 01 (127)"},
-        {HDR("0001", "0000", "0000", "0000") "80 0001 0001", SR_E_FORMERR,
-         "label type 10"},
+        {HDR("0001", "0000", "0000", "0000") "7f 0001 0001", SR_E_FORMERR, "label type 01 (127)"},
+        {HDR("0001", "0000", "0000", "0000") "80 0001 0001", SR_E_FORMERR, "label type 10"},
         {HDR("0001", "0000", "0000", "0000") "01 61 41 00 0001 0001", SR_E_FORMERR,
          "extended label type after a label"},
         /* OPT (RFC 6891 6.1.1) */
-        {HDR("0000", "0000", "0000", "0002") RR_ROOT("0029", "0000")
-             RR_ROOT("0029", "0000"),
+        {HDR("0000", "0000", "0000", "0002") RR_ROOT("0029", "0000") RR_ROOT("0029", "0000"),
          SR_E_FORMERR, "two OPT records"},
-        {HDR("0000", "0000", "0000", "0001") "01 61 00 0029 1000 00000000 0000",
-         SR_E_FORMERR, "OPT with a non-root owner"},
+        {HDR("0000", "0000", "0000", "0001") "01 61 00 0029 1000 00000000 0000", SR_E_FORMERR,
+         "OPT with a non-root owner"},
         {HDR("0000", "0001", "0000", "0000") RR_ROOT("0029", "0000"), SR_E_FORMERR,
          "OPT in the answer section"},
         {HDR("0000", "0000", "0001", "0000") RR_ROOT("0029", "0000"), SR_E_FORMERR,
          "OPT in the authority section"},
-        {HDR("0000", "0000", "0000", "0001") RR_ROOT("0029", "0006") "000a 0004 0102",
-         SR_E_FORMERR, "EDNS option longer than the OPT RDATA"},
-        {HDR("0000", "0000", "0000", "0001") RR_ROOT("0029", "0003") "000a 00",
-         SR_E_FORMERR, "EDNS option header cut"},
+        {HDR("0000", "0000", "0000", "0001") RR_ROOT("0029", "0006") "000a 0004 0102", SR_E_FORMERR,
+         "EDNS option longer than the OPT RDATA"},
+        {HDR("0000", "0000", "0000", "0001") RR_ROOT("0029", "0003") "000a 00", SR_E_FORMERR,
+         "EDNS option header cut"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sr_status_t st = parse_hex(bad[i].hex, 0);
-        ck_assert_msg(st == bad[i].want, "%s: status %d, want %d", bad[i].why, st,
-                      bad[i].want);
+        ck_assert_msg(st == bad[i].want, "%s: status %d, want %d", bad[i].why, st, bad[i].want);
         ck_assert_int_eq(parse_hex(bad[i].hex, SR_PARSE_NO_FIELDS), bad[i].want);
     }
 }
@@ -198,10 +188,11 @@ END_TEST
 START_TEST(test_edns)
 {
     uint8_t m[256];
-    size_t n = tu_unhex(HDR("0000", "0001", "0000", "0001")
-                        RR_ROOT("0001", "0004") "c0000201"
-                        "00 0029 04d0 01 00 8000 0010 000a 0002 abcd 000c 0000 0008 0002 ffff",
-                        m, sizeof(m));
+    size_t n = tu_unhex(
+        HDR("0000", "0001", "0000", "0001") RR_ROOT(
+            "0001", "0004") "c0000201"
+                            "00 0029 04d0 01 00 8000 0010 000a 0002 abcd 000c 0000 0008 0002 ffff",
+        m, sizeof(m));
     sr_msg_t *msg = sr_msg_new();
     ck_assert_ptr_nonnull(msg);
     ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_OK);
@@ -281,8 +272,8 @@ START_TEST(test_alloc_failures)
                     continue;
                 }
                 sr_status_t st = sr_msg_parse(msg, v[i].msg, v[i].len, flags);
-                ck_assert_msg(st == SR_OK || st == SR_E_NOMEM,
-                              "%s, failing after %ld: %d", v[i].name, k, st);
+                ck_assert_msg(st == SR_OK || st == SR_E_NOMEM, "%s, failing after %ld: %d",
+                              v[i].name, k, st);
                 if (st == SR_OK)
                     done = true;
                 else
@@ -353,11 +344,11 @@ END_TEST
 START_TEST(test_question_forms)
 {
     uint8_t m[128];
-    size_t n = tu_unhex(HDR("0001", "0002", "0000", "0000")
-                        "03 575757 07 4578616d706c65 03 636f6d 00 0001 0001"
-                        "c00c 0001 0001 00000000 0004 c0000201"
-                        "01 61 c010 0001 0001 00000000 0004 c0000202",
-                        m, sizeof(m));
+    size_t n = tu_unhex(
+        HDR("0001", "0002", "0000", "0000") "03 575757 07 4578616d706c65 03 636f6d 00 0001 0001"
+                                            "c00c 0001 0001 00000000 0004 c0000201"
+                                            "01 61 c010 0001 0001 00000000 0004 c0000202",
+        m, sizeof(m));
     sr_msg_t *msg = sr_msg_new();
     size_t wl;
     ck_assert_ptr_nonnull(msg);

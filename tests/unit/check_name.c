@@ -68,8 +68,9 @@ END_TEST
 START_TEST(test_from_text_errors)
 {
     static const char *const bad[] = {
-        "a..b", ".a", "..", "a.b..", "\\", "a\\", "\\x", "\\25", "\\2a5",
-        "\\256", "\\999", "m\xc3\xbcnchen.de", "\x80",
+        "a..b", ".a",   "..",    "a.b..", "\\",    "a\\",
+        "\\x",  "\\25", "\\2a5", "\\256", "\\999", "m\xc3\xbcnchen.de",
+        "\x80",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(from_text(bad[i]) == SR_E_INVAL, "\"%s\" accepted", bad[i]);
@@ -120,8 +121,7 @@ END_TEST
 START_TEST(test_to_text)
 {
     char out[SR_NAME_MAX_TEXT];
-    ck_assert_int_eq(to_text("03777777 076578616d706c65 03636f6d 00", out, sizeof(out)),
-                     SR_OK);
+    ck_assert_int_eq(to_text("03777777 076578616d706c65 03636f6d 00", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "www.example.com");
     ck_assert_int_eq(to_text("00", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, ".");
@@ -183,8 +183,7 @@ END_TEST
 START_TEST(test_round_trip)
 {
     static const char *const texts[] = {
-        "a\\.b.c", "\\\\", "x\\000y.\\255", "\\032sp", "WwW.ExAmPlE",
-        ".", "a\"b(c)d;e@f$g",
+        "a\\.b.c", "\\\\", "x\\000y.\\255", "\\032sp", "WwW.ExAmPlE", ".", "a\"b(c)d;e@f$g",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         uint8_t w[SR_NAME_MAX_WIRE];
@@ -323,7 +322,10 @@ START_TEST(test_idn)
     ck_assert_int_eq(sr_name_idn("m\xc3\xbcnchen.de", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "xn--mnchen-3ya.de");
     /* UTS#46 mapping: upper case folds; non-transitional: sharp s stays. */
-    ck_assert_int_eq(sr_name_idn("B\xc3\xbc" "cher.example", out, sizeof(out)), SR_OK);
+    ck_assert_int_eq(sr_name_idn("B\xc3\xbc"
+                                 "cher.example",
+                                 out, sizeof(out)),
+                     SR_OK);
     ck_assert_str_eq(out, "xn--bcher-kva.example");
     ck_assert_int_eq(sr_name_idn("fa\xc3\x9f.de", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "xn--fa-hia.de");

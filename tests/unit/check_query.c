@@ -20,8 +20,8 @@ static uint8_t *read_vector(const char *name, size_t *len)
     return b;
 }
 
-static void build(const char *name, uint16_t qtype, const sr_query_opts_t *o,
-                  uint8_t *out, size_t cap, size_t *len, sr_status_t want)
+static void build(const char *name, uint16_t qtype, const sr_query_opts_t *o, uint8_t *out,
+                  size_t cap, size_t *len, sr_status_t want)
 {
     uint8_t q[SR_NAME_MAX_WIRE];
     size_t ql;
@@ -42,8 +42,8 @@ START_TEST(test_same_as_dnspython)
     free(v);
 
     /* make_query(use_edns=0, payload=1232, want_dnssec=True, pad=128) */
-    sr_query_opts_t p = {.id = 0xABCD, .rd = true, .edns_size = 1232,
-                         .do_bit = true, .pad_block = 128};
+    sr_query_opts_t p = {
+        .id = 0xABCD, .rd = true, .edns_size = 1232, .do_bit = true, .pad_block = 128};
     v = read_vector("query-padded.bin", &vlen);
     build("www.Example.com", SR_TYPE_AAAA, &p, buf, sizeof(buf), &len, SR_OK);
     ck_assert_uint_eq(len, vlen);
@@ -101,8 +101,7 @@ START_TEST(test_padding)
         for (int l = 1; l <= 63; l++) {
             memset(name, 'x', (size_t)l);
             strcpy(name + l, ".example");
-            sr_query_opts_t o = {.id = 9, .rd = true, .edns_size = 1232,
-                                 .pad_block = blocks[b]};
+            sr_query_opts_t o = {.id = 9, .rd = true, .edns_size = 1232, .pad_block = blocks[b]};
             size_t len;
             build(name, SR_TYPE_A, &o, buf, sizeof(buf), &len, SR_OK);
             ck_assert_uint_eq(len % blocks[b], 0);
@@ -151,8 +150,7 @@ START_TEST(test_bad_arguments)
     sr_query_opts_t o = {.id = 1, .rd = true};
     sr_query_opts_t pad_no_edns = {.id = 1, .pad_block = 128};
     size_t ql = tu_unhex("03616263 00", q, sizeof(q));
-    ck_assert_int_eq(sr_query_build(buf, sizeof(buf), &len, q, ql, 1, 1, &pad_no_edns),
-                     SR_E_INVAL);
+    ck_assert_int_eq(sr_query_build(buf, sizeof(buf), &len, q, ql, 1, 1, &pad_no_edns), SR_E_INVAL);
     ck_assert_int_eq(sr_query_build(buf, sizeof(buf), &len, q, ql, 1, 1, NULL), SR_E_INVAL);
     ck_assert_int_eq(sr_query_build(NULL, 0, &len, q, ql, 1, 1, &o), SR_E_INVAL);
     ck_assert_int_eq(sr_query_build(buf, sizeof(buf), &len, NULL, 0, 1, 1, &o), SR_E_INVAL);
@@ -165,8 +163,8 @@ START_TEST(test_bad_arguments)
     };
     for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
         ql = tu_unhex(bad_names[i], q, sizeof(q));
-        ck_assert_msg(sr_query_build(buf, sizeof(buf), &len, q, ql, 1, 1, &o) == SR_E_INVAL,
-                      "%s", bad_names[i]);
+        ck_assert_msg(sr_query_build(buf, sizeof(buf), &len, q, ql, 1, 1, &o) == SR_E_INVAL, "%s",
+                      bad_names[i]);
     }
 }
 END_TEST

@@ -14,11 +14,11 @@
 
 /* The 25 types of the class reference. */
 static const uint16_t ref_types[] = {
-    SR_TYPE_A,     SR_TYPE_NS,    SR_TYPE_MD,    SR_TYPE_MF,   SR_TYPE_CNAME,
-    SR_TYPE_SOA,   SR_TYPE_MB,    SR_TYPE_MG,    SR_TYPE_MR,   SR_TYPE_NULL,
-    SR_TYPE_WKS,   SR_TYPE_PTR,   SR_TYPE_HINFO, SR_TYPE_MINFO, SR_TYPE_MX,
-    SR_TYPE_TXT,   SR_TYPE_RP,    SR_TYPE_AFSDB, SR_TYPE_X25,  SR_TYPE_ISDN,
-    SR_TYPE_RT,    SR_TYPE_AAAA,  SR_TYPE_SRV,   SR_TYPE_NAPTR, SR_TYPE_CERT,
+    SR_TYPE_A,   SR_TYPE_NS,   SR_TYPE_MD,    SR_TYPE_MF,    SR_TYPE_CNAME,
+    SR_TYPE_SOA, SR_TYPE_MB,   SR_TYPE_MG,    SR_TYPE_MR,    SR_TYPE_NULL,
+    SR_TYPE_WKS, SR_TYPE_PTR,  SR_TYPE_HINFO, SR_TYPE_MINFO, SR_TYPE_MX,
+    SR_TYPE_TXT, SR_TYPE_RP,   SR_TYPE_AFSDB, SR_TYPE_X25,   SR_TYPE_ISDN,
+    SR_TYPE_RT,  SR_TYPE_AAAA, SR_TYPE_SRV,   SR_TYPE_NAPTR, SR_TYPE_CERT,
 };
 #define N_REF_TYPES (sizeof(ref_types) / sizeof(ref_types[0]))
 
@@ -37,8 +37,7 @@ static void check_against_vector(const tu_vec_t *v, unsigned flags)
 
     ck_assert_ptr_nonnull(msg);
     sr_status_t st = sr_msg_parse(msg, v->msg, v->len, flags);
-    ck_assert_msg(st == SR_OK, "%s: status %d (%s)", v->name, st,
-                  sr_msg_error(msg));
+    ck_assert_msg(st == SR_OK, "%s: status %d (%s)", v->name, st, sr_msg_error(msg));
     ck_assert_str_eq(sr_msg_error(msg), "");
     ck_assert_uint_eq(sr_msg_id(msg), v->id);
     ck_assert_uint_eq(sr_msg_flags(msg), v->flags);
@@ -87,22 +86,21 @@ static void check_against_vector(const tu_vec_t *v, unsigned flags)
                  section_name(x->section), x->type_name);
         ck_assert_ptr_nonnull(rr);
         ck_assert_msg((int)rr->section == x->section, "%s: section", where);
-        ck_assert_msg(strcmp(rr->name, x->owner) == 0, "%s: owner %s != %s",
-                      where, rr->name, x->owner);
+        ck_assert_msg(strcmp(rr->name, x->owner) == 0, "%s: owner %s != %s", where, rr->name,
+                      x->owner);
         ck_assert_msg(rr->type == x->type, "%s: type", where);
         ck_assert_str_eq(sr_type_name(rr->type, tbuf), x->type_name);
         ck_assert_msg(rr->rclass == x->rclass, "%s: class", where);
         ck_assert_msg(rr->ttl == x->ttl, "%s: ttl %u", where, rr->ttl);
         ck_assert_msg(rr->rdlength == x->rdlen, "%s: rdlength", where);
         if (x->rdlen > 0)
-            ck_assert_msg(memcmp(rr->rdata, x->rdata, x->rdlen) == 0,
-                          "%s: rdata bytes", where);
+            ck_assert_msg(memcmp(rr->rdata, x->rdata, x->rdlen) == 0, "%s: rdata bytes", where);
         /* The offsets describe the record as it stands in the message. */
         ck_assert_uint_ge(rr->offset, prev_end);
         ck_assert_uint_eq(rr->end, (size_t)(rr->rdata - w) + rr->rdlength);
         const uint8_t *t = w + rr->ttl_offset;
-        ck_assert_uint_eq(((uint32_t)t[0] << 24) | ((uint32_t)t[1] << 16) |
-                              ((uint32_t)t[2] << 8) | t[3],
+        ck_assert_uint_eq(((uint32_t)t[0] << 24) | ((uint32_t)t[1] << 16) | ((uint32_t)t[2] << 8) |
+                              t[3],
                           rr->ttl);
         prev_end = rr->end;
 
@@ -110,16 +108,15 @@ static void check_against_vector(const tu_vec_t *v, unsigned flags)
             ck_assert_uint_eq(rr->field_count, 0);
             continue;
         }
-        ck_assert_msg(rr->field_count == x->nfields, "%s: %zu fields, want %zu",
-                      where, rr->field_count, x->nfields);
+        ck_assert_msg(rr->field_count == x->nfields, "%s: %zu fields, want %zu", where,
+                      rr->field_count, x->nfields);
         for (size_t k = 0; k < x->nfields; k++) {
             ck_assert_msg(strcmp(rr->fields[k].name, x->fields[k].name) == 0,
-                          "%s: field %zu is %s, want %s", where, k,
-                          rr->fields[k].name, x->fields[k].name);
+                          "%s: field %zu is %s, want %s", where, k, rr->fields[k].name,
+                          x->fields[k].name);
             ck_assert_msg(strcmp(rr->fields[k].value, x->fields[k].value) == 0,
-                          "%s: %s is \"%s\", want \"%s\"", where,
-                          x->fields[k].name, rr->fields[k].value,
-                          x->fields[k].value);
+                          "%s: %s is \"%s\", want \"%s\"", where, x->fields[k].name,
+                          rr->fields[k].value, x->fields[k].value);
         }
     }
     sr_msg_free(msg);
@@ -242,15 +239,15 @@ START_TEST(test_type_fields_table)
         ck_assert_str_eq(joined, want[i].names);
     }
     ck_assert_ptr_null(sr_type_fields(SR_TYPE_OPT));
-    ck_assert_ptr_null(sr_type_fields(43));   /* DS */
+    ck_assert_ptr_null(sr_type_fields(43)); /* DS */
     ck_assert_ptr_null(sr_type_fields(65280));
 }
 END_TEST
 
 /* Decode one record around rdata; returns the status, and the field texts
  * joined with '|' in out. */
-static sr_status_t decode_one(uint16_t type, uint16_t rclass, const char *hex,
-                              char *out, size_t cap)
+static sr_status_t decode_one(uint16_t type, uint16_t rclass, const char *hex, char *out,
+                              size_t cap)
 {
     uint8_t rd[9000], m[9100];
     size_t rdlen = tu_unhex(hex, rd, sizeof(rd));
@@ -320,8 +317,7 @@ START_TEST(test_length_mismatch)
         {SR_TYPE_MX, "000a", "MX without exchange"},
         {SR_TYPE_MX, "000a 046d61696c00 ff", "MX with a byte after the name"},
         {SR_TYPE_MX, "00", "MX with half a preference"},
-        {SR_TYPE_SOA, "00 00 00000001 00000002 00000003 00000004",
-         "SOA without MINIMUM"},
+        {SR_TYPE_SOA, "00 00 00000001 00000002 00000003 00000004", "SOA without MINIMUM"},
         {SR_TYPE_SOA, "00 00 00000001 00000002 00000003 00000004 00000005 00",
          "SOA with a trailing byte"},
         {SR_TYPE_HINFO, "037838360178 00", "HINFO of three strings"},
@@ -352,8 +348,7 @@ START_TEST(test_length_mismatch)
     };
     char out[256];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        sr_status_t st = decode_one(bad[i].type, SR_CLASS_IN, bad[i].hex, out,
-                                    sizeof(out));
+        sr_status_t st = decode_one(bad[i].type, SR_CLASS_IN, bad[i].hex, out, sizeof(out));
         ck_assert_msg(st == SR_E_FORMERR, "%s: status %d", bad[i].why, st);
     }
 }
@@ -381,8 +376,7 @@ START_TEST(test_text_edges)
         {SR_TYPE_CERT, SR_CLASS_IN, "0001 0002 03", "1|2|3|"},
         {SR_TYPE_ISDN, SR_CLASS_IN, "00 00", "|"},
         {SR_TYPE_A, SR_CLASS_IN, "ffffffff", "255.255.255.255"},
-        {SR_TYPE_AAAA, SR_CLASS_IN, "00000000000000000000ffffc0000201",
-         "::ffff:192.0.2.1"},
+        {SR_TYPE_AAAA, SR_CLASS_IN, "00000000000000000000ffffc0000201", "::ffff:192.0.2.1"},
         {SR_TYPE_SOA, SR_CLASS_IN, "00 00 ffffffff 00000000 00000001 7fffffff 80000000",
          ".|.|4294967295|0|1|2147483647|2147483648"},
         /* Class-specific types in another class are generic (RFC 3597 4). */
@@ -396,12 +390,41 @@ START_TEST(test_text_edges)
     };
     char out[512];
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        sr_status_t st = decode_one(ok[i].type, ok[i].rclass, ok[i].hex, out,
-                                    sizeof(out));
+        sr_status_t st = decode_one(ok[i].type, ok[i].rclass, ok[i].hex, out, sizeof(out));
         ck_assert_msg(st == SR_OK, "case %zu: status %d", i, st);
-        ck_assert_msg(strcmp(out, ok[i].fields) == 0, "case %zu: \"%s\" != \"%s\"",
-                      i, out, ok[i].fields);
+        ck_assert_msg(strcmp(out, ok[i].fields) == 0, "case %zu: \"%s\" != \"%s\"", i, out,
+                      ok[i].fields);
     }
+}
+END_TEST
+
+/* Names in RDATA decompress against the whole message: here the MX
+ * exchange is a pointer to offset 17, whose labels lie in the record's own
+ * TTL and rdlength, then in its RDATA, ending with the root label in a
+ * trailing byte after the RDATA. Only the stored part (the pointer) has to
+ * end within rdlength. */
+START_TEST(test_pointer_target_beyond_rdata)
+{
+    uint8_t m[64];
+    size_t n = tu_unhex("1234 8180 0000 0001 0000 0000"
+                        "00 000f 0001 04616263 0004 000ac011 00",
+                        m, sizeof(m));
+    sr_msg_t *msg = sr_msg_new();
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, SR_PARSE_NO_FIELDS), SR_OK);
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_OK);
+    const sr_rr_t *rr = sr_msg_rr(msg, 0);
+    ck_assert_str_eq(sr_rr_field(rr, "PREFERENCE"), "10");
+    ck_assert_str_eq(sr_rr_field(rr, "EXCHANGE"), "abc\\000.\\000\\010\\192\\017");
+
+    /* The stored part itself may not run on past rdlength, even when the
+     * bytes after it would complete the name. */
+    n = tu_unhex("1234 8180 0000 0001 0000 0000"
+                 "00 000f 0001 00000000 0004 000a 0361 6263 00",
+                 m, sizeof(m));
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_E_FORMERR);
+    ck_assert_int_eq(sr_msg_parse(msg, m, n, SR_PARSE_NO_FIELDS), SR_E_FORMERR);
+    sr_msg_free(msg);
 }
 END_TEST
 
@@ -419,8 +442,7 @@ START_TEST(test_wks_map_limits)
     ck_assert_int_eq(decode_one(SR_TYPE_WKS, SR_CLASS_IN, hex, out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "192.0.2.1|6|65535");
     strcat(hex, "00");
-    ck_assert_int_eq(decode_one(SR_TYPE_WKS, SR_CLASS_IN, hex, out, sizeof(out)),
-                     SR_E_FORMERR);
+    ck_assert_int_eq(decode_one(SR_TYPE_WKS, SR_CLASS_IN, hex, out, sizeof(out)), SR_E_FORMERR);
 }
 END_TEST
 
@@ -478,6 +500,7 @@ static Suite *rdata_suite(void)
     tcase_add_test(tc, test_length_mismatch);
     tcase_add_test(tc, test_text_edges);
     tcase_add_test(tc, test_wks_map_limits);
+    tcase_add_test(tc, test_pointer_target_beyond_rdata);
     tcase_add_test(tc, test_arena_growth);
     suite_add_tcase(s, tc);
     return s;

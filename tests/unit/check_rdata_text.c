@@ -14,8 +14,7 @@
 #include "testutil.h"
 
 /* Decode wire RDATA of class IN into fields joined with '|'. */
-static void decode(uint16_t type, const uint8_t *rd, size_t rdlen, char *out,
-                   size_t cap)
+static void decode(uint16_t type, const uint8_t *rd, size_t rdlen, char *out, size_t cap)
 {
     static uint8_t m[70000];
     size_t len = tu_one_rr(m, sizeof(m), type, SR_CLASS_IN, rd, rdlen);
@@ -47,14 +46,13 @@ START_TEST(test_vectors_round_trip)
             size_t len;
             if (rr->text == NULL)
                 continue;
-            sr_status_t st = sr_rdata_from_text((uint16_t)rr->type, rr->text, wire,
-                                                sizeof(wire), &len);
-            ck_assert_msg(st == SR_OK, "%s %s \"%s\": status %d", v[i].name,
-                          rr->type_name, rr->text, st);
-            ck_assert_msg(len == rr->wire_len &&
-                              (len == 0 || memcmp(wire, rr->wire, len) == 0),
-                          "%s %s \"%s\": wire differs from dnspython's", v[i].name,
-                          rr->type_name, rr->text);
+            sr_status_t st =
+                sr_rdata_from_text((uint16_t)rr->type, rr->text, wire, sizeof(wire), &len);
+            ck_assert_msg(st == SR_OK, "%s %s \"%s\": status %d", v[i].name, rr->type_name,
+                          rr->text, st);
+            ck_assert_msg(len == rr->wire_len && (len == 0 || memcmp(wire, rr->wire, len) == 0),
+                          "%s %s \"%s\": wire differs from dnspython's", v[i].name, rr->type_name,
+                          rr->text);
             decode((uint16_t)rr->type, wire, len, got, sizeof(got));
             want[0] = '\0';
             for (size_t k = 0; k < rr->nfields; k++) {
@@ -62,8 +60,8 @@ START_TEST(test_vectors_round_trip)
                     strcat(want, "|");
                 strcat(want, rr->fields[k].value);
             }
-            ck_assert_msg(strcmp(got, want) == 0, "%s %s: \"%s\" != \"%s\"",
-                          v[i].name, rr->type_name, got, want);
+            ck_assert_msg(strcmp(got, want) == 0, "%s %s: \"%s\" != \"%s\"", v[i].name,
+                          rr->type_name, got, want);
             tested++;
         }
     }
@@ -141,12 +139,11 @@ START_TEST(test_every_type)
     char got[1024];
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         size_t len;
-        sr_status_t st = sr_rdata_from_text(ok[i].type, ok[i].text, wire,
-                                            sizeof(wire), &len);
+        sr_status_t st = sr_rdata_from_text(ok[i].type, ok[i].text, wire, sizeof(wire), &len);
         ck_assert_msg(st == SR_OK, "%u \"%s\": status %d", ok[i].type, ok[i].text, st);
         decode(ok[i].type, wire, len, got, sizeof(got));
-        ck_assert_msg(strcmp(got, ok[i].fields) == 0, "%u \"%s\": \"%s\" != \"%s\"",
-                      ok[i].type, ok[i].text, got, ok[i].fields);
+        ck_assert_msg(strcmp(got, ok[i].fields) == 0, "%u \"%s\": \"%s\" != \"%s\"", ok[i].type,
+                      ok[i].text, got, ok[i].fields);
     }
 }
 END_TEST
@@ -184,18 +181,18 @@ START_TEST(test_errors)
         {SR_TYPE_WKS, "192.0.2.1 6 http"},
         {SR_TYPE_NULL, "abc"},
         {SR_TYPE_NULL, "zz"},
-        {SR_TYPE_CERT, "PGP 0 0 AAECAwQFBgcICQ="},     /* not a whole quantum */
-        {SR_TYPE_CERT, "PGP 0 0 AAEC=wQF"},            /* '=' inside */
-        {SR_TYPE_CERT, "PGP 0 0 AAE*"},                /* not base64 */
+        {SR_TYPE_CERT, "PGP 0 0 AAECAwQFBgcICQ="}, /* not a whole quantum */
+        {SR_TYPE_CERT, "PGP 0 0 AAEC=wQF"},        /* '=' inside */
+        {SR_TYPE_CERT, "PGP 0 0 AAE*"},            /* not base64 */
         {SR_TYPE_CERT, "NOPE 0 0 AAECAwQF"},
         {SR_TYPE_CERT, "PGP 0 BOGUSALG AAECAwQF"},
         {SR_TYPE_CERT, "PGP 65536 0 AAECAwQF"},
         {SR_TYPE_SRV, "1 2 3"},
         {SR_TYPE_NAPTR, "1 2 \"a\" \"b\" \"c\""},
-        {65280, "0a000001"},       /* unknown types: only \# */
-        {65280, "\\# 4 0a0000"},   /* length disagrees */
+        {65280, "0a000001"},     /* unknown types: only \# */
+        {65280, "\\# 4 0a0000"}, /* length disagrees */
         {65280, "\\# 4 0a00000102"},
-        {65280, "\\# 1 0"},        /* odd digits */
+        {65280, "\\# 1 0"}, /* odd digits */
         {65280, "\\#"},
         {65280, "\\# x"},
         {65280, "\\# 65536"},
@@ -204,10 +201,8 @@ START_TEST(test_errors)
     uint8_t wire[512];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t len;
-        sr_status_t st = sr_rdata_from_text(bad[i].type, bad[i].text, wire,
-                                            sizeof(wire), &len);
-        ck_assert_msg(st == SR_E_FORMERR, "%u \"%s\": status %d", bad[i].type,
-                      bad[i].text, st);
+        sr_status_t st = sr_rdata_from_text(bad[i].type, bad[i].text, wire, sizeof(wire), &len);
+        ck_assert_msg(st == SR_E_FORMERR, "%u \"%s\": status %d", bad[i].type, bad[i].text, st);
     }
     size_t len;
     ck_assert_int_eq(sr_rdata_from_text(1, NULL, wire, sizeof(wire), &len), SR_E_INVAL);
@@ -230,14 +225,12 @@ START_TEST(test_small_buffers)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t full[512];
         size_t len, l2;
-        ck_assert_int_eq(sr_rdata_from_text(cases[i].type, cases[i].text, full,
-                                            sizeof(full), &len),
+        ck_assert_int_eq(sr_rdata_from_text(cases[i].type, cases[i].text, full, sizeof(full), &len),
                          SR_OK);
         for (size_t cap = 0; cap < len; cap++) {
             uint8_t *b = malloc(cap ? cap : 1);
             ck_assert_ptr_nonnull(b);
-            ck_assert_int_eq(sr_rdata_from_text(cases[i].type, cases[i].text, b,
-                                                cap, &l2),
+            ck_assert_int_eq(sr_rdata_from_text(cases[i].type, cases[i].text, b, cap, &l2),
                              SR_E_NOBUFS);
             free(b);
         }

@@ -73,8 +73,7 @@ START_TEST(test_ipv6)
     /* a link-local address keeps its zone */
     ck_assert_str_eq(first("nameserver fe80::1%lo\n", SR_OK), "fe80::1%lo");
     /* brackets are not resolv.conf syntax */
-    ck_assert_str_eq(first("nameserver [::1]\nnameserver 127.0.0.2\n", SR_OK),
-                     "127.0.0.2");
+    ck_assert_str_eq(first("nameserver [::1]\nnameserver 127.0.0.2\n", SR_OK), "127.0.0.2");
 }
 END_TEST
 
@@ -84,9 +83,7 @@ START_TEST(test_none)
     first("", SR_E_NO_SERVER);
     first("# nothing\nsearch example.test\n", SR_E_NO_SERVER);
     ck_assert_int_eq(first("domain x\n", SR_E_NO_SERVER)[0], '\0');
-    ck_assert_int_eq(sr_resolv_conf_server("/nonexistent/resolv.conf", out,
-                                           sizeof(out)),
-                     224);
+    ck_assert_int_eq(sr_resolv_conf_server("/nonexistent/resolv.conf", out, sizeof(out)), 224);
 }
 END_TEST
 
@@ -117,8 +114,7 @@ START_TEST(test_environment)
     ck_assert_int_eq(sr_resolv_conf_server(NULL, out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "127.0.0.53");
     /* an explicit path wins over the environment */
-    ck_assert_int_eq(sr_resolv_conf_server("/nonexistent", out, sizeof(out)),
-                     SR_E_NO_SERVER);
+    ck_assert_int_eq(sr_resolv_conf_server("/nonexistent", out, sizeof(out)), SR_E_NO_SERVER);
 }
 END_TEST
 

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include <stubres/upstream.h>
 
@@ -31,8 +31,8 @@ struct result {
     sr_xfer_info_t info;
 };
 
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp,
-                    size_t len, const sr_xfer_info_t *info)
+static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                    const sr_xfer_info_t *info)
 {
     struct result *r = arg;
     r->done++;
@@ -79,8 +79,7 @@ static void on_auth(void *arg, sr_tls_auth_t *a)
         a->accept = false;
 }
 
-static void on_ssl_status(void *arg, const char *addr, uint16_t port,
-                          const char *msg)
+static void on_ssl_status(void *arg, const char *addr, uint16_t port, const char *msg)
 {
     struct seen *s = arg;
     (void)addr;
@@ -109,10 +108,22 @@ static void setup_with(SSL_CTX *(*pick)(void))
     ck_assert_ptr_nonnull(fake);
 }
 
-static SSL_CTX *pick_good(void) { return pki.good; }
-static SSL_CTX *pick_self(void) { return pki.self_signed; }
-static void setup_good(void) { setup_with(pick_good); }
-static void setup_self(void) { setup_with(pick_self); }
+static SSL_CTX *pick_good(void)
+{
+    return pki.good;
+}
+static SSL_CTX *pick_self(void)
+{
+    return pki.self_signed;
+}
+static void setup_good(void)
+{
+    setup_with(pick_good);
+}
+static void setup_self(void)
+{
+    setup_with(pick_self);
+}
 
 static void teardown(void)
 {
@@ -133,9 +144,8 @@ static void cfg_init(sr_upstream_cfg_t *cfg)
 
 static sr_upstream_t *mk_cfg(const sr_upstream_cfg_t *cfg)
 {
-    sr_upstream_events_t ev = {.on_ssl_server_authentication = on_auth,
-                               .on_ssl_status = on_ssl_status,
-                               .arg = &seen};
+    sr_upstream_events_t ev = {
+        .on_ssl_server_authentication = on_auth, .on_ssl_status = on_ssl_status, .arg = &seen};
     sr_status_t st;
     sr_upstream_t *up = sr_upstream_new(base, cfg, &ev, &st);
     ck_assert_msg(up != NULL, "sr_upstream_new: %d", st);
@@ -149,14 +159,12 @@ static sr_upstream_t *mk(void)
     return mk_cfg(&cfg);
 }
 
-static void ask(sr_upstream_t *up, uint16_t id, const char *name,
-                struct result *r)
+static void ask(sr_upstream_t *up, uint16_t id, const char *name, struct result *r)
 {
     uint8_t q[512];
     size_t qlen = make_query(q, sizeof(q), id, name, 1);
     sr_status_t st;
-    ck_assert_ptr_nonnull(
-        sr_upstream_query(up, q, qlen, 0, 3000, on_done, r, &st));
+    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 3000, on_done, r, &st));
 }
 
 /* ---- verdicts ---- */
@@ -360,10 +368,14 @@ END_TEST
 
 START_TEST(test_bad_pins)
 {
-    static const char *const bad[] = {"abc", "AAAA", ",",
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==", /* 31 bytes */
-        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", /* 35 bytes */
-        "!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="};
+    static const char *const bad[] = {
+        "abc", "AAAA", ",", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==", /* 31 bytes */
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",                 /* 35 bytes */
+        "!AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        /* two pins without the comma (found by fuzz_transport: overflowed
+         * the pin array sized by commas) */
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= "
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="};
     sr_upstream_cfg_t cfg;
     sr_status_t st;
 
@@ -456,9 +468,36 @@ START_TEST(test_pipelined_reuse)
 }
 END_TEST
 
+/* The first connection hangs up on its first query (no close_notify). */
+static void h_close_first(fake_req_t *r, void *arg)
+{
+    (void)arg;
+    if (fake_conn_serial(r->conn) == 1)
+        fake_conn_close(r->conn);
+    else
+        fake_reply_answer(r, 1);
+}
+
+START_TEST(test_server_closes_resend)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk();
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_close_first, NULL);
+    ask(up, 12, "www.example.test", &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_OK);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    ck_assert_uint_eq(s.tls_handshakes + s.tls_resumed, 2);
+    sr_upstream_free(up);
+}
+END_TEST
+
 /* A "server" that answers the ClientHello with HTTP and hangs up. */
-static void http_accept(struct evconnlistener *l, evutil_socket_t fd,
-                        struct sockaddr *sa, int len, void *arg)
+static void http_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+                        void *arg)
 {
     static const char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
     (void)l;
@@ -482,8 +521,8 @@ START_TEST(test_handshake_error)
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    l = evconnlistener_new_bind(base, http_accept, NULL, LEV_OPT_CLOSE_ON_FREE,
-                                16, (struct sockaddr *)&sin, sizeof(sin));
+    l = evconnlistener_new_bind(base, http_accept, NULL, LEV_OPT_CLOSE_ON_FREE, 16,
+                                (struct sockaddr *)&sin, sizeof(sin));
     ck_assert_ptr_nonnull(l);
     getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&sin, &slen);
     cfg_init(&cfg);
@@ -563,6 +602,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_session_resumption);
     tcase_add_test(tc, test_tls12_resumption);
     tcase_add_test(tc, test_pipelined_reuse);
+    tcase_add_test(tc, test_server_closes_resend);
     tcase_add_test(tc, test_handshake_error);
     tcase_add_test(tc, test_free_during_handshake);
     tcase_add_test(tc, test_handler_frees_upstream);

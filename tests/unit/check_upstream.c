@@ -11,6 +11,7 @@
 
 #include <stubres/upstream.h>
 
+#include "lib-internal.h" /* sr_alloc_fail_after */
 #include "xport-helpers.h"
 
 static struct event_base *base;
@@ -25,8 +26,8 @@ struct result {
     char detail[256];
 };
 
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp,
-                    size_t len, const sr_xfer_info_t *info)
+static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                    const sr_xfer_info_t *info)
 {
     struct result *r = arg;
     r->done++;
@@ -77,8 +78,8 @@ static sr_upstream_t *mk(sr_proto_t proto)
     return up;
 }
 
-static sr_xfer_t *ask(sr_upstream_t *up, uint16_t id, const char *name,
-                      int timeout_ms, struct result *r)
+static sr_xfer_t *ask(sr_upstream_t *up, uint16_t id, const char *name, int timeout_ms,
+                      struct result *r)
 {
     uint8_t q[512];
     size_t qlen = make_query(q, sizeof(q), id, name, 1);
@@ -519,6 +520,38 @@ START_TEST(test_udp_1000_concurrent)
 }
 END_TEST
 
+START_TEST(test_ipv6)
+{
+    static const sr_proto_t protos[] = {SR_PROTO_UDP, SR_PROTO_TCP};
+    fake_t *f6 = fake_new_at(base, NULL, true);
+    char server[64];
+
+    if (f6 == NULL)
+        return; /* no ::1 on this machine */
+    fake_set_cb(f6, h_other_port_first, NULL);
+    for (size_t i = 0; i < 2; i++) {
+        struct result r = {0};
+        sr_upstream_cfg_t cfg;
+        sr_status_t st;
+        sr_upstream_t *up;
+
+        /* brackets and a port in the server string, as the daemon writes */
+        snprintf(server, sizeof(server), "[::1]:%u", fake_port(f6));
+        cfg_init(&cfg, protos[i], 0);
+        cfg.server = server;
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        ck_assert_ptr_nonnull(up);
+        ask(up, 18, "www.example.test", 2000, &r);
+        ck_assert(run_until(base, &r.done, 1, 2000));
+        ck_assert_int_eq(r.status, SR_OK);
+        /* UDP: the reply from the other port of ::1 was not believed */
+        ck_assert_uint_eq(r.info.ignored, protos[i] == SR_PROTO_UDP ? 1 : 0);
+        sr_upstream_free(up);
+    }
+    fake_free(f6);
+}
+END_TEST
+
 /* ---- TCP ---- */
 
 struct held {
@@ -905,8 +938,8 @@ struct freer {
     bool cancel_other;
 };
 
-static void on_done_free(void *arg, sr_status_t status, const uint8_t *resp,
-                         size_t len, const sr_xfer_info_t *info)
+static void on_done_free(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                         const sr_xfer_info_t *info)
 {
     struct freer *f = arg;
     (void)status;
@@ -943,8 +976,7 @@ START_TEST(test_callback_frees_upstream)
     fr.up = _i == 0 ? mk(SR_PROTO_TCP) : mk(SR_PROTO_UDP);
     for (int i = 0; i < 3; i++) {
         qlen = make_query(q, sizeof(q), (uint16_t)i, "www.example.test", 1);
-        ck_assert_ptr_nonnull(sr_upstream_query(fr.up, q, qlen, 0, 2000,
-                                                on_done_free, &fr, &st));
+        ck_assert_ptr_nonnull(sr_upstream_query(fr.up, q, qlen, 0, 2000, on_done_free, &fr, &st));
     }
     /* The first answer frees the upstream; the others never call back. */
     run_for(base, 500);
@@ -966,8 +998,7 @@ START_TEST(test_callback_cancels_other)
     fake_set_cb(fake, h_burst3, &h);
     fr.cancel_other = true;
     qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
-    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 2000, on_done_free,
-                                            &fr, &st));
+    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 2000, on_done_free, &fr, &st));
     fr.other = ask(up, 2, "www.example.test", 2000, &r);
     ask(up, 3, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 2000));
@@ -1022,8 +1053,7 @@ START_TEST(test_names_and_addresses)
         {SR_PROTO_UDP, "[::1]", 0, NULL, "udp://[::1]:53"},
         {SR_PROTO_UDP, "[::1]:5353", 0, NULL, "udp://[::1]:5353"},
         {SR_PROTO_TLS, "::1", 0, "name", "tls://[::1]:853#name"},
-        {SR_PROTO_TLS, "tls://127.0.0.1:8853#dns.test", 0, NULL,
-         "tls://127.0.0.1:8853#dns.test"},
+        {SR_PROTO_TLS, "tls://127.0.0.1:8853#dns.test", 0, NULL, "tls://127.0.0.1:8853#dns.test"},
         {SR_PROTO_TLS, "dns.example", 0, NULL, "tls://dns.example:853"},
         {SR_PROTO_TCP, "fe80::1%lo", 0, NULL, "tcp://[fe80::1%lo]:53"},
     };
@@ -1074,8 +1104,7 @@ static void h_bootstrap(fake_req_t *r, void *arg)
     size_t len;
     int *mode = arg;
     if (r->qlen > 20 && memcmp(r->q + 12, "\3dns\4test", 10) == 0) {
-        len = make_answer(r->q, r->qlen, out, sizeof(out), *mode == 1 ? 3 : 0,
-                          *mode == 1 ? 0 : 1);
+        len = make_answer(r->q, r->qlen, out, sizeof(out), *mode == 1 ? 3 : 0, *mode == 1 ? 0 : 1);
         if (*mode != 1) {
             out[len - 4] = 127;
             out[len - 3] = 0;
@@ -1174,6 +1203,43 @@ START_TEST(test_logging_levels)
 }
 END_TEST
 
+/* Every allocation of the library failing in turn: NULL with SR_E_NOMEM
+ * or a query that fails cleanly, never a crash or a leak (ASan). */
+START_TEST(test_allocation_failures)
+{
+    sr_proto_t proto = _i == 0 ? SR_PROTO_UDP : SR_PROTO_TCP;
+    int completed = 0;
+
+    for (long n = 0; n < 60; n++) {
+        struct result r = {0};
+        sr_upstream_cfg_t cfg;
+        sr_upstream_t *up;
+        sr_status_t st = SR_OK;
+        uint8_t q[512];
+        size_t qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
+
+        cfg_init(&cfg, proto, fake_port(fake));
+        cfg.tcp_fallback = true;
+        sr_alloc_fail_after(n);
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        if (up == NULL) {
+            sr_alloc_fail_after(-1);
+            ck_assert_int_eq(st, SR_E_NOMEM);
+            continue;
+        }
+        if (sr_upstream_query(up, q, qlen, 0, 500, on_done, &r, &st) == NULL)
+            ck_assert_int_eq(st, SR_E_NOMEM);
+        else
+            run_until(base, &r.done, 1, 1000);
+        sr_alloc_fail_after(-1);
+        ck_assert_int_le(r.done, 1);
+        completed += r.done == 1 && r.status == SR_OK;
+        sr_upstream_free(up);
+    }
+    ck_assert_int_gt(completed, 0); /* n large enough: it works */
+}
+END_TEST
+
 static Suite *upstream_suite(void)
 {
     Suite *s = suite_create("upstream");
@@ -1194,6 +1260,7 @@ static Suite *upstream_suite(void)
     tcase_add_test(tc, test_udp_connected_refused);
     tcase_add_test(tc, test_udp_socket_options);
     tcase_add_test(tc, test_udp_1000_concurrent);
+    tcase_add_test(tc, test_ipv6);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tcp");
@@ -1223,6 +1290,7 @@ static Suite *upstream_suite(void)
     tcase_add_loop_test(tc, test_host_name_via_bootstrap, 0, 3);
     tcase_add_test(tc, test_host_name_without_bootstrap);
     tcase_add_test(tc, test_logging_levels);
+    tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -133,8 +133,7 @@ static void load_sidecar(tu_vec_t *v, const char *path)
             }
         } else if (strcmp(line, "edns none") == 0) {
             v->edns = false;
-        } else if (sscanf(line, "edns %u %u %u %u %u", &u1, &u2, &u3, &u4,
-                          &u5) == 5) {
+        } else if (sscanf(line, "edns %u %u %u %u %u", &u1, &u2, &u3, &u4, &u5) == 5) {
             v->edns = true;
             v->udp_size = u1;
             v->ext_rcode = u2;
@@ -157,8 +156,8 @@ static void load_sidecar(tu_vec_t *v, const char *path)
             }
             rr = &v->rrs[v->nrr++];
             memset(rr, 0, sizeof(*rr));
-            int k = sscanf(line, "rr %63s %1099s %u %63s %u %lu %8191s %zu", a,
-                           owner, &u1, c, &u2, &ul, rdhex, &z);
+            int k = sscanf(line, "rr %63s %1099s %u %63s %u %lu %8191s %zu", a, owner, &u1, c, &u2,
+                           &ul, rdhex, &z);
             ck_assert_msg(k == 8, "bad line in %s: %s", path, line);
             rr->section = section_of(a);
             rr->owner = xstrdup(owner);
@@ -262,8 +261,8 @@ void tu_free_vecs(tu_vec_t *v, size_t n)
     free(v);
 }
 
-size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass,
-                 const uint8_t *rdata, size_t rdlen)
+size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass, const uint8_t *rdata,
+                 size_t rdlen)
 {
     /* Header: ID 0, QR|RD|RA, no question, one answer. */
     static const uint8_t hdr[] = {0, 0, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0};

@@ -32,8 +32,8 @@ typedef struct tu_rr {
     size_t rdlen;
     size_t nfields;
     tu_field_t *fields;
-    char *text;     /* dnspython's presentation of the RDATA, or NULL */
-    uint8_t *wire;  /* its uncompressed wire form (with text) */
+    char *text;    /* dnspython's presentation of the RDATA, or NULL */
+    uint8_t *wire; /* its uncompressed wire form (with text) */
     size_t wire_len;
 } tu_rr_t;
 
@@ -62,7 +62,7 @@ void tu_free_vecs(tu_vec_t *v, size_t n);
 
 /* Build a response with one answer record (root owner, class IN, TTL 0)
  * around rdata; returns the message length. */
-size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass,
-                 const uint8_t *rdata, size_t rdlen);
+size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass, const uint8_t *rdata,
+                 size_t rdlen);
 
 #endif

@@ -54,8 +54,8 @@ static size_t question_end(const uint8_t *q, size_t qlen)
     return off <= qlen ? off : 0;
 }
 
-size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
-                   uint16_t extra_flags, int n)
+size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, uint16_t extra_flags,
+                   int n)
 {
     size_t qe = question_end(q, qlen), len;
     uint16_t flags;
@@ -64,7 +64,7 @@ size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
         return 0;
     memcpy(out, q, qe);
     flags = (uint16_t)(((q[2] << 8) | q[3]) & 0x7900); /* opcode, RD */
-    flags |= 0x8000 | 0x0080 | extra_flags;         /* QR, RA */
+    flags |= 0x8000 | 0x0080 | extra_flags;            /* QR, RA */
     out[2] = (uint8_t)(flags >> 8);
     out[3] = (uint8_t)flags;
     out[4] = 0;
@@ -74,8 +74,7 @@ size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
     memset(out + 8, 0, 4);
     len = qe;
     for (int i = 0; i < n; i++) {
-        static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4,
-                                     192, 0, 2};
+        static const uint8_t rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2};
         memcpy(out + len, rr, sizeof(rr));
         out[len + sizeof(rr)] = (uint8_t)(i + 1);
         len += sizeof(rr) + 1;
@@ -83,8 +82,7 @@ size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
     return len;
 }
 
-size_t make_query(uint8_t *out, size_t cap, uint16_t id, const char *name,
-                  uint16_t qtype)
+size_t make_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16_t qtype)
 {
     size_t n = 12;
     const char *p = name;
@@ -136,8 +134,7 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
         r->stream = false;
         r->conn = NULL;
         r->fromlen = sizeof(r->from);
-        ssize_t n = recvfrom(fd, r->q, sizeof(r->q), 0,
-                             (struct sockaddr *)&r->from, &r->fromlen);
+        ssize_t n = recvfrom(fd, r->q, sizeof(r->q), 0, (struct sockaddr *)&r->from, &r->fromlen);
         if (n < 0)
             return;
         r->qlen = (size_t)n;
@@ -166,8 +163,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
 
     if (f->ssl_ctx != NULL && f->sni[0] == '\0') {
-        const char *sni = SSL_get_servername(bufferevent_openssl_get_ssl(bev),
-                                             TLSEXT_NAMETYPE_host_name);
+        const char *sni =
+            SSL_get_servername(bufferevent_openssl_get_ssl(bev), TLSEXT_NAMETYPE_host_name);
         snprintf(f->sni, sizeof(f->sni), "%s", sni != NULL ? sni : "(none)");
     }
     while (!c->closing && evbuffer_get_length(in) >= 2) {
@@ -207,8 +204,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
         conn_free(c);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-                      struct sockaddr *sa, int salen, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
     fake_t *f = arg;
     fake_conn_t *c = calloc(1, sizeof(*c));
@@ -219,8 +216,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     c->serial = ++f->accepts;
     if (f->ssl_ctx != NULL)
         c->bev = bufferevent_openssl_socket_new(f->base, fd, SSL_new(f->ssl_ctx),
-                                                BUFFEREVENT_SSL_ACCEPTING,
-                                                BEV_OPT_CLOSE_ON_FREE);
+                                                BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     else
         c->bev = bufferevent_socket_new(f->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
@@ -234,23 +230,49 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 fake_t *fake_new(struct event_base *base, SSL_CTX *tls_server_ctx)
 {
+    return fake_new_at(base, tls_server_ctx, false);
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
+fake_t *fake_new_at(struct event_base *base, SSL_CTX *tls_server_ctx, bool ipv6)
+{
     fake_t *f = calloc(1, sizeof(*f));
-    struct sockaddr_in sin;
-    socklen_t slen = sizeof(sin);
+    struct sockaddr_storage ss;
+    socklen_t slen;
+    int family = ipv6 ? AF_INET6 : AF_INET;
 
     f->base = base;
     f->ssl_ctx = tls_server_ctx;
     for (int tries = 0; tries < 50; tries++) {
-        f->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        memset(&sin, 0, sizeof(sin));
-        sin.sin_family = AF_INET;
-        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(f->udp_fd, (struct sockaddr *)&sin, sizeof(sin));
-        getsockname(f->udp_fd, (struct sockaddr *)&sin, &slen);
-        f->port = ntohs(sin.sin_port);
-        f->lst = evconnlistener_new_bind(base, accept_cb, f,
-                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-                                         128, (struct sockaddr *)&sin, sizeof(sin));
+        memset(&ss, 0, sizeof(ss));
+        ss.ss_family = (sa_family_t)family;
+        if (ipv6) {
+            ((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+            slen = sizeof(struct sockaddr_in6);
+        } else {
+            ((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            slen = sizeof(struct sockaddr_in);
+        }
+        f->udp_fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        if (f->udp_fd < 0 || bind(f->udp_fd, (struct sockaddr *)&ss, slen) != 0) {
+            if (f->udp_fd >= 0)
+                close(f->udp_fd);
+            free(f);
+            return NULL; /* no IPv6 here */
+        }
+        getsockname(f->udp_fd, (struct sockaddr *)&ss, &slen);
+        f->port = ntohs(ipv6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                             : ((struct sockaddr_in *)&ss)->sin_port);
+        f->lst =
+            evconnlistener_new_bind(base, accept_cb, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                    128, (struct sockaddr *)&ss, (int)slen);
         if (f->lst != NULL)
             break;
         close(f->udp_fd);
@@ -266,9 +288,9 @@ fake_t *fake_new(struct event_base *base, SSL_CTX *tls_server_ctx)
         setsockopt(f->udp_fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     f->udp_ev = event_new(base, f->udp_fd, EV_READ | EV_PERSIST, udp_cb, f);
     event_add(f->udp_ev, NULL);
-    f->alt_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    sin.sin_port = 0;
-    bind(f->alt_fd, (struct sockaddr *)&sin, sizeof(sin));
+    f->alt_fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    set_port(&ss, 0);
+    bind(f->alt_fd, (struct sockaddr *)&ss, slen);
     return f;
 }
 
@@ -291,13 +313,34 @@ void fake_set_cb(fake_t *f, fake_cb cb, void *arg)
     f->arg = arg;
 }
 
-uint16_t fake_port(const fake_t *f) { return f->port; }
-int fake_queries(const fake_t *f) { return f->queries; }
-int fake_accepts(const fake_t *f) { return f->accepts; }
-int fake_open_conns(const fake_t *f) { return f->open; }
-size_t fake_last_qlen(const fake_t *f) { return f->last_qlen; }
-const char *fake_last_sni(const fake_t *f) { return f->sni; }
-int fake_conn_serial(const fake_conn_t *c) { return c->serial; }
+uint16_t fake_port(const fake_t *f)
+{
+    return f->port;
+}
+int fake_queries(const fake_t *f)
+{
+    return f->queries;
+}
+int fake_accepts(const fake_t *f)
+{
+    return f->accepts;
+}
+int fake_open_conns(const fake_t *f)
+{
+    return f->open;
+}
+size_t fake_last_qlen(const fake_t *f)
+{
+    return f->last_qlen;
+}
+const char *fake_last_sni(const fake_t *f)
+{
+    return f->sni;
+}
+int fake_conn_serial(const fake_conn_t *c)
+{
+    return c->serial;
+}
 
 void fake_send_raw(fake_req_t *r, const uint8_t *m, size_t len)
 {
@@ -309,6 +352,8 @@ void fake_send_raw(fake_req_t *r, const uint8_t *m, size_t len)
 
 void fake_send_udp_from_other_port(fake_req_t *r, const uint8_t *m, size_t len)
 {
+    if (r->stream)
+        return; /* only a datagram has a port to spoof */
     sendto(r->f->alt_fd, m, len, 0, (struct sockaddr *)&r->from, r->fromlen);
 }
 
@@ -381,8 +426,8 @@ uint16_t closed_port(int type)
 /* ------------------------------------------------------------------ */
 /* a throw-away PKI */
 
-static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san,
-                       X509 *issuer, EVP_PKEY *issuer_key, bool ca, long serial)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *issuer,
+                       EVP_PKEY *issuer_key, bool ca, long serial)
 {
     X509 *c = X509_new();
     X509V3_CTX v3;
@@ -394,19 +439,17 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san,
     X509_gmtime_adj(X509_getm_notAfter(c), 86400);
     X509_set_pubkey(c, key);
     X509_NAME *name = X509_get_subject_name(c);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                               (const unsigned char *)"stubresd tests", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               (const unsigned char *)cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"stubresd tests", -1,
+                               -1, 0);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(c, issuer != NULL ? X509_get_subject_name(issuer) : name);
     X509V3_set_ctx(&v3, issuer != NULL ? issuer : c, c, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-                              ca ? "critical,CA:TRUE" : "CA:FALSE");
+    ext =
+        X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
     X509_add_ext(c, ext, -1);
     X509_EXTENSION_free(ext);
     if (ca) {
-        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
-                                  "critical,keyCertSign,cRLSign");
+        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
         X509_add_ext(c, ext, -1);
         X509_EXTENSION_free(ext);
     }
@@ -450,10 +493,8 @@ bool test_pki_init(test_pki_t *pki)
         return false;
     snprintf(pki->ca_file, sizeof(pki->ca_file), "%s/ca.pem", pki->dir);
     ca = make_cert(ca_key, "stubresd test CA", NULL, NULL, NULL, true, 1);
-    srv = make_cert(srv_key, "dns.test", "DNS:dns.test,IP:127.0.0.1", ca,
-                    ca_key, false, 2);
-    self = make_cert(self_key, "dns.test", "DNS:dns.test,IP:127.0.0.1", NULL,
-                     NULL, false, 3);
+    srv = make_cert(srv_key, "dns.test", "DNS:dns.test,IP:127.0.0.1", ca, ca_key, false, 2);
+    self = make_cert(self_key, "dns.test", "DNS:dns.test,IP:127.0.0.1", NULL, NULL, false, 3);
     fp = fopen(pki->ca_file, "w");
     PEM_write_X509(fp, ca);
     fclose(fp);

@@ -19,7 +19,7 @@ typedef struct fake_conn fake_conn_t;
 /* One query the fake received. */
 typedef struct fake_req {
     fake_t *f;
-    bool stream;               /* TCP/TLS (conn) or UDP (from) */
+    bool stream; /* TCP/TLS (conn) or UDP (from) */
     fake_conn_t *conn;
     struct sockaddr_storage from;
     socklen_t fromlen;
@@ -32,6 +32,8 @@ typedef void (*fake_cb)(fake_req_t *r, void *arg);
 
 /* A fake on 127.0.0.1, UDP and TCP (TLS when ctx is given) on one port. */
 fake_t *fake_new(struct event_base *base, SSL_CTX *tls_server_ctx);
+/* The same on ::1 (ipv6) or 127.0.0.1; NULL when the address is missing. */
+fake_t *fake_new_at(struct event_base *base, SSL_CTX *tls_server_ctx, bool ipv6);
 void fake_free(fake_t *f);
 void fake_set_cb(fake_t *f, fake_cb cb, void *arg);
 uint16_t fake_port(const fake_t *f);
@@ -57,11 +59,10 @@ int fake_conn_serial(const fake_conn_t *c);
 
 /* A response to q: header and question copied, QR set, extra_flags ORed
  * in, n A records. Returns its length. */
-size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap,
-                   uint16_t extra_flags, int n);
+size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out, size_t cap, uint16_t extra_flags,
+                   int n);
 /* A one-question query for name (dotted, no escapes). Returns its length. */
-size_t make_query(uint8_t *out, size_t cap, uint16_t id, const char *name,
-                  uint16_t qtype);
+size_t make_query(uint8_t *out, size_t cap, uint16_t id, const char *name, uint16_t qtype);
 
 /* Run base until *counter >= target or ms pass. Returns true if reached. */
 bool run_until(struct event_base *base, const int *counter, int target, int ms);
@@ -71,10 +72,10 @@ void run_for(struct event_base *base, int ms);
 /* A test PKI in a temporary directory. */
 typedef struct test_pki {
     char dir[64];
-    char ca_file[128];     /* PEM of the CA */
-    SSL_CTX *good;         /* server: CN/SAN dns.test + 127.0.0.1, signed by the CA */
-    SSL_CTX *self_signed;  /* server: dns.test, self-signed */
-    char good_pin[64];     /* base64 SPKI SHA-256 of good's key */
+    char ca_file[128];    /* PEM of the CA */
+    SSL_CTX *good;        /* server: CN/SAN dns.test + 127.0.0.1, signed by the CA */
+    SSL_CTX *self_signed; /* server: dns.test, self-signed */
+    char good_pin[64];    /* base64 SPKI SHA-256 of good's key */
     char self_pin[64];
 } test_pki_t;
 

@@ -775,13 +775,15 @@ def tls_accept(server, request):
     return tsock
 
 
-class StreamServer(socketserver.ThreadingTCPServer):
+class AcceptMixin:
+    """Stream servers: count the connection, then TLS if the server has a
+    context; runs in the connection's own thread, so a slow handshake
+    blocks no one."""
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
 
     def finish_request(self, request, client_address):
-        # runs in the connection's own thread: a slow handshake blocks no one
         self.engine.stats.update(lambda d: Stats._inc(d["connections"],
                                                       self.proto))
         if self.ssl_ctx is None:
@@ -793,6 +795,10 @@ class StreamServer(socketserver.ThreadingTCPServer):
                 self.RequestHandlerClass(tsock, client_address, self)
             finally:
                 tsock.close()
+
+
+class StreamServer(AcceptMixin, socketserver.ThreadingTCPServer):
+    pass
 
 
 class DatagramServer(socketserver.ThreadingUDPServer):
@@ -1031,21 +1037,7 @@ class HTTPSHandler(http.server.BaseHTTPRequestHandler):
         return self._send(200, ctype, body)
 
 
-class HTTPSServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def finish_request(self, request, client_address):
-        self.engine.stats.update(lambda d: Stats._inc(d["connections"],
-                                                      "https"))
-        tsock = tls_accept(self, request)
-        if tsock is not None:
-            try:
-                self.RequestHandlerClass(tsock, client_address, self)
-            finally:
-                tsock.close()
-
+class HTTPSServer(AcceptMixin, http.server.ThreadingHTTPServer):
     def server_bind(self):
         # not HTTPServer.server_bind: its socket.getfqdn() may send a DNS
         # query to the system resolver; tests talk to loopback only
