@@ -10,9 +10,8 @@
 #include <stdlib.h>
 
 #include "doh-internal.h"
+#include "fuzz.h"
 #include <stubres/wire.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -32,14 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sr_doh_json_to_wire((const char *)data, size, &q, &out, &outlen,
                             detail, sizeof(detail)) != SR_OK)
         return 0;
-    if (outlen < SR_HEADER_LEN || outlen > SR_DOH_WIRE_MAX)
-        abort();
+    FUZZ_CHECK(outlen >= SR_HEADER_LEN && outlen <= SR_DOH_WIRE_MAX);
     msg = sr_msg_new();
     if (msg != NULL) {
-        if (sr_msg_parse(msg, out, outlen, 0) != SR_OK)
-            abort();
-        if (sr_msg_id(msg) != q.id || sr_msg_qtype(msg) != q.qtype)
-            abort();
+        FUZZ_CHECK(sr_msg_parse(msg, out, outlen, 0) == SR_OK);
+        FUZZ_CHECK(sr_msg_id(msg) == q.id);
+        FUZZ_CHECK(sr_msg_qdcount(msg) == 1 && sr_msg_qtype(msg) == q.qtype);
         sr_msg_free(msg);
     }
     sr_free(out);
