@@ -17,10 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* The question of the seed corpus: example.test, type from the first
      * byte so that Question checks see matches and mismatches. */
-    static const uint8_t qname[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                                    4, 't', 'e', 's', 't', 0};
-    sr_doh_question_t q = {0x4242, qname, sizeof(qname), SR_TYPE_A,
-                           SR_CLASS_IN};
+    static const uint8_t qname[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
+    sr_doh_question_t q = {0x4242, qname, sizeof(qname), SR_TYPE_A, SR_CLASS_IN};
     char detail[SR_DOH_DETAIL_MAX];
     uint8_t *out = NULL;
     size_t outlen = 0;
@@ -28,8 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 0 && data[0] != '{')
         q.qtype = data[0];
-    if (sr_doh_json_to_wire((const char *)data, size, &q, &out, &outlen,
-                            detail, sizeof(detail)) != SR_OK)
+    if (sr_doh_json_to_wire((const char *)data, size, &q, &out, &outlen, detail, sizeof(detail)) !=
+        SR_OK)
         return 0;
     FUZZ_CHECK(outlen >= SR_HEADER_LEN && outlen <= SR_DOH_WIRE_MAX);
     msg = sr_msg_new();
