@@ -41,8 +41,9 @@
 #define CACHE_MAX_BUCKETS (1u << 24)
 /* Charged per entry beside the bytes we ask malloc for: glibc's chunk
  * header (8) and its average rounding to 16 (8), and the entry's share of
- * the bucket array at load factor <= 1 (8). */
-#define CACHE_ENTRY_OVERHEAD 24u
+ * the bucket array, whose load factor stays between 1/2 and 1 (8 to 16
+ * bytes: we charge 16). */
+#define CACHE_ENTRY_OVERHEAD 32u
 /* "Popular": at least this many fresh hits since the entry was stored. */
 #define CACHE_PREFETCH_MIN_HITS 2u
 /* Prefetch when at most a tenth of the TTL is left (Unbound's rule). */
@@ -405,6 +406,7 @@ typedef struct image {
     size_t nttl;
     unsigned rcode;      /* may be extended (> 15) for fresh responses */
     bool ad;
+    bool tc;             /* a fresh response that came truncated */
 } image_t;
 
 /* The reply to q made from im: TTLs counted down by elapsed, or all set to
@@ -437,7 +439,7 @@ static size_t render(const image_t *im, const cache_query_t *q,
     /* RFC 6840 5.8: AD only to a client that asked for it with AD or DO. */
     if (im->ad && ((q->flags & SR_FLAG_AD) != 0 || q->do_bit))
         flags |= SR_FLAG_AD;
-    if (tc)
+    if (tc || im->tc)
         flags |= SR_FLAG_TC;
     sr_put16(out, q->id);
     sr_put16(out + 2, flags);
@@ -486,6 +488,7 @@ static void entry_image(const centry_t *e, image_t *im)
     im->nttl = e->nttl;
     im->rcode = e->rcode;
     im->ad = (e->flags & E_AD) != 0;
+    im->tc = false; /* truncated responses are never stored */
 }
 
 /* ------------------------------------------------------------------ */
@@ -933,6 +936,9 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
     memset(&im, 0, sizeof(im));
     im.rcode = sr_msg_rcode(resp);
     im.ad = (flags & SR_FLAG_AD) != 0;
+    /* A truncated answer stays marked as one (RFC 2181 9), so the client
+     * does not take the part for the whole. */
+    im.tc = (flags & SR_FLAG_TC) != 0;
 
     if (sr_msg_qdcount(resp) == 0) {
         /* FORMERR, REFUSED and the like may come without a question: the

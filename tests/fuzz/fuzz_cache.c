@@ -25,18 +25,10 @@
 #include <stubres/wire.h>
 
 #include "cache.h"
+#include "fuzz.h"
 #include "lib-internal.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_cache: %s:%d: check failed: %s\n",          \
-                    __FILE__, __LINE__, #cond);                               \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#define CHECK(cond) FUZZ_CHECK(cond)
 
 /* ---- reading the input ---- */
 
@@ -728,6 +720,63 @@ static void check_loose(const model_t *md, const ment_t *last,
     }
 }
 
+/* cache_render of a fresh response: the same patching as a hit, the
+ * upstream's TC kept, the kept records as the upstream sent them. */
+static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
+                         size_t qlen, uint16_t qtype, uint16_t qclass,
+                         uint8_t *out, size_t cap)
+{
+    static const uint16_t sizes[] = {512, 1232, 100, 65535};
+    cache_query_t q;
+    uint8_t o = u8(f);
+    memset(&q, 0, sizeof(q));
+    q.id = u16(f);
+    q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) |
+                         ((o & 2u) ? SR_FLAG_CD : 0));
+    q.qname = qn;
+    q.qname_len = qlen;
+    q.qtype = qtype;
+    q.qclass = qclass;
+    q.do_bit = (o & 4u) != 0;
+    q.edns = q.do_bit || (o & 8u) != 0;
+    q.max_len = q.edns ? sizes[(o >> 4) & 3] : 512;
+
+    size_t n = cache_render(resp, &q, out, cap);
+    size_t rqlen = 0;
+    const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
+    bool same = sr_msg_qdcount(resp) == 0 ||
+                (sr_msg_qdcount(resp) == 1 &&
+                 sr_name_equal(rq, rqlen, qn, qlen) &&
+                 sr_msg_qtype(resp) == qtype && sr_msg_qclass(resp) == qclass);
+    if (!same) {
+        CHECK(n == 0);
+        return;
+    }
+    if (n == 0)
+        return; /* an OPT that cut into the answer: nothing to render */
+    CHECK(sr_msg_parse(g_reply, out, n, 0) == SR_OK);
+    uint16_t fl = sr_msg_flags(g_reply);
+    CHECK(sr_msg_id(g_reply) == q.id);
+    CHECK(memcmp(out + SR_HEADER_LEN, qn, qlen) == 0);
+    CHECK((fl & SR_FLAG_QR) && !(fl & SR_FLAG_AA));
+    CHECK(sr_msg_edns(g_reply)->present == q.edns);
+    CHECK((sr_msg_rcode(g_reply) & 0xFu) == (sr_msg_rcode(resp) & 0xFu));
+    if (sr_msg_flags(resp) & SR_FLAG_TC)
+        CHECK(fl & SR_FLAG_TC);
+    CHECK(n <= (q.max_len < 512 ? 512u : q.max_len));
+    if (!(fl & SR_FLAG_TC) && sr_msg_qdcount(resp) == 1) {
+        CHECK(sr_msg_section_count(g_reply, SR_SECTION_ANSWER) ==
+              sr_msg_section_count(resp, SR_SECTION_ANSWER));
+        for (size_t i = 0; i < sr_msg_rr_count(g_reply); i++) {
+            const sr_rr_t *a = sr_msg_rr(g_reply, i);
+            const sr_rr_t *b = sr_msg_rr(resp, i);
+            CHECK(b != NULL && a->type == b->type && a->ttl == b->ttl &&
+                  a->rdlength == b->rdlength &&
+                  memcmp(a->rdata, b->rdata, a->rdlength) == 0);
+        }
+    }
+}
+
 /* ---- the run ---- */
 
 static cache_cfg_t pick_cfg(fz_t *f, bool strict)
@@ -807,6 +856,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (got && sr_msg_rcode(msg) != 2)
                 model_store(&last, qn, qlen, qtype, SR_CLASS_IN, bits, msg,
                             now);
+            check_render(msg, &f, qn, qlen, qtype, SR_CLASS_IN, out,
+                         65536 + 64);
             break;
         }
         case 3: { /* store fuzzer bytes under their own question */
@@ -831,6 +882,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(got == want);
             if (got && sr_msg_rcode(msg) != 2)
                 model_store(&last, own, rl, t, cl, bits, msg, now);
+            check_render(msg, &f, own, rl, t, cl, out, 65536 + 64);
             break;
         }
         case 4: { /* the upstreams failed */

@@ -822,6 +822,17 @@ START_TEST(test_render_fresh)
     ck_assert_uint_gt(n, 0);
     ck_assert_uint_eq(sr_get16(out + 2) & 0xF, 5);
 
+    /* A truncated upstream answer stays truncated. */
+    sr_msg_free(m);
+    m = msg_file("truncated");
+    tq_init(&t, "tc.example.test", SR_TYPE_A);
+    n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert(sr_get16(out + 2) & SR_FLAG_TC);
+    sr_msg_free(m);
+    m = msg_file("refused");
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+
     /* A different question: refused. */
     tq_init(&t, "xyz.example.test", SR_TYPE_A);
     ck_assert_uint_eq(cache_render(m, &t.q, out, sizeof(out)), 0);
@@ -1028,6 +1039,63 @@ START_TEST(test_dump)
     for (size_t i = 0; i < l.n; i++)
         free(l.v[i]);
     cache_dump(NULL, T0, collect, &l);
+    cache_free(c);
+}
+END_TEST
+
+/* CHAOS class and bad arguments. */
+START_TEST(test_chaos_and_bad_args)
+{
+    static const uint8_t vb[] = {
+        0x00, 0x07, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd',
+        0, 0x00, 0x10, 0x00, 0x03, 0xC0, 0x0C, 0x00, 0x10, 0x00, 0x03,
+        0x00, 0x00, 0x00, 0x3C, 0x00, 0x08, 7, 's', 't', 'u', 'b', 'r',
+        'e', 's'};
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    lines_t l = {{NULL}, 0};
+    tq_t t;
+
+    sr_msg_t *m = sr_msg_new();
+    ck_assert_int_eq(sr_msg_parse(m, vb, sizeof(vb), 0), SR_OK);
+    ck_assert(store_msg(c, m, false, false, T0));
+    sr_msg_free(m);
+    tq_init(&t, "VERSION.bind", SR_TYPE_TXT);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS); /* class IN */
+    t.q.qclass = 3;
+    ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_qclass(r->m), 3);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 50);
+    cache_dump(c, T0 + 10, collect, &l);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.v[0], "version.bind TXT CH NOERROR 50 "
+                             "version.bind 50 TXT stubres");
+    free(l.v[0]);
+
+    ck_assert_ptr_null(cache_new(NULL));
+    cache_set_cfg(NULL, &cfg);
+    cache_set_cfg(c, NULL);
+    cache_free(NULL);
+    size_t len = 7;
+    ck_assert_int_eq(cache_lookup(NULL, &t.q, T0, false, r->buf, 100, &len),
+                     CACHE_MISS);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(cache_lookup(c, NULL, T0, false, r->buf, 100, &len),
+                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, NULL, 100, &len),
+                     CACHE_MISS);
+    t.q.qname_len = 256;
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 100, &len),
+                     CACHE_MISS);
+    ck_assert_uint_eq(cache_flush(c, t.name, 0), 0);
+    ck_assert(!cache_store_failure(c, t.name, 0, 1, 1, false, false, T0));
+    ck_assert_uint_eq(cache_render(NULL, NULL, NULL, 0), 0);
+    cache_dump(c, T0, NULL, NULL);
+    ck_assert_uint_eq(stats_of(c).entries, 1);
+
+    reply_free(r);
     cache_free(c);
 }
 END_TEST
@@ -1390,6 +1458,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_set_cfg_shrinks);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_dump);
+    tcase_add_test(tc, test_chaos_and_bad_args);
     tcase_add_test(tc, test_serve_stale);
     tcase_add_test(tc, test_prefetch);
     tcase_add_test(tc, test_stats);
