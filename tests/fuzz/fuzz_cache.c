@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <stubres/wire.h>
 
@@ -355,6 +356,7 @@ typedef struct mrec {
     uint16_t rclass;
     uint32_t ttl;        /* as stored: clamped, equalised, capped */
     size_t offset;       /* in wire */
+    size_t ttloff;       /* TTL offset in wire */
     size_t rdoff;        /* RDATA offset in wire */
     uint16_t rdlength;
 } mrec_t;
@@ -504,6 +506,67 @@ static bool owner_equal(const uint8_t *w, size_t wlen, size_t a, size_t b)
     return sr_name_equal(na, la, nb, lb);
 }
 
+static bool same_parse(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
+{
+    if (sr_msg_rr_count(a) != sr_msg_rr_count(b))
+        return false;
+    for (size_t i = 0; i < sr_msg_rr_count(a); i++) {
+        const sr_rr_t *x = sr_msg_rr(a, i), *y = sr_msg_rr(b, i);
+        if ((nocase ? strcasecmp(x->name, y->name) : strcmp(x->name, y->name)) != 0 ||
+            x->type != y->type || x->rclass != y->rclass ||
+            x->rdlength != y->rdlength || x->field_count != y->field_count)
+            return false;
+        for (size_t f = 0; f < x->field_count; f++) {
+            const char *u = x->fields[f].value, *v = y->fields[f].value;
+            if ((nocase ? strcasecmp(u, v) : strcmp(u, v)) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Not cached: a response whose names are spelt in part by TTL bytes
+ * (pointers into TTL fields), which counting down would rewrite, or by
+ * question letters read as a pointer's low byte, which the client's case
+ * would rewrite. Decided on the stored image (lowercase question, final
+ * TTLs): its parse must not change when every TTL byte is inverted, or
+ * zeroed, nor (up to case) when the question's letters change case. */
+static bool model_names_fixed(const ment_t *m)
+{
+    uint8_t *img = malloc(m->img_len), *alt = malloc(m->img_len);
+    sr_msg_t *a = sr_msg_new(), *b = sr_msg_new();
+    bool ok = false;
+    FUZZ_CHECK(img != NULL && alt != NULL && a != NULL && b != NULL);
+    memcpy(img, m->wire, m->img_len);
+    memcpy(img + SR_HEADER_LEN, m->name, m->nlen);
+    sr_put16(img + 4, 1);
+    for (int s = 0; s < 3; s++)
+        sr_put16(img + 6 + 2 * s, m->count[s]);
+    for (size_t i = 0; i < m->nrec; i++)
+        sr_put32(img + m->recs[i].ttloff, m->recs[i].ttl);
+    if (sr_msg_parse(a, img, m->img_len, 0) != SR_OK)
+        goto done;
+    for (int pat = 0; pat < 3; pat++) {
+        memcpy(alt, img, m->img_len);
+        for (size_t i = 0; i < m->nrec && pat < 2; i++)
+            for (size_t j = m->recs[i].ttloff; j < m->recs[i].ttloff + 4; j++)
+                alt[j] = pat == 0 ? (uint8_t)(alt[j] ^ 0xFFu) : 0;
+        for (size_t j = SR_HEADER_LEN; pat == 2 && j < SR_HEADER_LEN + m->nlen; j++)
+            if (alt[j] >= 'a' && alt[j] <= 'z')
+                alt[j] = (uint8_t)(alt[j] - 32);
+        if (sr_msg_parse(b, alt, m->img_len, 0) != SR_OK ||
+            !same_parse(a, b, pat == 2))
+            goto done;
+    }
+    ok = true;
+done:
+    sr_msg_free(a);
+    sr_msg_free(b);
+    free(img);
+    free(alt);
+    return ok;
+}
+
 /* cache_store's rules, from cache.h, RFC 2308, RFC 2181 5.2 and 8. */
 static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
                         uint16_t qtype, uint16_t qclass, uint8_t bits,
@@ -594,6 +657,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
         r->rclass = rr->rclass;
         r->ttl = t;
         r->offset = rr->offset;
+        r->ttloff = rr->ttl_offset;
         r->rdoff = (size_t)(rr->rdata - wire);
         r->rdlength = rr->rdlength;
     }
@@ -619,7 +683,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
             m->recs[i].ttl = i == soa ? neg : umin(m->recs[i].ttl, neg);
         ttl = umin(ttl, m->recs[i].ttl);
     }
-    if (ttl == 0) {
+    if (ttl == 0 || !model_names_fixed(m)) {
         ment_free(m);
         return false;
     }

@@ -1043,6 +1043,92 @@ START_TEST(test_dump)
 }
 END_TEST
 
+/* A name spelt by TTL bytes (a compression pointer into an earlier TTL
+ * field) would change as the TTL counts down, one that takes a pointer
+ * from the question's letters would change with the client's case: such
+ * responses are not stored. Bytes that merely look like such a pointer (an A record of
+ * 192.43.0.1 is "c0 2b ...", and 0x2b is a TTL byte here) do not stop
+ * an ordinary answer from being stored. */
+START_TEST(test_names_spelt_by_ttls)
+{
+    /* x.test A: answer 1 "x.test 256 A 192.0.2.1" (TTL 00 00 01 00 at
+     * offset 30); answer 2's owner points at offset 32, whose bytes
+     * "01 00" then "00" (RDLENGTH) spell the name "\000." today and "."
+     * once the TTL is 255. */
+    static const uint8_t spelt[] = {
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00,
+        0x00, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
+        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
+        0x04, 192, 0, 2, 1,
+        0xC0, 0x20, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
+        0x04, 192, 0, 2, 2};
+    /* x.test A 300 192.43.0.1: "c0 2b" at offset 36 looks like a pointer
+     * to offset 43, the TTL's last byte. */
+    static const uint8_t lookalike[] = {
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
+        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
+        0x04, 192, 43, 0, 1};
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    sr_msg_t *m = sr_msg_new();
+    tq_t t;
+
+    ck_assert_int_eq(sr_msg_parse(m, spelt, sizeof(spelt), 0), SR_OK);
+    ck_assert_str_eq(sr_msg_rr(m, 1)->name, "\\000");
+    ck_assert(!store_msg(c, m, false, false, T0));
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+
+    ck_assert_int_eq(sr_msg_parse(m, lookalike, sizeof(lookalike), 0), SR_OK);
+    ck_assert(store_msg(c, m, false, false, T0));
+    tq_init(&t, "X.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 44, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 256);
+    ck_assert_str_eq(field0(rr_at(r, 0)), "192.43.0.1");
+
+    /* A pointer whose low byte is a letter of the question: the owner of
+     * the answer points at offset 100 of the question name, where the
+     * bytes c0 61 ('a') point at 97, a root label. A client asking with
+     * 'A' there would turn it into a pointer to 65, into a label. */
+    uint8_t q[200];
+    size_t o = 12;
+    memset(q, 0, sizeof(q));
+    sr_put16(q + 2, 0x8180);
+    sr_put16(q + 4, 1);
+    sr_put16(q + 6, 1);
+    q[o++] = 63;
+    memset(q + o, 'a', 63);
+    o += 63;
+    q[o++] = 40; /* offset 76: content 77..116 */
+    memset(q + o, 'b', 40);
+    q[97] = 0x00;
+    q[100] = 0xC0;
+    q[101] = 'a';
+    o += 40;
+    q[o++] = 0; /* root at 117 */
+    sr_put16(q + o, SR_TYPE_A);
+    sr_put16(q + o + 2, SR_CLASS_IN);
+    o += 4;
+    ck_assert_uint_eq(o, 122);
+    sr_put16(q + o, 0xC064); /* owner: pointer to 100 */
+    sr_put16(q + o + 2, SR_TYPE_A);
+    sr_put16(q + o + 4, SR_CLASS_IN);
+    sr_put32(q + o + 6, 300);
+    sr_put16(q + o + 10, 4);
+    sr_put32(q + o + 12, 0xC0000201);
+    o += 16;
+    ck_assert_int_eq(sr_msg_parse(m, q, o, 0), SR_OK);
+    ck_assert_str_eq(sr_msg_rr(m, 0)->name, ".");
+    ck_assert(!store_msg(c, m, false, false, T0));
+    ck_assert_uint_eq(stats_of(c).entries, 1);
+
+    sr_msg_free(m);
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
 /* CHAOS class and bad arguments. */
 START_TEST(test_chaos_and_bad_args)
 {
@@ -1458,6 +1544,7 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_set_cfg_shrinks);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_dump);
+    tcase_add_test(tc, test_names_spelt_by_ttls);
     tcase_add_test(tc, test_chaos_and_bad_args);
     tcase_add_test(tc, test_serve_stale);
     tcase_add_test(tc, test_prefetch);
