@@ -234,8 +234,9 @@ def cmd_report(raw, metafile, outpath):
             ("hit: CPU µs per query", "hit", "cpu_us"),
             ("hit: QPS", "hit", "qps"),
             ("instructions per hit (callgrind Ir)", "instructions", "ir_per_query"),
-            ("latency at 50k QPS: p50", "latency", "p50_us"),
-            ("latency at 50k QPS: p99", "latency", "p99_us"),
+            ("latency at 50k QPS (SCHED_FIFO): p50", "latency-rt", "p50_us"),
+            ("latency at 50k QPS (SCHED_FIFO): p99", "latency-rt", "p99_us"),
+            ("latency at 50k QPS (normal priority): p99", "latency", "p99_us"),
             ("miss: QPS", "miss", "qps"),
             ("miss: p50 added over the upstream", "miss", "added_p50_us"),
             ("memory: bytes per cached RRset", "memory", "bytes_per_entry"),
@@ -258,7 +259,8 @@ def cmd_report(raw, metafile, outpath):
         for title, scen, metric in [("hit: CPU µs per query", "hit", "cpu_us"),
                                     ("hit: QPS", "hit", "qps"),
                                     ("instructions per hit", "instructions", "ir_per_query"),
-                                    ("latency p99 at 50k QPS", "latency", "p99_us")]:
+                                    ("latency p99 at 50k QPS (SCHED_FIFO)", "latency-rt", "p99_us"),
+                                    ("latency p99 at 50k QPS (normal priority)", "latency", "p99_us")]:
             cells = []
             for a, b in (("unbound", "dnsmasq"), ("unbound", "floor"), ("dnsmasq", "floor")):
                 x = r.ratio(scen, metric, a, b)
@@ -292,11 +294,14 @@ def cmd_report(raw, metafile, outpath):
         bv, bp = best("hit", "qps", lower=False)
         sr_q = r.med("hit", "stubresd", "qps")
         w("| hit QPS >= best peer (%s) | %s | %s | %s |" % (bp or "?", fmt(sr_q), fmt(bv), verdict(sr_q, bv, False)))
-        sr_p99 = r.med("latency", "stubresd", "p99_us")
-        w("| p99 at 50k QPS <= 200 µs | %s µs | 200 µs | %s |" % (fmt(sr_p99), verdict(sr_p99, 200.0)))
-        bv, bp = best("latency", "p99_us")
-        w("| p99 at 50k QPS no worse than best peer (%s) | %s µs | %s µs | %s |" % (
-            bp or "?", fmt(sr_p99), fmt(bv), verdict(sr_p99, bv)))
+        for scen, how in (("latency-rt", "SCHED_FIFO"), ("latency", "normal priority, shared machine")):
+            sr_p99 = r.med(scen, "stubresd", "p99_us")
+            if sr_p99 is None:
+                continue
+            w("| p99 at 50k QPS <= 200 µs (%s) | %s µs | 200 µs | %s |" % (how, fmt(sr_p99), verdict(sr_p99, 200.0)))
+            bv, bp = best(scen, "p99_us")
+            w("| p99 at 50k QPS no worse than best peer, %s (%s) | %s µs | %s µs | %s |" % (
+                bp or "?", how, fmt(sr_p99), fmt(bv), verdict(sr_p99, bv)))
         add = r.med("miss", "stubresd", "added_p50_us")
         w("| miss adds <= 50 µs at p50 over the upstream | %s µs | 50 µs | %s |" % (fmt(add), verdict(add, 50.0)))
         for proto in ("dot", "doh"):
@@ -326,8 +331,14 @@ def cmd_report(raw, metafile, outpath):
     w()
     w(meta.get("desc_latency", ""))
     w()
+    w("#### latency (normal priority: the shared machine)")
+    w()
     r.table("latency", [("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("qps", "achieved QPS"),
                         ("lost", "queries lost")])
+    w("#### latency-rt (server and dnsperf at SCHED_FIFO 10)")
+    w()
+    r.table("latency-rt", [("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("qps", "achieved QPS"),
+                           ("lost", "queries lost")])
     w("### miss")
     w()
     w(meta.get("desc_miss", ""))
@@ -341,7 +352,7 @@ def cmd_report(raw, metafile, outpath):
     w()
     r.table("encrypted", [("qps", "QPS"), ("handshakes", "TCP/TLS connections opened to the upstream"),
                           ("handshakes_per_100k", "handshakes per 100,000 queries"),
-                          ("upstream_tls_queries", "queries unbound saw over TLS"),
+                          ("upstream_tls_queries", "queries unbound saw over TLS (DoT and DoH)"),
                           ("upstream_https_queries", "queries unbound saw over HTTPS"),
                           ("upstream_tls_resumed", "TLS resumptions unbound saw"),
                           ("lost", "queries lost")])
