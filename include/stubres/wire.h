@@ -110,7 +110,8 @@ typedef struct sr_edns {
 typedef struct sr_msg sr_msg_t;
 
 /* Parse flags. */
-#define SR_PARSE_NO_FIELDS 0x1u /* validate and index records, skip text fields */
+#define SR_PARSE_NO_FIELDS 0x1u /* validate and index records, skip text fields
+                                   (owner and question names are still made) */
 
 /* A new empty message; NULL when out of memory. Free with sr_msg_free(). */
 SR_API sr_msg_t *sr_msg_new(void);
@@ -121,7 +122,12 @@ SR_API void sr_msg_free(sr_msg_t *msg);
  * replacing what msg held. On error msg holds nothing usable except
  * sr_msg_error(). Returns SR_OK, SR_E_MSG_TOO_SHORT (data ends before what
  * the header, counts or a length promised), SR_E_FORMERR (anything else
- * malformed) or SR_E_NOMEM. */
+ * malformed, including more than 65535 bytes) or SR_E_NOMEM. Bytes after
+ * the last record are ignored. Once msg has parsed a message of a given
+ * shape, parsing one like it again allocates nothing.
+ * Fields: A, AAAA, WKS, SRV and NAPTR are decoded in class IN only (RFC
+ * 3597 section 4), and records of class ANY/NONE (RFC 2136) are shown as
+ * RFC 3597 "RDATA"; every other type of the reference in any class. */
 SR_API sr_status_t sr_msg_parse(sr_msg_t *msg, const uint8_t *pkt, size_t len,
                                 unsigned flags);
 /* A human-readable reason for the last parse failure ("" after success).
@@ -204,7 +210,8 @@ typedef struct sr_query_opts {
 } sr_query_opts_t;
 
 /* Build a one-question query for qname (uncompressed wire form) into buf.
- * SR_E_NOBUFS when cap is too small. */
+ * SR_E_NOBUFS when cap is too small; SR_E_INVAL for a malformed qname or
+ * pad_block without edns_size (padding needs the OPT record). */
 SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len,
                                   const uint8_t *qname, size_t qname_len,
                                   uint16_t qtype, uint16_t qclass,
@@ -213,7 +220,8 @@ SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len,
 /* ---- mnemonics ---- */
 
 /* IANA mnemonic of a type ("A", "NS", "SRV", ...), or "TYPE<n>" written
- * into buf (16 bytes) for types without one. */
+ * into buf (16 bytes) for types without one (100 is "TYPE100": IANA's
+ * reserved UINFO, the reference's REVLOOKUP query type). */
 SR_API const char *sr_type_name(uint16_t type, char buf[16]);
 /* A type from a mnemonic (case-insensitive), "TYPE<n>", a decimal number,
  * or "REVLOOKUP" (100). -1 when not recognised. */
@@ -224,7 +232,8 @@ SR_API const char *sr_rcode_name(unsigned rcode, char buf[16]);
 SR_API int sr_rcode_from_name(const char *s);
 /* The field names of a type as the reference's record_field_name table
  * gives them (NULL-terminated array, static); NULL for types decoded as
- * a single RFC 3597 "RDATA" field. */
+ * a single RFC 3597 "RDATA" field. ISDN lists SA, which a record has only
+ * when its sub-address is present. */
 SR_API const char *const *sr_type_fields(uint16_t type);
 
 /* ---- reverse lookups ---- */
@@ -239,7 +248,9 @@ SR_API sr_status_t sr_reverse_name(const char *addr, char *out, size_t cap);
 /* Encode the master-file presentation form of one record's RDATA (as the
  * DoH JSON API's "data" strings give it, e.g. "10 mail.example.com.") into
  * wire RDATA with uncompressed names. Accepts RFC 3597 "\# LEN HEX" for
- * every type. SR_E_FORMERR when the text does not parse. */
+ * every type; other forms for the 25 types of the reference (class IN).
+ * Relative names are taken as absolute. SR_E_FORMERR when the text does
+ * not parse, SR_E_NOBUFS when cap is too small. */
 SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text,
                                       uint8_t *out, size_t cap, size_t *len);
 

@@ -9,7 +9,7 @@
  * nothing. Negative answers are cached per RFC 2308 (TTL from the SOA in
  * the authority section: min(SOA TTL, SOA MINIMUM), capped by
  * negative_ttl); SERVFAIL briefly. Bounded by max_bytes with LRU eviction
- * per shard. Thread-safe. */
+ * per shard. Thread-safe: every function may be called from any thread. */
 #ifndef STUBRESD_CACHE_H
 #define STUBRESD_CACHE_H
 
@@ -21,11 +21,13 @@
 
 typedef struct cache cache_t;
 
-/* The cache's settings (config keys of the same names). */
+/* The cache's settings (config keys of the same names). Every TTL limit is
+ * taken literally: a record whose TTL is 0 after them is not stored (so
+ * max_ttl = 0 or negative_ttl = 0 turns that kind of caching off). */
 typedef struct cache_cfg {
     size_t max_bytes;       /* cache_size; 0 disables the cache */
-    uint32_t min_ttl;       /* raise shorter TTLs to this */
-    uint32_t max_ttl;       /* cap longer TTLs to this */
+    uint32_t min_ttl;       /* raise shorter TTLs to this (positive data) */
+    uint32_t max_ttl;       /* cap longer TTLs to this (all data) */
     uint32_t negative_ttl;  /* cap for NXDOMAIN/NODATA (RFC 2308 5) */
     uint32_t servfail_ttl;  /* how long a SERVFAIL is remembered */
     bool serve_stale;       /* RFC 8767: answer expired data when the
@@ -33,6 +35,9 @@ typedef struct cache_cfg {
     uint32_t stale_max;     /* how long past expiry data may be served */
     uint32_t stale_reply_ttl; /* TTL of a stale answer (RFC 8767: 30) */
     bool prefetch;          /* report popular entries near expiry */
+    unsigned shards;        /* lock shards, a power of two <= 64; 0 picks
+                               from max_bytes (>= 64 KiB each). Read by
+                               cache_new only. */
 } cache_cfg_t;
 
 /* A client's question and the facts about it that shape the reply. */
@@ -47,21 +52,26 @@ typedef struct cache_query {
     bool edns;              /* the client sent an OPT record */
     bool do_bit;            /* ... with DO set */
     uint16_t max_len;       /* the largest reply it takes: 512 without
-                               EDNS, its UDP size with, 65535 over TCP */
+                               EDNS, its UDP size with (values below 512
+                               count as 512, RFC 6891 6.2.3), 65535 over
+                               TCP */
 } cache_query_t;
 
 typedef enum cache_result {
     CACHE_MISS = 0,         /* nothing usable: ask upstream */
     CACHE_HIT,              /* out holds the reply */
     CACHE_HIT_PREFETCH,     /* out holds the reply; the entry is near
-                               expiry and popular: refresh it upstream */
-    CACHE_STALE,            /* out holds a stale reply (only when asked
-                               with allow_stale) */
+                               expiry and popular: refresh it upstream
+                               (reported once per stored entry) */
+    CACHE_STALE,            /* out holds a stale reply: asked with
+                               allow_stale, or the upstreams failed for
+                               this question less than servfail_ttl ago
+                               (cache_store_failure) */
 } cache_result_t;
 
 /* Counters, read with cache_stats(). */
 typedef struct cache_stats {
-    uint64_t hits;
+    uint64_t hits;          /* fresh answers (prefetch hits included) */
     uint64_t misses;
     uint64_t stale_hits;
     uint64_t evictions;     /* LRU evictions for space */
@@ -72,35 +82,59 @@ typedef struct cache_stats {
                                against max_bytes */
 } cache_stats_t;
 
-/* A new cache; NULL when out of memory. */
+/* The EDNS UDP size we advertise in replies (the DNS flag day 2020 value,
+ * RFC 9715's recommendation). */
+#define CACHE_EDNS_UDP_SIZE 1232
+
+/* A new cache; NULL when out of memory or when no random hash key could
+ * be had. */
 cache_t *cache_new(const cache_cfg_t *cfg);
 /* Free the cache and every entry. Accepts NULL. */
 void cache_free(cache_t *c);
-/* Change the settings at run time (evicts down to a smaller max_bytes). */
+/* Change the settings at run time (evicts down to a smaller max_bytes;
+ * the shard count stays what cache_new chose). */
 void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg);
 
 /* Answer q from the cache at time now (seconds, monotonic) into out (cap
- * bytes): a whole reply with q's ID, RD/CD from q, RA=1, QR=1, the question
- * with q's case, TTLs counted down, and an OPT record when q had one. When
- * the reply does not fit q->max_len it is sent as header + question with
- * TC=1 (the client retries over TCP). With allow_stale, an entry expired
- * less than stale_max ago answers with TTL stale_reply_ttl. */
+ * bytes): a whole reply with q's ID, RD/CD from q, RA=1, QR=1, AA=0, AD
+ * only when q set AD or DO and the upstream set it, the question with q's
+ * case, TTLs counted down, and an OPT record (UDP size 1232, DO copied)
+ * when q had one. When the reply does not fit q->max_len it is sent as
+ * header + question with TC=1 (the client retries over TCP); when it fits
+ * max_len but not cap, the result is CACHE_MISS. With allow_stale, an
+ * entry expired less than stale_max ago answers with TTL stale_reply_ttl.
+ * Allocates nothing. */
 cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
                             bool allow_stale, uint8_t *out, size_t cap,
                             size_t *outlen);
 
 /* Store the upstream response resp (parsed) as the answer to the question
  * (qname in wire form, any case; qtype; qclass; do_bit/cd of the query
- * that asked it). Responses that must not be cached (TC=1, RCODEs other
- * than NOERROR/NXDOMAIN/SERVFAIL, a question that does not match, TTL 0
- * after the limits) are ignored. Returns true when stored. */
+ * that asked it). Responses that must not be cached (QR=0, opcode != 0,
+ * TC=1, RCODEs other than NOERROR/NXDOMAIN/SERVFAIL, a question that does
+ * not match, a negative answer without SOA (RFC 2308 5), TTL 0 after the
+ * limits, larger than a shard's share of max_bytes) are ignored. A
+ * SERVFAIL is handled as cache_store_failure(). Returns true when
+ * stored. */
 bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
                  uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
                  const sr_msg_t *resp, uint32_t now);
 
+/* The upstreams failed for this question (SERVFAIL, or every upstream
+ * timed out or failed). With serve_stale and an expired entry still inside
+ * stale_max, that entry answers every lookup as CACHE_STALE for the next
+ * servfail_ttl seconds without asking upstream again (RFC 8767 4, the
+ * "failure recheck timer"); otherwise a SERVFAIL answer is remembered for
+ * servfail_ttl seconds. Returns true when either was recorded. */
+bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
+                         uint16_t qtype, uint16_t qclass, bool do_bit,
+                         bool cd, uint32_t now);
+
 /* Render resp (a fresh upstream response, not from the cache) for the
  * client q exactly as a cache hit would be rendered (the same patching and
- * truncation), into out. Returns the length, 0 when it cannot. */
+ * truncation; TTLs as the upstream gave them), into out. resp's question
+ * must be q's (case-insensitively) or absent (then q's question is used
+ * and the records are dropped). Returns the length, 0 when it cannot. */
 size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
                     uint8_t *out, size_t cap);
 
@@ -110,8 +144,10 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len);
 
 /* Call fn once per entry with one line of text describing it:
  * "NAME TYPE CLASS RCODE TTL" then the answer records in presentation
- * form, e.g. "www.example.test A IN NOERROR 287 www.example.test 287 A
- * 192.0.2.1". Holds each shard lock while it walks that shard. */
+ * form, each as "OWNER TTL TYPE FIELD...", e.g. "www.example.test A IN
+ * NOERROR 287 www.example.test 287 A 192.0.2.1". NAME is lowercase; TTL is
+ * 0 for an entry kept past expiry for serve_stale. Holds each shard lock
+ * while it walks that shard: fn must not call into the cache. */
 void cache_dump(cache_t *c, uint32_t now,
                 void (*fn)(void *arg, const char *line), void *arg);
 

@@ -1,0 +1,1250 @@
+/* stubresd: the answer cache (see cache.h).
+ *
+ * Layout, after Unbound's util/storage/lruhash.c: the cache is split into
+ * shards by hash, each with its own mutex, a chained hash table and an
+ * intrusive LRU list, so threads answering from different shards never
+ * meet. An entry is one allocation: the fixed header below, the offsets of
+ * the TTLs in the image, and the image itself (the upstream response with
+ * its OPT record removed, ARCOUNT adjusted, the question name lowercased,
+ * every TTL already clamped). The lowercased question name inside the
+ * image doubles as the key, so the name is stored once.
+ *
+ * A hit is: lowercase and hash the client's name, lock one shard, walk
+ * one chain, memcpy the image, patch ID, flags, counts, the question name
+ * (the client's own case, RFC 1035 7.1, which also gives the client's case
+ * to every answer owner compressed against the question) and the TTLs,
+ * append an OPT, unlock. Nothing is allocated.
+ *
+ * The hash is SipHash-1-3 under a 128-bit key drawn from OpenSSL's RAND at
+ * cache_new. Question names come from the network, so a hash an attacker
+ * can predict would let him aim queries at one chain and turn every lookup
+ * of that shard into a list walk (hash flooding). SipHash is a keyed PRF
+ * built for exactly this; the 1-3 variant (as in Rust's and CPython's hash
+ * tables) costs about a hundred instructions for a typical name, well
+ * below the rest of a hit. FNV-1a or a seeded multiply-xorshift would be
+ * faster still, but their seed-independent collisions are known. */
+#include "config.h"
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache.h"
+#include "lib-internal.h"
+
+#define CACHE_MAX_SHARDS 64
+/* Automatic sharding gives every shard at least this much, so that the
+ * LRU order of a small cache stays close to global. */
+#define CACHE_SHARD_MIN_BYTES (64u * 1024u)
+#define CACHE_INITIAL_BUCKETS 16u
+#define CACHE_MAX_BUCKETS (1u << 24)
+/* Charged per entry beside the bytes we ask malloc for: glibc's chunk
+ * header (8) and its average rounding to 16 (8), and the entry's share of
+ * the bucket array at load factor <= 1 (8). */
+#define CACHE_ENTRY_OVERHEAD 24u
+/* "Popular": at least this many fresh hits since the entry was stored. */
+#define CACHE_PREFETCH_MIN_HITS 2u
+/* Prefetch when at most a tenth of the TTL is left (Unbound's rule). */
+#define CACHE_PREFETCH_DIVISOR 10u
+/* RFC 2181 8: a TTL with the top bit set is to be taken as zero. */
+#define CACHE_TTL_LIMIT 0x7FFFFFFFu
+
+#define RCODE_NOERROR 0u
+#define RCODE_SERVFAIL 2u
+#define RCODE_NXDOMAIN 3u
+#define TYPE_TSIG 250u
+
+#define OPT_LEN 11u
+/* Bytes of a question beside its name: QTYPE, QCLASS. */
+#define QFIXED 4u
+
+/* Key bits: the query bits that change what upstream answers. */
+#define KEY_DO 0x1u
+#define KEY_CD 0x2u
+
+/* Entry flags. */
+#define E_AD 0x1u         /* the upstream set AD */
+#define E_PREFETCHED 0x2u /* CACHE_HIT_PREFETCH was reported */
+
+typedef struct centry centry_t;
+struct centry {
+    centry_t *hnext;     /* hash chain; also the free list after unlink */
+    centry_t *lru_prev;  /* towards the head (more recently used) */
+    centry_t *lru_next;  /* towards the tail */
+    uint32_t hash;       /* low 32 bits of the key's hash */
+    uint16_t qtype;
+    uint16_t qclass;
+    uint32_t stored;     /* when it was stored */
+    uint32_t expire;     /* stored + ttl: fresh while now < expire */
+    uint32_t ttl;        /* the entry's TTL: the least of its records' */
+    uint32_t fail_until; /* RFC 8767 failure recheck: serve stale until */
+    uint32_t hits;       /* fresh hits since stored (prefetch) */
+    uint32_t charge;     /* bytes charged against the shard's budget */
+    uint16_t img_len;
+    uint16_t nttl;
+    uint8_t name_len;    /* the question name's wire length */
+    uint8_t bits;        /* KEY_DO, KEY_CD */
+    uint8_t rcode;
+    uint8_t flags;       /* E_* */
+    uint16_t ttl_off[];  /* nttl offsets, then img_len bytes of image */
+};
+
+/* One lock's worth of the cache. Allocated one by one with padding at the
+ * end so that two shards' hot fields never share a cache line. */
+typedef struct shard {
+    pthread_mutex_t lock;
+    centry_t **buckets;
+    size_t mask;         /* bucket count - 1 */
+    centry_t *head;      /* most recently used */
+    centry_t *tail;      /* least recently used: evicted first */
+    size_t count;
+    size_t bytes;
+    size_t max_bytes;    /* this shard's share of cfg.max_bytes */
+    cache_cfg_t cfg;
+    uint64_t hits, misses, stale_hits, evictions, expired, inserts;
+    char pad[64];
+} shard_t;
+
+struct cache {
+    uint64_t k0, k1;     /* SipHash key */
+    unsigned nshards;
+    shard_t *shards[CACHE_MAX_SHARDS];
+};
+
+/* A key: the lowercased name followed by QTYPE, QCLASS and the key bits,
+ * all of which are hashed. */
+#define KEY_TAIL 5u
+typedef struct ckey {
+    uint8_t buf[SR_NAME_MAX_WIRE + KEY_TAIL + 8]; /* + zero padding */
+    size_t name_len;
+    uint16_t qtype;
+    uint16_t qclass;
+    uint8_t bits;
+    uint64_t hash;
+} ckey_t;
+
+/* ------------------------------------------------------------------ */
+/* SipHash-1-3 (Aumasson and Bernstein, "SipHash: a fast short-input PRF";
+ * one compression round, three finalisation rounds). */
+
+static inline uint64_t rotl64(uint64_t x, unsigned b)
+{
+    return (x << b) | (x >> (64u - b));
+}
+
+/* Eight bytes as a little-endian word (one load on the hosts we build
+ * for; SipHash is defined on little-endian words). */
+static inline uint64_t load64le(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+#define SIPROUND                                                              \
+    do {                                                                      \
+        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);         \
+        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                              \
+        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                              \
+        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);         \
+    } while (0)
+
+/* p must be readable up to len rounded up to 8, with zeros past len. */
+static uint64_t siphash13(uint64_t k0, uint64_t k1, const uint8_t *p,
+                          size_t len)
+{
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ull;
+    uint64_t v1 = k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ull;
+    uint64_t v3 = k1 ^ 0x7465646279746573ull;
+    size_t whole = len & ~(size_t)7;
+    uint64_t b = (uint64_t)len << 56;
+
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = load64le(p + i);
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    /* The caller pads p with zeros to a whole word (key_make). */
+    b |= load64le(p + whole);
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys */
+
+/* ASCII lowercase (RFC 4343), eight bytes at once (SWAR). Label length
+ * bytes are <= 63, below 'A', so folding every byte of a wire name folds
+ * exactly its letters. A byte is upper case when its low seven bits lie in
+ * 'A'..'Z' and its top bit is clear; such bytes get 0x20 added. The sums
+ * below stay under 0x100 per byte, so no carry crosses bytes. */
+static inline uint64_t fold8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = w & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: >= 'A' */
+    uint64_t gt_z = low7 + (0x7F - 'Z') * ones; /* top bit: > 'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+    return w | (upper >> 2);
+}
+
+static bool name_len_ok(const uint8_t *name, size_t len)
+{
+    return name != NULL && len >= 1 && len <= SR_NAME_MAX_WIRE;
+}
+
+/* Lowercase the len bytes of name into out. */
+static void fold_name(uint8_t *out, const uint8_t *name, size_t len)
+{
+    uint64_t w;
+    if (len < 8) {
+        for (size_t i = 0; i < len; i++) {
+            uint8_t ch = name[i];
+            out[i] = (uint8_t)(ch + ((unsigned)(ch - 'A') < 26u ? 32u : 0u));
+        }
+        return;
+    }
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        memcpy(&w, name + i, 8);
+        w = fold8(w);
+        memcpy(out + i, &w, 8);
+    }
+    /* The last, partial word: fold the final eight bytes again, which
+     * rewrites a few folded ones with the same values. */
+    memcpy(&w, name + len - 8, 8);
+    w = fold8(w);
+    memcpy(out + len - 8, &w, 8);
+}
+
+static void key_make(const cache_t *c, ckey_t *k, const uint8_t *name,
+                     size_t len, uint16_t qtype, uint16_t qclass, bool do_bit,
+                     bool cd)
+{
+    fold_name(k->buf, name, len);
+    k->name_len = len;
+    k->qtype = qtype;
+    k->qclass = qclass;
+    k->bits = (uint8_t)((do_bit ? KEY_DO : 0u) | (cd ? KEY_CD : 0u));
+    sr_put16(k->buf + len, qtype);
+    sr_put16(k->buf + len + 2, qclass);
+    k->buf[len + 4] = k->bits;
+    memset(k->buf + len + KEY_TAIL, 0, 8); /* siphash13's padding */
+    k->hash = siphash13(c->k0, c->k1, k->buf, len + KEY_TAIL);
+}
+
+static inline shard_t *shard_of(const cache_t *c, uint64_t hash)
+{
+    /* The low bits pick the bucket; bits from the upper half the shard. */
+    return c->shards[(size_t)(hash >> 32) & (c->nshards - 1u)];
+}
+
+static inline uint8_t *entry_img(centry_t *e)
+{
+    return (uint8_t *)(e->ttl_off + e->nttl);
+}
+
+static inline const uint8_t *entry_cimg(const centry_t *e)
+{
+    return (const uint8_t *)(e->ttl_off + e->nttl);
+}
+
+static inline bool entry_is(const centry_t *e, const ckey_t *k)
+{
+    return e->hash == (uint32_t)k->hash && e->qtype == k->qtype &&
+           e->qclass == k->qclass && e->bits == k->bits &&
+           e->name_len == k->name_len &&
+           memcmp(entry_cimg(e) + SR_HEADER_LEN, k->buf, k->name_len) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shard tables (all called with the shard locked) */
+
+static centry_t *shard_find(const shard_t *s, const ckey_t *k)
+{
+    centry_t *e = s->buckets[k->hash & s->mask];
+    while (e != NULL && !entry_is(e, k))
+        e = e->hnext;
+    return e;
+}
+
+static void lru_unlink(shard_t *s, centry_t *e)
+{
+    if (e->lru_prev != NULL)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        s->head = e->lru_next;
+    if (e->lru_next != NULL)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        s->tail = e->lru_prev;
+}
+
+static void lru_push_head(shard_t *s, centry_t *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = s->head;
+    if (s->head != NULL)
+        s->head->lru_prev = e;
+    else
+        s->tail = e;
+    s->head = e;
+}
+
+static inline void lru_touch(shard_t *s, centry_t *e)
+{
+    if (s->head != e) {
+        lru_unlink(s, e);
+        lru_push_head(s, e);
+    }
+}
+
+/* Take e out of the table and the LRU list and push it on *dead, to be
+ * freed once the lock is released. */
+static void shard_remove(shard_t *s, centry_t *e, centry_t **dead)
+{
+    centry_t **pp = &s->buckets[e->hash & s->mask];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(s, e);
+    s->count--;
+    s->bytes -= e->charge;
+    e->hnext = *dead;
+    *dead = e;
+}
+
+static void free_dead(centry_t *dead)
+{
+    while (dead != NULL) {
+        centry_t *next = dead->hnext;
+        sr_free(dead);
+        dead = next;
+    }
+}
+
+/* Past every use: expired, and not kept for serve-stale. SERVFAIL entries
+ * have nothing to serve stale. */
+static bool entry_dead(const shard_t *s, const centry_t *e, uint32_t now)
+{
+    if (now < e->expire)
+        return false;
+    if (!s->cfg.serve_stale || e->rcode == RCODE_SERVFAIL)
+        return true;
+    return (uint64_t)now >= (uint64_t)e->expire + s->cfg.stale_max;
+}
+
+/* Evict from the LRU tail until the shard is within its budget. */
+static void shard_shrink(shard_t *s, uint32_t now, centry_t **dead)
+{
+    while (s->bytes > s->max_bytes && s->tail != NULL) {
+        centry_t *e = s->tail;
+        if (entry_dead(s, e, now))
+            s->expired++;
+        else
+            s->evictions++;
+        shard_remove(s, e, dead);
+    }
+}
+
+/* Double the bucket array when the load passes 1. A failed allocation
+ * only leaves the chains longer. */
+static void shard_grow(shard_t *s)
+{
+    size_t n = s->mask + 1;
+    if (s->count <= n || n >= CACHE_MAX_BUCKETS)
+        return;
+    centry_t **nb = sr_calloc(n * 2, sizeof(*nb));
+    if (nb == NULL)
+        return;
+    size_t nmask = n * 2 - 1;
+    for (size_t i = 0; i < n; i++) {
+        centry_t *e = s->buckets[i];
+        while (e != NULL) {
+            centry_t *next = e->hnext;
+            e->hnext = nb[e->hash & nmask];
+            nb[e->hash & nmask] = e;
+            e = next;
+        }
+    }
+    sr_free(s->buckets);
+    s->buckets = nb;
+    s->mask = nmask;
+}
+
+static void shard_lock(shard_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+}
+
+static void shard_unlock(shard_t *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rendering, shared by hits and fresh responses */
+
+/* What render() copies: header + question + records, no OPT. */
+typedef struct image {
+    const uint8_t *p;
+    size_t len;
+    uint16_t an, ns, ar;
+    const uint16_t *ttl_off;
+    size_t nttl;
+    unsigned rcode;      /* may be extended (> 15) for fresh responses */
+    bool ad;
+} image_t;
+
+/* The reply to q made from im: TTLs counted down by elapsed, or all set to
+ * *fixed_ttl (stale answers). The caller guarantees that im's question has
+ * q's name length and that every TTL offset lies inside im->len. Returns
+ * the length, 0 when even the truncated reply does not fit cap. */
+static size_t render(const image_t *im, const cache_query_t *q,
+                     uint32_t elapsed, const uint32_t *fixed_ttl,
+                     uint8_t *out, size_t cap)
+{
+    size_t qend = SR_HEADER_LEN + q->qname_len + QFIXED;
+    size_t opt = q->edns ? OPT_LEN : 0;
+    size_t limit = q->max_len < 512 ? 512 : q->max_len;
+    size_t len = im->len;
+    bool tc = false;
+
+    if (len + opt > limit) {
+        /* RFC 2181 9: rather than a partial RRset, an empty reply with TC
+         * set so the client asks again over TCP. */
+        tc = true;
+        len = qend;
+    }
+    if (len + opt > cap || len < qend)
+        return 0;
+    memcpy(out, im->p, len);
+
+    uint16_t flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA |
+                                (q->flags & (SR_FLAG_RD | SR_FLAG_CD)) |
+                                (im->rcode & 0xFu));
+    /* RFC 6840 5.8: AD only to a client that asked for it with AD or DO. */
+    if (im->ad && ((q->flags & SR_FLAG_AD) != 0 || q->do_bit))
+        flags |= SR_FLAG_AD;
+    if (tc)
+        flags |= SR_FLAG_TC;
+    sr_put16(out, q->id);
+    sr_put16(out + 2, flags);
+    sr_put16(out + 4, 1);
+    sr_put16(out + 6, tc ? 0 : im->an);
+    sr_put16(out + 8, tc ? 0 : im->ns);
+    sr_put16(out + 10, (uint16_t)((tc ? 0 : im->ar) + (opt != 0 ? 1 : 0)));
+    memcpy(out + SR_HEADER_LEN, q->qname, q->qname_len);
+
+    if (!tc) {
+        if (fixed_ttl != NULL) {
+            for (size_t i = 0; i < im->nttl; i++)
+                sr_put32(out + im->ttl_off[i], *fixed_ttl);
+        } else if (elapsed != 0) {
+            for (size_t i = 0; i < im->nttl; i++) {
+                uint8_t *p = out + im->ttl_off[i];
+                uint32_t t = sr_get32(p);
+                sr_put32(p, t > elapsed ? t - elapsed : 0);
+            }
+        }
+    }
+    if (opt != 0) {
+        /* RFC 6891 6.1.2: root owner, TYPE 41, CLASS = our UDP size, TTL =
+         * extended RCODE, version 0, DO copied from the client, no RDATA. */
+        uint8_t *o = out + len;
+        o[0] = 0;
+        sr_put16(o + 1, SR_TYPE_OPT);
+        sr_put16(o + 3, CACHE_EDNS_UDP_SIZE);
+        o[5] = (uint8_t)(im->rcode >> 4);
+        o[6] = 0;
+        sr_put16(o + 7, q->do_bit ? 0x8000u : 0u);
+        sr_put16(o + 9, 0);
+    }
+    return len + opt;
+}
+
+static void entry_image(const centry_t *e, image_t *im)
+{
+    const uint8_t *img = entry_cimg(e);
+    im->p = img;
+    im->len = e->img_len;
+    im->an = sr_get16(img + 6);
+    im->ns = sr_get16(img + 8);
+    im->ar = sr_get16(img + 10);
+    im->ttl_off = e->ttl_off;
+    im->nttl = e->nttl;
+    im->rcode = e->rcode;
+    im->ad = (e->flags & E_AD) != 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading a response */
+
+/* The records of resp that an image keeps: every record before the OPT
+ * record (and before a TSIG, which would no longer verify). Pointers only
+ * point backwards, so cutting there leaves every kept name intact. */
+typedef struct scan {
+    size_t qend;       /* end of the question */
+    size_t img_end;    /* end of the last kept record (or the question) */
+    size_t keep;       /* records kept: sr_msg_rr(resp, 0 .. keep-1) */
+    uint16_t count[3]; /* kept records per section */
+} scan_t;
+
+/* Check what the codec handed us before trusting it: one question of
+ * name_len bytes at offset 12, records laid end to end in section order,
+ * each TTL inside its record, nothing past 64 KiB. */
+static bool scan_response(const sr_msg_t *resp, size_t name_len, scan_t *sc)
+{
+    size_t wlen = 0;
+    const uint8_t *wire = sr_msg_wire(resp, &wlen);
+    size_t cut = wlen;
+    const sr_edns_t *edns = sr_msg_edns(resp);
+    size_t n = sr_msg_rr_count(resp);
+    unsigned section = SR_SECTION_ANSWER;
+
+    memset(sc, 0, sizeof(*sc));
+    if (wire == NULL || wlen > UINT16_MAX)
+        return false;
+    sc->qend = sr_msg_question_end(resp);
+    if (sc->qend != SR_HEADER_LEN + name_len + QFIXED || sc->qend > wlen)
+        return false;
+    if (edns != NULL && edns->present && edns->offset < cut)
+        cut = edns->offset;
+    sc->img_end = sc->qend;
+    for (size_t i = 0; i < n; i++) {
+        const sr_rr_t *rr = sr_msg_rr(resp, i);
+        if (rr == NULL)
+            return false;
+        if (rr->offset >= cut || rr->type == TYPE_TSIG)
+            break;
+        if (rr->offset != sc->img_end || rr->ttl_offset < rr->offset ||
+            rr->ttl_offset + 4 > rr->end || rr->end > cut ||
+            (unsigned)rr->section < section ||
+            (unsigned)rr->section > SR_SECTION_ADDITIONAL)
+            return false;
+        section = rr->section;
+        sc->count[section]++;
+        sc->img_end = rr->end;
+        sc->keep++;
+    }
+    /* The OPT record belongs in the additional section (RFC 6891 6.1.1);
+     * one that cuts into the answer or authority leaves nothing to keep. */
+    return sc->count[0] == sr_msg_section_count(resp, SR_SECTION_ANSWER) &&
+           sc->count[1] == sr_msg_section_count(resp, SR_SECTION_AUTHORITY);
+}
+
+/* RFC 2181 8, then the configured limits. */
+static uint32_t ttl_clamp(uint32_t t, const cache_cfg_t *cfg)
+{
+    if (t > CACHE_TTL_LIMIT)
+        t = 0;
+    if (t < cfg->min_ttl)
+        t = cfg->min_ttl;
+    if (t > cfg->max_ttl)
+        t = cfg->max_ttl;
+    return t;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* now + ttl without wrapping: the clock is 32-bit seconds. */
+static uint32_t add_sat(uint32_t now, uint32_t ttl)
+{
+    return ttl > UINT32_MAX - now ? UINT32_MAX : now + ttl;
+}
+
+/* RFC 2181 5.2: the records of one RRset share one TTL, the least of
+ * theirs. The records of an RRset arrive together, so equal runs of
+ * (section, owner, type, class) are equalised. */
+static void equalise_run(uint8_t *img, const uint16_t *off, size_t a,
+                         size_t b)
+{
+    uint32_t m = UINT32_MAX;
+    if (b - a < 2)
+        return;
+    for (size_t i = a; i < b; i++)
+        m = min_u32(m, sr_get32(img + off[i]));
+    for (size_t i = a; i < b; i++)
+        sr_put32(img + off[i], m);
+}
+
+static void equalise_rrsets(const sr_msg_t *resp, uint8_t *img, size_t len,
+                            const uint16_t *off, size_t n)
+{
+    uint8_t names[2][SR_NAME_MAX_WIRE];
+    size_t lens[2] = {0, 0};
+    size_t start = 0;
+    const sr_rr_t *prev = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        const sr_rr_t *rr = sr_msg_rr(resp, i);
+        uint8_t *cur = names[i & 1u];
+        size_t o = rr->offset;
+        bool same = false;
+
+        if (sr_name_unpack(img, len, &o, cur, &lens[i & 1u]) != SR_OK)
+            lens[i & 1u] = 0;
+        if (prev != NULL && prev->section == rr->section &&
+            prev->type == rr->type && prev->rclass == rr->rclass &&
+            lens[i & 1u] != 0)
+            same = sr_name_equal(cur, lens[i & 1u], names[(i - 1) & 1u],
+                                 lens[(i - 1) & 1u]);
+        if (!same) {
+            equalise_run(img, off, start, i);
+            start = i;
+        }
+        prev = rr;
+    }
+    equalise_run(img, off, start, n);
+}
+
+/* Whether a NOERROR answer answers the question: a record of QTYPE in
+ * the answer section (at the end of any CNAME chain), or anything for
+ * ANY. Otherwise it is NODATA (RFC 2308 2.2). */
+static bool answers_qtype(const sr_msg_t *resp, size_t nanswer, uint16_t qtype)
+{
+    for (size_t i = 0; i < nanswer; i++) {
+        const sr_rr_t *rr = sr_msg_rr(resp, i);
+        if (rr->type == qtype || qtype == SR_TYPE_ANY)
+            return true;
+    }
+    return false;
+}
+
+/* RFC 2308 5: the TTL of a negative answer is min(SOA TTL, SOA MINIMUM)
+ * of the SOA in the authority section, here also capped by negative_ttl
+ * and max_ttl. Returns the SOA's index, or SIZE_MAX without one. */
+static size_t negative_ttl(const sr_msg_t *resp, const scan_t *sc,
+                           const cache_cfg_t *cfg, uint32_t *ttl)
+{
+    size_t first = sc->count[0];
+    for (size_t i = first; i < first + sc->count[1]; i++) {
+        const sr_rr_t *rr = sr_msg_rr(resp, i);
+        /* MNAME and RNAME take at least a byte each, then five 32-bit
+         * fields, MINIMUM last (RFC 1035 3.3.13). */
+        if (rr->type != SR_TYPE_SOA || rr->rdata == NULL || rr->rdlength < 22)
+            continue;
+        uint32_t t = rr->ttl > CACHE_TTL_LIMIT ? 0 : rr->ttl;
+        uint32_t minimum = sr_get32(rr->rdata + rr->rdlength - 4);
+        if (minimum > CACHE_TTL_LIMIT)
+            minimum = 0;
+        t = min_u32(t, minimum);
+        t = min_u32(t, cfg->negative_ttl);
+        *ttl = min_u32(t, cfg->max_ttl);
+        return i;
+    }
+    return SIZE_MAX;
+}
+
+/* ------------------------------------------------------------------ */
+/* Storing */
+
+static centry_t *entry_alloc(const ckey_t *k, size_t nttl, size_t img_len)
+{
+    size_t size = sizeof(centry_t) + nttl * sizeof(uint16_t) + img_len;
+    centry_t *e = sr_malloc(size);
+    if (e == NULL)
+        return NULL;
+    memset(e, 0, sizeof(*e));
+    e->hash = (uint32_t)k->hash;
+    e->qtype = k->qtype;
+    e->qclass = k->qclass;
+    e->bits = k->bits;
+    e->name_len = (uint8_t)k->name_len;
+    e->nttl = (uint16_t)nttl;
+    e->img_len = (uint16_t)img_len;
+    e->charge = (uint32_t)(size + CACHE_ENTRY_OVERHEAD);
+    return e;
+}
+
+/* Insert e (expire and ttl set, except for failures, whose TTL comes from
+ * the shard's settings). Replaces an entry of the same key, except that a
+ * failure never replaces usable data: a fresh entry stays as it is, an
+ * entry in its serve-stale window gets the failure recheck timer instead.
+ * Takes e in every case. */
+static bool shard_insert(shard_t *s, centry_t *e, const ckey_t *k,
+                         uint32_t now, bool failure)
+{
+    centry_t *dead = NULL;
+    bool stored = false;
+
+    shard_lock(s);
+    centry_t *old = shard_find(s, k);
+    if (failure) {
+        uint32_t ttl = s->cfg.servfail_ttl;
+        if (old != NULL && old->rcode != RCODE_SERVFAIL) {
+            if (now < old->expire) {
+                e->hnext = dead;
+                dead = e;
+                goto done;
+            }
+            if (!entry_dead(s, old, now) && ttl > 0) {
+                old->fail_until = add_sat(now, ttl);
+                e->hnext = dead;
+                dead = e;
+                stored = true;
+                goto done;
+            }
+        }
+        e->ttl = ttl;
+        e->expire = add_sat(now, ttl);
+    }
+    if (e->ttl == 0 || e->charge > s->max_bytes) {
+        e->hnext = dead;
+        dead = e;
+        goto done;
+    }
+    if (old != NULL)
+        shard_remove(s, old, &dead);
+    centry_t **b = &s->buckets[e->hash & s->mask];
+    e->hnext = *b;
+    *b = e;
+    lru_push_head(s, e);
+    s->count++;
+    s->bytes += e->charge;
+    s->inserts++;
+    shard_shrink(s, now, &dead);
+    shard_grow(s);
+    stored = true;
+done:
+    shard_unlock(s);
+    free_dead(dead);
+    return stored;
+}
+
+/* A SERVFAIL entry: header + question, no records. */
+static bool store_failure_key(cache_t *c, const ckey_t *k, uint32_t now)
+{
+    shard_t *s = shard_of(c, k->hash);
+    centry_t *e = entry_alloc(k, 0, SR_HEADER_LEN + k->name_len + QFIXED);
+    if (e == NULL)
+        return false;
+    uint8_t *img = entry_img(e);
+    memset(img, 0, SR_HEADER_LEN);
+    sr_put16(img + 4, 1);
+    memcpy(img + SR_HEADER_LEN, k->buf, k->name_len + QFIXED);
+    e->rcode = RCODE_SERVFAIL;
+    e->stored = now;
+    return shard_insert(s, e, k, now, true);
+}
+
+bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
+                         uint16_t qtype, uint16_t qclass, bool do_bit,
+                         bool cd, uint32_t now)
+{
+    ckey_t k;
+    if (c == NULL || !name_len_ok(qname, qname_len))
+        return false;
+    key_make(c, &k, qname, qname_len, qtype, qclass, do_bit, cd);
+    return store_failure_key(c, &k, now);
+}
+
+bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
+                 uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
+                 const sr_msg_t *resp, uint32_t now)
+{
+    ckey_t k;
+    cache_cfg_t cfg;
+    scan_t sc;
+    size_t rqlen = 0;
+
+    if (c == NULL || resp == NULL || !name_len_ok(qname, qname_len))
+        return false;
+    uint16_t flags = sr_msg_flags(resp);
+    unsigned rcode = sr_msg_rcode(resp);
+    if ((flags & SR_FLAG_QR) == 0 || (flags & SR_FLAG_TC) != 0 ||
+        sr_msg_opcode(resp) != 0)
+        return false;
+    if (rcode != RCODE_NOERROR && rcode != RCODE_NXDOMAIN &&
+        rcode != RCODE_SERVFAIL)
+        return false;
+    const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
+    if (sr_msg_qdcount(resp) != 1 || rq == NULL ||
+        !sr_name_equal(rq, rqlen, qname, qname_len) ||
+        sr_msg_qtype(resp) != qtype || sr_msg_qclass(resp) != qclass)
+        return false;
+
+    key_make(c, &k, qname, qname_len, qtype, qclass, do_bit, cd);
+    if (rcode == RCODE_SERVFAIL)
+        return store_failure_key(c, &k, now);
+
+    shard_t *s = shard_of(c, k.hash);
+    shard_lock(s);
+    cfg = s->cfg;
+    shard_unlock(s);
+    if (cfg.max_bytes == 0 || !scan_response(resp, qname_len, &sc))
+        return false;
+
+    bool negative = rcode == RCODE_NXDOMAIN ||
+                    !answers_qtype(resp, sc.count[0], qtype);
+    uint32_t neg = 0;
+    size_t soa = SIZE_MAX;
+    if (negative) {
+        /* RFC 2308 5: without an SOA there is no TTL to bound a negative
+         * answer, so it is not cached at all. */
+        soa = negative_ttl(resp, &sc, &cfg, &neg);
+        if (soa == SIZE_MAX || neg == 0)
+            return false;
+    }
+
+    centry_t *e = entry_alloc(&k, sc.keep, sc.img_end);
+    if (e == NULL)
+        return false;
+    size_t wlen = 0;
+    const uint8_t *wire = sr_msg_wire(resp, &wlen);
+    uint8_t *img = entry_img(e);
+    memcpy(img, wire, sc.img_end);
+    memcpy(img + SR_HEADER_LEN, k.buf, qname_len);
+    sr_put16(img + 4, 1);
+    sr_put16(img + 6, sc.count[0]);
+    sr_put16(img + 8, sc.count[1]);
+    sr_put16(img + 10, sc.count[2]);
+
+    for (size_t i = 0; i < sc.keep; i++) {
+        const sr_rr_t *rr = sr_msg_rr(resp, i);
+        e->ttl_off[i] = (uint16_t)rr->ttl_offset;
+        sr_put32(img + rr->ttl_offset, ttl_clamp(rr->ttl, &cfg));
+    }
+    equalise_rrsets(resp, img, sc.img_end, e->ttl_off, sc.keep);
+    uint32_t ttl = UINT32_MAX;
+    for (size_t i = 0; i < sc.keep; i++) {
+        uint8_t *p = img + e->ttl_off[i];
+        uint32_t t = sr_get32(p);
+        /* RFC 2308 3: the SOA of a negative answer carries the negative
+         * TTL and counts down with it; nothing in it outlives it. */
+        if (negative) {
+            t = i == soa ? neg : min_u32(t, neg);
+            sr_put32(p, t);
+        }
+        ttl = min_u32(ttl, t);
+    }
+    if (sc.keep == 0)
+        ttl = 0;
+    e->ttl = ttl;
+    e->stored = now;
+    e->expire = add_sat(now, ttl);
+    e->rcode = (uint8_t)rcode;
+    e->flags = (flags & SR_FLAG_AD) != 0 ? E_AD : 0;
+    return shard_insert(s, e, &k, now, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lookups */
+
+cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
+                            bool allow_stale, uint8_t *out, size_t cap,
+                            size_t *outlen)
+{
+    ckey_t k;
+    image_t im;
+    cache_result_t res = CACHE_HIT;
+    uint32_t elapsed = 0;
+    uint32_t stale_ttl = 0;
+    const uint32_t *fixed = NULL;
+    centry_t *dead = NULL;
+    size_t n = 0;
+
+    if (outlen != NULL)
+        *outlen = 0;
+    if (c == NULL || q == NULL || out == NULL ||
+        !name_len_ok(q->qname, q->qname_len))
+        return CACHE_MISS;
+    key_make(c, &k, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
+             (q->flags & SR_FLAG_CD) != 0);
+    shard_t *s = shard_of(c, k.hash);
+
+    shard_lock(s);
+    centry_t *e = shard_find(s, &k);
+    if (e == NULL)
+        goto miss;
+    if (now < e->expire) {
+        elapsed = now > e->stored ? now - e->stored : 0;
+    } else if (entry_dead(s, e, now)) {
+        s->expired++;
+        shard_remove(s, e, &dead);
+        goto miss;
+    } else if (allow_stale || now < e->fail_until) {
+        /* RFC 8767 4: stale data goes out with a short TTL. */
+        stale_ttl = s->cfg.stale_reply_ttl;
+        fixed = &stale_ttl;
+        res = CACHE_STALE;
+    } else {
+        goto miss;
+    }
+    entry_image(e, &im);
+    n = render(&im, q, elapsed, fixed, out, cap);
+    if (n == 0)
+        goto miss;
+    lru_touch(s, e);
+    if (res == CACHE_STALE) {
+        s->stale_hits++;
+    } else {
+        s->hits++;
+        e->hits++;
+        /* Prefetch (Unbound's rule): a popular entry with less than a
+         * tenth of its TTL left is refreshed while it can still answer. */
+        if (s->cfg.prefetch && (e->flags & E_PREFETCHED) == 0 &&
+            e->rcode != RCODE_SERVFAIL &&
+            e->hits >= CACHE_PREFETCH_MIN_HITS &&
+            (uint64_t)(e->expire - now) * CACHE_PREFETCH_DIVISOR <= e->ttl) {
+            e->flags |= E_PREFETCHED;
+            res = CACHE_HIT_PREFETCH;
+        }
+    }
+    shard_unlock(s);
+    if (outlen != NULL)
+        *outlen = n;
+    return res;
+miss:
+    s->misses++;
+    shard_unlock(s);
+    free_dead(dead);
+    return CACHE_MISS;
+}
+
+size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
+                    uint8_t *out, size_t cap)
+{
+    uint8_t qbuf[SR_HEADER_LEN + SR_NAME_MAX_WIRE + QFIXED];
+    image_t im;
+    scan_t sc;
+    size_t rqlen = 0;
+    size_t wlen = 0;
+
+    if (resp == NULL || q == NULL || out == NULL ||
+        !name_len_ok(q->qname, q->qname_len))
+        return 0;
+    const uint8_t *wire = sr_msg_wire(resp, &wlen);
+    uint16_t flags = sr_msg_flags(resp);
+    memset(&im, 0, sizeof(im));
+    im.rcode = sr_msg_rcode(resp);
+    im.ad = (flags & SR_FLAG_AD) != 0;
+
+    if (sr_msg_qdcount(resp) == 0) {
+        /* FORMERR, REFUSED and the like may come without a question: the
+         * client gets its own question back and the RCODE. */
+        memset(qbuf, 0, SR_HEADER_LEN);
+        memcpy(qbuf + SR_HEADER_LEN, q->qname, q->qname_len);
+        sr_put16(qbuf + SR_HEADER_LEN + q->qname_len, q->qtype);
+        sr_put16(qbuf + SR_HEADER_LEN + q->qname_len + 2, q->qclass);
+        im.p = qbuf;
+        im.len = SR_HEADER_LEN + q->qname_len + QFIXED;
+        return render(&im, q, 0, NULL, out, cap);
+    }
+    const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
+    if (sr_msg_qdcount(resp) != 1 || rq == NULL || wire == NULL ||
+        !sr_name_equal(rq, rqlen, q->qname, q->qname_len) ||
+        sr_msg_qtype(resp) != q->qtype || sr_msg_qclass(resp) != q->qclass ||
+        !scan_response(resp, q->qname_len, &sc))
+        return 0;
+    im.p = wire;
+    im.len = sc.img_end;
+    im.an = sc.count[0];
+    im.ns = sc.count[1];
+    im.ar = sc.count[2];
+    return render(&im, q, 0, NULL, out, cap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle, settings, maintenance */
+
+static size_t shard_budget(const cache_t *c, const cache_cfg_t *cfg)
+{
+    return cfg->max_bytes / c->nshards;
+}
+
+static unsigned pick_shards(const cache_cfg_t *cfg)
+{
+    unsigned n = CACHE_MAX_SHARDS;
+    if (cfg->shards != 0) {
+        while (n > cfg->shards)
+            n >>= 1;
+        return n;
+    }
+    while (n > 1 && cfg->max_bytes / n < CACHE_SHARD_MIN_BYTES)
+        n >>= 1;
+    return n;
+}
+
+cache_t *cache_new(const cache_cfg_t *cfg)
+{
+    uint8_t seed[16];
+    cache_t *c = NULL;
+
+    if (cfg == NULL)
+        return NULL;
+    c = sr_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    if (RAND_bytes(seed, (int)sizeof(seed)) != 1)
+        goto fail;
+    c->k0 = load64le(seed);
+    c->k1 = load64le(seed + 8);
+    c->nshards = pick_shards(cfg);
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard_t *s = sr_calloc(1, sizeof(*s));
+        if (s == NULL)
+            goto fail;
+        s->buckets = sr_calloc(CACHE_INITIAL_BUCKETS, sizeof(*s->buckets));
+        if (s->buckets == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
+            sr_free(s->buckets);
+            sr_free(s);
+            goto fail;
+        }
+        s->mask = CACHE_INITIAL_BUCKETS - 1;
+        s->cfg = *cfg;
+        s->max_bytes = shard_budget(c, cfg);
+        c->shards[i] = s;
+    }
+    return c;
+fail:
+    cache_free(c);
+    return NULL;
+}
+
+void cache_free(cache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < CACHE_MAX_SHARDS; i++) {
+        shard_t *s = c->shards[i];
+        if (s == NULL)
+            continue;
+        centry_t *e = s->head;
+        while (e != NULL) {
+            centry_t *next = e->lru_next;
+            sr_free(e);
+            e = next;
+        }
+        sr_free(s->buckets);
+        pthread_mutex_destroy(&s->lock);
+        sr_free(s);
+    }
+    sr_free(c);
+}
+
+void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg)
+{
+    if (c == NULL || cfg == NULL)
+        return;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard_t *s = c->shards[i];
+        centry_t *dead = NULL;
+        shard_lock(s);
+        s->cfg = *cfg;
+        s->max_bytes = shard_budget(c, cfg);
+        /* Evict the LRU way; the clock is not known here, so nothing is
+         * counted as expired. */
+        shard_shrink(s, 0, &dead);
+        shard_unlock(s);
+        free_dead(dead);
+    }
+}
+
+size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
+{
+    uint8_t lname[SR_NAME_MAX_WIRE];
+    size_t dropped = 0;
+
+    if (c == NULL)
+        return 0;
+    if (name != NULL) {
+        if (!name_len_ok(name, name_len))
+            return 0;
+        fold_name(lname, name, name_len);
+    }
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard_t *s = c->shards[i];
+        centry_t *dead = NULL;
+        shard_lock(s);
+        centry_t *e = s->head;
+        while (e != NULL) {
+            centry_t *next = e->lru_next;
+            if (name == NULL ||
+                (e->name_len == name_len &&
+                 memcmp(entry_cimg(e) + SR_HEADER_LEN, lname, name_len) == 0)) {
+                shard_remove(s, e, &dead);
+                dropped++;
+            }
+            e = next;
+        }
+        shard_unlock(s);
+        free_dead(dead);
+    }
+    return dropped;
+}
+
+void cache_stats(const cache_t *c, cache_stats_t *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard_t *s = c->shards[i];
+        shard_lock(s);
+        out->hits += s->hits;
+        out->misses += s->misses;
+        out->stale_hits += s->stale_hits;
+        out->evictions += s->evictions;
+        out->expired += s->expired;
+        out->inserts += s->inserts;
+        out->entries += s->count;
+        out->bytes += s->bytes;
+        shard_unlock(s);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Dump (control socket; slow path) */
+
+typedef struct strbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    bool failed;
+} strbuf_t;
+
+static void sb_add(strbuf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap != 0 ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = sr_realloc(b->p, cap);
+        if (p == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void sb_u32(strbuf_t *b, uint32_t v)
+{
+    char tmp[16];
+    snprintf(tmp, sizeof(tmp), "%u", (unsigned)v);
+    sb_add(b, tmp);
+}
+
+static const char *class_name(uint16_t cls, char buf[16])
+{
+    switch (cls) {
+    case 1: return "IN";
+    case 3: return "CH";
+    case 4: return "HS";
+    case 254: return "NONE";
+    case 255: return "ANY";
+    default:
+        snprintf(buf, 16, "CLASS%u", (unsigned)cls);
+        return buf;
+    }
+}
+
+/* One dump line for e into b. The image is rendered as a hit would be
+ * (TTLs counted down) and parsed by the codec for the record texts. */
+static void dump_entry(const centry_t *e, uint32_t now, sr_msg_t *msg,
+                       uint8_t *tmp, size_t tmpcap, strbuf_t *b)
+{
+    char text[SR_NAME_MAX_TEXT];
+    char nb[16];
+    image_t im;
+    cache_query_t q;
+    const uint8_t *img = entry_cimg(e);
+    bool fresh = now < e->expire;
+    uint32_t zero = 0;
+
+    memset(&q, 0, sizeof(q));
+    q.qname = img + SR_HEADER_LEN;
+    q.qname_len = e->name_len;
+    q.qtype = e->qtype;
+    q.qclass = e->qclass;
+    q.max_len = UINT16_MAX;
+    entry_image(e, &im);
+    size_t n = render(&im, &q, fresh && now > e->stored ? now - e->stored : 0,
+                      fresh ? NULL : &zero, tmp, tmpcap);
+
+    b->len = 0;
+    if (b->p != NULL)
+        b->p[0] = '\0';
+    if (sr_name_to_text(q.qname, q.qname_len, text, sizeof(text)) != SR_OK)
+        snprintf(text, sizeof(text), "?");
+    sb_add(b, text);
+    sb_add(b, " ");
+    sb_add(b, sr_type_name(e->qtype, nb));
+    sb_add(b, " ");
+    sb_add(b, class_name(e->qclass, nb));
+    sb_add(b, " ");
+    sb_add(b, sr_rcode_name(e->rcode, nb));
+    sb_add(b, " ");
+    sb_u32(b, fresh ? e->expire - now : 0);
+    if (n == 0 || sr_msg_parse(msg, tmp, n, 0) != SR_OK)
+        return;
+    for (size_t i = 0; i < sr_msg_rr_count(msg); i++) {
+        const sr_rr_t *rr = sr_msg_rr(msg, i);
+        if (rr->section != SR_SECTION_ANSWER)
+            break;
+        sb_add(b, " ");
+        sb_add(b, rr->name != NULL ? rr->name : "?");
+        sb_add(b, " ");
+        sb_u32(b, rr->ttl);
+        sb_add(b, " ");
+        sb_add(b, sr_type_name(rr->type, nb));
+        for (size_t f = 0; f < rr->field_count; f++) {
+            sb_add(b, " ");
+            sb_add(b, rr->fields[f].value != NULL ? rr->fields[f].value : "");
+        }
+    }
+}
+
+void cache_dump(cache_t *c, uint32_t now,
+                void (*fn)(void *arg, const char *line), void *arg)
+{
+    strbuf_t b = {NULL, 0, 0, false};
+    size_t tmpcap = UINT16_MAX + OPT_LEN;
+    uint8_t *tmp = NULL;
+    sr_msg_t *msg = NULL;
+
+    if (c == NULL || fn == NULL)
+        return;
+    tmp = sr_malloc(tmpcap);
+    msg = sr_msg_new();
+    if (tmp == NULL || msg == NULL)
+        goto done;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard_t *s = c->shards[i];
+        shard_lock(s);
+        for (centry_t *e = s->head; e != NULL; e = e->lru_next) {
+            b.failed = false;
+            dump_entry(e, now, msg, tmp, tmpcap, &b);
+            if (!b.failed && b.p != NULL)
+                fn(arg, b.p);
+        }
+        shard_unlock(s);
+    }
+done:
+    sr_msg_free(msg);
+    sr_free(tmp);
+    sr_free(b.p);
+}

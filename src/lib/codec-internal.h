@@ -1,0 +1,214 @@
+/* Internals of the wire codec shared by name.c, msg.c and rdata.c (not
+ * installed). */
+#ifndef STUBRES_CODEC_INTERNAL_H
+#define STUBRES_CODEC_INTERNAL_H
+
+#include "lib-internal.h"
+#include <stubres/wire.h>
+
+/* ---- text arena ----
+ * All strings of a parsed message live in one grow-only buffer that is
+ * reused across parses. It may move when it grows, so while a parse runs
+ * strings are referred to by their offset in it. */
+typedef struct sr_arena {
+    char *buf;
+    size_t len;
+    size_t cap;
+} sr_arena_t;
+
+/* Grow the arena so that at least n more bytes fit (cold path). */
+sr_status_t sr_arena_grow(sr_arena_t *a, size_t n);
+
+/* Make room for n more bytes; writes of up to n bytes at buf + len are then
+ * safe without further checks. */
+static inline sr_status_t sr_arena_reserve(sr_arena_t *a, size_t n)
+{
+    if (a->cap - a->len >= n)
+        return SR_OK;
+    return sr_arena_grow(a, n);
+}
+
+/* An arena offset parked in a pointer slot of a public struct until the
+ * arena stops moving (msg.c turns them into pointers at the end of a
+ * parse). Integer-to-pointer conversion is implementation-defined, and
+ * exact on every platform we build for. */
+static inline const char *sr_off_as_ptr(size_t off)
+{
+    return (const char *)(uintptr_t)off;
+}
+
+static inline size_t sr_ptr_as_off(const char *p)
+{
+    return (size_t)(uintptr_t)p;
+}
+
+/* ---- name text cache ----
+ * Responses name the same few domains again and again through compression
+ * pointers (RFC 1035 4.1.4). The presentation text of the name that starts
+ * at a given offset depends only on the bytes from there on, so the text
+ * made once is reused for every pointer to that offset (and for every
+ * pointer to one of its label boundaries, whose text is a suffix of it).
+ * Direct-mapped by offset; a generation number invalidates it per parse. */
+#define SR_NAMECACHE_SIZE 64
+
+typedef struct sr_namecache_entry {
+    uint32_t gen;
+    uint32_t woff;     /* wire offset of the label the text starts with */
+    uint32_t text_off; /* arena offset of the NUL-terminated text */
+    uint16_t text_len; /* strlen of that text */
+    uint16_t wire_len; /* uncompressed wire length of the name from woff */
+} sr_namecache_entry_t;
+
+typedef struct sr_namecache {
+    uint32_t gen;
+    sr_namecache_entry_t e[SR_NAMECACHE_SIZE];
+} sr_namecache_t;
+
+/* Invalidate every entry (start of a parse). */
+void sr_namecache_reset(sr_namecache_t *nc);
+
+/* Read the possibly compressed name at *off of pkt[0..pktlen) with the
+ * rules of sr_name_unpack(), append its presentation text (NUL-terminated)
+ * to the arena or reuse a cached one, store the text's arena offset in
+ * *text_off and advance *off past the name. nc may be NULL. */
+sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
+                              sr_namecache_t *nc, size_t *text_off);
+
+/* Write the presentation form of one label's bytes (DESIGN.md "Record
+ * fields": '.' and '\' escaped, bytes outside 0x21-0x7E as \DDD) to out,
+ * which must hold 4 * n bytes. Returns the number of chars written. */
+size_t sr_name_escape_label(char *out, const uint8_t *p, size_t n);
+
+/* Presentation -> wire for names inside master-file RDATA text: the n
+ * bytes at text (not NUL-terminated). With any_escape, "\X" stands for X
+ * for every non-digit X (RFC 1035 5.1); otherwise only \. \\ and \DDD are
+ * accepted, as sr_name_from_text() documents. */
+sr_status_t sr_name_parse(const char *text, size_t n, bool any_escape, uint8_t *wire, size_t cap,
+                          size_t *len);
+
+/* ---- RDATA decoding ---- */
+
+/* Growable vector of the fields of a message. While parsing, value holds
+ * an arena offset (sr_off_as_ptr). */
+typedef struct sr_fieldvec {
+    sr_field_t *v;
+    size_t len;
+    size_t cap;
+} sr_fieldvec_t;
+
+/* The most fields any decoder adds for one record (SOA). */
+#define SR_RDATA_MAX_FIELDS 7
+
+/* What a decoder works on: the whole message (names may point anywhere
+ * before them), where text goes, and where fields go. */
+typedef struct sr_dec {
+    const uint8_t *pkt;
+    size_t pktlen;
+    sr_arena_t *arena;
+    sr_namecache_t *names;
+    sr_fieldvec_t *fields; /* NULL: validate only, make no text */
+} sr_dec_t;
+
+/* Validate the RDATA of one record at pkt[rdoff..rdoff+rdlen) and, when
+ * d->fields is set, append its fields (room for SR_RDATA_MAX_FIELDS must
+ * have been reserved). SR_E_FORMERR when the RDATA disagrees with its
+ * length; SR_E_NOMEM. */
+sr_status_t sr_rdata_decode(sr_dec_t *d, uint16_t type, uint16_t rclass, size_t rdoff,
+                            size_t rdlen);
+
+/* The types decoded field by field; class-specific ones (A, AAAA, WKS,
+ * SRV, NAPTR: RFC 3597 section 4) only in class IN. */
+bool sr_rdata_has_decoder(uint16_t type, uint16_t rclass);
+
+/* ---- a bounds-checked writer over a caller's buffer ---- */
+typedef struct sr_wbuf {
+    uint8_t *p;
+    size_t cap;
+    size_t len;
+} sr_wbuf_t;
+
+static inline sr_status_t sr_wbuf_bytes(sr_wbuf_t *w, const void *data, size_t n)
+{
+    if (w->cap - w->len < n)
+        return SR_E_NOBUFS;
+    if (n > 0)
+        memcpy(w->p + w->len, data, n);
+    w->len += n;
+    return SR_OK;
+}
+
+static inline sr_status_t sr_wbuf_u8(sr_wbuf_t *w, uint8_t v)
+{
+    return sr_wbuf_bytes(w, &v, 1);
+}
+
+static inline sr_status_t sr_wbuf_u16(sr_wbuf_t *w, uint16_t v)
+{
+    uint8_t b[2];
+    sr_put16(b, v);
+    return sr_wbuf_bytes(w, b, 2);
+}
+
+static inline sr_status_t sr_wbuf_u32(sr_wbuf_t *w, uint32_t v)
+{
+    uint8_t b[4];
+    sr_put32(b, v);
+    return sr_wbuf_bytes(w, b, 4);
+}
+
+static inline sr_status_t sr_wbuf_zeros(sr_wbuf_t *w, size_t n)
+{
+    if (w->cap - w->len < n)
+        return SR_E_NOBUFS;
+    memset(w->p + w->len, 0, n);
+    w->len += n;
+    return SR_OK;
+}
+
+/* ---- small text helpers ---- */
+
+/* Decimal text of v into out (room for 10 chars); returns the length.
+ * Counts the digits first and writes them from the end: no copy. */
+static inline size_t sr_fmt_u32(char *out, uint32_t v)
+{
+    size_t n = 1;
+    for (uint32_t t = v; t >= 10; t /= 10)
+        n++;
+    for (size_t i = n; i > 0; i--) {
+        out[i - 1] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return n;
+}
+
+/* Decimal text of one byte (an IPv4 octet): the hot case of A records. */
+static inline size_t sr_fmt_u8(char *out, unsigned v)
+{
+    if (v >= 100) {
+        out[0] = (char)('0' + v / 100);
+        out[1] = (char)('0' + v / 10 % 10);
+        out[2] = (char)('0' + v % 10);
+        return 3;
+    }
+    if (v >= 10) {
+        out[0] = (char)('0' + v / 10);
+        out[1] = (char)('0' + v % 10);
+        return 2;
+    }
+    out[0] = (char)('0' + v);
+    return 1;
+}
+
+/* Value of a hex digit, or -1. */
+static inline int sr_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+#endif

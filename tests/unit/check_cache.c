@@ -1,0 +1,1410 @@
+/* Unit tests: the answer cache (src/daemon/cache.c).
+ *
+ * The upstream responses come from tests/unit/data/cache/gen.py
+ * (dnspython); the many-names tests build simple A responses by hand. The
+ * clock is a parameter of every call, so expiry is tested without
+ * sleeping. Every malloc/calloc/realloc of the statically linked code is
+ * counted through the linker's --wrap (Makefile.am) to show that a hit
+ * allocates nothing. */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stubres/wire.h>
+
+#include "cache.h"
+#include "lib-internal.h"
+
+/* ---- allocation counter (ld --wrap) ---- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t nmemb, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t nmemb, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+
+static atomic_ulong alloc_calls;
+
+void *__wrap_malloc(size_t n)
+{
+    atomic_fetch_add(&alloc_calls, 1);
+    return __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t nmemb, size_t size)
+{
+    atomic_fetch_add(&alloc_calls, 1);
+    return __real_calloc(nmemb, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    atomic_fetch_add(&alloc_calls, 1);
+    return __real_realloc(p, n);
+}
+
+/* ---- helpers ---- */
+
+#define T0 1000u
+
+static cache_cfg_t default_cfg(void)
+{
+    cache_cfg_t cfg = {
+        .max_bytes = 1u << 20,
+        .min_ttl = 0,
+        .max_ttl = 86400,
+        .negative_ttl = 3600,
+        .servfail_ttl = 5,
+        .serve_stale = false,
+        .stale_max = 3600,
+        .stale_reply_ttl = 30,
+        .prefetch = false,
+        .shards = 0,
+    };
+    return cfg;
+}
+
+static sr_msg_t *msg_file(const char *name)
+{
+    char path[512];
+    uint8_t buf[65536];
+    snprintf(path, sizeof(path), "%s/cache/%s.bin", TEST_DATA_DIR, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    sr_msg_t *m = sr_msg_new();
+    ck_assert_ptr_nonnull(m);
+    ck_assert_msg(sr_msg_parse(m, buf, n, 0) == SR_OK, "%s: %s", name,
+                  sr_msg_error(m));
+    return m;
+}
+
+static size_t file_len(const char *name)
+{
+    sr_msg_t *m = msg_file(name);
+    size_t len;
+    sr_msg_wire(m, &len);
+    sr_msg_free(m);
+    return len;
+}
+
+/* Store a response under its own question. */
+static bool store_msg(cache_t *c, const sr_msg_t *m, bool do_bit, bool cd,
+                      uint32_t now)
+{
+    size_t qlen = 0;
+    const uint8_t *qn = sr_msg_qname_wire(m, &qlen);
+    return cache_store(c, qn, qlen, sr_msg_qtype(m), sr_msg_qclass(m), do_bit,
+                       cd, m, now);
+}
+
+static bool store_file(cache_t *c, const char *name, uint32_t now)
+{
+    sr_msg_t *m = msg_file(name);
+    bool ok = store_msg(c, m, false, false, now);
+    sr_msg_free(m);
+    return ok;
+}
+
+/* A client's question: owns the name buffer the query points to. */
+typedef struct tq {
+    cache_query_t q;
+    uint8_t name[SR_NAME_MAX_WIRE];
+} tq_t;
+
+static void tq_init(tq_t *t, const char *name, uint16_t qtype)
+{
+    size_t len = 0;
+    memset(t, 0, sizeof(*t));
+    ck_assert_int_eq(sr_name_from_text(name, t->name, sizeof(t->name), &len),
+                     SR_OK);
+    t->q.id = 0xBEEF;
+    t->q.flags = SR_FLAG_RD;
+    t->q.qname = t->name;
+    t->q.qname_len = len;
+    t->q.qtype = qtype;
+    t->q.qclass = SR_CLASS_IN;
+    t->q.max_len = 512;
+}
+
+static void tq_edns(tq_t *t, bool do_bit, uint16_t size)
+{
+    t->q.edns = true;
+    t->q.do_bit = do_bit;
+    t->q.max_len = size;
+}
+
+typedef struct reply {
+    cache_result_t res;
+    uint8_t buf[65536 + 64];
+    size_t len;
+    sr_msg_t *m;
+} reply_t;
+
+static reply_t *reply_new(void)
+{
+    reply_t *r = calloc(1, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    r->m = sr_msg_new();
+    ck_assert_ptr_nonnull(r->m);
+    return r;
+}
+
+static void reply_free(reply_t *r)
+{
+    if (r == NULL)
+        return;
+    sr_msg_free(r->m);
+    free(r);
+}
+
+/* Look up and, on anything but a miss, parse the reply. */
+static cache_result_t ask(cache_t *c, const tq_t *t, uint32_t now,
+                          bool allow_stale, reply_t *r)
+{
+    r->res = cache_lookup(c, &t->q, now, allow_stale, r->buf, sizeof(r->buf),
+                          &r->len);
+    if (r->res != CACHE_MISS) {
+        ck_assert_uint_gt(r->len, 0);
+        ck_assert_msg(sr_msg_parse(r->m, r->buf, r->len, 0) == SR_OK,
+                      "reply does not parse: %s", sr_msg_error(r->m));
+    } else {
+        ck_assert_uint_eq(r->len, 0);
+    }
+    return r->res;
+}
+
+static const sr_rr_t *rr_at(const reply_t *r, size_t i)
+{
+    const sr_rr_t *rr = sr_msg_rr(r->m, i);
+    ck_assert_ptr_nonnull(rr);
+    return rr;
+}
+
+static const char *field0(const sr_rr_t *rr)
+{
+    ck_assert_uint_gt(rr->field_count, 0);
+    return rr->fields[0].value;
+}
+
+/* A NOERROR response with one A record for name (for the many-names
+ * tests): header, question, one answer compressed against it. */
+static sr_msg_t *msg_a(const char *name, uint32_t ttl, uint32_t addr)
+{
+    uint8_t pkt[512];
+    size_t qlen = 0, off;
+    ck_assert_int_eq(sr_name_from_text(name, pkt + 12, 255, &qlen), SR_OK);
+    memset(pkt, 0, 12);
+    sr_put16(pkt, 7);
+    sr_put16(pkt + 2, 0x8180);
+    sr_put16(pkt + 4, 1);
+    sr_put16(pkt + 6, 1);
+    off = 12 + qlen;
+    sr_put16(pkt + off, SR_TYPE_A);
+    sr_put16(pkt + off + 2, SR_CLASS_IN);
+    off += 4;
+    sr_put16(pkt + off, 0xC00C);
+    sr_put16(pkt + off + 2, SR_TYPE_A);
+    sr_put16(pkt + off + 4, SR_CLASS_IN);
+    sr_put32(pkt + off + 6, ttl);
+    sr_put16(pkt + off + 10, 4);
+    sr_put32(pkt + off + 12, addr);
+    off += 16;
+    sr_msg_t *m = sr_msg_new();
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(sr_msg_parse(m, pkt, off, 0), SR_OK);
+    return m;
+}
+
+/* A SERVFAIL response to name/A. */
+static sr_msg_t *msg_servfail(const char *name)
+{
+    uint8_t pkt[512];
+    size_t qlen = 0;
+    ck_assert_int_eq(sr_name_from_text(name, pkt + 12, 255, &qlen), SR_OK);
+    memset(pkt, 0, 12);
+    sr_put16(pkt + 2, 0x8182);
+    sr_put16(pkt + 4, 1);
+    sr_put16(pkt + 12 + qlen, SR_TYPE_A);
+    sr_put16(pkt + 12 + qlen + 2, SR_CLASS_IN);
+    sr_msg_t *m = sr_msg_new();
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(sr_msg_parse(m, pkt, 12 + qlen + 4, 0), SR_OK);
+    return m;
+}
+
+static bool store_a(cache_t *c, const char *name, uint32_t ttl,
+                    uint32_t addr, uint32_t now)
+{
+    sr_msg_t *m = msg_a(name, ttl, addr);
+    bool ok = store_msg(c, m, false, false, now);
+    sr_msg_free(m);
+    return ok;
+}
+
+static cache_stats_t stats_of(const cache_t *c)
+{
+    cache_stats_t st;
+    cache_stats(c, &st);
+    return st;
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_hit_counts_ttl_down)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    ck_assert(store_file(c, "a_www", T0));
+
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 2);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 300);
+    /* dnspython writes the RRset in its own order: compare as a set. */
+    ck_assert(strcmp(field0(rr_at(r, 0)), field0(rr_at(r, 1))) != 0);
+    ck_assert(strcmp(field0(rr_at(r, 0)), "192.0.2.1") == 0 ||
+              strcmp(field0(rr_at(r, 0)), "192.0.2.2") == 0);
+    ck_assert(strcmp(field0(rr_at(r, 1)), "192.0.2.1") == 0 ||
+              strcmp(field0(rr_at(r, 1)), "192.0.2.2") == 0);
+
+    ck_assert_int_eq(ask(c, &t, T0 + 100, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 200);
+    ck_assert_uint_eq(rr_at(r, 1)->ttl, 200);
+    ck_assert_int_eq(ask(c, &t, T0 + 299, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 1);
+    /* A clock that reads a little behind the storing thread's. */
+    ck_assert_int_eq(ask(c, &t, T0 - 3, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 300);
+
+    /* At T0 + 300 the TTL would be 0: expired, dropped. */
+    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+    cache_stats_t st = stats_of(c);
+    ck_assert_uint_eq(st.expired, 1);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_question_case_preserved)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "a_www", T0));
+    /* 0x20-style mixed case: the question comes back byte for byte, and
+     * so do the answer owners, which are compressed against it. */
+    tq_init(&t, "wWw.EXAMPLE.tEst", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_mem_eq(r->buf + 12, t.name, t.q.qname_len);
+    ck_assert_str_eq(sr_msg_qname(r->m), "wWw.EXAMPLE.tEst");
+    ck_assert_str_eq(rr_at(r, 0)->name, "wWw.EXAMPLE.tEst");
+
+    /* A response stored under a mixed-case question answers lowercase. */
+    ck_assert(store_file(c, "a_www_mixed", T0));
+    ck_assert_uint_eq(stats_of(c).entries, 1); /* same key: replaced */
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_str_eq(sr_msg_qname(r->m), "www.example.test");
+    ck_assert_str_eq(rr_at(r, 0)->name, "www.example.test");
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* Only ASCII letters fold (RFC 4343): the bytes next to them ('@', '[',
+ * '`', '{') and their images above 0x80 do not. Both the word-at-a-time
+ * path (names of 8 bytes and more) and the byte path (shorter) are hit. */
+START_TEST(test_case_folding_exact)
+{
+    static const char *const pairs[][2] = {
+        /* stored, asked: hit */
+        {"AbCxYz.Example.TEST", "aBcXyZ.eXAMPLE.test"},
+        {"Az", "aZ"},
+        {"\\192Q\\255.\\000z.test", "\\192q\\255.\\000Z.TEST"},
+    };
+    static const char *const misses[][2] = {
+        /* stored, asked: must miss (0x20 apart, but not letters) */
+        {"x@x.example.test", "x`x.example.test"},
+        {"x[x.example.test", "x{x.example.test"},
+        {"x\\193x.example.test", "x\\225x.example.test"},
+        {"a@", "a`"},
+        {"a\\193", "a\\225"},
+        {"a]^_", "a}~\\127"},
+    };
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        ck_assert(store_a(c, pairs[i][0], 300, 1, T0));
+        tq_init(&t, pairs[i][1], SR_TYPE_A);
+        ck_assert_msg(ask(c, &t, T0, false, r) == CACHE_HIT, "%s", pairs[i][1]);
+        ck_assert_mem_eq(r->buf + 12, t.name, t.q.qname_len);
+    }
+    for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
+        ck_assert(store_a(c, misses[i][0], 300, 1, T0));
+        tq_init(&t, misses[i][1], SR_TYPE_A);
+        ck_assert_msg(ask(c, &t, T0, false, r) == CACHE_MISS, "%s",
+                      misses[i][1]);
+    }
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_header_patched)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "a_www", T0)); /* upstream: AA, AD, ID 0x1234 */
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    t.q.id = 0x4321;
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    uint16_t f = sr_msg_flags(r->m);
+    ck_assert_uint_eq(sr_msg_id(r->m), 0x4321);
+    ck_assert(f & SR_FLAG_QR);
+    ck_assert(f & SR_FLAG_RA);
+    ck_assert(f & SR_FLAG_RD);
+    ck_assert(!(f & SR_FLAG_AA)); /* we are not authoritative */
+    ck_assert(!(f & SR_FLAG_AD)); /* the client asked for neither AD nor DO */
+    ck_assert(!(f & SR_FLAG_CD));
+    ck_assert(!(f & SR_FLAG_TC));
+    ck_assert_uint_eq(sr_msg_opcode(r->m), 0);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 0);
+
+    /* RD is copied, also when clear. */
+    t.q.flags = 0;
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(!(sr_msg_flags(r->m) & SR_FLAG_RD));
+
+    /* AD set by the client: AD (RFC 6840 5.8). */
+    t.q.flags = SR_FLAG_RD | SR_FLAG_AD;
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(sr_msg_flags(r->m) & SR_FLAG_AD);
+
+    /* CD is part of the key, and copied. */
+    t.q.flags = SR_FLAG_RD | SR_FLAG_CD;
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    sr_msg_t *m = msg_file("a_www");
+    ck_assert(store_msg(c, m, false, true, T0));
+    sr_msg_free(m);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(sr_msg_flags(r->m) & SR_FLAG_CD);
+    ck_assert(sr_msg_flags(r->m) & SR_FLAG_RD);
+
+    /* DO is part of the key; a DO client gets AD when upstream set it. */
+    tq_init(&t, "www.example.test", SR_TYPE_AAAA);
+    tq_edns(&t, true, 1232);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    m = msg_file("aaaa_www_do");
+    ck_assert(store_msg(c, m, true, false, T0));
+    sr_msg_free(m);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(sr_msg_flags(r->m) & SR_FLAG_AD);
+    ck_assert(sr_msg_edns(r->m)->do_bit);
+    tq_edns(&t, false, 1232);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_edns_only_when_client_sent_opt)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "mx_glue", T0)); /* upstream had an OPT */
+    tq_init(&t, "example.test", SR_TYPE_MX);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(!sr_msg_edns(r->m)->present);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_ANSWER), 1);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_AUTHORITY), 1);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_ADDITIONAL), 2);
+    ck_assert_uint_eq(sr_get16(r->buf + 10), 2);
+
+    tq_edns(&t, false, 4096);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    const sr_edns_t *e = sr_msg_edns(r->m);
+    ck_assert(e->present);
+    ck_assert_uint_eq(e->udp_size, CACHE_EDNS_UDP_SIZE);
+    ck_assert_uint_eq(e->version, 0);
+    ck_assert(!e->do_bit);
+    ck_assert_uint_eq(e->opt_count, 0);
+    ck_assert_uint_eq(sr_get16(r->buf + 10), 3);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_ADDITIONAL), 2);
+
+    /* An upstream without EDNS, a client with it: we still add ours. */
+    ck_assert(store_file(c, "a_noedns", T0));
+    tq_init(&t, "noedns.example.test", SR_TYPE_A);
+    tq_edns(&t, false, 1232);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(sr_msg_edns(r->m)->present);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 1);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_truncation)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "a_big", T0)); /* 40 A records, > 512 bytes */
+    tq_init(&t, "big.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(sr_msg_flags(r->m) & SR_FLAG_TC);
+    ck_assert_uint_eq(r->len, 12 + t.q.qname_len + 4);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 0);
+    ck_assert_uint_eq(sr_msg_qdcount(r->m), 1);
+    ck_assert_uint_eq(sr_msg_qtype(r->m), SR_TYPE_A);
+    ck_assert_uint_eq(sr_msg_id(r->m), 0xBEEF);
+
+    /* EDNS with room: the whole answer. */
+    tq_edns(&t, false, 1232);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(!(sr_msg_flags(r->m) & SR_FLAG_TC));
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 40);
+
+    /* An EDNS size below 512 counts as 512 (RFC 6891 6.2.3); the TC reply
+     * keeps the OPT. */
+    tq_edns(&t, false, 100);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(sr_msg_flags(r->m) & SR_FLAG_TC);
+    ck_assert(sr_msg_edns(r->m)->present);
+    ck_assert_uint_eq(r->len, 12 + t.q.qname_len + 4 + 11);
+    ck_assert_uint_eq(sr_get16(r->buf + 6), 0);
+    ck_assert_uint_eq(sr_get16(r->buf + 10), 1);
+
+    /* TCP: fits max_len, but not the caller's buffer: a miss, not TC. */
+    t.q.max_len = 65535;
+    size_t len = 99;
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 600, &len),
+                     CACHE_MISS);
+    ck_assert_uint_eq(len, 0);
+    /* Not even room for the truncated reply. */
+    t.q.max_len = 512;
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 20, &len),
+                     CACHE_MISS);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_ttl_clamp)
+{
+    cache_cfg_t cfg = default_cfg();
+    cfg.min_ttl = 60;
+    cfg.max_ttl = 3600;
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "a_short", T0)); /* TTL 5 */
+    tq_init(&t, "short.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 60);
+    ck_assert_int_eq(ask(c, &t, T0 + 59, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 1);
+    ck_assert_int_eq(ask(c, &t, T0 + 60, false, r), CACHE_MISS);
+
+    ck_assert(store_file(c, "a_long", T0)); /* TTL 1000000 */
+    tq_init(&t, "long.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 3600);
+    ck_assert_int_eq(ask(c, &t, T0 + 3600, false, r), CACHE_MISS);
+
+    /* max_ttl 0 caches nothing positive (the limits are literal). */
+    cfg.max_ttl = 0;
+    cfg.min_ttl = 0;
+    cache_set_cfg(c, &cfg);
+    ck_assert(!store_file(c, "a_www", T0));
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_rrset_ttls_equalised)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    /* TTLs 100 and 50 in one RRset: both 50 (RFC 2181 5.2). */
+    ck_assert(store_file(c, "a_ttls_unequal", T0));
+    tq_init(&t, "ttls.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 40);
+    ck_assert_uint_eq(rr_at(r, 1)->ttl, 40);
+    ck_assert_int_eq(ask(c, &t, T0 + 50, false, r), CACHE_MISS);
+
+    /* Different RRsets keep their own TTLs; the entry lives as long as
+     * the shortest. */
+    ck_assert(store_file(c, "cname_chain", T0)); /* CNAME 600, A 60 */
+    tq_init(&t, "alias.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 2);
+    ck_assert_uint_eq(rr_at(r, 0)->type, SR_TYPE_CNAME);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 590);
+    ck_assert_str_eq(field0(rr_at(r, 0)), "cdn.example.net");
+    ck_assert_uint_eq(rr_at(r, 1)->type, SR_TYPE_A);
+    ck_assert_uint_eq(rr_at(r, 1)->ttl, 50);
+    ck_assert_int_eq(ask(c, &t, T0 + 60, false, r), CACHE_MISS);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_negative_nxdomain)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    /* SOA TTL 900, MINIMUM 300: 300 (RFC 2308 5). */
+    ck_assert(store_file(c, "nxdomain", T0));
+    tq_init(&t, "NX.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 3);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_ANSWER), 0);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_AUTHORITY), 1);
+    ck_assert_uint_eq(rr_at(r, 0)->type, SR_TYPE_SOA);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 300);
+    ck_assert_int_eq(ask(c, &t, T0 + 299, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 1);
+    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+
+    /* Capped by negative_ttl; min_ttl does not raise negative TTLs. */
+    cfg.negative_ttl = 100;
+    cfg.min_ttl = 1000;
+    cache_set_cfg(c, &cfg);
+    ck_assert(store_file(c, "nxdomain", T0));
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 100);
+    ck_assert_int_eq(ask(c, &t, T0 + 100, false, r), CACHE_MISS);
+
+    /* negative_ttl 0: no negative caching. */
+    cfg.negative_ttl = 0;
+    cache_set_cfg(c, &cfg);
+    ck_assert(!store_file(c, "nxdomain", T0));
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_negative_nodata)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    /* SOA TTL 60, MINIMUM 3600: 60. */
+    ck_assert(store_file(c, "nodata", T0));
+    tq_init(&t, "www.example.test", SR_TYPE_TXT);
+    ck_assert_int_eq(ask(c, &t, T0 + 20, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 0);
+    ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_ANSWER), 0);
+    ck_assert_uint_eq(rr_at(r, 0)->type, SR_TYPE_SOA);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 40);
+    ck_assert_int_eq(ask(c, &t, T0 + 60, false, r), CACHE_MISS);
+
+    /* NODATA at the end of a CNAME chain: CNAME 600, SOA 120 / MINIMUM
+     * 240. Nothing in the answer outlives the negative TTL (120). */
+    ck_assert(store_file(c, "nodata_cname", T0));
+    tq_init(&t, "alias.example.test", SR_TYPE_AAAA);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->type, SR_TYPE_CNAME);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 120);
+    ck_assert_uint_eq(rr_at(r, 1)->type, SR_TYPE_SOA);
+    ck_assert_uint_eq(rr_at(r, 1)->ttl, 120);
+    ck_assert_int_eq(ask(c, &t, T0 + 120, false, r), CACHE_MISS);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_negative_without_soa_not_cached)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+
+    /* RFC 2308 5: "Negative responses without SOA records SHOULD NOT be
+     * cached" - and we do not, not even briefly. */
+    ck_assert(!store_file(c, "nxdomain_nosoa", T0));
+    ck_assert(!store_file(c, "nodata_nosoa", T0));
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_servfail_remembered)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "servfail", T0));
+    tq_init(&t, "fail.example.test", SR_TYPE_A);
+    tq_edns(&t, false, 1232);
+    ck_assert_int_eq(ask(c, &t, T0 + 4, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 2);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 0);
+    ck_assert(sr_msg_edns(r->m)->present);
+    ck_assert_int_eq(ask(c, &t, T0 + 5, false, r), CACHE_MISS);
+
+    /* A failure without a response (timeouts) is remembered the same. */
+    tq_init(&t, "down.example.test", SR_TYPE_A);
+    ck_assert(cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
+                                  SR_CLASS_IN, false, false, T0));
+    ck_assert_int_eq(ask(c, &t, T0 + 1, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 2);
+    ck_assert_str_eq(sr_msg_qname(r->m), "down.example.test");
+
+    /* A failure does not replace fresh data (a failed prefetch). */
+    ck_assert(store_file(c, "a_www", T0));
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ck_assert(!cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
+                                   SR_CLASS_IN, false, false, T0 + 10));
+    ck_assert_int_eq(ask(c, &t, T0 + 11, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 0);
+
+    /* servfail_ttl 0: not remembered. */
+    cfg.servfail_ttl = 0;
+    cache_set_cfg(c, &cfg);
+    ck_assert(!store_file(c, "servfail", T0 + 100));
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_not_stored)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    uint8_t name[SR_NAME_MAX_WIRE];
+    size_t nlen = 0;
+
+    ck_assert(!store_file(c, "truncated", T0));
+    ck_assert(!store_file(c, "refused", T0));
+
+    /* The question differs from the key: name, type or class. */
+    sr_msg_t *m = msg_file("a_www");
+    ck_assert_int_eq(sr_name_from_text("other.example.test", name,
+                                       sizeof(name), &nlen), SR_OK);
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false,
+                           false, m, T0));
+    ck_assert_int_eq(sr_name_from_text("WWW.example.test", name, sizeof(name),
+                                       &nlen), SR_OK);
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_AAAA, SR_CLASS_IN, false,
+                           false, m, T0));
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, 3, false, false, m, T0));
+    ck_assert(cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false, false,
+                          m, T0));
+    sr_msg_free(m);
+
+    /* A query (QR=0) is no answer. */
+    uint8_t pkt[512];
+    size_t plen = 0;
+    sr_query_opts_t qo = {.id = 1, .rd = true};
+    ck_assert_int_eq(sr_query_build(pkt, sizeof(pkt), &plen, name, nlen,
+                                    SR_TYPE_A, SR_CLASS_IN, &qo), SR_OK);
+    m = sr_msg_new();
+    ck_assert_int_eq(sr_msg_parse(m, pkt, plen, 0), SR_OK);
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false,
+                           false, m, T0));
+    sr_msg_free(m);
+
+    /* Bad arguments. */
+    ck_assert(!cache_store(NULL, name, nlen, SR_TYPE_A, SR_CLASS_IN, false,
+                           false, NULL, T0));
+    ck_assert(!cache_store(c, name, 0, SR_TYPE_A, SR_CLASS_IN, false, false,
+                           NULL, T0));
+    ck_assert_uint_eq(stats_of(c).entries, 1);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_opt_in_the_middle)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    /* The image ends where the OPT record began: what followed it goes. */
+    ck_assert(store_file(c, "opt_middle", T0));
+    tq_init(&t, "optmid.example.test", SR_TYPE_MX);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 1);
+    ck_assert_uint_eq(sr_get16(r->buf + 10), 0);
+    ck_assert_str_eq(sr_rr_field(rr_at(r, 0), "EXCHANGE"),
+                     "optmid.example.test");
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_render_fresh)
+{
+    uint8_t out[2048];
+    reply_t *r = reply_new();
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    tq_t t;
+
+    /* cache_render makes exactly what a hit at the time of storing does. */
+    sr_msg_t *m = msg_file("mx_glue");
+    tq_init(&t, "ExAmple.Test", SR_TYPE_MX);
+    tq_edns(&t, true, 1232);
+    t.q.id = 77;
+    size_t n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert(store_msg(c, m, true, false, T0));
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(n, r->len);
+    ck_assert_mem_eq(out, r->buf, n);
+
+    /* Truncation the same way. */
+    sr_msg_free(m);
+    m = msg_file("a_big");
+    tq_init(&t, "big.example.test", SR_TYPE_A);
+    n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_eq(n, 12 + t.q.qname_len + 4);
+    ck_assert(sr_get16(out + 2) & SR_FLAG_TC);
+
+    /* REFUSED passes through with its RCODE (fresh responses are not
+     * filtered; only the cache is). */
+    sr_msg_free(m);
+    m = msg_file("refused");
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_eq(sr_get16(out + 2) & 0xF, 5);
+
+    /* A different question: refused. */
+    tq_init(&t, "xyz.example.test", SR_TYPE_A);
+    ck_assert_uint_eq(cache_render(m, &t.q, out, sizeof(out)), 0);
+    sr_msg_free(m);
+
+    /* No question (a FORMERR): the client's question, the RCODE. */
+    static const uint8_t formerr[12] = {0x12, 0x34, 0x81, 0x81};
+    m = sr_msg_new();
+    ck_assert_int_eq(sr_msg_parse(m, formerr, sizeof(formerr), 0), SR_OK);
+    n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_eq(n, 12 + t.q.qname_len + 4);
+    ck_assert_int_eq(sr_msg_parse(r->m, out, n, 0), SR_OK);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 1);
+    ck_assert_str_eq(sr_msg_qname(r->m), "xyz.example.test");
+    ck_assert_uint_eq(sr_msg_id(r->m), 0xBEEF);
+    sr_msg_free(m);
+
+    ck_assert_uint_eq(cache_render(NULL, &t.q, out, sizeof(out)), 0);
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_lru_eviction)
+{
+    cache_cfg_t cfg = default_cfg();
+    char name[64];
+    reply_t *r = reply_new();
+    tq_t t;
+
+    cfg.max_bytes = 4096;
+    cfg.shards = 1; /* one LRU list: the order is exact */
+    cache_t *c = cache_new(&cfg);
+    ck_assert(store_a(c, "n000.example.test", 300, 0, T0));
+    size_t one = stats_of(c).bytes;
+    size_t fit = cfg.max_bytes / one;
+    ck_assert_uint_gt(fit, 4);
+    for (unsigned i = 1; i < fit; i++) {
+        snprintf(name, sizeof(name), "n%03u.example.test", i);
+        ck_assert(store_a(c, name, 300, i, T0));
+    }
+    ck_assert_uint_eq(stats_of(c).entries, fit);
+    ck_assert_uint_eq(stats_of(c).evictions, 0);
+
+    /* Touch n0: n1 is now the least recently used. */
+    tq_init(&t, "n000.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert(store_a(c, "new1.example.test", 300, 99, T0));
+    cache_stats_t st = stats_of(c);
+    ck_assert_uint_le(st.bytes, cfg.max_bytes);
+    ck_assert_uint_eq(st.evictions, 1);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    tq_init(&t, "n001.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    tq_init(&t, "n002.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+
+    /* Many more: always within budget. */
+    for (unsigned i = 0; i < 500; i++) {
+        snprintf(name, sizeof(name), "more%u.example.test", i);
+        ck_assert(store_a(c, name, 300, i, T0));
+        ck_assert_uint_le(stats_of(c).bytes, cfg.max_bytes);
+    }
+    ck_assert_uint_ge(stats_of(c).evictions, 500);
+
+    /* An entry bigger than the whole budget is not stored. */
+    cfg.max_bytes = 300;
+    cache_set_cfg(c, &cfg);
+    ck_assert(!store_file(c, "a_big", T0));
+    ck_assert_uint_le(stats_of(c).bytes, 300);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_set_cfg_shrinks)
+{
+    cache_cfg_t cfg = default_cfg();
+    char name[64];
+    cfg.shards = 4;
+    cache_t *c = cache_new(&cfg);
+
+    for (unsigned i = 0; i < 2000; i++) {
+        snprintf(name, sizeof(name), "host%u.example.test", i);
+        ck_assert(store_a(c, name, 300, i, T0));
+    }
+    cache_stats_t st = stats_of(c);
+    ck_assert_uint_eq(st.entries, 2000);
+    ck_assert_uint_eq(st.evictions, 0);
+    ck_assert_uint_eq(st.inserts, 2000);
+
+    cfg.max_bytes = 32 * 1024;
+    cache_set_cfg(c, &cfg);
+    st = stats_of(c);
+    ck_assert_uint_le(st.bytes, cfg.max_bytes);
+    ck_assert_uint_lt(st.entries, 2000);
+    ck_assert_uint_eq(st.evictions, 2000 - st.entries);
+
+    /* 0 turns the cache off. */
+    cfg.max_bytes = 0;
+    cache_set_cfg(c, &cfg);
+    st = stats_of(c);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+    ck_assert(!store_a(c, "x.example.test", 300, 1, T0));
+    cache_free(c);
+
+    /* A cache made with max_bytes 0. */
+    c = cache_new(&cfg);
+    ck_assert_ptr_nonnull(c);
+    ck_assert(!store_file(c, "a_www", T0));
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_flush)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    uint8_t name[SR_NAME_MAX_WIRE];
+    size_t nlen = 0;
+    tq_t t;
+
+    ck_assert(store_file(c, "a_www", T0));
+    ck_assert(store_file(c, "nodata", T0)); /* www.example.test TXT */
+    sr_msg_t *m = msg_file("aaaa_www_do");
+    ck_assert(store_msg(c, m, true, false, T0));
+    sr_msg_free(m);
+    ck_assert(store_file(c, "mx_glue", T0));
+    ck_assert(store_file(c, "nxdomain", T0));
+    ck_assert_uint_eq(stats_of(c).entries, 5);
+
+    /* By name, case-insensitively: every type and key bit of it. */
+    ck_assert_int_eq(sr_name_from_text("WWW.Example.TEST", name, sizeof(name),
+                                       &nlen), SR_OK);
+    ck_assert_uint_eq(cache_flush(c, name, nlen), 3);
+    ck_assert_uint_eq(stats_of(c).entries, 2);
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    tq_init(&t, "example.test", SR_TYPE_MX);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    ck_assert_uint_eq(cache_flush(c, name, nlen), 0);
+
+    /* All. */
+    ck_assert_uint_eq(cache_flush(c, NULL, 0), 2);
+    cache_stats_t st = stats_of(c);
+    ck_assert_uint_eq(st.entries, 0);
+    ck_assert_uint_eq(st.bytes, 0);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    ck_assert_uint_eq(cache_flush(NULL, NULL, 0), 0);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+typedef struct lines {
+    char *v[16];
+    size_t n;
+} lines_t;
+
+static void collect(void *arg, const char *line)
+{
+    lines_t *l = arg;
+    ck_assert_uint_lt(l->n, 16);
+    l->v[l->n++] = strdup(line);
+}
+
+static bool has_line(const lines_t *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+START_TEST(test_dump)
+{
+    cache_cfg_t cfg = default_cfg();
+    cfg.serve_stale = true;
+    cache_t *c = cache_new(&cfg);
+    lines_t l = {{NULL}, 0};
+
+    ck_assert(store_file(c, "a_www_mixed", T0));
+    ck_assert(store_file(c, "nxdomain", T0));
+    ck_assert(store_file(c, "cname_chain", T0));
+    ck_assert(store_file(c, "servfail", T0));
+    ck_assert(store_file(c, "a_short", T0 - 100)); /* stale, kept */
+    cache_dump(c, T0 + 13, collect, &l);
+    ck_assert_uint_eq(l.n, 5);
+    ck_assert_msg(has_line(&l, "www.example.test A IN NOERROR 287 "
+                               "www.example.test 287 A 192.0.2.1 "
+                               "www.example.test 287 A 192.0.2.2"),
+                  "%s", l.v[0]);
+    ck_assert(has_line(&l, "nx.example.test A IN NXDOMAIN 287"));
+    ck_assert(has_line(&l, "alias.example.test A IN NOERROR 47 "
+                           "alias.example.test 587 CNAME cdn.example.net "
+                           "cdn.example.net 47 A 198.51.100.7"));
+    ck_assert(has_line(&l, "fail.example.test A IN SERVFAIL 0"));
+    ck_assert(has_line(&l, "short.example.test A IN NOERROR 0 "
+                           "short.example.test 0 A 192.0.2.5"));
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i]);
+    cache_dump(NULL, T0, collect, &l);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_serve_stale)
+{
+    cache_cfg_t cfg = default_cfg();
+    cfg.serve_stale = true;
+    cfg.stale_max = 600;
+    cfg.stale_reply_ttl = 30;
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "a_www", T0)); /* TTL 300 */
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    /* Expired: a miss (ask upstream), but the entry is kept ... */
+    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+    ck_assert_uint_eq(stats_of(c).entries, 1);
+    /* ... and answers with TTL 30 when the upstreams fail. */
+    ck_assert_int_eq(ask(c, &t, T0 + 400, true, r), CACHE_STALE);
+    ck_assert_uint_eq(sr_msg_rr_count(r->m), 2);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 30);
+    ck_assert_uint_eq(rr_at(r, 1)->ttl, 30);
+    ck_assert_uint_eq(stats_of(c).stale_hits, 1);
+
+    /* RFC 8767 4: after a failure, stale answers for servfail_ttl without
+     * asking again; then a miss again. */
+    ck_assert(cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
+                                  SR_CLASS_IN, false, false, T0 + 450));
+    ck_assert_int_eq(ask(c, &t, T0 + 451, false, r), CACHE_STALE);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 30);
+    ck_assert_int_eq(ask(c, &t, T0 + 455, false, r), CACHE_MISS);
+    /* A SERVFAIL response works the same way. */
+    sr_msg_t *m = msg_servfail("www.example.test");
+    ck_assert(store_msg(c, m, false, false, T0 + 460));
+    sr_msg_free(m);
+    ck_assert_int_eq(ask(c, &t, T0 + 461, false, r), CACHE_STALE);
+    ck_assert_uint_eq(sr_msg_rcode(r->m), 0);
+    ck_assert_int_eq(ask(c, &t, T0 + 465, false, r), CACHE_MISS);
+
+    /* Past stale_max: gone. */
+    ck_assert_int_eq(ask(c, &t, T0 + 899, true, r), CACHE_STALE);
+    ck_assert_int_eq(ask(c, &t, T0 + 900, true, r), CACHE_MISS);
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+
+    /* Without serve_stale nothing stale is served. */
+    cfg.serve_stale = false;
+    cache_set_cfg(c, &cfg);
+    ck_assert(store_file(c, "a_www", T0));
+    ck_assert_int_eq(ask(c, &t, T0 + 300, true, r), CACHE_MISS);
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_prefetch)
+{
+    cache_cfg_t cfg = default_cfg();
+    cfg.prefetch = true;
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+
+    ck_assert(store_file(c, "a_www", T0)); /* TTL 300: prefetch in the
+                                              last 30 s */
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
+    ck_assert_int_eq(ask(c, &t, T0 + 269, false, r), CACHE_HIT);
+    ck_assert_int_eq(ask(c, &t, T0 + 270, false, r), CACHE_HIT_PREFETCH);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 30);
+    /* Once. */
+    ck_assert_int_eq(ask(c, &t, T0 + 280, false, r), CACHE_HIT);
+    /* The refreshed entry may be prefetched again. */
+    ck_assert(store_file(c, "a_www", T0 + 281));
+    ck_assert_int_eq(ask(c, &t, T0 + 282, false, r), CACHE_HIT);
+    ck_assert_int_eq(ask(c, &t, T0 + 560, false, r), CACHE_HIT_PREFETCH);
+
+    /* Unpopular: the first hit near expiry is not reported. */
+    ck_assert(store_file(c, "nxdomain", T0));
+    tq_init(&t, "nx.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 295, false, r), CACHE_HIT);
+    ck_assert_int_eq(ask(c, &t, T0 + 296, false, r), CACHE_HIT_PREFETCH);
+
+    /* Off: never. */
+    cfg.prefetch = false;
+    cache_set_cfg(c, &cfg);
+    ck_assert(store_file(c, "nxdomain", T0));
+    ck_assert_int_eq(ask(c, &t, T0 + 295, false, r), CACHE_HIT);
+    ck_assert_int_eq(ask(c, &t, T0 + 296, false, r), CACHE_HIT);
+    ck_assert_uint_eq(stats_of(c).hits, 10);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    tq_t t;
+    cache_stats_t st;
+
+    st = stats_of(c);
+    ck_assert_uint_eq(st.hits + st.misses + st.entries + st.bytes, 0);
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ask(c, &t, T0, false, r);
+    ck_assert(store_file(c, "a_www", T0));
+    ck_assert(store_file(c, "a_www", T0)); /* replaces */
+    ck_assert(store_file(c, "nxdomain", T0));
+    ask(c, &t, T0, false, r);
+    ask(c, &t, T0, false, r);
+    ask(c, &t, T0 + 300, false, r);
+    st = stats_of(c);
+    ck_assert_uint_eq(st.hits, 2);
+    ck_assert_uint_eq(st.misses, 2);
+    ck_assert_uint_eq(st.inserts, 3);
+    ck_assert_uint_eq(st.expired, 1);
+    ck_assert_uint_eq(st.entries, 1);
+    ck_assert_uint_eq(st.evictions, 0);
+    ck_assert_uint_gt(st.bytes, file_len("nxdomain"));
+
+    /* The budget: at most 300 bytes per entry beyond its wire size. */
+    ck_assert_uint_le(st.bytes, file_len("nxdomain") + 300);
+    cache_stats(NULL, &st);
+    ck_assert_uint_eq(st.entries, 0);
+    cache_stats(c, NULL);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_hit_allocates_nothing)
+{
+    cache_cfg_t cfg = default_cfg();
+    cfg.prefetch = true;
+    cfg.serve_stale = true;
+    cache_t *c = cache_new(&cfg);
+    uint8_t out[2048];
+    size_t len = 0;
+    tq_t t1, t2, t3;
+
+    ck_assert(store_file(c, "a_www", T0));
+    ck_assert(store_file(c, "a_big", T0));
+    ck_assert(store_file(c, "nxdomain", T0));
+    tq_init(&t1, "WWW.example.test", SR_TYPE_A);
+    tq_edns(&t1, false, 1232);
+    tq_init(&t2, "big.example.test", SR_TYPE_A); /* truncated */
+    tq_init(&t3, "nx.example.test", SR_TYPE_A);
+
+    /* No ck_assert inside the loop: Check's own bookkeeping allocates. */
+    unsigned misses = 0, stale = 0;
+    unsigned long before = atomic_load(&alloc_calls);
+    for (uint32_t i = 0; i < 1000; i++) {
+        uint32_t now = T0 + (i % 300);
+        misses += cache_lookup(c, &t1.q, now, false, out, sizeof(out),
+                               &len) == CACHE_MISS;
+        misses += cache_lookup(c, &t2.q, now, false, out, sizeof(out),
+                               &len) == CACHE_MISS;
+        misses += cache_lookup(c, &t3.q, now, false, out, sizeof(out),
+                               &len) == CACHE_MISS;
+        stale += cache_lookup(c, &t1.q, T0 + 400, true, out, sizeof(out),
+                              &len) == CACHE_STALE;
+    }
+    unsigned long allocs = atomic_load(&alloc_calls) - before;
+    ck_assert_uint_eq(allocs, 0);
+    ck_assert_uint_eq(misses, 0);
+    ck_assert_uint_eq(stale, 1000);
+
+    /* And the counter does count: a store allocates. */
+    ck_assert(store_file(c, "mx_glue", T0));
+    ck_assert_uint_gt(atomic_load(&alloc_calls) - before, 0);
+    cache_free(c);
+}
+END_TEST
+
+START_TEST(test_allocation_failures)
+{
+    cache_cfg_t cfg = default_cfg();
+    sr_msg_t *m = msg_file("a_www");
+    reply_t *r = reply_new();
+    tq_t t;
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+
+    /* cache_new fails cleanly at every allocation. */
+    for (long n = 0; n < 200; n++) {
+        sr_alloc_fail_after(n);
+        cache_t *c = cache_new(&cfg);
+        sr_alloc_fail_after(-1);
+        if (c != NULL) {
+            cache_free(c);
+            break;
+        }
+    }
+    cache_t *c = cache_new(&cfg);
+    ck_assert_ptr_nonnull(c);
+    sr_alloc_fail_after(0);
+    ck_assert(!store_msg(c, m, false, false, T0));
+    ck_assert(!cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
+                                   SR_CLASS_IN, false, false, T0));
+    sr_alloc_fail_after(-1);
+    ck_assert(store_msg(c, m, false, false, T0));
+    /* Lookups work with every allocation failing. */
+    sr_alloc_fail_after(0);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, sizeof(r->buf),
+                                  &r->len), CACHE_HIT);
+    sr_alloc_fail_after(-1);
+    /* A failed bucket-array growth only makes chains longer. */
+    char name[64];
+    for (unsigned i = 0; i < 100; i++) {
+        snprintf(name, sizeof(name), "g%u.example.test", i);
+        sr_msg_t *a = msg_a(name, 300, i);
+        sr_alloc_fail_after(1); /* the entry, not the growth */
+        bool ok = store_msg(c, a, false, false, T0);
+        sr_alloc_fail_after(-1);
+        ck_assert(ok);
+        sr_msg_free(a);
+    }
+    tq_init(&t, "g42.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+
+    sr_msg_free(m);
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+#define CONC_THREADS 4
+#define CONC_NAMES 300
+#define CONC_OPS 20000
+
+typedef struct conc {
+    cache_t *c;
+    sr_msg_t *msgs[CONC_NAMES];
+    tq_t q[CONC_NAMES];
+    unsigned seed;
+    unsigned long hits;
+} conc_t;
+
+typedef struct conc_arg {
+    conc_t *shared;
+    unsigned seed;
+    unsigned long hits;
+    bool bad;
+} conc_arg_t;
+
+static void *conc_worker(void *p)
+{
+    conc_arg_t *a = p;
+    conc_t *s = a->shared;
+    uint8_t out[1024];
+    unsigned x = a->seed;
+
+    for (unsigned i = 0; i < CONC_OPS; i++) {
+        x = x * 1103515245u + 12345u;
+        unsigned k = (x >> 8) % CONC_NAMES;
+        uint32_t now = T0 + i / 100;
+        size_t len = 0;
+        switch ((x >> 20) % 8) {
+        case 0:
+            store_msg(s->c, s->msgs[k], false, false, now);
+            break;
+        case 1:
+            if ((x >> 24) % 16 == 0)
+                cache_flush(s->c, s->q[k].name, s->q[k].q.qname_len);
+            else
+                cache_store_failure(s->c, s->q[k].name, s->q[k].q.qname_len,
+                                    SR_TYPE_AAAA, SR_CLASS_IN, false, false,
+                                    now);
+            break;
+        default:
+            if (cache_lookup(s->c, &s->q[k].q, now, (x & 1) != 0, out,
+                             sizeof(out), &len) != CACHE_MISS) {
+                a->hits++;
+                /* The answer is the one stored for this name. */
+                if (len < 4 || sr_get32(out + len - 4) != k)
+                    a->bad = true;
+            }
+            break;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrency)
+{
+    cache_cfg_t cfg = default_cfg();
+    conc_t *s = calloc(1, sizeof(*s));
+    pthread_t th[CONC_THREADS];
+    conc_arg_t args[CONC_THREADS];
+    char name[64];
+
+    cfg.max_bytes = 24 * 1024; /* small: evictions under contention */
+    cfg.shards = 4;
+    cfg.serve_stale = true;
+    cfg.prefetch = true;
+    s->c = cache_new(&cfg);
+    for (unsigned i = 0; i < CONC_NAMES; i++) {
+        snprintf(name, sizeof(name), "c%u.example.test", i);
+        s->msgs[i] = msg_a(name, 30 + i % 50, i);
+        tq_init(&s->q[i], name, SR_TYPE_A);
+    }
+    for (unsigned i = 0; i < CONC_THREADS; i++) {
+        args[i] = (conc_arg_t){.shared = s, .seed = 77 + i};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, conc_worker, &args[i]),
+                         0);
+    }
+    /* Settings change while the workers run. */
+    for (unsigned i = 0; i < 50; i++) {
+        cfg.max_bytes = (i % 2) ? 24 * 1024 : 12 * 1024;
+        cache_set_cfg(s->c, &cfg);
+        cache_stats_t st;
+        cache_stats(s->c, &st);
+    }
+    unsigned long hits = 0;
+    for (unsigned i = 0; i < CONC_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert(!args[i].bad);
+        hits += args[i].hits;
+    }
+    cache_stats_t st = stats_of(s->c);
+    ck_assert_uint_gt(hits, 0);
+    ck_assert_uint_eq(st.hits + st.stale_hits, hits);
+    ck_assert_uint_le(st.bytes, cfg.max_bytes);
+    for (unsigned i = 0; i < CONC_NAMES; i++)
+        sr_msg_free(s->msgs[i]);
+    cache_free(s->c);
+    free(s);
+}
+END_TEST
+
+static Suite *cache_suite(void)
+{
+    Suite *s = suite_create("cache");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_hit_counts_ttl_down);
+    tcase_add_test(tc, test_question_case_preserved);
+    tcase_add_test(tc, test_case_folding_exact);
+    tcase_add_test(tc, test_header_patched);
+    tcase_add_test(tc, test_edns_only_when_client_sent_opt);
+    tcase_add_test(tc, test_truncation);
+    tcase_add_test(tc, test_ttl_clamp);
+    tcase_add_test(tc, test_rrset_ttls_equalised);
+    tcase_add_test(tc, test_negative_nxdomain);
+    tcase_add_test(tc, test_negative_nodata);
+    tcase_add_test(tc, test_negative_without_soa_not_cached);
+    tcase_add_test(tc, test_servfail_remembered);
+    tcase_add_test(tc, test_not_stored);
+    tcase_add_test(tc, test_opt_in_the_middle);
+    tcase_add_test(tc, test_render_fresh);
+    tcase_add_test(tc, test_lru_eviction);
+    tcase_add_test(tc, test_set_cfg_shrinks);
+    tcase_add_test(tc, test_flush);
+    tcase_add_test(tc, test_dump);
+    tcase_add_test(tc, test_serve_stale);
+    tcase_add_test(tc, test_prefetch);
+    tcase_add_test(tc, test_stats);
+    tcase_add_test(tc, test_hit_allocates_nothing);
+    tcase_add_test(tc, test_allocation_failures);
+    tcase_add_test(tc, test_concurrency);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cache_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,260 @@
+/* Unit tests: presentation RDATA -> wire (src/lib/rdata_text.c). The text
+ * forms come from dnspython (the vectors' "text" lines, with dnspython's
+ * wire form of them) and from the cases below; each is decoded again and
+ * must give the same fields. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stubres/wire.h>
+
+#include "testutil.h"
+
+/* Decode wire RDATA of class IN into fields joined with '|'. */
+static void decode(uint16_t type, const uint8_t *rd, size_t rdlen, char *out, size_t cap)
+{
+    static uint8_t m[70000];
+    size_t len = tu_one_rr(m, sizeof(m), type, SR_CLASS_IN, rd, rdlen);
+    sr_msg_t *msg = sr_msg_new();
+    ck_assert_ptr_nonnull(msg);
+    sr_status_t st = sr_msg_parse(msg, m, len, 0);
+    ck_assert_msg(st == SR_OK, "type %u: %s", type, sr_msg_error(msg));
+    const sr_rr_t *rr = sr_msg_rr(msg, 0);
+    out[0] = '\0';
+    for (size_t k = 0; k < rr->field_count; k++) {
+        if (k > 0)
+            strncat(out, "|", cap - strlen(out) - 1);
+        strncat(out, rr->fields[k].value, cap - strlen(out) - 1);
+    }
+    sr_msg_free(msg);
+}
+
+/* dnspython's text of every IN record of the vectors encodes to
+ * dnspython's wire form, which decodes to the expected fields. */
+START_TEST(test_vectors_round_trip)
+{
+    size_t n, tested = 0;
+    tu_vec_t *v = tu_load_vecs(&n);
+    static uint8_t wire[70000];
+    char got[8192], want[8192];
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < v[i].nrr; j++) {
+            const tu_rr_t *rr = &v[i].rrs[j];
+            size_t len;
+            if (rr->text == NULL)
+                continue;
+            sr_status_t st =
+                sr_rdata_from_text((uint16_t)rr->type, rr->text, wire, sizeof(wire), &len);
+            ck_assert_msg(st == SR_OK, "%s %s \"%s\": status %d", v[i].name, rr->type_name,
+                          rr->text, st);
+            ck_assert_msg(len == rr->wire_len && (len == 0 || memcmp(wire, rr->wire, len) == 0),
+                          "%s %s \"%s\": wire differs from dnspython's", v[i].name, rr->type_name,
+                          rr->text);
+            decode((uint16_t)rr->type, wire, len, got, sizeof(got));
+            want[0] = '\0';
+            for (size_t k = 0; k < rr->nfields; k++) {
+                if (k > 0)
+                    strcat(want, "|");
+                strcat(want, rr->fields[k].value);
+            }
+            ck_assert_msg(strcmp(got, want) == 0, "%s %s: \"%s\" != \"%s\"", v[i].name,
+                          rr->type_name, got, want);
+            tested++;
+        }
+    }
+    ck_assert_uint_gt(tested, 60);
+    tu_free_vecs(v, n);
+}
+END_TEST
+
+struct text_case {
+    uint16_t type;
+    const char *text;
+    const char *fields; /* after text -> wire -> fields */
+};
+
+START_TEST(test_every_type)
+{
+    static const struct text_case ok[] = {
+        {SR_TYPE_A, "192.0.2.1", "192.0.2.1"},
+        {SR_TYPE_A, "  192.0.2.1\t", "192.0.2.1"},
+        {SR_TYPE_NS, "ns1.example.com.", "ns1.example.com"},
+        {SR_TYPE_NS, "ns1.example.com", "ns1.example.com"}, /* relative = absolute */
+        {SR_TYPE_MD, "m.example", "m.example"},
+        {SR_TYPE_MF, "m.example.", "m.example"},
+        {SR_TYPE_CNAME, "a\\.b.example.", "a\\.b.example"},
+        {SR_TYPE_CNAME, "\\065\\(x\\).", "A(x)"}, /* RFC 1035 5.1 \X */
+        {SR_TYPE_CNAME, ".", "."},
+        {SR_TYPE_SOA, "ns. host. 1 2 3 4 4294967295", "ns|host|1|2|3|4|4294967295"},
+        {SR_TYPE_MB, "mb.example.", "mb.example"},
+        {SR_TYPE_MG, "mg.example.", "mg.example"},
+        {SR_TYPE_MR, "mr.example.", "mr.example"},
+        {SR_TYPE_NULL, "deadBEEF 00", "deadbeef00"},
+        {SR_TYPE_NULL, "", ""},
+        {SR_TYPE_WKS, "192.0.2.2 tcp 25 21 80", "192.0.2.2|6|21 25 80"},
+        {SR_TYPE_WKS, "192.0.2.2 UDP 53", "192.0.2.2|17|53"},
+        {SR_TYPE_WKS, "192.0.2.2 6", "192.0.2.2|6|"},
+        {SR_TYPE_WKS, "192.0.2.2 6 65535 0", "192.0.2.2|6|0 65535"},
+        {SR_TYPE_PTR, "host.example.", "host.example"},
+        {SR_TYPE_HINFO, "\"x86 64\" Linux", "x86 64|Linux"},
+        {SR_TYPE_HINFO, "\"\" \"\"", "|"},
+        {SR_TYPE_MINFO, "a.example. b.example.", "a.example|b.example"},
+        {SR_TYPE_MX, "10 mail.example.", "10|mail.example"},
+        {SR_TYPE_MX, "0 .", "0|."},
+        {SR_TYPE_TXT, "\"hello world\"", "hello world"},
+        {SR_TYPE_TXT, "hello world", "helloworld"}, /* two strings */
+        {SR_TYPE_TXT, "\"a\\\"b\" \"c\\\\d\" \"\\010\\255\"", "a\"bc\\\\d\\010\\255"},
+        {SR_TYPE_TXT, "\"\"", ""},
+        {SR_TYPE_TXT, "unquoted\\ blank", "unquoted blank"},
+        {SR_TYPE_TXT, "\"semi;colon (paren)\"", "semi;colon (paren)"},
+        {SR_TYPE_RP, "admin.example. .", "admin.example|."},
+        {SR_TYPE_AFSDB, "1 afs.example.", "1|afs.example"},
+        {SR_TYPE_X25, "311061700956", "311061700956"},
+        {SR_TYPE_ISDN, "\"150862028003217\" \"004\"", "150862028003217|004"},
+        {SR_TYPE_ISDN, "150862028003217", "150862028003217"},
+        {SR_TYPE_ISDN, "1 \"\"", "1|"},
+        {SR_TYPE_RT, "10 relay.example.", "10|relay.example"},
+        {SR_TYPE_AAAA, "2001:db8::1", "2001:db8::1"},
+        {SR_TYPE_AAAA, "::FFFF:192.0.2.1", "::ffff:192.0.2.1"},
+        {SR_TYPE_SRV, "10 60 5060 sip.example.", "10|60|5060|sip.example"},
+        {SR_TYPE_NAPTR, "100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.",
+         "100|10|S|SIP+D2U||_sip._udp.example"},
+        {SR_TYPE_NAPTR, "1 2 u E2U+sip \"!^.*$!sip:x@y!\" .", "1|2|u|E2U+sip|!^.*$!sip:x@y!|."},
+        {SR_TYPE_CERT, "PGP 0 0 AAECAwQFBgcICQ==", "3|0|0|AAECAwQFBgcICQ=="},
+        {SR_TYPE_CERT, "1 12345 RSASHA256 AAECAwQF BgcICQo=", "1|12345|8|AAECAwQFBgcICQo="},
+        {SR_TYPE_CERT, "URI 65535 255 AAECAwQFBgcICQoL", "253|65535|255|AAECAwQFBgcICQoL"},
+        {SR_TYPE_CERT, "ipkix 1 ed25519", "4|1|15|"},
+        /* RFC 3597 for known and unknown types. */
+        {SR_TYPE_A, "\\# 4 c0000201", "192.0.2.1"},
+        {SR_TYPE_MX, "\\# 3 000a 00", "10|."},
+        {SR_TYPE_NULL, "\\# 0", ""},
+        {65280, "\\# 4 0A000001", "\\# 4 0a000001"},
+        {65280, "\\# 0", "\\# 0"},
+        {43, "\\# 2 abcd", "\\# 2 abcd"},
+    };
+    uint8_t wire[9000];
+    char got[1024];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        size_t len;
+        sr_status_t st = sr_rdata_from_text(ok[i].type, ok[i].text, wire, sizeof(wire), &len);
+        ck_assert_msg(st == SR_OK, "%u \"%s\": status %d", ok[i].type, ok[i].text, st);
+        decode(ok[i].type, wire, len, got, sizeof(got));
+        ck_assert_msg(strcmp(got, ok[i].fields) == 0, "%u \"%s\": \"%s\" != \"%s\"", ok[i].type,
+                      ok[i].text, got, ok[i].fields);
+    }
+}
+END_TEST
+
+START_TEST(test_errors)
+{
+    static const struct {
+        uint16_t type;
+        const char *text;
+    } bad[] = {
+        {SR_TYPE_A, ""},
+        {SR_TYPE_A, "192.0.2"},
+        {SR_TYPE_A, "192.0.2.1 extra"},
+        {SR_TYPE_A, "\"192.0.2.1"},
+        {SR_TYPE_AAAA, "192.0.2.1"},
+        {SR_TYPE_MX, "10"},
+        {SR_TYPE_MX, "65536 mail."},
+        {SR_TYPE_MX, "-1 mail."},
+        {SR_TYPE_MX, "ten mail."},
+        {SR_TYPE_MX, "10 a..b."},
+        {SR_TYPE_MX, "10 @"},
+        {SR_TYPE_NS, "m\xc3\xbcnchen.de."},
+        {SR_TYPE_SOA, "ns. host. 1 2 3 4"},
+        {SR_TYPE_SOA, "ns. host. 1 2 3 4 4294967296"},
+        {SR_TYPE_TXT, ""},
+        {SR_TYPE_TXT, "\"unterminated"},
+        {SR_TYPE_TXT, "\"bad escape \\25\""},
+        {SR_TYPE_TXT, "\"\\256\""},
+        {SR_TYPE_HINFO, "one"},
+        {SR_TYPE_HINFO, "one two three"},
+        {SR_TYPE_ISDN, "a b c"},
+        {SR_TYPE_WKS, "192.0.2.1"},
+        {SR_TYPE_WKS, "192.0.2.1 sctp 80"},
+        {SR_TYPE_WKS, "192.0.2.1 6 65536"},
+        {SR_TYPE_WKS, "192.0.2.1 6 http"},
+        {SR_TYPE_NULL, "abc"},
+        {SR_TYPE_NULL, "zz"},
+        {SR_TYPE_CERT, "PGP 0 0 AAECAwQFBgcICQ="}, /* not a whole quantum */
+        {SR_TYPE_CERT, "PGP 0 0 AAEC=wQF"},        /* '=' inside */
+        {SR_TYPE_CERT, "PGP 0 0 AAE*"},            /* not base64 */
+        {SR_TYPE_CERT, "NOPE 0 0 AAECAwQF"},
+        {SR_TYPE_CERT, "PGP 0 BOGUSALG AAECAwQF"},
+        {SR_TYPE_CERT, "PGP 65536 0 AAECAwQF"},
+        {SR_TYPE_SRV, "1 2 3"},
+        {SR_TYPE_NAPTR, "1 2 \"a\" \"b\" \"c\""},
+        {65280, "0a000001"},     /* unknown types: only \# */
+        {65280, "\\# 4 0a0000"}, /* length disagrees */
+        {65280, "\\# 4 0a00000102"},
+        {65280, "\\# 1 0"}, /* odd digits */
+        {65280, "\\#"},
+        {65280, "\\# x"},
+        {65280, "\\# 65536"},
+        {SR_TYPE_A, "\\# 4 \"c0000201\""},
+    };
+    uint8_t wire[512];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t len;
+        sr_status_t st = sr_rdata_from_text(bad[i].type, bad[i].text, wire, sizeof(wire), &len);
+        ck_assert_msg(st == SR_E_FORMERR, "%u \"%s\": status %d", bad[i].type, bad[i].text, st);
+    }
+    size_t len;
+    ck_assert_int_eq(sr_rdata_from_text(1, NULL, wire, sizeof(wire), &len), SR_E_INVAL);
+}
+END_TEST
+
+/* Too small an output buffer, at every size (exact-size heap buffers). */
+START_TEST(test_small_buffers)
+{
+    static const struct {
+        uint16_t type;
+        const char *text;
+    } cases[] = {
+        {SR_TYPE_SOA, "ns.example. host.example. 1 2 3 4 5"},
+        {SR_TYPE_TXT, "\"abc\" \"def\""},
+        {SR_TYPE_WKS, "192.0.2.2 6 21 25 80"},
+        {SR_TYPE_CERT, "PGP 0 0 AAECAwQFBgcICQ=="},
+        {65280, "\\# 4 0a000001"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t full[512];
+        size_t len, l2;
+        ck_assert_int_eq(sr_rdata_from_text(cases[i].type, cases[i].text, full, sizeof(full), &len),
+                         SR_OK);
+        for (size_t cap = 0; cap < len; cap++) {
+            uint8_t *b = malloc(cap ? cap : 1);
+            ck_assert_ptr_nonnull(b);
+            ck_assert_int_eq(sr_rdata_from_text(cases[i].type, cases[i].text, b, cap, &l2),
+                             SR_E_NOBUFS);
+            free(b);
+        }
+    }
+}
+END_TEST
+
+static Suite *rdata_text_suite(void)
+{
+    Suite *s = suite_create("rdata_text");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_vectors_round_trip);
+    tcase_add_test(tc, test_every_type);
+    tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_small_buffers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rdata_text_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
