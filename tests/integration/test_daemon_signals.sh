@@ -55,14 +55,14 @@ assert_eq 10.0.0.1 "$($SR_DIG www.$ZONE A +short)" "still answering after a fail
 cp "$T/good.conf" "$SR_CONF"
 
 # --- SIGTERM: the queries in flight get their answers ----------------------------------
-fakedns_mode up1 delay delay=2
+fakedns_mode up1 delay delay=1 # well inside timeout (2.5)
 "$PY" - "$SR_PORT" >"$T/drain.txt" <<'PYEOF' &
 import sys, threading, dns.message, dns.query, dns.rcode
 port, res = int(sys.argv[1]), []
 def ask(i):
     try:
         r = dns.query.udp(dns.message.make_query("drain%d.example.test" % i, "A"),
-                          "127.0.0.1", port=port, timeout=5)
+                          "127.0.0.1", port=port, timeout=10)
         res.append(dns.rcode.to_text(r.rcode()))
     except Exception as e:
         res.append(type(e).__name__)
