@@ -278,6 +278,19 @@ stop_if() {
     if _it_index "$1" >/dev/null; then stop_bg "$1" >/dev/null 2>&1; fi
     return 0
 }
+# set_rt POLICY PRIO PID...: chrt every thread of each PID (-f 10: SCHED_FIFO;
+# -o 0: back to normal).
+set_rt() {
+    local pol=$1 prio=$2 p
+    shift 2
+    for p in "$@"; do chrt -a "$pol" -p "$prio" "$p" >/dev/null 2>&1 || true; done
+}
+# nsd_pids: the upstream nsd and its children (it forks its server and xfrd).
+nsd_pids() {
+    local p
+    p=$(pid_of nsd)
+    echo "$p" $(cat /proc/"$p"/task/*/children 2>/dev/null)
+}
 # rotate N WORDS...: the words, rotated left by N (each repetition starts
 # with another peer, so a slow phase of the machine does not hit one peer).
 rotate() {
@@ -598,7 +611,7 @@ SCHED_FIFO priority 10 (\`chrt\`), which isolates them from the neighbours: the 
             [ "$RT_OK" = 1 ] || { meta skipped "latency-rt: chrt -f does not work here"; break; }
             scen=latency-rt
             pin="chrt -f 10 $PIN1"
-            for peer in $PEERS; do chrt -a -f -p 10 "$(pid_of "$peer")" >/dev/null; done
+            for peer in $PEERS; do set_rt -f 10 "$(pid_of "$peer")"; done
         fi
         for rep in $(seq 1 "$REPS"); do
             for peer in $(rotate "$rep" $PEERS); do
@@ -613,7 +626,7 @@ SCHED_FIFO priority 10 (\`chrt\`), which isolates them from the neighbours: the 
             done
         done
         if [ "$mode" = rt ]; then
-            for peer in $PEERS; do chrt -a -o -p 0 "$(pid_of "$peer")" >/dev/null; done
+            for peer in $PEERS; do set_rt -o 0 "$(pid_of "$peer")"; done
         fi
     done
 fi
@@ -723,6 +736,7 @@ if (want miss || want memory) && fits miss/memory $((REPS * $(wc -w <<<"$FORWARD
 Latency: $MISS_LAT_N names at a fixed \`-Q $MISS_RATE\` (dnsperf -v, nearest-rank percentiles), asked of nsd directly and then,
 the same names, of the forwarder; \"added\" is forwarder minus direct (same repetition, same names).
 QPS: $MISS_QPS_N further names at full rate (\`dnsperf -n 1 $DP_CLIENTS\`), to nsd directly (row nsd-direct) and to the forwarder.
+The latency runs (direct and forwarded) run nsd, the forwarder and dnsperf at SCHED_FIFO 10, like latency-rt.
 nsd is not pinned: on 2 cores the forwarder (CPU 0), nsd and dnsperf (CPU 1) share the machine, so miss QPS is a chain figure."
     meta desc_memory "The same fresh instances: VmRSS (/proc/PID/status) once the forwarder answers (idle), and after $MEM_N distinct names
 (the miss names plus the rest, each asked once; one A RRset each, wire size $RRSET_WIRE bytes: owner 20 + 10 + RDATA 4).
@@ -748,10 +762,18 @@ dnsmasq sizes its cache in entries (--cache-size=150000) and unbound in bytes (2
             rss0=$(rss_kb "$pid")
             entries=0
             if want miss; then
-                dp "$PIN1" "$T/md.out" 60 -p "${PORT[nsd]}" -d "$Q_ML" -n 1 -Q "$MISS_RATE" $DP_CLIENTS -v
+                # the latency runs at SCHED_FIFO, as latency-rt: nsd, the
+                # forwarder and dnsperf, so neighbours' slices stay out of p99
+                lpin=$PIN1
+                if [ "$RT_OK" = 1 ]; then
+                    lpin="chrt -f 10 $PIN1"
+                    set_rt -f 10 "$pid" $(nsd_pids)
+                fi
+                dp "$lpin" "$T/md.out" 60 -p "${PORT[nsd]}" -d "$Q_ML" -n 1 -Q "$MISS_RATE" $DP_CLIENTS -v
                 read -r _ dp50 dp99 < <("$PY" "$LIB" lat "$T/md.out")
-                dp "$PIN1" "$T/mf.out" 60 -p "${PORT[$n]}" -d "$Q_ML" -n 1 -Q "$MISS_RATE" $DP_CLIENTS -v
+                dp "$lpin" "$T/mf.out" 60 -p "${PORT[$n]}" -d "$Q_ML" -n 1 -Q "$MISS_RATE" $DP_CLIENTS -v
                 read -r _ fp50 fp99 < <("$PY" "$LIB" lat "$T/mf.out")
+                [ "$RT_OK" = 1 ] && set_rt -o 0 "$pid" $(nsd_pids)
                 dp_check "$T/mf.out" "miss latency $peer rep $rep"
                 entries=$((entries + $(dp_done "$T/mf.out")))
                 rec miss nsd-direct p50_us "$rep" "$dp50"
