@@ -19,6 +19,7 @@
 #   --no-build         use bench/build-release as it is
 #   --budget SECONDS   hard limit of the whole run (default 590; quick 150)
 #   --keep             keep the temp dir (configs, logs, raw dnsperf output)
+#   --no-rt            never use SCHED_FIFO (no latency-rt pass)
 #
 # Rules it keeps: traffic only on 127.0.0.1 (never the resolv.conf
 # nameserver); ports from free_port (tests/integration/lib.sh); every
@@ -38,6 +39,7 @@ ONLY=""
 OUT=""
 NO_INSTALL=0
 NO_BUILD=0
+NO_RT=0
 BUDGET=""
 while [ $# -gt 0 ]; do
     case $1 in
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
         --no-build) NO_BUILD=1 ;;
         --budget) BUDGET=${2:?--budget needs SECONDS}; shift ;;
         --keep) export KEEP_T=1 ;;
+        --no-rt) NO_RT=1 ;;
         -h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare.sh: unknown option $1 (--help)" >&2; exit 2 ;;
     esac
@@ -596,7 +599,7 @@ fi
 # and dnsperf at SCHED_FIFO priority 10 (chrt), which keeps the other jobs
 # of the machine from preempting them: the figure of the server itself.
 RT_OK=0
-chrt -f 10 true 2>/dev/null && RT_OK=1
+[ "$NO_RT" = 0 ] && chrt -f 10 true 2>/dev/null && RT_OK=1
 if want latency && fits latency $(((LAT_SECS + 2) * REPS * 2 * $(wc -w <<<"$PEERS"))); then
     meta desc_latency "The same warm instances and names at a fixed offered load: \`dnsperf $DP_CLIENTS -Q $LAT_QPS -l $LAT_SECS -v\`;
 p50 and p99 come from the per-query latencies that dnsperf -v prints (one line per answered query, µs resolution), nearest rank.
