@@ -94,11 +94,9 @@ const char *addr_format_ip(const struct sockaddr *sa, char *out, size_t cap)
         return out;
     out[0] = '\0';
     if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
-                  (socklen_t)cap);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
     else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
     else
         snprintf(out, cap, "?");
     return out;
@@ -131,13 +129,11 @@ bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
         return false;
     if (a->sa_family == AF_INET) {
         const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port &&
-               x->sin_addr.s_addr == y->sin_addr.s_addr;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
     }
     if (a->sa_family == AF_INET6) {
         const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-        return x->sin6_port == y->sin6_port &&
-               memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
     }
     return false;
 }
@@ -317,8 +313,7 @@ void acl_format(const acl_t *acl, char *out, size_t cap)
     for (size_t i = 0; i < acl->n && off < cap; i++) {
         char ip[INET6_ADDRSTRLEN];
         inet_ntop(acl->nets[i].family, acl->nets[i].addr, ip, sizeof(ip));
-        int n = snprintf(out + off, cap - off, "%s%s/%u", i ? ", " : "", ip,
-                         acl->nets[i].prefix);
+        int n = snprintf(out + off, cap - off, "%s%s/%u", i ? ", " : "", ip, acl->nets[i].prefix);
         if (n < 0)
             break;
         off += (size_t)n;

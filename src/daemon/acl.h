@@ -35,9 +35,9 @@ uint16_t addr_port(const struct sockaddr *sa);
 
 /* One network of an allow list. */
 typedef struct acl_net {
-    int family;          /* AF_INET or AF_INET6 */
-    uint8_t addr[16];    /* network address, host bits cleared */
-    unsigned prefix;     /* 0..32 or 0..128 */
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network address, host bits cleared */
+    unsigned prefix;  /* 0..32 or 0..128 */
 } acl_net_t;
 
 /* An allow list: networks in the order given. */

@@ -27,39 +27,39 @@
 #include "pool.h"
 
 enum ktype {
-    KT_BOOL,     /* bool */
-    KT_UINT,     /* unsigned, decimal, [min, max] */
-    KT_SECS,     /* uint32_t seconds, units s m h d */
-    KT_MS,       /* uint32_t milliseconds, written as seconds */
-    KT_SIZE,     /* uint64_t bytes, K M G suffixes */
-    KT_ENUM,     /* int index into names[]; the index is accepted too */
-    KT_STR,      /* char *, checked by check() */
-    KT_LISTEN,   /* listen addresses */
-    KT_ACL,      /* acl_t */
-    KT_SERVERS,  /* char **servers */
-    KT_RO,       /* read-only value (BuildInfo, LicenseInfo, idle) */
-    KT_UNSUP,    /* Windows-only setting of the class */
-    KT_NOTD,     /* per-query property of the class */
+    KT_BOOL,    /* bool */
+    KT_UINT,    /* unsigned, decimal, [min, max] */
+    KT_SECS,    /* uint32_t seconds, units s m h d */
+    KT_MS,      /* uint32_t milliseconds, written as seconds */
+    KT_SIZE,    /* uint64_t bytes, K M G suffixes */
+    KT_ENUM,    /* int index into names[]; the index is accepted too */
+    KT_STR,     /* char *, checked by check() */
+    KT_LISTEN,  /* listen addresses */
+    KT_ACL,     /* acl_t */
+    KT_SERVERS, /* char **servers */
+    KT_RO,      /* read-only value (BuildInfo, LicenseInfo, idle) */
+    KT_UNSUP,   /* Windows-only setting of the class */
+    KT_NOTD,    /* per-query property of the class */
 };
 
-#define KF_RESTART 0x1u   /* only at start (sockets, privileges, threads) */
-#define KF_UPSTREAM 0x2u  /* shapes the upstream pool */
-#define KF_NUMERIC 0x4u   /* enum: the class's numbers are accepted */
+#define KF_RESTART 0x1u  /* only at start (sockets, privileges, threads) */
+#define KF_UPSTREAM 0x2u /* shapes the upstream pool */
+#define KF_NUMERIC 0x4u  /* enum: the class's numbers are accepted */
 
 /* A string check: 0 if v is acceptable. */
 typedef int (*str_check_fn)(const char *v);
 
 typedef struct key {
     const char *name;
-    const char *alias;          /* the class's spelling, if different */
+    const char *alias; /* the class's spelling, if different */
     enum ktype type;
     size_t off;
     const char *def;
     uint64_t min, max;
-    const char *const *names;   /* KT_ENUM */
-    str_check_fn check;         /* KT_STR */
+    const char *const *names; /* KT_ENUM */
+    str_check_fn check;       /* KT_STR */
     unsigned flags;
-    const char *accepted;       /* what a bad value is told; NULL: by type */
+    const char *accepted; /* what a bad value is told; NULL: by type */
     const char *doc;
 } keydef_t;
 
@@ -83,8 +83,8 @@ static int check_server(const char *v);
 
 static const keydef_t keys[] = {
     /* ---- the daemon's keys (DESIGN.md) ---- */
-    {"listen", NULL, KT_LISTEN, OFF(listen), "127.0.0.1:53, [::1]:53", NONE,
-     KF_RESTART, "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53",
+    {"listen", NULL, KT_LISTEN, OFF(listen), "127.0.0.1:53, [::1]:53", NONE, KF_RESTART,
+     "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53",
      "addresses to answer DNS on (UDP and TCP)"},
     {"allow", NULL, KT_ACL, OFF(allow), "127.0.0.0/8, ::1/128", NONE, 0,
      "a list of networks: ADDRESS[/PREFIX], 'loopback' or 'any'",
@@ -97,77 +97,73 @@ static const keydef_t keys[] = {
     {"control", NULL, KT_STR, OFF(control), "/run/stubresd/control.sock", 0, 0, NULL,
      check_abs_path_or_empty, KF_RESTART, "an absolute path, or nothing for no control socket",
      "the control socket (mode 0660)"},
-    {"control_group", NULL, KT_STR, OFF(control_group), "", 0, 0, NULL, check_name,
-     KF_RESTART, "a group name, or nothing",
-     "group owning the control socket; its members may use stubresctl"},
-    {"metrics", NULL, KT_STR, OFF(metrics), "", 0, 0, NULL, check_addr_or_empty,
-     KF_RESTART, "ADDRESS[:PORT] (port 9153 by default), or nothing to turn it off",
+    {"control_group", NULL, KT_STR, OFF(control_group), "", 0, 0, NULL, check_name, KF_RESTART,
+     "a group name, or nothing", "group owning the control socket; its members may use stubresctl"},
+    {"metrics", NULL, KT_STR, OFF(metrics), "", 0, 0, NULL, check_addr_or_empty, KF_RESTART,
+     "ADDRESS[:PORT] (port 9153 by default), or nothing to turn it off",
      "address of the Prometheus text endpoint (/metrics); off when empty"},
-    {"state_file", NULL, KT_STR, OFF(state_file), "/var/lib/stubresd/runtime.conf", 0, 0,
-     NULL, check_abs_path_or_empty, KF_RESTART, "an absolute path, or nothing",
+    {"state_file", NULL, KT_STR, OFF(state_file), "/var/lib/stubresd/runtime.conf", 0, 0, NULL,
+     check_abs_path_or_empty, KF_RESTART, "an absolute path, or nothing",
      "where changes made through the control socket are kept across restarts"},
     {"servers", NULL, KT_SERVERS, OFF(servers), "", NONE, KF_UPSTREAM,
      "a list of udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT][#AUTH_NAME] "
      "or https://HOST[:PORT]/PATH",
      "upstream servers; empty: dns_server, else the nameservers of resolv_conf"},
-    {"strategy", NULL, KT_ENUM, OFF(strategy), "failover", 0, 0, strategy_names, NULL,
-     KF_UPSTREAM, NULL, "how an upstream is chosen: in order, in turn, or the fastest"},
-    {"ca_file", NULL, KT_STR, OFF(ca_file), "", 0, 0, NULL, check_readable_or_empty,
-     KF_UPSTREAM, "a readable PEM file, or nothing for the system store",
-     "trust anchors for DoT/DoH upstreams"},
-    {"bootstrap", NULL, KT_STR, OFF(bootstrap), "", 0, 0, NULL, check_addr_or_empty,
-     KF_UPSTREAM, "IP[:PORT], or nothing for the first nameserver of resolv_conf",
+    {"strategy", NULL, KT_ENUM, OFF(strategy), "failover", 0, 0, strategy_names, NULL, KF_UPSTREAM,
+     NULL, "how an upstream is chosen: in order, in turn, or the fastest"},
+    {"ca_file", NULL, KT_STR, OFF(ca_file), "", 0, 0, NULL, check_readable_or_empty, KF_UPSTREAM,
+     "a readable PEM file, or nothing for the system store", "trust anchors for DoT/DoH upstreams"},
+    {"bootstrap", NULL, KT_STR, OFF(bootstrap), "", 0, 0, NULL, check_addr_or_empty, KF_UPSTREAM,
+     "IP[:PORT], or nothing for the first nameserver of resolv_conf",
      "DNS server used to resolve upstream host names"},
     {"doh_method", "DoHMethod", KT_ENUM, OFF(doh_method), "post", 0, 0, doh_names, NULL,
      KF_UPSTREAM | KF_NUMERIC, NULL, "DoH method: RFC 8484 POST or GET, or the JSON API"},
     {"timeout", NULL, KT_MS, OFF(timeout_ms), "2", 1, 3600000, NULL, NULL, 0, NULL,
      "seconds to wait for one upstream before trying the next"},
-    {"cache_size", NULL, KT_SIZE, OFF(cache_size), "16M", 0, (uint64_t)1 << 40, NULL,
-     NULL, 0, NULL, "memory for cached answers (0 turns the cache off)"},
+    {"cache_size", NULL, KT_SIZE, OFF(cache_size), "16M", 0, (uint64_t)1 << 40, NULL, NULL, 0, NULL,
+     "memory for cached answers (0 turns the cache off)"},
     {"min_ttl", NULL, KT_SECS, OFF(min_ttl), "0", 0, 604800, NULL, NULL, 0, NULL,
      "shorter TTLs are raised to this"},
     {"max_ttl", NULL, KT_SECS, OFF(max_ttl), "86400", 1, 2147483647, NULL, NULL, 0, NULL,
      "longer TTLs are lowered to this"},
-    {"negative_ttl", NULL, KT_SECS, OFF(negative_ttl), "3600", 0, 604800, NULL, NULL, 0,
-     NULL, "cap on how long NXDOMAIN/NODATA answers are cached (RFC 2308)"},
+    {"negative_ttl", NULL, KT_SECS, OFF(negative_ttl), "3600", 0, 604800, NULL, NULL, 0, NULL,
+     "cap on how long NXDOMAIN/NODATA answers are cached (RFC 2308)"},
     {"serve_stale", NULL, KT_BOOL, OFF(serve_stale), "false", NONE, 0, NULL,
      "answer from expired cache entries when every upstream fails (RFC 8767)"},
     {"prefetch", NULL, KT_BOOL, OFF(prefetch), "false", NONE, 0, NULL,
      "refresh popular entries shortly before they expire"},
-    {"log_level", NULL, KT_ENUM, OFF(log_level), "notice", 0, 0, level_names, NULL,
-     KF_NUMERIC, NULL, "least important messages logged"},
+    {"log_level", NULL, KT_ENUM, OFF(log_level), "notice", 0, 0, level_names, NULL, KF_NUMERIC,
+     NULL, "least important messages logged"},
     {"query_log", NULL, KT_STR, OFF(query_log), "", 0, 0, NULL, check_query_log, 0,
-     "nothing (off), 'syslog', 'stderr' or an absolute file path",
-     "one line per answered query"},
-    {"resolv_conf", NULL, KT_STR, OFF(resolv_conf), "/etc/resolv.conf", 0, 0, NULL,
-     check_abs_path, KF_UPSTREAM, "an absolute path",
+     "nothing (off), 'syslog', 'stderr' or an absolute file path", "one line per answered query"},
+    {"resolv_conf", NULL, KT_STR, OFF(resolv_conf), "/etc/resolv.conf", 0, 0, NULL, check_abs_path,
+     KF_UPSTREAM, "an absolute path",
      "nameservers used when no upstream is configured (never stubresd itself)"},
     /* ---- tuning keys of stubresd beyond DESIGN.md ---- */
     {"servfail_ttl", NULL, KT_SECS, OFF(servfail_ttl), "5", 0, 300, NULL, NULL, 0, NULL,
      "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"},
     {"stale_max", NULL, KT_SECS, OFF(stale_max), "86400", 0, 604800, NULL, NULL, 0, NULL,
      "serve_stale: how long past expiry an entry may still answer"},
-    {"tcp_idle_timeout", NULL, KT_MS, OFF(tcp_idle_timeout_ms), "10", 100, 3600000, NULL,
-     NULL, 0, NULL, "close a client TCP connection idle this long (RFC 7766 6.2.3)"},
-    {"tcp_max_clients", NULL, KT_UINT, OFF(tcp_max_clients), "256", 1, 100000, NULL,
-     NULL, 0, NULL, "client TCP connections at once, all threads together"},
-    {"tcp_max_pipeline", NULL, KT_UINT, OFF(tcp_max_pipeline), "64", 1, 1024, NULL, NULL,
-     0, NULL, "queries in flight per client TCP connection"},
-    {"max_inflight", NULL, KT_UINT, OFF(max_inflight), "4096", 16, 1000000, NULL, NULL,
-     0, NULL, "upstream queries in flight per thread; more are dropped"},
-    {"max_udp_size", NULL, KT_UINT, OFF(max_udp_size), "4096", 512, 4096, NULL, NULL,
-     0, NULL, "largest UDP answer sent, whatever size the client offers"},
+    {"tcp_idle_timeout", NULL, KT_MS, OFF(tcp_idle_timeout_ms), "10", 100, 3600000, NULL, NULL, 0,
+     NULL, "close a client TCP connection idle this long (RFC 7766 6.2.3)"},
+    {"tcp_max_clients", NULL, KT_UINT, OFF(tcp_max_clients), "256", 1, 100000, NULL, NULL, 0, NULL,
+     "client TCP connections at once, all threads together"},
+    {"tcp_max_pipeline", NULL, KT_UINT, OFF(tcp_max_pipeline), "64", 1, 1024, NULL, NULL, 0, NULL,
+     "queries in flight per client TCP connection"},
+    {"max_inflight", NULL, KT_UINT, OFF(max_inflight), "4096", 16, 1000000, NULL, NULL, 0, NULL,
+     "upstream queries in flight per thread; more are dropped"},
+    {"max_udp_size", NULL, KT_UINT, OFF(max_udp_size), "4096", 512, 4096, NULL, NULL, 0, NULL,
+     "largest UDP answer sent, whatever size the client offers"},
     /* ---- the class reference's properties ---- */
-    {"dns_server", NULL, KT_STR, OFF(dns_server), "", 0, 0, NULL, check_server,
-     KF_UPSTREAM, "an IP address, a host name or an https:// URL",
+    {"dns_server", NULL, KT_STR, OFF(dns_server), "", 0, 0, NULL, check_server, KF_UPSTREAM,
+     "an IP address, a host name or an https:// URL",
      "one upstream (with dns_port and protocol), used when servers is empty"},
     {"dns_port", NULL, KT_UINT, OFF(dns_port), "0", 0, 65535, NULL, NULL, KF_UPSTREAM,
      "a port from 1 to 65535 (0: 53, 853 for tls, 443 for https)",
      "port of dns_server and of the resolv_conf nameservers"},
     {"protocol", NULL, KT_ENUM, OFF(protocol), "udp", 0, 0, proto_names, NULL,
      KF_UPSTREAM | KF_NUMERIC, NULL, "protocol of dns_server and of the resolv_conf nameservers"},
-    {"recursive", NULL, KT_BOOL, OFF(recursive), "true", NONE, 0, NULL,
-     "send RD=1 upstream"},
+    {"recursive", NULL, KT_BOOL, OFF(recursive), "true", NONE, 0, NULL, "send RD=1 upstream"},
     {"local_host", "LocalHost", KT_STR, OFF(local_host), "", 0, 0, NULL, check_ip_or_empty,
      KF_UPSTREAM, "a numeric IP address, or nothing", "local address of upstream sockets"},
     {"idle", NULL, KT_RO, 0, NULL, NONE, 0, NULL, "true when no query is in flight"},
@@ -192,34 +188,34 @@ static const keydef_t keys[] = {
     {"UseIDNs", NULL, KT_BOOL, OFF(use_idns), "false", NONE, KF_UPSTREAM, NULL,
      "IDNA-encode non-ASCII upstream host names"},
     {"CaptureIPPacketInfo", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"DelayHostResolution", NULL, KT_BOOL, OFF(delay_host_resolution), "false", NONE, 0,
-     NULL, "accepted; upstream host names are always resolved when first needed"},
+    {"DelayHostResolution", NULL, KT_BOOL, OFF(delay_host_resolution), "false", NONE, 0, NULL,
+     "accepted; upstream host names are always resolved when first needed"},
     {"DestinationAddress", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
     {"DontFragment", NULL, KT_BOOL, OFF(dont_fragment), "false", NONE, KF_UPSTREAM, NULL,
      "set DF on upstream UDP packets (IP_MTU_DISCOVER)"},
-    {"LocalPort", NULL, KT_UINT, OFF(local_port), "0", 0, 65535, NULL, NULL, KF_UPSTREAM,
-     NULL, "local port of upstream sockets (0: random per query)"},
+    {"LocalPort", NULL, KT_UINT, OFF(local_port), "0", 0, 65535, NULL, NULL, KF_UPSTREAM, NULL,
+     "local port of upstream sockets (0: random per query)"},
     {"MaxPacketSize", NULL, KT_UINT, OFF(max_packet_size), "1232", 512, 65535, NULL, NULL,
      KF_UPSTREAM, NULL, "EDNS UDP size offered upstream and largest datagram accepted"},
     {"QOSDSCPValue", NULL, KT_UINT, OFF(dscp), "0", 0, 63, NULL, NULL, KF_UPSTREAM, NULL,
      "DSCP of upstream packets (IP_TOS/IPV6_TCLASS; 0 leaves it alone)"},
     {"QOSTrafficType", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"ShareLocalPort", NULL, KT_BOOL, OFF(share_local_port), "false", NONE, KF_UPSTREAM,
-     NULL, "SO_REUSEPORT on upstream sockets"},
+    {"ShareLocalPort", NULL, KT_BOOL, OFF(share_local_port), "false", NONE, KF_UPSTREAM, NULL,
+     "SO_REUSEPORT on upstream sockets"},
     {"SourceIPAddress", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
     {"SourceMacAddress", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
     {"UseConnection", NULL, KT_BOOL, OFF(use_connection), "false", NONE, KF_UPSTREAM, NULL,
      "connected UDP sockets upstream"},
     {"UseIPv6", NULL, KT_BOOL, OFF(use_ipv6), "false", NONE, KF_UPSTREAM, NULL,
      "prefer IPv6 when resolving upstream host names"},
-    {"AbsoluteTimeout", NULL, KT_BOOL, OFF(absolute_timeout), "false", NONE, KF_UPSTREAM,
-     NULL, "timeout counts from the send, not from the last activity"},
-    {"FirewallData", NULL, KT_STR, OFF(firewall_data), "", 0, 0, NULL, check_any, 0,
-     "any text", "accepted; stubresd never goes through a firewall proxy"},
-    {"InBufferSize", NULL, KT_SIZE, OFF(in_buffer_size), "0", 0, (uint64_t)1 << 30, NULL,
-     NULL, KF_UPSTREAM, NULL, "SO_RCVBUF of upstream sockets (0: system default)"},
-    {"OutBufferSize", NULL, KT_SIZE, OFF(out_buffer_size), "0", 0, (uint64_t)1 << 30, NULL,
-     NULL, KF_UPSTREAM, NULL, "SO_SNDBUF of upstream sockets (0: system default)"},
+    {"AbsoluteTimeout", NULL, KT_BOOL, OFF(absolute_timeout), "false", NONE, KF_UPSTREAM, NULL,
+     "timeout counts from the send, not from the last activity"},
+    {"FirewallData", NULL, KT_STR, OFF(firewall_data), "", 0, 0, NULL, check_any, 0, "any text",
+     "accepted; stubresd never goes through a firewall proxy"},
+    {"InBufferSize", NULL, KT_SIZE, OFF(in_buffer_size), "0", 0, (uint64_t)1 << 30, NULL, NULL,
+     KF_UPSTREAM, NULL, "SO_RCVBUF of upstream sockets (0: system default)"},
+    {"OutBufferSize", NULL, KT_SIZE, OFF(out_buffer_size), "0", 0, (uint64_t)1 << 30, NULL, NULL,
+     KF_UPSTREAM, NULL, "SO_SNDBUF of upstream sockets (0: system default)"},
     {"BuildInfo", NULL, KT_RO, 0, NULL, NONE, 0, NULL, "version and libraries"},
     {"CodePage", NULL, KT_UINT, OFF(code_page), "65001", 1, 65535, NULL, NULL, 0, NULL,
      "accepted; names are forwarded as bytes, never converted"},
@@ -228,12 +224,12 @@ static const keydef_t keys[] = {
      "accepted; logs never carry secrets"},
     {"ProcessIdleEvents", NULL, KT_BOOL, OFF(process_idle_events), "true", NONE, 0, NULL,
      "accepted; the daemon runs its own event loops"},
-    {"SelectWaitMillis", NULL, KT_UINT, OFF(select_wait_millis), "20", 0, 100000, NULL,
-     NULL, 0, NULL, "accepted; the daemon runs its own event loops"},
-    {"UseInternalSecurityAPI", NULL, KT_BOOL, OFF(use_internal_security_api), "true",
-     NONE, 0, NULL, "accepted; TLS is OpenSSL"},
-    {"LogLevel", NULL, KT_UINT, OFF(class_log_level), "1", 0, 3, NULL, NULL, KF_UPSTREAM,
-     NULL, "transport log verbosity: 0 none, 1 info, 2 verbose, 3 debug"},
+    {"SelectWaitMillis", NULL, KT_UINT, OFF(select_wait_millis), "20", 0, 100000, NULL, NULL, 0,
+     NULL, "accepted; the daemon runs its own event loops"},
+    {"UseInternalSecurityAPI", NULL, KT_BOOL, OFF(use_internal_security_api), "true", NONE, 0, NULL,
+     "accepted; TLS is OpenSSL"},
+    {"LogLevel", NULL, KT_UINT, OFF(class_log_level), "1", 0, 3, NULL, NULL, KF_UPSTREAM, NULL,
+     "transport log verbosity: 0 none, 1 info, 2 verbose, 3 debug"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -315,9 +311,21 @@ int cfg_parse_size(const char *s, uint64_t *out)
     if (parse_u64(s, &p, &v) != 0)
         return -1;
     switch (*p) {
-    case 'k': case 'K': mul = 1024; p++; break;
-    case 'm': case 'M': mul = 1024 * 1024; p++; break;
-    case 'g': case 'G': mul = 1024 * 1024 * 1024; p++; break;
+    case 'k':
+    case 'K':
+        mul = 1024;
+        p++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1024 * 1024;
+        p++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1024 * 1024 * 1024;
+        p++;
+        break;
     default: break;
     }
     if (*p == 'b' || *p == 'B')
@@ -501,10 +509,9 @@ const char *cfg_build_info(void)
     static char info[256];
 
     if (info[0] == '\0')
-        snprintf(info, sizeof(info),
-                 "%s %s; libevent %s; %s; jansson %s; libsystemd %s", PACKAGE_NAME,
-                 PACKAGE_VERSION, event_get_version(), OpenSSL_version(OPENSSL_VERSION),
-                 JANSSON_VERSION,
+        snprintf(info, sizeof(info), "%s %s; libevent %s; %s; jansson %s; libsystemd %s",
+                 PACKAGE_NAME, PACKAGE_VERSION, event_get_version(),
+                 OpenSSL_version(OPENSSL_VERSION), JANSSON_VERSION,
 #ifdef HAVE_LIBSYSTEMD
                  "yes"
 #else
@@ -568,9 +575,7 @@ static void accepted_text(const keydef_t *k, char *out, size_t cap)
         return;
     }
     switch (k->type) {
-    case KT_BOOL:
-        snprintf(out, cap, "true or false (also yes/no, on/off, 1/0)");
-        break;
+    case KT_BOOL: snprintf(out, cap, "true or false (also yes/no, on/off, 1/0)"); break;
     case KT_UINT:
         snprintf(out, cap, "an integer from %llu to %llu", (unsigned long long)k->min,
                  (unsigned long long)k->max);
@@ -582,20 +587,18 @@ static void accepted_text(const keydef_t *k, char *out, size_t cap)
     case KT_MS:
         ms_text(k->min, a, sizeof(a));
         ms_text(k->max, b, sizeof(b));
-        snprintf(out, cap, "a number of seconds from %s to %s (fractions such as 1.5 and "
-                 "units ms, s, m allowed)", a, b);
+        snprintf(out, cap,
+                 "a number of seconds from %s to %s (fractions such as 1.5 and "
+                 "units ms, s, m allowed)",
+                 a, b);
         break;
     case KT_SIZE:
         size_text(k->min, a, sizeof(a));
         size_text(k->max, b, sizeof(b));
         snprintf(out, cap, "a size in bytes from %s to %s (suffix K, M or G allowed)", a, b);
         break;
-    case KT_ENUM:
-        enum_list(k, out, cap);
-        break;
-    default:
-        snprintf(out, cap, "a valid value");
-        break;
+    case KT_ENUM: enum_list(k, out, cap); break;
+    default: snprintf(out, cap, "a valid value"); break;
     }
 }
 
@@ -683,8 +686,7 @@ static size_t key_index_of(const keydef_t *k)
 
 /* Parse v for key k into c. On failure c is unchanged and why (if set)
  * says more than the generic accepted text. */
-static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *why,
-                              size_t whycap)
+static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *why, size_t whycap)
 {
     char canon[CFG_VALUE_MAX + 64];
     uint64_t u;
@@ -732,8 +734,8 @@ static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *
                 found = n;
             n++;
         }
-        if (found < 0 && (k->flags & KF_NUMERIC) && parse_u64(v, &end, &u) == 0 &&
-            *end == '\0' && u < (uint64_t)n)
+        if (found < 0 && (k->flags & KF_NUMERIC) && parse_u64(v, &end, &u) == 0 && *end == '\0' &&
+            u < (uint64_t)n)
             found = (int)u;
         if (found < 0)
             return CFG_EINVAL;
@@ -844,8 +846,7 @@ static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *
             }
             free(items[i]);
             items[i] = d;
-            int w = snprintf(canon + off, sizeof(canon) - off, "%s%s", i ? ", " : "",
-                             spec->name);
+            int w = snprintf(canon + off, sizeof(canon) - off, "%s%s", i ? ", " : "", spec->name);
             if (w > 0 && (size_t)w < sizeof(canon) - off)
                 off += (size_t)w;
             free(spec);
@@ -853,7 +854,8 @@ static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *
         if (enc && plain) {
             /* An encrypted upstream is never replaced by a plaintext one:
              * a mixed list would do exactly that on failover. */
-            snprintf(why, whycap, "encrypted (tls://, https://) and plaintext (udp://, "
+            snprintf(why, whycap,
+                     "encrypted (tls://, https://) and plaintext (udp://, "
                      "tcp://) upstreams cannot be mixed");
             free_items(items, n);
             return CFG_EINVAL;
@@ -863,12 +865,9 @@ static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *
         c->nservers = n;
         break;
     }
-    case KT_RO:
-        return CFG_EREADONLY;
-    case KT_UNSUP:
-        return CFG_EUNSUPPORTED;
-    case KT_NOTD:
-        return CFG_ENOTDAEMON;
+    case KT_RO: return CFG_EREADONLY;
+    case KT_UNSUP: return CFG_EUNSUPPORTED;
+    case KT_NOTD: return CFG_ENOTDAEMON;
     }
     if (set_text(c, key_index_of(k), canon) != 0)
         return CFG_ENOMEM;
@@ -893,23 +892,18 @@ static void refusal(const keydef_t *k, const char *name, cfg_status_t st, const 
         else
             snprintf(err, errcap, "unknown setting '%s'", name);
         break;
-    case CFG_EUNSUPPORTED:
-        snprintf(err, errcap, "%s: not supported on this platform", pre);
-        break;
+    case CFG_EUNSUPPORTED: snprintf(err, errcap, "%s: not supported on this platform", pre); break;
     case CFG_ENOTDAEMON:
-        snprintf(err, errcap, "%s: a per-query property of the class, not a stubresd setting",
+        snprintf(err, errcap, "%s: a per-query property of the class, not a stubresd setting", pre);
+        break;
+    case CFG_EREADONLY: snprintf(err, errcap, "%s: read-only", pre); break;
+    case CFG_ERESTART:
+        snprintf(err, errcap,
+                 "%s: cannot be changed while stubresd runs (edit the config "
+                 "file and restart)",
                  pre);
         break;
-    case CFG_EREADONLY:
-        snprintf(err, errcap, "%s: read-only", pre);
-        break;
-    case CFG_ERESTART:
-        snprintf(err, errcap, "%s: cannot be changed while stubresd runs (edit the config "
-                 "file and restart)", pre);
-        break;
-    case CFG_ENOMEM:
-        snprintf(err, errcap, "%s: out of memory", pre);
-        break;
+    case CFG_ENOMEM: snprintf(err, errcap, "%s: out of memory", pre); break;
     default:
         accepted_text(k, acc, sizeof(acc));
         if (why != NULL && why[0] != '\0')
@@ -922,8 +916,8 @@ static void refusal(const keydef_t *k, const char *name, cfg_status_t st, const 
     }
 }
 
-cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value, const char *where,
-                     bool runtime, char *err, size_t errcap)
+cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value, const char *where, bool runtime,
+                     char *err, size_t errcap)
 {
     int i = cfg_key_index(name);
     const keydef_t *k;
@@ -1003,14 +997,14 @@ cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, ch
             return CFG_OK;
         }
         return CFG_EREADONLY; /* "idle": the caller knows */
-    default:
-        break;
+    default: break;
     }
     if (k->off == OFF(dns_port) && c->dns_port == 0) {
         /* The class's dns_port reads as the port in use. */
-        snprintf(out, cap, "%u", c->protocol == SR_PROTO_TLS     ? 853u
-                                 : c->protocol == SR_PROTO_HTTPS ? 443u
-                                                                 : 53u);
+        snprintf(out, cap, "%u",
+                 c->protocol == SR_PROTO_TLS     ? 853u
+                 : c->protocol == SR_PROTO_HTTPS ? 443u
+                                                 : 53u);
         return CFG_OK;
     }
     snprintf(out, cap, "%s", c->text[i] != NULL ? c->text[i] : "");
@@ -1131,7 +1125,7 @@ struct load_ctx {
     int line;
     cfg_errors_t *errs;
     int nerr_before;
-    bool seen[NKEYS];           /* list keys met in this file */
+    bool seen[NKEYS]; /* list keys met in this file */
     cfg_key_cb cb;
     void *cbarg;
 };
@@ -1151,8 +1145,7 @@ static char *load_reader(char *str, int num, void *stream)
         int ch;
         while ((ch = fgetc(x->f)) != EOF && ch != '\n')
             ;
-        cfg_errors_add(x->errs, "%s:%d: line longer than %d bytes", x->path, x->line,
-                       num - 2);
+        cfg_errors_add(x->errs, "%s:%d: line longer than %d bytes", x->path, x->line, num - 2);
         snprintf(str, (size_t)num, "\n");
         return str;
     }
@@ -1180,8 +1173,8 @@ static int load_handler(void *user, const char *section, const char *name, const
 
     snprintf(where, sizeof(where), "%s:%d", x->path, x->line);
     if (section[0] != '\0' && strcasecmp(section, "stubresd") != 0) {
-        cfg_errors_add(x->errs, "%s: %s: unknown section [%s] (keys need no section)", where,
-                       name, section);
+        cfg_errors_add(x->errs, "%s: %s: unknown section [%s] (keys need no section)", where, name,
+                       section);
         return 1;
     }
     i = cfg_key_index(name);
@@ -1210,8 +1203,8 @@ static int load_handler(void *user, const char *section, const char *name, const
     return 1;
 }
 
-int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *errs,
-                  cfg_key_cb cb, void *cbarg)
+int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *errs, cfg_key_cb cb,
+                  void *cbarg)
 {
     struct load_ctx *x;
     size_t before = errs->n + errs->dropped;

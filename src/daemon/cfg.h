@@ -38,12 +38,11 @@ enum cfg_strategy {
 typedef struct cfg_errors {
     size_t n;
     char *msg[CFG_MAX_ERRORS];
-    size_t dropped;           /* errors beyond CFG_MAX_ERRORS */
+    size_t dropped; /* errors beyond CFG_MAX_ERRORS */
 } cfg_errors_t;
 
 void cfg_errors_clear(cfg_errors_t *e);
-void cfg_errors_add(cfg_errors_t *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void cfg_errors_add(cfg_errors_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 typedef struct cfg cfg_t;
 
@@ -53,77 +52,77 @@ struct cfg {
     struct sockaddr_storage *listen; /* listen: addresses to serve */
     socklen_t *listen_len;
     size_t nlisten;
-    acl_t allow;                /* allow: client networks */
-    char *user;                 /* user: drop root to this account */
-    unsigned threads;           /* threads: event loops */
-    char *control;              /* control: Unix socket path ("" = none) */
-    char *control_group;        /* control_group: group of the socket */
-    char *metrics;              /* metrics: Prometheus address ("" = off) */
-    char *state_file;           /* state_file: runtime changes ("" = none) */
-    char **servers;             /* servers: upstream specs */
+    acl_t allow;         /* allow: client networks */
+    char *user;          /* user: drop root to this account */
+    unsigned threads;    /* threads: event loops */
+    char *control;       /* control: Unix socket path ("" = none) */
+    char *control_group; /* control_group: group of the socket */
+    char *metrics;       /* metrics: Prometheus address ("" = off) */
+    char *state_file;    /* state_file: runtime changes ("" = none) */
+    char **servers;      /* servers: upstream specs */
     size_t nservers;
-    int strategy;               /* enum cfg_strategy */
-    char *ca_file;              /* ca_file: DoT/DoH trust anchors */
-    char *bootstrap;            /* bootstrap: resolver for DoH host names */
-    int doh_method;             /* doh_method / DoHMethod: sr_doh_method_t */
-    uint32_t timeout_ms;        /* timeout: per upstream attempt */
-    uint64_t cache_size;        /* cache_size: bytes */
+    int strategy;        /* enum cfg_strategy */
+    char *ca_file;       /* ca_file: DoT/DoH trust anchors */
+    char *bootstrap;     /* bootstrap: resolver for DoH host names */
+    int doh_method;      /* doh_method / DoHMethod: sr_doh_method_t */
+    uint32_t timeout_ms; /* timeout: per upstream attempt */
+    uint64_t cache_size; /* cache_size: bytes */
     uint32_t min_ttl, max_ttl, negative_ttl;
     bool serve_stale, prefetch;
-    int log_level;              /* enum log_level */
-    char *query_log;            /* "" off, "syslog", "stderr" or a file */
-    char *resolv_conf;          /* nameservers when no upstream is set */
+    int log_level;     /* enum log_level */
+    char *query_log;   /* "" off, "syslog", "stderr" or a file */
+    char *resolv_conf; /* nameservers when no upstream is set */
     /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
-    uint32_t servfail_ttl;      /* how long an upstream SERVFAIL is cached */
-    uint32_t stale_max;         /* serve_stale: how long past expiry */
+    uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
+    uint32_t stale_max;    /* serve_stale: how long past expiry */
     uint32_t tcp_idle_timeout_ms;
-    unsigned tcp_max_clients;   /* client TCP connections, all threads */
-    unsigned tcp_max_pipeline;  /* queries in flight per TCP connection */
-    unsigned max_inflight;      /* upstream queries in flight per thread */
-    unsigned max_udp_size;      /* cap on the client's EDNS UDP size */
+    unsigned tcp_max_clients;  /* client TCP connections, all threads */
+    unsigned tcp_max_pipeline; /* queries in flight per TCP connection */
+    unsigned max_inflight;     /* upstream queries in flight per thread */
+    unsigned max_udp_size;     /* cap on the client's EDNS UDP size */
     /* ---- class properties ---- */
-    char *dns_server;           /* a single upstream (address, host, URL) */
-    unsigned dns_port;          /* its port (0: the protocol's default) */
-    int protocol;               /* sr_proto_t of dns_server / resolv_conf */
-    bool recursive;             /* RD on upstream queries */
-    char *local_host;           /* local_host / LocalHost: upstream bind */
+    char *dns_server;  /* a single upstream (address, host, URL) */
+    unsigned dns_port; /* its port (0: the protocol's default) */
+    int protocol;      /* sr_proto_t of dns_server / resolv_conf */
+    bool recursive;    /* RD on upstream queries */
+    char *local_host;  /* local_host / LocalHost: upstream bind */
     /* ---- class config settings ---- */
-    bool use_idns;              /* UseIDNs: IDNA for upstream host names */
-    bool delay_host_resolution; /* DelayHostResolution */
-    bool dont_fragment;         /* DontFragment */
-    unsigned local_port;        /* LocalPort */
-    unsigned max_packet_size;   /* MaxPacketSize: EDNS size sent upstream */
-    unsigned dscp;              /* QOSDSCPValue */
-    bool share_local_port;      /* ShareLocalPort */
-    bool use_connection;        /* UseConnection */
-    bool use_ipv6;              /* UseIPv6 */
-    bool absolute_timeout;      /* AbsoluteTimeout */
-    char *firewall_data;        /* FirewallData (no proxy: no effect) */
-    uint64_t in_buffer_size;    /* InBufferSize: SO_RCVBUF upstream */
-    uint64_t out_buffer_size;   /* OutBufferSize: SO_SNDBUF upstream */
-    unsigned code_page;         /* CodePage */
-    bool mask_sensitive;        /* MaskSensitive */
-    bool process_idle_events;   /* ProcessIdleEvents */
-    unsigned select_wait_millis;/* SelectWaitMillis */
+    bool use_idns;                  /* UseIDNs: IDNA for upstream host names */
+    bool delay_host_resolution;     /* DelayHostResolution */
+    bool dont_fragment;             /* DontFragment */
+    unsigned local_port;            /* LocalPort */
+    unsigned max_packet_size;       /* MaxPacketSize: EDNS size sent upstream */
+    unsigned dscp;                  /* QOSDSCPValue */
+    bool share_local_port;          /* ShareLocalPort */
+    bool use_connection;            /* UseConnection */
+    bool use_ipv6;                  /* UseIPv6 */
+    bool absolute_timeout;          /* AbsoluteTimeout */
+    char *firewall_data;            /* FirewallData (no proxy: no effect) */
+    uint64_t in_buffer_size;        /* InBufferSize: SO_RCVBUF upstream */
+    uint64_t out_buffer_size;       /* OutBufferSize: SO_SNDBUF upstream */
+    unsigned code_page;             /* CodePage */
+    bool mask_sensitive;            /* MaskSensitive */
+    bool process_idle_events;       /* ProcessIdleEvents */
+    unsigned select_wait_millis;    /* SelectWaitMillis */
     bool use_internal_security_api; /* UseInternalSecurityAPI */
-    unsigned class_log_level;   /* LogLevel: transport verbosity 0..3 */
+    unsigned class_log_level;       /* LogLevel: transport verbosity 0..3 */
 
     /* ---- bookkeeping ---- */
-    char **text;                /* canonical text of each key (cfg_nkeys) */
-    char **where;               /* "FILE:LINE" that set each key, or NULL */
-    char *path;                 /* the config file this came from */
+    char **text;  /* canonical text of each key (cfg_nkeys) */
+    char **where; /* "FILE:LINE" that set each key, or NULL */
+    char *path;   /* the config file this came from */
     atomic_int refs;
 };
 
 /* Outcome of cfg_set()/cfg_get() beyond plain success. */
 typedef enum cfg_status {
     CFG_OK = 0,
-    CFG_EINVAL,        /* bad value; err names the key and accepted values */
-    CFG_EUNKNOWN,      /* no such key */
-    CFG_EUNSUPPORTED,  /* a Windows-only setting of the class */
-    CFG_ENOTDAEMON,    /* a per-query property of the class */
-    CFG_EREADONLY,     /* read-only (BuildInfo, ...) */
-    CFG_ERESTART,      /* cannot change while running */
+    CFG_EINVAL,       /* bad value; err names the key and accepted values */
+    CFG_EUNKNOWN,     /* no such key */
+    CFG_EUNSUPPORTED, /* a Windows-only setting of the class */
+    CFG_ENOTDAEMON,   /* a per-query property of the class */
+    CFG_EREADONLY,    /* read-only (BuildInfo, ...) */
+    CFG_ERESTART,     /* cannot change while running */
     CFG_ENOMEM,
 } cfg_status_t;
 
@@ -139,13 +138,13 @@ void cfg_unref(cfg_t *c);
  * prefixes error messages when given. With runtime, keys that need a
  * restart are refused (CFG_ERESTART). On error nothing changes and err
  * holds a message naming the key and the accepted values. */
-cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value,
-                     const char *where, bool runtime, char *err, size_t errcap);
+cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value, const char *where, bool runtime,
+                     char *err, size_t errcap);
 /* The canonical text of key name into out (seed names allowed). Errors as
  * cfg_set; read-only keys computed here (BuildInfo, LicenseInfo) and
  * "idle" (CFG_EREADONLY with out "" : the caller knows). */
-cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap,
-                     char *err, size_t errcap);
+cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, char *err,
+                     size_t errcap);
 
 /* Callback of cfg_load_file for every key accepted (canonical name). */
 typedef void (*cfg_key_cb)(void *arg, const char *name, const char *value);
@@ -155,8 +154,8 @@ typedef void (*cfg_key_cb)(void *arg, const char *name, const char *value);
  * when there were none. The first appearance of a list key in the file
  * replaces the value from defaults or an earlier file; later appearances
  * in the same file append to it. */
-int cfg_load_file(cfg_t *c, const char *path, bool missing_ok,
-                  cfg_errors_t *errs, cfg_key_cb cb, void *cbarg);
+int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *errs, cfg_key_cb cb,
+                  void *cbarg);
 /* Checks across keys (min_ttl <= max_ttl, the upstream list, ...), after
  * loading. Returns 0 when consistent. */
 int cfg_check(const cfg_t *c, cfg_errors_t *errs);

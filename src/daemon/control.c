@@ -23,7 +23,7 @@
 typedef struct cclient {
     struct control *ctl;
     struct bufferevent *bev;
-    bool closing;               /* hang up when the output is written */
+    bool closing; /* hang up when the output is written */
     struct cclient *next, *prev;
 } cclient_t;
 

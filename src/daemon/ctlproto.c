@@ -7,8 +7,8 @@
 #include "ctlproto.h"
 
 typedef struct ctl_def {
-    const char *word;           /* first word */
-    const char *sub;            /* second word, or NULL */
+    const char *word; /* first word */
+    const char *sub;  /* second word, or NULL */
     ctl_cmd_t cmd;
     int min_args, max_args;
     const char *usage;
@@ -140,8 +140,8 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
         char *w2 = next_word(&p);
         char what[64];
         if (w2 == NULL) {
-            snprintf(err, errcap, "'%s' needs one of: %s%s%s", first, subs[0],
-                     nsub > 1 ? ", " : "", nsub > 1 ? subs[1] : "");
+            snprintf(err, errcap, "'%s' needs one of: %s%s%s", first, subs[0], nsub > 1 ? ", " : "",
+                     nsub > 1 ? subs[1] : "");
             return -1;
         }
         snprintf(what, sizeof(what), "%s subcommand", first);
@@ -162,8 +162,8 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
         return -1;
     }
     req->cmd = def->cmd;
-    req->name = def->sub != NULL ? (def->cmd == CTL_CACHE_FLUSH ? "cache flush" : "cache dump")
-                                 : def->word;
+    req->name =
+        def->sub != NULL ? (def->cmd == CTL_CACHE_FLUSH ? "cache flush" : "cache dump") : def->word;
 
     if (def->cmd == CTL_CONFIG) {
         /* The rest of the line is NAME or NAME=VALUE; blanks around the

@@ -27,9 +27,9 @@ typedef enum ctl_cmd {
 
 typedef struct ctl_request {
     ctl_cmd_t cmd;
-    const char *name;           /* full name: "stats", "cache flush", ... */
+    const char *name; /* full name: "stats", "cache flush", ... */
     int argc;
-    char *argv[CTL_MAX_ARGS];   /* point into buf */
+    char *argv[CTL_MAX_ARGS]; /* point into buf */
     char buf[CTL_LINE_MAX + 1];
 } ctl_request_t;
 

@@ -233,8 +233,7 @@ static json_t *cmd_status(daemon_t *d)
     o = json_pack("{s:b, s:s, s:I, s:i, s:i, s:s, s:s, s:s, s:o, s:o}", "ok", 1, "version",
                   PACKAGE_VERSION, "uptime_s", (json_int_t)uptime_s(d), "pid", (int)getpid(),
                   "threads", (int)d->nworkers, "config", d->config_path, "state_file",
-                  state_path(d->state), "strategy", strategy, "listen", listen, "upstreams",
-                  ups);
+                  state_path(d->state), "strategy", strategy, "listen", listen, "upstreams", ups);
     if (o == NULL)
         return NULL;
     json_object_set_new(o, "encrypted", json_boolean(d->pool != NULL && d->pool->encrypted));
@@ -372,8 +371,7 @@ static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
     } else {
         if (sr_name_from_text(req->argv[0], wire, sizeof(wire), &len) != SR_OK) {
             char err[400];
-            snprintf(err, sizeof(err), "cache flush: '%.255s' is not a domain name",
-                     req->argv[0]);
+            snprintf(err, sizeof(err), "cache flush: '%.255s' is not a domain name", req->argv[0]);
             return fail(err);
         }
         n = cache_flush(d->cache, wire, len);
@@ -405,18 +403,12 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     char err[2048];
 
     switch (req->cmd) {
-    case CTL_STATS:
-        return cmd_stats(d);
-    case CTL_STATUS:
-        return cmd_status(d);
-    case CTL_CONFIG:
-        return cmd_config(d, req->argv[0]);
-    case CTL_SERVER:
-        return cmd_server(d, req);
-    case CTL_CACHE_FLUSH:
-        return cmd_flush(d, req);
-    case CTL_CACHE_DUMP:
-        return cmd_dump(d);
+    case CTL_STATS: return cmd_stats(d);
+    case CTL_STATUS: return cmd_status(d);
+    case CTL_CONFIG: return cmd_config(d, req->argv[0]);
+    case CTL_SERVER: return cmd_server(d, req);
+    case CTL_CACHE_FLUSH: return cmd_flush(d, req);
+    case CTL_CACHE_DUMP: return cmd_dump(d);
     case CTL_RELOAD:
         if (daemon_reload(d, err, sizeof(err)) != 0)
             return fail(err);

@@ -27,11 +27,11 @@
 struct event_base;
 
 typedef struct daemon {
-    struct event_base *base;    /* the main thread's loop */
+    struct event_base *base; /* the main thread's loop */
     char *config_path;
-    cfg_t *cfg;                 /* settings in force (file + state) */
-    state_t *state;             /* what operators changed at run time */
-    pool_t *pool;               /* upstreams in force */
+    cfg_t *cfg;     /* settings in force (file + state) */
+    state_t *state; /* what operators changed at run time */
+    pool_t *pool;   /* upstreams in force */
     cache_t *cache;
     listener_set_t listeners;
     worker_t **workers;

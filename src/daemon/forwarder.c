@@ -30,6 +30,10 @@
 /* Clients one upstream query may answer; more identical queries are
  * dropped (they retry, and by then the answer is cached). */
 #define FWD_MAX_WAITERS 1024
+/* Clients waiting at once, per thread, as a multiple of max_inflight:
+ * bounds the memory a flood of identical queries with fresh IDs can take
+ * (each waiter is about 600 bytes). */
+#define FWD_WAITERS_PER_INFLIGHT 8
 /* Buckets of the in-flight table (a power of two). */
 #define FWD_BUCKETS 4096
 /* Additional records a query may carry (OPT, TSIG, a cookie-less
@@ -154,9 +158,8 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
 /* Header + question (+ OPT) with rcode, the common body of every reply
  * stubresd makes up itself. */
 static size_t build_reply(uint16_t id, uint16_t qflags, unsigned opcode, const uint8_t *qname,
-                          size_t qname_len, uint16_t qtype, uint16_t qclass, bool edns,
-                          bool do_bit, unsigned rcode, uint16_t udp_size, uint8_t *out,
-                          size_t cap)
+                          size_t qname_len, uint16_t qtype, uint16_t qclass, bool edns, bool do_bit,
+                          unsigned rcode, uint16_t udp_size, uint8_t *out, size_t cap)
 {
     size_t len = SR_HEADER_LEN + (qname != NULL ? qname_len + 4 : 0) + (edns ? 11 : 0);
     uint16_t flags;
@@ -193,14 +196,14 @@ static size_t build_reply(uint16_t id, uint16_t qflags, unsigned opcode, const u
     return off;
 }
 
-size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode,
-                       uint16_t udp_size, uint8_t *out, size_t cap)
+size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode, uint16_t udp_size,
+                       uint8_t *out, size_t cap)
 {
     (void)pkt;
     /* RFC 6891 7: a client that sent an OPT gets one back. */
     return build_reply(qi->id, qi->flags, qi->opcode, qi->has_question ? qi->qname : NULL,
-                       qi->qname_len, qi->qtype, qi->qclass, qi->edns, qi->do_bit, rcode,
-                       udp_size, out, cap);
+                       qi->qname_len, qi->qtype, qi->qclass, qi->edns, qi->do_bit, rcode, udp_size,
+                       out, cap);
 }
 
 static size_t reply_for_query(const cache_query_t *q, unsigned rcode, uint8_t *out, size_t cap)
@@ -214,13 +217,13 @@ static size_t reply_for_query(const cache_query_t *q, unsigned rcode, uint8_t *o
 typedef struct waiter {
     struct waiter *next;
     fwd_client_t client;
-    cache_query_t q;            /* q.qname points to qname below */
+    cache_query_t q; /* q.qname points to qname below */
     uint8_t qname[SR_NAME_MAX_WIRE];
     uint64_t start_us;
 } waiter_t;
 
 typedef struct pending {
-    struct pending *hnext;      /* hash chain */
+    struct pending *hnext; /* hash chain */
     struct fwd_table *table;
     worker_t *w;
     uint32_t hash;
@@ -232,10 +235,10 @@ typedef struct pending {
     bool do_bit, cd;
     waiter_t *waiters, **wtail;
     unsigned nwaiters;
-    pool_inst_t *pi;            /* the upstreams it started with */
-    uint64_t tried;             /* upstreams used (bits) */
+    pool_inst_t *pi; /* the upstreams it started with */
+    uint64_t tried;  /* upstreams used (bits) */
     unsigned attempts, max_attempts;
-    int cur;                    /* upstream of the attempt in flight */
+    int cur; /* upstream of the attempt in flight */
     sr_xfer_t *xfer;
     uint32_t timeout_ms;
     bool serve_stale;
@@ -246,6 +249,7 @@ typedef struct pending {
 struct fwd_table {
     pending_t *buckets[FWD_BUCKETS];
     size_t count;
+    size_t waiters; /* clients waiting, all entries */
     uint32_t seed;
 };
 
@@ -287,8 +291,7 @@ static size_t make_key(uint8_t *key, const uint8_t *qname, size_t qlen, uint16_t
     return qlen + 5;
 }
 
-static pending_t *table_find(struct fwd_table *t, const uint8_t *key, size_t keylen,
-                             uint32_t hash)
+static pending_t *table_find(struct fwd_table *t, const uint8_t *key, size_t keylen, uint32_t hash)
 {
     for (pending_t *p = t->buckets[hash & (FWD_BUCKETS - 1)]; p != NULL; p = p->hnext)
         if (p->hash == hash && p->keylen == keylen && memcmp(p->key, key, keylen) == 0)
@@ -323,6 +326,7 @@ static void table_remove(pending_t *p)
 static void pending_free(pending_t *p)
 {
     waiter_t *wt = p->waiters;
+    p->w->fwd->waiters -= p->nwaiters;
     while (wt != NULL) {
         waiter_t *next = wt->next;
         free(wt);
@@ -382,8 +386,7 @@ static void count_reply(worker_t *w, const fwd_client_t *c, const uint8_t *reply
 }
 
 /* Send an answer that came later than the query (from upstream). */
-static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n,
-                       const char *source)
+static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, const char *source)
 {
     count_reply(w, &wt->client, buf, n);
     if (log_query_enabled())
@@ -401,8 +404,7 @@ static void deliver(worker_t *w, pending_t *p, const sr_msg_t *msg)
 
     table_remove(p);
     STAT_ADD(&w->stats, inflight, (uint64_t)-1);
-    cache_store(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, msg,
-                now);
+    cache_store(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, msg, now);
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = cache_render(msg, &wt->q, w->out, 65535);
         if (n == 0)
@@ -422,8 +424,8 @@ static void fail(worker_t *w, pending_t *p)
     table_remove(p);
     STAT_ADD(&w->stats, inflight, (uint64_t)-1);
     if (p->nwaiters > 0) /* a failed prefetch leaves the entry alone */
-        cache_store_failure(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
-                            p->cd, now);
+        cache_store_failure(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd,
+                            now);
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         const char *source = "servfail";
@@ -547,8 +549,7 @@ static bool same_client(const waiter_t *wt, const fwd_client_t *c, uint16_t id)
         return false;
     if (c->tcp)
         return wt->client.conn == c->conn;
-    return wt->client.peerlen == c->peerlen &&
-           memcmp(&wt->client.peer, &c->peer, c->peerlen) == 0;
+    return wt->client.peerlen == c->peerlen && memcmp(&wt->client.peer, &c->peer, c->peerlen) == 0;
 }
 
 static void add_waiter(worker_t *w, pending_t *p, waiter_t *wt)
@@ -556,6 +557,7 @@ static void add_waiter(worker_t *w, pending_t *p, waiter_t *wt)
     *p->wtail = wt;
     p->wtail = &wt->next;
     p->nwaiters++;
+    w->fwd->waiters++;
     STAT_INC(&w->stats, waiting);
     if (wt->client.tcp)
         tcpconn_hold(wt->client.conn);
@@ -639,7 +641,8 @@ static void miss(worker_t *w, const fwd_client_t *c, const cache_query_t *q, uin
         for (waiter_t *o = p->waiters; o != NULL; o = o->next)
             if (same_client(o, c, q->id))
                 return;
-        if (p->nwaiters >= FWD_MAX_WAITERS) {
+        if (p->nwaiters >= FWD_MAX_WAITERS ||
+            w->fwd->waiters >= (size_t)w->cfg->max_inflight * FWD_WAITERS_PER_INFLIGHT) {
             STAT_INC(&w->stats, dropped);
             return;
         }
@@ -665,8 +668,8 @@ static void miss(worker_t *w, const fwd_client_t *c, const cache_query_t *q, uin
 
 /* ------------------------------------------------------------- entry */
 
-size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t *c,
-                 uint8_t *out, size_t cap)
+size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t *c, uint8_t *out,
+                 size_t cap)
 {
     const cfg_t *cfg = w->cfg;
     fwd_qinfo_t qi;
@@ -694,17 +697,10 @@ size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t
         STAT_INC(&w->stats, malformed);
         rcode = RCODE_FORMERR;
         goto error;
-    case FWD_NOTIMP:
-        rcode = RCODE_NOTIMP;
-        goto error;
-    case FWD_REFUSED:
-        rcode = RCODE_REFUSED;
-        goto error;
-    case FWD_BADVERS:
-        rcode = RCODE_BADVERS;
-        goto error;
-    default:
-        break;
+    case FWD_NOTIMP: rcode = RCODE_NOTIMP; goto error;
+    case FWD_REFUSED: rcode = RCODE_REFUSED; goto error;
+    case FWD_BADVERS: rcode = RCODE_BADVERS; goto error;
+    default: break;
     }
 
     cache_query_t q;
@@ -721,8 +717,7 @@ size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t
     else if (!qi.edns)
         q.max_len = 512; /* RFC 1035 4.2.1 */
     else
-        q.max_len = (uint16_t)(qi.edns_size < cfg->max_udp_size ? qi.edns_size
-                                                                 : cfg->max_udp_size);
+        q.max_len = (uint16_t)(qi.edns_size < cfg->max_udp_size ? qi.edns_size : cfg->max_udp_size);
 
     cache_result_t r = cache_lookup(w->cache, &q, worker_now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {

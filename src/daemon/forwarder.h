@@ -25,11 +25,11 @@ struct tcpconn;
 /* Where a reply goes. */
 typedef struct fwd_client {
     bool tcp;
-    int fd;                     /* UDP: the socket the query came in on */
-    struct tcpconn *conn;       /* TCP: the connection */
+    int fd;               /* UDP: the socket the query came in on */
+    struct tcpconn *conn; /* TCP: the connection */
     struct sockaddr_storage peer;
     socklen_t peerlen;
-    bool has_local;             /* UDP on a wildcard socket: reply from */
+    bool has_local; /* UDP on a wildcard socket: reply from */
     int local_ifindex;
     struct sockaddr_storage local; /* ... the address the query came to */
 } fwd_client_t;
@@ -39,8 +39,8 @@ typedef struct fwd_qinfo {
     uint16_t id;
     uint16_t flags;
     unsigned opcode;
-    bool has_question;          /* the question parsed (for echoing) */
-    const uint8_t *qname;       /* uncompressed wire form, as sent */
+    bool has_question;    /* the question parsed (for echoing) */
+    const uint8_t *qname; /* uncompressed wire form, as sent */
     size_t qname_len;
     uint16_t qtype, qclass;
     size_t question_end;
@@ -52,12 +52,12 @@ typedef struct fwd_qinfo {
 
 /* The parser's verdict. */
 typedef enum fwd_verdict {
-    FWD_OK = 0,       /* a query to answer */
-    FWD_DROP,         /* no header, or a response: say nothing */
+    FWD_OK = 0, /* a query to answer */
+    FWD_DROP,   /* no header, or a response: say nothing */
     FWD_FORMERR,
-    FWD_NOTIMP,       /* opcode other than QUERY */
-    FWD_REFUSED,      /* zone transfers: not a stub's business */
-    FWD_BADVERS,      /* EDNS version other than 0 (RFC 6891 6.1.3) */
+    FWD_NOTIMP,  /* opcode other than QUERY */
+    FWD_REFUSED, /* zone transfers: not a stub's business */
+    FWD_BADVERS, /* EDNS version other than 0 (RFC 6891 6.1.3) */
 } fwd_verdict_t;
 
 /* Parse a query packet. Only reads inside pkt[0..len). */
@@ -67,8 +67,8 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi);
  * BADVERS=16) to the query qi parsed from pkt: the client's ID, opcode,
  * RD and CD, QR and RA set, its question when it had a readable one, an
  * OPT record when it had EDNS. Returns the length (0 if cap is short). */
-size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode,
-                       uint16_t udp_size, uint8_t *out, size_t cap);
+size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode, uint16_t udp_size,
+                       uint8_t *out, size_t cap);
 
 /* Handle one query from client. When the answer is known at once (cache
  * hit, error) it is written to out and its length returned, for the

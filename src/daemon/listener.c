@@ -73,8 +73,8 @@ static int open_one(const struct sockaddr_storage *ss, socklen_t len, int type, 
         goto fail;
     return fd;
 fail:
-    snprintf(err, errcap, "listen: %s (%s): %s: %s", a, type == SOCK_DGRAM ? "udp" : "tcp",
-             what, strerror(errno));
+    snprintf(err, errcap, "listen: %s (%s): %s: %s", a, type == SOCK_DGRAM ? "udp" : "tcp", what,
+             strerror(errno));
     if (fd >= 0)
         close(fd);
     return -1;
@@ -118,7 +118,8 @@ static int from_systemd(const cfg_t *cfg, listener_set_t *set, char *err, size_t
             (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
             (type != SOCK_DGRAM && type != SOCK_STREAM)) {
             log_warnx("socket activation: fd %d is not an IP datagram or stream socket; "
-                      "ignored", fd);
+                      "ignored",
+                      fd);
             continue;
         }
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -181,8 +182,7 @@ int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errca
             for (unsigned t = 0; t < cfg->threads; t++) {
                 int fd = open_one(&ss, len, type, cfg->threads > 1, err, errcap);
                 if (fd < 0) {
-                    if (lenient && t == 0 &&
-                        (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+                    if (lenient && t == 0 && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
                         log_notice("%s; skipped", err);
                         skipped = true;
                         break;
@@ -438,8 +438,7 @@ int listener_attach(worker_t *w, listen_sock_t *socks, size_t n)
             if (ls->ev == NULL || event_add(ls->ev, NULL) != 0)
                 return -1;
         } else {
-            ls->lev = evconnlistener_new(w->base, tcp_accept, ls, LEV_OPT_CLOSE_ON_EXEC, 0,
-                                         ls->fd);
+            ls->lev = evconnlistener_new(w->base, tcp_accept, ls, LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd);
             if (ls->lev == NULL)
                 return -1;
             evconnlistener_set_error_cb(ls->lev, tcp_error);

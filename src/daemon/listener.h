@@ -24,10 +24,10 @@ struct evconnlistener;
 /* One listening socket of one thread. */
 typedef struct listen_sock {
     int fd;
-    int type;                   /* SOCK_DGRAM or SOCK_STREAM */
+    int type; /* SOCK_DGRAM or SOCK_STREAM */
     int family;
-    bool wildcard;              /* bound to 0.0.0.0/:: : replies need the
-                                   destination address (IP_PKTINFO) */
+    bool wildcard; /* bound to 0.0.0.0/:: : replies need the
+                      destination address (IP_PKTINFO) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     /* set up by listener_attach() on the thread's event_base */
@@ -41,7 +41,7 @@ typedef struct listener_set {
     unsigned threads;
     size_t n;
     listen_sock_t **socks;
-    bool activated;             /* from systemd */
+    bool activated; /* from systemd */
 } listener_set_t;
 
 /* Open the sockets for cfg->listen (or take systemd's). Returns 0, or -1

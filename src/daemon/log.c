@@ -25,15 +25,13 @@ static atomic_int qlog_sink = QLOG_OFF;
 static FILE *qlog_file;
 
 static const int syslog_prio[] = {
-    [LOG_LEVEL_ERROR] = LOG_ERR,     [LOG_LEVEL_WARNING] = LOG_WARNING,
-    [LOG_LEVEL_NOTICE] = LOG_NOTICE, [LOG_LEVEL_INFO] = LOG_INFO,
-    [LOG_LEVEL_DEBUG] = LOG_DEBUG,
+    [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING, [LOG_LEVEL_NOTICE] = LOG_NOTICE,
+    [LOG_LEVEL_INFO] = LOG_INFO, [LOG_LEVEL_DEBUG] = LOG_DEBUG,
 };
 
 static const char *const level_tag[] = {
-    [LOG_LEVEL_ERROR] = "error",   [LOG_LEVEL_WARNING] = "warning",
-    [LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
-    [LOG_LEVEL_DEBUG] = "debug",
+    [LOG_LEVEL_ERROR] = "error", [LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_NOTICE] = "notice",
+    [LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_DEBUG] = "debug",
 };
 
 void log_init(const char *ident, bool foreground, int level)
@@ -211,18 +209,13 @@ void log_query(const char *fmt, ...)
 
     pthread_mutex_lock(&qlog_mu);
     switch (atomic_load_explicit(&qlog_sink, memory_order_relaxed)) {
-    case QLOG_SYSLOG:
-        syslog(LOG_INFO, "query: %s", line);
-        break;
-    case QLOG_STDERR:
-        fprintf(stderr, "%s.%03ldZ %s\n", ts, now.tv_nsec / 1000000L, line);
-        break;
+    case QLOG_SYSLOG: syslog(LOG_INFO, "query: %s", line); break;
+    case QLOG_STDERR: fprintf(stderr, "%s.%03ldZ %s\n", ts, now.tv_nsec / 1000000L, line); break;
     case QLOG_FILE:
         if (qlog_file != NULL)
             fprintf(qlog_file, "%s.%03ldZ %s\n", ts, now.tv_nsec / 1000000L, line);
         break;
-    default:
-        break;
+    default: break;
     }
     pthread_mutex_unlock(&qlog_mu);
 }

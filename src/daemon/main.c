@@ -36,12 +36,13 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: stubresd [-f] [-t] [-c FILE]\n"
-               "  -c FILE  configuration file (default %s/stubresd.conf)\n"
-               "  -f       stay in the foreground and log to stderr\n"
-               "  -t       check the configuration and exit\n"
-               "  -h       this help\n"
-               "  -V       version\n",
+    fprintf(f,
+            "usage: stubresd [-f] [-t] [-c FILE]\n"
+            "  -c FILE  configuration file (default %s/stubresd.conf)\n"
+            "  -f       stay in the foreground and log to stderr\n"
+            "  -t       check the configuration and exit\n"
+            "  -h       this help\n"
+            "  -V       version\n",
             SYSCONFDIR);
 }
 
@@ -239,7 +240,8 @@ int main(int argc, char **argv)
         char *copy = strdup(state_path(d.state));
         if (copy != NULL && access(dirname(copy), W_OK) != 0)
             log_warnx("state_file: %s is not writable: changes made at run time will not "
-                      "survive a restart", state_path(d.state));
+                      "survive a restart",
+                      state_path(d.state));
         free(copy);
     }
 
@@ -274,8 +276,8 @@ int main(int argc, char **argv)
         goto fatal;
     }
     for (unsigned i = 0; i < d.cfg->threads; i++) {
-        d.workers[i] = worker_new(i, d.cfg->threads, d.cache, d.cfg, d.pool,
-                                  d.listeners.socks[i], d.listeners.n);
+        d.workers[i] = worker_new(i, d.cfg->threads, d.cache, d.cfg, d.pool, d.listeners.socks[i],
+                                  d.listeners.n);
         if (d.workers[i] == NULL) {
             snprintf(err, sizeof(err), "thread %u: cannot set up", i);
             goto fatal;
@@ -286,8 +288,8 @@ int main(int argc, char **argv)
         snprintf(err, sizeof(err), "control: cannot listen");
         goto fatal;
     }
-    if (d.metrics != NULL && metrics_start(d.metrics, d.base, daemon_metrics_collect,
-                                           daemon_metrics_release, &d) != 0) {
+    if (d.metrics != NULL &&
+        metrics_start(d.metrics, d.base, daemon_metrics_collect, daemon_metrics_release, &d) != 0) {
         snprintf(err, sizeof(err), "metrics: cannot serve");
         goto fatal;
     }

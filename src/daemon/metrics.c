@@ -115,14 +115,12 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
         "Queries that joined an identical one in flight.", t->coalesced);
     one(out, "stubresd_dropped_total", "counter", "Queries dropped.", t->dropped);
     one(out, "stubresd_malformed_total", "counter", "Malformed queries.", t->malformed);
-    one(out, "stubresd_refused_acl_total", "counter", "Queries refused by allow.",
-        t->refused_acl);
+    one(out, "stubresd_refused_acl_total", "counter", "Queries refused by allow.", t->refused_acl);
     one(out, "stubresd_truncated_total", "counter", "UDP replies sent with TC=1.", t->truncated);
     one(out, "stubresd_inflight_upstream", "gauge", "Upstream queries in flight.", t->inflight);
     one(out, "stubresd_inflight_clients", "gauge", "Client queries waiting for upstream.",
         t->waiting);
-    one(out, "stubresd_tcp_connections", "gauge", "Open client TCP connections.",
-        t->tcp_clients);
+    one(out, "stubresd_tcp_connections", "gauge", "Open client TCP connections.", t->tcp_clients);
     one(out, "stubresd_tcp_accepted_total", "counter", "Client TCP connections accepted.",
         t->tcp_accepted);
 

@@ -23,7 +23,7 @@ typedef struct metrics_snapshot {
     stats_totals_t totals;
     cache_stats_t cache;
     uint64_t cache_max_bytes;
-    pool_t *pool;               /* borrowed; may be NULL */
+    pool_t *pool; /* borrowed; may be NULL */
     uint64_t uptime_s;
     unsigned threads;
 } metrics_snapshot_t;

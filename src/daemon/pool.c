@@ -114,8 +114,7 @@ int pool_spec_parse(const char *text, pool_spec_t *spec, char *err, size_t errca
             if (strlen(proto_scheme[i]) == sl && strncasecmp(text, proto_scheme[i], sl) == 0)
                 found = i;
         if (found < 0) {
-            snprintf(err, errcap, "'%s': unknown scheme '%.*s'; %s", text, (int)sl, text,
-                     accepted);
+            snprintf(err, errcap, "'%s': unknown scheme '%.*s'; %s", text, (int)sl, text, accepted);
             return -1;
         }
         spec->proto = (sr_proto_t)found;
@@ -219,9 +218,9 @@ int pool_spec_parse(const char *text, pool_spec_t *spec, char *err, size_t errca
         snprintf(spec->path, sizeof(spec->path), "/dns-query"); /* RFC 8484 example */
 
     const char *lb = is_v6 ? "[" : "", *rb = is_v6 ? "]" : "";
-    snprintf(spec->name, sizeof(spec->name), "%s://%s%s%s:%u%s%s%s",
-             proto_scheme[spec->proto], lb, spec->host, rb, (unsigned)spec->port,
-             spec->auth[0] ? "#" : "", spec->auth, spec->path);
+    snprintf(spec->name, sizeof(spec->name), "%s://%s%s%s:%u%s%s%s", proto_scheme[spec->proto], lb,
+             spec->host, rb, (unsigned)spec->port, spec->auth[0] ? "#" : "", spec->auth,
+             spec->path);
     return 0;
 }
 
@@ -240,8 +239,8 @@ static bool spec_is_self(const cfg_t *cfg, const pool_spec_t *spec)
         const struct sockaddr *l = (const struct sockaddr *)&cfg->listen[i];
         if (addr_equal(l, (struct sockaddr *)&ss))
             return true;
-        if (addr_is_any(l) && l->sa_family == ss.ss_family &&
-            addr_port(l) == spec->port && addr_is_loopback((struct sockaddr *)&ss))
+        if (addr_is_any(l) && l->sa_family == ss.ss_family && addr_port(l) == spec->port &&
+            addr_is_loopback((struct sockaddr *)&ss))
             return true;
     }
     return false;
@@ -269,8 +268,8 @@ static int read_resolv_conf(const char *path, char (*out)[64], int max)
     return n;
 }
 
-static int spec_from_parts(int proto, const char *host, unsigned port, pool_spec_t *spec,
-                           char *err, size_t errcap)
+static int spec_from_parts(int proto, const char *host, unsigned port, pool_spec_t *spec, char *err,
+                           size_t errcap)
 {
     char text[1100];
     bool v6 = strchr(host, ':') != NULL && host[0] != '[';
@@ -302,8 +301,7 @@ int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t
         if (strstr(cfg->dns_server, "://") != NULL)
             rc = pool_spec_parse(cfg->dns_server, &specs[0], why, sizeof(why));
         else if (cfg->protocol == SR_PROTO_HTTPS)
-            rc = (snprintf(why, sizeof(why), "protocol https needs an https://HOST/PATH URL"),
-                  -1);
+            rc = (snprintf(why, sizeof(why), "protocol https needs an https://HOST/PATH URL"), -1);
         else
             rc = spec_from_parts(cfg->protocol, cfg->dns_server, cfg->dns_port, &specs[0], why,
                                  sizeof(why));
@@ -317,8 +315,10 @@ int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t
         int m = read_resolv_conf(cfg->resolv_conf, ns, POOL_MAX_SERVERS);
         key = "resolv_conf";
         if (m < 0) {
-            snprintf(err, errcap, "resolv_conf: no upstream configured (servers, dns_server) "
-                     "and %s cannot be read: %s", cfg->resolv_conf, strerror(errno));
+            snprintf(err, errcap,
+                     "resolv_conf: no upstream configured (servers, dns_server) "
+                     "and %s cannot be read: %s",
+                     cfg->resolv_conf, strerror(errno));
             return -1;
         }
         if (cfg->protocol == SR_PROTO_HTTPS) {
@@ -331,24 +331,25 @@ int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t
             /* Only addresses, as libc reads the file: a name would need a
              * resolver, which may be ourselves. */
             if (addr_parse(ns[i], 53, false, &ss, &sl) != 0 ||
-                spec_from_parts(cfg->protocol, ns[i], cfg->dns_port, &specs[n], why,
-                                sizeof(why)) != 0)
+                spec_from_parts(cfg->protocol, ns[i], cfg->dns_port, &specs[n], why, sizeof(why)) !=
+                    0)
                 continue;
             if (spec_is_self(cfg, &specs[n]))
                 continue; /* never forward to ourselves */
             n++;
         }
         if (n == 0) {
-            snprintf(err, errcap, "resolv_conf: no upstream configured (servers, dns_server) "
-                     "and %s names no nameserver other than stubresd itself", cfg->resolv_conf);
+            snprintf(err, errcap,
+                     "resolv_conf: no upstream configured (servers, dns_server) "
+                     "and %s names no nameserver other than stubresd itself",
+                     cfg->resolv_conf);
             return -1;
         }
     }
     bool enc = false, plain = false;
     for (int i = 0; i < n; i++) {
         if (spec_is_self(cfg, &specs[i])) {
-            snprintf(err, errcap, "%s: %s is stubresd's own listen address", key,
-                     specs[i].name);
+            snprintf(err, errcap, "%s: %s is stubresd's own listen address", key, specs[i].name);
             return -1;
         }
         if (pool_spec_encrypted(&specs[i]))
@@ -357,8 +358,10 @@ int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t
             plain = true;
         for (const char *h = specs[i].host; *h; h++)
             if ((unsigned char)*h >= 0x80 && !cfg->use_idns) {
-                snprintf(err, errcap, "%s: host '%s' is not ASCII (set UseIDNs = true to "
-                         "encode it)", key, specs[i].host);
+                snprintf(err, errcap,
+                         "%s: host '%s' is not ASCII (set UseIDNs = true to "
+                         "encode it)",
+                         key, specs[i].host);
                 return -1;
             }
     }
@@ -382,8 +385,7 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return h;
 }
 
-static void fingerprint(const cfg_t *cfg, const pool_spec_t *specs, int n, char *out,
-                        size_t cap)
+static void fingerprint(const cfg_t *cfg, const pool_spec_t *specs, int n, char *out, size_t cap)
 {
     uint64_t h = 0xcbf29ce484222325ull;
 
@@ -415,8 +417,8 @@ static int server_strings(pool_server_t *s, const char *server, const char *boot
                           const char *local_host)
 {
     const char *src[6] = {server, bootstrap, resolv_conf, tls_name, ca_file, local_host};
-    const char **dst[6] = {&s->ucfg.server, &s->ucfg.bootstrap, &s->ucfg.resolv_conf,
-                           &s->ucfg.tls_name, &s->ucfg.ca_file, &s->ucfg.local_host};
+    const char **dst[6] = {&s->ucfg.server,   &s->ucfg.bootstrap, &s->ucfg.resolv_conf,
+                           &s->ucfg.tls_name, &s->ucfg.ca_file,   &s->ucfg.local_host};
     size_t total = 0, off = 0;
 
     for (int i = 0; i < 6; i++)
@@ -461,8 +463,8 @@ static const char *pick_bootstrap(const cfg_t *cfg, char *buf, size_t cap)
     return NULL;
 }
 
-static pool_server_t *server_new(const cfg_t *cfg, const pool_spec_t *spec,
-                                 const pool_t *old, char *err, size_t errcap)
+static pool_server_t *server_new(const cfg_t *cfg, const pool_spec_t *spec, const pool_t *old,
+                                 char *err, size_t errcap)
 {
     pool_server_t *s = calloc(1, sizeof(*s));
     char url[1400], host[300], boot[64];
@@ -630,7 +632,8 @@ static bool eligible_locked(const pool_server_t *s, uint64_t now_us)
 static void claim_locked(pool_server_t *s, uint64_t now_us)
 {
     if (!s->healthy)
-        s->down_until_us = now_us + (uint64_t)(s->backoff_ms ? s->backoff_ms : BACKOFF_FIRST_MS) * 1000u;
+        s->down_until_us =
+            now_us + (uint64_t)(s->backoff_ms ? s->backoff_ms : BACKOFF_FIRST_MS) * 1000u;
 }
 
 int pool_pick(pool_t *p, uint64_t tried, uint64_t now_us, uint32_t rnd)
@@ -757,10 +760,10 @@ void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t n
         else
             atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
         s->fails++;
-        s->backoff_ms = s->backoff_ms == 0 ? BACKOFF_FIRST_MS
-                                           : (s->backoff_ms * 2 > BACKOFF_MAX_MS
-                                                  ? BACKOFF_MAX_MS
-                                                  : s->backoff_ms * 2);
+        s->backoff_ms =
+            s->backoff_ms == 0
+                ? BACKOFF_FIRST_MS
+                : (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2);
         s->down_until_us = now_us + (uint64_t)s->backoff_ms * 1000u;
         if (s->healthy)
             log_notice("upstream %s is down (%s); retrying in %u ms", s->spec.name,
@@ -782,9 +785,8 @@ void pool_server_health(pool_server_t *s, uint64_t now_us, pool_health_t *h)
     h->healthy = s->healthy;
     h->fails = s->fails;
     h->rtt_ms = s->rtt_known ? s->rtt_ms : 0.0;
-    h->retry_in_s = !s->healthy && s->down_until_us > now_us
-                        ? (double)(s->down_until_us - now_us) / 1e6
-                        : 0.0;
+    h->retry_in_s =
+        !s->healthy && s->down_until_us > now_us ? (double)(s->down_until_us - now_us) / 1e6 : 0.0;
     pthread_mutex_unlock(&s->mu);
 }
 

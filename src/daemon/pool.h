@@ -38,17 +38,16 @@ extern const double pool_rtt_bounds_ms[POOL_RTT_BUCKETS];
  *   https://HOST[:PORT]/PATH  or a bare HOST[:PORT] (UDP). */
 typedef struct pool_spec {
     sr_proto_t proto;
-    char host[256];             /* address or name, IPv6 without brackets */
-    uint16_t port;              /* the port, defaulted by protocol */
-    char auth[256];             /* tls: the name the certificate must match */
-    char path[1024];            /* https: the path (and query), "/..." */
-    char name[1600];            /* canonical text of the spec */
+    char host[256];  /* address or name, IPv6 without brackets */
+    uint16_t port;   /* the port, defaulted by protocol */
+    char auth[256];  /* tls: the name the certificate must match */
+    char path[1024]; /* https: the path (and query), "/..." */
+    char name[1600]; /* canonical text of the spec */
 } pool_spec_t;
 
 /* Parse one spec. Returns 0, or -1 with err saying what is wrong and what
  * is accepted. */
-int pool_spec_parse(const char *text, pool_spec_t *spec, char *err,
-                    size_t errcap);
+int pool_spec_parse(const char *text, pool_spec_t *spec, char *err, size_t errcap);
 /* True for tls:// and https://. */
 bool pool_spec_encrypted(const pool_spec_t *spec);
 
@@ -58,21 +57,20 @@ bool pool_spec_encrypted(const pool_spec_t *spec);
  * empty, does not mix encrypted and plaintext upstreams, and never
  * points at stubresd itself. Returns the count (specs must hold
  * POOL_MAX_SERVERS), or -1 with err naming the key at fault. */
-int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err,
-                         size_t errcap);
+int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t errcap);
 
 /* Health and counters of one upstream, shared by all workers. */
 typedef struct pool_server {
     atomic_int refs;
     pool_spec_t spec;
-    sr_upstream_cfg_t ucfg;     /* strings point into the server's storage */
-    char *strings;              /* owned storage of the ucfg strings */
-    pthread_mutex_t mu;         /* guards the health fields below */
+    sr_upstream_cfg_t ucfg; /* strings point into the server's storage */
+    char *strings;          /* owned storage of the ucfg strings */
+    pthread_mutex_t mu;     /* guards the health fields below */
     bool healthy;
-    unsigned fails;             /* consecutive failures */
-    uint64_t down_until_us;     /* not to be tried before (monotonic) */
-    uint32_t backoff_ms;        /* current backoff */
-    double rtt_ms;              /* moving average of the RTT (EWMA 1/8) */
+    unsigned fails;         /* consecutive failures */
+    uint64_t down_until_us; /* not to be tried before (monotonic) */
+    uint32_t backoff_ms;    /* current backoff */
+    double rtt_ms;          /* moving average of the RTT (EWMA 1/8) */
     bool rtt_known;
     atomic_uint_fast64_t queries, responses, errors, timeouts, servfails;
     atomic_uint_fast64_t rtt_hist[POOL_RTT_BUCKETS + 1];
@@ -82,18 +80,17 @@ typedef struct pool_server {
 /* One generation of the upstream list. */
 typedef struct pool {
     atomic_int refs;
-    int strategy;               /* enum cfg_strategy */
-    bool encrypted;             /* every upstream is DoT/DoH */
+    int strategy;   /* enum cfg_strategy */
+    bool encrypted; /* every upstream is DoT/DoH */
     size_t n;
     pool_server_t *servers[POOL_MAX_SERVERS];
-    atomic_uint rr;             /* round-robin position */
-    char fingerprint[64];       /* identifies the settings it was built from */
+    atomic_uint rr;       /* round-robin position */
+    char fingerprint[64]; /* identifies the settings it was built from */
 } pool_t;
 
 /* Build the pool cfg asks for. Servers whose spec appears in old keep
  * their health and counters. NULL with err on error. */
-pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err,
-                 size_t errcap);
+pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap);
 void pool_ref(pool_t *p);
 void pool_unref(pool_t *p);
 /* True when the settings of cfg that shape upstreams equal those p was
@@ -108,15 +105,14 @@ int pool_pick(pool_t *p, uint64_t tried, uint64_t now_us, uint32_t rnd);
 
 /* What happened to an attempt. */
 typedef enum pool_outcome {
-    POOL_OK,          /* an answer (NOERROR, NXDOMAIN, ...) */
-    POOL_SERVFAIL,    /* it answered SERVFAIL or REFUSED: try another */
-    POOL_TIMEOUT,     /* no answer in time */
-    POOL_ERROR,       /* transport error, bad certificate, bad response */
+    POOL_OK,       /* an answer (NOERROR, NXDOMAIN, ...) */
+    POOL_SERVFAIL, /* it answered SERVFAIL or REFUSED: try another */
+    POOL_TIMEOUT,  /* no answer in time */
+    POOL_ERROR,    /* transport error, bad certificate, bad response */
 } pool_outcome_t;
 
 /* Record an attempt's outcome (rtt_us for POOL_OK/POOL_SERVFAIL). */
-void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us,
-                 uint64_t now_us);
+void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t now_us);
 /* Count a query sent to s. */
 void pool_count_query(pool_server_t *s);
 
@@ -125,7 +121,7 @@ typedef struct pool_health {
     bool healthy;
     unsigned fails;
     double rtt_ms;
-    double retry_in_s;          /* when down: seconds until the next try */
+    double retry_in_s; /* when down: seconds until the next try */
 } pool_health_t;
 void pool_server_health(pool_server_t *s, uint64_t now_us, pool_health_t *h);
 
@@ -134,7 +130,7 @@ typedef struct pool_inst {
     pool_t *pool;
     sr_upstream_t *ups[POOL_MAX_SERVERS]; /* NULL when it could not be made */
     sr_status_t up_status[POOL_MAX_SERVERS];
-    unsigned users;             /* queries in flight using it, + 1 if current */
+    unsigned users; /* queries in flight using it, + 1 if current */
 } pool_inst_t;
 
 /* Make the sr_upstream_t objects of p on base (one per server). */
@@ -145,8 +141,7 @@ void pool_inst_release(pool_inst_t *pi);
 /* Try to build every upstream of p on base and free them again: the
  * transport's own checks (CA file, URL), for a reply before a change is
  * applied. Returns 0, or -1 with err. */
-int pool_validate(pool_t *p, struct event_base *base, char *err,
-                  size_t errcap);
+int pool_validate(pool_t *p, struct event_base *base, char *err, size_t errcap);
 
 /* Monotonic clock in microseconds. */
 uint64_t pool_now_us(void);

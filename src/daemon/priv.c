@@ -54,15 +54,13 @@ int priv_drop(const char *user, char *err, size_t errcap)
         return -1;
     }
     /* Groups first: once the uid is gone, so is the right to change them. */
-    if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
-        setresuid(uid, uid, uid) != 0) {
+    if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
         snprintf(err, errcap, "user: cannot become '%s': %s", user, strerror(errno));
         return -1;
     }
     /* Check rather than trust: every id changed, and root is out of reach. */
-    if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != uid ||
-        eu != uid || su != uid || rg != gid || eg != gid || sg != gid ||
-        (uid != 0 && setuid(0) != -1)) {
+    if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != uid || eu != uid ||
+        su != uid || rg != gid || eg != gid || sg != gid || (uid != 0 && setuid(0) != -1)) {
         snprintf(err, errcap, "user: switching to '%s' did not take", user);
         return -1;
     }

@@ -89,7 +89,8 @@ int state_set(state_t *st, const char *key, const char *value, char *err, size_t
     /* One line per entry, read back by inih: no line breaks, and no ';'
      * after a blank (inih would take it for a comment). */
     for (const char *p = value; *p; p++)
-        if (*p == '\n' || *p == '\r' || (*p == ';' && p > value && (p[-1] == ' ' || p[-1] == '\t'))) {
+        if (*p == '\n' || *p == '\r' ||
+            (*p == ';' && p > value && (p[-1] == ' ' || p[-1] == '\t'))) {
             snprintf(err, errcap, "%s: the value cannot be kept in the state file", key);
             return -1;
         }

@@ -68,8 +68,7 @@ json_t *stats_upstream_json(pool_server_t *s, uint64_t now_us, bool detail)
                 json_array_append_new(le, json_real(pool_rtt_bounds_ms[b]));
             else
                 json_array_append_new(le, json_string("+Inf"));
-            json_array_append_new(counts,
-                                  json_integer((json_int_t)atomic_load(&s->rtt_hist[b])));
+            json_array_append_new(counts, json_integer((json_int_t)atomic_load(&s->rtt_hist[b])));
         }
         json_object_set_new(o, "rtt_histogram",
                             json_pack("{s:o, s:o}", "le_ms", le, "counts", counts));
@@ -95,8 +94,7 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
     json_object_set_new(o, "queries",
                         json_pack("{s:I, s:I, s:I}", "total",
                                   (json_int_t)(t->queries_udp + t->queries_tcp), "udp",
-                                  (json_int_t)t->queries_udp, "tcp",
-                                  (json_int_t)t->queries_tcp));
+                                  (json_int_t)t->queries_udp, "tcp", (json_int_t)t->queries_tcp));
     /* The four DESIGN.md names always, then every other RCODE seen. */
     static const unsigned always[] = {0, 3, 2, 5, 1, 4};
     for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
@@ -113,14 +111,14 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
     if (t->responses[STATS_RCODES] != 0)
         json_object_set_new(resp, "other", json_integer((json_int_t)t->responses[STATS_RCODES]));
     json_object_set_new(o, "responses", resp);
-    json_object_set_new(
-        o, "cache",
-        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hits",
-                  (json_int_t)t->cache_hits, "misses", (json_int_t)t->cache_misses, "entries",
-                  (json_int_t)cs->entries, "bytes", (json_int_t)cs->bytes, "evictions",
-                  (json_int_t)cs->evictions, "expired", (json_int_t)cs->expired, "inserts",
-                  (json_int_t)cs->inserts, "stale_hits", (json_int_t)t->cache_stale,
-                  "prefetches", (json_int_t)t->prefetches));
+    json_object_set_new(o, "cache",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "hits",
+                                  (json_int_t)t->cache_hits, "misses", (json_int_t)t->cache_misses,
+                                  "entries", (json_int_t)cs->entries, "bytes",
+                                  (json_int_t)cs->bytes, "evictions", (json_int_t)cs->evictions,
+                                  "expired", (json_int_t)cs->expired, "inserts",
+                                  (json_int_t)cs->inserts, "stale_hits", (json_int_t)t->cache_stale,
+                                  "prefetches", (json_int_t)t->prefetches));
     json_object_set_new(o, "inflight",
                         json_pack("{s:I, s:I}", "upstream", (json_int_t)t->inflight, "clients",
                                   (json_int_t)t->waiting));

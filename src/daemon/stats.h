@@ -23,31 +23,30 @@
 typedef atomic_uint_fast64_t stat_t;
 
 typedef struct stats_thread {
-    stat_t queries_udp;         /* queries read (header readable) */
+    stat_t queries_udp; /* queries read (header readable) */
     stat_t queries_tcp;
     stat_t responses[STATS_RCODES + 1]; /* replies sent, by RCODE */
     stat_t cache_hits;
     stat_t cache_misses;
-    stat_t cache_stale;         /* stale answers (serve_stale) */
-    stat_t prefetches;          /* upstream refreshes started by prefetch */
-    stat_t coalesced;           /* queries that joined one in flight */
-    stat_t upstream_queries;    /* upstream attempts started */
-    stat_t dropped;             /* queries dropped (garbage, overload) */
-    stat_t malformed;           /* FORMERR sent or header unreadable */
-    stat_t refused_acl;         /* REFUSED for a source outside allow */
-    stat_t truncated;           /* UDP replies sent with TC=1 */
+    stat_t cache_stale;      /* stale answers (serve_stale) */
+    stat_t prefetches;       /* upstream refreshes started by prefetch */
+    stat_t coalesced;        /* queries that joined one in flight */
+    stat_t upstream_queries; /* upstream attempts started */
+    stat_t dropped;          /* queries dropped (garbage, overload) */
+    stat_t malformed;        /* FORMERR sent or header unreadable */
+    stat_t refused_acl;      /* REFUSED for a source outside allow */
+    stat_t truncated;        /* UDP replies sent with TC=1 */
     stat_t tcp_accepted;
-    stat_t tcp_refused;         /* connections closed at the cap */
-    stat_t tcp_clients;         /* gauge: open client connections */
-    stat_t inflight;            /* gauge: upstream queries in flight */
-    stat_t waiting;             /* gauge: client queries waiting */
+    stat_t tcp_refused; /* connections closed at the cap */
+    stat_t tcp_clients; /* gauge: open client connections */
+    stat_t inflight;    /* gauge: upstream queries in flight */
+    stat_t waiting;     /* gauge: client queries waiting */
 } stats_thread_t;
 
 /* Add one to a counter of the calling thread's own stats. */
 #define STAT_INC(s, f) STAT_ADD(s, f, 1)
-#define STAT_ADD(s, f, n)                                                              \
-    atomic_store_explicit(&(s)->f,                                                     \
-                          atomic_load_explicit(&(s)->f, memory_order_relaxed) + (n),   \
+#define STAT_ADD(s, f, n)                                                                          \
+    atomic_store_explicit(&(s)->f, atomic_load_explicit(&(s)->f, memory_order_relaxed) + (n),      \
                           memory_order_relaxed)
 #define STAT_SET(s, f, v) atomic_store_explicit(&(s)->f, (v), memory_order_relaxed)
 #define STAT_GET(s, f) ((uint64_t)atomic_load_explicit(&(s)->f, memory_order_relaxed))

@@ -27,13 +27,13 @@ struct bufferevent;
 
 typedef struct tcpconn {
     struct worker *w;
-    struct bufferevent *bev;    /* NULL once closed */
+    struct bufferevent *bev; /* NULL once closed */
     struct sockaddr_storage peer;
     socklen_t peerlen;
-    unsigned inflight;          /* queries waiting for an upstream */
-    bool eof;                   /* the client closed its side */
-    bool in_cb;                 /* inside one of our callbacks */
-    bool paused;                /* reading stopped for back-pressure */
+    unsigned inflight; /* queries waiting for an upstream */
+    bool eof;          /* the client closed its side */
+    bool in_cb;        /* inside one of our callbacks */
+    bool paused;       /* reading stopped for back-pressure */
     uint64_t last_active_us;
     struct tcpconn *next, *prev; /* the worker's list */
 } tcpconn_t;

@@ -95,7 +95,6 @@ static void begin_drain(worker_t *w, unsigned drain_ms)
     worker_drain_check(w);
 }
 
-
 static void mbox_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;

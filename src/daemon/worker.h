@@ -36,33 +36,33 @@ struct tcpconn;
 
 typedef struct worker {
     unsigned id;
-    unsigned nthreads;          /* all workers, for shares of caps */
+    unsigned nthreads; /* all workers, for shares of caps */
     pthread_t thread;
     bool started;
     struct event_base *base;
-    cache_t *cache;             /* shared, thread-safe */
-    cfg_t *cfg;                 /* current settings (a reference) */
-    pool_inst_t *pool;          /* current upstreams (one user held) */
+    cache_t *cache;    /* shared, thread-safe */
+    cfg_t *cfg;        /* current settings (a reference) */
+    pool_inst_t *pool; /* current upstreams (one user held) */
     stats_thread_t stats;
-    struct fwd_table *fwd;      /* queries in flight upstream */
-    sr_msg_t *msg;              /* scratch for upstream responses */
-    uint8_t *out;               /* scratch for one late reply (64 KiB) */
-    uint8_t *tcpbuf;            /* scratch for one TCP reply (64 KiB) */
-    uint32_t rnd;               /* xorshift state (probes, hash seed) */
-    listen_sock_t *socks;       /* this thread's listening sockets */
+    struct fwd_table *fwd; /* queries in flight upstream */
+    sr_msg_t *msg;         /* scratch for upstream responses */
+    uint8_t *out;          /* scratch for one late reply (64 KiB) */
+    uint8_t *tcpbuf;       /* scratch for one TCP reply (64 KiB) */
+    uint32_t rnd;          /* xorshift state (probes, hash seed) */
+    listen_sock_t *socks;  /* this thread's listening sockets */
     size_t nsocks;
     /* client TCP */
-    struct tcpconn *conns;      /* open connections, oldest first */
+    struct tcpconn *conns; /* open connections, oldest first */
     unsigned nconns;
-    unsigned max_conns;         /* this thread's share of tcp_max_clients */
+    unsigned max_conns; /* this thread's share of tcp_max_clients */
     /* the mailbox */
     pthread_mutex_t mu;
     struct event *mbox_ev;
-    cfg_t *new_cfg;             /* pending settings (references) */
+    cfg_t *new_cfg; /* pending settings (references) */
     pool_t *new_pool;
     bool stop_req;
     bool draining;
-    unsigned drain_ms;          /* how long a drain may take */
+    unsigned drain_ms; /* how long a drain may take */
     struct event *drain_ev;
     /* UDP batch buffers */
     uint8_t (*rx)[WORKER_UDP_RX];
@@ -71,8 +71,8 @@ typedef struct worker {
 
 /* A worker for thread id with cfg and pool (references taken), sockets
  * (borrowed; they outlive the worker) and the shared cache. */
-worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
-                     pool_t *pool, listen_sock_t *socks, size_t nsocks);
+worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg, pool_t *pool,
+                     listen_sock_t *socks, size_t nsocks);
 /* Run it in its own thread. Returns 0 or -1. */
 int worker_start(worker_t *w);
 /* From the main thread: use cfg and pool from the next query on (queries

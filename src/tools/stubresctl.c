@@ -28,10 +28,11 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: stubresctl [-s SOCKET] [--json] COMMAND [ARG...]\n"
-               "  -s, --socket PATH  control socket (default %s)\n"
-               "  -j, --json         print the daemon's JSON reply as it is\n"
-               "commands (any unique prefix will do):\n%s",
+    fprintf(f,
+            "usage: stubresctl [-s SOCKET] [--json] COMMAND [ARG...]\n"
+            "  -s, --socket PATH  control socket (default %s)\n"
+            "  -j, --json         print the daemon's JSON reply as it is\n"
+            "commands (any unique prefix will do):\n%s",
             DEFAULT_SOCKET, ctl_usage());
 }
 
@@ -150,20 +151,26 @@ static void duration(long long s, char *out, size_t cap)
 }
 
 /* Key/value pairs of an object of numbers, aligned. */
+/* Width of the name column of every counter table, so that the numbers of
+ * all sections stand in one column. */
+#define KEY_WIDTH 18
+
 static void print_counters(const char *title, json_t *o)
 {
     const char *k;
     json_t *v;
-    int w = 0;
+    int w = KEY_WIDTH;
 
     if (!json_is_object(o))
         return;
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         if ((int)strlen(k) > w)
             w = (int)strlen(k);
     }
     printf("%s:\n", title);
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         if (json_is_integer(v))
             printf("  %-*s %14lld\n", w, k, (long long)json_integer_value(v));
         else if (json_is_real(v))
@@ -182,7 +189,8 @@ static void print_upstreams(json_t *ups, bool counters)
         printf("upstreams: none\n");
         return;
     }
-    json_array_foreach(ups, i, u) {
+    json_array_foreach(ups, i, u)
+    {
         if (strlen(str(u, "server")) > w)
             w = strlen(str(u, "server"));
     }
@@ -193,7 +201,8 @@ static void print_upstreams(json_t *ups, bool counters)
     else
         printf("  %-*s %-7s %8s %10s %10s\n", (int)w, "SERVER", "HEALTH", "RTT ms", "QUERIES",
                "FAILURES");
-    json_array_foreach(ups, i, u) {
+    json_array_foreach(ups, i, u)
+    {
         const char *h = json_is_true(json_object_get(u, "healthy")) ? "up" : "down";
         double rtt = json_number_value(json_object_get(u, "avg_rtt_ms"));
         if (counters)
@@ -215,20 +224,20 @@ static void print_stats(json_t *r)
 
     duration(num(r, "uptime_s"), up, sizeof(up));
     printf("uptime: %s, %lld thread(s)\n", up, num(r, "threads"));
-    printf("queries:    %14lld  (udp %lld, tcp %lld)\n", num(q, "total"), num(q, "udp"),
-           num(q, "tcp"));
-    printf("cache hits: %13.1f%%\n",
+    printf("%-*s %14lld  (udp %lld, tcp %lld)\n", KEY_WIDTH + 2, "queries:", num(q, "total"),
+           num(q, "udp"), num(q, "tcp"));
+    printf("%-*s %13.1f%%\n", KEY_WIDTH + 2, "cache hit rate:",
            hits + misses > 0 ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);
-    printf("in flight:  %14lld  upstream queries, %lld clients waiting\n",
-           num(inf, "upstream"), num(inf, "clients"));
+    printf("%-*s %14lld  upstream queries, %lld clients waiting\n", KEY_WIDTH + 2,
+           "in flight:", num(inf, "upstream"), num(inf, "clients"));
     print_counters("responses", json_object_get(r, "responses"));
     print_counters("cache", json_object_get(r, "cache"));
     print_counters("tcp", json_object_get(r, "tcp"));
     printf("other:\n");
-    static const char *const more[] = {"coalesced", "upstream_queries", "dropped", "malformed",
-                                       "refused_acl", "truncated"};
+    static const char *const more[] = {"coalesced", "upstream_queries", "dropped",
+                                       "malformed", "refused_acl",      "truncated"};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
-        printf("  %-16s %14lld\n", more[i], num(r, more[i]));
+        printf("  %-*s %14lld\n", KEY_WIDTH, more[i], num(r, more[i]));
     print_upstreams(json_object_get(r, "upstreams"), true);
 }
 
@@ -239,12 +248,13 @@ static void print_status(json_t *r)
     json_t *v;
 
     duration(num(r, "uptime_s"), up, sizeof(up));
-    printf("stubresd %s, pid %lld, up %s, %lld thread(s)\n", str(r, "version"), num(r, "pid"),
-           up, num(r, "threads"));
+    printf("stubresd %s, pid %lld, up %s, %lld thread(s)\n", str(r, "version"), num(r, "pid"), up,
+           num(r, "threads"));
     printf("config:     %s\n", str(r, "config"));
     printf("state file: %s\n", str(r, "state_file")[0] ? str(r, "state_file") : "(none)");
     printf("listening:  ");
-    json_array_foreach(json_object_get(r, "listen"), i, v) {
+    json_array_foreach(json_object_get(r, "listen"), i, v)
+    {
         printf("%s%s", i ? ", " : "", json_string_value(v));
     }
     printf("\nstrategy:   %s%s\n", str(r, "strategy"),
@@ -262,12 +272,8 @@ static void print_human(const ctl_request_t *req, json_t *r)
     json_t *v;
 
     switch (req->cmd) {
-    case CTL_STATS:
-        print_stats(r);
-        break;
-    case CTL_STATUS:
-        print_status(r);
-        break;
+    case CTL_STATS: print_stats(r); break;
+    case CTL_STATUS: print_status(r); break;
     case CTL_CONFIG:
         if (strchr(req->argv[0], '=') != NULL)
             printf("%s set to %s\n", str(r, "name"), str(r, "value"));
@@ -276,21 +282,19 @@ static void print_human(const ctl_request_t *req, json_t *r)
         break;
     case CTL_SERVER:
         printf("upstreams now:\n");
-        json_array_foreach(json_object_get(r, "servers"), i, v) {
+        json_array_foreach(json_object_get(r, "servers"), i, v)
+        {
             printf("  %s\n", json_string_value(v));
         }
         break;
-    case CTL_CACHE_FLUSH:
-        printf("%lld entries flushed\n", num(r, "flushed"));
-        break;
+    case CTL_CACHE_FLUSH: printf("%lld entries flushed\n", num(r, "flushed")); break;
     case CTL_CACHE_DUMP:
-        json_array_foreach(json_object_get(r, "entries"), i, v) {
+        json_array_foreach(json_object_get(r, "entries"), i, v)
+        {
             printf("%s\n", json_string_value(v));
         }
         break;
-    case CTL_RELOAD:
-        printf("reloaded\n");
-        break;
+    case CTL_RELOAD: printf("reloaded\n"); break;
     }
 }
 

@@ -73,8 +73,7 @@ static cfg_t *test_cfg(void)
     char err[512];
     cfg_t *c = cfg_new();
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(cfg_set(c, "resolv_conf", resolv_path, NULL, false, err, sizeof(err)),
-                     CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "resolv_conf", resolv_path, NULL, false, err, sizeof(err)), CFG_OK);
     return c;
 }
 
@@ -82,9 +81,9 @@ static cfg_t *test_cfg(void)
 
 typedef struct kv {
     const char *name;
-    const char *good;     /* NULL: special (see below) */
-    const char *canon;    /* what cfg_get gives back for good */
-    const char *bad;      /* NULL: nothing is refused */
+    const char *good;  /* NULL: special (see below) */
+    const char *canon; /* what cfg_get gives back for good */
+    const char *bad;   /* NULL: nothing is refused */
 } kv_t;
 
 static const kv_t cases[] = {
@@ -228,12 +227,12 @@ START_TEST(test_error_texts)
     ck_assert_int_eq(cfg_set(c, "strategy", "fast", NULL, false, err, sizeof(err)), CFG_EINVAL);
     ck_assert_str_eq(err, "strategy: bad value 'fast': expected failover, round-robin or fastest");
     ck_assert_int_eq(cfg_set(c, "timeout", "x", "f.conf:7", false, err, sizeof(err)), CFG_EINVAL);
-    ck_assert_msg(strncmp(err, "f.conf:7: timeout: bad value 'x': expected a number of seconds",
-                          61) == 0, "%s", err);
+    ck_assert_msg(
+        strncmp(err, "f.conf:7: timeout: bad value 'x': expected a number of seconds", 61) == 0,
+        "%s", err);
     ck_assert_int_eq(cfg_set(c, "nosuch", "1", NULL, false, err, sizeof(err)), CFG_EUNKNOWN);
     ck_assert_str_eq(err, "unknown setting 'nosuch'");
-    ck_assert_int_eq(cfg_set(c, "nosuch", "1", "f.conf:3", false, err, sizeof(err)),
-                     CFG_EUNKNOWN);
+    ck_assert_int_eq(cfg_set(c, "nosuch", "1", "f.conf:3", false, err, sizeof(err)), CFG_EUNKNOWN);
     ck_assert_str_eq(err, "f.conf:3: unknown key 'nosuch'");
     /* Windows-only settings, per-query properties, read-only ones. */
     ck_assert_int_eq(cfg_set(c, "UseDNSAPIDLL", "false", NULL, false, err, sizeof(err)),
@@ -250,10 +249,8 @@ START_TEST(test_error_texts)
                      CFG_EUNSUPPORTED);
     ck_assert_int_eq(cfg_get(c, "SourceIPAddress", v, sizeof(v), err, sizeof(err)),
                      CFG_EUNSUPPORTED);
-    ck_assert_int_eq(cfg_set(c, "query_type", "1", NULL, false, err, sizeof(err)),
-                     CFG_ENOTDAEMON);
-    ck_assert_int_eq(cfg_set(c, "BuildInfo", "x", NULL, false, err, sizeof(err)),
-                     CFG_EREADONLY);
+    ck_assert_int_eq(cfg_set(c, "query_type", "1", NULL, false, err, sizeof(err)), CFG_ENOTDAEMON);
+    ck_assert_int_eq(cfg_set(c, "BuildInfo", "x", NULL, false, err, sizeof(err)), CFG_EREADONLY);
     ck_assert_str_eq(err, "BuildInfo: read-only");
     ck_assert_int_eq(cfg_get(c, "BuildInfo", v, sizeof(v), err, sizeof(err)), CFG_OK);
     ck_assert_msg(strstr(v, "stubresd") != NULL, "%s", v);
@@ -428,8 +425,7 @@ START_TEST(test_checks_across_keys)
     char text[1024];
     const char *p;
 
-    snprintf(text, sizeof(text), "min_ttl = 600\nmax_ttl = 300\nresolv_conf = %s\n",
-             resolv_path);
+    snprintf(text, sizeof(text), "min_ttl = 600\nmax_ttl = 300\nresolv_conf = %s\n", resolv_path);
     p = write_file("ttl.conf", text);
     ck_assert_int_eq(cfg_load_file(c, p, false, &errs, NULL, NULL), 0);
     ck_assert_int_ne(cfg_check(c, &errs), 0);
@@ -441,18 +437,16 @@ START_TEST(test_checks_across_keys)
     /* Encrypted and plaintext upstreams never mix. */
     c = test_cfg();
     char err[1024];
-    ck_assert_int_eq(cfg_set(c, "servers", "tls://127.0.0.1 udp://127.0.0.1:5353", NULL, false,
-                             err, sizeof(err)),
+    ck_assert_int_eq(cfg_set(c, "servers", "tls://127.0.0.1 udp://127.0.0.1:5353", NULL, false, err,
+                             sizeof(err)),
                      CFG_EINVAL);
     ck_assert_msg(strstr(err, "cannot be mixed") != NULL, "%s", err);
     ck_assert_uint_eq(c->nservers, 0);
 
     /* Never ourselves: an upstream on a listen address. */
-    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)),
-                     CFG_OK);
-    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.1:5300", "x.conf:9", false, err,
-                             sizeof(err)),
-                     CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(
+        cfg_set(c, "servers", "udp://127.0.0.1:5300", "x.conf:9", false, err, sizeof(err)), CFG_OK);
     ck_assert_int_ne(cfg_check(c, &errs), 0);
     ck_assert_str_eq(errs.msg[0],
                      "x.conf:9: servers: udp://127.0.0.1:5300 is stubresd's own listen address");
@@ -460,9 +454,8 @@ START_TEST(test_checks_across_keys)
 
     /* Nothing configured, resolv.conf names only ourselves. */
     ck_assert_int_eq(cfg_set(c, "servers", "", NULL, false, err, sizeof(err)), CFG_OK);
-    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:53, 127.0.0.53:53", NULL, false, err,
-                             sizeof(err)),
-                     CFG_OK);
+    ck_assert_int_eq(
+        cfg_set(c, "listen", "127.0.0.1:53, 127.0.0.53:53", NULL, false, err, sizeof(err)), CFG_OK);
     ck_assert_int_ne(cfg_check(c, &errs), 0);
     ck_assert_msg(strstr(errs.msg[0], "resolv_conf: ") == errs.msg[0], "%s", errs.msg[0]);
     cfg_errors_clear(&errs);
@@ -475,10 +468,9 @@ START_TEST(test_servers_and_dns_server_replace_each_other)
     cfg_t *c = test_cfg();
     char err[512];
 
-    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.1:5353", NULL, false, err,
-                             sizeof(err)), CFG_OK);
-    ck_assert_int_eq(cfg_set(c, "dns_server", "127.0.0.2", NULL, false, err, sizeof(err)),
+    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.1:5353", NULL, false, err, sizeof(err)),
                      CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "dns_server", "127.0.0.2", NULL, false, err, sizeof(err)), CFG_OK);
     ck_assert_uint_eq(c->nservers, 0);
     ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.3", NULL, false, err, sizeof(err)),
                      CFG_OK);
@@ -492,8 +484,8 @@ START_TEST(test_dup_is_deep)
     cfg_t *c = test_cfg(), *d;
     char err[512];
 
-    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.1:5353", NULL, false, err,
-                             sizeof(err)), CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.1:5353", NULL, false, err, sizeof(err)),
+                     CFG_OK);
     ck_assert_int_eq(cfg_set(c, "timeout", "0.5", "f:1", false, err, sizeof(err)), CFG_OK);
     d = cfg_dup(c);
     ck_assert_ptr_nonnull(d);
@@ -519,8 +511,9 @@ START_TEST(test_state_round_trip)
     snprintf(path, sizeof(path), "%s/runtime.conf", tmpdir);
     st = state_new(path);
     ck_assert_int_eq(state_set(st, "timeout", "3", err, sizeof(err)), 0);
-    ck_assert_int_eq(state_set(st, "servers", "udp://127.0.0.1:5353, tcp://127.0.0.1:5353", err,
-                               sizeof(err)), 0);
+    ck_assert_int_eq(
+        state_set(st, "servers", "udp://127.0.0.1:5353, tcp://127.0.0.1:5353", err, sizeof(err)),
+        0);
     ck_assert_int_eq(state_set(st, "timeout", "4", err, sizeof(err)), 0); /* replaces */
     ck_assert_int_eq(state_set(st, "FirewallData", "a ; b", err, sizeof(err)), -1);
     ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);

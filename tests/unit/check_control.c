@@ -47,8 +47,7 @@ START_TEST(test_commands)
     ck_assert_str_eq(req.argv[0], "www.example.test");
     ck_assert_int_eq(parse("cache dump"), 0);
     ck_assert_int_eq(req.cmd, CTL_CACHE_DUMP);
-    ck_assert_int_eq(parse("server udp://127.0.0.1 tcp://127.0.0.2:5353  tls://[::1]#a.test"),
-                     0);
+    ck_assert_int_eq(parse("server udp://127.0.0.1 tcp://127.0.0.2:5353  tls://[::1]#a.test"), 0);
     ck_assert_int_eq(req.cmd, CTL_SERVER);
     ck_assert_int_eq(req.argc, 3);
     ck_assert_str_eq(req.argv[2], "tls://[::1]#a.test");

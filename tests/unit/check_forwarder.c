@@ -16,8 +16,8 @@
 static size_t make_query(uint8_t *p, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
                          uint16_t ar)
 {
-    static const uint8_t q[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                                4, 't', 'e', 's', 't', 0, 0, 1, 0, 1};
+    static const uint8_t q[] = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a', 'm', 'p', 'l',
+                                'e', 4,   't', 'e', 's', 't', 0,   0,   1,   0,   1};
     p[0] = 0x12;
     p[1] = 0x34;
     p[2] = (uint8_t)(flags >> 8);
@@ -39,11 +39,11 @@ static size_t add_opt(uint8_t *p, size_t off, uint16_t size, uint8_t version, bo
     p[off++] = 41;
     p[off++] = (uint8_t)(size >> 8);
     p[off++] = (uint8_t)size;
-    p[off++] = 0;       /* extended RCODE */
+    p[off++] = 0; /* extended RCODE */
     p[off++] = version;
     p[off++] = do_bit ? 0x80 : 0;
     p[off++] = 0;
-    p[off++] = 0;       /* RDLENGTH */
+    p[off++] = 0; /* RDLENGTH */
     p[off++] = 0;
     return off;
 }
@@ -188,9 +188,9 @@ START_TEST(test_error_replies)
     ck_assert_uint_eq(r, 12 + 22);
     ck_assert_uint_eq(out[0], 0x12);
     ck_assert_uint_eq(out[1], 0x34);
-    ck_assert_uint_eq(out[2], 0x81);        /* QR, RD */
+    ck_assert_uint_eq(out[2], 0x81);            /* QR, RD */
     ck_assert_uint_eq(out[3], 0x80 | 0x10 | 1); /* RA, CD, FORMERR */
-    ck_assert_uint_eq(out[5], 1);           /* QDCOUNT */
+    ck_assert_uint_eq(out[5], 1);               /* QDCOUNT */
     ck_assert_uint_eq(out[7] + out[9] + out[11], 0);
     ck_assert_mem_eq(out + 12, p + 12, 22);
     /* No question to echo: a header only. */
@@ -211,9 +211,9 @@ START_TEST(test_error_replies)
     r = fwd_error_reply(&qi, p, 16, 1232, out, sizeof(out));
     ck_assert_uint_eq(r, 12 + 22 + 11);
     ck_assert_uint_eq(out[3] & 0xF, 0);
-    ck_assert_uint_eq(out[11], 1);          /* ARCOUNT: the OPT */
+    ck_assert_uint_eq(out[11], 1); /* ARCOUNT: the OPT */
     ck_assert_uint_eq(out[12 + 22 + 2], 41);
-    ck_assert_uint_eq(out[12 + 22 + 5], 1); /* 16 >> 4 */
+    ck_assert_uint_eq(out[12 + 22 + 5], 1);    /* 16 >> 4 */
     ck_assert_uint_eq(out[12 + 22 + 7], 0x80); /* DO copied */
     /* Too small a buffer: nothing. */
     ck_assert_uint_eq(fwd_error_reply(&qi, p, 16, 1232, out, 20), 0);

@@ -41,14 +41,11 @@ static cfg_t *cfg_with(const char *key, const char *value, ...)
     va_list ap;
 
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(cfg_set(c, "resolv_conf", resolv_path, NULL, false, err, sizeof(err)),
-                     CFG_OK);
-    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)),
-                     CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "resolv_conf", resolv_path, NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)), CFG_OK);
     va_start(ap, value);
     while (key != NULL) {
-        ck_assert_msg(cfg_set(c, key, value, NULL, false, err, sizeof(err)) == CFG_OK, "%s",
-                      err);
+        ck_assert_msg(cfg_set(c, key, value, NULL, false, err, sizeof(err)) == CFG_OK, "%s", err);
         key = va_arg(ap, const char *);
         if (key != NULL)
             value = va_arg(ap, const char *);
@@ -84,13 +81,12 @@ START_TEST(test_spec_good)
     char err[512];
 
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        ck_assert_msg(pool_spec_parse(good[i].in, &s, err, sizeof(err)) == 0, "%s: %s",
-                      good[i].in, err);
+        ck_assert_msg(pool_spec_parse(good[i].in, &s, err, sizeof(err)) == 0, "%s: %s", good[i].in,
+                      err);
         ck_assert_str_eq(s.name, good[i].name);
         ck_assert_int_eq(s.proto, good[i].proto);
     }
-    ck_assert_int_eq(pool_spec_parse("tls://127.0.0.1:853#auth.example", &s, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(pool_spec_parse("tls://127.0.0.1:853#auth.example", &s, err, sizeof(err)), 0);
     ck_assert_str_eq(s.host, "127.0.0.1");
     ck_assert_str_eq(s.auth, "auth.example");
     ck_assert_uint_eq(s.port, 853);
@@ -121,8 +117,7 @@ START_TEST(test_spec_bad)
     char err[512];
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_msg(pool_spec_parse(bad[i], &s, err, sizeof(err)) != 0, "'%s' accepted",
-                      bad[i]);
+        ck_assert_msg(pool_spec_parse(bad[i], &s, err, sizeof(err)) != 0, "'%s' accepted", bad[i]);
         ck_assert_msg(err[0] != '\0', "no error text for '%s'", bad[i]);
     }
     ck_assert_int_eq(pool_spec_parse("gopher://x", &s, err, sizeof(err)), -1);
@@ -197,8 +192,8 @@ START_TEST(test_never_plaintext_for_encrypted)
     pool_t *p;
 
     /* A mixed list is refused outright ... */
-    ck_assert_int_eq(cfg_set(c, "servers", "tls://127.0.0.1#a.test, udp://127.0.0.2", NULL,
-                             false, err, sizeof(err)),
+    ck_assert_int_eq(cfg_set(c, "servers", "tls://127.0.0.1#a.test, udp://127.0.0.2", NULL, false,
+                             err, sizeof(err)),
                      CFG_EINVAL);
     ck_assert_int_eq(cfg_set(c, "servers", "https://127.0.0.1/dns-query tcp://127.0.0.2", NULL,
                              false, err, sizeof(err)),
