@@ -848,13 +848,18 @@ stubresd-dot / stubresd-doh: stubresd with \`cache_size = 0\` (every query forwa
 \`https://127.0.0.1:PORT/dns-query\` (doh_method post, ca_file the test CA), pinned to CPU 0, dnsperf over UDP in front ($DP_CLIENTS, $ENC_SECS s).
 Handshakes: dumpcap counts the TCP SYNs to unbound's DoT and DoH ports for the whole scenario (a TLS handshake per TCP connection);
 stubresd's are all the SYNs outside dnsperf's own runs, from before stubresd started to the end, per 100,000 queries it forwarded.
-The upstream's counters (unbound-control stats, extended: num.query.tls, num.query.tls.resume, num.query.https) are the cross-check."
+The upstream's counters (unbound-control stats, extended: num.query.tls, num.query.tls.resume, num.query.https) are the cross-check.
+CPU per query (/proc/PID/stat over the run): stubresd's, and the upstream unbound's (which serves TLS/HTTP/2 either way)."
     declare -A ENC_Q=()
     WIN=$T/windows.txt
     : >"$WIN"
     for rep in $(seq 1 "$REPS"); do
         for kind in $(rotate "$rep" $ENC_KINDS); do
             $UP_CTL stats >/dev/null 2>&1 || true   # zero unbound's counters
+            upid=$(pid_of up)
+            u0=$(ticks "$upid")
+            spid=""
+            case $kind in stubresd-*) spid=$(pid_of "sr_${kind#stubresd-}"); s0=$(ticks "$spid") ;; esac
             w0=$(date +%s.%N)
             case $kind in
                 dnsperf-dot) dp "$PIN1" "$T/enc.out" $((ENC_SECS + 20)) -m dot -p "$UP_TLS_PORT" -d "$Q_HIT" -l "$ENC_SECS" $DP_CLIENTS ;;
@@ -865,11 +870,17 @@ The upstream's counters (unbound-control stats, extended: num.query.tls, num.que
                 stubresd-doh) dp "$PIN1" "$T/enc.out" $((ENC_SECS + 20)) -p "${PORT[sr_doh]}" -d "$Q_HIT" -l "$ENC_SECS" $DP_CLIENTS ;;
             esac
             w1=$(date +%s.%N)
+            u1=$(ticks "$upid")
+            [ -n "$spid" ] && s1=$(ticks "$spid")
             echo "$kind $w0 $w1" >>"$WIN"
             $UP_CTL stats >"$T/upstats.txt" 2>&1 || true
             dp_check "$T/enc.out" "encrypted $kind rep $rep"
             qd=$(dp_done "$T/enc.out")
             ENC_Q[$kind]=$((${ENC_Q[$kind]:-0} + qd))
+            if [ "$qd" -gt 0 ]; then
+                rec encrypted "$kind" upstream_cpu_us "$rep" "$(calc "($u1 - $u0) * 1000000 / $CLK_TCK / $qd")"
+                [ -n "$spid" ] && rec encrypted "$kind" server_cpu_us "$rep" "$(calc "($s1 - $s0) * 1000000 / $CLK_TCK / $qd")"
+            fi
             rec encrypted "$kind" qps "$rep" "$(dp_qps "$T/enc.out")"
             rec encrypted "$kind" lost "$rep" "$(dp_lost "$T/enc.out")"
             rec encrypted "$kind" upstream_tls_queries "$rep" "$(awk -F= '$1 == "num.query.tls" { print $2 }' "$T/upstats.txt")"

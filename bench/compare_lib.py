@@ -414,7 +414,8 @@ def cmd_report(raw, metafile, outpath):
     w()
     w(meta.get("desc_encrypted", ""))
     w()
-    r.table("encrypted", [("qps", "QPS"), ("handshakes", "TCP/TLS connections opened to the upstream"),
+    r.table("encrypted", [("qps", "QPS"), ("server_cpu_us", "stubresd CPU µs / query"),
+                          ("upstream_cpu_us", "upstream unbound CPU µs / query"), ("handshakes", "TCP/TLS connections opened to the upstream"),
                           ("handshakes_per_100k", "handshakes per 100,000 queries"),
                           ("upstream_tls_queries", "queries unbound saw over TLS (DoT and DoH)"),
                           ("upstream_https_queries", "queries unbound saw over HTTPS"),
