@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cache.h"
 #include "lib-internal.h"
@@ -41,8 +42,9 @@
 #define CACHE_MAX_BUCKETS (1u << 24)
 /* Charged per entry beside the bytes we ask malloc for: glibc's chunk
  * header (8) and its average rounding to 16 (8), and the entry's share of
- * the bucket array at load factor <= 1 (8). */
-#define CACHE_ENTRY_OVERHEAD 24u
+ * the bucket array, whose load factor stays between 1/2 and 1 (8 to 16
+ * bytes: we charge 16). */
+#define CACHE_ENTRY_OVERHEAD 32u
 /* "Popular": at least this many fresh hits since the entry was stored. */
 #define CACHE_PREFETCH_MIN_HITS 2u
 /* Prefetch when at most a tenth of the TTL is left (Unbound's rule). */
@@ -405,6 +407,7 @@ typedef struct image {
     size_t nttl;
     unsigned rcode;      /* may be extended (> 15) for fresh responses */
     bool ad;
+    bool tc;             /* a fresh response that came truncated */
 } image_t;
 
 /* The reply to q made from im: TTLs counted down by elapsed, or all set to
@@ -437,7 +440,7 @@ static size_t render(const image_t *im, const cache_query_t *q,
     /* RFC 6840 5.8: AD only to a client that asked for it with AD or DO. */
     if (im->ad && ((q->flags & SR_FLAG_AD) != 0 || q->do_bit))
         flags |= SR_FLAG_AD;
-    if (tc)
+    if (tc || im->tc)
         flags |= SR_FLAG_TC;
     sr_put16(out, q->id);
     sr_put16(out + 2, flags);
@@ -486,6 +489,7 @@ static void entry_image(const centry_t *e, image_t *im)
     im->nttl = e->nttl;
     im->rcode = e->rcode;
     im->ad = (e->flags & E_AD) != 0;
+    im->tc = false; /* truncated responses are never stored */
 }
 
 /* ------------------------------------------------------------------ */
@@ -648,6 +652,137 @@ static size_t negative_ttl(const sr_msg_t *resp, const scan_t *sc,
         return i;
     }
     return SIZE_MAX;
+}
+
+/* ---- names spelt by bytes a reply rewrites ----
+ * RFC 1035 4.1.4 lets a compression pointer point at any earlier byte,
+ * and the codec follows any pointer that goes backwards. So a name may be
+ * spelt, in part, by the bytes of an earlier record's TTL field, or take a
+ * pointer's low byte from a letter of the question name. Counting the TTL
+ * down, or writing the client's case into the question, would then
+ * rewrite the name or break the reply. No real server sends this, but an
+ * upstream can, and such a response is not cached.
+ *
+ * The check is exact with respect to the codec: parse the image, parse it
+ * again with every TTL byte inverted, then zeroed, then with the case of
+ * every question letter flipped, and demand the same names and fields
+ * (up to case for the last). A cheap scan decides first whether any name
+ * can reach those bytes at all: names are read in place (owner, RDATA),
+ * where no TTL lies, or from a pointer's target on, so walking from the
+ * target of every byte pair that could be a backward pointer covers every
+ * read. */
+
+/* Does any TTL field [off[i], off[i] + 4) meet [a, b)? off is ascending. */
+static bool ttl_overlap(const uint16_t *off, size_t n, size_t a, size_t b)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((size_t)off[mid] + 4 <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && off[lo] < b;
+}
+
+/* Read labels from t as a name would (up to its root, a pointer or a bad
+ * label type) and say whether a TTL byte is among them, or a pointer that
+ * lies in the question name [SR_HEADER_LEN, qname_end). *budget bounds the
+ * total work of a whole scan. */
+static bool walk_reads_patched(const uint8_t *img, size_t len, size_t t,
+                               size_t qname_end, const uint16_t *off,
+                               size_t n, size_t *budget)
+{
+    for (unsigned labels = 0; t < len && labels <= SR_NAME_MAX_WIRE / 2;
+         labels++) {
+        uint8_t c = img[t];
+        if (*budget == 0)
+            return true; /* too much to look at: let the exact check say */
+        (*budget)--;
+        if (c == 0 || (c & 0xC0u) == 0x40u || (c & 0xC0u) == 0x80u)
+            return ttl_overlap(off, n, t, t + 1);
+        if ((c & 0xC0u) == 0xC0u)
+            return t + 1 < qname_end || ttl_overlap(off, n, t, t + 2);
+        if (ttl_overlap(off, n, t, t + 1u + c))
+            return true;
+        t += 1u + c;
+    }
+    return false;
+}
+
+static bool names_may_read_patched(const uint8_t *img, size_t len,
+                                   size_t qname_end, const uint16_t *off,
+                                   size_t n)
+{
+    size_t budget = 4 * len + 64;
+    for (size_t i = SR_HEADER_LEN; i + 1 < len; i++) {
+        if (img[i] < 0xC0u)
+            continue;
+        size_t t = ((size_t)(img[i] & 0x3Fu) << 8) | img[i + 1];
+        if (t >= SR_HEADER_LEN && t < i &&
+            walk_reads_patched(img, len, t, qname_end, off, n, &budget))
+            return true;
+    }
+    return false;
+}
+
+static bool same_names(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
+{
+    int (*cmp)(const char *, const char *) = nocase ? strcasecmp : strcmp;
+    size_t n = sr_msg_rr_count(a);
+    if (n != sr_msg_rr_count(b))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const sr_rr_t *x = sr_msg_rr(a, i);
+        const sr_rr_t *y = sr_msg_rr(b, i);
+        if (x->type != y->type || x->rclass != y->rclass ||
+            x->rdlength != y->rdlength || x->field_count != y->field_count ||
+            cmp(x->name, y->name) != 0)
+            return false;
+        for (size_t f = 0; f < x->field_count; f++)
+            if (cmp(x->fields[f].value, y->fields[f].value) != 0)
+                return false;
+    }
+    return true;
+}
+
+/* The exact check: the image parses, and gives the same names with its
+ * TTL bytes inverted, zeroed, and with its question letters in the other
+ * case. False also when memory runs out. */
+static bool names_fixed(const uint8_t *img, size_t len, size_t qname_end,
+                        const uint16_t *off, size_t n)
+{
+    bool ok = false;
+    sr_msg_t *ref = sr_msg_new();
+    sr_msg_t *alt = sr_msg_new();
+    uint8_t *buf = sr_malloc(len);
+
+    if (ref == NULL || alt == NULL || buf == NULL ||
+        sr_msg_parse(ref, img, len, 0) != SR_OK)
+        goto done;
+    for (int pattern = 0; pattern < 3; pattern++) {
+        memcpy(buf, img, len);
+        if (pattern < 2) {
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < 4; j++)
+                    buf[off[i] + j] =
+                        pattern == 0 ? (uint8_t)~buf[off[i] + j] : 0;
+        } else {
+            for (size_t i = SR_HEADER_LEN; i < qname_end; i++)
+                if ((unsigned)((buf[i] | 0x20u) - 'a') < 26u)
+                    buf[i] ^= 0x20u;
+        }
+        if (sr_msg_parse(alt, buf, len, 0) != SR_OK ||
+            !same_names(ref, alt, pattern == 2))
+            goto done;
+    }
+    ok = true;
+done:
+    sr_free(buf);
+    sr_msg_free(alt);
+    sr_msg_free(ref);
+    return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -834,6 +969,12 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
     }
     if (sc.keep == 0)
         ttl = 0;
+    size_t qname_end = SR_HEADER_LEN + qname_len;
+    if (ttl != 0 &&
+        names_may_read_patched(img, sc.img_end, qname_end, e->ttl_off,
+                               sc.keep) &&
+        !names_fixed(img, sc.img_end, qname_end, e->ttl_off, sc.keep))
+        ttl = 0; /* names spelt by bytes a reply rewrites: not cached */
     e->ttl = ttl;
     e->stored = now;
     e->expire = add_sat(now, ttl);
@@ -933,6 +1074,9 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
     memset(&im, 0, sizeof(im));
     im.rcode = sr_msg_rcode(resp);
     im.ad = (flags & SR_FLAG_AD) != 0;
+    /* A truncated answer stays marked as one (RFC 2181 9), so the client
+     * does not take the part for the whole. */
+    im.tc = (flags & SR_FLAG_TC) != 0;
 
     if (sr_msg_qdcount(resp) == 0) {
         /* FORMERR, REFUSED and the like may come without a question: the

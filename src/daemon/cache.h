@@ -132,7 +132,8 @@ bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
 
 /* Render resp (a fresh upstream response, not from the cache) for the
  * client q exactly as a cache hit would be rendered (the same patching and
- * truncation; TTLs as the upstream gave them), into out. resp's question
+ * truncation; TTLs as the upstream gave them; TC kept when the upstream
+ * set it), into out. resp's question
  * must be q's (case-insensitively) or absent (then q's question is used
  * and the records are dropped). Returns the length, 0 when it cannot. */
 size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,

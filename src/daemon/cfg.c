@@ -905,7 +905,10 @@ static void refusal(const keydef_t *k, const char *name, cfg_status_t st, const 
         break;
     case CFG_ENOMEM: snprintf(err, errcap, "%s: out of memory", pre); break;
     default:
-        accepted_text(k, acc, sizeof(acc));
+        if (k == NULL) /* only CFG_EUNKNOWN comes without a key */
+            snprintf(acc, sizeof(acc), "a valid value");
+        else
+            accepted_text(k, acc, sizeof(acc));
         if (why != NULL && why[0] != '\0')
             snprintf(err, errcap, "%s: bad value '%.80s%s': %s; expected %s", pre, value,
                      strlen(value) > 80 ? "..." : "", why, acc);

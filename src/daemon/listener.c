@@ -340,6 +340,8 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             rmsg[i].msg_hdr.msg_iov = &riov[i];
             rmsg[i].msg_hdr.msg_iovlen = 1;
             if (ls->wildcard) {
+                /* Filled by the kernel (IP_PKTINFO), never read before. */
+                /* cppcheck-suppress legacyUninitvar */
                 rmsg[i].msg_hdr.msg_control = rctl[i].buf;
                 rmsg[i].msg_hdr.msg_controllen = sizeof(rctl[i].buf);
             }

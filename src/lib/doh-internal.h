@@ -16,15 +16,15 @@
 #define SR_DOH_WIRE_MAX 65535
 /* Largest JSON API body accepted: JSON spends several times the bytes of
  * the wire form, so a full 64 KiB answer needs room. */
-#define SR_DOH_JSON_MAX (256 * 1024)
+#define SR_DOH_JSON_MAX ((size_t)256 * 1024)
 /* Room for a detail message of the converter. */
 #define SR_DOH_DETAIL_MAX 160
 
 /* The question a JSON answer is for: the JSON API's answer has no ID and
  * its question is only advisory, so both come from the query. */
 typedef struct sr_doh_question {
-    uint16_t id;              /* written into the response header */
-    const uint8_t *qname;     /* uncompressed wire form */
+    uint16_t id;          /* written into the response header */
+    const uint8_t *qname; /* uncompressed wire form */
     size_t qname_len;
     uint16_t qtype;
     uint16_t qclass;
@@ -50,15 +50,13 @@ typedef struct sr_doh_question {
  * the JSON is larger than SR_DOH_JSON_MAX or the response would exceed
  * 65535 bytes, SR_E_NOMEM. detail (may be NULL) receives a short reason
  * naming the offending field. */
-sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
-                                const sr_doh_question_t *q, uint8_t **out,
-                                size_t *outlen, char *detail, size_t dcap);
+sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
+                                uint8_t **out, size_t *outlen, char *detail, size_t dcap);
 
 /* base64url (RFC 4648 section 5) of in[0..n) without '=' padding, as the
  * dns parameter of RFC 8484 4.1 wants it, NUL-terminated into out.
  * SR_E_NOBUFS when cap is below sr_base64url_len(n) + 1. */
-sr_status_t sr_base64url_encode(const uint8_t *in, size_t n, char *out,
-                                size_t cap, size_t *outlen);
+sr_status_t sr_base64url_encode(const uint8_t *in, size_t n, char *out, size_t cap, size_t *outlen);
 
 /* Length of the unpadded base64url encoding of n bytes. */
 static inline size_t sr_base64url_len(size_t n)
@@ -68,16 +66,14 @@ static inline size_t sr_base64url_len(size_t n)
 
 /* The GET URL of RFC 8484 4.1: base + "?dns=" (or "&dns=" when base has a
  * query already) + base64url(q). *out is allocated (free with sr_free). */
-sr_status_t sr_doh_url_get(const char *base, const uint8_t *q, size_t qlen,
-                           char **out);
+sr_status_t sr_doh_url_get(const char *base, const uint8_t *q, size_t qlen, char **out);
 
 /* The JSON API URL: base + "?name=NAME&type=TYPE", NAME the
  * percent-encoded presentation form of qname (wire), TYPE the type's
  * mnemonic or its number; "&do=1" and "&cd=1" only when set. *out is
  * allocated (free with sr_free). SR_E_FORMERR for a malformed qname. */
-sr_status_t sr_doh_url_json(const char *base, const uint8_t *qname,
-                            size_t qname_len, uint16_t qtype, bool do_bit,
-                            bool cd, char **out);
+sr_status_t sr_doh_url_json(const char *base, const uint8_t *qname, size_t qname_len,
+                            uint16_t qtype, bool do_bit, bool cd, char **out);
 
 /* Whether the Content-Type value ctype (may be NULL) names the media type
  * want ("application/dns-message"), ignoring case, surrounding blanks and

@@ -63,10 +63,10 @@ enum doh_where {
 /* One query's HTTP transfer. */
 struct doh_xfer {
     doh_up_t *d;
-    sr_xfer_t *x;            /* NULL once detached */
+    sr_xfer_t *x; /* NULL once detached */
     CURL *easy;
-    char *url;               /* GET and JSON: this query's URL */
-    uint8_t *body;           /* the response body */
+    char *url;     /* GET and JSON: this query's URL */
+    uint8_t *body; /* the response body */
     size_t blen;
     size_t bcap;
     size_t bmax;             /* cap on the body */
@@ -92,23 +92,24 @@ struct doh_sock {
 
 /* The module's state of one upstream. */
 struct doh_up {
-    sr_upstream_t *up;           /* NULL once fini ran (zombie) */
+    sr_upstream_t *up; /* NULL once fini ran (zombie) */
     struct event_base *base;
     CURLM *multi;
-    CURLSH *share;               /* TLS sessions across connections */
-    struct event *timer;         /* curl's timeout */
-    struct event *deferred;      /* work that must not run inside curl */
-    char *url;                   /* the URL with the effective port */
+    CURLSH *share;          /* TLS sessions across connections */
+    struct event *timer;    /* curl's timeout */
+    struct event *deferred; /* work that must not run inside curl */
+    char *url;              /* the URL with the effective port */
     long port;
     sr_doh_method_t method;
-    struct curl_slist *headers;  /* Accept (+ Content-Type for POST) */
+    struct curl_slist *headers;    /* Accept (+ Content-Type for POST) */
     struct curl_slist *connect_to; /* "::ADDR:PORT", at the first send */
-    sr_msg_t *qmsg;              /* JSON: parses the query for DO */
+    sr_msg_t *qmsg;                /* JSON: parses the query for DO */
+    char *sni;                     /* tls_name when it is a host name */
     doh_sock_t *socks;
-    doh_xfer_t *lists[3];        /* by enum doh_where */
-    int busy;                    /* our frames on the stack */
-    int in_curl;                 /* inside a curl_multi_* call */
-    bool zombie;                 /* fini ran while busy */
+    doh_xfer_t *lists[3]; /* by enum doh_where */
+    int busy;             /* our frames on the stack */
+    int in_curl;          /* inside a curl_multi_* call */
+    bool zombie;          /* fini ran while busy */
     char useragent[48];
 };
 
@@ -117,6 +118,7 @@ struct doh_up {
 static pthread_once_t doh_once = PTHREAD_ONCE_INIT;
 static CURLcode doh_global_rc = CURLE_FAILED_INIT;
 static int doh_ssl_idx = -1; /* SSL ex_data slot: the verdict on a connection */
+static int doh_ctx_idx = -1; /* SSL_CTX ex_data slot: the doh_up_t */
 
 /* curl_global_init is not thread-safe in every libcurl build, and the
  * daemon may create upstreams from several threads: run it once. Never
@@ -125,6 +127,7 @@ static void doh_global_init(void)
 {
     doh_global_rc = curl_global_init(CURL_GLOBAL_SSL);
     doh_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    doh_ctx_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 /* The verdict stored on a connection's SSL object: absent (not yet
@@ -159,8 +162,7 @@ static void xfer_unlink(doh_up_t *d, doh_xfer_t *dx)
 /* ---- logging ---- */
 
 /* on_ssl_status with the server's address (d->up must be set). */
-static void ssl_status(doh_up_t *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void ssl_status(doh_up_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void ssl_status(doh_up_t *d, const char *fmt, ...)
 {
@@ -178,16 +180,14 @@ static void ssl_status(doh_up_t *d, const char *fmt, ...)
 
 /* Log n bytes of a body at level 3: text for JSON, hex for DNS messages
  * (at most 4 KiB of it). */
-static void log_body(doh_up_t *d, const char *type, const char *data,
-                     size_t n)
+static void log_body(doh_up_t *d, const char *type, const char *data, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t show = n > 4096 ? 4096 : n;
     char *buf;
 
     if (d->method == SR_DOH_JSON) {
-        sr_upstream_log(d->up, 3, type, "%.*s%s", (int)show, data,
-                        show < n ? " ..." : "");
+        sr_upstream_log(d->up, 3, type, "%.*s%s", (int)show, data, show < n ? " ..." : "");
         return;
     }
     buf = sr_malloc(2 * show + 1);
@@ -198,15 +198,13 @@ static void log_body(doh_up_t *d, const char *type, const char *data,
         buf[2 * i + 1] = hex[(unsigned char)data[i] & 0xf];
     }
     buf[2 * show] = '\0';
-    sr_upstream_log(d->up, 3, type, "%s%s (%zu bytes)", buf,
-                    show < n ? " ..." : "", n);
+    sr_upstream_log(d->up, 3, type, "%s%s (%zu bytes)", buf, show < n ? " ..." : "", n);
     sr_free(buf);
 }
 
 /* CURLOPT_DEBUGFUNCTION (level 3 only): headers and bodies as on_log
  * types, curl's own messages as "Info". */
-static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
-                    void *arg)
+static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size, void *arg)
 {
     doh_xfer_t *dx = arg;
     doh_up_t *d = dx->d;
@@ -217,23 +215,12 @@ static int debug_cb(CURL *easy, curl_infotype type, char *data, size_t size,
     if (d->up == NULL)
         return 0;
     switch (type) {
-    case CURLINFO_TEXT:
-        ltype = "Info";
-        break;
-    case CURLINFO_HEADER_OUT:
-        ltype = "RequestHeaders";
-        break;
-    case CURLINFO_HEADER_IN:
-        ltype = "ResponseHeaders";
-        break;
-    case CURLINFO_DATA_OUT:
-        log_body(d, "RequestBody", data, size);
-        return 0;
-    case CURLINFO_DATA_IN:
-        log_body(d, "ResponseBody", data, size);
-        return 0;
-    default:
-        return 0; /* TLS records */
+    case CURLINFO_TEXT: ltype = "Info"; break;
+    case CURLINFO_HEADER_OUT: ltype = "RequestHeaders"; break;
+    case CURLINFO_HEADER_IN: ltype = "ResponseHeaders"; break;
+    case CURLINFO_DATA_OUT: log_body(d, "RequestBody", data, size); return 0;
+    case CURLINFO_DATA_IN: log_body(d, "ResponseBody", data, size); return 0;
+    default: return 0; /* TLS records */
     }
     /* One log line per block, lines ending in LF: HTTP's CRs dropped. */
     text = sr_malloc(size + 1);
@@ -284,8 +271,7 @@ static void sock_free(doh_up_t *d, doh_sock_t *ds)
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch s for what curl wants. */
-static int socket_cb(CURL *easy, curl_socket_t s, int what, void *arg,
-                     void *sockp)
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 {
     doh_up_t *d = arg;
     doh_sock_t *ds = sockp;
@@ -353,8 +339,7 @@ static void timer_event_cb(evutil_socket_t fd, short what, void *arg)
  * socket settings (bind address, DSCP, buffers). Only the resolved server
  * address is allowed: whatever curl would connect to otherwise must not
  * be reached. */
-static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose,
-                                   struct curl_sockaddr *addr)
+static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 {
     doh_up_t *d = arg;
     sr_upstream_t *up = d->up;
@@ -368,12 +353,10 @@ static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose,
     if (addr->family != want->sa_family ||
         (addr->family == AF_INET &&
          memcmp(&((const struct sockaddr_in *)&addr->addr)->sin_addr,
-                &((const struct sockaddr_in *)want)->sin_addr,
-                sizeof(struct in_addr)) != 0) ||
+                &((const struct sockaddr_in *)want)->sin_addr, sizeof(struct in_addr)) != 0) ||
         (addr->family == AF_INET6 &&
          memcmp(&((const struct sockaddr_in6 *)&addr->addr)->sin6_addr,
-                &((const struct sockaddr_in6 *)want)->sin6_addr,
-                sizeof(struct in6_addr)) != 0)) {
+                &((const struct sockaddr_in6 *)want)->sin6_addr, sizeof(struct in6_addr)) != 0)) {
         sr_upstream_log(up, 1, "Info",
                         "refusing a connection to an address that is not "
                         "the server's");
@@ -387,6 +370,23 @@ static curl_socket_t opensocket_cb(void *arg, curlsocktype purpose,
     up->stats.connections++;
     ssl_status(d, "connecting to %s port %ld", up->addr_text, d->port);
     return fd;
+}
+
+/* SSL info callback: at the start of a handshake, SNI (RFC 6066 3) is
+ * tls_name when that is a host name, as DoT sends it; curl would send the
+ * URL's host, or nothing at all for an address literal. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    doh_up_t *d;
+
+    if ((where & SSL_CB_HANDSHAKE_START) == 0)
+        return;
+    d = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), doh_ctx_idx);
+    if (d == NULL || d->sni == NULL)
+        return;
+    /* The callback gets a const SSL; setting the name before the
+     * ClientHello is written is what SSL_set_tlsext_host_name is for. */
+    SSL_set_tlsext_host_name((SSL *)ssl, d->sni);
 }
 
 /* CURLOPT_SSL_CTX_FUNCTION: the trust anchors the verdict needs. curl's
@@ -412,6 +412,14 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *arg)
         return CURLE_SSL_CACERT_BADFILE;
     }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    if (d->sni != NULL) {
+        SSL_CTX_set_ex_data(ctx, doh_ctx_idx, d);
+        SSL_CTX_set_info_callback(ctx, info_cb);
+    }
+    /* No SSL_CTX_set_read_ahead(): it would save a recv per TLS record,
+     * but bytes it buffers inside OpenSSL raise no socket event, and
+     * curl's socket interface then leaves streams waiting until their
+     * timeout (tried: 10% of queries timed out). */
     /* RFC 8484 5.2 / RFC 8310 8: no TLS below 1.2. */
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     return CURLE_OK;
@@ -441,8 +449,7 @@ static void doom_waiting(doh_up_t *d, doh_xfer_t *self, sr_status_t why)
  * up and before the request goes out, for new and reused connections
  * alike. A new connection is counted and judged once; its verdict stays
  * on the SSL object, so streams multiplexed onto it later follow it. */
-static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
-                     int primary_port, int local_port)
+static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
     doh_xfer_t *dx = arg;
     doh_up_t *d = dx->d;
@@ -457,9 +464,8 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
         return CURL_PREREQFUNC_ABORT;
     if (dx->doomed)
         goto reject;
-    if (curl_easy_getinfo(dx->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK ||
-        ti == NULL || ti->backend != CURLSSLBACKEND_OPENSSL ||
-        ti->internals == NULL) {
+    if (curl_easy_getinfo(dx->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
+        ti->backend != CURLSSLBACKEND_OPENSSL || ti->internals == NULL) {
         dx->auth_status = SR_E_SSL_LIBRARY;
         return CURL_PREREQFUNC_ABORT;
     }
@@ -475,9 +481,8 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
         else
             d->up->stats.tls_handshakes++;
         SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-        ssl_status(d, "handshake complete: %s, %s, ALPN %.*s%s",
-                   SSL_get_version(ssl), SSL_get_cipher_name(ssl),
-                   (int)alpn_len, alpn != NULL ? (const char *)alpn : "",
+        ssl_status(d, "handshake complete: %s, %s, ALPN %.*s%s", SSL_get_version(ssl),
+                   SSL_get_cipher_name(ssl), (int)alpn_len, alpn != NULL ? (const char *)alpn : "",
                    resumed ? ", resumed" : "");
         /* User code runs in here (on_ssl_server_authentication); the
          * upstream is held, but the query may be cancelled. */
@@ -497,7 +502,7 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip,
     }
     if (verdict != DOH_VERDICT_ACCEPTED) {
         dx->auth_status = (sr_status_t)verdict;
-reject:
+    reject:
         /* curl would keep the connection for the next query, which would
          * then fail on the stored verdict without a new handshake or a new
          * on_ssl_server_authentication: close it when the last stream on
@@ -667,8 +672,7 @@ static sr_status_t map_curl(doh_xfer_t *dx, CURLcode rc, const char **why)
         if (oserr != 0)
             return sr_status_from_errno((int)oserr);
         break;
-    default:
-        break;
+    default: break;
     }
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
         if (table[i].rc == rc) {
@@ -683,16 +687,11 @@ static sr_status_t map_curl(doh_xfer_t *dx, CURLcode rc, const char **why)
 static const char *http_version_name(long v)
 {
     switch (v) {
-    case CURL_HTTP_VERSION_1_0:
-        return "HTTP/1.0";
-    case CURL_HTTP_VERSION_1_1:
-        return "HTTP/1.1";
-    case CURL_HTTP_VERSION_2_0:
-        return "HTTP/2";
-    case CURL_HTTP_VERSION_3:
-        return "HTTP/3";
-    default:
-        return "HTTP";
+    case CURL_HTTP_VERSION_1_0: return "HTTP/1.0";
+    case CURL_HTTP_VERSION_1_1: return "HTTP/1.1";
+    case CURL_HTTP_VERSION_2_0: return "HTTP/2";
+    case CURL_HTTP_VERSION_3: return "HTTP/3";
+    default: return "HTTP";
     }
 }
 
@@ -729,7 +728,8 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
     x->http_status = (int)code;
     if (dx->doomed) {
         status = dx->auth_status;
-        snprintf(detail, sizeof(detail), "the server's certificate was not "
+        snprintf(detail, sizeof(detail),
+                 "the server's certificate was not "
                  "accepted");
         goto done;
     }
@@ -738,8 +738,7 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
         snprintf(detail, sizeof(detail), "%.150s", why);
         goto done;
     }
-    sr_upstream_log(d->up, 1, "Info", "%s %ld, %s, %zu bytes",
-                    http_version_name(ver), code,
+    sr_upstream_log(d->up, 1, "Info", "%s %ld, %s, %zu bytes", http_version_name(ver), code,
                     ctype != NULL ? ctype : "no Content-Type", dx->blen);
     if (code < 200 || code > 299) {
         /* No redirects are followed (RFC 8484 names one URI template; a
@@ -747,8 +746,8 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
         const char *loc = NULL;
         curl_easy_getinfo(dx->easy, CURLINFO_REDIRECT_URL, &loc);
         if (code >= 300 && code < 400 && loc != NULL)
-            snprintf(detail, sizeof(detail),
-                     "HTTP %ld (redirect to %.80s not followed)", code, loc);
+            snprintf(detail, sizeof(detail), "HTTP %ld (redirect to %.80s not followed)", code,
+                     loc);
         else
             snprintf(detail, sizeof(detail), "HTTP %ld", code);
         status = SR_E_NO_RECOVERY;
@@ -769,21 +768,22 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
         q.qname_len = x->qname_len;
         q.qtype = x->qtype;
         q.qclass = x->qclass;
-        status = sr_doh_json_to_wire((const char *)dx->body, dx->blen, &q,
-                                     &msg, &mlen, detail, sizeof(detail));
+        status = sr_doh_json_to_wire((const char *)dx->body, dx->blen, &q, &msg, &mlen, detail,
+                                     sizeof(detail));
         if (status != SR_OK)
             goto done;
     } else {
         if (!sr_doh_media_type_is(ctype, "application/dns-message")) {
-            snprintf(detail, sizeof(detail),
-                     "Content-Type %.60s is not application/dns-message",
+            snprintf(detail, sizeof(detail), "Content-Type %.60s is not application/dns-message",
                      ctype != NULL ? ctype : "(none)");
             status = SR_E_FORMERR;
             goto done;
         }
         if (dx->blen < SR_HEADER_LEN) {
-            snprintf(detail, sizeof(detail), "body of %zu bytes is no DNS "
-                     "message", dx->blen);
+            snprintf(detail, sizeof(detail),
+                     "body of %zu bytes is no DNS "
+                     "message",
+                     dx->blen);
             status = SR_E_MSG_TOO_SHORT;
             goto done;
         }
@@ -800,8 +800,7 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
     /* Over HTTP nothing else will arrive for this query: a reply that does
      * not match it ends it. */
     if (!sr_xfer_offer(x, msg, mlen)) {
-        snprintf(detail, sizeof(detail),
-                 "response does not match the query (ID or question)");
+        snprintf(detail, sizeof(detail), "response does not match the query (ID or question)");
         status = SR_E_FORMERR;
         goto done;
     }
@@ -811,8 +810,7 @@ done:
      * dx->x tells whether x is still ours to complete. */
     if (dx->x != NULL && !d->zombie) {
         if (d->up != NULL)
-            sr_upstream_log(d->up, 1, "Info", "query failed: [%d] %s",
-                            (int)status, detail);
+            sr_upstream_log(d->up, 1, "Info", "query failed: [%d] %s", (int)status, detail);
         sr_xfer_complete(x, status, NULL, 0, detail);
     }
     sr_free(msg);
@@ -859,6 +857,7 @@ static void destroy(doh_up_t *d)
     curl_slist_free_all(d->headers);
     curl_slist_free_all(d->connect_to);
     sr_msg_free(d->qmsg);
+    sr_free(d->sni);
     sr_free(d->url);
     sr_free(d);
 }
@@ -910,15 +909,12 @@ static sr_status_t make_connect_to(doh_up_t *d)
     struct curl_slist *l;
     bool v6 = d->up->addr.ss_family == AF_INET6;
 
-    if (!d->up->resolved ||
-        (d->up->addr.ss_family != AF_INET && !v6))
+    if (!d->up->resolved || (d->up->addr.ss_family != AF_INET && !v6))
         return SR_E_NO_SERVER;
-    sr_addr_text((const struct sockaddr *)&d->up->addr, addr, sizeof(addr),
-                 NULL);
+    sr_addr_text((const struct sockaddr *)&d->up->addr, addr, sizeof(addr), NULL);
     /* A zone index (fe80::1%eth0) has no place in curl's syntax. */
     addr[strcspn(addr, "%")] = '\0';
-    snprintf(spec, sizeof(spec), v6 ? "::[%s]:%ld" : "::%s:%ld", addr,
-             d->port);
+    snprintf(spec, sizeof(spec), v6 ? "::[%s]:%ld" : "::%s:%ld", addr, d->port);
     l = curl_slist_append(NULL, spec);
     if (l == NULL)
         return SR_E_NOMEM;
@@ -956,8 +952,7 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
         doh_xfer_t *dx = d->lists[DOH_WAITING];
         sr_status_t status = xfer_start(d, dx);
         if (status != SR_OK)
-            sr_xfer_complete(dx->x, status, NULL, 0,
-                             "cannot start the HTTP transfer");
+            sr_xfer_complete(dx->x, status, NULL, 0, "cannot start the HTTP transfer");
     }
     leave(d, up);
 }
@@ -992,8 +987,7 @@ static sr_status_t parse_url(doh_up_t *d, const sr_upstream_t *up)
         status = SR_E_PROTONOSUPPORT;
         goto done;
     }
-    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK &&
-        d->port != 443) {
+    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK && d->port != 443) {
         char pbuf[8];
         snprintf(pbuf, sizeof(pbuf), "%ld", d->port);
         if (curl_url_set(u, CURLUPART_PORT, pbuf, 0) != CURLUE_OK) {
@@ -1026,7 +1020,7 @@ static sr_status_t doh_init(sr_upstream_t *up)
     const char *accept;
 
     pthread_once(&doh_once, doh_global_init);
-    if (doh_global_rc != CURLE_OK || doh_ssl_idx < 0) {
+    if (doh_global_rc != CURLE_OK || doh_ssl_idx < 0 || doh_ctx_idx < 0) {
         status = SR_E_SSL_LIBRARY;
         goto done;
     }
@@ -1045,23 +1039,32 @@ static sr_status_t doh_init(sr_upstream_t *up)
     d->up = up;
     d->base = up->base;
     d->method = up->cfg.doh_method;
-    if (d->method != SR_DOH_POST && d->method != SR_DOH_GET &&
-        d->method != SR_DOH_JSON) {
+    if (d->method != SR_DOH_POST && d->method != SR_DOH_GET && d->method != SR_DOH_JSON) {
         status = SR_E_INVAL;
         goto done;
     }
     status = parse_url(d, up);
     if (status != SR_OK)
         goto done;
-    snprintf(d->useragent, sizeof(d->useragent), "stubresd/%s",
-             PACKAGE_VERSION);
+    if (up->cfg.tls_name != NULL && up->cfg.tls_name[0] != '\0') {
+        unsigned char a[sizeof(struct in6_addr)];
+        if (inet_pton(AF_INET, up->cfg.tls_name, a) != 1 &&
+            inet_pton(AF_INET6, up->cfg.tls_name, a) != 1) {
+            d->sni = sr_strdup(up->cfg.tls_name);
+            if (d->sni == NULL) {
+                status = SR_E_NOMEM;
+                goto done;
+            }
+        }
+    }
+    snprintf(d->useragent, sizeof(d->useragent), "stubresd/%s", PACKAGE_VERSION);
     d->timer = evtimer_new(d->base, timer_event_cb, d);
     d->deferred = event_new(d->base, -1, 0, deferred_cb, d);
     d->multi = curl_multi_init();
     d->share = curl_share_init();
     d->qmsg = sr_msg_new();
-    if (d->timer == NULL || d->deferred == NULL || d->multi == NULL ||
-        d->share == NULL || d->qmsg == NULL) {
+    if (d->timer == NULL || d->deferred == NULL || d->multi == NULL || d->share == NULL ||
+        d->qmsg == NULL) {
         status = SR_E_NOMEM;
         goto done;
     }
@@ -1079,16 +1082,15 @@ static sr_status_t doh_init(sr_upstream_t *up)
     curl_multi_setopt(d->multi, CURLMOPT_MAX_HOST_CONNECTIONS, maxconn);
     curl_multi_setopt(d->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, maxconn);
     curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, maxconn);
-    curl_multi_setopt(d->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
-                      (long)up->cfg.max_pipeline);
+    curl_multi_setopt(d->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)up->cfg.max_pipeline);
     curl_share_setopt(d->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 
     accept = d->method == SR_DOH_JSON ? "Accept: application/dns-json"
                                       : "Accept: application/dns-message";
     d->headers = curl_slist_append(NULL, accept);
     if (d->headers != NULL && d->method == SR_DOH_POST) {
-        struct curl_slist *l = curl_slist_append(
-            d->headers, "Content-Type: application/dns-message");
+        struct curl_slist *l =
+            curl_slist_append(d->headers, "Content-Type: application/dns-message");
         /* No "Expect: 100-continue" round trip before a small body. */
         if (l != NULL)
             l = curl_slist_append(l, "Expect:");
@@ -1171,17 +1173,14 @@ static sr_status_t xfer_setup(doh_up_t *d, doh_xfer_t *dx, sr_xfer_t *x)
     case SR_DOH_JSON:
         status = sr_doh_url_json(d->url, x->qname, x->qname_len, x->qtype,
                                  query_do_bit(d, x->q, x->qlen),
-                                 x->qlen >= 4 &&
-                                     (sr_get16(x->q + 2) & SR_FLAG_CD) != 0,
-                                 &dx->url);
+                                 x->qlen >= 4 && (sr_get16(x->q + 2) & SR_FLAG_CD) != 0, &dx->url);
         if (status != SR_OK)
             goto done;
         curl_easy_setopt(e, CURLOPT_URL, dx->url);
         dx->bmax = SR_DOH_JSON_MAX;
         break;
     }
-    sr_upstream_log(d->up, 1, "Info", "%s %s",
-                    d->method == SR_DOH_POST ? "POST" : "GET",
+    sr_upstream_log(d->up, 1, "Info", "%s %s", d->method == SR_DOH_POST ? "POST" : "GET",
                     dx->url != NULL ? dx->url : d->url);
 
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)dx);
@@ -1199,8 +1198,7 @@ static sr_status_t xfer_setup(doh_up_t *d, doh_xfer_t *dx, sr_xfer_t *x)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, dx);
     curl_easy_setopt(e, CURLOPT_SHARE, d->share);
-    idle_s = cfg->idle_timeout_ms > 0 ? (cfg->idle_timeout_ms + 999) / 1000
-                                      : 10;
+    idle_s = cfg->idle_timeout_ms > 0 ? (cfg->idle_timeout_ms + 999) / 1000 : 10;
     curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, idle_s);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, d);

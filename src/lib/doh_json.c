@@ -92,8 +92,7 @@ static void set_detail(char *detail, size_t dcap, const char *fmt, ...)
 /* Read the optional boolean flag key of obj into *v (false when absent).
  * Booleans and the integers 0/1 are accepted: the APIs write booleans,
  * hand-written servers sometimes numbers. */
-static sr_status_t get_flag(const json_t *obj, const char *key, bool *v,
-                            char *detail, size_t dcap)
+static sr_status_t get_flag(const json_t *obj, const char *key, bool *v, char *detail, size_t dcap)
 {
     const json_t *j = json_object_get(obj, key);
 
@@ -104,8 +103,7 @@ static sr_status_t get_flag(const json_t *obj, const char *key, bool *v,
         *v = json_is_true(j);
         return SR_OK;
     }
-    if (json_is_integer(j) &&
-        (json_integer_value(j) == 0 || json_integer_value(j) == 1)) {
+    if (json_is_integer(j) && (json_integer_value(j) == 0 || json_integer_value(j) == 1)) {
         *v = json_integer_value(j) == 1;
         return SR_OK;
     }
@@ -131,8 +129,7 @@ static int get_type(const json_t *j)
 /* When the answer carries a Question, it must be the one we asked: a
  * server answering another question is as wrong as a mismatched wire
  * reply (RFC 5452 9.1). Absent, null or empty, it is not checked. */
-static sr_status_t check_question(const json_t *root,
-                                  const sr_doh_question_t *q, char *detail,
+static sr_status_t check_question(const json_t *root, const sr_doh_question_t *q, char *detail,
                                   size_t dcap)
 {
     const json_t *qa = json_object_get(root, "Question");
@@ -159,14 +156,12 @@ static sr_status_t check_question(const json_t *root,
     jn = json_object_get(q0, "name");
     if (jn != NULL) {
         if (!json_is_string(jn) ||
-            sr_name_from_text(json_string_value(jn), wire, sizeof(wire),
-                              &wlen) != SR_OK) {
+            sr_name_from_text(json_string_value(jn), wire, sizeof(wire), &wlen) != SR_OK) {
             set_detail(detail, dcap, "JSON: Question[0].name is not a name");
             return SR_E_FORMERR;
         }
         if (!sr_name_equal(wire, wlen, q->qname, q->qname_len)) {
-            set_detail(detail, dcap,
-                       "JSON: Question name %.80s is not the query's",
+            set_detail(detail, dcap, "JSON: Question name %.80s is not the query's",
                        json_string_value(jn));
             return SR_E_FORMERR;
         }
@@ -183,8 +178,7 @@ static sr_status_t check_question(const json_t *root,
  * quote is Google's form: the strings concatenated with nothing between
  * them, unescaped. Split it back into character-strings of at most 255
  * bytes (RFC 1035 3.3.14). */
-static sr_status_t txt_literal(const char *s, uint8_t *out, size_t cap,
-                               size_t *len)
+static sr_status_t txt_literal(const char *s, uint8_t *out, size_t cap, size_t *len)
 {
     size_t n = strlen(s);
     size_t o = 0;
@@ -204,8 +198,8 @@ static sr_status_t txt_literal(const char *s, uint8_t *out, size_t cap,
 }
 
 /* The RDATA of a record of type from its "data" text into rd (cap bytes). */
-static sr_status_t data_to_rdata(uint16_t type, const char *data, uint8_t *rd,
-                                 size_t cap, size_t *rdlen)
+static sr_status_t data_to_rdata(uint16_t type, const char *data, uint8_t *rd, size_t cap,
+                                 size_t *rdlen)
 {
     sr_status_t status;
     bool txt = type == SR_TYPE_TXT || type == 99 /* SPF */;
@@ -224,9 +218,8 @@ static sr_status_t data_to_rdata(uint16_t type, const char *data, uint8_t *rd,
 /* Append the record rr (element i of section sec) to b. *added is false
  * for entries that have no place in a message (OPT pseudo-records). rd is
  * a scratch buffer of SR_DOH_WIRE_MAX bytes. */
-static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec,
-                              size_t i, const sr_doh_question_t *q,
-                              uint8_t *rd, bool *added, char *detail,
+static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size_t i,
+                              const sr_doh_question_t *q, uint8_t *rd, bool *added, char *detail,
                               size_t dcap)
 {
     sr_status_t status = SR_OK;
@@ -243,8 +236,7 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec,
     }
     jn = json_object_get(rr, "name");
     if (!json_is_string(jn) ||
-        sr_name_from_text(json_string_value(jn), owner, sizeof(owner),
-                          &olen) != SR_OK) {
+        sr_name_from_text(json_string_value(jn), owner, sizeof(owner), &olen) != SR_OK) {
         set_detail(detail, dcap, "JSON: %s[%zu].name is %s", sec, i,
                    jn == NULL ? "missing" : "not a domain name");
         return SR_E_FORMERR;
@@ -275,16 +267,14 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec,
                    jd == NULL ? "missing" : "not a string");
         return SR_E_FORMERR;
     }
-    status = data_to_rdata((uint16_t)type, json_string_value(jd), rd,
-                           SR_DOH_WIRE_MAX, &rdlen);
+    status = data_to_rdata((uint16_t)type, json_string_value(jd), rd, SR_DOH_WIRE_MAX, &rdlen);
     if (status != SR_OK) {
         char tb[16];
         if (status == SR_E_MSGSIZE)
             set_detail(detail, dcap, "JSON: %s[%zu].data is too long", sec, i);
         else
-            set_detail(detail, dcap, "JSON: %s[%zu].data \"%.60s\" is not %s",
-                       sec, i, json_string_value(jd),
-                       sr_type_name((uint16_t)type, tb));
+            set_detail(detail, dcap, "JSON: %s[%zu].data \"%.60s\" is not %s", sec, i,
+                       json_string_value(jd), sr_type_name((uint16_t)type, tb));
         return status;
     }
     /* Owners equal to the question's name (the common case) point to it
@@ -305,19 +295,19 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec,
     if (status == SR_OK)
         status = wb_put(b, rd, rdlen);
     if (status == SR_E_MSGSIZE)
-        set_detail(detail, dcap, "JSON: the answer exceeds %d bytes as a DNS "
-                   "message", SR_DOH_WIRE_MAX);
+        set_detail(detail, dcap,
+                   "JSON: the answer exceeds %d bytes as a DNS "
+                   "message",
+                   SR_DOH_WIRE_MAX);
     if (status == SR_OK)
         *added = true;
     return status;
 }
 
-sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
-                                const sr_doh_question_t *q, uint8_t **out,
-                                size_t *outlen, char *detail, size_t dcap)
+sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
+                                uint8_t **out, size_t *outlen, char *detail, size_t dcap)
 {
-    static const char *const sections[3] = {"Answer", "Authority",
-                                            "Additional"};
+    static const char *const sections[3] = {"Answer", "Authority", "Additional"};
     sr_status_t status = SR_OK;
     json_t *root = NULL;
     json_error_t jerr;
@@ -342,8 +332,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
      * Answer of one body differently is how smuggling starts. */
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        set_detail(detail, dcap, "JSON: not JSON: %.80s (line %d)", jerr.text,
-                   jerr.line);
+        set_detail(detail, dcap, "JSON: not JSON: %.80s (line %d)", jerr.text, jerr.line);
         status = SR_E_FORMERR;
         goto done;
     }
@@ -359,8 +348,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
         goto done;
     }
     /* 12 bits: 4 in the header, 8 in OPT (RFC 6891 6.1.3). */
-    if (!json_is_integer(js) || json_integer_value(js) < 0 ||
-        json_integer_value(js) > 4095) {
+    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 4095) {
         set_detail(detail, dcap, "JSON: Status is not an RCODE");
         status = SR_E_FORMERR;
         goto done;
@@ -397,8 +385,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
     sr_put16(b.p + 4, 1);
     b.len = SR_HEADER_LEN;
     if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = wb_u16(&b, q->qtype)) != SR_OK ||
-        (status = wb_u16(&b, q->qclass)) != SR_OK)
+        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
         goto done;
 
     rd = sr_malloc(SR_DOH_WIRE_MAX);
@@ -420,8 +407,8 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
         n = json_array_size(arr);
         for (size_t i = 0; i < n; i++) {
             bool added;
-            status = put_record(&b, json_array_get(arr, i), sections[s], i, q,
-                                rd, &added, detail, dcap);
+            status =
+                put_record(&b, json_array_get(arr, i), sections[s], i, q, rd, &added, detail, dcap);
             if (status != SR_OK)
                 goto done;
             /* Each record takes at least 11 bytes, so a count can never
@@ -438,8 +425,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
         if ((status = wb_reserve(&b, 11)) != SR_OK)
             goto done;
         b.p[b.len++] = 0;
-        if ((status = wb_u16(&b, SR_TYPE_OPT)) != SR_OK ||
-            (status = wb_u16(&b, 1232)) != SR_OK ||
+        if ((status = wb_u16(&b, SR_TYPE_OPT)) != SR_OK || (status = wb_u16(&b, 1232)) != SR_OK ||
             (status = wb_u32(&b, (uint32_t)(rcode >> 4) << 24)) != SR_OK ||
             (status = wb_u16(&b, 0)) != SR_OK)
             goto done;
@@ -471,8 +457,10 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len,
 
 done:
     if (status == SR_E_MSGSIZE && detail != NULL && detail[0] == '\0')
-        set_detail(detail, dcap, "JSON: the answer exceeds %d bytes as a DNS "
-                   "message", SR_DOH_WIRE_MAX);
+        set_detail(detail, dcap,
+                   "JSON: the answer exceeds %d bytes as a DNS "
+                   "message",
+                   SR_DOH_WIRE_MAX);
     if (status == SR_E_NOMEM && detail != NULL && detail[0] == '\0')
         set_detail(detail, dcap, "out of memory");
     sr_msg_free(check);

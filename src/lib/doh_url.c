@@ -14,8 +14,7 @@
 /* base64url without padding: OpenSSL's standard base64, then the two
  * characters that differ in the URL-safe alphabet translated and the '='
  * padding cut, which RFC 8484 4.1 forbids in the dns parameter. */
-sr_status_t sr_base64url_encode(const uint8_t *in, size_t n, char *out,
-                                size_t cap, size_t *outlen)
+sr_status_t sr_base64url_encode(const uint8_t *in, size_t n, char *out, size_t cap, size_t *outlen)
 {
     sr_status_t status = SR_OK;
     size_t want = sr_base64url_len(n);
@@ -64,8 +63,7 @@ static char query_sep(const char *base)
     return strchr(base, '?') != NULL ? '&' : '?';
 }
 
-sr_status_t sr_doh_url_get(const char *base, const uint8_t *q, size_t qlen,
-                           char **out)
+sr_status_t sr_doh_url_get(const char *base, const uint8_t *q, size_t qlen, char **out)
 {
     sr_status_t status = SR_OK;
     size_t blen = strlen(base);
@@ -106,9 +104,8 @@ static void percent_encode(const char *s, char *out)
 
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         unsigned char c = *p;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
             out[o++] = (char)c;
         } else {
             out[o++] = '%';
@@ -119,9 +116,8 @@ static void percent_encode(const char *s, char *out)
     out[o] = '\0';
 }
 
-sr_status_t sr_doh_url_json(const char *base, const uint8_t *qname,
-                            size_t qname_len, uint16_t qtype, bool do_bit,
-                            bool cd, char **out)
+sr_status_t sr_doh_url_json(const char *base, const uint8_t *qname, size_t qname_len,
+                            uint16_t qtype, bool do_bit, bool cd, char **out)
 {
     sr_status_t status = SR_OK;
     char name[SR_NAME_MAX_TEXT];
@@ -152,8 +148,8 @@ sr_status_t sr_doh_url_json(const char *base, const uint8_t *qname,
         status = SR_E_NOMEM;
         goto done;
     }
-    n = snprintf(url, cap, "%s%cname=%s&type=%s%s%s", base, query_sep(base),
-                 ename, tname, do_bit ? "&do=1" : "", cd ? "&cd=1" : "");
+    n = snprintf(url, cap, "%s%cname=%s&type=%s%s%s", base, query_sep(base), ename, tname,
+                 do_bit ? "&do=1" : "", cd ? "&cd=1" : "");
     if (n < 0 || (size_t)n >= cap) {
         status = SR_E_NOBUFS;
         goto done;

@@ -21,22 +21,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <stubres/wire.h>
 
 #include "cache.h"
+#include "fuzz.h"
 #include "lib-internal.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                           \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "fuzz_cache: %s:%d: check failed: %s\n",          \
-                    __FILE__, __LINE__, #cond);                               \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#define CHECK(cond) FUZZ_CHECK(cond)
 
 /* ---- reading the input ---- */
 
@@ -363,6 +356,7 @@ typedef struct mrec {
     uint16_t rclass;
     uint32_t ttl;        /* as stored: clamped, equalised, capped */
     size_t offset;       /* in wire */
+    size_t ttloff;       /* TTL offset in wire */
     size_t rdoff;        /* RDATA offset in wire */
     uint16_t rdlength;
 } mrec_t;
@@ -512,6 +506,67 @@ static bool owner_equal(const uint8_t *w, size_t wlen, size_t a, size_t b)
     return sr_name_equal(na, la, nb, lb);
 }
 
+static bool same_parse(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
+{
+    if (sr_msg_rr_count(a) != sr_msg_rr_count(b))
+        return false;
+    for (size_t i = 0; i < sr_msg_rr_count(a); i++) {
+        const sr_rr_t *x = sr_msg_rr(a, i), *y = sr_msg_rr(b, i);
+        if ((nocase ? strcasecmp(x->name, y->name) : strcmp(x->name, y->name)) != 0 ||
+            x->type != y->type || x->rclass != y->rclass ||
+            x->rdlength != y->rdlength || x->field_count != y->field_count)
+            return false;
+        for (size_t f = 0; f < x->field_count; f++) {
+            const char *u = x->fields[f].value, *v = y->fields[f].value;
+            if ((nocase ? strcasecmp(u, v) : strcmp(u, v)) != 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Not cached: a response whose names are spelt in part by TTL bytes
+ * (pointers into TTL fields), which counting down would rewrite, or by
+ * question letters read as a pointer's low byte, which the client's case
+ * would rewrite. Decided on the stored image (lowercase question, final
+ * TTLs): its parse must not change when every TTL byte is inverted, or
+ * zeroed, nor (up to case) when the question's letters change case. */
+static bool model_names_fixed(const ment_t *m)
+{
+    uint8_t *img = malloc(m->img_len), *alt = malloc(m->img_len);
+    sr_msg_t *a = sr_msg_new(), *b = sr_msg_new();
+    bool ok = false;
+    FUZZ_CHECK(img != NULL && alt != NULL && a != NULL && b != NULL);
+    memcpy(img, m->wire, m->img_len);
+    memcpy(img + SR_HEADER_LEN, m->name, m->nlen);
+    sr_put16(img + 4, 1);
+    for (int s = 0; s < 3; s++)
+        sr_put16(img + 6 + 2 * s, m->count[s]);
+    for (size_t i = 0; i < m->nrec; i++)
+        sr_put32(img + m->recs[i].ttloff, m->recs[i].ttl);
+    if (sr_msg_parse(a, img, m->img_len, 0) != SR_OK)
+        goto done;
+    for (int pat = 0; pat < 3; pat++) {
+        memcpy(alt, img, m->img_len);
+        for (size_t i = 0; i < m->nrec && pat < 2; i++)
+            for (size_t j = m->recs[i].ttloff; j < m->recs[i].ttloff + 4; j++)
+                alt[j] = pat == 0 ? (uint8_t)(alt[j] ^ 0xFFu) : 0;
+        for (size_t j = SR_HEADER_LEN; pat == 2 && j < SR_HEADER_LEN + m->nlen; j++)
+            if (alt[j] >= 'a' && alt[j] <= 'z')
+                alt[j] = (uint8_t)(alt[j] - 32);
+        if (sr_msg_parse(b, alt, m->img_len, 0) != SR_OK ||
+            !same_parse(a, b, pat == 2))
+            goto done;
+    }
+    ok = true;
+done:
+    sr_msg_free(a);
+    sr_msg_free(b);
+    free(img);
+    free(alt);
+    return ok;
+}
+
 /* cache_store's rules, from cache.h, RFC 2308, RFC 2181 5.2 and 8. */
 static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
                         uint16_t qtype, uint16_t qclass, uint8_t bits,
@@ -602,6 +657,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
         r->rclass = rr->rclass;
         r->ttl = t;
         r->offset = rr->offset;
+        r->ttloff = rr->ttl_offset;
         r->rdoff = (size_t)(rr->rdata - wire);
         r->rdlength = rr->rdlength;
     }
@@ -627,7 +683,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
             m->recs[i].ttl = i == soa ? neg : umin(m->recs[i].ttl, neg);
         ttl = umin(ttl, m->recs[i].ttl);
     }
-    if (ttl == 0) {
+    if (ttl == 0 || !model_names_fixed(m)) {
         ment_free(m);
         return false;
     }
@@ -728,6 +784,63 @@ static void check_loose(const model_t *md, const ment_t *last,
     }
 }
 
+/* cache_render of a fresh response: the same patching as a hit, the
+ * upstream's TC kept, the kept records as the upstream sent them. */
+static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
+                         size_t qlen, uint16_t qtype, uint16_t qclass,
+                         uint8_t *out, size_t cap)
+{
+    static const uint16_t sizes[] = {512, 1232, 100, 65535};
+    cache_query_t q;
+    uint8_t o = u8(f);
+    memset(&q, 0, sizeof(q));
+    q.id = u16(f);
+    q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) |
+                         ((o & 2u) ? SR_FLAG_CD : 0));
+    q.qname = qn;
+    q.qname_len = qlen;
+    q.qtype = qtype;
+    q.qclass = qclass;
+    q.do_bit = (o & 4u) != 0;
+    q.edns = q.do_bit || (o & 8u) != 0;
+    q.max_len = q.edns ? sizes[(o >> 4) & 3] : 512;
+
+    size_t n = cache_render(resp, &q, out, cap);
+    size_t rqlen = 0;
+    const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
+    bool same = sr_msg_qdcount(resp) == 0 ||
+                (sr_msg_qdcount(resp) == 1 &&
+                 sr_name_equal(rq, rqlen, qn, qlen) &&
+                 sr_msg_qtype(resp) == qtype && sr_msg_qclass(resp) == qclass);
+    if (!same) {
+        CHECK(n == 0);
+        return;
+    }
+    if (n == 0)
+        return; /* an OPT that cut into the answer: nothing to render */
+    CHECK(sr_msg_parse(g_reply, out, n, 0) == SR_OK);
+    uint16_t fl = sr_msg_flags(g_reply);
+    CHECK(sr_msg_id(g_reply) == q.id);
+    CHECK(memcmp(out + SR_HEADER_LEN, qn, qlen) == 0);
+    CHECK((fl & SR_FLAG_QR) && !(fl & SR_FLAG_AA));
+    CHECK(sr_msg_edns(g_reply)->present == q.edns);
+    CHECK((sr_msg_rcode(g_reply) & 0xFu) == (sr_msg_rcode(resp) & 0xFu));
+    if (sr_msg_flags(resp) & SR_FLAG_TC)
+        CHECK(fl & SR_FLAG_TC);
+    CHECK(n <= (q.max_len < 512 ? 512u : q.max_len));
+    if (!(fl & SR_FLAG_TC) && sr_msg_qdcount(resp) == 1) {
+        CHECK(sr_msg_section_count(g_reply, SR_SECTION_ANSWER) ==
+              sr_msg_section_count(resp, SR_SECTION_ANSWER));
+        for (size_t i = 0; i < sr_msg_rr_count(g_reply); i++) {
+            const sr_rr_t *a = sr_msg_rr(g_reply, i);
+            const sr_rr_t *b = sr_msg_rr(resp, i);
+            CHECK(b != NULL && a->type == b->type && a->ttl == b->ttl &&
+                  a->rdlength == b->rdlength &&
+                  memcmp(a->rdata, b->rdata, a->rdlength) == 0);
+        }
+    }
+}
+
 /* ---- the run ---- */
 
 static cache_cfg_t pick_cfg(fz_t *f, bool strict)
@@ -807,6 +920,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (got && sr_msg_rcode(msg) != 2)
                 model_store(&last, qn, qlen, qtype, SR_CLASS_IN, bits, msg,
                             now);
+            check_render(msg, &f, qn, qlen, qtype, SR_CLASS_IN, out,
+                         65536 + 64);
             break;
         }
         case 3: { /* store fuzzer bytes under their own question */
@@ -831,6 +946,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(got == want);
             if (got && sr_msg_rcode(msg) != 2)
                 model_store(&last, own, rl, t, cl, bits, msg, now);
+            check_render(msg, &f, own, rl, t, cl, out, 65536 + 64);
             break;
         }
         case 4: { /* the upstreams failed */

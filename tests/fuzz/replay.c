@@ -1,108 +1,95 @@
-/* Replays a libFuzzer corpus through LLVMFuzzerTestOneInput without
- * libFuzzer, so that make check runs every committed input on every build
- * (and under ASan/UBSan in the sanitizer build).
- *
- * Usage: replay_X [FILE|DIR]...; without arguments the corpus directory
- * compiled in as CORPUS_DIR. Exits non-zero when an input cannot be read
- * (a crash of the target is a crash of this program). */
+/* Corpus replayer: feeds every file of the corpus directories given as
+ * arguments (default: CORPUS_DIR, compiled in) to LLVMFuzzerTestOneInput,
+ * so that make check runs the fuzz targets' seed and regression inputs
+ * without libFuzzer. A failing check aborts, which fails the test. */
 #include "config.h"
 
 #include <dirent.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
-/* Inputs larger than this are not fuzz inputs (libFuzzer's -max_len is
- * far below it); refusing them keeps the replay bounded. */
-#define REPLAY_MAX_INPUT (4u << 20)
-
-/* Run one file; returns 0 on success. */
-static int replay_file(const char *path)
+static int replay_file(const char *path, size_t *count)
 {
-    struct stat st;
+    FILE *f = fopen(path, "rb");
     uint8_t *buf = NULL;
-    FILE *f = NULL;
-    int rc = 1;
+    size_t cap = 0, n = 0, r;
 
-    f = fopen(path, "rb");
-    if (f == NULL || fstat(fileno(f), &st) != 0 || st.st_size < 0 ||
-        (uintmax_t)st.st_size > REPLAY_MAX_INPUT) {
-        fprintf(stderr, "replay: cannot read %s\n", path);
-        goto done;
+    if (f == NULL) {
+        perror(path);
+        return -1;
     }
-    /* An exact-size heap copy: ASan flags any read past the input. */
-    buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
-    if (buf == NULL ||
-        fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-        fprintf(stderr, "replay: cannot read %s\n", path);
-        goto done;
+    do {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            uint8_t *nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0);
+    fclose(f);
+    /* An exact-size copy, so ASan sees reads past the input. */
+    uint8_t *exact = malloc(n ? n : 1);
+    if (exact == NULL) {
+        free(buf);
+        return -1;
     }
-    LLVMFuzzerTestOneInput(buf, (size_t)st.st_size);
-    rc = 0;
-
-done:
+    memcpy(exact, buf, n);
     free(buf);
-    if (f != NULL)
-        fclose(f);
-    return rc;
+    LLVMFuzzerTestOneInput(exact, n);
+    free(exact);
+    (*count)++;
+    return 0;
 }
 
-/* Run a file, or every regular file of a directory (not recursive). */
-static int replay_path(const char *path, unsigned *count)
+static int replay_dir(const char *dir, size_t *count)
 {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
     struct stat st;
-    struct dirent *de;
-    DIR *dir;
-    int rc = 0;
 
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "replay: %s: not found\n", path);
-        return 1;
+    if (d == NULL) {
+        perror(dir);
+        return -1;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        (*count)++;
-        return replay_file(path);
-    }
-    dir = opendir(path);
-    if (dir == NULL) {
-        fprintf(stderr, "replay: cannot open %s\n", path);
-        return 1;
-    }
-    while ((de = readdir(dir)) != NULL) {
-        char full[4096];
-        if (de->d_name[0] == '.')
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
-        if ((size_t)snprintf(full, sizeof(full), "%s/%s", path, de->d_name) >=
-            sizeof(full)) {
-            rc = 1;
-            continue;
-        }
-        if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
-            (*count)++;
-            rc |= replay_file(full);
+        if (replay_file(path, count) != 0) {
+            closedir(d);
+            return -1;
         }
     }
-    closedir(dir);
-    return rc;
+    closedir(d);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
-    unsigned count = 0;
-    int rc = 0;
-
+    size_t count = 0;
     if (argc < 2) {
-        rc = replay_path(CORPUS_DIR, &count);
-    } else {
-        for (int i = 1; i < argc; i++)
-            rc |= replay_path(argv[i], &count);
+        if (replay_dir(CORPUS_DIR, &count) != 0)
+            return EXIT_FAILURE;
     }
-    printf("replayed %u inputs\n", count);
-    if (count == 0)
-        rc = 1; /* an empty corpus is a broken test, not a pass */
-    return rc;
+    for (int i = 1; i < argc; i++) {
+        struct stat st;
+        int rc = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? replay_dir(argv[i], &count)
+                                                                : replay_file(argv[i], &count);
+        if (rc != 0)
+            return EXIT_FAILURE;
+    }
+    printf("replayed %zu inputs\n", count);
+    /* An empty corpus proves nothing: treat it as a failure. */
+    return count > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -58,7 +58,7 @@ typedef struct job {
 typedef struct slot {
     struct client *c;
     size_t job;
-    char *out;          /* the printed result */
+    char *out; /* the printed result */
     bool answered;
 } slot_t;
 
@@ -68,15 +68,15 @@ typedef struct client {
     job_t *jobs;
     size_t njobs;
     slot_t *slots;
-    size_t nslots;      /* njobs * repeat */
-    size_t next;        /* next slot to send */
+    size_t nslots; /* njobs * repeat */
+    size_t next;   /* next slot to send */
     size_t inflight;
     size_t done;
     size_t max_inflight;
     int timeout_ms;
     bool do_bit, cd, summary;
     bool cancel_odd, free_in_auth;
-    size_t free_after;  /* -F: free the upstream in this answer (1-based) */
+    size_t free_after; /* -F: free the upstream in this answer (1-based) */
     bool freed;
     sr_upstream_stats_t last; /* stats read just before a free */
     int failed;
@@ -134,8 +134,7 @@ static void on_log(void *arg, int level, const char *type, const char *msg)
     fprintf(stderr, "log[%d] %s: %s\n", level, type, msg);
 }
 
-static void on_ssl_status(void *arg, const char *addr, uint16_t port,
-                          const char *msg)
+static void on_ssl_status(void *arg, const char *addr, uint16_t port, const char *msg)
 {
     fprintf(stderr, "ssl %s#%u: %s\n", addr, (unsigned)port, msg);
 }
@@ -144,9 +143,8 @@ static void on_auth(void *arg, sr_tls_auth_t *auth)
 {
     struct client *c = arg;
 
-    fprintf(stderr, "auth %s#%u: status=%s accept=%d subject=%s\n",
-            auth->remote_address, (unsigned)auth->remote_port, auth->status,
-            auth->accept ? 1 : 0, auth->cert_subject);
+    fprintf(stderr, "auth %s#%u: status=%s accept=%d subject=%s\n", auth->remote_address,
+            (unsigned)auth->remote_port, auth->status, auth->accept ? 1 : 0, auth->cert_subject);
     if (auth_override >= 0)
         auth->accept = auth_override == 1;
     if (c->free_in_auth && !c->freed)
@@ -163,8 +161,8 @@ static const char *section_name(sr_section_t s)
 }
 
 /* The result of one query as text. */
-static void on_answer(void *arg, sr_status_t status, const uint8_t *resp,
-                      size_t len, const sr_xfer_info_t *info)
+static void on_answer(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                      const sr_xfer_info_t *info)
 {
     slot_t *s = arg;
     client_t *c = s->c;
@@ -174,8 +172,7 @@ static void on_answer(void *arg, sr_status_t status, const uint8_t *resp,
 
     out = xasprintf("query %s %s: ", j->name, sr_type_name(j->qtype, tbuf));
     if (status != SR_OK) {
-        append(&out, "error=%d http=%d detail=%s\n", (int)status,
-               info->http_status, info->detail);
+        append(&out, "error=%d http=%d detail=%s\n", (int)status, info->http_status, info->detail);
         c->failed++;
     } else if (sr_msg_parse(c->msg, resp, len, 0) != SR_OK) {
         append(&out, "error=parse detail=%s\n", sr_msg_error(c->msg));
@@ -194,8 +191,7 @@ static void on_answer(void *arg, sr_status_t status, const uint8_t *resp,
             append(&out, "rr %s %s %s %u", section_name(rr->section), rr->name,
                    sr_type_name(rr->type, tbuf), (unsigned)rr->ttl);
             for (size_t k = 0; k < rr->field_count; k++)
-                append(&out, " %s=%s", rr->fields[k].name,
-                       rr->fields[k].value);
+                append(&out, " %s=%s", rr->fields[k].name, rr->fields[k].value);
             append(&out, "\n");
         }
     }
@@ -219,8 +215,7 @@ static void free_upstream(client_t *c)
     for (size_t i = 0; i < c->nslots; i++) {
         slot_t *s = &c->slots[i];
         if (s->out == NULL && i < c->next)
-            s->out = xasprintf("query %s: dropped (upstream freed)\n",
-                               c->jobs[s->job].name);
+            s->out = xasprintf("query %s: dropped (upstream freed)\n", c->jobs[s->job].name);
     }
     event_base_loopbreak(c->base);
 }
@@ -242,13 +237,11 @@ static void send_more(client_t *c)
         o.cd = c->cd;
         o.edns_size = c->do_bit ? 1232 : 0;
         o.do_bit = c->do_bit;
-        st = sr_query_build(q, sizeof(q), &qlen, j->qname, j->qname_len,
-                            j->qtype, SR_CLASS_IN, &o);
+        st = sr_query_build(q, sizeof(q), &qlen, j->qname, j->qname_len, j->qtype, SR_CLASS_IN, &o);
         c->next++;
         sr_xfer_t *x = NULL;
         if (st == SR_OK)
-            x = sr_upstream_query(c->up, q, qlen, 0, c->timeout_ms, on_answer,
-                                  s, &st);
+            x = sr_upstream_query(c->up, q, qlen, 0, c->timeout_ms, on_answer, s, &st);
         if (x != NULL && c->cancel_odd && c->next % 2 == 0) {
             /* c->next was advanced: this is an odd slot (0-based) */
             sr_xfer_cancel(x);
@@ -260,8 +253,7 @@ static void send_more(client_t *c)
             c->inflight++;
             continue;
         }
-        s->out = xasprintf("query %s: error=%d http=0 detail=not sent\n",
-                           j->name, (int)st);
+        s->out = xasprintf("query %s: error=%d http=0 detail=not sent\n", j->name, (int)st);
         c->failed++;
         c->done++;
     }
@@ -273,8 +265,8 @@ static void send_more(client_t *c)
 static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
     client_t *c = arg;
-    fprintf(stderr, "doh_client: watchdog: %zu of %zu queries still open\n",
-            c->nslots - c->done, c->nslots);
+    fprintf(stderr, "doh_client: watchdog: %zu of %zu queries still open\n", c->nslots - c->done,
+            c->nslots);
     exit(3);
 }
 
@@ -380,8 +372,7 @@ int main(int argc, char **argv)
         return 2;
     c.up = sr_upstream_new(c.base, &cfg, &ev, &status);
     if (c.up == NULL) {
-        printf("upstream: error=%d detail=%s\n", (int)status,
-               sr_strerror(status));
+        printf("upstream: error=%d detail=%s\n", (int)status, sr_strerror(status));
         event_base_free(c.base);
         sr_msg_free(c.msg);
         free(c.jobs);
@@ -405,8 +396,7 @@ int main(int argc, char **argv)
     if (c.done < c.nslots && !c.freed)
         event_base_dispatch(c.base);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-         (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     if (c.freed)
         st = c.last;
     else
@@ -422,10 +412,8 @@ int main(int argc, char **argv)
            "qps=%.0f\n",
            (unsigned long long)st.queries, (unsigned long long)st.responses,
            (unsigned long long)st.errors, (unsigned long long)st.timeouts,
-           (unsigned long long)st.connections,
-           (unsigned long long)st.tls_handshakes,
-           (unsigned long long)st.tls_resumed, ms,
-           ms > 0 ? (double)c.nslots * 1000.0 / ms : 0.0);
+           (unsigned long long)st.connections, (unsigned long long)st.tls_handshakes,
+           (unsigned long long)st.tls_resumed, ms, ms > 0 ? (double)c.nslots * 1000.0 / ms : 0.0);
     sr_upstream_free(c.up); /* NULL after -F/-Z: accepted */
     event_free(wd);
     event_base_free(c.base);

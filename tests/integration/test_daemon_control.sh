@@ -118,7 +118,7 @@ assert_eq 3 "$rc" "no daemon: exit 3"
 
 # --- server SPEC... under load: no query lost --------------------------------------------
 fakedns_mode up1 delay delay=0.2 # queries are in flight at the switch
-"$PY" "$IT_DIR/load.py" "$SR_PORT" 6 --concurrency 8 --out "$T/load1.txt" >/dev/null &
+"$PY" "$IT_DIR/load.py" "$SR_PORT" 6 --concurrency 8 --timeout 10 --out "$T/load1.txt" >/dev/null &
 lp=$!
 sleep 2
 out=$($SR_CTL server "udp://127.0.0.1:$UP2_PORT" "tcp://127.0.0.1:$UP2_PORT")

@@ -50,6 +50,14 @@ $SR_CTL config doh_method=json >/dev/null
 check_all "https JSON API"
 assert_match '^[1-9]' "$(fakedns_stat up1 http paths /resolve)" "fakedns saw /resolve requests"
 
+# --- an upstream by host name, resolved through bootstrap (never the system) ---
+$SR_CTL config "bootstrap=127.0.0.1:$UNBOUND_PORT" >/dev/null
+$SR_CTL server "tls://ns1.$ZONE:$UNBOUND_TLS_PORT#$TLS_NAME" >/dev/null
+check_all "tls to a host name (ns1.example.test via bootstrap)"
+out=$($SR_CTL --json status)
+assert_match "\"server\":\"tls://ns1.example.test:$UNBOUND_TLS_PORT#$TLS_NAME\",[^}]*\"healthy\":true" \
+    "$out" "status: the named upstream is healthy"
+
 # --- DoT: padded (RFC 8467), few connections ---------------------------------------
 $SR_CTL server "tls://127.0.0.1:$UP1_TLS_PORT#$TLS_NAME" >/dev/null
 fakedns_reset up1

@@ -31,7 +31,7 @@ assert_eq 1 "$(notified READY=1)" "sd_notify READY=1 at start"
 
 # --- SIGHUP under load --------------------------------------------------------------
 echo "timeout = 2.5" >>"$SR_CONF"
-"$PY" "$IT_DIR/load.py" "$SR_PORT" 5 --concurrency 8 --out "$T/load.txt" >/dev/null &
+"$PY" "$IT_DIR/load.py" "$SR_PORT" 5 --concurrency 8 --timeout 10 --out "$T/load.txt" >/dev/null &
 lp=$!
 sleep 1.5
 kill -HUP "$(pid_of sr)"

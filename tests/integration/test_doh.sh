@@ -153,6 +153,14 @@ assert_match '^query nxdomain.example.test A: status=0 rcode=NXDOMAIN http=200 '
 assert_match '^rr authority example.test SOA 60 MNAME=ns1.example.test ' "$(cat "$T/nx-json")" \
     "JSON: the SOA of the Authority array is in the authority section"
 
+# SNI (RFC 6066 3): tls_name, like DoT, even when the URL has an address;
+# none without tls_name for an address (curl's rule for literals).
+fakedns_reset fake
+run_dc "$T/sni" $CA "$FAKE_URL" www.example.test/A
+assert_eq 1 "$(fakedns_stat fake tls sni "$TLS_NAME")" "SNI is tls_name ($TLS_NAME) for https://127.0.0.1:..."
+run_dc "$T/sni-none" -c "$CA_FILE" -k "$FAKE_URL" www.example.test/A
+assert_eq 1 "$(fakedns_stat fake tls sni none)" "no SNI for an address URL without tls_name"
+
 # JSON flags: CD goes out as cd=1 and comes back in the header.
 run_dc "$T/json-cd" -m json -D $CA "$FAKE_JSON_URL" www.example.test/A
 assert_match '^query www.example.test A: status=0 rcode=NOERROR http=200 flags=qr rd ra cd$' \

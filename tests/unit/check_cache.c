@@ -822,6 +822,17 @@ START_TEST(test_render_fresh)
     ck_assert_uint_gt(n, 0);
     ck_assert_uint_eq(sr_get16(out + 2) & 0xF, 5);
 
+    /* A truncated upstream answer stays truncated. */
+    sr_msg_free(m);
+    m = msg_file("truncated");
+    tq_init(&t, "tc.example.test", SR_TYPE_A);
+    n = cache_render(m, &t.q, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert(sr_get16(out + 2) & SR_FLAG_TC);
+    sr_msg_free(m);
+    m = msg_file("refused");
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+
     /* A different question: refused. */
     tq_init(&t, "xyz.example.test", SR_TYPE_A);
     ck_assert_uint_eq(cache_render(m, &t.q, out, sizeof(out)), 0);
@@ -1028,6 +1039,149 @@ START_TEST(test_dump)
     for (size_t i = 0; i < l.n; i++)
         free(l.v[i]);
     cache_dump(NULL, T0, collect, &l);
+    cache_free(c);
+}
+END_TEST
+
+/* A name spelt by TTL bytes (a compression pointer into an earlier TTL
+ * field) would change as the TTL counts down, one that takes a pointer
+ * from the question's letters would change with the client's case: such
+ * responses are not stored. Bytes that merely look like such a pointer (an A record of
+ * 192.43.0.1 is "c0 2b ...", and 0x2b is a TTL byte here) do not stop
+ * an ordinary answer from being stored. */
+START_TEST(test_names_spelt_by_ttls)
+{
+    /* x.test A: answer 1 "x.test 256 A 192.0.2.1" (TTL 00 00 01 00 at
+     * offset 30); answer 2's owner points at offset 32, whose bytes
+     * "01 00" then "00" (RDLENGTH) spell the name "\000." today and "."
+     * once the TTL is 255. */
+    static const uint8_t spelt[] = {
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00,
+        0x00, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
+        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
+        0x04, 192, 0, 2, 1,
+        0xC0, 0x20, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
+        0x04, 192, 0, 2, 2};
+    /* x.test A 300 192.43.0.1: "c0 2b" at offset 36 looks like a pointer
+     * to offset 43, the TTL's last byte. */
+    static const uint8_t lookalike[] = {
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
+        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
+        0x04, 192, 43, 0, 1};
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    sr_msg_t *m = sr_msg_new();
+    tq_t t;
+
+    ck_assert_int_eq(sr_msg_parse(m, spelt, sizeof(spelt), 0), SR_OK);
+    ck_assert_str_eq(sr_msg_rr(m, 1)->name, "\\000");
+    ck_assert(!store_msg(c, m, false, false, T0));
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+
+    ck_assert_int_eq(sr_msg_parse(m, lookalike, sizeof(lookalike), 0), SR_OK);
+    ck_assert(store_msg(c, m, false, false, T0));
+    tq_init(&t, "X.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 44, false, r), CACHE_HIT);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 256);
+    ck_assert_str_eq(field0(rr_at(r, 0)), "192.43.0.1");
+
+    /* A pointer whose low byte is a letter of the question: the owner of
+     * the answer points at offset 100 of the question name, where the
+     * bytes c0 61 ('a') point at 97, a root label. A client asking with
+     * 'A' there would turn it into a pointer to 65, into a label. */
+    uint8_t q[200];
+    size_t o = 12;
+    memset(q, 0, sizeof(q));
+    sr_put16(q + 2, 0x8180);
+    sr_put16(q + 4, 1);
+    sr_put16(q + 6, 1);
+    q[o++] = 63;
+    memset(q + o, 'a', 63);
+    o += 63;
+    q[o++] = 40; /* offset 76: content 77..116 */
+    memset(q + o, 'b', 40);
+    q[97] = 0x00;
+    q[100] = 0xC0;
+    q[101] = 'a';
+    o += 40;
+    q[o++] = 0; /* root at 117 */
+    sr_put16(q + o, SR_TYPE_A);
+    sr_put16(q + o + 2, SR_CLASS_IN);
+    o += 4;
+    ck_assert_uint_eq(o, 122);
+    sr_put16(q + o, 0xC064); /* owner: pointer to 100 */
+    sr_put16(q + o + 2, SR_TYPE_A);
+    sr_put16(q + o + 4, SR_CLASS_IN);
+    sr_put32(q + o + 6, 300);
+    sr_put16(q + o + 10, 4);
+    sr_put32(q + o + 12, 0xC0000201);
+    o += 16;
+    ck_assert_int_eq(sr_msg_parse(m, q, o, 0), SR_OK);
+    ck_assert_str_eq(sr_msg_rr(m, 0)->name, ".");
+    ck_assert(!store_msg(c, m, false, false, T0));
+    ck_assert_uint_eq(stats_of(c).entries, 1);
+
+    sr_msg_free(m);
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* CHAOS class and bad arguments. */
+START_TEST(test_chaos_and_bad_args)
+{
+    static const uint8_t vb[] = {
+        0x00, 0x07, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x00, 7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd',
+        0, 0x00, 0x10, 0x00, 0x03, 0xC0, 0x0C, 0x00, 0x10, 0x00, 0x03,
+        0x00, 0x00, 0x00, 0x3C, 0x00, 0x08, 7, 's', 't', 'u', 'b', 'r',
+        'e', 's'};
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    lines_t l = {{NULL}, 0};
+    tq_t t;
+
+    sr_msg_t *m = sr_msg_new();
+    ck_assert_int_eq(sr_msg_parse(m, vb, sizeof(vb), 0), SR_OK);
+    ck_assert(store_msg(c, m, false, false, T0));
+    sr_msg_free(m);
+    tq_init(&t, "VERSION.bind", SR_TYPE_TXT);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS); /* class IN */
+    t.q.qclass = 3;
+    ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
+    ck_assert_uint_eq(sr_msg_qclass(r->m), 3);
+    ck_assert_uint_eq(rr_at(r, 0)->ttl, 50);
+    cache_dump(c, T0 + 10, collect, &l);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.v[0], "version.bind TXT CH NOERROR 50 "
+                             "version.bind 50 TXT stubres");
+    free(l.v[0]);
+
+    ck_assert_ptr_null(cache_new(NULL));
+    cache_set_cfg(NULL, &cfg);
+    cache_set_cfg(c, NULL);
+    cache_free(NULL);
+    size_t len = 7;
+    ck_assert_int_eq(cache_lookup(NULL, &t.q, T0, false, r->buf, 100, &len),
+                     CACHE_MISS);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(cache_lookup(c, NULL, T0, false, r->buf, 100, &len),
+                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, NULL, 100, &len),
+                     CACHE_MISS);
+    t.q.qname_len = 256;
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 100, &len),
+                     CACHE_MISS);
+    ck_assert_uint_eq(cache_flush(c, t.name, 0), 0);
+    ck_assert(!cache_store_failure(c, t.name, 0, 1, 1, false, false, T0));
+    ck_assert_uint_eq(cache_render(NULL, NULL, NULL, 0), 0);
+    cache_dump(c, T0, NULL, NULL);
+    ck_assert_uint_eq(stats_of(c).entries, 1);
+
+    reply_free(r);
     cache_free(c);
 }
 END_TEST
@@ -1390,6 +1544,8 @@ static Suite *cache_suite(void)
     tcase_add_test(tc, test_set_cfg_shrinks);
     tcase_add_test(tc, test_flush);
     tcase_add_test(tc, test_dump);
+    tcase_add_test(tc, test_names_spelt_by_ttls);
+    tcase_add_test(tc, test_chaos_and_bad_args);
     tcase_add_test(tc, test_serve_stale);
     tcase_add_test(tc, test_prefetch);
     tcase_add_test(tc, test_stats);
