@@ -180,6 +180,7 @@ fi
 # --- the harness of the integration tests: temp dir, ports, PIDs, watchdog ---
 IT_TIMEOUT=$((DEADLINE - $(date +%s)))
 [ "$IT_TIMEOUT" -gt 30 ] || { say "no time left after the build (--budget $BUDGET)"; exit 1; }
+# shellcheck disable=SC2034 # read by lib.sh
 IT_WAIT=20
 # shellcheck source=../tests/integration/lib.sh
 . "$TOP/tests/integration/lib.sh"
@@ -292,6 +293,7 @@ set_rt() {
 nsd_pids() {
     local p
     p=$(pid_of nsd)
+    # shellcheck disable=SC2046 # a list of PIDs
     echo "$p" $(cat /proc/"$p"/task/*/children 2>/dev/null)
 }
 # rotate N WORDS...: the words, rotated left by N (each repetition starts
@@ -299,7 +301,8 @@ nsd_pids() {
 rotate() {
     local n=$1
     shift
-    local a=("$@") i k=${#a[@]}
+    local a=("$@") i k
+    k=${#a[@]}
     for ((i = 0; i < k; i++)); do printf '%s ' "${a[$(((i + n) % k))]}"; done
 }
 
@@ -770,12 +773,14 @@ dnsmasq sizes its cache in entries (--cache-size=150000) and unbound in bytes (2
                 lpin=$PIN1
                 if [ "$RT_OK" = 1 ]; then
                     lpin="chrt -f 10 $PIN1"
+                    # shellcheck disable=SC2046 # a list of PIDs
                     set_rt -f 10 "$pid" $(nsd_pids)
                 fi
                 dp "$lpin" "$T/md.out" 60 -p "${PORT[nsd]}" -d "$Q_ML" -n 1 -Q "$MISS_RATE" $DP_CLIENTS -v
                 read -r _ dp50 dp99 < <("$PY" "$LIB" lat "$T/md.out")
                 dp "$lpin" "$T/mf.out" 60 -p "${PORT[$n]}" -d "$Q_ML" -n 1 -Q "$MISS_RATE" $DP_CLIENTS -v
                 read -r _ fp50 fp99 < <("$PY" "$LIB" lat "$T/mf.out")
+                # shellcheck disable=SC2046 # a list of PIDs
                 [ "$RT_OK" = 1 ] && set_rt -o 0 "$pid" $(nsd_pids)
                 dp_check "$T/mf.out" "miss latency $peer rep $rep"
                 entries=$((entries + $(dp_done "$T/mf.out")))
