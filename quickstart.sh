@@ -71,16 +71,39 @@ case "$mode" in
 run)
     install_pkgs $BUILD_DEPS
     build build
-    if [ -x build/stubresd ]; then
-        conf=$top/build/quickstart.conf
-        log "starting stubresd in the foreground ($conf); Ctrl-C stops it"
-        exec build/stubresd -f -c "$conf"
-    elif [ -x build/stubres-query ]; then
-        log "built; stubres-query is ready: build/stubres-query --help"
-        exec build/stubres-query --help
-    else
-        log "built libstubres (build/.libs); the daemon does not exist yet"
+    # stubresd on 127.0.0.1:53 forwarding to the machine's nameservers:
+    # those of resolv.conf that are not loopback (a loopback one may be
+    # stubresd itself, or another local resolver it would loop through).
+    conf=$top/build/quickstart.conf
+    resolv=${QUICKSTART_RESOLV_CONF:-/etc/resolv.conf}
+    servers=$(awk '$1 == "nameserver" { print $2 }' "$resolv" 2>/dev/null |
+        while read -r ns; do
+            ns=${ns%%%*}
+            case $ns in
+                127.* | ::1 | 0:0:0:0:0:0:0:1 | ::ffff:127.*) continue ;;
+                fe80:* | FE80:*) continue ;; # link-local: needs a scope id
+                *:*) printf 'udp://[%s]:53 ' "$ns" ;;
+                *) printf 'udp://%s:53 ' "$ns" ;;
+            esac
+        done)
+    if [ -z "$servers" ]; then
+        echo "quickstart: $resolv names no nameserver other than loopback;" >&2
+        echo "quickstart: write servers = ... into $conf and run build/stubresd -f -c $conf" >&2
+        exit 1
     fi
+    cat >"$conf" <<EOF
+; written by quickstart.sh: stubresd in the foreground on 127.0.0.1:53,
+; forwarding to the nameservers of $resolv. See etc/stubresd.conf.
+listen = 127.0.0.1:53
+servers = $servers
+resolv_conf = $resolv
+control = $top/build/stubresd.sock
+state_file = $top/build/quickstart.state
+log_level = info
+EOF
+    log "starting stubresd in the foreground on 127.0.0.1:53 ($conf); Ctrl-C stops it"
+    log "try: dig @127.0.0.1 www.debian.org; build/stubresctl -s build/stubresd.sock stats"
+    exec build/stubresd -f -c "$conf"
     ;;
 test)
     install_pkgs $BUILD_DEPS $TEST_DEPS

@@ -135,7 +135,12 @@ typedef void (*sr_xfer_cb)(void *arg, sr_status_t status, const uint8_t *resp,
 
 /* A new upstream on base. NULL on error with *status set (SR_E_BAD_ADDRESS
  * for an unparsable server, SR_E_SSL_CERT_STORE when ca_file cannot be
- * read, SR_E_NOMEM, ...). Nothing is connected until the first query. */
+ * read, SR_E_INVAL for a malformed pin, SR_E_NOMEM, ...). Nothing is
+ * connected until the first query. server may carry a port ("[::1]:5353",
+ * "127.0.0.1:5353"), which wins over cfg.port, and for TLS the daemon's
+ * "tls://HOST[:PORT][#AUTH_NAME]" form. For TCP and TLS, SIGPIPE is set
+ * to SIG_IGN if it is SIG_DFL: libevent writes without MSG_NOSIGNAL, and a
+ * server resetting a connection must not kill the program. */
 SR_API sr_upstream_t *sr_upstream_new(struct event_base *base,
                                       const sr_upstream_cfg_t *cfg,
                                       const sr_upstream_events_t *events,
@@ -146,7 +151,9 @@ SR_API sr_upstream_t *sr_upstream_new(struct event_base *base,
 SR_API void sr_upstream_free(sr_upstream_t *up);
 
 /* Send the query q (a whole DNS message, copied) and wait at most
- * timeout_ms for its answer. For TLS and HTTPS the query is padded to a
+ * timeout_ms (<= 0: the reference's default, 60 s) for its answer; q must
+ * hold exactly one question. Over UDP the same datagram is sent again
+ * after 2, 4, 8, 16, 16... s while the timeout lasts (RFC 1035 4.2.1). For TLS and HTTPS the query is padded to a
  * multiple of 128 bytes (RFC 8467), adding an OPT record if it has none.
  * Returns a handle for sr_xfer_cancel(), or NULL with *status set when the
  * query cannot even be started (malformed q, SR_E_NOMEM). */

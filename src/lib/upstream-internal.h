@@ -21,25 +21,33 @@
 /* One query in flight. */
 struct sr_xfer {
     sr_upstream_t *up;
-    uint8_t *q;                 /* the query as sent: wire ID, padded */
+    uint8_t *q; /* the query as sent: wire ID, padded */
     size_t qlen;
-    uint16_t caller_id;         /* restored into the response */
+    uint16_t caller_id; /* restored into the response */
     uint16_t wire_id;
     uint8_t qname[SR_NAME_MAX_WIRE]; /* question, for matching replies */
     size_t qname_len;
     uint16_t qtype;
     uint16_t qclass;
-    unsigned flags;             /* SR_XFER_* */
+    unsigned flags; /* SR_XFER_* */
     int timeout_ms;
     sr_xfer_cb cb;
     void *arg;
-    struct event *timer;        /* the query's timeout */
-    uint64_t sent_us;           /* monotonic, when first sent */
-    unsigned ignored;           /* mismatched replies seen */
-    sr_proto_t proto;           /* what carries it now (TCP after fallback) */
+    struct event *timer; /* the query's timeout */
+    uint64_t sent_us;    /* monotonic, when first sent */
+    unsigned ignored;    /* mismatched replies seen */
+    sr_proto_t proto;    /* what carries it now (TCP after fallback) */
     int http_status;
-    void *tp;                   /* the protocol module's per-query state */
-    sr_xfer_t *next, *prev;     /* the upstream's in-flight list */
+    void *tp;               /* the protocol module's per-query state */
+    sr_xfer_t *next, *prev; /* the upstream's in-flight list */
+    /* generic bookkeeping, owned by upstream.c */
+    bool done;                /* completed or cancelled: no callback any more */
+    bool sent;                /* handed to ops->send: ops->detach is due */
+    bool waiting_resolve;     /* held back until the server name resolves */
+    sr_status_t early_status; /* a failure to deliver from the loop */
+    const char *early_detail; /* static text for early_status */
+    uint64_t touched_us;      /* last progress (inactivity timeouts) */
+    sr_xfer_t *child;         /* TC fallback: the TCP query carrying x */
 };
 
 /* What a protocol module implements. */
@@ -49,34 +57,56 @@ typedef struct sr_transport_ops {
     sr_status_t (*init)(sr_upstream_t *up);
     /* Free the module's state: close connections; do not complete xfers. */
     void (*fini)(sr_upstream_t *up);
-    /* Start sending x (x->q is final). Errors may be returned here or
-     * delivered later through sr_xfer_complete(). */
+    /* Start sending x (x->q is final, up->addr valid). Errors may be
+     * returned here (upstream.c then fails x from the loop) or delivered
+     * later through sr_xfer_complete() from an event handler; never call
+     * sr_xfer_complete() from inside send. */
     sr_status_t (*send)(sr_upstream_t *up, sr_xfer_t *x);
     /* Forget x (timeout, cancel or completion): drop it from queues and
-     * free x->tp; connections stay for other queries. */
+     * free x->tp; connections stay for other queries. Called once for
+     * every x handed to send, even when send failed (x->tp may be NULL).
+     * Never runs callbacks. */
     void (*detach)(sr_upstream_t *up, sr_xfer_t *x);
 } sr_transport_ops_t;
+
+/* Completion of sr_upstream_resolve(). */
+typedef void (*sr_resolve_cb)(sr_upstream_t *up, sr_status_t status, void *arg);
 
 /* One upstream. */
 struct sr_upstream {
     struct event_base *base;
-    sr_upstream_cfg_t cfg;      /* with strings owned by the upstream */
+    sr_upstream_cfg_t cfg; /* with strings owned by the upstream */
     sr_upstream_events_t ev;
     const sr_transport_ops_t *ops;
-    void *tp;                   /* the protocol module's state */
-    char *name;                 /* "udp://127.0.0.1:53" */
-    char *host;                 /* host part of server (no brackets) */
-    char *url;                  /* DoH: the URL */
+    void *tp;                     /* the protocol module's state */
+    char *name;                   /* "udp://127.0.0.1:53" */
+    char *host;                   /* host part of server (no brackets) */
+    char *url;                    /* DoH: the URL */
     struct sockaddr_storage addr; /* resolved server address */
     socklen_t addrlen;
-    bool resolved;              /* addr is valid */
-    char addr_text[64];         /* numeric form of addr */
-    SSL_CTX *ssl_ctx;           /* TLS: shared by all connections */
-    SSL_SESSION *ssl_session;   /* TLS: for resumption */
-    sr_xfer_t *inflight;        /* list head */
+    bool resolved;            /* addr is valid */
+    char addr_text[64];       /* numeric form of addr */
+    SSL_CTX *ssl_ctx;         /* TLS: shared by all connections */
+    SSL_SESSION *ssl_session; /* TLS: for resumption */
+    sr_xfer_t *inflight;      /* list head */
     size_t ninflight;
     sr_upstream_stats_t stats;
-    sr_upstream_t *fallback;    /* UDP: the TCP upstream for TC retries */
+    sr_upstream_t *fallback; /* UDP: the TCP upstream for TC retries */
+    /* generic bookkeeping, owned by upstream.c */
+    uint16_t port;            /* server port (also inside addr) */
+    bool host_is_ip;          /* host is an address literal (no SNI) */
+    int hold;                 /* handlers running on up (sr_upstream_hold) */
+    bool dying;               /* sr_upstream_free() called during a hold */
+    bool resolving;           /* a bootstrap lookup is in flight */
+    sr_upstream_t *bootstrap; /* the UDP upstream resolving host */
+    sr_xfer_t *bootstrap_xfer;
+    uint16_t bootstrap_qtype;   /* A or AAAA being asked */
+    sr_status_t resolve_status; /* outcome handed to resolve_done */
+    struct event *resolve_ev;   /* delivers resolve_done from the loop */
+    sr_resolve_cb resolve_done;
+    void *resolve_arg;
+    uint8_t (*pins)[32]; /* decoded cfg.spki_pins (SHA-256) */
+    size_t npins;
 };
 
 extern const sr_transport_ops_t sr_udp_ops;
@@ -84,24 +114,63 @@ extern const sr_transport_ops_t sr_tcp_ops;
 extern const sr_transport_ops_t sr_tls_ops;
 extern const sr_transport_ops_t sr_doh_ops;
 
-/* A reply arrived for the query that carries wire ID id (UDP: on x's own
- * socket; TCP/TLS: the module looks x up by ID among its pipeline).
- * Checks ID and question (RFC 5452); a mismatch is counted and logged and
- * returns false (the caller keeps waiting); a match completes x (x is
- * freed: do not touch it afterwards) and returns true. */
+/* A reply arrived for x (UDP: on x's own socket, from the server's
+ * address; TCP/TLS: the module looked x up by ID among its pipeline).
+ * Checks ID, QR, opcode, question (RFC 5452 9.1) and the message's
+ * structure; a mismatch or a malformed reply is counted and logged and
+ * returns false (the caller keeps waiting); a match completes x, or for a
+ * TC=1 UDP answer with tcp_fallback hands it to TCP, and returns true:
+ * do not touch x afterwards either way. */
 bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len);
 
-/* Finish x with an error (or, with SR_OK, with resp), run its callback and
- * free it. */
-void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp,
-                      size_t len, const char *detail);
+/* Finish x with an error (or, with SR_OK, with resp, whose ID is replaced
+ * by the caller's), detach it, run its callback and free it. From an event
+ * handler only; up is held around the callback. */
+void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, size_t len,
+                      const char *detail);
 
-/* Restart x's timeout (inactivity timeouts: called on progress). */
+/* Restart x's timeout (inactivity timeouts: called on progress). Cheap:
+ * it records the time, and the timer looks at it when it fires. */
 void sr_xfer_touch(sr_xfer_t *x);
 
+/* Count and log (level 2) a reply that cannot be believed for x (x NULL:
+ * a reply that matches no query, e.g. an unknown ID on a TCP connection).
+ * The wait goes on. */
+void sr_xfer_ignore(sr_upstream_t *up, sr_xfer_t *x, const char *why);
+
+/* Finish x with status from the event loop (never from the current call
+ * stack): for failures found inside sr_upstream_query() or ops->send. */
+void sr_xfer_fail_soon(sr_xfer_t *x, sr_status_t status, const char *detail);
+
+/* Re-entrancy guard. Every event handler of a module that may complete
+ * queries brackets its work with hold/release: a user callback may then
+ * call sr_upstream_free() safely (the free is deferred until the outermost
+ * release). After a completion check up->dying and stop touching module
+ * state when it is set. release returns true when it freed up. */
+void sr_upstream_hold(sr_upstream_t *up);
+bool sr_upstream_release(sr_upstream_t *up);
+
+/* Structural check of a whole DNS message (header, question, every RR
+ * within bounds, compression pointers backwards): SR_OK, SR_E_MSG_TOO_SHORT
+ * or SR_E_FORMERR. With question_only, records are not walked (a TC=1
+ * answer may be cut anywhere after the question). */
+sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only);
+/* Skip one possibly compressed name at the cursor. */
+sr_status_t sr_upstream_skip_name(sr_buf_t *b);
+
+/* Parse a numeric address literal (IPv4, IPv6, IPv6 with %zone) with port
+ * into ss; no name lookups. SR_E_BAD_ADDRESS when it is not one. */
+sr_status_t sr_addr_parse(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                          socklen_t *len);
+/* Split "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal
+ * into host (brackets removed) and port (left alone when absent). */
+sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port);
+/* Numeric form of an address ("192.0.2.1", "::1") and its port. */
+void sr_addr_text(const struct sockaddr *sa, char *out, size_t cap, uint16_t *port);
+
 /* Log through the upstream's on_log if level <= cfg.log_level. */
-void sr_upstream_log(const sr_upstream_t *up, int level, const char *type,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sr_upstream_log(const sr_upstream_t *up, int level, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* TLS: a client SSL_CTX for cfg (TLS 1.2+, trust from ca_file or the
  * system store); SR_E_SSL_CERT_STORE when ca_file cannot be loaded. */
@@ -110,6 +179,14 @@ sr_status_t sr_tls_ctx_new(const sr_upstream_cfg_t *cfg, SSL_CTX **out);
  * name, pins) passed through on_ssl_server_authentication. Returns true
  * when the connection may be used. */
 bool sr_tls_authenticate(sr_upstream_t *up, SSL *ssl);
+/* The same, also giving the class code of a rejection: 275 (chain),
+ * 280 (name, pin, or the handler said no), 282 (no certificate). */
+bool sr_tls_authenticate_ex(sr_upstream_t *up, SSL *ssl, sr_status_t *why);
+/* TLS: a client SSL for a new connection of up: SNI (host names only),
+ * the name or address the certificate must match, the session to resume. */
+SSL *sr_tls_ssl_new(sr_upstream_t *up, sr_status_t *status);
+/* TLS: decode cfg.spki_pins into up->pins (SR_E_INVAL on a bad pin). */
+sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins);
 
 /* Monotonic microseconds. */
 uint64_t sr_now_us(void);
@@ -122,12 +199,15 @@ uint16_t sr_random16(void);
 int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status);
 
 /* Resolve up->host into up->addr (a literal at once; a name through the
- * bootstrap server); calls done(up, status, arg) from the event loop. */
-typedef void (*sr_resolve_cb)(sr_upstream_t *up, sr_status_t status, void *arg);
+ * bootstrap server); calls done(up, status, arg) from the event loop.
+ * upstream.c resolves before it calls ops->send, so modules always find
+ * up->addr valid. One lookup at a time per upstream (SR_E_ALREADY). */
 sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg);
 
 /* RFC 8467 padding: make q (length *len, capacity cap) a multiple of block,
- * adding an OPT record when it has none or a padding option to it. */
+ * adding an OPT record when it has none or a padding option to it. An
+ * existing padding option is replaced. SR_E_NOBUFS when cap is too small,
+ * SR_E_FORMERR when q does not parse. */
 sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block);
 
 #endif

@@ -1,0 +1,191 @@
+/* stubresd: configuration.
+ *
+ * One table of keys serves the config file (inih), `config NAME[=VALUE]`
+ * on the control socket and the state file: every key has a default, a
+ * parser/validator and a canonical text form. The keys are the daemon's
+ * own (DESIGN.md) plus the class reference's properties and config
+ * settings under their own names (dns_server, DoHMethod, MaxPacketSize,
+ * ...); names are matched case-insensitively.
+ *
+ * A cfg_t is built by the main thread, then published read-only to the
+ * workers (reference counted): nothing changes a published cfg_t. A change
+ * is a copy, modified, checked, and published in its place. */
+#ifndef STUBRESD_CFG_H
+#define STUBRESD_CFG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "acl.h"
+
+/* Upstream selection strategies (key `strategy`). */
+enum cfg_strategy {
+    STRATEGY_FAILOVER = 0,
+    STRATEGY_ROUND_ROBIN = 1,
+    STRATEGY_FASTEST = 2,
+};
+
+/* Longest accepted value and line (bigger is an error, never truncated). */
+#define CFG_VALUE_MAX 4096
+/* Most errors collected from one file before giving up. */
+#define CFG_MAX_ERRORS 32
+
+/* Errors collected while loading or checking; each names file:line and key
+ * when it has them. */
+typedef struct cfg_errors {
+    size_t n;
+    char *msg[CFG_MAX_ERRORS];
+    size_t dropped; /* errors beyond CFG_MAX_ERRORS */
+} cfg_errors_t;
+
+void cfg_errors_clear(cfg_errors_t *e);
+void cfg_errors_add(cfg_errors_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+typedef struct cfg cfg_t;
+
+/* The typed values. Strings are never NULL ("" when unset). */
+struct cfg {
+    /* ---- daemon keys (DESIGN.md) ---- */
+    struct sockaddr_storage *listen; /* listen: addresses to serve */
+    socklen_t *listen_len;
+    size_t nlisten;
+    acl_t allow;         /* allow: client networks */
+    char *user;          /* user: drop root to this account */
+    unsigned threads;    /* threads: event loops */
+    char *control;       /* control: Unix socket path ("" = none) */
+    char *control_group; /* control_group: group of the socket */
+    char *metrics;       /* metrics: Prometheus address ("" = off) */
+    char *state_file;    /* state_file: runtime changes ("" = none) */
+    char **servers;      /* servers: upstream specs */
+    size_t nservers;
+    int strategy;        /* enum cfg_strategy */
+    char *ca_file;       /* ca_file: DoT/DoH trust anchors */
+    char *bootstrap;     /* bootstrap: resolver for DoH host names */
+    int doh_method;      /* doh_method / DoHMethod: sr_doh_method_t */
+    uint32_t timeout_ms; /* timeout: per upstream attempt */
+    uint64_t cache_size; /* cache_size: bytes */
+    uint32_t min_ttl, max_ttl, negative_ttl;
+    bool serve_stale, prefetch;
+    int log_level;     /* enum log_level */
+    char *query_log;   /* "" off, "syslog", "stderr" or a file */
+    char *resolv_conf; /* nameservers when no upstream is set */
+    /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
+    uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
+    uint32_t stale_max;    /* serve_stale: how long past expiry */
+    uint32_t tcp_idle_timeout_ms;
+    unsigned tcp_max_clients;  /* client TCP connections, all threads */
+    unsigned tcp_max_pipeline; /* queries in flight per TCP connection */
+    unsigned max_inflight;     /* upstream queries in flight per thread */
+    unsigned max_udp_size;     /* cap on the client's EDNS UDP size */
+    /* ---- class properties ---- */
+    char *dns_server;  /* a single upstream (address, host, URL) */
+    unsigned dns_port; /* its port (0: the protocol's default) */
+    int protocol;      /* sr_proto_t of dns_server / resolv_conf */
+    bool recursive;    /* RD on upstream queries */
+    char *local_host;  /* local_host / LocalHost: upstream bind */
+    /* ---- class config settings ---- */
+    bool use_idns;                  /* UseIDNs: IDNA for upstream host names */
+    bool delay_host_resolution;     /* DelayHostResolution */
+    bool dont_fragment;             /* DontFragment */
+    unsigned local_port;            /* LocalPort */
+    unsigned max_packet_size;       /* MaxPacketSize: EDNS size sent upstream */
+    unsigned dscp;                  /* QOSDSCPValue */
+    bool share_local_port;          /* ShareLocalPort */
+    bool use_connection;            /* UseConnection */
+    bool use_ipv6;                  /* UseIPv6 */
+    bool absolute_timeout;          /* AbsoluteTimeout */
+    char *firewall_data;            /* FirewallData (no proxy: no effect) */
+    uint64_t in_buffer_size;        /* InBufferSize: SO_RCVBUF upstream */
+    uint64_t out_buffer_size;       /* OutBufferSize: SO_SNDBUF upstream */
+    unsigned code_page;             /* CodePage */
+    bool mask_sensitive;            /* MaskSensitive */
+    bool process_idle_events;       /* ProcessIdleEvents */
+    unsigned select_wait_millis;    /* SelectWaitMillis */
+    bool use_internal_security_api; /* UseInternalSecurityAPI */
+    unsigned class_log_level;       /* LogLevel: transport verbosity 0..3 */
+
+    /* ---- bookkeeping ---- */
+    char **text;  /* canonical text of each key (cfg_nkeys) */
+    char **where; /* "FILE:LINE" that set each key, or NULL */
+    char *path;   /* the config file this came from */
+    atomic_int refs;
+};
+
+/* Outcome of cfg_set()/cfg_get() beyond plain success. */
+typedef enum cfg_status {
+    CFG_OK = 0,
+    CFG_EINVAL,       /* bad value; err names the key and accepted values */
+    CFG_EUNKNOWN,     /* no such key */
+    CFG_EUNSUPPORTED, /* a Windows-only setting of the class */
+    CFG_ENOTDAEMON,   /* a per-query property of the class */
+    CFG_EREADONLY,    /* read-only (BuildInfo, ...) */
+    CFG_ERESTART,     /* cannot change while running */
+    CFG_ENOMEM,
+} cfg_status_t;
+
+/* A new cfg_t holding every default (refs = 1); NULL when out of memory. */
+cfg_t *cfg_new(void);
+/* A deep copy with refs = 1. */
+cfg_t *cfg_dup(const cfg_t *c);
+void cfg_ref(cfg_t *c);
+/* Drop a reference; frees on the last. Accepts NULL. */
+void cfg_unref(cfg_t *c);
+
+/* Set key name (any case, aliases allowed) to value. where ("FILE:LINE")
+ * prefixes error messages when given. With runtime, keys that need a
+ * restart are refused (CFG_ERESTART). On error nothing changes and err
+ * holds a message naming the key and the accepted values. */
+cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value, const char *where, bool runtime,
+                     char *err, size_t errcap);
+/* The canonical text of key name into out (seed names allowed). Errors as
+ * cfg_set; read-only keys computed here (BuildInfo, LicenseInfo) and
+ * "idle" (CFG_EREADONLY with out "" : the caller knows). */
+cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, char *err,
+                     size_t errcap);
+
+/* Callback of cfg_load_file for every key accepted (canonical name). */
+typedef void (*cfg_key_cb)(void *arg, const char *name, const char *value);
+
+/* Read an INI file into c: every `key = value` line through cfg_set. A
+ * missing file is an error unless missing_ok. Errors go to errs; returns 0
+ * when there were none. The first appearance of a list key in the file
+ * replaces the value from defaults or an earlier file; later appearances
+ * in the same file append to it. */
+int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *errs, cfg_key_cb cb,
+                  void *cbarg);
+/* Checks across keys (min_ttl <= max_ttl, the upstream list, ...), after
+ * loading. Returns 0 when consistent. */
+int cfg_check(const cfg_t *c, cfg_errors_t *errs);
+
+/* ---- the key table, for docs, tests and the state file ---- */
+size_t cfg_nkeys(void);
+/* Canonical name of key i, NULL past the end. */
+const char *cfg_key_name(size_t i);
+/* Index of a key by any accepted name (case-insensitive, aliases), or -1. */
+int cfg_key_index(const char *name);
+/* The key's default as text. */
+const char *cfg_key_default(size_t i);
+/* True for keys that can only change with a restart. */
+bool cfg_key_restart(size_t i);
+/* True for keys with a value (not read-only, unsupported or per-query). */
+bool cfg_key_settable(size_t i);
+/* True when changing key i changes how upstreams are reached. */
+bool cfg_key_upstream(size_t i);
+/* One-line description (for the commented config file). */
+const char *cfg_key_doc(size_t i);
+
+/* Parse helpers shared with tests. */
+int cfg_parse_bool(const char *s, bool *out);
+/* "123", "16K", "4M", "1G" (1024-based). */
+int cfg_parse_size(const char *s, uint64_t *out);
+/* Seconds, optionally fractional ("1.5") or with a unit (ms, s, m, h, d)
+ * into milliseconds. */
+int cfg_parse_duration_ms(const char *s, uint64_t *out);
+
+/* Version and build facts (the BuildInfo setting). */
+const char *cfg_build_info(void);
+
+#endif

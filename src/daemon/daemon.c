@@ -1,0 +1,440 @@
+/* stubresd: run-time changes and control commands (see daemon.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <stubres/wire.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "stats.h"
+
+cfg_t *daemon_load(const char *path, state_t **st, cfg_errors_t *errs)
+{
+    cfg_t *c = cfg_new();
+    state_t *s = NULL;
+
+    *st = NULL;
+    if (c == NULL) {
+        cfg_errors_add(errs, "out of memory");
+        return NULL;
+    }
+    if (cfg_load_file(c, path, false, errs, NULL, NULL) != 0)
+        goto fail;
+    s = state_new(c->state_file);
+    if (s == NULL) {
+        cfg_errors_add(errs, "out of memory");
+        goto fail;
+    }
+    /* What operators changed at run time wins over the file. */
+    if (state_load(s, c, errs) != 0)
+        goto fail;
+    if (cfg_check(c, errs) != 0)
+        goto fail;
+    *st = s;
+    return c;
+fail:
+    state_free(s);
+    cfg_unref(c);
+    return NULL;
+}
+
+cache_cfg_t daemon_cache_cfg(const cfg_t *c)
+{
+    cache_cfg_t cc;
+
+    memset(&cc, 0, sizeof(cc));
+    cc.max_bytes = (size_t)c->cache_size;
+    cc.min_ttl = c->min_ttl;
+    cc.max_ttl = c->max_ttl;
+    cc.negative_ttl = c->negative_ttl;
+    cc.servfail_ttl = c->servfail_ttl;
+    cc.serve_stale = c->serve_stale;
+    cc.stale_max = c->stale_max;
+    cc.stale_reply_ttl = 30; /* RFC 8767 4 */
+    cc.prefetch = c->prefetch;
+    return cc;
+}
+
+unsigned daemon_drain_ms(const cfg_t *c)
+{
+    uint64_t ms = (uint64_t)c->timeout_ms * 4 + 1000;
+    return ms > 30000 ? 30000 : (unsigned)ms;
+}
+
+int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap)
+{
+    bool new_pool = false;
+
+    if (pool == NULL && (d->pool == NULL || !pool_matches(d->pool, c))) {
+        pool = pool_new(c, d->pool, err, errcap);
+        if (pool == NULL)
+            return -1;
+        if (pool_validate(pool, d->base, err, errcap) != 0) {
+            pool_unref(pool);
+            return -1;
+        }
+        new_pool = true;
+    } else if (pool != NULL) {
+        pool_ref(pool);
+        new_pool = true;
+    }
+    if (strcmp(c->query_log, d->cfg->query_log) != 0 && log_query_open(c->query_log) != 0) {
+        snprintf(err, errcap, "query_log: cannot open %s: %s", c->query_log, strerror(errno));
+        if (new_pool)
+            pool_unref(pool);
+        return -1;
+    }
+    log_set_level(c->log_level);
+    if (d->cache != NULL) {
+        cache_cfg_t cc = daemon_cache_cfg(c);
+        cache_set_cfg(d->cache, &cc);
+    }
+    for (unsigned i = 0; i < d->nworkers; i++)
+        worker_update(d->workers[i], c, new_pool ? pool : NULL);
+    cfg_ref(c);
+    cfg_unref(d->cfg);
+    d->cfg = c;
+    if (new_pool) {
+        pool_unref(d->pool);
+        d->pool = pool;
+    }
+    return 0;
+}
+
+/* Keys that need a restart keep their running value through a reload. */
+static void keep_restart_keys(const cfg_t *running, cfg_t *c)
+{
+    char err[512];
+
+    for (size_t i = 0; i < cfg_nkeys(); i++) {
+        if (!cfg_key_restart(i) || running->text[i] == NULL || c->text[i] == NULL)
+            continue;
+        if (strcmp(running->text[i], c->text[i]) == 0)
+            continue;
+        log_warnx("%s changed in %s; it takes effect at the next restart", cfg_key_name(i),
+                  c->path);
+        if (cfg_set(c, cfg_key_name(i), running->text[i], running->where[i], false, err,
+                    sizeof(err)) != CFG_OK)
+            log_warnx("%s", err);
+    }
+}
+
+static void join_errors(const cfg_errors_t *e, char *out, size_t cap)
+{
+    size_t off = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < e->n && off < cap; i++) {
+        int n = snprintf(out + off, cap - off, "%s%s", i ? "; " : "", e->msg[i]);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+}
+
+int daemon_reload(daemon_t *d, char *err, size_t errcap)
+{
+    cfg_errors_t errs = {0};
+    state_t *st = NULL;
+    cfg_t *c = daemon_load(d->config_path, &st, &errs);
+    int rc = -1;
+
+    if (c == NULL) {
+        join_errors(&errs, err, errcap);
+        goto done;
+    }
+    keep_restart_keys(d->cfg, c);
+    /* The state file stays the running one (state_file needs a restart). */
+    if (strcmp(state_path(st), state_path(d->state)) != 0) {
+        state_free(st);
+        st = state_new(state_path(d->state));
+        if (st == NULL || state_load(st, c, &errs) != 0) {
+            join_errors(&errs, err, errcap);
+            goto done;
+        }
+    }
+    if (daemon_publish(d, c, NULL, err, errcap) != 0)
+        goto done;
+    state_free(d->state);
+    d->state = st;
+    st = NULL;
+    rc = 0;
+    log_notice("reloaded %s", d->config_path);
+done:
+    state_free(st);
+    cfg_unref(c);
+    cfg_errors_clear(&errs);
+    return rc;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static json_t *fail(const char *msg)
+{
+    return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static uint64_t uptime_s(const daemon_t *d)
+{
+    return (pool_now_us() - d->start_us) / 1000000u;
+}
+
+static void sum_stats(daemon_t *d, stats_totals_t *t)
+{
+    stats_thread_t *threads[64];
+    size_t n = 0;
+
+    for (unsigned i = 0; i < d->nworkers && n < 64; i++)
+        threads[n++] = &d->workers[i]->stats;
+    stats_sum(threads, n, t);
+}
+
+static json_t *cmd_stats(daemon_t *d)
+{
+    stats_totals_t t;
+    cache_stats_t cs;
+
+    sum_stats(d, &t);
+    memset(&cs, 0, sizeof(cs));
+    if (d->cache != NULL)
+        cache_stats(d->cache, &cs);
+    return stats_json(&t, &cs, d->pool, uptime_s(d), d->nworkers);
+}
+
+static json_t *cmd_status(daemon_t *d)
+{
+    json_t *o, *ups = json_array(), *listen = json_array();
+    uint64_t now_us = pool_now_us();
+    stats_totals_t t;
+    cache_stats_t cs;
+    char strategy[32], err[64];
+
+    sum_stats(d, &t);
+    memset(&cs, 0, sizeof(cs));
+    if (d->cache != NULL)
+        cache_stats(d->cache, &cs);
+    for (size_t i = 0; d->pool != NULL && i < d->pool->n; i++)
+        json_array_append_new(ups, stats_upstream_json(d->pool->servers[i], now_us, false));
+    for (size_t i = 0; i < d->listeners.n; i++) {
+        listen_sock_t *ls = &d->listeners.socks[0][i];
+        char a[ADDR_TEXT_MAX + 8];
+        addr_format((struct sockaddr *)&ls->addr, a, ADDR_TEXT_MAX);
+        strcat(a, ls->type == SOCK_DGRAM ? " udp" : " tcp");
+        json_array_append_new(listen, json_string(a));
+    }
+    cfg_get(d->cfg, "strategy", strategy, sizeof(strategy), err, sizeof(err));
+    o = json_pack("{s:b, s:s, s:I, s:i, s:i, s:s, s:s, s:s, s:o, s:o}", "ok", 1, "version",
+                  PACKAGE_VERSION, "uptime_s", (json_int_t)uptime_s(d), "pid", (int)getpid(),
+                  "threads", (int)d->nworkers, "config", d->config_path, "state_file",
+                  state_path(d->state), "strategy", strategy, "listen", listen, "upstreams", ups);
+    if (o == NULL)
+        return NULL;
+    json_object_set_new(o, "encrypted", json_boolean(d->pool != NULL && d->pool->encrypted));
+    json_object_set_new(o, "cache",
+                        json_pack("{s:I, s:I, s:I}", "entries", (json_int_t)cs.entries, "bytes",
+                                  (json_int_t)cs.bytes, "max_bytes",
+                                  (json_int_t)d->cfg->cache_size));
+    json_object_set_new(o, "inflight", json_integer((json_int_t)t.inflight));
+    json_object_set_new(o, "build", json_string(cfg_build_info()));
+    return o;
+}
+
+/* Apply one change (already checked as far as cfg_set goes) to a copy of
+ * the settings, check it, persist it, then put it in force: either all
+ * of that happens or nothing does. */
+static json_t *change(daemon_t *d, const char *name, const char *value)
+{
+    char err[2048], canon[CFG_VALUE_MAX + 64];
+    cfg_errors_t errs = {0};
+    cfg_t *c = cfg_dup(d->cfg);
+    state_t *st = NULL;
+    pool_t *pool = NULL;
+    json_t *reply = NULL;
+    int idx = cfg_key_index(name);
+
+    if (c == NULL)
+        return fail("out of memory");
+    if (cfg_set(c, name, value, NULL, true, err, sizeof(err)) != CFG_OK) {
+        reply = fail(err);
+        goto done;
+    }
+    if (cfg_check(c, &errs) != 0) {
+        join_errors(&errs, err, sizeof(err));
+        reply = fail(err);
+        goto done;
+    }
+    if (cfg_key_upstream((size_t)idx) && !pool_matches(d->pool, c)) {
+        pool = pool_new(c, d->pool, err, sizeof(err));
+        if (pool == NULL || pool_validate(pool, d->base, err, sizeof(err)) != 0) {
+            reply = fail(err);
+            goto done;
+        }
+    }
+    st = state_dup(d->state);
+    if (st == NULL) {
+        reply = fail("out of memory");
+        goto done;
+    }
+    const char *key = cfg_key_name((size_t)idx);
+    if (state_set(st, key, c->text[idx], err, sizeof(err)) != 0 ||
+        state_save(st, err, sizeof(err)) != 0) {
+        reply = fail(err);
+        goto done;
+    }
+    if (daemon_publish(d, c, pool, err, sizeof(err)) != 0) {
+        reply = fail(err);
+        goto done;
+    }
+    state_free(d->state);
+    d->state = st;
+    st = NULL;
+    cfg_get(c, name, canon, sizeof(canon), err, sizeof(err));
+    log_notice("control: %s = %s", key, canon);
+    reply = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", canon);
+done:
+    cfg_errors_clear(&errs);
+    pool_unref(pool);
+    state_free(st);
+    cfg_unref(c);
+    return reply;
+}
+
+static json_t *cmd_config(daemon_t *d, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char name[128], value[CFG_VALUE_MAX + 64], err[1024];
+
+    if (eq != NULL) {
+        size_t nl = (size_t)(eq - arg);
+        if (nl >= sizeof(name))
+            return fail("setting name too long");
+        memcpy(name, arg, nl);
+        name[nl] = '\0';
+        return change(d, name, eq + 1);
+    }
+    snprintf(name, sizeof(name), "%s", arg);
+    cfg_status_t st = cfg_get(d->cfg, name, value, sizeof(value), err, sizeof(err));
+    if (st == CFG_EREADONLY && strcasecmp(name, "idle") == 0) {
+        stats_totals_t t;
+        sum_stats(d, &t);
+        snprintf(value, sizeof(value), "%s", t.inflight == 0 ? "true" : "false");
+    } else if (st != CFG_OK) {
+        return fail(err);
+    }
+    if (strcasecmp(name, "dns_server") == 0 && value[0] == '\0' && d->pool != NULL &&
+        d->pool->n > 0) {
+        /* Like the class: the server in use when none was set. */
+        snprintf(value, sizeof(value), "%s", d->pool->servers[0]->spec.host);
+    }
+    return json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", value);
+}
+
+static json_t *cmd_server(daemon_t *d, const ctl_request_t *req)
+{
+    char list[CFG_VALUE_MAX + 1];
+    size_t off = 0;
+    json_t *r, *servers;
+
+    list[0] = '\0';
+    for (int i = 0; i < req->argc; i++) {
+        int n = snprintf(list + off, sizeof(list) - off, "%s%s", i ? " " : "", req->argv[i]);
+        if (n < 0 || (size_t)n >= sizeof(list) - off)
+            return fail("server: list too long");
+        off += (size_t)n;
+    }
+    r = change(d, "servers", list);
+    if (r == NULL || !json_is_true(json_object_get(r, "ok")))
+        return r;
+    json_decref(r);
+    servers = json_array();
+    for (size_t i = 0; i < d->pool->n; i++)
+        json_array_append_new(servers, json_string(d->pool->servers[i]->spec.name));
+    return json_pack("{s:b, s:o}", "ok", 1, "servers", servers);
+}
+
+static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
+{
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t len = 0, n;
+
+    if (d->cache == NULL)
+        return json_pack("{s:b, s:i}", "ok", 1, "flushed", 0);
+    if (req->argc == 0) {
+        n = cache_flush(d->cache, NULL, 0);
+    } else {
+        if (sr_name_from_text(req->argv[0], wire, sizeof(wire), &len) != SR_OK) {
+            char err[400];
+            snprintf(err, sizeof(err), "cache flush: '%.255s' is not a domain name", req->argv[0]);
+            return fail(err);
+        }
+        n = cache_flush(d->cache, wire, len);
+    }
+    log_info("control: cache flush%s%s: %zu entries", req->argc ? " " : "",
+             req->argc ? req->argv[0] : "", n);
+    return json_pack("{s:b, s:I}", "ok", 1, "flushed", (json_int_t)n);
+}
+
+static void dump_line(void *arg, const char *line)
+{
+    json_array_append_new((json_t *)arg, json_string(line));
+}
+
+static json_t *cmd_dump(daemon_t *d)
+{
+    json_t *entries = json_array();
+
+    if (entries == NULL)
+        return NULL;
+    if (d->cache != NULL)
+        cache_dump(d->cache, worker_now_s(), dump_line, entries);
+    return json_pack("{s:b, s:o}", "ok", 1, "entries", entries);
+}
+
+json_t *daemon_command(void *arg, const ctl_request_t *req)
+{
+    daemon_t *d = arg;
+    char err[2048];
+
+    switch (req->cmd) {
+    case CTL_STATS: return cmd_stats(d);
+    case CTL_STATUS: return cmd_status(d);
+    case CTL_CONFIG: return cmd_config(d, req->argv[0]);
+    case CTL_SERVER: return cmd_server(d, req);
+    case CTL_CACHE_FLUSH: return cmd_flush(d, req);
+    case CTL_CACHE_DUMP: return cmd_dump(d);
+    case CTL_RELOAD:
+        if (daemon_reload(d, err, sizeof(err)) != 0)
+            return fail(err);
+        return json_pack("{s:b}", "ok", 1);
+    }
+    return fail("unknown command");
+}
+
+void daemon_metrics_collect(void *arg, metrics_snapshot_t *snap)
+{
+    daemon_t *d = arg;
+
+    sum_stats(d, &snap->totals);
+    if (d->cache != NULL)
+        cache_stats(d->cache, &snap->cache);
+    snap->cache_max_bytes = d->cfg->cache_size;
+    snap->pool = d->pool;
+    if (snap->pool != NULL)
+        pool_ref(snap->pool);
+    snap->uptime_s = uptime_s(d);
+    snap->threads = d->nworkers;
+}
+
+void daemon_metrics_release(void *arg, metrics_snapshot_t *snap)
+{
+    (void)arg;
+    pool_unref(snap->pool);
+    snap->pool = NULL;
+}

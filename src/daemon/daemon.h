@@ -1,0 +1,74 @@
+/* stubresd: the running daemon, as the main thread sees it.
+ *
+ * Holds the top-level objects (settings, state file, upstream pool,
+ * cache, workers, control socket, metrics) and carries out run-time
+ * changes: `config NAME=VALUE`, `server SPEC...`, `reload` and SIGHUP all
+ * end in daemon_publish(), which builds what changed and hands it to the
+ * workers; queries in flight finish with what they started with. The
+ * control commands are implemented here (control.c only moves lines). */
+#ifndef STUBRESD_DAEMON_H
+#define STUBRESD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cache.h"
+#include "cfg.h"
+#include "control.h"
+#include "ctlproto.h"
+#include "listener.h"
+#include "metrics.h"
+#include "pool.h"
+#include "state.h"
+#include "worker.h"
+
+struct event_base;
+
+typedef struct daemon {
+    struct event_base *base; /* the main thread's loop */
+    char *config_path;
+    cfg_t *cfg;     /* settings in force (file + state) */
+    state_t *state; /* what operators changed at run time */
+    pool_t *pool;   /* upstreams in force */
+    cache_t *cache;
+    listener_set_t listeners;
+    worker_t **workers;
+    unsigned nworkers;
+    control_t *control;
+    metrics_t *metrics;
+    uint64_t start_us;
+    bool stopping;
+} daemon_t;
+
+/* Load the config file and the state file into a new cfg_t and check it.
+ * *st receives the state (state file path from the config). Returns NULL
+ * with errors in errs. */
+cfg_t *daemon_load(const char *path, state_t **st, cfg_errors_t *errs);
+
+/* The cache settings of c. */
+cache_cfg_t daemon_cache_cfg(const cfg_t *c);
+
+/* Put c (a reference is taken) in force: a new pool when upstream
+ * settings changed (pool may be given, already built), cache limits, log
+ * level, query log; then every worker. Returns 0 or -1 with err (nothing
+ * changed). */
+int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap);
+
+/* Re-read the config file (SIGHUP, `reload`). 0, or -1 with err (the
+ * running settings stay). */
+int daemon_reload(daemon_t *d, char *err, size_t errcap);
+
+/* The control handler (control_handler_fn). */
+json_t *daemon_command(void *arg, const ctl_request_t *req);
+
+/* Metrics callbacks. */
+void daemon_metrics_collect(void *arg, metrics_snapshot_t *snap);
+void daemon_metrics_release(void *arg, metrics_snapshot_t *snap);
+
+/* How long a drain may take with c: every attempt of a query, plus a
+ * second. */
+unsigned daemon_drain_ms(const cfg_t *c);
+
+#endif

@@ -1,0 +1,748 @@
+/* stubresd: the query path (see forwarder.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stubres/upstream.h>
+#include <stubres/wire.h>
+
+#include "lib-internal.h" /* sr_buf_t: the bounds-checked cursor */
+
+#include "cache.h"
+#include "forwarder.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "stats.h"
+#include "tcpconn.h"
+#include "worker.h"
+
+#define RCODE_NOERROR 0
+#define RCODE_FORMERR 1
+#define RCODE_SERVFAIL 2
+#define RCODE_NOTIMP 4
+#define RCODE_REFUSED 5
+#define RCODE_BADVERS 16
+
+/* Clients one upstream query may answer; more identical queries are
+ * dropped (they retry, and by then the answer is cached). */
+#define FWD_MAX_WAITERS 1024
+/* Clients waiting at once, per thread, as a multiple of max_inflight:
+ * bounds the memory a flood of identical queries with fresh IDs can take
+ * (each waiter is about 600 bytes). */
+#define FWD_WAITERS_PER_INFLIGHT 8
+/* Buckets of the in-flight table (a power of two). */
+#define FWD_BUCKETS 4096
+/* Additional records a query may carry (OPT, TSIG, a cookie-less
+ * client's junk): more is FORMERR. */
+#define FWD_MAX_ADDITIONAL 4
+/* Attempts of one query: every upstream once, at most 4, at least 2 (so
+ * a lone upstream gets a second chance after a lost packet). */
+#define FWD_MAX_ATTEMPTS 4
+
+/* ------------------------------------------------------------- parsing */
+
+/* Read an uncompressed name at the cursor (queries have no earlier name
+ * a pointer could refer to). */
+static fwd_verdict_t parse_qname(sr_buf_t *b, const uint8_t **name, size_t *len)
+{
+    size_t start = b->off, total = 0;
+
+    for (;;) {
+        uint8_t l;
+        if (sr_buf_u8(b, &l) != SR_OK)
+            return FWD_FORMERR;
+        total += 1u + l;
+        if (total > SR_NAME_MAX_WIRE)
+            return FWD_FORMERR;
+        if (l == 0)
+            break;
+        if (l > SR_LABEL_MAX) /* a pointer (0xC0) or the obsolete 0x40/0x80 kinds */
+            return FWD_FORMERR;
+        if (sr_buf_skip(b, l) != SR_OK)
+            return FWD_FORMERR;
+    }
+    *name = b->data + start;
+    *len = total;
+    return FWD_OK;
+}
+
+/* Skip a possibly compressed owner name in the additional section: a
+ * pointer ends it, and where it points does not matter for skipping. */
+static fwd_verdict_t skip_name(sr_buf_t *b, bool *root)
+{
+    size_t total = 0;
+
+    *root = true;
+    for (;;) {
+        uint8_t l;
+        if (sr_buf_u8(b, &l) != SR_OK)
+            return FWD_FORMERR;
+        if ((l & 0xC0) == 0xC0) {
+            *root = false;
+            return sr_buf_skip(b, 1) == SR_OK ? FWD_OK : FWD_FORMERR;
+        }
+        if (l > SR_LABEL_MAX)
+            return FWD_FORMERR;
+        if (l == 0)
+            return FWD_OK;
+        *root = false;
+        total += 1u + l;
+        if (total > SR_NAME_MAX_WIRE || sr_buf_skip(b, l) != SR_OK)
+            return FWD_FORMERR;
+    }
+}
+
+fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
+{
+    sr_buf_t b;
+    uint16_t qd, an, ns, ar;
+
+    memset(qi, 0, sizeof(*qi));
+    sr_buf_init(&b, pkt, len);
+    if (sr_buf_u16(&b, &qi->id) != SR_OK || sr_buf_u16(&b, &qi->flags) != SR_OK ||
+        sr_buf_u16(&b, &qd) != SR_OK || sr_buf_u16(&b, &an) != SR_OK ||
+        sr_buf_u16(&b, &ns) != SR_OK || sr_buf_u16(&b, &ar) != SR_OK)
+        return FWD_DROP; /* no header: nobody to answer */
+    if (qi->flags & SR_FLAG_QR)
+        return FWD_DROP; /* a response: answering it could loop */
+    qi->opcode = (qi->flags >> 11) & 0xF;
+
+    /* The question, for echoing even when something else is wrong. */
+    if (qd == 1) {
+        if (parse_qname(&b, &qi->qname, &qi->qname_len) == FWD_OK &&
+            sr_buf_u16(&b, &qi->qtype) == SR_OK && sr_buf_u16(&b, &qi->qclass) == SR_OK) {
+            qi->has_question = true;
+            qi->question_end = b.off;
+        }
+    }
+    if (qi->opcode != 0)
+        return FWD_NOTIMP; /* NOTIFY, UPDATE, ...: not for a stub */
+    if (qd != 1 || !qi->has_question)
+        return FWD_FORMERR;
+    if (an != 0 || ns != 0)
+        return FWD_FORMERR; /* a QUERY carries no answer or authority */
+    if (ar > FWD_MAX_ADDITIONAL)
+        return FWD_FORMERR;
+
+    for (unsigned i = 0; i < ar; i++) {
+        bool root;
+        uint16_t type, cls, rdlen;
+        uint32_t ttl;
+        if (skip_name(&b, &root) != FWD_OK || sr_buf_u16(&b, &type) != SR_OK ||
+            sr_buf_u16(&b, &cls) != SR_OK || sr_buf_u32(&b, &ttl) != SR_OK ||
+            sr_buf_u16(&b, &rdlen) != SR_OK || sr_buf_skip(&b, rdlen) != SR_OK)
+            return FWD_FORMERR;
+        if (type != SR_TYPE_OPT)
+            continue; /* TSIG and friends: not verified, not forwarded */
+        /* RFC 6891 6.1.1: one OPT, owned by the root. */
+        if (qi->edns || !root)
+            return FWD_FORMERR;
+        qi->edns = true;
+        qi->edns_size = cls < 512 ? 512 : cls; /* RFC 6891 6.2.5 */
+        qi->edns_version = (uint8_t)(ttl >> 16);
+        qi->do_bit = (ttl & 0x8000u) != 0;
+    }
+    if (qi->qtype == SR_TYPE_OPT)
+        return FWD_FORMERR; /* RFC 6891 6.1.1: OPT is no question */
+    if (qi->edns && qi->edns_version != 0)
+        return FWD_BADVERS;
+    if (qi->qtype == 251 || qi->qtype == 252)
+        return FWD_REFUSED; /* IXFR, AXFR */
+    return FWD_OK;
+}
+
+/* Header + question (+ OPT) with rcode, the common body of every reply
+ * stubresd makes up itself. */
+static size_t build_reply(uint16_t id, uint16_t qflags, unsigned opcode, const uint8_t *qname,
+                          size_t qname_len, uint16_t qtype, uint16_t qclass, bool edns, bool do_bit,
+                          unsigned rcode, uint16_t udp_size, uint8_t *out, size_t cap)
+{
+    size_t len = SR_HEADER_LEN + (qname != NULL ? qname_len + 4 : 0) + (edns ? 11 : 0);
+    uint16_t flags;
+
+    if (len > cap)
+        return 0;
+    flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | ((opcode & 0xF) << 11) |
+                       (qflags & (SR_FLAG_RD | SR_FLAG_CD)) | (rcode & 0xF));
+    sr_put16(out, id);
+    sr_put16(out + 2, flags);
+    sr_put16(out + 4, qname != NULL ? 1 : 0);
+    sr_put16(out + 6, 0);
+    sr_put16(out + 8, 0);
+    sr_put16(out + 10, edns ? 1 : 0);
+    size_t off = SR_HEADER_LEN;
+    if (qname != NULL) {
+        memcpy(out + off, qname, qname_len);
+        off += qname_len;
+        sr_put16(out + off, qtype);
+        sr_put16(out + off + 2, qclass);
+        off += 4;
+    }
+    if (edns) {
+        /* RFC 6891 6.1.2/6.1.3: the upper 8 bits of the RCODE in the TTL. */
+        out[off] = 0;
+        sr_put16(out + off + 1, SR_TYPE_OPT);
+        sr_put16(out + off + 3, udp_size);
+        out[off + 5] = (uint8_t)(rcode >> 4);
+        out[off + 6] = 0;
+        sr_put16(out + off + 7, do_bit ? 0x8000u : 0u);
+        sr_put16(out + off + 9, 0);
+        off += 11;
+    }
+    return off;
+}
+
+size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode, uint16_t udp_size,
+                       uint8_t *out, size_t cap)
+{
+    (void)pkt;
+    /* RFC 6891 7: a client that sent an OPT gets one back. */
+    return build_reply(qi->id, qi->flags, qi->opcode, qi->has_question ? qi->qname : NULL,
+                       qi->qname_len, qi->qtype, qi->qclass, qi->edns, qi->do_bit, rcode, udp_size,
+                       out, cap);
+}
+
+static size_t reply_for_query(const cache_query_t *q, unsigned rcode, uint8_t *out, size_t cap)
+{
+    return build_reply(q->id, q->flags, 0, q->qname, q->qname_len, q->qtype, q->qclass, q->edns,
+                       q->do_bit, rcode, CACHE_EDNS_UDP_SIZE, out, cap);
+}
+
+/* ------------------------------------------------------------- in flight */
+
+typedef struct waiter {
+    struct waiter *next;
+    fwd_client_t client;
+    cache_query_t q; /* q.qname points to qname below */
+    uint8_t qname[SR_NAME_MAX_WIRE];
+    uint64_t start_us;
+} waiter_t;
+
+typedef struct pending {
+    struct pending *hnext; /* hash chain */
+    struct fwd_table *table;
+    worker_t *w;
+    uint32_t hash;
+    uint8_t key[SR_NAME_MAX_WIRE + 5]; /* lowercase name, type, class, DO|CD */
+    size_t keylen;
+    uint8_t qname[SR_NAME_MAX_WIRE]; /* as the first client wrote it */
+    size_t qname_len;
+    uint16_t qtype, qclass;
+    bool do_bit, cd;
+    waiter_t *waiters, **wtail;
+    unsigned nwaiters;
+    pool_inst_t *pi; /* the upstreams it started with */
+    uint64_t tried;  /* upstreams used (bits) */
+    unsigned attempts, max_attempts;
+    int cur; /* upstream of the attempt in flight */
+    sr_xfer_t *xfer;
+    uint32_t timeout_ms;
+    bool serve_stale;
+    uint8_t query[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4 + 11];
+    size_t qlen;
+} pending_t;
+
+struct fwd_table {
+    pending_t *buckets[FWD_BUCKETS];
+    size_t count;
+    size_t waiters; /* clients waiting, all entries */
+    uint32_t seed;
+};
+
+struct fwd_table *fwd_table_new(uint32_t seed)
+{
+    struct fwd_table *t = calloc(1, sizeof(*t));
+    if (t != NULL)
+        t->seed = seed;
+    return t;
+}
+
+size_t fwd_table_count(const struct fwd_table *t)
+{
+    return t->count;
+}
+
+static uint32_t key_hash(uint32_t seed, const uint8_t *k, size_t n)
+{
+    /* FNV-1a with a per-thread seed: cheap, and a flood of colliding
+     * names is bounded by max_inflight anyway. */
+    uint32_t h = 2166136261u ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        h ^= k[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static size_t make_key(uint8_t *key, const uint8_t *qname, size_t qlen, uint16_t qtype,
+                       uint16_t qclass, bool do_bit, bool cd)
+{
+    for (size_t i = 0; i < qlen; i++) {
+        uint8_t ch = qname[i];
+        key[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
+    }
+    sr_put16(key + qlen, qtype);
+    sr_put16(key + qlen + 2, qclass);
+    key[qlen + 4] = (uint8_t)((do_bit ? 1 : 0) | (cd ? 2 : 0));
+    return qlen + 5;
+}
+
+static pending_t *table_find(struct fwd_table *t, const uint8_t *key, size_t keylen, uint32_t hash)
+{
+    for (pending_t *p = t->buckets[hash & (FWD_BUCKETS - 1)]; p != NULL; p = p->hnext)
+        if (p->hash == hash && p->keylen == keylen && memcmp(p->key, key, keylen) == 0)
+            return p;
+    return NULL;
+}
+
+static void table_insert(struct fwd_table *t, pending_t *p)
+{
+    pending_t **b = &t->buckets[p->hash & (FWD_BUCKETS - 1)];
+    p->hnext = *b;
+    *b = p;
+    p->table = t;
+    t->count++;
+}
+
+static void table_remove(pending_t *p)
+{
+    struct fwd_table *t = p->table;
+    if (t == NULL)
+        return;
+    for (pending_t **pp = &t->buckets[p->hash & (FWD_BUCKETS - 1)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == p) {
+            *pp = p->hnext;
+            t->count--;
+            break;
+        }
+    }
+    p->table = NULL;
+}
+
+static void pending_free(pending_t *p)
+{
+    waiter_t *wt = p->waiters;
+    p->w->fwd->waiters -= p->nwaiters;
+    while (wt != NULL) {
+        waiter_t *next = wt->next;
+        free(wt);
+        wt = next;
+    }
+    if (p->xfer != NULL)
+        sr_xfer_cancel(p->xfer);
+    pool_inst_release(p->pi);
+    free(p);
+}
+
+void fwd_table_free(struct fwd_table *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < FWD_BUCKETS; i++) {
+        pending_t *p = t->buckets[i];
+        while (p != NULL) {
+            pending_t *next = p->hnext;
+            /* TCP waiters hold their connection: let go of it. */
+            for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next)
+                if (wt->client.tcp)
+                    tcpconn_reply(wt->client.conn, NULL, 0);
+            p->table = NULL;
+            pending_free(p);
+            p = next;
+        }
+    }
+    free(t);
+}
+
+/* ------------------------------------------------------------- replies */
+
+static void query_log_line(const fwd_client_t *c, const cache_query_t *q, const uint8_t *reply,
+                           size_t n, const char *source, uint64_t start_us)
+{
+    char ip[ADDR_TEXT_MAX], name[SR_NAME_MAX_TEXT], tb[16], rb[16];
+    unsigned rcode = n >= 4 ? (reply[3] & 0xF) : RCODE_SERVFAIL;
+
+    addr_format_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
+    if (sr_name_to_text(q->qname, q->qname_len, name, sizeof(name)) != SR_OK)
+        snprintf(name, sizeof(name), "?");
+    log_query("%s %s %s %s%s %s %s %s %.3fms", ip, name, sr_type_name(q->qtype, tb),
+              q->qclass == SR_CLASS_IN ? "IN" : "CLASS", q->qclass == SR_CLASS_IN ? "" : "?",
+              sr_rcode_name(rcode, rb), c->tcp ? "tcp" : "udp", source,
+              (double)(pool_now_us() - start_us) / 1000.0);
+}
+
+/* Count a reply about to be sent. */
+static void count_reply(worker_t *w, const fwd_client_t *c, const uint8_t *reply, size_t n)
+{
+    if (n < 4)
+        return;
+    stats_count_rcode(&w->stats, reply[3] & 0xF);
+    if (!c->tcp && (reply[2] & (SR_FLAG_TC >> 8)))
+        STAT_INC(&w->stats, truncated);
+}
+
+/* Send an answer that came later than the query (from upstream). */
+static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, const char *source)
+{
+    count_reply(w, &wt->client, buf, n);
+    if (log_query_enabled())
+        query_log_line(&wt->client, &wt->q, buf, n, source, wt->start_us);
+    if (wt->client.tcp)
+        tcpconn_reply(wt->client.conn, buf, n);
+    else if (n > 0)
+        listener_udp_send(&wt->client, buf, n);
+}
+
+/* The answer arrived: cache it, and give every waiter its rendering. */
+static void deliver(worker_t *w, pending_t *p, const sr_msg_t *msg)
+{
+    uint32_t now = worker_now_s();
+
+    table_remove(p);
+    STAT_ADD(&w->stats, inflight, (uint64_t)-1);
+    cache_store(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, msg, now);
+    for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
+        size_t n = cache_render(msg, &wt->q, w->out, 65535);
+        if (n == 0)
+            n = reply_for_query(&wt->q, RCODE_SERVFAIL, w->out, 65535);
+        STAT_ADD(&w->stats, waiting, (uint64_t)-1);
+        send_later(w, wt, w->out, n, "upstream");
+    }
+    pending_free(p);
+    worker_drain_check(w);
+}
+
+/* Every attempt failed: stale data if allowed and there, else SERVFAIL. */
+static void fail(worker_t *w, pending_t *p)
+{
+    uint32_t now = worker_now_s();
+
+    table_remove(p);
+    STAT_ADD(&w->stats, inflight, (uint64_t)-1);
+    if (p->nwaiters > 0) /* a failed prefetch leaves the entry alone */
+        cache_store_failure(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd,
+                            now);
+    for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
+        size_t n = 0;
+        const char *source = "servfail";
+        if (p->serve_stale &&
+            cache_lookup(w->cache, &wt->q, now, true, w->out, 65535, &n) == CACHE_STALE) {
+            STAT_INC(&w->stats, cache_stale);
+            source = "stale";
+        } else {
+            n = reply_for_query(&wt->q, RCODE_SERVFAIL, w->out, 65535);
+        }
+        STAT_ADD(&w->stats, waiting, (uint64_t)-1);
+        send_later(w, wt, w->out, n, source);
+    }
+    pending_free(p);
+    worker_drain_check(w);
+}
+
+/* ------------------------------------------------------------- upstream */
+
+static void attempt(worker_t *w, pending_t *p);
+
+/* Is resp an answer to p's question? The transport checked ID, source
+ * and question already (RFC 5452); a second look costs little and keeps
+ * a confused transport from poisoning the cache. */
+static bool believable(const pending_t *p, const sr_msg_t *m)
+{
+    size_t ql = 0;
+    const uint8_t *qn;
+
+    if (!(sr_msg_flags(m) & SR_FLAG_QR) || sr_msg_opcode(m) != 0)
+        return false;
+    if (sr_msg_qdcount(m) != 1)
+        return false;
+    qn = sr_msg_qname_wire(m, &ql);
+    return qn != NULL && sr_name_equal(qn, ql, p->qname, p->qname_len) &&
+           sr_msg_qtype(m) == p->qtype && sr_msg_qclass(m) == p->qclass;
+}
+
+static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                          const sr_xfer_info_t *info)
+{
+    pending_t *p = arg;
+    worker_t *w = p->w;
+    pool_server_t *s = p->pi->pool->servers[p->cur];
+    uint64_t now_us = pool_now_us();
+
+    p->xfer = NULL;
+    if (status != SR_OK) {
+        pool_report(s, status == SR_E_TIMEDOUT ? POOL_TIMEOUT : POOL_ERROR, 0, now_us);
+        log_info("upstream %s: %s%s%s", s->spec.name, sr_strerror((int)status),
+                 info != NULL && info->detail != NULL && info->detail[0] ? ": " : "",
+                 info != NULL && info->detail != NULL ? info->detail : "");
+        attempt(w, p);
+        return;
+    }
+    if (sr_msg_parse(w->msg, resp, len, SR_PARSE_NO_FIELDS) != SR_OK || !believable(p, w->msg)) {
+        pool_report(s, POOL_ERROR, 0, now_us);
+        log_info("upstream %s: unusable response (%s)", s->spec.name, sr_msg_error(w->msg));
+        attempt(w, p);
+        return;
+    }
+    unsigned rcode = sr_msg_rcode(w->msg);
+    uint64_t rtt = info != NULL ? info->rtt_us : 0;
+    if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED) {
+        /* The upstream lives but could not answer: another may. */
+        pool_report(s, POOL_SERVFAIL, rtt, now_us);
+        attempt(w, p);
+        return;
+    }
+    pool_report(s, POOL_OK, rtt, now_us);
+    deliver(w, p, w->msg);
+}
+
+/* Start the next attempt, or fail when there is none left. */
+static void attempt(worker_t *w, pending_t *p)
+{
+    pool_t *pool = p->pi->pool;
+
+    while (p->attempts < p->max_attempts) {
+        uint64_t now_us = pool_now_us();
+        int i = pool_pick(pool, p->tried, now_us, worker_random(w));
+        sr_status_t st = SR_OK;
+        if (i < 0)
+            break;
+        p->attempts++;
+        p->tried |= 1ull << i;
+        p->cur = i;
+        if (p->pi->ups[i] == NULL) {
+            pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
+            continue;
+        }
+        pool_count_query(pool->servers[i]);
+        STAT_INC(&w->stats, upstream_queries);
+        p->xfer = sr_upstream_query(p->pi->ups[i], p->query, p->qlen, 0, (int)p->timeout_ms,
+                                    upstream_done, p, &st);
+        if (p->xfer != NULL)
+            return;
+        pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
+        log_info("upstream %s: %s", pool->servers[i]->spec.name, sr_strerror((int)st));
+    }
+    fail(w, p);
+}
+
+static waiter_t *waiter_new(const fwd_client_t *c, const cache_query_t *q, uint64_t now_us)
+{
+    waiter_t *wt = malloc(sizeof(*wt));
+    if (wt == NULL)
+        return NULL;
+    wt->next = NULL;
+    wt->client = *c;
+    wt->q = *q;
+    memcpy(wt->qname, q->qname, q->qname_len);
+    wt->q.qname = wt->qname;
+    wt->start_us = now_us;
+    return wt;
+}
+
+static bool same_client(const waiter_t *wt, const fwd_client_t *c, uint16_t id)
+{
+    if (wt->q.id != id || wt->client.tcp != c->tcp)
+        return false;
+    if (c->tcp)
+        return wt->client.conn == c->conn;
+    return wt->client.peerlen == c->peerlen && memcmp(&wt->client.peer, &c->peer, c->peerlen) == 0;
+}
+
+static void add_waiter(worker_t *w, pending_t *p, waiter_t *wt)
+{
+    *p->wtail = wt;
+    p->wtail = &wt->next;
+    p->nwaiters++;
+    w->fwd->waiters++;
+    STAT_INC(&w->stats, waiting);
+    if (wt->client.tcp)
+        tcpconn_hold(wt->client.conn);
+}
+
+/* A new query upstream for key; c/q may be NULL (prefetch). */
+static pending_t *start(worker_t *w, const uint8_t *key, size_t keylen, uint32_t hash,
+                        const cache_query_t *q)
+{
+    const cfg_t *cfg = w->cfg;
+    pending_t *p;
+    sr_query_opts_t opts;
+    size_t n = w->pool->pool->n;
+
+    if (fwd_table_count(w->fwd) >= cfg->max_inflight || n == 0)
+        return NULL;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->w = w;
+    p->hash = hash;
+    memcpy(p->key, key, keylen);
+    p->keylen = keylen;
+    memcpy(p->qname, q->qname, q->qname_len);
+    p->qname_len = q->qname_len;
+    p->qtype = q->qtype;
+    p->qclass = q->qclass;
+    p->do_bit = q->do_bit;
+    p->cd = (q->flags & SR_FLAG_CD) != 0;
+    p->wtail = &p->waiters;
+    p->timeout_ms = cfg->timeout_ms;
+    p->serve_stale = cfg->serve_stale;
+    p->max_attempts = n > FWD_MAX_ATTEMPTS ? FWD_MAX_ATTEMPTS : (n < 2 ? 2 : (unsigned)n);
+
+    memset(&opts, 0, sizeof(opts));
+    opts.rd = cfg->recursive;
+    opts.cd = p->cd;
+    opts.edns_size = (uint16_t)cfg->max_packet_size; /* RFC 6891; 1232 by default */
+    opts.do_bit = p->do_bit;
+    if (sr_query_build(p->query, sizeof(p->query), &p->qlen, p->qname, p->qname_len, p->qtype,
+                       p->qclass, &opts) != SR_OK) {
+        free(p);
+        return NULL;
+    }
+    p->pi = w->pool;
+    p->pi->users++;
+    table_insert(w->fwd, p);
+    STAT_INC(&w->stats, inflight);
+    return p;
+}
+
+static void prefetch(worker_t *w, const cache_query_t *q)
+{
+    uint8_t key[SR_NAME_MAX_WIRE + 5];
+    size_t keylen = make_key(key, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
+                             (q->flags & SR_FLAG_CD) != 0);
+    uint32_t hash = key_hash(w->fwd->seed, key, keylen);
+    pending_t *p;
+
+    if (table_find(w->fwd, key, keylen, hash) != NULL)
+        return;
+    p = start(w, key, keylen, hash, q);
+    if (p == NULL)
+        return;
+    STAT_INC(&w->stats, prefetches);
+    attempt(w, p);
+}
+
+static void miss(worker_t *w, const fwd_client_t *c, const cache_query_t *q, uint64_t now_us)
+{
+    uint8_t key[SR_NAME_MAX_WIRE + 5];
+    size_t keylen = make_key(key, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
+                             (q->flags & SR_FLAG_CD) != 0);
+    uint32_t hash = key_hash(w->fwd->seed, key, keylen);
+    pending_t *p = table_find(w->fwd, key, keylen, hash);
+    waiter_t *wt;
+
+    if (p != NULL) {
+        /* The same question is already on its way: wait for that answer
+         * (a client's retransmission of the same query is not doubled). */
+        for (waiter_t *o = p->waiters; o != NULL; o = o->next)
+            if (same_client(o, c, q->id))
+                return;
+        if (p->nwaiters >= FWD_MAX_WAITERS ||
+            w->fwd->waiters >= (size_t)w->cfg->max_inflight * FWD_WAITERS_PER_INFLIGHT) {
+            STAT_INC(&w->stats, dropped);
+            return;
+        }
+        wt = waiter_new(c, q, now_us);
+        if (wt == NULL) {
+            STAT_INC(&w->stats, dropped);
+            return;
+        }
+        STAT_INC(&w->stats, coalesced);
+        add_waiter(w, p, wt);
+        return;
+    }
+    wt = waiter_new(c, q, now_us);
+    p = wt != NULL ? start(w, key, keylen, hash, q) : NULL;
+    if (p == NULL) {
+        free(wt);
+        STAT_INC(&w->stats, dropped); /* overload: the client retries */
+        return;
+    }
+    add_waiter(w, p, wt);
+    attempt(w, p);
+}
+
+/* ------------------------------------------------------------- entry */
+
+size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t *c, uint8_t *out,
+                 size_t cap)
+{
+    const cfg_t *cfg = w->cfg;
+    fwd_qinfo_t qi;
+    fwd_verdict_t v = fwd_parse_query(pkt, len, &qi);
+    unsigned rcode;
+    size_t n;
+
+    if (v == FWD_DROP) {
+        STAT_INC(&w->stats, dropped);
+        return 0;
+    }
+    if (c->tcp)
+        STAT_INC(&w->stats, queries_tcp);
+    else
+        STAT_INC(&w->stats, queries_udp);
+
+    if (!acl_match(&cfg->allow, (const struct sockaddr *)&c->peer)) {
+        /* Never an open resolver: outsiders get REFUSED, nothing more. */
+        STAT_INC(&w->stats, refused_acl);
+        rcode = RCODE_REFUSED;
+        goto error;
+    }
+    switch (v) {
+    case FWD_FORMERR:
+        STAT_INC(&w->stats, malformed);
+        rcode = RCODE_FORMERR;
+        goto error;
+    case FWD_NOTIMP: rcode = RCODE_NOTIMP; goto error;
+    case FWD_REFUSED: rcode = RCODE_REFUSED; goto error;
+    case FWD_BADVERS: rcode = RCODE_BADVERS; goto error;
+    default: break;
+    }
+
+    cache_query_t q;
+    q.id = qi.id;
+    q.flags = qi.flags;
+    q.qname = qi.qname;
+    q.qname_len = qi.qname_len;
+    q.qtype = qi.qtype;
+    q.qclass = qi.qclass;
+    q.edns = qi.edns;
+    q.do_bit = qi.do_bit;
+    if (c->tcp)
+        q.max_len = 65535;
+    else if (!qi.edns)
+        q.max_len = 512; /* RFC 1035 4.2.1 */
+    else
+        q.max_len = (uint16_t)(qi.edns_size < cfg->max_udp_size ? qi.edns_size : cfg->max_udp_size);
+
+    cache_result_t r = cache_lookup(w->cache, &q, worker_now_s(), false, out, cap, &n);
+    if (r != CACHE_MISS) {
+        STAT_INC(&w->stats, cache_hits);
+        if (r == CACHE_STALE)
+            STAT_INC(&w->stats, cache_stale);
+        count_reply(w, c, out, n);
+        if (log_query_enabled())
+            query_log_line(c, &q, out, n, r == CACHE_STALE ? "stale" : "cache", pool_now_us());
+        if (r == CACHE_HIT_PREFETCH && cfg->prefetch)
+            prefetch(w, &q);
+        return n;
+    }
+    STAT_INC(&w->stats, cache_misses);
+    if (w->draining) {
+        /* Shutting down: nothing new goes upstream. */
+        n = reply_for_query(&q, RCODE_SERVFAIL, out, cap);
+        count_reply(w, c, out, n);
+        return n;
+    }
+    miss(w, c, &q, pool_now_us());
+    return 0;
+
+error:
+    n = fwd_error_reply(&qi, pkt, rcode, CACHE_EDNS_UDP_SIZE, out, cap);
+    count_reply(w, c, out, n);
+    return n;
+}

@@ -1,0 +1,486 @@
+/* stubresd: the sockets clients query (see listener.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "forwarder.h"
+#include "listener.h"
+#include "log.h"
+#include "stats.h"
+#include "tcpconn.h"
+#include "worker.h"
+
+/* Pending TCP connections the kernel may queue. */
+#define TCP_BACKLOG 256
+
+/* ------------------------------------------------------------- opening */
+
+static int set_int_opt(int fd, int level, int opt, int v)
+{
+    return setsockopt(fd, level, opt, &v, sizeof(v));
+}
+
+/* Ask for the destination address of each datagram: a socket on a
+ * wildcard address must answer from the address the query went to. */
+static int want_pktinfo(int fd, int family)
+{
+    if (family == AF_INET)
+        return set_int_opt(fd, IPPROTO_IP, IP_PKTINFO, 1);
+    return set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+}
+
+static int open_one(const struct sockaddr_storage *ss, socklen_t len, int type, bool reuseport,
+                    char *err, size_t errcap)
+{
+    char a[ADDR_TEXT_MAX];
+    const char *what = "socket";
+    int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    addr_format((const struct sockaddr *)ss, a, sizeof(a));
+    if (fd < 0)
+        goto fail;
+    what = "setsockopt";
+    if (type == SOCK_STREAM && set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1) != 0)
+        goto fail;
+    if (reuseport && set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1) != 0)
+        goto fail;
+    /* One socket per family: [::] must not take IPv4 too. */
+    if (ss->ss_family == AF_INET6 && set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) != 0)
+        goto fail;
+    if (type == SOCK_DGRAM && addr_is_any((const struct sockaddr *)ss) &&
+        want_pktinfo(fd, ss->ss_family) != 0)
+        goto fail;
+    what = "bind";
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+        goto fail;
+    what = "listen";
+    if (type == SOCK_STREAM && listen(fd, TCP_BACKLOG) != 0)
+        goto fail;
+    return fd;
+fail:
+    snprintf(err, errcap, "listen: %s (%s): %s: %s", a, type == SOCK_DGRAM ? "udp" : "tcp", what,
+             strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static int set_alloc(listener_set_t *set, unsigned threads, size_t n)
+{
+    set->threads = threads;
+    set->n = 0;
+    set->socks = calloc(threads, sizeof(*set->socks));
+    if (set->socks == NULL)
+        return -1;
+    for (unsigned t = 0; t < threads; t++) {
+        set->socks[t] = calloc(n ? n : 1, sizeof(listen_sock_t));
+        if (set->socks[t] == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+#ifdef HAVE_LIBSYSTEMD
+/* Socket activation: take the sockets of stubresd.socket. */
+static int from_systemd(const cfg_t *cfg, listener_set_t *set, char *err, size_t errcap)
+{
+    int n = sd_listen_fds(1);
+
+    if (n <= 0)
+        return n;
+    if (set_alloc(set, cfg->threads, (size_t)n) != 0) {
+        snprintf(err, errcap, "listen: out of memory");
+        return -1;
+    }
+    set->activated = true;
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i, type = 0;
+        socklen_t tl = sizeof(type);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+            getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+            (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+            (type != SOCK_DGRAM && type != SOCK_STREAM)) {
+            log_warnx("socket activation: fd %d is not an IP datagram or stream socket; "
+                      "ignored",
+                      fd);
+            continue;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        bool wild = addr_is_any((struct sockaddr *)&ss);
+        if (type == SOCK_DGRAM && wild)
+            want_pktinfo(fd, ss.ss_family);
+        for (unsigned t = 0; t < cfg->threads; t++) {
+            listen_sock_t *ls = &set->socks[t][set->n];
+            /* Each thread its own descriptor, so each can close its own. */
+            ls->fd = t == 0 ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            if (ls->fd < 0) {
+                snprintf(err, errcap, "listen: dup of socket-activated fd %d: %s", fd,
+                         strerror(errno));
+                return -1;
+            }
+            ls->type = type;
+            ls->family = ss.ss_family;
+            ls->wildcard = wild;
+            ls->addr = ss;
+            ls->addrlen = sl;
+        }
+        set->n++;
+    }
+    if (set->n == 0) {
+        snprintf(err, errcap, "listen: systemd passed no usable socket");
+        return -1;
+    }
+    log_info("using %zu socket(s) from systemd (listen = is ignored)", set->n);
+    return (int)set->n;
+}
+#endif
+
+int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errcap)
+{
+    memset(set, 0, sizeof(*set));
+#ifdef HAVE_LIBSYSTEMD
+    int a = from_systemd(cfg, set, err, errcap);
+    if (a < 0) {
+        listener_close(set);
+        return -1;
+    }
+    if (a > 0)
+        return 0;
+#endif
+    if (set_alloc(set, cfg->threads, cfg->nlisten * 2) != 0) {
+        snprintf(err, errcap, "listen: out of memory");
+        listener_close(set);
+        return -1;
+    }
+    /* listen left at its default: an address this host lacks (no IPv6)
+     * is skipped rather than fatal. An explicit one must work. */
+    bool lenient = cfg->where[cfg_key_index("listen")] == NULL;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        for (int k = 0; k < 2; k++) {
+            int type = k == 0 ? SOCK_DGRAM : SOCK_STREAM;
+            struct sockaddr_storage ss = cfg->listen[i];
+            socklen_t len = cfg->listen_len[i];
+            bool skipped = false;
+            for (unsigned t = 0; t < cfg->threads; t++) {
+                int fd = open_one(&ss, len, type, cfg->threads > 1, err, errcap);
+                if (fd < 0) {
+                    if (lenient && t == 0 && (errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
+                        log_notice("%s; skipped", err);
+                        skipped = true;
+                        break;
+                    }
+                    listener_close(set);
+                    return -1;
+                }
+                if (t == 0 && addr_port((struct sockaddr *)&ss) == 0) {
+                    /* Port 0: the other threads join the port we got. */
+                    socklen_t sl = sizeof(ss);
+                    getsockname(fd, (struct sockaddr *)&ss, &sl);
+                }
+                listen_sock_t *ls = &set->socks[t][set->n];
+                ls->fd = fd;
+                ls->type = type;
+                ls->family = ss.ss_family;
+                ls->wildcard = addr_is_any((struct sockaddr *)&ss);
+                ls->addr = ss;
+                ls->addrlen = len;
+            }
+            if (!skipped)
+                set->n++;
+        }
+    }
+    if (set->n == 0) {
+        snprintf(err, errcap, "listen: no address could be bound");
+        listener_close(set);
+        return -1;
+    }
+    return 0;
+}
+
+void listener_close(listener_set_t *set)
+{
+    if (set->socks == NULL)
+        return;
+    for (unsigned t = 0; t < set->threads; t++) {
+        if (set->socks[t] == NULL)
+            continue;
+        for (size_t i = 0; i < set->n; i++)
+            if (set->socks[t][i].fd >= 0)
+                close(set->socks[t][i].fd);
+        free(set->socks[t]);
+    }
+    free(set->socks);
+    set->socks = NULL;
+    set->n = 0;
+}
+
+/* ------------------------------------------------------------- UDP */
+
+static void pktinfo_read(struct msghdr *mh, fwd_client_t *c)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            struct sockaddr_in *sin = (struct sockaddr_in *)&c->local;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            memset(sin, 0, sizeof(*sin));
+            sin->sin_family = AF_INET;
+            sin->sin_addr = pi.ipi_addr;
+            c->local_ifindex = pi.ipi_ifindex;
+            c->has_local = true;
+        } else if (cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo pi;
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&c->local;
+            memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+            memset(sin6, 0, sizeof(*sin6));
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_addr = pi.ipi6_addr;
+            c->local_ifindex = (int)pi.ipi6_ifindex;
+            c->has_local = true;
+        }
+    }
+}
+
+typedef union ctlbuf {
+    char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo))];
+    struct cmsghdr align;
+} ctlbuf_t;
+
+/* Fill mh's control data so the reply leaves from c's local address. */
+static void pktinfo_write(struct msghdr *mh, ctlbuf_t *ctl, const fwd_client_t *c)
+{
+    struct cmsghdr *cm;
+
+    if (!c->has_local) {
+        mh->msg_control = NULL;
+        mh->msg_controllen = 0;
+        return;
+    }
+    memset(ctl, 0, sizeof(*ctl));
+    mh->msg_control = ctl->buf;
+    if (c->local.ss_family == AF_INET) {
+        struct in_pktinfo pi;
+        memset(&pi, 0, sizeof(pi));
+        pi.ipi_spec_dst = ((const struct sockaddr_in *)&c->local)->sin_addr;
+        mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+        cm = CMSG_FIRSTHDR(mh);
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+    } else {
+        struct in6_pktinfo pi;
+        memset(&pi, 0, sizeof(pi));
+        pi.ipi6_addr = ((const struct sockaddr_in6 *)&c->local)->sin6_addr;
+        pi.ipi6_ifindex = (unsigned)c->local_ifindex;
+        mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+        cm = CMSG_FIRSTHDR(mh);
+        cm->cmsg_level = IPPROTO_IPV6;
+        cm->cmsg_type = IPV6_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(pi));
+        memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+    }
+}
+
+void listener_udp_send(const fwd_client_t *c, const void *buf, size_t len)
+{
+    struct msghdr mh;
+    struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+    ctlbuf_t ctl;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_name = (void *)(uintptr_t)&c->peer;
+    mh.msg_namelen = c->peerlen;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    pktinfo_write(&mh, &ctl, c);
+    /* UDP: a reply the kernel will not take is a reply lost, as on the
+     * wire; the client retries. */
+    (void)sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void udp_read(evutil_socket_t fd, short what, void *arg)
+{
+    listen_sock_t *ls = arg;
+    worker_t *w = ls->w;
+    struct mmsghdr rmsg[WORKER_BATCH], smsg[WORKER_BATCH];
+    struct iovec riov[WORKER_BATCH], siov[WORKER_BATCH];
+    struct sockaddr_storage peer[WORKER_BATCH];
+    ctlbuf_t rctl[WORKER_BATCH], sctl[WORKER_BATCH];
+
+    (void)what;
+    /* A few batches per wake-up, then back to the loop so TCP clients
+     * and upstream answers get their turn. */
+    for (int round = 0; round < 4; round++) {
+        int n, ns = 0;
+        for (int i = 0; i < WORKER_BATCH; i++) {
+            riov[i].iov_base = w->rx[i];
+            riov[i].iov_len = WORKER_UDP_RX;
+            memset(&rmsg[i].msg_hdr, 0, sizeof(rmsg[i].msg_hdr));
+            rmsg[i].msg_hdr.msg_name = &peer[i];
+            rmsg[i].msg_hdr.msg_namelen = sizeof(peer[i]);
+            rmsg[i].msg_hdr.msg_iov = &riov[i];
+            rmsg[i].msg_hdr.msg_iovlen = 1;
+            if (ls->wildcard) {
+                /* Filled by the kernel (IP_PKTINFO), never read before. */
+                /* cppcheck-suppress legacyUninitvar */
+                rmsg[i].msg_hdr.msg_control = rctl[i].buf;
+                rmsg[i].msg_hdr.msg_controllen = sizeof(rctl[i].buf);
+            }
+        }
+        n = recvmmsg(fd, rmsg, WORKER_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                log_debug("recvmmsg: %s", strerror(errno));
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            fwd_client_t c;
+            size_t len;
+            if (rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                STAT_INC(&w->stats, dropped); /* larger than any sane query */
+                continue;
+            }
+            c.tcp = false;
+            c.fd = fd;
+            c.conn = NULL;
+            c.peer = peer[i];
+            c.peerlen = rmsg[i].msg_hdr.msg_namelen;
+            c.has_local = false;
+            c.local_ifindex = 0;
+            if (ls->wildcard)
+                pktinfo_read(&rmsg[i].msg_hdr, &c);
+            len = fwd_query(w, w->rx[i], rmsg[i].msg_len, &c, w->tx[ns], WORKER_UDP_TX);
+            if (len == 0)
+                continue;
+            siov[ns].iov_base = w->tx[ns];
+            siov[ns].iov_len = len;
+            memset(&smsg[ns].msg_hdr, 0, sizeof(smsg[ns].msg_hdr));
+            smsg[ns].msg_hdr.msg_name = &peer[i];
+            smsg[ns].msg_hdr.msg_namelen = c.peerlen;
+            smsg[ns].msg_hdr.msg_iov = &siov[ns];
+            smsg[ns].msg_hdr.msg_iovlen = 1;
+            pktinfo_write(&smsg[ns].msg_hdr, &sctl[ns], &c);
+            ns++;
+        }
+        for (int sent = 0; sent < ns;) {
+            int r = sendmmsg(fd, smsg + sent, (unsigned)(ns - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                    sent++; /* this datagram cannot go (e.g. no route): skip it */
+                else
+                    break; /* socket buffer full: drop the rest, as the wire would */
+                continue;
+            }
+            sent += r;
+        }
+        if (n < WORKER_BATCH)
+            return;
+    }
+}
+
+/* ------------------------------------------------------------- TCP */
+
+static void tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                       int salen, void *arg)
+{
+    listen_sock_t *ls = arg;
+    (void)lev;
+    tcpconn_accept(ls->w, fd, sa, salen);
+}
+
+static void tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    listen_sock_t *ls = arg;
+    (void)fd;
+    (void)what;
+    if (ls->lev != NULL && !ls->w->draining)
+        evconnlistener_enable(ls->lev);
+}
+
+static void tcp_error(struct evconnlistener *lev, void *arg)
+{
+    listen_sock_t *ls = arg;
+    struct timeval one = {1, 0};
+
+    /* Out of descriptors (EMFILE) and the like: libevent would retry at
+     * once, forever. Pause a second instead. */
+    log_warn("accept");
+    evconnlistener_disable(lev);
+    event_base_once(ls->w->base, -1, EV_TIMEOUT, tcp_resume_cb, ls, &one);
+}
+
+int listener_attach(worker_t *w, listen_sock_t *socks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        listen_sock_t *ls = &socks[i];
+        ls->w = w;
+        if (ls->type == SOCK_DGRAM) {
+            ls->ev = event_new(w->base, ls->fd, EV_READ | EV_PERSIST, udp_read, ls);
+            if (ls->ev == NULL || event_add(ls->ev, NULL) != 0)
+                return -1;
+        } else {
+            ls->lev = evconnlistener_new(w->base, tcp_accept, ls, LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd);
+            if (ls->lev == NULL)
+                return -1;
+            evconnlistener_set_error_cb(ls->lev, tcp_error);
+        }
+    }
+    return 0;
+}
+
+void listener_pause(listen_sock_t *socks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (socks[i].ev != NULL)
+            event_del(socks[i].ev);
+        if (socks[i].lev != NULL)
+            evconnlistener_disable(socks[i].lev);
+    }
+}
+
+void listener_tcp_pause(listen_sock_t *socks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (socks[i].lev != NULL)
+            evconnlistener_disable(socks[i].lev);
+}
+
+void listener_tcp_resume(listen_sock_t *socks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (socks[i].lev != NULL)
+            evconnlistener_enable(socks[i].lev);
+}
+
+void listener_detach(listen_sock_t *socks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (socks[i].ev != NULL)
+            event_free(socks[i].ev);
+        socks[i].ev = NULL;
+        if (socks[i].lev != NULL)
+            evconnlistener_free(socks[i].lev);
+        socks[i].lev = NULL;
+    }
+}

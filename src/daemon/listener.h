@@ -1,0 +1,69 @@
+/* stubresd: the sockets clients query.
+ *
+ * UDP and TCP sockets on every `listen` address, IPv4 and IPv6, opened by
+ * the main thread before privileges are dropped; or the sockets systemd
+ * passes (socket activation, sd_listen_fds) when built with libsystemd.
+ * With threads > 1 every thread gets its own socket per address
+ * (SO_REUSEPORT, so the kernel spreads the load); systemd's sockets are
+ * dup()ed for each thread instead. The per-thread receive path is here
+ * too: UDP is read in batches (recvmmsg) and cache hits are answered in
+ * batches (sendmmsg). */
+#ifndef STUBRESD_LISTENER_H
+#define STUBRESD_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "cfg.h"
+
+struct worker;
+struct event;
+struct evconnlistener;
+
+/* One listening socket of one thread. */
+typedef struct listen_sock {
+    int fd;
+    int type; /* SOCK_DGRAM or SOCK_STREAM */
+    int family;
+    bool wildcard; /* bound to 0.0.0.0/:: : replies need the
+                      destination address (IP_PKTINFO) */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    /* set up by listener_attach() on the thread's event_base */
+    struct worker *w;
+    struct event *ev;           /* UDP */
+    struct evconnlistener *lev; /* TCP */
+} listen_sock_t;
+
+/* The sockets of every thread: socks[t] has n entries for thread t. */
+typedef struct listener_set {
+    unsigned threads;
+    size_t n;
+    listen_sock_t **socks;
+    bool activated; /* from systemd */
+} listener_set_t;
+
+/* Open the sockets for cfg->listen (or take systemd's). Returns 0, or -1
+ * with err naming the address and the reason. */
+int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errcap);
+/* Close every socket and free the set (after the workers are gone). */
+void listener_close(listener_set_t *set);
+
+/* Start receiving on thread w's sockets. Returns 0 or -1. */
+int listener_attach(struct worker *w, listen_sock_t *socks, size_t n);
+/* Stop reading new queries (drain): UDP events and TCP listeners go,
+ * the UDP sockets stay open for the answers still to come. */
+void listener_pause(listen_sock_t *socks, size_t n);
+/* Resume accepting TCP (after a connection slot freed up). */
+void listener_tcp_resume(listen_sock_t *socks, size_t n);
+void listener_tcp_pause(listen_sock_t *socks, size_t n);
+/* Free the events of thread w's sockets (not the sockets). */
+void listener_detach(listen_sock_t *socks, size_t n);
+
+/* Send one UDP reply from the socket fd to peer, from the local address
+ * the query came to when known (IP_PKTINFO). */
+struct fwd_client;
+void listener_udp_send(const struct fwd_client *c, const void *buf, size_t len);
+
+#endif

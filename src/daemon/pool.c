@@ -1,0 +1,845 @@
+/* stubresd: the upstream pool (see pool.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <stubres/wire.h>
+
+#include "acl.h"
+#include "log.h"
+#include "pool.h"
+
+const double pool_rtt_bounds_ms[POOL_RTT_BUCKETS] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+};
+
+/* Backoff of a failed upstream: first 500 ms, doubling, at most 30 s, so
+ * a restarted upstream is back in use within half a minute. */
+#define BACKOFF_FIRST_MS 500u
+#define BACKOFF_MAX_MS 30000u
+/* fastest: one query in PROBE_ONE_IN goes to another upstream, so a
+ * server that got faster is noticed. */
+#define PROBE_ONE_IN 16u
+
+uint64_t pool_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---------------------------------------------------------------- specs */
+
+static const char *const proto_scheme[] = {"udp", "tcp", "tls", "https"};
+
+static uint16_t default_port(sr_proto_t p)
+{
+    return p == SR_PROTO_TLS ? 853 : p == SR_PROTO_HTTPS ? 443 : 53;
+}
+
+bool pool_spec_encrypted(const pool_spec_t *spec)
+{
+    return spec->proto == SR_PROTO_TLS || spec->proto == SR_PROTO_HTTPS;
+}
+
+/* A host name of letters, digits, '-', '_' and dots, or non-ASCII (IDN,
+ * encoded later when UseIDNs is set). */
+static bool host_name_ok(const char *h)
+{
+    size_t label = 0, len = strlen(h);
+
+    if (len == 0 || len > 253 || h[0] == '.' || h[0] == '-')
+        return false;
+    for (const char *p = h; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!isalnum(ch) && ch != '-' && ch != '_' && ch < 0x80)
+            return false;
+        if (++label > 63)
+            return false;
+    }
+    return true;
+}
+
+static int parse_port_text(const char *s, size_t n, uint16_t *port)
+{
+    unsigned long v = 0;
+
+    if (n == 0 || n > 5)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int pool_spec_parse(const char *text, pool_spec_t *spec, char *err, size_t errcap)
+{
+    static const char accepted[] =
+        "expected udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT][#AUTH_NAME] "
+        "or https://HOST[:PORT]/PATH";
+    const char *p = text, *hostend, *rest;
+    bool port_given = false;
+    char hostbuf[300];
+    size_t hl;
+
+    memset(spec, 0, sizeof(*spec));
+    spec->proto = SR_PROTO_UDP;
+    if (strlen(text) > 1000) {
+        snprintf(err, errcap, "'%.40s...' is too long", text);
+        return -1;
+    }
+    const char *scheme_end = strstr(text, "://");
+    if (scheme_end != NULL) {
+        size_t sl = (size_t)(scheme_end - text);
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (strlen(proto_scheme[i]) == sl && strncasecmp(text, proto_scheme[i], sl) == 0)
+                found = i;
+        if (found < 0) {
+            snprintf(err, errcap, "'%s': unknown scheme '%.*s'; %s", text, (int)sl, text, accepted);
+            return -1;
+        }
+        spec->proto = (sr_proto_t)found;
+        p = scheme_end + 3;
+    }
+    spec->port = default_port(spec->proto);
+
+    /* HOST: [v6], or up to ':', '/', '#' or the end. A bare IPv6 address
+     * (two colons or more, no brackets) is taken whole when nothing but
+     * the address can follow. */
+    if (*p == '[') {
+        const char *close = strchr(p, ']');
+        if (close == NULL) {
+            snprintf(err, errcap, "'%s': missing ']'; %s", text, accepted);
+            return -1;
+        }
+        hl = (size_t)(close - p - 1);
+        if (hl == 0 || hl >= sizeof(hostbuf)) {
+            snprintf(err, errcap, "'%s': bad address; %s", text, accepted);
+            return -1;
+        }
+        memcpy(hostbuf, p + 1, hl);
+        hostbuf[hl] = '\0';
+        hostend = close + 1;
+    } else {
+        size_t n = strcspn(p, "/#");
+        const char *c1 = memchr(p, ':', n);
+        if (c1 != NULL && memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - p)) != NULL)
+            hl = n; /* bare IPv6 */
+        else
+            hl = c1 != NULL ? (size_t)(c1 - p) : n;
+        if (hl == 0 || hl >= sizeof(hostbuf)) {
+            snprintf(err, errcap, "'%s': no host; %s", text, accepted);
+            return -1;
+        }
+        memcpy(hostbuf, p, hl);
+        hostbuf[hl] = '\0';
+        hostend = p + hl;
+    }
+    rest = hostend;
+    if (*rest == ':') {
+        size_t n = strcspn(rest + 1, "/#");
+        if (parse_port_text(rest + 1, n, &spec->port) != 0) {
+            snprintf(err, errcap, "'%s': bad port (1 to 65535); %s", text, accepted);
+            return -1;
+        }
+        port_given = true;
+        rest += 1 + n;
+    }
+    (void)port_given;
+
+    /* Is HOST an address or a name? */
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    bool is_v6 = false;
+    if (addr_parse(hostbuf, 53, false, &ss, &sl) == 0) {
+        is_v6 = ss.ss_family == AF_INET6;
+        addr_format_ip((struct sockaddr *)&ss, spec->host, sizeof(spec->host));
+    } else if (strchr(hostbuf, ':') == NULL && host_name_ok(hostbuf)) {
+        size_t n = strlen(hostbuf);
+        /* A trailing dot is allowed and dropped. */
+        if (n > 1 && hostbuf[n - 1] == '.')
+            hostbuf[n - 1] = '\0';
+        snprintf(spec->host, sizeof(spec->host), "%s", hostbuf);
+    } else {
+        snprintf(err, errcap, "'%s': '%s' is neither an IP address nor a host name; %s", text,
+                 hostbuf, accepted);
+        return -1;
+    }
+
+    if (*rest == '#') {
+        if (spec->proto != SR_PROTO_TLS) {
+            snprintf(err, errcap, "'%s': #AUTH_NAME is only for tls://; %s", text, accepted);
+            return -1;
+        }
+        if (!host_name_ok(rest + 1)) {
+            snprintf(err, errcap, "'%s': bad authentication name '%s'", text, rest + 1);
+            return -1;
+        }
+        snprintf(spec->auth, sizeof(spec->auth), "%s", rest + 1);
+        rest += strlen(rest);
+    }
+    if (*rest == '/') {
+        if (spec->proto != SR_PROTO_HTTPS) {
+            snprintf(err, errcap, "'%s': a /PATH is only for https://; %s", text, accepted);
+            return -1;
+        }
+        for (const char *q = rest; *q; q++)
+            if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f || *q == '#') {
+                snprintf(err, errcap, "'%s': bad character in the path", text);
+                return -1;
+            }
+        snprintf(spec->path, sizeof(spec->path), "%s", rest);
+        rest += strlen(rest);
+    }
+    if (*rest != '\0') {
+        snprintf(err, errcap, "'%s': unexpected '%s'; %s", text, rest, accepted);
+        return -1;
+    }
+    if (spec->proto == SR_PROTO_HTTPS && spec->path[0] == '\0')
+        snprintf(spec->path, sizeof(spec->path), "/dns-query"); /* RFC 8484 example */
+
+    const char *lb = is_v6 ? "[" : "", *rb = is_v6 ? "]" : "";
+    snprintf(spec->name, sizeof(spec->name), "%s://%s%s%s:%u%s%s%s", proto_scheme[spec->proto], lb,
+             spec->host, rb, (unsigned)spec->port, spec->auth[0] ? "#" : "", spec->auth,
+             spec->path);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lists */
+
+/* Is an upstream at host:port this daemon itself? Only numeric hosts can
+ * be checked without resolving. */
+static bool spec_is_self(const cfg_t *cfg, const pool_spec_t *spec)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+
+    if (addr_parse(spec->host, spec->port, false, &ss, &sl) != 0)
+        return false;
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        const struct sockaddr *l = (const struct sockaddr *)&cfg->listen[i];
+        if (addr_equal(l, (struct sockaddr *)&ss))
+            return true;
+        if (addr_is_any(l) && l->sa_family == ss.ss_family && addr_port(l) == spec->port &&
+            addr_is_loopback((struct sockaddr *)&ss))
+            return true;
+    }
+    return false;
+}
+
+/* The nameserver lines of a resolv.conf, at most max. */
+static int read_resolv_conf(const char *path, char (*out)[64], int max)
+{
+    FILE *f = fopen(path, "re");
+    char line[512];
+    int n = 0;
+
+    if (f == NULL)
+        return -1;
+    while (n < max && fgets(line, sizeof(line), f) != NULL) {
+        char word[32], addr[128];
+        if (sscanf(line, "%31s %127s", word, addr) != 2 || strcmp(word, "nameserver") != 0)
+            continue;
+        addr[strcspn(addr, "%")] = '\0'; /* no scope ids */
+        if (strlen(addr) >= 64)
+            continue;
+        memcpy(out[n++], addr, strlen(addr) + 1);
+    }
+    fclose(f);
+    return n;
+}
+
+static int spec_from_parts(int proto, const char *host, unsigned port, pool_spec_t *spec, char *err,
+                           size_t errcap)
+{
+    char text[1100];
+    bool v6 = strchr(host, ':') != NULL && host[0] != '[';
+
+    if (port == 0)
+        port = default_port((sr_proto_t)proto);
+    snprintf(text, sizeof(text), "%s://%s%s%s:%u", proto_scheme[proto], v6 ? "[" : "", host,
+             v6 ? "]" : "", port);
+    return pool_spec_parse(text, spec, err, errcap);
+}
+
+int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t errcap)
+{
+    char why[1024];
+    int n = 0;
+    const char *key = "servers";
+
+    if (cfg->nservers > 0) {
+        for (size_t i = 0; i < cfg->nservers && i < POOL_MAX_SERVERS; i++) {
+            if (pool_spec_parse(cfg->servers[i], &specs[n], why, sizeof(why)) != 0) {
+                snprintf(err, errcap, "servers: %s", why);
+                return -1;
+            }
+            n++;
+        }
+    } else if (cfg->dns_server[0] != '\0') {
+        key = "dns_server";
+        int rc;
+        if (strstr(cfg->dns_server, "://") != NULL)
+            rc = pool_spec_parse(cfg->dns_server, &specs[0], why, sizeof(why));
+        else if (cfg->protocol == SR_PROTO_HTTPS)
+            rc = (snprintf(why, sizeof(why), "protocol https needs an https://HOST/PATH URL"), -1);
+        else
+            rc = spec_from_parts(cfg->protocol, cfg->dns_server, cfg->dns_port, &specs[0], why,
+                                 sizeof(why));
+        if (rc != 0) {
+            snprintf(err, errcap, "dns_server: %s", why);
+            return -1;
+        }
+        n = 1;
+    } else {
+        char ns[POOL_MAX_SERVERS][64];
+        int m = read_resolv_conf(cfg->resolv_conf, ns, POOL_MAX_SERVERS);
+        key = "resolv_conf";
+        if (m < 0) {
+            snprintf(err, errcap,
+                     "resolv_conf: no upstream configured (servers, dns_server) "
+                     "and %s cannot be read: %s",
+                     cfg->resolv_conf, strerror(errno));
+            return -1;
+        }
+        if (cfg->protocol == SR_PROTO_HTTPS) {
+            snprintf(err, errcap, "protocol: https needs dns_server or servers set to a URL");
+            return -1;
+        }
+        for (int i = 0; i < m; i++) {
+            struct sockaddr_storage ss;
+            socklen_t sl;
+            /* Only addresses, as libc reads the file: a name would need a
+             * resolver, which may be ourselves. */
+            if (addr_parse(ns[i], 53, false, &ss, &sl) != 0 ||
+                spec_from_parts(cfg->protocol, ns[i], cfg->dns_port, &specs[n], why, sizeof(why)) !=
+                    0)
+                continue;
+            if (spec_is_self(cfg, &specs[n]))
+                continue; /* never forward to ourselves */
+            n++;
+        }
+        if (n == 0) {
+            snprintf(err, errcap,
+                     "resolv_conf: no upstream configured (servers, dns_server) "
+                     "and %s names no nameserver other than stubresd itself",
+                     cfg->resolv_conf);
+            return -1;
+        }
+    }
+    bool enc = false, plain = false;
+    for (int i = 0; i < n; i++) {
+        if (spec_is_self(cfg, &specs[i])) {
+            snprintf(err, errcap, "%s: %s is stubresd's own listen address", key, specs[i].name);
+            return -1;
+        }
+        if (pool_spec_encrypted(&specs[i]))
+            enc = true;
+        else
+            plain = true;
+        for (const char *h = specs[i].host; *h; h++)
+            if ((unsigned char)*h >= 0x80 && !cfg->use_idns) {
+                snprintf(err, errcap,
+                         "%s: host '%s' is not ASCII (set UseIDNs = true to "
+                         "encode it)",
+                         key, specs[i].host);
+                return -1;
+            }
+    }
+    if (enc && plain) {
+        snprintf(err, errcap, "%s: encrypted and plaintext upstreams cannot be mixed", key);
+        return -1;
+    }
+    return n;
+}
+
+/* ---------------------------------------------------------------- pools */
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    h ^= 0xff; /* separator */
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+static void fingerprint(const cfg_t *cfg, const pool_spec_t *specs, int n, char *out, size_t cap)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < cfg_nkeys(); i++)
+        if (cfg_key_upstream(i) && cfg->text[i] != NULL)
+            h = fnv1a(h, cfg->text[i]);
+    h = fnv1a(h, cfg->text[cfg_key_index("strategy")]);
+    for (int i = 0; i < n; i++)
+        h = fnv1a(h, specs[i].name);
+    snprintf(out, cap, "%016llx", (unsigned long long)h);
+}
+
+static void server_free(pool_server_t *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    free(s->strings);
+    free(s);
+}
+
+static void server_unref(pool_server_t *s)
+{
+    if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        server_free(s);
+}
+
+/* Copy the strings of the upstream config into one owned block. */
+static int server_strings(pool_server_t *s, const char *server, const char *bootstrap,
+                          const char *resolv_conf, const char *tls_name, const char *ca_file,
+                          const char *local_host)
+{
+    const char *src[6] = {server, bootstrap, resolv_conf, tls_name, ca_file, local_host};
+    const char **dst[6] = {&s->ucfg.server,   &s->ucfg.bootstrap, &s->ucfg.resolv_conf,
+                           &s->ucfg.tls_name, &s->ucfg.ca_file,   &s->ucfg.local_host};
+    size_t total = 0, off = 0;
+
+    for (int i = 0; i < 6; i++)
+        if (src[i] != NULL)
+            total += strlen(src[i]) + 1;
+    s->strings = malloc(total ? total : 1);
+    if (s->strings == NULL)
+        return -1;
+    for (int i = 0; i < 6; i++) {
+        if (src[i] == NULL) {
+            *dst[i] = NULL;
+            continue;
+        }
+        size_t l = strlen(src[i]) + 1;
+        memcpy(s->strings + off, src[i], l);
+        *dst[i] = s->strings + off;
+        off += l;
+    }
+    return 0;
+}
+
+/* The bootstrap server: the bootstrap key, else the first nameserver of
+ * resolv_conf that is not ourselves. NULL when there is none (only a
+ * problem for upstreams given by name). */
+static const char *pick_bootstrap(const cfg_t *cfg, char *buf, size_t cap)
+{
+    char ns[8][64];
+    int m;
+
+    if (cfg->bootstrap[0] != '\0')
+        return cfg->bootstrap;
+    m = read_resolv_conf(cfg->resolv_conf, ns, 8);
+    for (int i = 0; i < m; i++) {
+        pool_spec_t spec;
+        char err[256];
+        if (spec_from_parts(SR_PROTO_UDP, ns[i], 53, &spec, err, sizeof(err)) == 0 &&
+            !spec_is_self(cfg, &spec)) {
+            snprintf(buf, cap, "%.63s", ns[i]);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static pool_server_t *server_new(const cfg_t *cfg, const pool_spec_t *spec, const pool_t *old,
+                                 char *err, size_t errcap)
+{
+    pool_server_t *s = calloc(1, sizeof(*s));
+    char url[1400], host[300], boot[64];
+    const char *server;
+    const char *bootstrap = pick_bootstrap(cfg, boot, sizeof(boot));
+
+    if (s == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    pthread_mutex_init(&s->mu, NULL);
+    s->spec = *spec;
+    s->healthy = true;
+
+    snprintf(host, sizeof(host), "%s", spec->host);
+    if (cfg->use_idns) {
+        bool ascii = true;
+        for (const char *h = host; *h; h++)
+            if ((unsigned char)*h >= 0x80)
+                ascii = false;
+        if (!ascii && sr_name_idn(spec->host, host, sizeof(host)) != SR_OK) {
+            snprintf(err, errcap, "servers: '%s' is not a valid IDN", spec->host);
+            server_free(s);
+            return NULL;
+        }
+    }
+    if (spec->proto == SR_PROTO_HTTPS) {
+        bool v6 = strchr(host, ':') != NULL;
+        snprintf(url, sizeof(url), "https://%s%s%s:%u%s", v6 ? "[" : "", host, v6 ? "]" : "",
+                 (unsigned)spec->port, spec->path);
+        server = url;
+    } else {
+        server = host;
+    }
+    s->ucfg.proto = spec->proto;
+    s->ucfg.port = spec->port;
+    s->ucfg.doh_method = (sr_doh_method_t)cfg->doh_method;
+    s->ucfg.local_port = (uint16_t)cfg->local_port;
+    s->ucfg.use_ipv6 = cfg->use_ipv6;
+    s->ucfg.use_connection = cfg->use_connection;
+    s->ucfg.share_local_port = cfg->share_local_port;
+    s->ucfg.dont_fragment = cfg->dont_fragment;
+    s->ucfg.dscp = (int)cfg->dscp;
+    s->ucfg.in_buffer_size = (int)cfg->in_buffer_size;
+    s->ucfg.out_buffer_size = (int)cfg->out_buffer_size;
+    s->ucfg.max_packet_size = (uint16_t)cfg->max_packet_size;
+    s->ucfg.tcp_fallback = true; /* TC from a UDP upstream: ask over TCP */
+    s->ucfg.absolute_timeout = cfg->absolute_timeout;
+    s->ucfg.log_level = (int)cfg->class_log_level;
+    if (server_strings(s, server, bootstrap, cfg->resolv_conf,
+                       spec->proto == SR_PROTO_TLS && spec->auth[0] ? spec->auth : NULL,
+                       cfg->ca_file[0] ? cfg->ca_file : NULL,
+                       cfg->local_host[0] ? cfg->local_host : NULL) != 0) {
+        snprintf(err, errcap, "out of memory");
+        server_free(s);
+        return NULL;
+    }
+
+    /* The same upstream in the previous pool: keep what we learnt. */
+    for (size_t i = 0; old != NULL && i < old->n; i++) {
+        pool_server_t *o = old->servers[i];
+        if (strcmp(o->spec.name, spec->name) != 0)
+            continue;
+        pthread_mutex_lock(&o->mu);
+        s->healthy = o->healthy;
+        s->fails = o->fails;
+        s->down_until_us = o->down_until_us;
+        s->backoff_ms = o->backoff_ms;
+        s->rtt_ms = o->rtt_ms;
+        s->rtt_known = o->rtt_known;
+        pthread_mutex_unlock(&o->mu);
+        atomic_store(&s->queries, atomic_load(&o->queries));
+        atomic_store(&s->responses, atomic_load(&o->responses));
+        atomic_store(&s->errors, atomic_load(&o->errors));
+        atomic_store(&s->timeouts, atomic_load(&o->timeouts));
+        atomic_store(&s->servfails, atomic_load(&o->servfails));
+        atomic_store(&s->rtt_sum_us, atomic_load(&o->rtt_sum_us));
+        for (int b = 0; b <= POOL_RTT_BUCKETS; b++)
+            atomic_store(&s->rtt_hist[b], atomic_load(&o->rtt_hist[b]));
+        break;
+    }
+    return s;
+}
+
+pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap)
+{
+    pool_spec_t *specs = calloc(POOL_MAX_SERVERS, sizeof(*specs));
+    pool_t *p = NULL;
+    int n;
+
+    if (specs == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    n = pool_effective_specs(cfg, specs, err, errcap);
+    if (n < 0)
+        goto done;
+    p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(err, errcap, "out of memory");
+        goto done;
+    }
+    atomic_init(&p->refs, 1);
+    p->strategy = cfg->strategy;
+    p->encrypted = n > 0 && pool_spec_encrypted(&specs[0]);
+    fingerprint(cfg, specs, n, p->fingerprint, sizeof(p->fingerprint));
+    for (int i = 0; i < n; i++) {
+        p->servers[i] = server_new(cfg, &specs[i], old, err, errcap);
+        if (p->servers[i] == NULL) {
+            pool_unref(p);
+            p = NULL;
+            goto done;
+        }
+        p->n++;
+    }
+done:
+    free(specs);
+    return p;
+}
+
+void pool_ref(pool_t *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+}
+
+void pool_unref(pool_t *p)
+{
+    if (p == NULL || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        server_unref(p->servers[i]);
+    free(p);
+}
+
+bool pool_matches(const pool_t *p, const cfg_t *cfg)
+{
+    pool_spec_t *specs = calloc(POOL_MAX_SERVERS, sizeof(*specs));
+    char err[512], fp[64];
+    int n;
+
+    if (specs == NULL)
+        return false;
+    n = pool_effective_specs(cfg, specs, err, sizeof(err));
+    if (n < 0) {
+        free(specs);
+        return false;
+    }
+    fingerprint(cfg, specs, n, fp, sizeof(fp));
+    free(specs);
+    return strcmp(fp, p->fingerprint) == 0;
+}
+
+/* ---------------------------------------------------------------- health */
+
+/* May s be used at now? A down server becomes usable for one probe when
+ * its backoff ends. Called with s->mu held. */
+static bool eligible_locked(const pool_server_t *s, uint64_t now_us)
+{
+    return s->healthy || now_us >= s->down_until_us;
+}
+
+/* Taking a down server for a probe: push its next chance out, so only
+ * this query probes it until the outcome is known. */
+static void claim_locked(pool_server_t *s, uint64_t now_us)
+{
+    if (!s->healthy)
+        s->down_until_us =
+            now_us + (uint64_t)(s->backoff_ms ? s->backoff_ms : BACKOFF_FIRST_MS) * 1000u;
+}
+
+int pool_pick(pool_t *p, uint64_t tried, uint64_t now_us, uint32_t rnd)
+{
+    size_t n = p->n;
+    uint64_t all = n >= 64 ? ~0ull : ((1ull << n) - 1);
+    bool elig[POOL_MAX_SERVERS];
+    double rtt[POOL_MAX_SERVERS];
+    bool known[POOL_MAX_SERVERS];
+    uint64_t down_until[POOL_MAX_SERVERS];
+    int pick = -1;
+
+    if (n == 0)
+        return -1;
+    if ((tried & all) == all)
+        tried = 0; /* every one was tried: start over */
+
+    for (size_t i = 0; i < n; i++) {
+        pool_server_t *s = p->servers[i];
+        pthread_mutex_lock(&s->mu);
+        elig[i] = !(tried & (1ull << i)) && eligible_locked(s, now_us);
+        rtt[i] = s->rtt_ms;
+        known[i] = s->rtt_known;
+        down_until[i] = s->healthy ? 0 : s->down_until_us;
+        pthread_mutex_unlock(&s->mu);
+    }
+
+    switch (p->strategy) {
+    case STRATEGY_ROUND_ROBIN: {
+        unsigned start = atomic_fetch_add_explicit(&p->rr, 1, memory_order_relaxed);
+        for (size_t k = 0; k < n && pick < 0; k++) {
+            size_t i = (start + k) % n;
+            if (elig[i])
+                pick = (int)i;
+        }
+        break;
+    }
+    case STRATEGY_FASTEST: {
+        size_t cand[POOL_MAX_SERVERS], nc = 0;
+        for (size_t i = 0; i < n; i++)
+            if (elig[i])
+                cand[nc++] = i;
+        if (nc == 0)
+            break;
+        if (nc > 1 && rnd % PROBE_ONE_IN == 0) {
+            pick = (int)cand[(rnd / PROBE_ONE_IN) % nc];
+            break;
+        }
+        for (size_t k = 0; k < nc; k++) {
+            size_t i = cand[k];
+            /* Unmeasured first: it needs a measurement to compete. */
+            if (pick < 0 || (!known[i] && known[pick]) ||
+                (known[i] == known[pick] && rtt[i] < rtt[pick]))
+                pick = (int)i;
+        }
+        break;
+    }
+    default: /* failover: the first usable in the order given */
+        for (size_t i = 0; i < n && pick < 0; i++)
+            if (elig[i])
+                pick = (int)i;
+        break;
+    }
+
+    if (pick < 0) {
+        /* Every untried upstream is down: still try the one whose backoff
+         * ends first rather than fail the query without trying. */
+        for (size_t i = 0; i < n; i++) {
+            if (tried & (1ull << i))
+                continue;
+            if (pick < 0 || down_until[i] < down_until[pick])
+                pick = (int)i;
+        }
+    }
+    if (pick >= 0) {
+        pool_server_t *s = p->servers[pick];
+        pthread_mutex_lock(&s->mu);
+        claim_locked(s, now_us);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return pick;
+}
+
+static void rtt_account(pool_server_t *s, uint64_t rtt_us)
+{
+    double ms = (double)rtt_us / 1000.0;
+    int b = 0;
+
+    while (b < POOL_RTT_BUCKETS && ms > pool_rtt_bounds_ms[b])
+        b++;
+    atomic_fetch_add_explicit(&s->rtt_hist[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->rtt_sum_us, rtt_us, memory_order_relaxed);
+    if (s->rtt_known) {
+        s->rtt_ms += (ms - s->rtt_ms) / 8.0; /* EWMA, as TCP's SRTT (RFC 6298) */
+    } else {
+        s->rtt_ms = ms;
+        s->rtt_known = true;
+    }
+}
+
+void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t now_us)
+{
+    pthread_mutex_lock(&s->mu);
+    switch (o) {
+    case POOL_OK:
+    case POOL_SERVFAIL:
+        /* It answered: it is alive, whatever it thinks of the name. */
+        if (!s->healthy)
+            log_notice("upstream %s is up again", s->spec.name);
+        s->healthy = true;
+        s->fails = 0;
+        s->backoff_ms = 0;
+        s->down_until_us = 0;
+        rtt_account(s, rtt_us);
+        if (o == POOL_OK)
+            atomic_fetch_add_explicit(&s->responses, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&s->servfails, 1, memory_order_relaxed);
+        break;
+    case POOL_TIMEOUT:
+    case POOL_ERROR:
+        if (o == POOL_TIMEOUT)
+            atomic_fetch_add_explicit(&s->timeouts, 1, memory_order_relaxed);
+        else
+            atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
+        s->fails++;
+        s->backoff_ms =
+            s->backoff_ms == 0
+                ? BACKOFF_FIRST_MS
+                : (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2);
+        s->down_until_us = now_us + (uint64_t)s->backoff_ms * 1000u;
+        if (s->healthy)
+            log_notice("upstream %s is down (%s); retrying in %u ms", s->spec.name,
+                       o == POOL_TIMEOUT ? "timeout" : "error", s->backoff_ms);
+        s->healthy = false;
+        break;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void pool_count_query(pool_server_t *s)
+{
+    atomic_fetch_add_explicit(&s->queries, 1, memory_order_relaxed);
+}
+
+void pool_server_health(pool_server_t *s, uint64_t now_us, pool_health_t *h)
+{
+    pthread_mutex_lock(&s->mu);
+    h->healthy = s->healthy;
+    h->fails = s->fails;
+    h->rtt_ms = s->rtt_known ? s->rtt_ms : 0.0;
+    h->retry_in_s =
+        !s->healthy && s->down_until_us > now_us ? (double)(s->down_until_us - now_us) / 1e6 : 0.0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---------------------------------------------------------------- instances */
+
+static void upstream_log(void *arg, int level, const char *type, const char *msg)
+{
+    pool_server_t *s = arg;
+    (void)level;
+    log_debug("upstream %s: %s: %s", s->spec.name, type, msg);
+}
+
+pool_inst_t *pool_inst_new(pool_t *p, struct event_base *base)
+{
+    pool_inst_t *pi = calloc(1, sizeof(*pi));
+
+    if (pi == NULL)
+        return NULL;
+    pool_ref(p);
+    pi->pool = p;
+    pi->users = 1;
+    for (size_t i = 0; i < p->n; i++) {
+        sr_upstream_events_t ev = {.on_log = upstream_log, .arg = p->servers[i]};
+        sr_status_t st = SR_OK;
+        pi->ups[i] = sr_upstream_new(base, &p->servers[i]->ucfg, &ev, &st);
+        pi->up_status[i] = pi->ups[i] != NULL ? SR_OK : st;
+        if (pi->ups[i] == NULL)
+            log_warnx("upstream %s: %s", p->servers[i]->spec.name, sr_strerror((int)st));
+    }
+    return pi;
+}
+
+void pool_inst_release(pool_inst_t *pi)
+{
+    if (pi == NULL || --pi->users > 0)
+        return;
+    for (size_t i = 0; i < pi->pool->n; i++)
+        sr_upstream_free(pi->ups[i]);
+    pool_unref(pi->pool);
+    free(pi);
+}
+
+int pool_validate(pool_t *p, struct event_base *base, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        sr_status_t st = SR_OK;
+        sr_upstream_t *up = sr_upstream_new(base, &p->servers[i]->ucfg, NULL, &st);
+        if (up == NULL) {
+            snprintf(err, errcap, "servers: %s: %s", p->servers[i]->spec.name,
+                     sr_strerror((int)st));
+            return -1;
+        }
+        sr_upstream_free(up);
+    }
+    return 0;
+}

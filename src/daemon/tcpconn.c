@@ -1,0 +1,339 @@
+/* stubresd: client TCP connections (see tcpconn.h). */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "forwarder.h"
+#include "listener.h"
+#include "log.h"
+#include "stats.h"
+#include "tcpconn.h"
+#include "worker.h"
+
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+static void unlink_conn(worker_t *w, tcpconn_t *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else if (w->conns == c)
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+}
+
+/* Close the socket. The tcpconn_t itself lives on while queries of it
+ * are in flight (their waiters point to it) or one of its callbacks runs. */
+static void conn_close(tcpconn_t *c)
+{
+    worker_t *w = c->w;
+
+    if (c->bev == NULL)
+        return;
+    bufferevent_free(c->bev); /* closes the socket */
+    c->bev = NULL;
+    unlink_conn(w, c);
+    w->nconns--;
+    STAT_SET(&w->stats, tcp_clients, w->nconns);
+}
+
+static void conn_maybe_free(tcpconn_t *c)
+{
+    if (c->bev == NULL && c->inflight == 0 && !c->in_cb) {
+        worker_t *w = c->w;
+        free(c);
+        worker_drain_check(w);
+    }
+}
+
+static size_t out_len(const tcpconn_t *c)
+{
+    return c->bev != NULL ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
+}
+
+/* A connection that has nothing more to say goes once its answers are
+ * written: after EOF from the client, or when draining. */
+static void conn_check_done(tcpconn_t *c)
+{
+    if (c->bev != NULL && (c->eof || c->w->draining) && c->inflight == 0 && out_len(c) == 0)
+        conn_close(c);
+    conn_maybe_free(c);
+}
+
+static void conn_pause(tcpconn_t *c)
+{
+    if (c->bev != NULL && !c->paused) {
+        bufferevent_disable(c->bev, EV_READ);
+        c->paused = true;
+    }
+}
+
+/* Read again when back under the caps; queries already buffered get
+ * handled without waiting for more bytes. */
+static void conn_maybe_resume(tcpconn_t *c)
+{
+    worker_t *w = c->w;
+
+    if (c->bev == NULL || !c->paused || c->eof || w->draining)
+        return;
+    if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT)
+        return;
+    c->paused = false;
+    bufferevent_enable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= 2)
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
+{
+    uint8_t hdr[2];
+    struct evbuffer *out;
+
+    if (c->bev == NULL || len == 0 || len > 65535)
+        return;
+    out = bufferevent_get_output(c->bev);
+    hdr[0] = (uint8_t)(len >> 8);
+    hdr[1] = (uint8_t)len;
+    /* RFC 7766 8: length and message in one segment where possible. */
+    evbuffer_expand(out, len + 2);
+    evbuffer_add(out, hdr, 2);
+    evbuffer_add(out, msg, len);
+}
+
+void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
+{
+    tcpconn_t *c;
+    struct timeval idle;
+    int one = 1;
+
+    if (w->draining) {
+        close(fd);
+        return;
+    }
+    if (w->nconns >= w->max_conns) {
+        /* At the cap: make room by closing the connection idle longest
+         * (RFC 7766 6.2.3 lets a server close idle connections); when all
+         * are busy, the newcomer is the one turned away. */
+        tcpconn_t *victim = NULL;
+        for (tcpconn_t *o = w->conns; o != NULL; o = o->next)
+            if (o->inflight == 0 && out_len(o) == 0 &&
+                (victim == NULL || o->last_active_us < victim->last_active_us))
+                victim = o;
+        STAT_INC(&w->stats, tcp_refused);
+        if (victim == NULL) {
+            close(fd);
+            return;
+        }
+        conn_close(victim);
+        conn_maybe_free(victim);
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->w = w;
+    if (salen > 0 && (size_t)salen <= sizeof(c->peer)) {
+        memcpy(&c->peer, sa, (size_t)salen);
+        c->peerlen = (socklen_t)salen;
+    }
+    /* Answers go out as soon as they are written, not after Nagle's wait. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (c->bev == NULL) {
+        close(fd);
+        free(c);
+        return;
+    }
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    /* Input stops being read beyond two maximal messages; write_cb fires
+     * when half the output cap has drained. */
+    bufferevent_setwatermark(c->bev, EV_READ, 2, 2 * 65537);
+    bufferevent_setwatermark(c->bev, EV_WRITE, TCPCONN_MAX_OUTPUT / 2, 0);
+    idle.tv_sec = w->cfg->tcp_idle_timeout_ms / 1000;
+    idle.tv_usec = (w->cfg->tcp_idle_timeout_ms % 1000) * 1000;
+    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->last_active_us = pool_now_us();
+
+    /* Append: the list stays ordered oldest first. */
+    if (w->conns == NULL) {
+        w->conns = c;
+    } else {
+        tcpconn_t *t = w->conns;
+        while (t->next != NULL)
+            t = t->next;
+        t->next = c;
+        c->prev = t;
+    }
+    w->nconns++;
+    STAT_INC(&w->stats, tcp_accepted);
+    STAT_SET(&w->stats, tcp_clients, w->nconns);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    tcpconn_t *c = arg;
+    worker_t *w = c->w;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    unsigned handled = 0;
+    fwd_client_t client;
+
+    memset(&client, 0, sizeof(client));
+    client.tcp = true;
+    client.fd = -1;
+    client.conn = c;
+    client.peer = c->peer;
+    client.peerlen = c->peerlen;
+
+    c->in_cb = true;
+    c->last_active_us = pool_now_us();
+    while (c->bev != NULL && !w->draining) {
+        uint8_t lenb[2];
+        size_t avail = evbuffer_get_length(in), mlen, n;
+        uint8_t *msg;
+
+        if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT) {
+            conn_pause(c); /* back-pressure: the client waits, not us */
+            break;
+        }
+        if (avail < 2)
+            break;
+        if (handled >= TCPCONN_BURST) {
+            /* Others' turn; come back from the loop for the rest. */
+            bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+            break;
+        }
+        evbuffer_copyout(in, lenb, 2);
+        mlen = ((size_t)lenb[0] << 8) | lenb[1];
+        if (mlen < 12) {
+            /* Not even a header: this is no DNS client. */
+            STAT_INC(&w->stats, malformed);
+            conn_close(c);
+            break;
+        }
+        if (avail < 2 + mlen)
+            break;
+        evbuffer_drain(in, 2);
+        msg = evbuffer_pullup(in, (ev_ssize_t)mlen);
+        if (msg == NULL) {
+            conn_close(c);
+            break;
+        }
+        n = fwd_query(w, msg, mlen, &client, w->tcpbuf, 65535);
+        evbuffer_drain(in, mlen);
+        if (n > 0)
+            conn_write(c, w->tcpbuf, n);
+        handled++;
+    }
+    c->in_cb = false;
+    conn_check_done(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    tcpconn_t *c = arg;
+    (void)bev;
+    c->last_active_us = pool_now_us();
+    conn_maybe_resume(c);
+    conn_check_done(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    tcpconn_t *c = arg;
+    (void)bev;
+
+    if (what & BEV_EVENT_EOF) {
+        /* The client is done asking; answers still due are sent. */
+        c->eof = true;
+        bufferevent_disable(c->bev, EV_READ);
+        conn_check_done(c);
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        if ((what & BEV_EVENT_READING) && (c->inflight > 0 || out_len(c) > 0)) {
+            /* Quiet, but not idle: answers are still coming. */
+            if (!c->paused && !c->eof)
+                bufferevent_enable(c->bev, EV_READ);
+            return;
+        }
+        /* Idle (RFC 7766 6.2.3), or a client that does not read. */
+        conn_close(c);
+        conn_maybe_free(c);
+        return;
+    }
+    if (what & BEV_EVENT_ERROR) {
+        conn_close(c);
+        conn_maybe_free(c);
+    }
+}
+
+void tcpconn_hold(tcpconn_t *c)
+{
+    c->inflight++;
+}
+
+/* Activity: idleness counts from now (RFC 7766 6.2.3 is about idle
+ * connections, and one that just got an answer is not). */
+static void conn_touch(tcpconn_t *c)
+{
+    struct timeval idle;
+    uint32_t ms = c->w->cfg->tcp_idle_timeout_ms;
+
+    if (c->bev == NULL)
+        return;
+    idle.tv_sec = ms / 1000;
+    idle.tv_usec = (ms % 1000) * 1000;
+    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    c->last_active_us = pool_now_us();
+}
+
+void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
+{
+    if (c->inflight > 0)
+        c->inflight--;
+    if (msg != NULL) {
+        conn_write(c, msg, len);
+        conn_touch(c);
+    }
+    conn_maybe_resume(c);
+    conn_check_done(c);
+}
+
+void tcpconn_drain_all(worker_t *w)
+{
+    tcpconn_t *c = w->conns;
+    while (c != NULL) {
+        tcpconn_t *next = c->next;
+        conn_pause(c);
+        conn_check_done(c);
+        c = next;
+    }
+}
+
+void tcpconn_free_all(worker_t *w)
+{
+    while (w->conns != NULL) {
+        tcpconn_t *c = w->conns;
+        conn_close(c);
+        c->inflight = 0;
+        conn_maybe_free(c);
+    }
+}
+
+bool tcpconn_all_idle(worker_t *w)
+{
+    return w->conns == NULL;
+}

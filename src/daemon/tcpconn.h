@@ -1,0 +1,56 @@
+/* stubresd: client TCP connections (RFC 7766).
+ *
+ * Messages are framed by a 2-byte length (RFC 1035 4.2.2). A client may
+ * send many queries on one connection; each is answered as soon as its
+ * answer is known, in any order (RFC 7766 6.2.1.1). Everything a client
+ * can grow is bounded: queries in flight per connection (reading pauses
+ * at tcp_max_pipeline), unsent output (reading pauses while more than
+ * TCPCONN_MAX_OUTPUT bytes wait), connections per thread (at the cap the
+ * longest-idle connection is closed, else the new one), idle time
+ * (tcp_idle_timeout) and messages handled per read event (so one busy
+ * connection cannot starve the others). */
+#ifndef STUBRESD_TCPCONN_H
+#define STUBRESD_TCPCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct worker;
+struct bufferevent;
+
+/* Unsent reply bytes above which a connection stops being read. */
+#define TCPCONN_MAX_OUTPUT (256 * 1024)
+/* Messages handled per read event before yielding to other clients. */
+#define TCPCONN_BURST 32
+
+typedef struct tcpconn {
+    struct worker *w;
+    struct bufferevent *bev; /* NULL once closed */
+    struct sockaddr_storage peer;
+    socklen_t peerlen;
+    unsigned inflight; /* queries waiting for an upstream */
+    bool eof;          /* the client closed its side */
+    bool in_cb;        /* inside one of our callbacks */
+    bool paused;       /* reading stopped for back-pressure */
+    uint64_t last_active_us;
+    struct tcpconn *next, *prev; /* the worker's list */
+} tcpconn_t;
+
+/* A connection was accepted on thread w. */
+void tcpconn_accept(struct worker *w, int fd, const struct sockaddr *sa, int salen);
+/* The answer to a query that was waiting upstream: send it (if the
+ * connection is still there) and count the query done. */
+void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len);
+/* A query of c was counted in flight (before it goes upstream). */
+void tcpconn_hold(tcpconn_t *c);
+/* Stop reading every connection of w (drain); connections close when
+ * their answers are out. */
+void tcpconn_drain_all(struct worker *w);
+/* Close and free every connection of w (at exit). */
+void tcpconn_free_all(struct worker *w);
+/* True when no connection of w has unsent output or queries in flight. */
+bool tcpconn_all_idle(struct worker *w);
+
+#endif

@@ -1,0 +1,247 @@
+/* stubresd: one event loop (thread) serving clients (see worker.h). */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "forwarder.h"
+#include "listener.h"
+#include "log.h"
+#include "tcpconn.h"
+#include "worker.h"
+
+uint32_t worker_now_s(void)
+{
+    struct timespec ts;
+    /* The coarse clock is a plain memory read (vDSO): fine for TTLs. */
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)ts.tv_sec;
+}
+
+uint32_t worker_random(worker_t *w)
+{
+    /* xorshift32: only for spreading probes, never for anything an
+     * attacker must not guess (IDs come from the transport's RAND). */
+    uint32_t x = w->rnd;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    w->rnd = x;
+    return x;
+}
+
+static unsigned conn_share(const cfg_t *cfg, unsigned nthreads)
+{
+    unsigned s = (cfg->tcp_max_clients + nthreads - 1) / nthreads;
+    return s ? s : 1;
+}
+
+/* Apply settings posted by the main thread. */
+static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
+{
+    if (cfg != NULL) {
+        cfg_unref(w->cfg);
+        w->cfg = cfg;
+        w->max_conns = conn_share(cfg, nthreads);
+    }
+    if (pool != NULL) {
+        if (w->pool == NULL || w->pool->pool != pool) {
+            pool_inst_t *pi = pool_inst_new(pool, w->base);
+            if (pi != NULL) {
+                /* Queries in flight keep the old instance alive until
+                 * they finish: a server change drops nothing. */
+                pool_inst_release(w->pool);
+                w->pool = pi;
+            } else {
+                log_warnx("thread %u: out of memory; keeping the old upstreams", w->id);
+            }
+        }
+        pool_unref(pool);
+    }
+}
+
+static void drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd;
+    (void)what;
+    log_notice("thread %u: %zu queries still in flight at the end of the drain", w->id,
+               fwd_table_count(w->fwd));
+    event_base_loopexit(w->base, NULL);
+}
+
+void worker_drain_check(worker_t *w)
+{
+    if (w->draining && fwd_table_count(w->fwd) == 0 && tcpconn_all_idle(w))
+        event_base_loopexit(w->base, NULL);
+}
+
+static void begin_drain(worker_t *w, unsigned drain_ms)
+{
+    struct timeval tv = {drain_ms / 1000, (drain_ms % 1000) * 1000};
+
+    if (w->draining)
+        return;
+    w->draining = true;
+    listener_pause(w->socks, w->nsocks);
+    tcpconn_drain_all(w);
+    w->drain_ev = evtimer_new(w->base, drain_timeout, w);
+    if (w->drain_ev != NULL)
+        evtimer_add(w->drain_ev, &tv);
+    worker_drain_check(w);
+}
+
+static void mbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    cfg_t *cfg;
+    pool_t *pool;
+    bool stop;
+    unsigned drain_ms;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&w->mu);
+    cfg = w->new_cfg;
+    pool = w->new_pool;
+    stop = w->stop_req;
+    drain_ms = w->drain_ms;
+    w->new_cfg = NULL;
+    w->new_pool = NULL;
+    pthread_mutex_unlock(&w->mu);
+
+    apply(w, cfg, pool, w->nthreads);
+    if (stop)
+        begin_drain(w, drain_ms);
+}
+
+worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg, pool_t *pool,
+                     listen_sock_t *socks, size_t nsocks)
+{
+    worker_t *w = calloc(1, sizeof(*w));
+
+    if (w == NULL)
+        return NULL;
+    w->id = id;
+    w->nthreads = nthreads;
+    w->cache = cache;
+    w->socks = socks;
+    w->nsocks = nsocks;
+    pthread_mutex_init(&w->mu, NULL);
+    if (RAND_bytes((unsigned char *)&w->rnd, sizeof(w->rnd)) != 1 || w->rnd == 0)
+        w->rnd = 0x9e3779b9u ^ id;
+    w->base = event_base_new();
+    w->fwd = fwd_table_new(worker_random(w));
+    w->msg = sr_msg_new();
+    w->out = malloc(65536);
+    w->tcpbuf = malloc(65536);
+    w->rx = malloc(sizeof(*w->rx) * WORKER_BATCH);
+    w->tx = malloc(sizeof(*w->tx) * WORKER_BATCH);
+    if (w->base == NULL || w->fwd == NULL || w->msg == NULL || w->out == NULL ||
+        w->tcpbuf == NULL || w->rx == NULL || w->tx == NULL)
+        goto fail;
+    w->mbox_ev = event_new(w->base, -1, 0, mbox_cb, w);
+    if (w->mbox_ev == NULL)
+        goto fail;
+    cfg_ref(cfg);
+    w->cfg = cfg;
+    w->max_conns = conn_share(cfg, nthreads);
+    w->pool = pool_inst_new(pool, w->base);
+    if (w->pool == NULL)
+        goto fail;
+    if (listener_attach(w, socks, nsocks) != 0)
+        goto fail;
+    return w;
+fail:
+    worker_join_free(w);
+    return NULL;
+}
+
+/* Free what the thread owns; runs on the thread at its end (or on the
+ * main thread for a worker that never started). */
+static void cleanup(worker_t *w)
+{
+    /* In-flight queries hold TCP connections: let go of them first. */
+    fwd_table_free(w->fwd);
+    w->fwd = NULL;
+    tcpconn_free_all(w);
+    listener_detach(w->socks, w->nsocks);
+    pool_inst_release(w->pool);
+    w->pool = NULL;
+    if (w->drain_ev != NULL)
+        event_free(w->drain_ev);
+    w->drain_ev = NULL;
+    if (w->mbox_ev != NULL)
+        event_free(w->mbox_ev);
+    w->mbox_ev = NULL;
+    if (w->base != NULL)
+        event_base_free(w->base);
+    w->base = NULL;
+}
+
+static void *run(void *arg)
+{
+    worker_t *w = arg;
+    event_base_dispatch(w->base);
+    cleanup(w);
+    return NULL;
+}
+
+int worker_start(worker_t *w)
+{
+    if (pthread_create(&w->thread, NULL, run, w) != 0)
+        return -1;
+    w->started = true;
+    return 0;
+}
+
+void worker_update(worker_t *w, cfg_t *cfg, pool_t *pool)
+{
+    pthread_mutex_lock(&w->mu);
+    if (cfg != NULL) {
+        cfg_ref(cfg);
+        cfg_unref(w->new_cfg);
+        w->new_cfg = cfg;
+    }
+    if (pool != NULL) {
+        pool_ref(pool);
+        pool_unref(w->new_pool);
+        w->new_pool = pool;
+    }
+    pthread_mutex_unlock(&w->mu);
+    /* Thread-safe with evthread_use_pthreads(): wakes the loop. */
+    event_active(w->mbox_ev, EV_READ, 0);
+}
+
+void worker_stop(worker_t *w, unsigned drain_ms)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop_req = true;
+    w->drain_ms = drain_ms;
+    pthread_mutex_unlock(&w->mu);
+    event_active(w->mbox_ev, EV_READ, 0);
+}
+
+void worker_join_free(worker_t *w)
+{
+    if (w == NULL)
+        return;
+    if (w->started)
+        pthread_join(w->thread, NULL);
+    else
+        cleanup(w);
+    cfg_unref(w->new_cfg);
+    pool_unref(w->new_pool);
+    cfg_unref(w->cfg);
+    sr_msg_free(w->msg);
+    free(w->out);
+    free(w->tcpbuf);
+    free(w->rx);
+    free(w->tx);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}

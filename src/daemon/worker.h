@@ -1,0 +1,94 @@
+/* stubresd: one event loop (thread) serving clients.
+ *
+ * A worker owns an event_base, its listening sockets, its client TCP
+ * connections, its table of queries in flight upstream and its own
+ * sr_upstream_t objects (a pool_inst_t). Everything it touches on the
+ * query path is its own or read-only (cfg_t, pool_t) or thread-safe (the
+ * cache, the pool's health), so the query path takes no lock but the
+ * cache shard's. The main thread talks to it only through a mailbox:
+ * new settings, and stop. */
+#ifndef STUBRESD_WORKER_H
+#define STUBRESD_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <stubres/wire.h>
+
+#include "cache.h"
+#include "cfg.h"
+#include "listener.h"
+#include "pool.h"
+#include "stats.h"
+
+struct event_base;
+struct event;
+struct fwd_table;
+struct tcpconn;
+
+/* UDP receive batch (recvmmsg/sendmmsg). */
+#define WORKER_BATCH 32
+/* Largest query read over UDP; larger datagrams are dropped. */
+#define WORKER_UDP_RX 4096
+/* Largest UDP reply (max_udp_size is capped to this). */
+#define WORKER_UDP_TX 4096
+
+typedef struct worker {
+    unsigned id;
+    unsigned nthreads; /* all workers, for shares of caps */
+    pthread_t thread;
+    bool started;
+    struct event_base *base;
+    cache_t *cache;    /* shared, thread-safe */
+    cfg_t *cfg;        /* current settings (a reference) */
+    pool_inst_t *pool; /* current upstreams (one user held) */
+    stats_thread_t stats;
+    struct fwd_table *fwd; /* queries in flight upstream */
+    sr_msg_t *msg;         /* scratch for upstream responses */
+    uint8_t *out;          /* scratch for one late reply (64 KiB) */
+    uint8_t *tcpbuf;       /* scratch for one TCP reply (64 KiB) */
+    uint32_t rnd;          /* xorshift state (probes, hash seed) */
+    listen_sock_t *socks;  /* this thread's listening sockets */
+    size_t nsocks;
+    /* client TCP */
+    struct tcpconn *conns; /* open connections, oldest first */
+    unsigned nconns;
+    unsigned max_conns; /* this thread's share of tcp_max_clients */
+    /* the mailbox */
+    pthread_mutex_t mu;
+    struct event *mbox_ev;
+    cfg_t *new_cfg; /* pending settings (references) */
+    pool_t *new_pool;
+    bool stop_req;
+    bool draining;
+    unsigned drain_ms; /* how long a drain may take */
+    struct event *drain_ev;
+    /* UDP batch buffers */
+    uint8_t (*rx)[WORKER_UDP_RX];
+    uint8_t (*tx)[WORKER_UDP_TX];
+} worker_t;
+
+/* A worker for thread id with cfg and pool (references taken), sockets
+ * (borrowed; they outlive the worker) and the shared cache. */
+worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg, pool_t *pool,
+                     listen_sock_t *socks, size_t nsocks);
+/* Run it in its own thread. Returns 0 or -1. */
+int worker_start(worker_t *w);
+/* From the main thread: use cfg and pool from the next query on (queries
+ * in flight finish with what they started with). References taken. */
+void worker_update(worker_t *w, cfg_t *cfg, pool_t *pool);
+/* From the main thread: stop reading queries, finish those in flight
+ * (at most drain_ms), then end the thread. */
+void worker_stop(worker_t *w, unsigned drain_ms);
+/* Wait for the thread and free the worker. Accepts NULL. */
+void worker_join_free(worker_t *w);
+
+/* Inside the worker: a random number. */
+uint32_t worker_random(worker_t *w);
+/* Inside the worker: monotonic seconds for the cache. */
+uint32_t worker_now_s(void);
+/* Inside the worker: check whether a drain has finished. */
+void worker_drain_check(worker_t *w);
+
+#endif

@@ -1,0 +1,471 @@
+/* The DoH JSON API ("application/dns-json", served at /resolve by Google
+ * and Cloudflare) -> a wire-format DNS response.
+ *
+ * The JSON form has no ID and no compression and gives RDATA in master-file
+ * presentation; the response we build here is what a server speaking
+ * RFC 8484 wire format would have sent, so the generic transport code can
+ * check and hand it on like any other answer. Parsed with jansson; every
+ * value read is type- and range-checked, and the output never exceeds the
+ * 65535 bytes a DNS message can have. */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "doh-internal.h"
+
+/* A growing output buffer, capped at the largest DNS message. */
+typedef struct wbuf {
+    uint8_t *p;
+    size_t len;
+    size_t cap;
+} wbuf_t;
+
+/* Make room for n more bytes. */
+static sr_status_t wb_reserve(wbuf_t *b, size_t n)
+{
+    size_t ncap;
+    uint8_t *np;
+
+    if (n > SR_DOH_WIRE_MAX - b->len)
+        return SR_E_MSGSIZE;
+    if (b->cap - b->len >= n)
+        return SR_OK;
+    ncap = b->cap != 0 ? b->cap : 512;
+    while (ncap - b->len < n)
+        ncap *= 2;
+    if (ncap > SR_DOH_WIRE_MAX)
+        ncap = SR_DOH_WIRE_MAX;
+    np = sr_realloc(b->p, ncap);
+    if (np == NULL)
+        return SR_E_NOMEM;
+    b->p = np;
+    b->cap = ncap;
+    return SR_OK;
+}
+
+/* Append n bytes. */
+static sr_status_t wb_put(wbuf_t *b, const void *data, size_t n)
+{
+    sr_status_t status = wb_reserve(b, n);
+    if (status != SR_OK)
+        return status;
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    return SR_OK;
+}
+
+/* Append a big-endian 16-bit value. */
+static sr_status_t wb_u16(wbuf_t *b, uint16_t v)
+{
+    uint8_t tmp[2];
+    sr_put16(tmp, v);
+    return wb_put(b, tmp, 2);
+}
+
+/* Append a big-endian 32-bit value. */
+static sr_status_t wb_u32(wbuf_t *b, uint32_t v)
+{
+    uint8_t tmp[4];
+    sr_put32(tmp, v);
+    return wb_put(b, tmp, 4);
+}
+
+/* Write a detail message (detail may be NULL). */
+static void set_detail(char *detail, size_t dcap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_detail(char *detail, size_t dcap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (detail == NULL || dcap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(detail, dcap, fmt, ap);
+    va_end(ap);
+}
+
+/* Read the optional boolean flag key of obj into *v (false when absent).
+ * Booleans and the integers 0/1 are accepted: the APIs write booleans,
+ * hand-written servers sometimes numbers. */
+static sr_status_t get_flag(const json_t *obj, const char *key, bool *v, char *detail, size_t dcap)
+{
+    const json_t *j = json_object_get(obj, key);
+
+    *v = false;
+    if (j == NULL || json_is_null(j))
+        return SR_OK;
+    if (json_is_boolean(j)) {
+        *v = json_is_true(j);
+        return SR_OK;
+    }
+    if (json_is_integer(j) && (json_integer_value(j) == 0 || json_integer_value(j) == 1)) {
+        *v = json_integer_value(j) == 1;
+        return SR_OK;
+    }
+    set_detail(detail, dcap, "JSON: %s is not a boolean", key);
+    return SR_E_FORMERR;
+}
+
+/* A record type given as a number or a mnemonic; -1 when it is neither
+ * or out of range. */
+static int get_type(const json_t *j)
+{
+    if (json_is_integer(j)) {
+        json_int_t v = json_integer_value(j);
+        return v >= 1 && v <= 65535 ? (int)v : -1;
+    }
+    if (json_is_string(j)) {
+        int t = sr_type_from_name(json_string_value(j));
+        return t >= 1 && t <= 65535 ? t : -1;
+    }
+    return -1;
+}
+
+/* When the answer carries a Question, it must be the one we asked: a
+ * server answering another question is as wrong as a mismatched wire
+ * reply (RFC 5452 9.1). Absent, null or empty, it is not checked. */
+static sr_status_t check_question(const json_t *root, const sr_doh_question_t *q, char *detail,
+                                  size_t dcap)
+{
+    const json_t *qa = json_object_get(root, "Question");
+    const json_t *q0, *jn, *jt;
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t wlen;
+
+    if (qa == NULL || json_is_null(qa))
+        return SR_OK;
+    if (json_is_object(qa)) {
+        q0 = qa; /* a lone object instead of a one-element array */
+    } else if (json_is_array(qa)) {
+        if (json_array_size(qa) == 0)
+            return SR_OK;
+        q0 = json_array_get(qa, 0);
+    } else {
+        set_detail(detail, dcap, "JSON: Question is not an array");
+        return SR_E_FORMERR;
+    }
+    if (!json_is_object(q0)) {
+        set_detail(detail, dcap, "JSON: Question[0] is not an object");
+        return SR_E_FORMERR;
+    }
+    jn = json_object_get(q0, "name");
+    if (jn != NULL) {
+        if (!json_is_string(jn) ||
+            sr_name_from_text(json_string_value(jn), wire, sizeof(wire), &wlen) != SR_OK) {
+            set_detail(detail, dcap, "JSON: Question[0].name is not a name");
+            return SR_E_FORMERR;
+        }
+        if (!sr_name_equal(wire, wlen, q->qname, q->qname_len)) {
+            set_detail(detail, dcap, "JSON: Question name %.80s is not the query's",
+                       json_string_value(jn));
+            return SR_E_FORMERR;
+        }
+    }
+    jt = json_object_get(q0, "type");
+    if (jt != NULL && get_type(jt) != (int)q->qtype) {
+        set_detail(detail, dcap, "JSON: Question type is not the query's");
+        return SR_E_FORMERR;
+    }
+    return SR_OK;
+}
+
+/* TXT (and SPF, RFC 7208 3.1, the same format) data without a leading
+ * quote is Google's form: the strings concatenated with nothing between
+ * them, unescaped. Split it back into character-strings of at most 255
+ * bytes (RFC 1035 3.3.14). */
+static sr_status_t txt_literal(const char *s, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = strlen(s);
+    size_t o = 0;
+
+    do {
+        size_t chunk = n > 255 ? 255 : n;
+        if (cap - o < chunk + 1)
+            return SR_E_MSGSIZE;
+        out[o++] = (uint8_t)chunk;
+        memcpy(out + o, s, chunk);
+        o += chunk;
+        s += chunk;
+        n -= chunk;
+    } while (n > 0);
+    *len = o;
+    return SR_OK;
+}
+
+/* The RDATA of a record of type from its "data" text into rd (cap bytes). */
+static sr_status_t data_to_rdata(uint16_t type, const char *data, uint8_t *rd, size_t cap,
+                                 size_t *rdlen)
+{
+    sr_status_t status;
+    bool txt = type == SR_TYPE_TXT || type == 99 /* SPF */;
+
+    if (txt && data[0] != '"' && strncmp(data, "\\#", 2) != 0)
+        return txt_literal(data, rd, cap, rdlen);
+    status = sr_rdata_from_text(type, data, rd, cap, rdlen);
+    /* A TXT string that itself starts with a quote, written literally. */
+    if (status == SR_E_FORMERR && txt && data[0] == '"')
+        status = txt_literal(data, rd, cap, rdlen);
+    if (status == SR_E_NOBUFS)
+        status = SR_E_MSGSIZE;
+    return status;
+}
+
+/* Append the record rr (element i of section sec) to b. *added is false
+ * for entries that have no place in a message (OPT pseudo-records). rd is
+ * a scratch buffer of SR_DOH_WIRE_MAX bytes. */
+static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size_t i,
+                              const sr_doh_question_t *q, uint8_t *rd, bool *added, char *detail,
+                              size_t dcap)
+{
+    sr_status_t status = SR_OK;
+    const json_t *jn, *jt, *jttl, *jd;
+    uint8_t owner[SR_NAME_MAX_WIRE];
+    size_t olen = 0, rdlen = 0;
+    json_int_t ttl = 0;
+    int type;
+
+    *added = false;
+    if (!json_is_object(rr)) {
+        set_detail(detail, dcap, "JSON: %s[%zu] is not an object", sec, i);
+        return SR_E_FORMERR;
+    }
+    jn = json_object_get(rr, "name");
+    if (!json_is_string(jn) ||
+        sr_name_from_text(json_string_value(jn), owner, sizeof(owner), &olen) != SR_OK) {
+        set_detail(detail, dcap, "JSON: %s[%zu].name is %s", sec, i,
+                   jn == NULL ? "missing" : "not a domain name");
+        return SR_E_FORMERR;
+    }
+    jt = json_object_get(rr, "type");
+    type = jt != NULL ? get_type(jt) : -1;
+    if (type < 0) {
+        set_detail(detail, dcap, "JSON: %s[%zu].type is %s", sec, i,
+                   jt == NULL ? "missing" : "not a record type");
+        return SR_E_FORMERR;
+    }
+    /* OPT describes the transport of one message (RFC 6891 6.1.1); a JSON
+     * rendering of somebody else's has no meaning here. */
+    if (type == SR_TYPE_OPT)
+        return SR_OK;
+    jttl = json_object_get(rr, "TTL");
+    if (jttl != NULL && !json_is_null(jttl)) {
+        if (!json_is_integer(jttl) || json_integer_value(jttl) < 0 ||
+            json_integer_value(jttl) > (json_int_t)UINT32_MAX) {
+            set_detail(detail, dcap, "JSON: %s[%zu].TTL is not a TTL", sec, i);
+            return SR_E_FORMERR;
+        }
+        ttl = json_integer_value(jttl);
+    }
+    jd = json_object_get(rr, "data");
+    if (!json_is_string(jd)) {
+        set_detail(detail, dcap, "JSON: %s[%zu].data is %s", sec, i,
+                   jd == NULL ? "missing" : "not a string");
+        return SR_E_FORMERR;
+    }
+    status = data_to_rdata((uint16_t)type, json_string_value(jd), rd, SR_DOH_WIRE_MAX, &rdlen);
+    if (status != SR_OK) {
+        char tb[16];
+        if (status == SR_E_MSGSIZE)
+            set_detail(detail, dcap, "JSON: %s[%zu].data is too long", sec, i);
+        else
+            set_detail(detail, dcap, "JSON: %s[%zu].data \"%.60s\" is not %s", sec, i,
+                       json_string_value(jd), sr_type_name((uint16_t)type, tb));
+        return status;
+    }
+    /* Owners equal to the question's name (the common case) point to it
+     * at offset 12 (RFC 1035 4.1.4); exact bytes only, so the case the
+     * server wrote survives. */
+    if (olen == q->qname_len && memcmp(owner, q->qname, olen) == 0)
+        status = wb_u16(b, 0xC000 | SR_HEADER_LEN);
+    else
+        status = wb_put(b, owner, olen);
+    if (status == SR_OK)
+        status = wb_u16(b, (uint16_t)type);
+    if (status == SR_OK)
+        status = wb_u16(b, q->qclass);
+    if (status == SR_OK)
+        status = wb_u32(b, (uint32_t)ttl);
+    if (status == SR_OK)
+        status = wb_u16(b, (uint16_t)rdlen);
+    if (status == SR_OK)
+        status = wb_put(b, rd, rdlen);
+    if (status == SR_E_MSGSIZE)
+        set_detail(detail, dcap,
+                   "JSON: the answer exceeds %d bytes as a DNS "
+                   "message",
+                   SR_DOH_WIRE_MAX);
+    if (status == SR_OK)
+        *added = true;
+    return status;
+}
+
+sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
+                                uint8_t **out, size_t *outlen, char *detail, size_t dcap)
+{
+    static const char *const sections[3] = {"Answer", "Authority", "Additional"};
+    sr_status_t status = SR_OK;
+    json_t *root = NULL;
+    json_error_t jerr;
+    const json_t *js;
+    wbuf_t b = {NULL, 0, 0};
+    uint8_t *rd = NULL;
+    sr_msg_t *check = NULL;
+    uint16_t counts[3] = {0, 0, 0};
+    bool tc, rdf, ra, ad, cd;
+    unsigned rcode;
+    uint16_t flags;
+
+    *out = NULL;
+    *outlen = 0;
+    set_detail(detail, dcap, "%s", "");
+    if (len > SR_DOH_JSON_MAX) {
+        set_detail(detail, dcap, "JSON: body of %zu bytes is too large", len);
+        status = SR_E_MSGSIZE;
+        goto done;
+    }
+    /* Duplicate keys are refused: two parsers reading "the" Status or
+     * Answer of one body differently is how smuggling starts. */
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        set_detail(detail, dcap, "JSON: not JSON: %.80s (line %d)", jerr.text, jerr.line);
+        status = SR_E_FORMERR;
+        goto done;
+    }
+    if (!json_is_object(root)) {
+        set_detail(detail, dcap, "JSON: not a JSON object");
+        status = SR_E_FORMERR;
+        goto done;
+    }
+    js = json_object_get(root, "Status");
+    if (js == NULL) {
+        set_detail(detail, dcap, "JSON: no Status");
+        status = SR_E_FORMERR;
+        goto done;
+    }
+    /* 12 bits: 4 in the header, 8 in OPT (RFC 6891 6.1.3). */
+    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 4095) {
+        set_detail(detail, dcap, "JSON: Status is not an RCODE");
+        status = SR_E_FORMERR;
+        goto done;
+    }
+    rcode = (unsigned)json_integer_value(js);
+    if ((status = get_flag(root, "TC", &tc, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "RD", &rdf, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "RA", &ra, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "AD", &ad, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "CD", &cd, detail, dcap)) != SR_OK)
+        goto done;
+    status = check_question(root, q, detail, dcap);
+    if (status != SR_OK)
+        goto done;
+    if (q->qname_len == 0 || q->qname_len > SR_NAME_MAX_WIRE) {
+        set_detail(detail, dcap, "query has no valid question");
+        status = SR_E_FORMERR;
+        goto done;
+    }
+
+    flags = SR_FLAG_QR | (rcode & 0xF);
+    flags |= tc ? SR_FLAG_TC : 0;
+    flags |= rdf ? SR_FLAG_RD : 0;
+    flags |= ra ? SR_FLAG_RA : 0;
+    flags |= ad ? SR_FLAG_AD : 0;
+    flags |= cd ? SR_FLAG_CD : 0;
+    /* Header with the counts filled in at the end, then the question. */
+    status = wb_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    if (status != SR_OK)
+        goto done;
+    memset(b.p, 0, SR_HEADER_LEN);
+    sr_put16(b.p, q->id);
+    sr_put16(b.p + 2, flags);
+    sr_put16(b.p + 4, 1);
+    b.len = SR_HEADER_LEN;
+    if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
+        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
+        goto done;
+
+    rd = sr_malloc(SR_DOH_WIRE_MAX);
+    if (rd == NULL) {
+        status = SR_E_NOMEM;
+        goto done;
+    }
+    for (size_t s = 0; s < 3; s++) {
+        const json_t *arr = json_object_get(root, sections[s]);
+        size_t n;
+
+        if (arr == NULL || json_is_null(arr))
+            continue;
+        if (!json_is_array(arr)) {
+            set_detail(detail, dcap, "JSON: %s is not an array", sections[s]);
+            status = SR_E_FORMERR;
+            goto done;
+        }
+        n = json_array_size(arr);
+        for (size_t i = 0; i < n; i++) {
+            bool added;
+            status =
+                put_record(&b, json_array_get(arr, i), sections[s], i, q, rd, &added, detail, dcap);
+            if (status != SR_OK)
+                goto done;
+            /* Each record takes at least 11 bytes, so a count can never
+             * pass 65535 within the size cap; keep the check anyway. */
+            if (added && ++counts[s] == 0) {
+                status = SR_E_MSGSIZE;
+                goto done;
+            }
+        }
+    }
+    /* An extended RCODE needs an OPT record to carry its upper 8 bits
+     * (RFC 6891 6.1.3): root owner, our UDP size, version 0, no options. */
+    if (rcode > 15) {
+        if ((status = wb_reserve(&b, 11)) != SR_OK)
+            goto done;
+        b.p[b.len++] = 0;
+        if ((status = wb_u16(&b, SR_TYPE_OPT)) != SR_OK || (status = wb_u16(&b, 1232)) != SR_OK ||
+            (status = wb_u32(&b, (uint32_t)(rcode >> 4) << 24)) != SR_OK ||
+            (status = wb_u16(&b, 0)) != SR_OK)
+            goto done;
+        counts[2]++;
+    }
+    sr_put16(b.p + 6, counts[0]);
+    sr_put16(b.p + 8, counts[1]);
+    sr_put16(b.p + 10, counts[2]);
+    /* RFC 3597 text ("\\# LEN HEX") is accepted for every type, and may
+     * hold RDATA its type cannot have (a 4-byte WKS): what we hand on must
+     * be a message the codec parses, or the failure would surface later
+     * and far from its cause. */
+    check = sr_msg_new();
+    if (check == NULL) {
+        status = SR_E_NOMEM;
+        goto done;
+    }
+    status = sr_msg_parse(check, b.p, b.len, SR_PARSE_NO_FIELDS);
+    if (status != SR_OK) {
+        if (status != SR_E_NOMEM) {
+            set_detail(detail, dcap, "JSON: %.120s", sr_msg_error(check));
+            status = SR_E_FORMERR;
+        }
+        goto done;
+    }
+    *out = b.p;
+    *outlen = b.len;
+    b.p = NULL;
+
+done:
+    if (status == SR_E_MSGSIZE && detail != NULL && detail[0] == '\0')
+        set_detail(detail, dcap,
+                   "JSON: the answer exceeds %d bytes as a DNS "
+                   "message",
+                   SR_DOH_WIRE_MAX);
+    if (status == SR_E_NOMEM && detail != NULL && detail[0] == '\0')
+        set_detail(detail, dcap, "out of memory");
+    sr_msg_free(check);
+    sr_free(rd);
+    sr_free(b.p);
+    json_decref(root);
+    return status;
+}

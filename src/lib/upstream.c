@@ -1,0 +1,1201 @@
+/* The generic part of every upstream query (upstream.h): parsing the server
+ * spec, wire IDs, padding, timeouts, matching replies to queries (RFC
+ * 5452), the TC=1 fallback to TCP, completion and counters. The protocol
+ * modules (udp.c, stream.c, doh.c) move the bytes. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "upstream-internal.h"
+
+#define DEFAULT_TIMEOUT_MS 60000 /* the reference's timeout default */
+#define DEFAULT_MAX_PACKET 4096
+#define MIN_MAX_PACKET 512 /* RFC 1035 4.2.1: every server fits this */
+#define DEFAULT_IDLE_MS 10000
+#define DEFAULT_MAX_CONN 2
+#define DEFAULT_MAX_PIPELINE 128
+#define MAX_PIPELINE_LIMIT 4096
+#define PAD_BLOCK 128 /* RFC 8467 4.1 */
+#define PAD_ROOM (11 + 4 + PAD_BLOCK)
+#define BOOTSTRAP_TIMEOUT_MS 5000
+#define DNS_MAX_MSG 65535
+
+/* ------------------------------------------------------------------ */
+/* small utilities */
+
+uint64_t sr_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A per-thread pool of random bytes: one RAND_bytes call per 128 IDs. */
+static _Thread_local uint8_t rand_pool[256];
+static _Thread_local size_t rand_left;
+
+uint16_t sr_random16(void)
+{
+    if (rand_left < 2) {
+        if (RAND_bytes(rand_pool, sizeof(rand_pool)) != 1 &&
+            getrandom(rand_pool, sizeof(rand_pool), 0) != (ssize_t)sizeof(rand_pool)) {
+            /* Both CSPRNGs failed; degrade rather than stop resolving.
+             * Never seen on Linux with a working kernel. */
+            uint64_t t = sr_now_us();
+            for (size_t i = 0; i < sizeof(rand_pool); i++)
+                rand_pool[i] ^= (uint8_t)(t >> ((i % 8) * 8)) + (uint8_t)i;
+        }
+        rand_left = sizeof(rand_pool);
+    }
+    rand_left -= 2;
+    return sr_get16(rand_pool + rand_left);
+}
+
+void sr_upstream_log(const sr_upstream_t *up, int level, const char *type, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    if (up->ev.on_log == NULL || level > up->cfg.log_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    up->ev.on_log(up->ev.arg, level, type != NULL ? type : "Info", msg);
+}
+
+static bool ascii_eq_nocase(uint8_t a, uint8_t b)
+{
+    if (a >= 'A' && a <= 'Z')
+        a = (uint8_t)(a + 32);
+    if (b >= 'A' && b <= 'Z')
+        b = (uint8_t)(b + 32);
+    return a == b;
+}
+
+sr_status_t sr_upstream_skip_name(sr_buf_t *b)
+{
+    size_t start = b->off, total = 0;
+    sr_status_t status;
+
+    /* Each step consumes at least one byte, so the loop ends with the
+     * data; total bounds the inline part (RFC 1035 2.3.4). */
+    for (;;) {
+        uint8_t len, lo;
+        status = sr_buf_u8(b, &len);
+        if (status != SR_OK)
+            return status;
+        if ((len & 0xc0) == 0xc0) {
+            status = sr_buf_u8(b, &lo);
+            if (status != SR_OK)
+                return status;
+            /* RFC 1035 4.1.4; pointing backwards, past the header, is what
+             * keeps a decoder from looping. */
+            size_t ptr = ((size_t)(len & 0x3f) << 8) | lo;
+            if (ptr < SR_HEADER_LEN || ptr >= start)
+                return SR_E_FORMERR;
+            return SR_OK;
+        }
+        if ((len & 0xc0) != 0)
+            return SR_E_FORMERR; /* RFC 6891 5: extended labels are gone */
+        if (len == 0)
+            return SR_OK;
+        total += (size_t)len + 1;
+        if (total + 1 > SR_NAME_MAX_WIRE)
+            return SR_E_FORMERR;
+        status = sr_buf_skip(b, len);
+        if (status != SR_OK)
+            return status;
+    }
+}
+
+/* An uncompressed name at the cursor (a question's, where a pointer can
+ * have nothing to point to) into wire. */
+static sr_status_t read_plain_name(sr_buf_t *b, uint8_t *wire, size_t *wlen)
+{
+    size_t n = 0;
+    sr_status_t status;
+
+    for (;;) {
+        uint8_t len;
+        const uint8_t *p;
+        status = sr_buf_u8(b, &len);
+        if (status != SR_OK)
+            return status;
+        if (len > SR_LABEL_MAX)
+            return SR_E_FORMERR;
+        if (n + 1 + len > SR_NAME_MAX_WIRE)
+            return SR_E_FORMERR;
+        wire[n++] = len;
+        if (len == 0)
+            break;
+        status = sr_buf_fetch(b, len, &p);
+        if (status != SR_OK)
+            return status;
+        memcpy(wire + n, p, len);
+        n += len;
+    }
+    *wlen = n;
+    return SR_OK;
+}
+
+sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only)
+{
+    sr_buf_t b;
+    uint16_t counts[4];
+    sr_status_t status;
+
+    sr_buf_init(&b, m, len);
+    status = sr_buf_skip(&b, 4);
+    for (int i = 0; status == SR_OK && i < 4; i++)
+        status = sr_buf_u16(&b, &counts[i]);
+    if (status != SR_OK)
+        return status;
+    for (unsigned i = 0; i < counts[0]; i++) {
+        status = sr_upstream_skip_name(&b);
+        if (status == SR_OK)
+            status = sr_buf_skip(&b, 4);
+        if (status != SR_OK)
+            return status;
+    }
+    if (question_only)
+        return SR_OK;
+    unsigned rrs = (unsigned)counts[1] + counts[2] + counts[3];
+    for (unsigned i = 0; i < rrs; i++) {
+        uint16_t rdlen;
+        status = sr_upstream_skip_name(&b);
+        if (status == SR_OK)
+            status = sr_buf_skip(&b, 8); /* type, class, ttl */
+        if (status == SR_OK)
+            status = sr_buf_u16(&b, &rdlen);
+        if (status == SR_OK)
+            status = sr_buf_skip(&b, rdlen);
+        if (status != SR_OK)
+            return status;
+    }
+    return SR_OK;
+}
+
+sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port)
+{
+    const char *h = spec, *hend, *pstr = NULL;
+
+    if (spec == NULL || *spec == '\0')
+        return SR_E_BAD_ADDRESS;
+    if (*spec == '[') {
+        h = spec + 1;
+        hend = strchr(h, ']');
+        if (hend == NULL)
+            return SR_E_BAD_ADDRESS;
+        if (hend[1] == ':')
+            pstr = hend + 2;
+        else if (hend[1] != '\0')
+            return SR_E_BAD_ADDRESS;
+    } else {
+        const char *colon = strchr(spec, ':');
+        if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+            hend = colon;
+            pstr = colon + 1;
+        } else {
+            hend = spec + strlen(spec); /* no port, or a bare IPv6 */
+        }
+    }
+    if (hend == h || (size_t)(hend - h) >= cap)
+        return SR_E_BAD_ADDRESS;
+    memcpy(host, h, (size_t)(hend - h));
+    host[hend - h] = '\0';
+    if (pstr != NULL) {
+        char *end;
+        unsigned long v;
+        if (*pstr < '0' || *pstr > '9')
+            return SR_E_BAD_ADDRESS;
+        errno = 0;
+        v = strtoul(pstr, &end, 10);
+        if (errno != 0 || *end != '\0' || v == 0 || v > 65535)
+            return SR_E_BAD_ADDRESS;
+        *port = (uint16_t)v;
+    }
+    return SR_OK;
+}
+
+/* A syntactically valid host name (RFC 1123 2.1, plus '_' which real
+ * service names use). */
+static bool valid_host_name(const char *s)
+{
+    size_t len = strlen(s), label = 0;
+
+    if (len == 0 || len > 253 + 1)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+            continue;
+        }
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+        if (++label > SR_LABEL_MAX)
+            return false;
+    }
+    return true;
+}
+
+/* Host name -> wire form (no escapes: valid_host_name() came first). */
+static sr_status_t host_to_wire(const char *host, uint8_t *out, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    const char *p = host;
+
+    while (*p != '\0') {
+        const char *dot = strchr(p, '.');
+        size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
+        if (l == 0 || l > SR_LABEL_MAX || n + 1 + l + 1 > cap)
+            return SR_E_BAD_ADDRESS;
+        out[n++] = (uint8_t)l;
+        memcpy(out + n, p, l);
+        n += l;
+        p += l;
+        if (*p == '.')
+            p++;
+    }
+    if (n + 1 > cap)
+        return SR_E_BAD_ADDRESS;
+    out[n++] = 0;
+    *len = n;
+    return SR_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* creating and freeing upstreams */
+
+static sr_status_t dup_str(const char **dst)
+{
+    if (*dst == NULL)
+        return SR_OK;
+    char *c = sr_strdup(*dst);
+    if (c == NULL) {
+        *dst = NULL;
+        return SR_E_NOMEM;
+    }
+    *dst = c;
+    return SR_OK;
+}
+
+static void free_cfg_strings(sr_upstream_cfg_t *cfg)
+{
+    sr_free((char *)cfg->server);
+    sr_free((char *)cfg->bootstrap);
+    sr_free((char *)cfg->resolv_conf);
+    sr_free((char *)cfg->tls_name);
+    sr_free((char *)cfg->ca_file);
+    sr_free((char *)cfg->spki_pins);
+    sr_free((char *)cfg->local_host);
+}
+
+static void upstream_destroy(sr_upstream_t *up)
+{
+    if (up->ops != NULL && up->tp != NULL && up->ops->fini != NULL)
+        up->ops->fini(up);
+    sr_upstream_free(up->fallback);
+    sr_upstream_free(up->bootstrap);
+    if (up->resolve_ev != NULL)
+        event_free(up->resolve_ev);
+    if (up->ssl_session != NULL)
+        SSL_SESSION_free(up->ssl_session);
+    if (up->ssl_ctx != NULL)
+        SSL_CTX_free(up->ssl_ctx);
+    free_cfg_strings(&up->cfg);
+    sr_free(up->pins);
+    sr_free(up->name);
+    sr_free(up->host);
+    sr_free(up->url);
+    sr_free(up);
+}
+
+void sr_upstream_hold(sr_upstream_t *up)
+{
+    up->hold++;
+}
+
+bool sr_upstream_release(sr_upstream_t *up)
+{
+    if (--up->hold == 0 && up->dying) {
+        upstream_destroy(up);
+        return true;
+    }
+    return false;
+}
+
+static const char *scheme_of(sr_proto_t p)
+{
+    switch (p) {
+    case SR_PROTO_UDP: return "udp";
+    case SR_PROTO_TCP: return "tcp";
+    case SR_PROTO_TLS: return "tls";
+    case SR_PROTO_HTTPS: return "https";
+    }
+    return "udp";
+}
+
+static uint16_t default_port(sr_proto_t p)
+{
+    switch (p) {
+    case SR_PROTO_TLS: return 853;   /* RFC 7858 3.1 */
+    case SR_PROTO_HTTPS: return 443; /* RFC 8484 */
+    default: return 53;
+    }
+}
+
+/* Parse cfg.server into host, port, url and name. */
+static sr_status_t parse_server(sr_upstream_t *up)
+{
+    const char *s = up->cfg.server;
+    char host[300], auth[300];
+    uint16_t port = up->cfg.port != 0 ? up->cfg.port : default_port(up->cfg.proto);
+    char *tls_name = NULL;
+    const char *scheme = scheme_of(up->cfg.proto);
+    size_t slen;
+    sr_status_t status = SR_OK;
+
+    if (s == NULL || *s == '\0')
+        return SR_E_NO_SERVER;
+    slen = strlen(s);
+    if (up->cfg.proto == SR_PROTO_HTTPS) {
+        const char *a = s, *aend;
+        bool has_scheme = strncasecmp(s, "https://", 8) == 0;
+        if (has_scheme)
+            a = s + 8;
+        else if (strstr(s, "://") != NULL)
+            return SR_E_BAD_ADDRESS;
+        aend = a + strcspn(a, "/?#");
+        if (aend == a || (size_t)(aend - a) >= sizeof(auth) ||
+            memchr(a, '@', (size_t)(aend - a)) != NULL)
+            return SR_E_BAD_ADDRESS;
+        memcpy(auth, a, (size_t)(aend - a));
+        auth[aend - a] = '\0';
+        status = sr_hostport_split(auth, host, sizeof(host), &port);
+        if (status != SR_OK)
+            return status;
+        /* Without a path, RFC 8484's customary /dns-query. */
+        size_t ulen = slen + 8 + 11;
+        up->url = sr_malloc(ulen);
+        if (up->url == NULL)
+            return SR_E_NOMEM;
+        snprintf(up->url, ulen, "%s%s%s", has_scheme ? "" : "https://", s,
+                 *aend == '\0' ? "/dns-query" : "");
+    } else {
+        /* Accept the daemon's "tls://HOST[:PORT][#AUTH_NAME]" form too. */
+        size_t sch = strlen(scheme);
+        const char *sep = strstr(s, "://");
+        if (sep != NULL) {
+            if ((size_t)(sep - s) != sch || strncasecmp(s, scheme, sch) != 0)
+                return SR_E_BAD_ADDRESS;
+            s = sep + 3;
+        }
+        const char *hash = strchr(s, '#');
+        size_t hlen = hash != NULL ? (size_t)(hash - s) : strlen(s);
+        if (hash != NULL && (up->cfg.proto != SR_PROTO_TLS || hash[1] == '\0'))
+            return SR_E_BAD_ADDRESS;
+        if (hlen >= sizeof(auth))
+            return SR_E_BAD_ADDRESS;
+        memcpy(auth, s, hlen);
+        auth[hlen] = '\0';
+        status = sr_hostport_split(auth, host, sizeof(host), &port);
+        if (status != SR_OK)
+            return status;
+        if (hash != NULL && up->cfg.tls_name == NULL) {
+            tls_name = sr_strdup(hash + 1);
+            if (tls_name == NULL)
+                return SR_E_NOMEM;
+            up->cfg.tls_name = tls_name;
+        }
+    }
+    up->port = port;
+    up->host = sr_strdup(host);
+    if (up->host == NULL)
+        return SR_E_NOMEM;
+    if (sr_addr_parse(host, port, &up->addr, &up->addrlen) == SR_OK) {
+        up->resolved = true;
+        up->host_is_ip = true;
+        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
+    } else if (!valid_host_name(host)) {
+        return SR_E_BAD_ADDRESS;
+    }
+    if (up->cfg.proto == SR_PROTO_HTTPS) {
+        up->name = sr_strdup(up->url);
+    } else {
+        bool v6 = strchr(host, ':') != NULL;
+        const char *tn = up->cfg.tls_name;
+        size_t nlen = strlen(scheme) + strlen(host) + 16 + (tn != NULL ? strlen(tn) + 1 : 0);
+        up->name = sr_malloc(nlen);
+        if (up->name != NULL)
+            snprintf(up->name, nlen, "%s://%s%s%s:%u%s%s", scheme, v6 ? "[" : "", host,
+                     v6 ? "]" : "", (unsigned)port,
+                     (up->cfg.proto == SR_PROTO_TLS && tn != NULL) ? "#" : "",
+                     (up->cfg.proto == SR_PROTO_TLS && tn != NULL) ? tn : "");
+    }
+    if (up->name == NULL)
+        return SR_E_NOMEM;
+    return SR_OK;
+}
+
+SR_API sr_upstream_t *sr_upstream_new(struct event_base *base, const sr_upstream_cfg_t *cfg,
+                                      const sr_upstream_events_t *events, sr_status_t *status)
+{
+    sr_upstream_t *up = NULL;
+    sr_status_t st = SR_OK;
+
+    if (base == NULL || cfg == NULL) {
+        st = SR_E_INVAL;
+        goto done;
+    }
+    up = sr_calloc(1, sizeof(*up));
+    if (up == NULL) {
+        st = SR_E_NOMEM;
+        goto done;
+    }
+    up->base = base;
+    up->cfg = *cfg;
+    up->cfg.server = up->cfg.bootstrap = up->cfg.resolv_conf = NULL;
+    up->cfg.tls_name = up->cfg.ca_file = up->cfg.spki_pins = NULL;
+    up->cfg.local_host = NULL;
+    /* Copy the strings one by one so that a failure leaves NULLs behind. */
+    const char *const src[] = {cfg->server,  cfg->bootstrap, cfg->resolv_conf, cfg->tls_name,
+                               cfg->ca_file, cfg->spki_pins, cfg->local_host};
+    const char **const dst[] = {&up->cfg.server,    &up->cfg.bootstrap, &up->cfg.resolv_conf,
+                                &up->cfg.tls_name,  &up->cfg.ca_file,   &up->cfg.spki_pins,
+                                &up->cfg.local_host};
+    for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+        *dst[i] = src[i];
+        st = dup_str(dst[i]);
+        if (st != SR_OK)
+            goto done;
+    }
+    if (events != NULL)
+        up->ev = *events;
+    if (up->cfg.max_packet_size == 0)
+        up->cfg.max_packet_size = DEFAULT_MAX_PACKET;
+    else if (up->cfg.max_packet_size < MIN_MAX_PACKET)
+        up->cfg.max_packet_size = MIN_MAX_PACKET;
+    if (up->cfg.idle_timeout_ms <= 0)
+        up->cfg.idle_timeout_ms = DEFAULT_IDLE_MS;
+    if (up->cfg.max_connections <= 0)
+        up->cfg.max_connections = DEFAULT_MAX_CONN;
+    if (up->cfg.max_pipeline <= 0)
+        up->cfg.max_pipeline = DEFAULT_MAX_PIPELINE;
+    else if (up->cfg.max_pipeline > MAX_PIPELINE_LIMIT)
+        up->cfg.max_pipeline = MAX_PIPELINE_LIMIT;
+    if (up->cfg.dscp < 0 || up->cfg.dscp > 63) {
+        st = SR_E_INVAL;
+        goto done;
+    }
+
+    switch (up->cfg.proto) {
+    case SR_PROTO_UDP: up->ops = &sr_udp_ops; break;
+    case SR_PROTO_TCP: up->ops = &sr_tcp_ops; break;
+    case SR_PROTO_TLS: up->ops = &sr_tls_ops; break;
+    case SR_PROTO_HTTPS: up->ops = &sr_doh_ops; break;
+    default: up->ops = NULL; break;
+    }
+    if (up->ops == NULL) {
+        st = SR_E_PROTONOSUPPORT;
+        goto done;
+    }
+    st = parse_server(up);
+    if (st != SR_OK)
+        goto done;
+    if (up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS) {
+        st = sr_tls_pins_parse(up, up->cfg.spki_pins);
+        if (st != SR_OK)
+            goto done;
+    }
+    if (up->cfg.proto == SR_PROTO_TLS) {
+        st = sr_tls_ctx_new(&up->cfg, &up->ssl_ctx);
+        if (st != SR_OK)
+            goto done;
+    }
+    st = up->ops->init(up);
+    if (st != SR_OK)
+        goto done;
+done:
+    if (st != SR_OK && up != NULL) {
+        if (up->ops != NULL && up->ops->fini != NULL && up->tp != NULL)
+            up->ops->fini(up);
+        up->tp = NULL;
+        upstream_destroy(up);
+        up = NULL;
+    }
+    if (status != NULL)
+        *status = st;
+    return up;
+}
+
+/* Unlink x from its upstream and release everything but x itself. */
+static void xfer_unlink(sr_xfer_t *x)
+{
+    sr_upstream_t *up = x->up;
+
+    if (x->prev != NULL)
+        x->prev->next = x->next;
+    else
+        up->inflight = x->next;
+    if (x->next != NULL)
+        x->next->prev = x->prev;
+    x->next = x->prev = NULL;
+    up->ninflight--;
+    if (x->sent && up->ops->detach != NULL)
+        up->ops->detach(up, x);
+    x->sent = false;
+    x->tp = NULL;
+    if (x->child != NULL) {
+        sr_xfer_t *c = x->child;
+        x->child = NULL;
+        sr_xfer_cancel(c);
+    }
+    if (x->timer != NULL) {
+        event_free(x->timer);
+        x->timer = NULL;
+    }
+}
+
+static void xfer_free(sr_xfer_t *x)
+{
+    sr_free(x->q);
+    sr_free(x);
+}
+
+SR_API void sr_upstream_free(sr_upstream_t *up)
+{
+    if (up == NULL || up->dying)
+        return;
+    up->dying = true;
+    /* upstream.h: queries in flight are dropped without their callbacks. */
+    while (up->inflight != NULL) {
+        sr_xfer_t *x = up->inflight;
+        x->done = true;
+        xfer_unlink(x);
+        xfer_free(x);
+    }
+    if (up->bootstrap_xfer != NULL) {
+        sr_xfer_cancel(up->bootstrap_xfer);
+        up->bootstrap_xfer = NULL;
+    }
+    if (up->hold == 0)
+        upstream_destroy(up);
+}
+
+SR_API size_t sr_upstream_inflight(const sr_upstream_t *up)
+{
+    return up != NULL ? up->ninflight : 0;
+}
+
+SR_API void sr_upstream_stats(const sr_upstream_t *up, sr_upstream_stats_t *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (up == NULL)
+        return;
+    *out = up->stats;
+    /* The TCP connections of TC=1 fallbacks are this upstream's too. */
+    if (up->fallback != NULL)
+        out->connections += up->fallback->stats.connections;
+}
+
+SR_API const char *sr_upstream_name(const sr_upstream_t *up)
+{
+    return up != NULL && up->name != NULL ? up->name : "";
+}
+
+/* ------------------------------------------------------------------ */
+/* completion */
+
+void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, size_t len,
+                      const char *detail)
+{
+    sr_upstream_t *up;
+    uint8_t *copy = NULL;
+    sr_xfer_info_t info;
+
+    if (x == NULL || x->done)
+        return;
+    up = x->up;
+    x->done = true;
+    xfer_unlink(x);
+    memset(&info, 0, sizeof(info));
+    if (status == SR_OK) {
+        if (resp == NULL || len < SR_HEADER_LEN) {
+            status = SR_E_FORMERR;
+        } else if ((copy = sr_malloc(len)) == NULL) {
+            status = SR_E_NOMEM;
+        } else {
+            memcpy(copy, resp, len);
+            /* The caller sees its own ID (upstream.h). */
+            sr_put16(copy, x->caller_id);
+            info.truncated = (sr_get16(copy + 2) & SR_FLAG_TC) != 0;
+        }
+    }
+    if (status == SR_OK)
+        up->stats.responses++;
+    else if (status == SR_E_TIMEDOUT)
+        up->stats.timeouts++;
+    else
+        up->stats.errors++;
+    info.proto = x->proto;
+    info.rtt_us = sr_now_us() - x->sent_us;
+    info.http_status = x->http_status;
+    info.ignored = x->ignored;
+    info.detail = detail != NULL ? detail : (status != SR_OK ? sr_strerror(status) : "");
+    if (status == SR_OK)
+        sr_upstream_log(up, 3, "Info", "%s: answer to ID %u, %zu bytes, %llu us", up->name,
+                        x->caller_id, len, (unsigned long long)info.rtt_us);
+    else
+        sr_upstream_log(up, 2, "Info", "%s: query ID %u failed: [%d] %s", up->name, x->caller_id,
+                        (int)status, info.detail);
+    sr_upstream_hold(up);
+    x->cb(x->arg, status, copy, copy != NULL ? len : 0, &info);
+    sr_free(copy);
+    xfer_free(x);
+    sr_upstream_release(up);
+}
+
+SR_API void sr_xfer_cancel(sr_xfer_t *x)
+{
+    if (x == NULL || x->done)
+        return;
+    x->done = true;
+    xfer_unlink(x);
+    xfer_free(x);
+}
+
+void sr_xfer_fail_soon(sr_xfer_t *x, sr_status_t status, const char *detail)
+{
+    if (x->done || x->timer == NULL)
+        return;
+    x->early_status = status != SR_OK ? status : SR_E_INVAL;
+    x->early_detail = detail;
+    event_del(x->timer);
+    event_active(x->timer, EV_TIMEOUT, 1);
+}
+
+void sr_xfer_touch(sr_xfer_t *x)
+{
+    x->touched_us = sr_now_us();
+}
+
+void sr_xfer_ignore(sr_upstream_t *up, sr_xfer_t *x, const char *why)
+{
+    up->stats.ignored++;
+    if (x != NULL)
+        x->ignored++;
+    sr_upstream_log(up, 2, "Info", "%s: reply ignored: %s", up->name, why);
+}
+
+static void xfer_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sr_xfer_t *x = arg;
+    sr_upstream_t *up = x->up;
+
+    (void)fd;
+    (void)what;
+    if (x->early_status != SR_OK) {
+        sr_xfer_complete(x, x->early_status, NULL, 0, x->early_detail);
+        return;
+    }
+    if (!up->cfg.absolute_timeout) {
+        /* Inactivity timeout (the reference's default): progress moved
+         * touched_us forward; sleep for what is left of the window. */
+        uint64_t deadline = x->touched_us + (uint64_t)x->timeout_ms * 1000u;
+        uint64_t now = sr_now_us();
+        if (deadline > now + 500) {
+            struct timeval tv;
+            uint64_t left = deadline - now;
+            tv.tv_sec = (time_t)(left / 1000000u);
+            tv.tv_usec = (suseconds_t)(left % 1000000u);
+            evtimer_add(x->timer, &tv);
+            return;
+        }
+    }
+    sr_xfer_complete(x, SR_E_TIMEDOUT, NULL, 0, "no answer within the timeout");
+}
+
+/* ------------------------------------------------------------------ */
+/* matching replies (RFC 5452 9.1: ID, question, and for UDP the source) */
+
+static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_t len)
+{
+    sr_buf_t b;
+    uint16_t flags, qd, qtype, qclass;
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t wlen = 0;
+
+    if (len < SR_HEADER_LEN)
+        return "shorter than a header";
+    if (sr_get16(resp) != x->wire_id)
+        return "ID mismatch";
+    flags = sr_get16(resp + 2);
+    if ((flags & SR_FLAG_QR) == 0)
+        return "not a response (QR=0)";
+    if (((flags >> 11) & 0xf) != ((sr_get16(x->q + 2) >> 11) & 0xf))
+        return "opcode mismatch";
+    qd = sr_get16(resp + 4);
+    if (qd == 0) {
+        /* Some servers answer FORMERR and NOTIMP without echoing the
+         * question; nothing else may omit it. */
+        unsigned rcode = flags & 0xf;
+        if (rcode != 1 && rcode != 4)
+            return "question missing";
+        return sr_upstream_check_msg(resp, len, false) == SR_OK ? NULL : "malformed";
+    }
+    if (qd != 1)
+        return "question count mismatch";
+    sr_buf_init(&b, resp, len);
+    b.off = SR_HEADER_LEN;
+    if (read_plain_name(&b, wire, &wlen) != SR_OK || sr_buf_u16(&b, &qtype) != SR_OK ||
+        sr_buf_u16(&b, &qclass) != SR_OK)
+        return "malformed question";
+    if (wlen != x->qname_len)
+        return "question name mismatch";
+    for (size_t i = 0; i < wlen; i++)
+        if (!ascii_eq_nocase(wire[i], x->qname[i]))
+            return "question name mismatch";
+    if (qtype != x->qtype || qclass != x->qclass)
+        return "question type or class mismatch";
+    /* A TC=1 answer may stop anywhere after the question (RFC 2181 9). */
+    if (sr_upstream_check_msg(resp, len, (flags & SR_FLAG_TC) != 0) != SR_OK)
+        return "malformed";
+    return NULL;
+}
+
+static void fallback_cb(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                        const sr_xfer_info_t *info)
+{
+    sr_xfer_t *x = arg;
+
+    x->child = NULL;
+    x->ignored += info->ignored;
+    sr_xfer_complete(x, status, resp, len, info->detail);
+}
+
+/* RFC 7766 5 / RFC 1035 4.2.2: a truncated UDP answer is retried over TCP.
+ * x keeps its identity towards the caller; a query on the fallback TCP
+ * upstream carries it. */
+static sr_status_t start_fallback(sr_xfer_t *x)
+{
+    sr_upstream_t *up = x->up;
+    sr_status_t status = SR_OK;
+    sr_xfer_t *child;
+
+    if (up->fallback == NULL) {
+        sr_upstream_cfg_t cfg = up->cfg;
+        cfg.proto = SR_PROTO_TCP;
+        cfg.server = up->addr_text;
+        cfg.port = up->port;
+        cfg.tcp_fallback = false;
+        up->fallback = sr_upstream_new(up->base, &cfg, &up->ev, &status);
+        if (up->fallback == NULL)
+            return status;
+        /* The very address we asked over UDP, zone id included. */
+        up->fallback->addr = up->addr;
+        up->fallback->addrlen = up->addrlen;
+        up->fallback->resolved = true;
+    }
+    child = sr_upstream_query(up->fallback, x->q, x->qlen, x->flags, x->timeout_ms, fallback_cb, x,
+                              &status);
+    if (child == NULL)
+        return status;
+    /* The UDP part is over: close its socket now. */
+    if (x->sent && up->ops->detach != NULL)
+        up->ops->detach(up, x);
+    x->sent = false;
+    x->tp = NULL;
+    x->child = child;
+    x->proto = SR_PROTO_TCP;
+    /* The child has its own timer. */
+    event_del(x->timer);
+    up->stats.tcp_fallbacks++;
+    up->stats.queries++;
+    sr_upstream_log(up, 2, "Info", "%s: ID %u truncated (TC=1), retrying over TCP", up->name,
+                    x->caller_id);
+    return SR_OK;
+}
+
+bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len)
+{
+    sr_upstream_t *up = x->up;
+    const char *why;
+
+    if (x->done)
+        return false;
+    why = reply_mismatch(x, resp, len);
+    if (why != NULL) {
+        sr_xfer_ignore(up, x, why);
+        return false;
+    }
+    if ((sr_get16(resp + 2) & SR_FLAG_TC) != 0 && up->cfg.proto == SR_PROTO_UDP &&
+        x->proto == SR_PROTO_UDP && up->cfg.tcp_fallback && start_fallback(x) == SR_OK)
+        return true;
+    sr_xfer_complete(x, SR_OK, resp, len, NULL);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* sending */
+
+/* Send every query held back for the name lookup, or fail them. */
+static void on_resolved(sr_upstream_t *up, sr_status_t status, void *arg)
+{
+    (void)arg;
+    sr_upstream_hold(up);
+    /* Rescan from the head after each step: a callback may cancel any
+     * query. Each step clears one waiting flag, so this ends. */
+    for (;;) {
+        sr_xfer_t *x = up->inflight;
+        while (x != NULL && !x->waiting_resolve)
+            x = x->next;
+        if (x == NULL || up->dying)
+            break;
+        x->waiting_resolve = false;
+        if (status == SR_OK) {
+            x->sent = true;
+            sr_status_t st = up->ops->send(up, x);
+            if (st == SR_OK)
+                up->stats.queries++;
+            else
+                sr_xfer_complete(x, st, NULL, 0, "cannot send the query");
+        } else {
+            sr_xfer_complete(x, status, NULL, 0, "cannot resolve the server's host name");
+        }
+    }
+    sr_upstream_release(up);
+}
+
+SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
+                                    unsigned flags, int timeout_ms, sr_xfer_cb cb, void *arg,
+                                    sr_status_t *status)
+{
+    sr_xfer_t *x = NULL;
+    sr_buf_t b;
+    size_t cap;
+    struct timeval tv;
+    sr_status_t st = SR_OK;
+
+    if (up == NULL || up->dying || q == NULL || cb == NULL) {
+        st = SR_E_INVAL;
+        goto done;
+    }
+    if (qlen < SR_HEADER_LEN) {
+        st = SR_E_MSG_TOO_SHORT;
+        goto done;
+    }
+    if (qlen > DNS_MAX_MSG) {
+        st = SR_E_MSG_TOO_LONG;
+        goto done;
+    }
+    /* One question: it is what replies are matched against. */
+    if (sr_get16(q + 4) != 1 || (sr_get16(q + 2) & SR_FLAG_QR) != 0) {
+        st = SR_E_FORMERR;
+        goto done;
+    }
+    x = sr_calloc(1, sizeof(*x));
+    if (x == NULL) {
+        st = SR_E_NOMEM;
+        goto done;
+    }
+    sr_buf_init(&b, q, qlen);
+    b.off = SR_HEADER_LEN;
+    st = read_plain_name(&b, x->qname, &x->qname_len);
+    if (st == SR_OK)
+        st = sr_buf_u16(&b, &x->qtype);
+    if (st == SR_OK)
+        st = sr_buf_u16(&b, &x->qclass);
+    if (st == SR_OK)
+        st = sr_upstream_check_msg(q, qlen, false);
+    if (st != SR_OK) {
+        st = SR_E_FORMERR;
+        goto done;
+    }
+    bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
+    cap = pad ? qlen + PAD_ROOM : qlen;
+    if (cap > DNS_MAX_MSG)
+        cap = DNS_MAX_MSG;
+    x->q = sr_malloc(cap);
+    if (x->q == NULL) {
+        st = SR_E_NOMEM;
+        goto done;
+    }
+    memcpy(x->q, q, qlen);
+    x->qlen = qlen;
+    if (pad) {
+        /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
+        st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
+        if (st == SR_E_NOBUFS)
+            st = SR_OK;
+        if (st != SR_OK)
+            goto done;
+    }
+    x->up = up;
+    x->caller_id = sr_get16(q);
+    x->flags = flags;
+    x->wire_id = (flags & SR_XFER_KEEP_ID) ? x->caller_id : sr_random16();
+    sr_put16(x->q, x->wire_id);
+    x->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+    x->cb = cb;
+    x->arg = arg;
+    x->proto = up->cfg.proto;
+    x->sent_us = x->touched_us = sr_now_us();
+    x->timer = evtimer_new(up->base, xfer_timer_cb, x);
+    if (x->timer == NULL) {
+        st = SR_E_NOMEM;
+        goto done;
+    }
+    tv.tv_sec = x->timeout_ms / 1000;
+    tv.tv_usec = (x->timeout_ms % 1000) * 1000;
+    evtimer_add(x->timer, &tv);
+    x->next = up->inflight;
+    if (up->inflight != NULL)
+        up->inflight->prev = x;
+    up->inflight = x;
+    up->ninflight++;
+
+    if (up->resolved) {
+        x->sent = true;
+        sr_status_t sst = up->ops->send(up, x);
+        if (sst == SR_OK)
+            up->stats.queries++;
+        else
+            sr_xfer_fail_soon(x, sst, "cannot send the query");
+    } else {
+        x->waiting_resolve = true;
+        if (!up->resolving) {
+            sr_status_t rst = sr_upstream_resolve(up, on_resolved, NULL);
+            if (rst != SR_OK) {
+                x->waiting_resolve = false;
+                sr_xfer_fail_soon(x, rst, "cannot resolve the server's host name");
+            }
+        }
+    }
+    sr_upstream_log(up, 3, "Info", "%s: query ID %u (wire %u), %zu bytes", up->name, x->caller_id,
+                    x->wire_id, x->qlen);
+done:
+    if (st != SR_OK && x != NULL) {
+        if (x->timer != NULL)
+            event_free(x->timer);
+        xfer_free(x);
+        x = NULL;
+    }
+    if (status != NULL)
+        *status = st;
+    return x;
+}
+
+/* ------------------------------------------------------------------ */
+/* resolving a host name through the bootstrap server (never through the
+ * system resolver: that may be stubresd itself) */
+
+static void resolve_finish(sr_upstream_t *up, sr_status_t status)
+{
+    sr_upstream_t *boot = up->bootstrap;
+
+    up->bootstrap = NULL;
+    up->bootstrap_xfer = NULL;
+    up->resolving = false;
+    /* We may be inside boot's own callback: its free is deferred then. */
+    sr_upstream_free(boot);
+    if (status == SR_OK)
+        sr_upstream_log(up, 2, "Info", "%s: %s is %s", up->name, up->host, up->addr_text);
+    else
+        sr_upstream_log(up, 1, "Info", "%s: cannot resolve %s: [%d] %s", up->name, up->host,
+                        (int)status, sr_strerror(status));
+    sr_upstream_hold(up);
+    up->resolve_done(up, status, up->resolve_arg);
+    sr_upstream_release(up);
+}
+
+static void resolve_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+    sr_upstream_t *up = arg;
+    (void)fd;
+    (void)what;
+    resolve_finish(up, up->resolve_status);
+}
+
+static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype);
+
+/* The first address of the wanted type in the answer section. */
+static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m, size_t len, uint16_t qtype)
+{
+    sr_buf_t b;
+    uint16_t an;
+    sr_status_t status;
+
+    sr_buf_init(&b, m, len);
+    b.off = 6;
+    status = sr_buf_u16(&b, &an);
+    b.off = SR_HEADER_LEN;
+    if (status == SR_OK)
+        status = sr_upstream_skip_name(&b);
+    if (status == SR_OK)
+        status = sr_buf_skip(&b, 4);
+    for (unsigned i = 0; status == SR_OK && i < an; i++) {
+        uint16_t type = 0, rclass = 0, rdlen = 0;
+        const uint8_t *rd = NULL;
+        status = sr_upstream_skip_name(&b);
+        if (status == SR_OK)
+            status = sr_buf_u16(&b, &type);
+        if (status == SR_OK)
+            status = sr_buf_u16(&b, &rclass);
+        if (status == SR_OK)
+            status = sr_buf_skip(&b, 4);
+        if (status == SR_OK)
+            status = sr_buf_u16(&b, &rdlen);
+        if (status == SR_OK)
+            status = sr_buf_fetch(&b, rdlen, &rd);
+        if (status != SR_OK || type != qtype || rclass != SR_CLASS_IN)
+            continue;
+        memset(&up->addr, 0, sizeof(up->addr));
+        if (qtype == SR_TYPE_A && rdlen == 4) {
+            struct sockaddr_in *in = (struct sockaddr_in *)&up->addr;
+            in->sin_family = AF_INET;
+            in->sin_port = htons(up->port);
+            memcpy(&in->sin_addr, rd, 4);
+            up->addrlen = sizeof(*in);
+        } else if (qtype == SR_TYPE_AAAA && rdlen == 16) {
+            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&up->addr;
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons(up->port);
+            memcpy(&in6->sin6_addr, rd, 16);
+            up->addrlen = sizeof(*in6);
+        } else {
+            continue;
+        }
+        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
+        up->resolved = true;
+        return SR_OK;
+    }
+    return SR_E_NO_DATA;
+}
+
+static void bootstrap_cb(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                         const sr_xfer_info_t *info)
+{
+    sr_upstream_t *up = arg;
+    (void)info;
+
+    up->bootstrap_xfer = NULL;
+    if (status == SR_OK) {
+        unsigned rcode = sr_get16(resp + 2) & 0xf;
+        if (rcode == 3) {
+            status = SR_E_HOST_NOT_FOUND; /* NXDOMAIN */
+        } else if (rcode == 2) {
+            status = SR_E_TRY_AGAIN; /* SERVFAIL */
+        } else if (rcode != 0) {
+            status = SR_E_NO_RECOVERY;
+        } else {
+            status = take_address(up, resp, len, up->bootstrap_qtype);
+            if (status == SR_E_NO_DATA) {
+                /* No address of the preferred family: ask for the other. */
+                uint16_t other = up->cfg.use_ipv6 ? SR_TYPE_A : SR_TYPE_AAAA;
+                if (up->bootstrap_qtype != other && bootstrap_send(up, other) == SR_OK)
+                    return;
+            }
+        }
+    }
+    resolve_finish(up, status);
+}
+
+static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype)
+{
+    uint8_t q[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4];
+    size_t nlen = 0;
+    sr_status_t status;
+
+    memset(q, 0, SR_HEADER_LEN);
+    sr_put16(q + 2, SR_FLAG_RD);
+    sr_put16(q + 4, 1);
+    status = host_to_wire(up->host, q + SR_HEADER_LEN, SR_NAME_MAX_WIRE, &nlen);
+    if (status != SR_OK)
+        return status;
+    sr_put16(q + SR_HEADER_LEN + nlen, qtype);
+    sr_put16(q + SR_HEADER_LEN + nlen + 2, SR_CLASS_IN);
+    up->bootstrap_qtype = qtype;
+    up->bootstrap_xfer = sr_upstream_query(up->bootstrap, q, SR_HEADER_LEN + nlen + 4, 0,
+                                           BOOTSTRAP_TIMEOUT_MS, bootstrap_cb, up, &status);
+    return up->bootstrap_xfer != NULL ? SR_OK : status;
+}
+
+sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg)
+{
+    char server[SR_NAME_MAX_TEXT], host[300];
+    uint16_t port = 53;
+    sr_upstream_cfg_t cfg;
+    sr_status_t status = SR_OK;
+
+    if (up->resolving)
+        return SR_E_ALREADY;
+    up->resolve_done = done;
+    up->resolve_arg = arg;
+    if (up->resolve_ev == NULL) {
+        up->resolve_ev = evtimer_new(up->base, resolve_ev_cb, up);
+        if (up->resolve_ev == NULL)
+            return SR_E_NOMEM;
+    }
+    if (up->resolved) {
+        up->resolving = true;
+        up->resolve_status = SR_OK;
+        event_active(up->resolve_ev, EV_TIMEOUT, 1);
+        return SR_OK;
+    }
+    if (up->cfg.bootstrap != NULL && up->cfg.bootstrap[0] != '\0') {
+        size_t blen = strlen(up->cfg.bootstrap);
+        if (blen >= sizeof(server))
+            return SR_E_BAD_ADDRESS;
+        memcpy(server, up->cfg.bootstrap, blen + 1);
+    } else {
+        status = sr_resolv_conf_server(up->cfg.resolv_conf, server, sizeof(server));
+        if (status != SR_OK)
+            return status;
+    }
+    status = sr_hostport_split(server, host, sizeof(host), &port);
+    if (status != SR_OK)
+        return status;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.proto = SR_PROTO_UDP;
+    cfg.server = host;
+    cfg.port = port;
+    cfg.tcp_fallback = true;
+    cfg.local_host = up->cfg.local_host;
+    cfg.log_level = up->cfg.log_level;
+    up->bootstrap = sr_upstream_new(up->base, &cfg, &up->ev, &status);
+    if (up->bootstrap == NULL)
+        return status;
+    if (!up->bootstrap->resolved) {
+        /* A bootstrap server given by name would need itself resolved. */
+        status = SR_E_BAD_ADDRESS;
+        goto fail;
+    }
+    status = bootstrap_send(up, up->cfg.use_ipv6 ? SR_TYPE_AAAA : SR_TYPE_A);
+    if (status != SR_OK)
+        goto fail;
+    up->resolving = true;
+    sr_upstream_log(up, 2, "Info", "%s: resolving %s via %s", up->name, up->host,
+                    up->bootstrap->name);
+    return SR_OK;
+fail:
+    sr_upstream_free(up->bootstrap);
+    up->bootstrap = NULL;
+    return status;
+}

@@ -1,0 +1,395 @@
+/* stubresctl: send one command to stubresd's control socket and print the
+ * reply, for a person (tables with aligned numbers) or raw (--json).
+ * Exits 0 on {"ok": true}, 1 on {"ok": false} (the error on stderr), 2 on
+ * usage errors and 3 when the daemon cannot be reached. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ctlproto.h"
+
+#define DEFAULT_SOCKET "/run/stubresd/control.sock"
+/* Replies can be big (cache dump); anything beyond this is refused. */
+#define REPLY_MAX (256u * 1024 * 1024)
+/* How long to wait for the daemon. */
+#define TIMEOUT_MS 30000
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: stubresctl [-s SOCKET] [--json] COMMAND [ARG...]\n"
+            "  -s, --socket PATH  control socket (default %s)\n"
+            "  -j, --json         print the daemon's JSON reply as it is\n"
+            "commands (any unique prefix will do):\n%s",
+            DEFAULT_SOCKET, ctl_usage());
+}
+
+static int connect_to(const char *path)
+{
+    struct sockaddr_un sun;
+    int fd;
+
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        fprintf(stderr, "stubresctl: %s: path too long\n", path);
+        return -1;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, path, strlen(path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        fprintf(stderr, "stubresctl: cannot connect to %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Read one line (the reply). NULL on error or timeout. */
+static char *read_line(int fd)
+{
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+
+    if (buf == NULL)
+        return NULL;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, TIMEOUT_MS);
+        if (r == 0) {
+            fprintf(stderr, "stubresctl: no reply within %d s\n", TIMEOUT_MS / 1000);
+            break;
+        }
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (len + 1 >= cap) {
+            if (cap >= REPLY_MAX) {
+                fprintf(stderr, "stubresctl: reply too large\n");
+                break;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len - 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (len > 0) {
+                buf[len] = '\0';
+                return buf;
+            }
+            fprintf(stderr, "stubresctl: the daemon closed the connection\n");
+            break;
+        }
+        char *nl = memchr(buf + len, '\n', (size_t)n);
+        len += (size_t)n;
+        if (nl != NULL) {
+            *nl = '\0';
+            return buf;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+/* ---- human-readable output ---- */
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s != NULL ? s : "";
+}
+
+static long long num(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : (long long)json_number_value(v);
+}
+
+static void duration(long long s, char *out, size_t cap)
+{
+    if (s >= 86400)
+        snprintf(out, cap, "%lldd %02lldh%02lldm", s / 86400, s % 86400 / 3600, s % 3600 / 60);
+    else if (s >= 3600)
+        snprintf(out, cap, "%lldh%02lldm%02llds", s / 3600, s % 3600 / 60, s % 60);
+    else
+        snprintf(out, cap, "%llds", s);
+}
+
+/* Key/value pairs of an object of numbers, aligned. */
+/* Width of the name column of every counter table, so that the numbers of
+ * all sections stand in one column. */
+#define KEY_WIDTH 18
+
+static void print_counters(const char *title, json_t *o)
+{
+    const char *k;
+    json_t *v;
+    int w = KEY_WIDTH;
+
+    if (!json_is_object(o))
+        return;
+    json_object_foreach(o, k, v)
+    {
+        if ((int)strlen(k) > w)
+            w = (int)strlen(k);
+    }
+    printf("%s:\n", title);
+    json_object_foreach(o, k, v)
+    {
+        if (json_is_integer(v))
+            printf("  %-*s %14lld\n", w, k, (long long)json_integer_value(v));
+        else if (json_is_real(v))
+            printf("  %-*s %14.3f\n", w, k, json_real_value(v));
+        else if (json_is_boolean(v))
+            printf("  %-*s %14s\n", w, k, json_is_true(v) ? "yes" : "no");
+    }
+}
+
+static void print_upstreams(json_t *ups, bool counters)
+{
+    size_t i, w = 6;
+    json_t *u;
+
+    if (!json_is_array(ups) || json_array_size(ups) == 0) {
+        printf("upstreams: none\n");
+        return;
+    }
+    json_array_foreach(ups, i, u)
+    {
+        if (strlen(str(u, "server")) > w)
+            w = strlen(str(u, "server"));
+    }
+    printf("upstreams:\n");
+    if (counters)
+        printf("  %-*s %-7s %10s %10s %10s %10s %8s\n", (int)w, "SERVER", "HEALTH", "QUERIES",
+               "ANSWERS", "ERRORS", "TIMEOUTS", "RTT ms");
+    else
+        printf("  %-*s %-7s %8s %10s %10s\n", (int)w, "SERVER", "HEALTH", "RTT ms", "QUERIES",
+               "FAILURES");
+    json_array_foreach(ups, i, u)
+    {
+        const char *h = json_is_true(json_object_get(u, "healthy")) ? "up" : "down";
+        double rtt = json_number_value(json_object_get(u, "avg_rtt_ms"));
+        if (counters)
+            printf("  %-*s %-7s %10lld %10lld %10lld %10lld %8.1f\n", (int)w, str(u, "server"), h,
+                   num(u, "queries"), num(u, "responses"), num(u, "errors"), num(u, "timeouts"),
+                   rtt);
+        else
+            printf("  %-*s %-7s %8.1f %10lld %10lld\n", (int)w, str(u, "server"), h, rtt,
+                   num(u, "queries"), num(u, "consecutive_failures"));
+    }
+}
+
+static void print_stats(json_t *r)
+{
+    char up[64];
+    json_t *q = json_object_get(r, "queries"), *inf = json_object_get(r, "inflight");
+    long long hits = num(json_object_get(r, "cache"), "hits");
+    long long misses = num(json_object_get(r, "cache"), "misses");
+
+    duration(num(r, "uptime_s"), up, sizeof(up));
+    printf("uptime: %s, %lld thread(s)\n", up, num(r, "threads"));
+    printf("%-*s %14lld  (udp %lld, tcp %lld)\n", KEY_WIDTH + 2, "queries:", num(q, "total"),
+           num(q, "udp"), num(q, "tcp"));
+    printf("%-*s %13.1f%%\n", KEY_WIDTH + 2, "cache hit rate:",
+           hits + misses > 0 ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);
+    printf("%-*s %14lld  upstream queries, %lld clients waiting\n", KEY_WIDTH + 2,
+           "in flight:", num(inf, "upstream"), num(inf, "clients"));
+    print_counters("responses", json_object_get(r, "responses"));
+    print_counters("cache", json_object_get(r, "cache"));
+    print_counters("tcp", json_object_get(r, "tcp"));
+    printf("other:\n");
+    static const char *const more[] = {"coalesced", "upstream_queries", "dropped",
+                                       "malformed", "refused_acl",      "truncated"};
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
+        printf("  %-*s %14lld\n", KEY_WIDTH, more[i], num(r, more[i]));
+    print_upstreams(json_object_get(r, "upstreams"), true);
+}
+
+static void print_status(json_t *r)
+{
+    char up[64];
+    size_t i;
+    json_t *v;
+
+    duration(num(r, "uptime_s"), up, sizeof(up));
+    printf("stubresd %s, pid %lld, up %s, %lld thread(s)\n", str(r, "version"), num(r, "pid"), up,
+           num(r, "threads"));
+    printf("config:     %s\n", str(r, "config"));
+    printf("state file: %s\n", str(r, "state_file")[0] ? str(r, "state_file") : "(none)");
+    printf("listening:  ");
+    json_array_foreach(json_object_get(r, "listen"), i, v)
+    {
+        printf("%s%s", i ? ", " : "", json_string_value(v));
+    }
+    printf("\nstrategy:   %s%s\n", str(r, "strategy"),
+           json_is_true(json_object_get(r, "encrypted")) ? " (encrypted upstreams only)" : "");
+    json_t *c = json_object_get(r, "cache");
+    printf("cache:      %lld entries, %lld of %lld bytes\n", num(c, "entries"), num(c, "bytes"),
+           num(c, "max_bytes"));
+    printf("in flight:  %lld\n", num(r, "inflight"));
+    print_upstreams(json_object_get(r, "upstreams"), false);
+}
+
+static void print_human(const ctl_request_t *req, json_t *r)
+{
+    size_t i;
+    json_t *v;
+
+    switch (req->cmd) {
+    case CTL_STATS: print_stats(r); break;
+    case CTL_STATUS: print_status(r); break;
+    case CTL_CONFIG:
+        if (strchr(req->argv[0], '=') != NULL)
+            printf("%s set to %s\n", str(r, "name"), str(r, "value"));
+        else
+            printf("%s\n", str(r, "value"));
+        break;
+    case CTL_SERVER:
+        printf("upstreams now:\n");
+        json_array_foreach(json_object_get(r, "servers"), i, v)
+        {
+            printf("  %s\n", json_string_value(v));
+        }
+        break;
+    case CTL_CACHE_FLUSH: printf("%lld entries flushed\n", num(r, "flushed")); break;
+    case CTL_CACHE_DUMP:
+        json_array_foreach(json_object_get(r, "entries"), i, v)
+        {
+            printf("%s\n", json_string_value(v));
+        }
+        break;
+    case CTL_RELOAD: printf("reloaded\n"); break;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *sock = getenv("STUBRESCTL_SOCKET");
+    bool raw = false;
+    int ch, fd, rc = 1;
+    char line[CTL_LINE_MAX + 2], err[512];
+    size_t off = 0;
+    ctl_request_t *req;
+    json_t *reply;
+    json_error_t jerr;
+    char *text;
+
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    if (sock == NULL)
+        sock = DEFAULT_SOCKET;
+    /* '+': options end at the command (config values may start with -). */
+    while ((ch = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 's': sock = optarg; break;
+        case 'j': raw = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    line[0] = '\0';
+    for (int i = optind; i < argc; i++) {
+        int n = snprintf(line + off, sizeof(line) - off, "%s%s", i > optind ? " " : "", argv[i]);
+        if (n < 0 || (size_t)n >= sizeof(line) - off) {
+            fprintf(stderr, "stubresctl: command longer than %d bytes\n", CTL_LINE_MAX);
+            return 2;
+        }
+        off += (size_t)n;
+    }
+    /* Parsed here too: a typo is reported without bothering the daemon,
+     * and the reply is printed the way its command wants. */
+    req = malloc(sizeof(*req));
+    if (req == NULL)
+        return 1;
+    if (ctl_parse(line, req, err, sizeof(err)) != 0) {
+        fprintf(stderr, "stubresctl: %s\n", err);
+        free(req);
+        return 2;
+    }
+    fd = connect_to(sock);
+    if (fd < 0) {
+        free(req);
+        return 3;
+    }
+    line[off++] = '\n';
+    if (send_all(fd, line, off) != 0) {
+        fprintf(stderr, "stubresctl: send: %s\n", strerror(errno));
+        close(fd);
+        free(req);
+        return 3;
+    }
+    text = read_line(fd);
+    close(fd);
+    if (text == NULL) {
+        free(req);
+        return 3;
+    }
+    reply = json_loads(text, 0, &jerr);
+    if (!json_is_object(reply)) {
+        fprintf(stderr, "stubresctl: unreadable reply: %s\n", jerr.text);
+        json_decref(reply);
+        free(text);
+        free(req);
+        return 1;
+    }
+    bool ok = json_is_true(json_object_get(reply, "ok"));
+    if (raw) {
+        printf("%s\n", text);
+    } else if (ok) {
+        print_human(req, reply);
+    }
+    if (!ok) {
+        const char *e = json_string_value(json_object_get(reply, "error"));
+        fprintf(stderr, "stubresctl: %s\n", e != NULL ? e : "error");
+    } else {
+        rc = 0;
+    }
+    json_decref(reply);
+    free(text);
+    free(req);
+    return rc;
+}

@@ -1,0 +1,111 @@
+#!/bin/bash
+# test_daemon_process.sh -- how stubresd runs as a process: several event
+# loops (threads = 4, SO_REUSEPORT), dropping root for `user` (and still
+# writing its state file and control socket), the query log, socket
+# activation (sockets passed as systemd does, here by
+# systemd-socket-activate), and prefetch refreshing a popular entry before
+# it expires.
+# shellcheck disable=SC2086
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+skip_unless dig
+
+start_fakedns up1
+seen() { fakedns_stat up1 qnames "$1"; }
+
+# --- threads = 4 ----------------------------------------------------------------
+start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "threads = 4" \
+    "query_log = $T/query.log"
+out=$("$PY" - "$SR_PORT" <<'PYEOF'
+import sys, concurrent.futures, dns.message, dns.query
+port = int(sys.argv[1])
+def ask(i):
+    q = dns.message.make_query("t%d.example.test" % (i % 50) if i % 2 else "www.example.test", "A")
+    f = dns.query.tcp if i % 5 == 0 else dns.query.udp
+    return int(f(q, "127.0.0.1", port=port, timeout=5).rcode())
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    r = list(ex.map(ask, range(400)))
+print(len(r), sorted(set(r)))
+PYEOF
+)
+assert_eq "400 [0, 3]" "$out" "threads = 4: 400 queries from 16 clients (UDP and TCP) answered"
+assert_eq 4 "$(sr_stat threads)" "stats: 4 threads"
+q=$(sr_stat queries total)
+[ "$q" -ge 400 ] || fail "stats: queries total $q, expected >= 400 summed over the threads"
+ok "stats: the threads' counters are summed ($q queries)"
+# The query log: one line per answered query.
+$SR_DIG -b 127.0.0.1 mx.$ZONE MX +short >/dev/null
+for i in $(seq 1 30); do grep -q ' mx\.example\.test MX ' "$T/query.log" 2>/dev/null && break; sleep 0.1; done
+assert_match '^[0-9T:.-]+Z 127\.0\.0\.1 mx\.example\.test MX IN NOERROR udp upstream [0-9.]+ms$' \
+    "$(cat "$T/query.log")" "query_log: client, name, type, class, RCODE, transport, source, time"
+n=$(wc -l <"$T/query.log")
+[ "$n" -ge 400 ] || fail "query_log has $n lines"
+ok "query_log: $n lines"
+stop_stubresd sr
+
+# --- user = nobody ------------------------------------------------------------------
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    chmod 711 "$T" # nobody must reach its files below $T
+    write_stubresd_conf srn "$(free_port)" "servers = udp://127.0.0.1:$UP1_PORT" "user = nobody"
+    sed -i -e "s|^control = .*|control = $T/run/control.sock|" \
+        -e "s|^state_file = .*|state_file = $T/lib/runtime.conf|" "$T/srn.conf"
+    SR_PORT=$(sed -n 's/^listen = 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/srn.conf")
+    SR_NAME=srn
+    start_bg srn "$STUBRESD" -f -c "$T/srn.conf"
+    wait_udp 127.0.0.1 "$SR_PORT" srn
+    pid=$(pid_of srn)
+    assert_match '^Uid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$' \
+        "$(grep '^Uid:' /proc/$pid/status)" "user = nobody: every uid is nobody's"
+    assert_match '^Gid:[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534[[:space:]]+65534$' \
+        "$(grep '^Gid:' /proc/$pid/status)" "... and every gid nogroup's"
+    assert_match '^Groups:[[:space:]]+65534[[:space:]]*$' "$(grep '^Groups:' /proc/$pid/status)" \
+        "... with no supplementary group but its own"
+    assert_match '^CapEff:[[:space:]]+0+$' "$(grep '^CapEff:' /proc/$pid/status)" "... and no capability"
+    assert_match '^NoNewPrivs:[[:space:]]+1$' "$(grep '^NoNewPrivs:' /proc/$pid/status)" "... and no_new_privs"
+    CTL="$STUBRESCTL -s $T/run/control.sock"
+    assert_eq 10.0.0.1 "$(dig $DIG_OPTS @127.0.0.1 -p "$SR_PORT" www.$ZONE A +short)" "it answers as nobody"
+    assert_eq "timeout set to 3" "$($CTL config timeout=3)" "the control socket works after the drop"
+    assert_match '^timeout = 3$' "$(cat "$T/lib/runtime.conf")" "the state file is written as nobody"
+    stop_stubresd srn
+    [ -e "$T/run/control.sock" ] && fail "the control socket was left behind"
+    ok "nobody removed its control socket at exit"
+else
+    note "not root or no user nobody: privilege drop not tested"
+fi
+
+# --- socket activation ----------------------------------------------------------------
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+    P=$(free_port)
+    write_stubresd_conf sra "$P" "servers = udp://127.0.0.1:$UP1_PORT" "listen = 127.0.0.1:9"
+    # One TCP and one UDP socket, both bound here and passed down (the
+    # outer one passes its descriptor through the inner one); `listen`
+    # names a port nobody could bind: it must be ignored.
+    start_bg sra systemd-socket-activate -l "127.0.0.1:$P" \
+        systemd-socket-activate -d -l "127.0.0.1:$P" "$STUBRESD" -f -c "$T/sra.conf"
+    wait_tcp 127.0.0.1 "$P" sra
+    out=$(dig +time=5 +tries=1 @127.0.0.1 -p "$P" www.$ZONE A +tcp +short)
+    assert_eq 10.0.0.1 "$out" "socket activation: TCP query on the passed socket"
+    wait_log sra 'using 2 socket\(s\) from systemd'
+    out=$(dig $DIG_OPTS @127.0.0.1 -p "$P" mx.$ZONE MX +short | sort | head -1)
+    assert_eq "10 mail.example.test." "$out" "socket activation: UDP query on the passed socket"
+    stop_stubresd sra
+else
+    note "no systemd-socket-activate: socket activation not tested"
+fi
+
+# --- prefetch: a popular entry refreshed before it expires -------------------------------
+start_stubresd srp "servers = udp://127.0.0.1:$UP1_PORT" "prefetch = true" "max_ttl = 20"
+SR_DIG="dig $DIG_OPTS @127.0.0.1 -p $SR_PORT"
+fakedns_reset up1
+$SR_DIG mail.$ZONE A +short >/dev/null
+sleep 18.3 # inside the last tenth of the TTL (20 s), whole seconds counted
+for i in 1 2 3; do $SR_DIG mail.$ZONE A +short >/dev/null; done
+for i in $(seq 1 20); do [ "$(seen mail.$ZONE.)" = 2 ] && break; sleep 0.1; done
+assert_eq 2 "$(seen mail.$ZONE.)" "prefetch: refreshed upstream while still cached"
+assert_eq 1 "$(sr_stat cache prefetches)" "stats: one prefetch"
+sleep 2 # past the first expiry
+out=$($SR_DIG mail.$ZONE A +noall +answer | awk '{print $2}')
+[ "$out" -ge 16 ] || fail "after the old entry expired: TTL $out, expected the refreshed entry"
+assert_eq 2 "$(seen mail.$ZONE.)" "past the old expiry: served from the refreshed entry (TTL $out)"
+stop_stubresd srp

@@ -1,0 +1,283 @@
+/* Unit tests: the control protocol (src/daemon/ctlproto.c) and socket
+ * (src/daemon/control.c): command parsing, unique-prefix matching, size
+ * limits, the 0660 socket, one JSON reply per line. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <jansson.h>
+
+#include "control.h"
+#include "ctlproto.h"
+
+static ctl_request_t req;
+static char err[512];
+
+static int parse(const char *line)
+{
+    return ctl_parse(line, &req, err, sizeof(err));
+}
+
+START_TEST(test_commands)
+{
+    ck_assert_int_eq(parse("stats"), 0);
+    ck_assert_int_eq(req.cmd, CTL_STATS);
+    ck_assert_int_eq(req.argc, 0);
+    ck_assert_int_eq(parse("status"), 0);
+    ck_assert_int_eq(req.cmd, CTL_STATUS);
+    ck_assert_int_eq(parse("reload"), 0);
+    ck_assert_int_eq(req.cmd, CTL_RELOAD);
+    ck_assert_int_eq(parse("cache flush"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CACHE_FLUSH);
+    ck_assert_str_eq(req.name, "cache flush");
+    ck_assert_int_eq(parse("cache flush www.example.test"), 0);
+    ck_assert_int_eq(req.argc, 1);
+    ck_assert_str_eq(req.argv[0], "www.example.test");
+    ck_assert_int_eq(parse("cache dump"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CACHE_DUMP);
+    ck_assert_int_eq(parse("server udp://127.0.0.1 tcp://127.0.0.2:5353  tls://[::1]#a.test"), 0);
+    ck_assert_int_eq(req.cmd, CTL_SERVER);
+    ck_assert_int_eq(req.argc, 3);
+    ck_assert_str_eq(req.argv[2], "tls://[::1]#a.test");
+    ck_assert_int_eq(parse("  \tstats\r"), 0); /* blanks and a CR are fine */
+}
+END_TEST
+
+START_TEST(test_config_argument)
+{
+    ck_assert_int_eq(parse("config timeout"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CONFIG);
+    ck_assert_int_eq(req.argc, 1);
+    ck_assert_str_eq(req.argv[0], "timeout");
+    ck_assert_int_eq(parse("config timeout=5"), 0);
+    ck_assert_str_eq(req.argv[0], "timeout=5");
+    /* Blanks around '=' go; blanks inside the value stay. */
+    ck_assert_int_eq(parse("config servers =  udp://127.0.0.1 udp://127.0.0.2 "), 0);
+    ck_assert_str_eq(req.argv[0], "servers=udp://127.0.0.1 udp://127.0.0.2");
+    ck_assert_int_eq(parse("config FirewallData="), 0);
+    ck_assert_str_eq(req.argv[0], "FirewallData=");
+    ck_assert_int_eq(parse("config"), -1);
+    ck_assert_str_eq(err, "usage: config NAME[=VALUE]");
+    ck_assert_int_eq(parse("config =5"), -1);
+}
+END_TEST
+
+START_TEST(test_prefixes)
+{
+    ck_assert_int_eq(parse("sta"), -1);
+    ck_assert_str_eq(err, "ambiguous command 'sta': stats, status");
+    ck_assert_int_eq(parse("s"), -1);
+    ck_assert_str_eq(err, "ambiguous command 's': stats, status, server");
+    ck_assert_int_eq(parse("statu"), 0);
+    ck_assert_int_eq(req.cmd, CTL_STATUS);
+    ck_assert_int_eq(parse("stats"), 0); /* exact beats prefix */
+    ck_assert_int_eq(req.cmd, CTL_STATS);
+    ck_assert_int_eq(parse("se udp://127.0.0.1"), 0);
+    ck_assert_int_eq(req.cmd, CTL_SERVER);
+    ck_assert_int_eq(parse("con timeout"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CONFIG);
+    ck_assert_int_eq(parse("c f"), -1);
+    ck_assert_str_eq(err, "ambiguous command 'c': config, cache");
+    ck_assert_int_eq(parse("ca f"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CACHE_FLUSH);
+    ck_assert_int_eq(parse("ca d"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CACHE_DUMP);
+    ck_assert_int_eq(parse("r"), 0);
+    ck_assert_int_eq(req.cmd, CTL_RELOAD);
+    ck_assert_int_eq(parse("x"), -1);
+    ck_assert_str_eq(err, "unknown command 'x'");
+    ck_assert_int_eq(parse("cache x"), -1);
+    ck_assert_str_eq(err, "unknown cache subcommand 'x'");
+    ck_assert_int_eq(parse("cache"), -1);
+    ck_assert_str_eq(err, "'cache' needs one of: flush, dump");
+    ck_assert_int_eq(parse("statsx"), -1);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+    char line[CTL_LINE_MAX + 64];
+
+    ck_assert_int_eq(parse(""), -1);
+    ck_assert_str_eq(err, "empty command");
+    ck_assert_int_eq(parse("stats extra"), -1);
+    ck_assert_str_eq(err, "usage: stats");
+    ck_assert_int_eq(parse("cache dump x"), -1);
+    ck_assert_int_eq(parse("cache flush a b"), -1);
+    ck_assert_int_eq(parse("server"), -1);
+    ck_assert_int_eq(parse("stats\x01"), -1);
+    ck_assert_str_eq(err, "bad character (0x01) in command");
+    ck_assert_int_eq(parse("stats \xc3\xa9"), -1);
+    /* Too long: refused, never truncated. */
+    memset(line, 'a', sizeof(line));
+    memcpy(line, "config FirewallData=", 20);
+    line[CTL_LINE_MAX + 1] = '\0';
+    ck_assert_int_eq(parse(line), -1);
+    ck_assert_str_eq(err, "command longer than 4096 bytes");
+    line[CTL_LINE_MAX] = '\0';
+    ck_assert_int_eq(parse(line), 0);
+    /* Too many specs. */
+    size_t off = (size_t)snprintf(line, sizeof(line), "server");
+    for (int i = 0; i < CTL_MAX_ARGS + 1; i++)
+        off += (size_t)snprintf(line + off, sizeof(line) - off, " 127.0.0.%d", i % 250 + 1);
+    ck_assert_int_eq(parse(line), -1);
+    ck_assert_msg(strstr(err, "too many arguments") != NULL, "%s", err);
+}
+END_TEST
+
+/* ---- the socket ---- */
+
+static json_t *echo_handler(void *arg, const ctl_request_t *r)
+{
+    (*(int *)arg)++;
+    return json_pack("{s:b, s:s, s:i}", "ok", 1, "command", r->name, "argc", r->argc);
+}
+
+START_TEST(test_handle_line)
+{
+    int calls = 0;
+    char *t = control_handle_line(echo_handler, &calls, "ca f www.example.test");
+    ck_assert_str_eq(t, "{\"ok\":true,\"command\":\"cache flush\",\"argc\":1}");
+    free(t);
+    t = control_handle_line(echo_handler, &calls, "bogus");
+    ck_assert_str_eq(t, "{\"ok\":false,\"error\":\"unknown command 'bogus'\"}");
+    free(t);
+    ck_assert_int_eq(calls, 1);
+}
+END_TEST
+
+struct srv {
+    struct event_base *base;
+    control_t *ctl;
+    int calls;
+};
+
+static void *serve(void *arg)
+{
+    struct srv *s = arg;
+    event_base_dispatch(s->base);
+    return NULL;
+}
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
+
+/* Send text, read one line back (or "" on EOF). */
+static char *roundtrip(const char *path, const char *text, size_t len)
+{
+    struct sockaddr_un sun;
+    static char buf[8192];
+    size_t got = 0;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            break; /* the daemon hung up on an oversize line */
+        off += (size_t)n;
+    }
+    while (got < sizeof(buf) - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ck_assert_int_gt(poll(&p, 1, 5000), 0);
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (memchr(buf, '\n', got) != NULL)
+            break;
+    }
+    buf[got] = '\0';
+    close(fd);
+    return buf;
+}
+
+START_TEST(test_socket)
+{
+    char path[256], err2[512];
+    struct srv s = {0};
+    pthread_t th;
+    struct stat sb;
+    char *r;
+
+    ck_assert_int_eq(evthread_use_pthreads(), 0);
+    snprintf(path, sizeof(path), "%s/check_control.%d.sock",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    s.base = event_base_new();
+    s.ctl = control_open(path, (uid_t)-1, (gid_t)-1, err2, sizeof(err2));
+    ck_assert_msg(s.ctl != NULL, "%s", err2);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert(S_ISSOCK(sb.st_mode));
+    ck_assert_int_eq(sb.st_mode & 0777, 0660);
+    /* A second daemon on the same socket is refused. */
+    ck_assert_ptr_null(control_open(path, (uid_t)-1, (gid_t)-1, err2, sizeof(err2)));
+    ck_assert_msg(strstr(err2, "in use") != NULL, "%s", err2);
+    ck_assert_int_eq(control_start(s.ctl, s.base, echo_handler, &s.calls), 0);
+    struct event *keep = event_new(s.base, -1, EV_PERSIST, stop_cb, s.base);
+    struct timeval ten = {10, 0};
+    event_add(keep, &ten); /* stops the loop if the test hangs */
+    pthread_create(&th, NULL, serve, &s);
+
+    r = roundtrip(path, "status\n", 7);
+    ck_assert_str_eq(r, "{\"ok\":true,\"command\":\"status\",\"argc\":0}\n");
+    r = roundtrip(path, "nope\n", 5);
+    ck_assert_str_eq(r, "{\"ok\":false,\"error\":\"unknown command 'nope'\"}\n");
+    /* A line without end: refused and the connection closed. */
+    char *big = malloc(20000);
+    memset(big, 'x', 20000);
+    r = roundtrip(path, big, 20000);
+    ck_assert_str_eq(r, "{\"ok\":false,\"error\":\"command longer than 4096 bytes\"}\n");
+    free(big);
+
+    event_active(keep, EV_TIMEOUT, 0);
+    pthread_join(th, NULL);
+    event_free(keep);
+    control_free(s.ctl);
+    ck_assert_int_ne(stat(path, &sb), 0); /* the socket file is gone */
+    event_base_free(s.base);
+}
+END_TEST
+
+static Suite *control_suite(void)
+{
+    Suite *s = suite_create("control");
+    TCase *tc = tcase_create("protocol");
+    tcase_add_test(tc, test_commands);
+    tcase_add_test(tc, test_config_argument);
+    tcase_add_test(tc, test_prefixes);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_handle_line);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("socket");
+    tcase_add_test(tc, test_socket);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(control_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,419 @@
+/* Unit tests: stubresd's upstream pool (src/daemon/pool.c): spec parsing,
+ * the upstream list a config asks for, the strategies, health with
+ * backoff, and that an encrypted pool never gets a plaintext upstream. */
+#include "config.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "pool.h"
+
+static char resolv_path[300];
+
+static void setup(void)
+{
+    log_set_level(LOG_LEVEL_ERROR); /* health changes are logged as notices */
+    snprintf(resolv_path, sizeof(resolv_path), "%s/check_pool.%d.resolv",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    FILE *f = fopen(resolv_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("search example.test\nnameserver 127.0.0.1\nnameserver ::1\n"
+          "nameserver 127.0.0.53\nnameserver bogus\n",
+          f);
+    fclose(f);
+}
+
+static void teardown(void)
+{
+    unlink(resolv_path);
+}
+
+static cfg_t *cfg_with(const char *key, const char *value, ...)
+{
+    char err[1024];
+    cfg_t *c = cfg_new();
+    va_list ap;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(cfg_set(c, "resolv_conf", resolv_path, NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)), CFG_OK);
+    va_start(ap, value);
+    while (key != NULL) {
+        ck_assert_msg(cfg_set(c, key, value, NULL, false, err, sizeof(err)) == CFG_OK, "%s", err);
+        key = va_arg(ap, const char *);
+        if (key != NULL)
+            value = va_arg(ap, const char *);
+    }
+    va_end(ap);
+    return c;
+}
+
+/* ---- specs ---- */
+
+START_TEST(test_spec_good)
+{
+    static const struct {
+        const char *in, *name;
+        sr_proto_t proto;
+    } good[] = {
+        {"udp://127.0.0.1", "udp://127.0.0.1:53", SR_PROTO_UDP},
+        {"127.0.0.1:5353", "udp://127.0.0.1:5353", SR_PROTO_UDP},
+        {"UDP://127.0.0.1:1", "udp://127.0.0.1:1", SR_PROTO_UDP},
+        {"tcp://[::1]:5353", "tcp://[::1]:5353", SR_PROTO_TCP},
+        {"tcp://::1", "tcp://[::1]:53", SR_PROTO_TCP},
+        {"tls://127.0.0.1", "tls://127.0.0.1:853", SR_PROTO_TLS},
+        {"tls://127.0.0.1:8853#dns.example.test", "tls://127.0.0.1:8853#dns.example.test",
+         SR_PROTO_TLS},
+        {"tls://dns.example.test#dns.example.test", "tls://dns.example.test:853#dns.example.test",
+         SR_PROTO_TLS},
+        {"https://127.0.0.1:8443/dns-query", "https://127.0.0.1:8443/dns-query", SR_PROTO_HTTPS},
+        {"https://dns.example.test", "https://dns.example.test:443/dns-query", SR_PROTO_HTTPS},
+        {"https://[::1]/resolve", "https://[::1]:443/resolve", SR_PROTO_HTTPS},
+        {"udp://ns1.example.test.", "udp://ns1.example.test:53", SR_PROTO_UDP},
+    };
+    pool_spec_t s;
+    char err[512];
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ck_assert_msg(pool_spec_parse(good[i].in, &s, err, sizeof(err)) == 0, "%s: %s", good[i].in,
+                      err);
+        ck_assert_str_eq(s.name, good[i].name);
+        ck_assert_int_eq(s.proto, good[i].proto);
+    }
+    ck_assert_int_eq(pool_spec_parse("tls://127.0.0.1:853#auth.example", &s, err, sizeof(err)), 0);
+    ck_assert_str_eq(s.host, "127.0.0.1");
+    ck_assert_str_eq(s.auth, "auth.example");
+    ck_assert_uint_eq(s.port, 853);
+    ck_assert(pool_spec_encrypted(&s));
+}
+END_TEST
+
+START_TEST(test_spec_bad)
+{
+    static const char *const bad[] = {
+        "",
+        "ftp://127.0.0.1",
+        "udp://",
+        "udp://127.0.0.1:0",
+        "udp://127.0.0.1:65536",
+        "udp://127.0.0.1:port",
+        "udp://[::1",
+        "udp://127.0.0.1#auth",
+        "tcp://127.0.0.1/path",
+        "tls://127.0.0.1#bad name",
+        "https://127.0.0.1/a b",
+        "udp://-bad-.example",
+        "udp://bad..example",
+        "udp://127.0.0.1:53:54",
+        "udp://[::1]x",
+    };
+    pool_spec_t s;
+    char err[512];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(pool_spec_parse(bad[i], &s, err, sizeof(err)) != 0, "'%s' accepted", bad[i]);
+        ck_assert_msg(err[0] != '\0', "no error text for '%s'", bad[i]);
+    }
+    ck_assert_int_eq(pool_spec_parse("gopher://x", &s, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "expected udp://HOST[:PORT]") != NULL, "%s", err);
+}
+END_TEST
+
+/* ---- the list a config asks for ---- */
+
+START_TEST(test_effective_specs)
+{
+    pool_spec_t specs[POOL_MAX_SERVERS];
+    char err[1024];
+    cfg_t *c;
+
+    /* servers first */
+    c = cfg_with("servers", "udp://127.0.0.2, tcp://127.0.0.3:5353", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 2);
+    ck_assert_str_eq(specs[1].name, "tcp://127.0.0.3:5353");
+    cfg_unref(c);
+
+    /* the class's properties */
+    c = cfg_with("dns_server", "127.0.0.2", "protocol", "tls", "dns_port", "8853", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
+    ck_assert_str_eq(specs[0].name, "tls://127.0.0.2:8853");
+    cfg_unref(c);
+    c = cfg_with("dns_server", "::1", "protocol", "1", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
+    ck_assert_str_eq(specs[0].name, "tcp://[::1]:53");
+    cfg_unref(c);
+    c = cfg_with("dns_server", "https://127.0.0.1:8443/dns-query", "protocol", "https", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
+    ck_assert_int_eq(specs[0].proto, SR_PROTO_HTTPS);
+    cfg_unref(c);
+    c = cfg_with("dns_server", "127.0.0.1", "protocol", "https", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
+    ck_assert_msg(strncmp(err, "dns_server: ", 12) == 0, "%s", err);
+    cfg_unref(c);
+
+    /* resolv.conf: every nameserver but ourselves and the unparsable. */
+    c = cfg_with(NULL, NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 3);
+    ck_assert_str_eq(specs[0].name, "udp://127.0.0.1:53");
+    ck_assert_str_eq(specs[1].name, "udp://[::1]:53");
+    cfg_unref(c);
+    c = cfg_with("listen", "127.0.0.1:53, [::1]:53", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
+    ck_assert_str_eq(specs[0].name, "udp://127.0.0.53:53");
+    cfg_unref(c);
+    /* Listening on the wildcard address covers every loopback address. */
+    c = cfg_with("listen", "0.0.0.0:53, [::]:53", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "other than stubresd itself") != NULL, "%s", err);
+    cfg_unref(c);
+    c = cfg_with("resolv_conf", "/nonexistent/resolv.conf", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
+    ck_assert_msg(strncmp(err, "resolv_conf: ", 13) == 0, "%s", err);
+    cfg_unref(c);
+
+    /* Never ourselves. */
+    c = cfg_with("servers", "tcp://127.0.0.1:5300", NULL);
+    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "servers: tcp://127.0.0.1:5300 is stubresd's own listen address");
+    cfg_unref(c);
+}
+END_TEST
+
+START_TEST(test_never_plaintext_for_encrypted)
+{
+    char err[1024];
+    cfg_t *c = cfg_with(NULL, NULL);
+    pool_t *p;
+
+    /* A mixed list is refused outright ... */
+    ck_assert_int_eq(cfg_set(c, "servers", "tls://127.0.0.1#a.test, udp://127.0.0.2", NULL, false,
+                             err, sizeof(err)),
+                     CFG_EINVAL);
+    ck_assert_int_eq(cfg_set(c, "servers", "https://127.0.0.1/dns-query tcp://127.0.0.2", NULL,
+                             false, err, sizeof(err)),
+                     CFG_EINVAL);
+    /* ... so an encrypted pool holds only encrypted upstreams, and when all
+     * of them are down the pick is still one of them. */
+    ck_assert_int_eq(cfg_set(c, "servers", "tls://127.0.0.1#a.test https://127.0.0.2/dns-query",
+                             NULL, false, err, sizeof(err)),
+                     CFG_OK);
+    p = pool_new(c, NULL, err, sizeof(err));
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert(p->encrypted);
+    uint64_t now = 1000000000;
+    for (size_t i = 0; i < p->n; i++)
+        pool_report(p->servers[i], POOL_ERROR, 0, now);
+    for (int k = 0; k < 10; k++) {
+        int i = pool_pick(p, 0, now + 1, (uint32_t)k);
+        ck_assert_int_ge(i, 0);
+        ck_assert(pool_spec_encrypted(&p->servers[i]->spec));
+    }
+    pool_unref(p);
+    cfg_unref(c);
+}
+END_TEST
+
+/* ---- strategies and health ---- */
+
+static pool_t *pool_of(const char *strategy, int n)
+{
+    char list[512] = "", err[1024];
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof(list) - l, "%sudp://127.0.0.%d:5353", i ? " " : "", i + 2);
+    }
+    cfg_t *c = cfg_with("servers", list, "strategy", strategy, NULL);
+    pool_t *p = pool_new(c, NULL, err, sizeof(err));
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_uint_eq(p->n, (size_t)n);
+    cfg_unref(c);
+    return p;
+}
+
+START_TEST(test_failover)
+{
+    pool_t *p = pool_of("failover", 3);
+    uint64_t t = 5000000;
+
+    ck_assert_int_eq(pool_pick(p, 0, t, 0), 0);
+    ck_assert_int_eq(pool_pick(p, 0, t, 7), 0);
+    /* The next one for a query that already tried the first. */
+    ck_assert_int_eq(pool_pick(p, 1u, t, 0), 1);
+    ck_assert_int_eq(pool_pick(p, 3u, t, 0), 2);
+    /* All tried: start over. */
+    ck_assert_int_eq(pool_pick(p, 7u, t, 0), 0);
+    /* The first times out: it is skipped while its backoff runs. */
+    pool_report(p->servers[0], POOL_TIMEOUT, 0, t);
+    ck_assert_int_eq(pool_pick(p, 0, t + 1, 0), 1);
+    ck_assert_int_eq(pool_pick(p, 0, t + 400000, 0), 1);
+    /* After the backoff (500 ms) one query probes it ... */
+    ck_assert_int_eq(pool_pick(p, 0, t + 600000, 0), 0);
+    /* ... and meanwhile the others do not. */
+    ck_assert_int_eq(pool_pick(p, 0, t + 600001, 0), 1);
+    /* The probe answered: back in front. */
+    pool_report(p->servers[0], POOL_OK, 1000, t + 610000);
+    ck_assert_int_eq(pool_pick(p, 0, t + 610001, 0), 0);
+    /* SERVFAIL does not make an upstream down. */
+    pool_report(p->servers[0], POOL_SERVFAIL, 1000, t + 620000);
+    ck_assert_int_eq(pool_pick(p, 0, t + 620001, 0), 0);
+    pool_unref(p);
+}
+END_TEST
+
+START_TEST(test_backoff_grows)
+{
+    pool_t *p = pool_of("failover", 2);
+    pool_server_t *s = p->servers[0];
+    uint64_t t = 1000000;
+    pool_health_t h;
+
+    pool_report(s, POOL_TIMEOUT, 0, t);
+    ck_assert_uint_eq(s->backoff_ms, 500);
+    pool_report(s, POOL_ERROR, 0, t);
+    ck_assert_uint_eq(s->backoff_ms, 1000);
+    pool_report(s, POOL_ERROR, 0, t);
+    ck_assert_uint_eq(s->backoff_ms, 2000);
+    for (int i = 0; i < 20; i++)
+        pool_report(s, POOL_TIMEOUT, 0, t);
+    ck_assert_uint_eq(s->backoff_ms, 30000); /* capped */
+    pool_server_health(s, t, &h);
+    ck_assert(!h.healthy);
+    ck_assert_uint_eq(h.fails, 23);
+    ck_assert(h.retry_in_s > 29.0 && h.retry_in_s <= 30.0);
+    ck_assert_uint_eq(atomic_load(&s->timeouts), 21);
+    ck_assert_uint_eq(atomic_load(&s->errors), 2);
+    pool_report(s, POOL_OK, 2000, t + 1);
+    pool_server_health(s, t + 1, &h);
+    ck_assert(h.healthy);
+    ck_assert_uint_eq(h.fails, 0);
+    ck_assert_uint_eq(s->backoff_ms, 0);
+    pool_unref(p);
+}
+END_TEST
+
+START_TEST(test_all_down_tries_the_best)
+{
+    pool_t *p = pool_of("failover", 3);
+    uint64_t t = 1000000;
+
+    pool_report(p->servers[0], POOL_TIMEOUT, 0, t);
+    pool_report(p->servers[0], POOL_TIMEOUT, 0, t); /* longer backoff */
+    pool_report(p->servers[1], POOL_TIMEOUT, 0, t + 10);
+    pool_report(p->servers[2], POOL_TIMEOUT, 0, t + 20);
+    /* None is due: the one whose backoff ends first is still tried. */
+    ck_assert_int_eq(pool_pick(p, 0, t + 100, 0), 1);
+    /* That pick pushed its next chance out: now the third is best. */
+    ck_assert_int_eq(pool_pick(p, 0, t + 101, 0), 2);
+    pool_unref(p);
+}
+END_TEST
+
+START_TEST(test_round_robin)
+{
+    pool_t *p = pool_of("round-robin", 3);
+    int seen[3] = {0, 0, 0};
+
+    for (int i = 0; i < 300; i++)
+        seen[pool_pick(p, 0, 1000000, 0)]++;
+    ck_assert_int_eq(seen[0], 100);
+    ck_assert_int_eq(seen[1], 100);
+    ck_assert_int_eq(seen[2], 100);
+    /* A down one is left out of the rotation. */
+    pool_report(p->servers[1], POOL_ERROR, 0, 1000000);
+    memset(seen, 0, sizeof(seen));
+    for (int i = 0; i < 300; i++)
+        seen[pool_pick(p, 0, 1000001, 0)]++;
+    ck_assert_int_eq(seen[1], 0);
+    ck_assert_int_eq(seen[0] + seen[2], 300);
+    pool_unref(p);
+}
+END_TEST
+
+START_TEST(test_fastest)
+{
+    pool_t *p = pool_of("fastest", 3);
+    uint64_t t = 1000000;
+    int seen[3] = {0, 0, 0};
+
+    /* Unmeasured upstreams come first, so each gets measured. */
+    pool_report(p->servers[0], POOL_OK, 30000, t);
+    ck_assert_int_ne(pool_pick(p, 0, t, 1), 0);
+    pool_report(p->servers[1], POOL_OK, 5000, t);
+    pool_report(p->servers[2], POOL_OK, 20000, t);
+    ck_assert_int_eq(pool_pick(p, 0, t, 1), 1);
+    /* Mostly the fastest; about one in sixteen probes another. */
+    for (uint32_t r = 0; r < 1600; r++)
+        seen[pool_pick(p, 0, t, r * 2654435761u)]++;
+    ck_assert_int_gt(seen[1], 1400);
+    ck_assert_int_gt(seen[0] + seen[2], 40);
+    ck_assert_int_lt(seen[0] + seen[2], 200);
+    /* The moving average follows: the second gets slow. */
+    for (int i = 0; i < 40; i++)
+        pool_report(p->servers[1], POOL_OK, 90000, t);
+    ck_assert_int_eq(pool_pick(p, 0, t, 1), 2);
+    ck_assert(p->servers[1]->rtt_ms > 80.0);
+    /* Histogram: 30 ms, 5 ms, 20 ms, 40 x 90 ms. */
+    ck_assert_uint_eq(atomic_load(&p->servers[1]->rtt_hist[2]), 1);  /* <= 5 ms */
+    ck_assert_uint_eq(atomic_load(&p->servers[1]->rtt_hist[6]), 40); /* <= 100 ms */
+    pool_unref(p);
+}
+END_TEST
+
+START_TEST(test_health_survives_a_new_pool)
+{
+    char err[512];
+    pool_t *p = pool_of("failover", 2), *q;
+    cfg_t *c;
+
+    pool_count_query(p->servers[1]);
+    pool_report(p->servers[1], POOL_TIMEOUT, 0, 1000);
+    c = cfg_with("servers", "udp://127.0.0.3:5353 udp://127.0.0.9:5353", NULL);
+    ck_assert(!pool_matches(p, c));
+    q = pool_new(c, p, err, sizeof(err));
+    ck_assert_ptr_nonnull(q);
+    ck_assert(!q->servers[0]->healthy);
+    ck_assert_uint_eq(atomic_load(&q->servers[0]->queries), 1);
+    ck_assert(q->servers[1]->healthy);
+    ck_assert(pool_matches(q, c));
+    pool_unref(p);
+    pool_unref(q);
+    cfg_unref(c);
+}
+END_TEST
+
+static Suite *pool_suite(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("specs");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_spec_good);
+    tcase_add_test(tc, test_spec_bad);
+    tcase_add_test(tc, test_effective_specs);
+    tcase_add_test(tc, test_never_plaintext_for_encrypted);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("strategies");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_failover);
+    tcase_add_test(tc, test_backoff_grows);
+    tcase_add_test(tc, test_all_down_tries_the_best);
+    tcase_add_test(tc, test_round_robin);
+    tcase_add_test(tc, test_fastest);
+    tcase_add_test(tc, test_health_survives_a_new_pool);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(pool_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

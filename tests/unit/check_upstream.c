@@ -1,0 +1,1307 @@
+/* Unit tests: the query engine over UDP and TCP (upstream.c, udp.c,
+ * stream.c, sock.c) against an in-process fake server on 127.0.0.1. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include <stubres/upstream.h>
+
+#include "lib-internal.h" /* sr_alloc_fail_after */
+#include "xport-helpers.h"
+
+static struct event_base *base;
+static fake_t *fake;
+
+struct result {
+    int done;
+    sr_status_t status;
+    uint8_t resp[65535];
+    size_t len;
+    sr_xfer_info_t info;
+    char detail[256];
+};
+
+static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                    const sr_xfer_info_t *info)
+{
+    struct result *r = arg;
+    r->done++;
+    r->status = status;
+    r->len = len;
+    if (resp != NULL)
+        memcpy(r->resp, resp, len);
+    r->info = *info;
+    snprintf(r->detail, sizeof(r->detail), "%s", info->detail);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static void setup(void)
+{
+    /* Never the machine's resolv.conf (tests/README: loopback only). */
+    setenv("STUBRES_RESOLV_CONF", "/nonexistent/resolv.conf", 1);
+    base = event_base_new();
+    fake = fake_new(base, NULL);
+    ck_assert_ptr_nonnull(fake);
+}
+
+static void teardown(void)
+{
+    fake_free(fake);
+    event_base_free(base);
+}
+
+static void cfg_init(sr_upstream_cfg_t *cfg, sr_proto_t proto, uint16_t port)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->proto = proto;
+    cfg->server = "127.0.0.1";
+    cfg->port = port;
+}
+
+static sr_upstream_t *mk(sr_proto_t proto)
+{
+    sr_upstream_cfg_t cfg;
+    sr_status_t st;
+    cfg_init(&cfg, proto, fake_port(fake));
+    sr_upstream_t *up = sr_upstream_new(base, &cfg, NULL, &st);
+    ck_assert_int_eq(st, SR_OK);
+    ck_assert_ptr_nonnull(up);
+    return up;
+}
+
+static sr_xfer_t *ask(sr_upstream_t *up, uint16_t id, const char *name, int timeout_ms,
+                      struct result *r)
+{
+    uint8_t q[512];
+    size_t qlen = make_query(q, sizeof(q), id, name, 1);
+    sr_status_t st = SR_E_INVAL;
+    sr_xfer_t *x = sr_upstream_query(up, q, qlen, 0, timeout_ms, on_done, r, &st);
+    ck_assert_int_eq(st, SR_OK);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+/* ---- fake behaviours ---- */
+
+static void h_drop(fake_req_t *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+}
+
+static void h_wrong_id_first(fake_req_t *r, void *arg)
+{
+    uint8_t out[512];
+    size_t len = make_answer(r->q, r->qlen, out, sizeof(out), 0, 1);
+    (void)arg;
+    out[0] ^= 0x55;
+    fake_reply(r, out, len);
+    out[0] ^= 0x55;
+    fake_reply(r, out, len);
+}
+
+static void h_wrong_question_first(fake_req_t *r, void *arg)
+{
+    uint8_t q2[512], out[512];
+    size_t len;
+    (void)arg;
+    /* Same ID, other type: not our question. */
+    memcpy(q2, r->q, r->qlen);
+    q2[r->qlen - 3] = 28;
+    len = make_answer(q2, r->qlen, out, sizeof(out), 0, 1);
+    fake_reply(r, out, len);
+    /* Same ID, other name. */
+    memcpy(q2, r->q, r->qlen);
+    q2[14] ^= 0x01;
+    len = make_answer(q2, r->qlen, out, sizeof(out), 0, 1);
+    fake_reply(r, out, len);
+    /* Ours, with the name's case changed (RFC 4343: the same name). */
+    len = make_answer(r->q, r->qlen, out, sizeof(out), 0, 1);
+    for (size_t i = 13; i < 20; i++)
+        if (out[i] >= 'a' && out[i] <= 'z')
+            out[i] = (uint8_t)(out[i] - 32);
+    fake_reply(r, out, len);
+}
+
+static void h_other_port_first(fake_req_t *r, void *arg)
+{
+    uint8_t out[512];
+    size_t len = make_answer(r->q, r->qlen, out, sizeof(out), 0, 1);
+    (void)arg;
+    fake_send_udp_from_other_port(r, out, len);
+    fake_reply(r, out, len);
+}
+
+static void h_garbage(fake_req_t *r, void *arg)
+{
+    uint8_t out[512];
+    static const uint8_t junk[] = {1, 2, 3, 4, 5};
+    size_t len = make_answer(r->q, r->qlen, out, sizeof(out), 0, 1);
+    (void)arg;
+    fake_reply(r, junk, sizeof(junk));
+    /* Right ID and question, but the answer record runs off the end. */
+    fake_reply(r, out, len - 3);
+}
+
+static void h_truncated_udp(fake_req_t *r, void *arg)
+{
+    uint8_t out[512];
+    size_t len;
+    (void)arg;
+    if (r->stream) {
+        fake_reply_answer(r, 3);
+        return;
+    }
+    len = make_answer(r->q, r->qlen, out, sizeof(out), 0x0200, 0);
+    fake_reply(r, out, len);
+}
+
+static void h_big(fake_req_t *r, void *arg)
+{
+    (void)arg;
+    fake_reply_answer(r, 60);
+}
+
+/* ---- UDP ---- */
+
+START_TEST(test_udp_answer)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    ask(up, 0x1234, "www.example.test", 2000, &r);
+    ck_assert_int_eq(sr_upstream_inflight(up), 1);
+    ck_assert_int_eq(r.done, 0); /* never from inside the call */
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(get16(r.resp), 0x1234);
+    ck_assert_uint_eq(get16(r.resp + 6), 1);
+    ck_assert_int_eq(r.info.proto, SR_PROTO_UDP);
+    ck_assert(!r.info.truncated);
+    ck_assert_uint_eq(r.info.ignored, 0);
+    ck_assert_int_eq(sr_upstream_inflight(up), 0);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.queries, 1);
+    ck_assert_uint_eq(s.responses, 1);
+    ck_assert_uint_eq(s.ignored, 0);
+    ck_assert_uint_eq(s.connections, 0);
+    sr_upstream_free(up);
+}
+END_TEST
+
+static uint16_t seen_ids[64];
+static int nseen;
+
+static void h_record_id(fake_req_t *r, void *arg)
+{
+    (void)arg;
+    if (nseen < 64)
+        seen_ids[nseen++] = get16(r->q);
+    fake_reply_answer(r, 1);
+}
+
+START_TEST(test_random_and_kept_ids)
+{
+    struct result r[16];
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    int distinct = 0;
+    uint8_t q[512];
+    size_t qlen;
+    sr_status_t st;
+
+    memset(r, 0, sizeof(r));
+    nseen = 0;
+    fake_set_cb(fake, h_record_id, NULL);
+    for (int i = 0; i < 8; i++)
+        ask(up, 7, "id.example.test", 2000, &r[i]);
+    for (int i = 0; i < 8; i++) {
+        ck_assert(run_until(base, &r[i].done, 1, 2000));
+        ck_assert_int_eq(r[i].status, SR_OK);
+        ck_assert_uint_eq(get16(r[i].resp), 7); /* the caller's ID back */
+    }
+    ck_assert_int_eq(nseen, 8);
+    for (int i = 0; i < 8; i++)
+        distinct += seen_ids[i] != 7;
+    ck_assert_int_ge(distinct, 7); /* 1 in 65536 to be 7 by chance */
+    /* SR_XFER_KEEP_ID: the caller's ID goes on the wire. */
+    qlen = make_query(q, sizeof(q), 4242, "keep.example.test", 1);
+    ck_assert_ptr_nonnull(
+        sr_upstream_query(up, q, qlen, SR_XFER_KEEP_ID, 2000, on_done, &r[8], &st));
+    ck_assert(run_until(base, &r[8].done, 1, 2000));
+    ck_assert_uint_eq(seen_ids[8], 4242);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_wrong_id_then_right)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_wrong_id_first, NULL);
+    ask(up, 99, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(get16(r.resp), 99);
+    ck_assert_uint_eq(r.info.ignored, 1);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.ignored, 1);
+    ck_assert_uint_eq(s.responses, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_wrong_question_then_right)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_wrong_question_first, NULL);
+    ask(up, 5, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(r.info.ignored, 2);
+    /* The believed one is the upper-cased echo of our question. */
+    ck_assert_int_eq(r.resp[13], 'W');
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.ignored, 2);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_other_port_ignored)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+
+    fake_set_cb(fake, h_other_port_first, NULL);
+    ask(up, 6, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(r.info.ignored, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_garbage_then_timeout)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_garbage, NULL);
+    ask(up, 8, "www.example.test", 300, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_E_TIMEDOUT);
+    ck_assert_int_eq(r.status, 10060);
+    ck_assert_uint_eq(r.info.ignored, 2);
+    ck_assert_ptr_nonnull(r.detail);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.timeouts, 1);
+    ck_assert_uint_eq(s.ignored, 2);
+    ck_assert_uint_eq(s.responses, 0);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_tc_without_fallback)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_truncated_udp, NULL);
+    ask(up, 9, "big.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert(r.info.truncated);
+    ck_assert_int_eq(r.info.proto, SR_PROTO_UDP);
+    ck_assert(get16(r.resp + 2) & 0x0200);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.tcp_fallbacks, 0);
+    ck_assert_uint_eq(s.connections, 0);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_tc_with_fallback)
+{
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_upstream_stats_t s;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    cfg.tcp_fallback = true;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    fake_set_cb(fake, h_truncated_udp, NULL);
+    ask(up, 10, "big.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert(!r.info.truncated);
+    ck_assert_int_eq(r.info.proto, SR_PROTO_TCP);
+    ck_assert_uint_eq(get16(r.resp), 10);
+    ck_assert_uint_eq(get16(r.resp + 6), 3);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.tcp_fallbacks, 1);
+    ck_assert_uint_eq(s.queries, 2);
+    ck_assert_uint_eq(s.responses, 1);
+    ck_assert_uint_eq(s.connections, 1);
+    ck_assert_int_eq(fake_accepts(fake), 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_datagram_over_max_packet_size)
+{
+    struct result r = {0}, r2 = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    cfg.max_packet_size = 512;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    fake_set_cb(fake, h_big, NULL);
+    ask(up, 11, "big.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert(r.info.truncated);
+    ck_assert_uint_eq(get16(r.resp + 6), 0);
+    sr_upstream_free(up);
+
+    /* With the fallback the whole answer comes over TCP. */
+    cfg.tcp_fallback = true;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ask(up, 12, "big.example.test", 2000, &r2);
+    ck_assert(run_until(base, &r2.done, 1, 3000));
+    ck_assert_int_eq(r2.status, SR_OK);
+    ck_assert_int_eq(r2.info.proto, SR_PROTO_TCP);
+    ck_assert_uint_eq(get16(r2.resp + 6), 60);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_timeout)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_drop, NULL);
+    ask(up, 13, "www.example.test", 200, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, 10060);
+    ck_assert_uint_ge(r.info.rtt_us, 150000);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.timeouts, 1);
+    ck_assert_uint_eq(s.errors, 0);
+    sr_upstream_free(up);
+}
+END_TEST
+
+/* Lose the first copy of every query. */
+static void h_drop_first(fake_req_t *r, void *arg)
+{
+    int *n = arg;
+    if ((*n)++ > 0)
+        fake_reply_answer(r, 1);
+}
+
+START_TEST(test_udp_retransmission)
+{
+    static int n;
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+
+    n = 0;
+    fake_set_cb(fake, h_drop_first, &n);
+    ask(up, 17, "www.example.test", 5000, &r);
+    ck_assert(run_until(base, &r.done, 1, 5000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(get16(r.resp), 17);
+    ck_assert_int_eq(fake_queries(fake), 2); /* the same query, once more */
+    ck_assert_uint_ge(r.info.rtt_us, 1900000);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.queries, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_connected_refused)
+{
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_UDP, closed_port(SOCK_DGRAM));
+    cfg.use_connection = true;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ask(up, 14, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    /* ICMP port unreachable on a connected socket */
+    ck_assert_int_eq(r.status, 10061);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_socket_options)
+{
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    cfg.local_host = "127.0.0.1";
+    cfg.dont_fragment = true;
+    cfg.dscp = 46;
+    cfg.in_buffer_size = 65536;
+    cfg.out_buffer_size = 65536;
+    cfg.share_local_port = true;
+    cfg.use_connection = true;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ck_assert_ptr_nonnull(up);
+    ask(up, 15, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    sr_upstream_free(up);
+
+    /* A local address of the wrong family cannot be used. */
+    cfg.local_host = "::1";
+    memset(&r, 0, sizeof(r));
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ask(up, 16, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_E_AFNOSUPPORT);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_udp_1000_concurrent)
+{
+    enum { N = 1000 };
+    struct result *r = calloc(N, sizeof(*r));
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    sr_upstream_stats_t s;
+    int ok = 0;
+
+    for (int i = 0; i < N; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "q%d.example.test", i);
+        ask(up, (uint16_t)i, name, 10000, &r[i]);
+    }
+    ck_assert_int_eq(sr_upstream_inflight(up), N);
+    for (int i = 0; i < N; i++) {
+        ck_assert(run_until(base, &r[i].done, 1, 10000));
+        ok += r[i].status == SR_OK && get16(r[i].resp) == (uint16_t)i;
+    }
+    ck_assert_int_eq(ok, N);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.responses, N);
+    ck_assert_int_eq(sr_upstream_inflight(up), 0);
+    sr_upstream_free(up);
+    free(r);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+    static const sr_proto_t protos[] = {SR_PROTO_UDP, SR_PROTO_TCP};
+    fake_t *f6 = fake_new_at(base, NULL, true);
+    char server[64];
+
+    if (f6 == NULL)
+        return; /* no ::1 on this machine */
+    fake_set_cb(f6, h_other_port_first, NULL);
+    for (size_t i = 0; i < 2; i++) {
+        struct result r = {0};
+        sr_upstream_cfg_t cfg;
+        sr_status_t st;
+        sr_upstream_t *up;
+
+        /* brackets and a port in the server string, as the daemon writes */
+        snprintf(server, sizeof(server), "[::1]:%u", fake_port(f6));
+        cfg_init(&cfg, protos[i], 0);
+        cfg.server = server;
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        ck_assert_ptr_nonnull(up);
+        ask(up, 18, "www.example.test", 2000, &r);
+        ck_assert(run_until(base, &r.done, 1, 2000));
+        ck_assert_int_eq(r.status, SR_OK);
+        /* UDP: the reply from the other port of ::1 was not believed */
+        ck_assert_uint_eq(r.info.ignored, protos[i] == SR_PROTO_UDP ? 1 : 0);
+        sr_upstream_free(up);
+    }
+    fake_free(f6);
+}
+END_TEST
+
+/* ---- TCP ---- */
+
+struct held {
+    int n;
+    fake_req_t reqs[16];
+};
+
+static void reply_to(fake_req_t *saved, int n)
+{
+    uint8_t out[512];
+    size_t len = make_answer(saved->q, saved->qlen, out, sizeof(out), 0, n);
+    fake_reply(saved, out, len);
+}
+
+/* Hold 10 queries, then answer them in reverse order (RFC 7766 7). */
+static void h_reverse(fake_req_t *r, void *arg)
+{
+    struct held *h = arg;
+    h->reqs[h->n++] = *r;
+    if (h->n == 10)
+        for (int i = 9; i >= 0; i--)
+            reply_to(&h->reqs[i], 1);
+}
+
+START_TEST(test_tcp_pipelining_out_of_order)
+{
+    static struct held h;
+    struct result r[10];
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+    sr_upstream_stats_t s;
+
+    memset(r, 0, sizeof(r));
+    h.n = 0;
+    fake_set_cb(fake, h_reverse, &h);
+    for (int i = 0; i < 10; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "p%d.example.test", i);
+        ask(up, (uint16_t)(100 + i), name, 3000, &r[i]);
+    }
+    for (int i = 0; i < 10; i++) {
+        ck_assert(run_until(base, &r[i].done, 1, 3000));
+        ck_assert_int_eq(r[i].status, SR_OK);
+        ck_assert_uint_eq(get16(r[i].resp), 100 + i);
+        ck_assert_int_eq(r[i].resp[13], 'p');
+        ck_assert_int_eq(r[i].resp[14], '0' + i);
+        ck_assert_int_eq(r[i].info.proto, SR_PROTO_TCP);
+    }
+    ck_assert_int_eq(fake_accepts(fake), 1);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 1);
+    ck_assert_uint_eq(s.responses, 10);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_tcp_queue_beyond_pipeline)
+{
+    enum { N = 300 };
+    struct result *r = calloc(N, sizeof(*r));
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_upstream_stats_t s;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    cfg.max_pipeline = 16;
+    cfg.max_connections = 2;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    for (int i = 0; i < N; i++)
+        ask(up, (uint16_t)i, "same.example.test", 5000, &r[i]);
+    for (int i = 0; i < N; i++) {
+        ck_assert(run_until(base, &r[i].done, 1, 5000));
+        ck_assert_int_eq(r[i].status, SR_OK);
+        ck_assert_uint_eq(get16(r[i].resp), i);
+    }
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    ck_assert_int_eq(fake_accepts(fake), 2);
+    sr_upstream_free(up);
+    free(r);
+}
+END_TEST
+
+/* First connection: half an answer, then close. Later ones: answer. */
+static void h_close_mid_message(fake_req_t *r, void *arg)
+{
+    uint8_t out[512];
+    size_t len;
+    (void)arg;
+    if (fake_conn_serial(r->conn) == 1) {
+        len = make_answer(r->q, r->qlen, out, sizeof(out), 0, 1);
+        uint8_t hdr[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+        fake_send_raw(r, hdr, 2);
+        fake_send_raw(r, out, 7);
+        fake_conn_close(r->conn);
+        return;
+    }
+    fake_reply_answer(r, 1);
+}
+
+START_TEST(test_tcp_close_mid_message_resends)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_close_mid_message, NULL);
+    ask(up, 21, "www.example.test", 3000, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_uint_eq(get16(r.resp), 21);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    ck_assert_uint_eq(s.queries, 1);
+    ck_assert_int_eq(fake_accepts(fake), 2);
+    sr_upstream_free(up);
+}
+END_TEST
+
+static void h_close_always(fake_req_t *r, void *arg)
+{
+    (void)arg;
+    fake_conn_close(r->conn);
+}
+
+START_TEST(test_tcp_close_twice_fails)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_close_always, NULL);
+    ask(up, 22, "www.example.test", 3000, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_E_CONNRESET);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    ck_assert_uint_eq(s.errors, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+/* First connection: a frame of length 0, then one of length 5. */
+static void h_framing_garbage(fake_req_t *r, void *arg)
+{
+    int *variant = arg;
+    (void)arg;
+    if (fake_conn_serial(r->conn) == 1) {
+        static const uint8_t zero[] = {0, 0, 1, 2, 3};
+        static const uint8_t five[] = {0, 5, 1, 2, 3, 4, 5};
+        if (*variant == 0)
+            fake_send_raw(r, zero, sizeof(zero));
+        else
+            fake_send_raw(r, five, sizeof(five));
+        return;
+    }
+    fake_reply_answer(r, 1);
+}
+
+START_TEST(test_tcp_framing_garbage)
+{
+    static int variant;
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+    sr_upstream_stats_t s;
+
+    variant = _i;
+    fake_set_cb(fake, h_framing_garbage, &variant);
+    ask(up, 23, "www.example.test", 3000, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_OK);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_tcp_idle_close_and_reconnect)
+{
+    struct result r = {0}, r2 = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_upstream_stats_t s;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    cfg.idle_timeout_ms = 200;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ask(up, 24, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_OK);
+    ck_assert_int_eq(fake_open_conns(fake), 1);
+    run_for(base, 600);
+    ck_assert_int_eq(fake_open_conns(fake), 0); /* we closed it */
+    ask(up, 25, "www.example.test", 2000, &r2);
+    ck_assert(run_until(base, &r2.done, 1, 2000));
+    ck_assert_int_eq(r2.status, SR_OK);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 2);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_tcp_connection_reuse)
+{
+    struct result r[3];
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+    sr_upstream_stats_t s;
+
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 3; i++) {
+        ask(up, (uint16_t)(30 + i), "www.example.test", 2000, &r[i]);
+        ck_assert(run_until(base, &r[i].done, 1, 2000));
+        ck_assert_int_eq(r[i].status, SR_OK);
+    }
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.connections, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_tcp_timeout)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+    sr_upstream_stats_t s;
+
+    fake_set_cb(fake, h_drop, NULL);
+    ask(up, 26, "www.example.test", 250, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_int_eq(r.status, SR_E_TIMEDOUT);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.timeouts, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_tcp_refused)
+{
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_upstream_stats_t s;
+    sr_status_t st;
+
+    cfg_init(&cfg, SR_PROTO_TCP, closed_port(SOCK_STREAM));
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ask(up, 27, "www.example.test", 2000, &r);
+    ck_assert_int_eq(r.done, 0);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_E_CONNREFUSED);
+    ck_assert_int_eq(r.status, 10061);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.errors, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+/* The answer arrives in four pieces, 150 ms apart. */
+struct trickle {
+    fake_req_t req;
+    uint8_t frame[600];
+    size_t len, sent;
+    struct event *ev;
+};
+
+static void trickle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct trickle *t = arg;
+    size_t piece = (t->len + 3) / 4;
+    struct timeval tv = {0, 150000};
+    (void)fd;
+    (void)what;
+    if (piece > t->len - t->sent)
+        piece = t->len - t->sent;
+    fake_send_raw(&t->req, t->frame + t->sent, piece);
+    t->sent += piece;
+    if (t->sent < t->len)
+        evtimer_add(t->ev, &tv);
+}
+
+static void h_trickle(fake_req_t *r, void *arg)
+{
+    struct trickle *t = arg;
+    size_t len;
+    struct timeval tv = {0, 150000};
+    t->req = *r;
+    len = make_answer(r->q, r->qlen, t->frame + 2, sizeof(t->frame) - 2, 0, 20);
+    t->frame[0] = (uint8_t)(len >> 8);
+    t->frame[1] = (uint8_t)len;
+    t->len = len + 2;
+    t->sent = 0;
+    evtimer_add(t->ev, &tv);
+}
+
+START_TEST(test_tcp_inactivity_vs_absolute_timeout)
+{
+    static struct trickle t;
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_status_t st;
+
+    t.ev = evtimer_new(base, trickle_cb, &t);
+    fake_set_cb(fake, h_trickle, &t);
+    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    cfg.absolute_timeout = _i == 1;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    /* 4 x 150 ms of trickling against a 400 ms timeout */
+    ask(up, 28, "slow.example.test", 400, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    if (_i == 0)
+        ck_assert_int_eq(r.status, SR_OK); /* progress kept it alive */
+    else
+        ck_assert_int_eq(r.status, SR_E_TIMEDOUT);
+    sr_upstream_free(up);
+    event_free(t.ev);
+}
+END_TEST
+
+/* ---- lifetime ---- */
+
+START_TEST(test_cancel)
+{
+    struct result r[3];
+    sr_upstream_t *udp = mk(SR_PROTO_UDP), *tcp;
+    sr_upstream_cfg_t cfg;
+    sr_status_t st;
+    sr_xfer_t *x;
+
+    memset(r, 0, sizeof(r));
+    fake_set_cb(fake, h_drop, NULL);
+    x = ask(udp, 40, "www.example.test", 300, &r[0]);
+    sr_xfer_cancel(x);
+    ck_assert_int_eq(sr_upstream_inflight(udp), 0);
+    /* TCP: one cancelled while queued, one once on the wire. */
+    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    tcp = sr_upstream_new(base, &cfg, NULL, &st);
+    x = ask(tcp, 41, "www.example.test", 300, &r[1]);
+    sr_xfer_cancel(x);
+    x = ask(tcp, 42, "www.example.test", 300, &r[2]);
+    run_for(base, 100);
+    ck_assert_int_eq(fake_queries(fake), 2); /* UDP one + TCP 42 */
+    sr_xfer_cancel(x);
+    run_for(base, 500);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(r[i].done, 0);
+    ck_assert_int_eq(sr_upstream_inflight(tcp), 0);
+    sr_upstream_free(udp);
+    sr_upstream_free(tcp);
+}
+END_TEST
+
+START_TEST(test_free_with_queries_in_flight)
+{
+    struct result r[10];
+    sr_upstream_t *udp = mk(SR_PROTO_UDP), *tcp = mk(SR_PROTO_TCP);
+
+    memset(r, 0, sizeof(r));
+    fake_set_cb(fake, h_drop, NULL);
+    for (int i = 0; i < 5; i++) {
+        ask(udp, (uint16_t)i, "www.example.test", 300, &r[i]);
+        ask(tcp, (uint16_t)i, "www.example.test", 300, &r[5 + i]);
+    }
+    run_for(base, 50);
+    sr_upstream_free(udp);
+    sr_upstream_free(tcp);
+    run_for(base, 500);
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(r[i].done, 0);
+    /* Freeing before the loop ever ran, too. */
+    tcp = mk(SR_PROTO_TCP);
+    ask(tcp, 1, "www.example.test", 300, &r[0]);
+    sr_upstream_free(tcp);
+    run_for(base, 100);
+    ck_assert_int_eq(r[0].done, 0);
+}
+END_TEST
+
+struct freer {
+    sr_upstream_t *up;
+    int calls;
+    sr_xfer_t *other;
+    bool cancel_other;
+};
+
+static void on_done_free(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                         const sr_xfer_info_t *info)
+{
+    struct freer *f = arg;
+    (void)status;
+    (void)resp;
+    (void)len;
+    (void)info;
+    f->calls++;
+    if (f->cancel_other)
+        sr_xfer_cancel(f->other);
+    else
+        sr_upstream_free(f->up);
+}
+
+/* Hold 3 queries, then answer all in one burst. */
+static void h_burst3(fake_req_t *r, void *arg)
+{
+    struct held *h = arg;
+    h->reqs[h->n++] = *r;
+    if (h->n == 3)
+        for (int i = 0; i < 3; i++)
+            reply_to(&h->reqs[i], 1);
+}
+
+START_TEST(test_callback_frees_upstream)
+{
+    static struct held h;
+    struct freer fr = {0};
+    uint8_t q[512];
+    size_t qlen;
+    sr_status_t st;
+
+    h.n = 0;
+    fake_set_cb(fake, h_burst3, &h);
+    fr.up = _i == 0 ? mk(SR_PROTO_TCP) : mk(SR_PROTO_UDP);
+    for (int i = 0; i < 3; i++) {
+        qlen = make_query(q, sizeof(q), (uint16_t)i, "www.example.test", 1);
+        ck_assert_ptr_nonnull(sr_upstream_query(fr.up, q, qlen, 0, 2000, on_done_free, &fr, &st));
+    }
+    /* The first answer frees the upstream; the others never call back. */
+    run_for(base, 500);
+    ck_assert_int_eq(fr.calls, 1);
+}
+END_TEST
+
+START_TEST(test_callback_cancels_other)
+{
+    static struct held h;
+    struct freer fr = {0};
+    struct result r = {0};
+    uint8_t q[512];
+    size_t qlen;
+    sr_status_t st;
+    sr_upstream_t *up = mk(SR_PROTO_TCP);
+
+    h.n = 0;
+    fake_set_cb(fake, h_burst3, &h);
+    fr.cancel_other = true;
+    qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
+    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 2000, on_done_free, &fr, &st));
+    fr.other = ask(up, 2, "www.example.test", 2000, &r);
+    ask(up, 3, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    run_for(base, 100);
+    ck_assert_int_eq(fr.calls, 1);
+    ck_assert_int_eq(r.done, 1); /* only the third; the second was cancelled */
+    ck_assert_uint_eq(get16(r.resp), 3);
+    sr_upstream_free(up);
+}
+END_TEST
+
+/* ---- set-up errors ---- */
+
+START_TEST(test_bad_queries)
+{
+    struct result r = {0};
+    sr_upstream_t *up = mk(SR_PROTO_UDP);
+    uint8_t q[512];
+    size_t qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
+    sr_status_t st;
+
+    ck_assert_ptr_null(sr_upstream_query(up, q, 5, 0, 100, on_done, &r, &st));
+    ck_assert_int_eq(st, SR_E_MSG_TOO_SHORT);
+    q[5] = 2; /* two questions */
+    ck_assert_ptr_null(sr_upstream_query(up, q, qlen, 0, 100, on_done, &r, &st));
+    ck_assert_int_eq(st, SR_E_FORMERR);
+    q[5] = 1;
+    ck_assert_ptr_null(sr_upstream_query(up, q, qlen - 2, 0, 100, on_done, &r, &st));
+    ck_assert_int_eq(st, SR_E_FORMERR);
+    q[12] = 0xc0; /* a pointer in the question */
+    ck_assert_ptr_null(sr_upstream_query(up, q, qlen, 0, 100, on_done, &r, &st));
+    ck_assert_int_eq(st, SR_E_FORMERR);
+    run_for(base, 50);
+    ck_assert_int_eq(r.done, 0);
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_names_and_addresses)
+{
+    static const struct {
+        sr_proto_t proto;
+        const char *server;
+        uint16_t port;
+        const char *tls_name;
+        const char *name;
+    } ok[] = {
+        {SR_PROTO_UDP, "127.0.0.1", 0, NULL, "udp://127.0.0.1:53"},
+        {SR_PROTO_TCP, "127.0.0.1", 5353, NULL, "tcp://127.0.0.1:5353"},
+        {SR_PROTO_UDP, "127.0.0.1:5300", 0, NULL, "udp://127.0.0.1:5300"},
+        {SR_PROTO_UDP, "::1", 0, NULL, "udp://[::1]:53"},
+        {SR_PROTO_UDP, "[::1]", 0, NULL, "udp://[::1]:53"},
+        {SR_PROTO_UDP, "[::1]:5353", 0, NULL, "udp://[::1]:5353"},
+        {SR_PROTO_TLS, "::1", 0, "name", "tls://[::1]:853#name"},
+        {SR_PROTO_TLS, "tls://127.0.0.1:8853#dns.test", 0, NULL, "tls://127.0.0.1:8853#dns.test"},
+        {SR_PROTO_TLS, "dns.example", 0, NULL, "tls://dns.example:853"},
+        {SR_PROTO_TCP, "fe80::1%lo", 0, NULL, "tcp://[fe80::1%lo]:53"},
+    };
+    static const struct {
+        sr_proto_t proto;
+        const char *server;
+        sr_status_t st;
+    } bad[] = {
+        {SR_PROTO_UDP, "", SR_E_NO_SERVER},
+        {SR_PROTO_UDP, "1.2.3.4:99999", SR_E_BAD_ADDRESS},
+        {SR_PROTO_UDP, "[::1", SR_E_BAD_ADDRESS},
+        {SR_PROTO_UDP, "bad host", SR_E_BAD_ADDRESS},
+        {SR_PROTO_UDP, "a..b", SR_E_BAD_ADDRESS},
+        {SR_PROTO_UDP, "tcp://127.0.0.1", SR_E_BAD_ADDRESS},
+        {SR_PROTO_UDP, "127.0.0.1#name", SR_E_BAD_ADDRESS},
+        {SR_PROTO_TCP, "127.0.0.1:", SR_E_BAD_ADDRESS},
+    };
+    sr_upstream_cfg_t cfg;
+    sr_status_t st;
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.proto = ok[i].proto;
+        cfg.server = ok[i].server;
+        cfg.port = ok[i].port;
+        cfg.tls_name = ok[i].tls_name;
+        cfg.insecure = true;
+        sr_upstream_t *up = sr_upstream_new(base, &cfg, NULL, &st);
+        ck_assert_msg(up != NULL, "%s: %d", ok[i].server, st);
+        ck_assert_str_eq(sr_upstream_name(up), ok[i].name);
+        sr_upstream_free(up);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.proto = bad[i].proto;
+        cfg.server = bad[i].server;
+        ck_assert_ptr_null(sr_upstream_new(base, &cfg, NULL, &st));
+        ck_assert_msg(st == bad[i].st, "%s: %d", bad[i].server, st);
+    }
+    ck_assert_str_eq(sr_upstream_name(NULL), "");
+}
+END_TEST
+
+/* Bootstrap: dns.test -> 127.0.0.1, then the query itself. */
+static void h_bootstrap(fake_req_t *r, void *arg)
+{
+    uint8_t out[512];
+    size_t len;
+    int *mode = arg;
+    if (r->qlen > 20 && memcmp(r->q + 12, "\3dns\4test", 10) == 0) {
+        len = make_answer(r->q, r->qlen, out, sizeof(out), *mode == 1 ? 3 : 0, *mode == 1 ? 0 : 1);
+        if (*mode != 1) {
+            out[len - 4] = 127;
+            out[len - 3] = 0;
+            out[len - 2] = 0;
+            out[len - 1] = 1;
+        }
+        fake_reply(r, out, len);
+        return;
+    }
+    fake_reply_answer(r, 1);
+}
+
+START_TEST(test_host_name_via_bootstrap)
+{
+    static int mode;
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    char boot[64];
+    sr_status_t st;
+
+    mode = _i;
+    fake_set_cb(fake, h_bootstrap, &mode);
+    snprintf(boot, sizeof(boot), "127.0.0.1:%u", fake_port(fake));
+    cfg_init(&cfg, _i == 2 ? SR_PROTO_TCP : SR_PROTO_UDP, fake_port(fake));
+    cfg.server = "dns.test";
+    cfg.bootstrap = boot;
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ck_assert_ptr_nonnull(up);
+    ask(up, 50, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    if (mode == 1) {
+        ck_assert_int_eq(r.status, SR_E_HOST_NOT_FOUND);
+    } else {
+        ck_assert_int_eq(r.status, SR_OK);
+        ck_assert_uint_eq(get16(r.resp), 50);
+        ck_assert_int_eq(fake_queries(fake), 2);
+    }
+    sr_upstream_free(up);
+}
+END_TEST
+
+START_TEST(test_host_name_without_bootstrap)
+{
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_status_t st;
+
+    /* $STUBRES_RESOLV_CONF points at nothing: no server to ask. */
+    cfg_init(&cfg, SR_PROTO_UDP, 53);
+    cfg.server = "dns.test";
+    up = sr_upstream_new(base, &cfg, NULL, &st);
+    ask(up, 51, "www.example.test", 2000, &r);
+    ck_assert_int_eq(r.done, 0);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(r.status, SR_E_NO_SERVER);
+    sr_upstream_free(up);
+}
+END_TEST
+
+static int log_lines;
+static void on_log(void *arg, int level, const char *type, const char *msg)
+{
+    (void)arg;
+    (void)level;
+    (void)type;
+    (void)msg;
+    log_lines++;
+}
+
+START_TEST(test_logging_levels)
+{
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_events_t ev = {.on_log = on_log};
+    sr_upstream_t *up;
+    sr_status_t st;
+
+    fake_set_cb(fake, h_wrong_id_first, NULL);
+    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    cfg.log_level = 1;
+    log_lines = 0;
+    up = sr_upstream_new(base, &cfg, &ev, &st);
+    ask(up, 60, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_eq(log_lines, 0); /* mismatches log at level 2 */
+    sr_upstream_free(up);
+    cfg.log_level = 2;
+    r.done = 0;
+    up = sr_upstream_new(base, &cfg, &ev, &st);
+    ask(up, 61, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 2000));
+    ck_assert_int_ge(log_lines, 1);
+    sr_upstream_free(up);
+}
+END_TEST
+
+/* Every allocation of the library failing in turn: NULL with SR_E_NOMEM
+ * or a query that fails cleanly, never a crash or a leak (ASan). */
+START_TEST(test_allocation_failures)
+{
+    sr_proto_t proto = _i == 0 ? SR_PROTO_UDP : SR_PROTO_TCP;
+    int completed = 0;
+
+    for (long n = 0; n < 60; n++) {
+        struct result r = {0};
+        sr_upstream_cfg_t cfg;
+        sr_upstream_t *up;
+        sr_status_t st = SR_OK;
+        uint8_t q[512];
+        size_t qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
+
+        cfg_init(&cfg, proto, fake_port(fake));
+        cfg.tcp_fallback = true;
+        sr_alloc_fail_after(n);
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        if (up == NULL) {
+            sr_alloc_fail_after(-1);
+            ck_assert_int_eq(st, SR_E_NOMEM);
+            continue;
+        }
+        if (sr_upstream_query(up, q, qlen, 0, 500, on_done, &r, &st) == NULL)
+            ck_assert_int_eq(st, SR_E_NOMEM);
+        else
+            run_until(base, &r.done, 1, 1000);
+        sr_alloc_fail_after(-1);
+        ck_assert_int_le(r.done, 1);
+        completed += r.done == 1 && r.status == SR_OK;
+        sr_upstream_free(up);
+    }
+    ck_assert_int_gt(completed, 0); /* n large enough: it works */
+}
+END_TEST
+
+static Suite *upstream_suite(void)
+{
+    Suite *s = suite_create("upstream");
+    TCase *tc = tcase_create("udp");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_udp_answer);
+    tcase_add_test(tc, test_random_and_kept_ids);
+    tcase_add_test(tc, test_udp_wrong_id_then_right);
+    tcase_add_test(tc, test_udp_wrong_question_then_right);
+    tcase_add_test(tc, test_udp_other_port_ignored);
+    tcase_add_test(tc, test_udp_garbage_then_timeout);
+    tcase_add_test(tc, test_udp_tc_without_fallback);
+    tcase_add_test(tc, test_udp_tc_with_fallback);
+    tcase_add_test(tc, test_udp_datagram_over_max_packet_size);
+    tcase_add_test(tc, test_udp_timeout);
+    tcase_add_test(tc, test_udp_retransmission);
+    tcase_add_test(tc, test_udp_connected_refused);
+    tcase_add_test(tc, test_udp_socket_options);
+    tcase_add_test(tc, test_udp_1000_concurrent);
+    tcase_add_test(tc, test_ipv6);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("tcp");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_tcp_pipelining_out_of_order);
+    tcase_add_test(tc, test_tcp_queue_beyond_pipeline);
+    tcase_add_test(tc, test_tcp_close_mid_message_resends);
+    tcase_add_test(tc, test_tcp_close_twice_fails);
+    tcase_add_loop_test(tc, test_tcp_framing_garbage, 0, 2);
+    tcase_add_test(tc, test_tcp_idle_close_and_reconnect);
+    tcase_add_test(tc, test_tcp_connection_reuse);
+    tcase_add_test(tc, test_tcp_timeout);
+    tcase_add_test(tc, test_tcp_refused);
+    tcase_add_loop_test(tc, test_tcp_inactivity_vs_absolute_timeout, 0, 2);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lifetime");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_cancel);
+    tcase_add_test(tc, test_free_with_queries_in_flight);
+    tcase_add_loop_test(tc, test_callback_frees_upstream, 0, 2);
+    tcase_add_test(tc, test_callback_cancels_other);
+    tcase_add_test(tc, test_bad_queries);
+    tcase_add_test(tc, test_names_and_addresses);
+    tcase_add_loop_test(tc, test_host_name_via_bootstrap, 0, 3);
+    tcase_add_test(tc, test_host_name_without_bootstrap);
+    tcase_add_test(tc, test_logging_levels);
+    tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(upstream_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
