@@ -1,0 +1,30 @@
+# shellcheck shell=bash
+# faults_lib.sh -- the body of test_faults_*.sh: fakedns upstreams (up1
+# faulty on demand, up2 good, and for DoT/DoH three servers with a bad
+# certificate: for another name, expired, from an unknown CA), one stubresd
+# with a short timeout, then faults.py runs the matrix for $FAULT_PROTOS.
+# Sourced after FAULT_PROTOS is set:
+#
+#   FAULT_PROTOS="udp tcp"
+#   . "$(dirname "$0")/faults_lib.sh"
+set -eu
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+
+start_fakedns up1
+start_fakedns up2
+case " $FAULT_PROTOS " in
+*" tls "* | *" post "* | *" get "* | *" json "*)
+    start_fakedns badname --cert "$CERT_DIR/wrongname.pem" --key "$CERT_DIR/wrongname.key"
+    start_fakedns expired --cert "$CERT_DIR/expired.pem" --key "$CERT_DIR/expired.key"
+    start_fakedns unknownca --cert "$CERT_DIR/selfsigned.pem" --key "$CERT_DIR/selfsigned.key"
+    ;;
+esac
+# servfail_ttl = 0: a SERVFAIL is not remembered, so the follow-up query of
+# each row shows what the cache holds, not a SERVFAIL kept on purpose.
+start_stubresd sr "servers = udp://127.0.0.1:$UP2_PORT" "timeout = 1" \
+    "ca_file = $CA_FILE" "servfail_ttl = 0" "strategy = failover"
+SR_PID=$(pid_of sr) SR_PORT=$SR_PORT SR_SOCK=$SR_SOCK T=$T SR_TIMEOUT=1 \
+    "$PY" "$IT_DIR/faults.py" $FAULT_PROTOS
+kill -0 "$(pid_of sr)" || fail "stubresd died"
+stop_stubresd sr
