@@ -5,7 +5,8 @@
 #     replies from the upstream's own address and port (raw socket, so the
 #     source is exactly the upstream's): wrong IDs at the daemon's real
 #     source port, the right ID from a wrong source port, and blind guesses
-#     over the whole ephemeral port range. The client always gets the real
+#     of port and ID (ports among those stubresd has open, so that no other
+#     program gets a forgery). The client always gets the real
 #     answer (NXDOMAIN) and the forged A record (10.99.99.99) never appears
 #     in an answer or in `cache dump`. A last control round sends the forgery
 #     with the right ID from the right port: it is believed, which shows the
@@ -27,11 +28,14 @@ FORGED=10.99.99.99
 if [ "$(id -u)" = 0 ]; then
     start_fakedns up1 --mode delay --delay 0.4
     start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 3"
-    out=$("$PY" - "$SR_PORT" "$UP1_PORT" "$UP1_STATS" "$FORGED" <<'PYEOF'
-import json, random, socket, struct, sys, threading, time
+    # The test's client asks from a fixed port, below the ephemeral range.
+    CLIENT_PORT=$(free_port)
+    out=$("$PY" - "$SR_PORT" "$UP1_PORT" "$UP1_STATS" "$FORGED" "$CLIENT_PORT" "$(pid_of sr)" <<'PYEOF'
+import json, os, random, socket, struct, sys, threading, time
 import dns.flags, dns.message, dns.query, dns.rcode, dns.rrset
 
 sr_port, up_port, stats_path, forged_addr = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+client_port, sr_pid = int(sys.argv[5]), int(sys.argv[6])
 lo, hi = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
 raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 rnd = random.Random()
@@ -76,11 +80,32 @@ def spray(name, real_id, real_port, control=False):
         sport = up_port + 1 + i
         raw.sendto(ip_udp(sport, real_port, with_id(wire, real_id)), ("127.0.0.1", 0))
         n += 1
-    for i in range(250):                     # blind: guessed port and ID
-        raw.sendto(ip_udp(up_port, rnd.randint(lo, hi), with_id(wire, rnd.randrange(65536))),
+    # blind: guessed port and ID. The guesses are drawn from the UDP ports
+    # stubresd has open (its listener, its upstream sockets), so that no
+    # forgery lands on another program's socket (tests running in parallel).
+    ports = daemon_udp_ports()
+    for i in range(250):
+        raw.sendto(ip_udp(up_port, rnd.choice(ports), with_id(wire, rnd.randrange(65536))),
                    ("127.0.0.1", 0))
         n += 1
     return n
+
+def daemon_udp_ports():
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % sr_pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (sr_pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    ports = set()
+    for f in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in open(f).readlines()[1:]:
+            w = line.split()
+            if w[9] in inodes:
+                ports.add(int(w[1].rsplit(":", 1)[1], 16))
+    return sorted(ports)
 
 def seen(name):
     """(ID, source port) of the upstream query for name, from fakedns's stats."""
@@ -103,7 +128,8 @@ def round_(i, control=False):
     def client():
         t = time.monotonic()
         try:
-            r = dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=sr_port, timeout=5)
+            r = dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1", port=sr_port, timeout=5,
+                              source="127.0.0.1", source_port=client_port)
             res["rcode"] = dns.rcode.to_text(r.rcode())
             res["addrs"] = [rd.address for rrs in r.answer for rd in rrs if rrs.rdtype == 1]
         except Exception as e:
