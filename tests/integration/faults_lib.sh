@@ -39,6 +39,7 @@ fi
 # each row shows what the cache holds, not a SERVFAIL kept on purpose.
 start_stubresd sr "servers = udp://127.0.0.1:$UP2_PORT" "timeout = $FAULT_TIMEOUT" \
     "ca_file = $CA_FILE" "servfail_ttl = 0" "strategy = failover"
+# shellcheck disable=SC2086 # FAULT_PROTOS: one argument per transport
 SR_PID=$(pid_of sr) SR_PORT=$SR_PORT SR_SOCK=$SR_SOCK T=$T SR_TIMEOUT=$FAULT_TIMEOUT \
     "$PY" "$IT_DIR/faults.py" $FAULT_PROTOS
 kill -0 "$(pid_of sr)" || fail "stubresd died"

@@ -80,7 +80,6 @@ rate=$((2 * cap))
 rss_watch
 dnsperf -s 127.0.0.1 -p "$SR_PORT" -d "$T/names.rest" -n 1 -l 30 -Q "$rate" -q 20000 -t 1 \
     >"$T/over.txt" 2>&1 || { cat "$T/over.txt" >&2; fail "dnsperf (overload) failed"; }
-stopped=$(date +%s%N)
 # Full service within a second: 10 UDP and 10 TCP queries (cached and not),
 # all answered, the first of them sent at once.
 out=$("$PY" - "$SR_PORT" <<'PYEOF'
