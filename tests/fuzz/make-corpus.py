@@ -6,6 +6,8 @@ malformed cases of tests/unit/check_msg.c and check_name.c.
 
 corpus/msg/seed-*    whole messages (fuzz_msg)
 corpus/name/seed-*   2-byte big-endian offset + packet (fuzz_name)
+corpus/rdata/seed-*  type selector, class selector, options, RDATA
+                     (fuzz_rdata; the layout is described at RDATA below)
 Files named crash-*, regress-* are regression inputs found by fuzzing;
 this script leaves them alone.
 """
@@ -15,6 +17,9 @@ import os
 import struct
 
 import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "unit", "data")
@@ -56,6 +61,88 @@ MALFORMED = [
 ]
 
 
+# fuzz_rdata's input: a type selector (below 200: the index in TYPES25 of
+# fuzz_rdata.c; 200 and up: the next two bytes are the type), a class
+# selector (0: IN, 10: CH, 12: NONE, 13: ANY), an options byte (bit 0:
+# owner "www" + pointer; bit 1: an A record after the record), the RDATA.
+TYPES25 = ["A", "NS", "MD", "MF", "CNAME", "SOA", "MB", "MG", "MR", "NULL",
+           "WKS", "PTR", "HINFO", "MINFO", "MX", "TXT", "RP", "AFSDB", "X25",
+           "ISDN", "RT", "AAAA", "SRV", "NAPTR", "CERT"]
+
+# Zone-file RDATA of every type, a few of each, including the edges the
+# decoders care about (empty strings, escapes, the root, long maps).
+RDATA_TEXT = {
+    "A": ["192.0.2.1", "0.0.0.0", "255.255.255.255"],
+    "NS": ["ns1.example.test.", ".", "a\\.b\\032c.example."],
+    "MD": ["md.example.test."], "MF": ["mf.example.test."],
+    "CNAME": ["target.example.test.", "x.\\\"quoted.example."],
+    "SOA": ["ns1.example.test. hostmaster.example.test. 2024010101 7200 3600 1209600 300",
+            ". . 0 0 0 0 0", "a. b. 4294967295 4294967295 4294967295 4294967295 4294967295"],
+    "MB": ["mb.example.test."], "MG": ["mg.example.test."], "MR": ["mr.example.test."],
+    "NULL": ["\\# 0", "\\# 4 deadbeef"],
+    "WKS": ["192.0.2.1 6 25 53 80", "10.0.0.1 17 0 65535", "10.0.0.1 6"],
+    "PTR": ["host.example.test."],
+    "HINFO": ['"Intel x86" "Linux"', '"" ""', '"a\\"b" "\\\\c\\255"'],
+    "MINFO": ["rm.example.test. em.example.test."],
+    "MX": ["10 mail.example.test.", "0 ."],
+    "TXT": ['"hello world"', '""', '"a" "b" "c"', '"' + "x" * 255 + '" "' + "y" * 100 + '"',
+            '"\\000\\255 ; \\"q\\""'],
+    "RP": ["mbox.example.test. txt.example.test."],
+    "AFSDB": ["1 afs.example.test."],
+    "X25": ["311061700956"],
+    "ISDN": ["150862028003217", '"150862028003217" "004"'],
+    "RT": ["10 relay.example.test."],
+    "AAAA": ["2001:db8::1", "::", "::ffff:192.0.2.1"],
+    "SRV": ["0 5 5060 sip.example.test.", "65535 65535 65535 ."],
+    "NAPTR": ['100 10 "S" "SIP+D2U" "" _sip._udp.example.test.',
+              '0 0 "" "" "!^.*$!sip:info@example.test!" .'],
+    "CERT": ["1 12345 8 MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", "3 0 0 AA=="],
+}
+
+
+def rdata_wire(t, text):
+    """RDATA of zone-file text; MD, MF, MB, MG, MR and MINFO (names only)
+    by hand, since dnspython has no class for them."""
+    if t in ("MD", "MF", "MB", "MG", "MR", "MINFO"):
+        return b"".join(dns.name.from_text(n).to_wire() for n in text.split())
+    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(t), text).to_wire()
+
+
+def rdata_seeds():
+    """(name, bytes) seeds of corpus/rdata."""
+    out = []
+    for t, texts in RDATA_TEXT.items():
+        idx = TYPES25.index(t)
+        for i, text in enumerate(texts):
+            rd = rdata_wire(t, text)
+            out.append(("%s-%d" % (t.lower(), i), bytes([idx, 0, 0]) + rd))
+            # The same with the owner as a label + pointer and a trailer.
+            out.append(("%s-%d-trailer" % (t.lower(), i), bytes([idx, 0, 3]) + rd))
+            if len(rd) > 0:
+                out.append(("%s-%d-short" % (t.lower(), i), bytes([idx, 0, 0]) + rd[:-1]))
+    # Names compressed against the message: the question (offset 12, then
+    # its labels at 17 and 25) and the owner label + pointer (offset 35).
+    for t in ("NS", "CNAME", "PTR", "MB"):
+        idx = TYPES25.index(t)
+        out.append(("%s-ptr" % t.lower(), bytes([idx, 0, 0, 0xC0, 12])))
+        out.append(("%s-ptr-suffix" % t.lower(), bytes([idx, 0, 0, 1, ord("x"), 0xC0, 17])))
+        out.append(("%s-ptr-owner" % t.lower(), bytes([idx, 0, 1, 0xC0, 35])))
+        out.append(("%s-ptr-forward" % t.lower(), bytes([idx, 0, 0, 0xC0, 60])))
+    idx = TYPES25.index("SOA")
+    out.append(("soa-ptr", bytes([idx, 0, 0, 0xC0, 12, 0xC0, 17]) + bytes(20)))
+    idx = TYPES25.index("MX")
+    out.append(("mx-ptr", bytes([idx, 0, 0, 0, 10, 0xC0, 25])))
+    # Class-specific types in other classes, classes ANY and NONE, and
+    # types without a decoder: all RFC 3597 generic RDATA.
+    out.append(("a-chaos", bytes([0, 10, 0, 1, 2, 3])))
+    out.append(("srv-any", bytes([TYPES25.index("SRV"), 13, 0])))
+    out.append(("mx-none", bytes([TYPES25.index("MX"), 12, 0])))
+    out.append(("mx-chaos", bytes([TYPES25.index("MX"), 10, 0, 0, 10, 0])))
+    for typ in (0, 41, 46, 99, 100, 250, 255, 256, 65535):
+        out.append(("type%d" % typ, bytes([200, typ >> 8, typ & 0xFF, 0, 0]) + b"\x01\x02\x03"))
+    return out
+
+
 def unhex(s):
     return bytes.fromhex(s.replace(" ", ""))
 
@@ -66,7 +153,7 @@ def write(d, name, data):
 
 
 def main():
-    for d in ("msg", "name"):
+    for d in ("msg", "name", "rdata"):
         os.makedirs(os.path.join(HERE, "corpus", d), exist_ok=True)
         for old in glob.glob(os.path.join(HERE, "corpus", d, "seed-*")):
             os.remove(old)
@@ -90,6 +177,8 @@ def main():
     for i, t in enumerate([b"www.example.com.", b"a\\.b\\\\c\\000.", b".", b"",
                            b"a..b", b"\\256", b"x" * 64, (b"x" * 63 + b".") * 4]):
         write("name", "seed-text-%02d" % i, t)
+    for name, data in rdata_seeds():
+        write("rdata", "seed-" + name, data)
 
 
 if __name__ == "__main__":
