@@ -8,6 +8,8 @@ corpus/msg/seed-*    whole messages (fuzz_msg)
 corpus/name/seed-*   2-byte big-endian offset + packet (fuzz_name)
 corpus/rdata/seed-*  type selector, class selector, options, RDATA
                      (fuzz_rdata; the layout is described at RDATA below)
+corpus/config/seed-* 2-byte length, config file, state file (fuzz_config)
+config.dict          the keys and words of the config file, for libFuzzer
 Files named crash-*, regress-* are regression inputs found by fuzzing;
 this script leaves them alone.
 """
@@ -143,6 +145,134 @@ def rdata_seeds():
     return out
 
 
+ETC_CONF = os.path.join(HERE, "..", "..", "etc", "stubresd.conf")
+
+# Values for every key: some good, some refused.
+CONFIG_VALUES = {
+    "listen": ["127.0.0.1:5353, [::1]:5353", "0.0.0.0", "[::]:53", "127.0.0.1:0", "localhost:53"],
+    "allow": ["loopback", "any", "10.0.0.0/8, 192.168.0.0/16 fd00::/8", "10.0.0.1/33", "::/0"],
+    "user": ["nobody", "", "no-such-user", "x" * 70],
+    "threads": ["4", "0", "65", "1x"],
+    "control": ["/fuzz/control.sock", "", "relative.sock"],
+    "control_group": ["nogroup", "no-such-group"],
+    "metrics": ["127.0.0.1:9153", "[::1]", "not-an-address"],
+    "state_file": ["/fuzz/runtime.conf", "", "/fuzz/other.conf"],
+    "servers": ["udp://192.0.2.1", "tcp://192.0.2.1:5353 tls://[2001:db8::1]:853#dns.example",
+                "https://dns.example/dns-query", "tls://192.0.2.1 udp://192.0.2.2",
+                "udp://127.0.0.1:53", "ftp://x", "tls://a#", "udp://[::1"],
+    "strategy": ["round-robin", "fastest", "1", "random"],
+    "ca_file": ["/fuzz/ca.pem", "/etc/ssl/certs/ca-certificates.crt", ""],
+    "bootstrap": ["192.0.2.53", "[2001:db8::53]:5353", "dns.example"],
+    "doh_method": ["get", "json", "2", "3", "put"],
+    "timeout": ["1.5", "500ms", "2m", "0", "3601"],
+    "cache_size": ["0", "512K", "4G", "1T", "2T", "10Q"],
+    "min_ttl": ["60", "1h", "1d", "8d"],
+    "max_ttl": ["30", "0", "2147483647", "2147483648"],
+    "negative_ttl": ["0", "1w"],
+    "servfail_ttl": ["301", "0"],
+    "serve_stale": ["yes", "off", "maybe"],
+    "stale_max": ["0", "7d"],
+    "prefetch": ["on", "1", "2"],
+    "log_level": ["debug", "0", "5", "verbose"],
+    "query_log": ["stderr", "syslog", "/fuzz/query.log", "relative"],
+    "resolv_conf": ["/etc/resolv.conf", "/fuzz/resolv.conf", "/nonexistent", ""],
+    "tcp_idle_timeout": ["0.1", "0.05"],
+    "tcp_max_clients": ["1", "100001"],
+    "tcp_max_pipeline": ["1024", "1025"],
+    "max_inflight": ["16", "15"],
+    "max_udp_size": ["512", "511", "4097"],
+    "dns_server": ["192.0.2.1", "https://dns.example/dns-query", "dns.example", "a b"],
+    "dns_port": ["5353", "65536"],
+    "protocol": ["tls", "3", "quic"],
+    "recursive": ["false", "no"],
+    "local_host": ["192.0.2.7", "::1", "192.0.2.7:53"],
+    "UseIDNs": ["true"], "DelayHostResolution": ["true"], "DontFragment": ["true"],
+    "LocalPort": ["5300", "70000"], "MaxPacketSize": ["4096", "511"],
+    "QOSDSCPValue": ["46", "64"], "ShareLocalPort": ["true"], "UseConnection": ["true"],
+    "UseIPv6": ["true"], "AbsoluteTimeout": ["true"], "FirewallData": ["anything ; at all"],
+    "InBufferSize": ["1M", "2G"], "OutBufferSize": ["64K"], "BuildInfo": ["x"],
+    "CodePage": ["1252", "0"], "LicenseInfo": ["x"], "MaskSensitive": ["false"],
+    "ProcessIdleEvents": ["false"], "SelectWaitMillis": ["100001"],
+    "UseInternalSecurityAPI": ["false"], "LogLevel": ["3", "4"],
+    "UseDNSAPIDLL": ["true"], "query_type": ["1"], "idle": ["true"], "nosuchkey": ["1"],
+}
+
+
+def config_seed(conf, state=b""):
+    return struct.pack("!H", len(conf)) + conf + state
+
+
+def config_seeds():
+    """(name, bytes) seeds of corpus/config."""
+    out = []
+    etc = open(ETC_CONF, "rb").read()
+    out.append(("etc-conf", config_seed(etc)))
+    # The shipped file with every key uncommented.
+    active = b"\n".join(l[2:] if l.startswith(b"# ") and b" = " in l else l
+                        for l in etc.split(b"\n"))
+    out.append(("etc-conf-active", config_seed(active)))
+    base = b"servers = udp://192.0.2.1\nstate_file = /fuzz/runtime.conf\n"
+    for key, values in CONFIG_VALUES.items():
+        for i, v in enumerate(values):
+            line = ("%s = %s\n" % (key, v)).encode()
+            out.append(("key-%s-%d" % (key, i), config_seed(base + line)))
+            # The same setting as the state file would carry it.
+            out.append(("state-%s-%d" % (key, i), config_seed(base, line)))
+    # The file's syntax: sections, separators, comments, repeats, CRLF,
+    # a BOM, continuation, an over-long line, a line without '='.
+    syntax = [
+        b"[stubresd]\nservers = udp://192.0.2.1\n",
+        b"[other]\nservers = udp://192.0.2.1\n",
+        b"servers: udp://192.0.2.1\n",
+        b"servers = udp://192.0.2.1 ; comment\n; comment\n# comment\n",
+        b"servers = udp://192.0.2.1\nservers = udp://192.0.2.2\nallow = any\nallow = ::1\n",
+        b"listen = 127.0.0.1:5353\nlisten = [::1]:5353\nservers = udp://192.0.2.1\n",
+        b"servers = udp://192.0.2.1\r\ntimeout = 3\r\n",
+        b"\xef\xbb\xbfservers = udp://192.0.2.1\n",
+        b"servers = udp://192.0.2.1\n  udp://192.0.2.2\n",
+        b"servers = udp://192.0.2.1\nFirewallData = " + b"x" * 5000 + b"\n",
+        b"servers = udp://192.0.2.1\njust some words\n",
+        b"servers = udp://192.0.2.1\n=5\n",
+        b"SERVERS = udp://192.0.2.1\ndohmethod = get\nDoHMethod = json\n",
+        b"dns_server = 192.0.2.1\nservers = udp://192.0.2.2\n",
+        b"servers = udp://192.0.2.2\ndns_server = 192.0.2.1\nprotocol = tcp\ndns_port = 53\n",
+        b"servers = tls://192.0.2.1 udp://192.0.2.2\n",
+        b"min_ttl = 100\nmax_ttl = 50\nservers = udp://192.0.2.1\n",
+        b"",
+        b"\n".join(b"k%d = v" % i for i in range(40)) + b"\n",
+        b"servers = udp://192.0.2.1\nservers = " + b" ".join(
+            b"udp://192.0.2.%d" % i for i in range(1, 70)) + b"\n",
+    ]
+    for i, conf in enumerate(syntax):
+        out.append(("syntax-%02d" % i, config_seed(conf)))
+    # A state file as state_save writes it.
+    saved = (b"; stubresd runtime state: settings changed through the control socket\n"
+             b"timeout = 5\nservers = tcp://192.0.2.9:53\ncache_size = 1M\n")
+    out.append(("state-saved", config_seed(base, saved)))
+    return out
+
+
+def write_dict(path, words):
+    """A libFuzzer dictionary: one quoted word a line, \\, " and bytes
+    outside printable ASCII as \\xNN."""
+    with open(path, "w") as f:
+        f.write("# written by make-corpus.py\n")
+        for w in sorted(set(words)):
+            if w == "":
+                continue
+            esc = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '\\"'
+                          else "\\x%02x" % ord(c) for c in w)
+            f.write('"%s"\n' % esc)
+
+
+def config_words():
+    words = list(CONFIG_VALUES) + [" = ", "\n", "[stubresd]", "udp://", "tcp://", "tls://",
+                                    "https://", "/fuzz/", "127.0.0.1", "[::1]", "/dns-query"]
+    for values in CONFIG_VALUES.values():
+        words += [v for v in values if len(v) < 40]
+    return words
+
+
 def unhex(s):
     return bytes.fromhex(s.replace(" ", ""))
 
@@ -153,7 +283,7 @@ def write(d, name, data):
 
 
 def main():
-    for d in ("msg", "name", "rdata"):
+    for d in ("msg", "name", "rdata", "config"):
         os.makedirs(os.path.join(HERE, "corpus", d), exist_ok=True)
         for old in glob.glob(os.path.join(HERE, "corpus", d, "seed-*")):
             os.remove(old)
@@ -179,6 +309,9 @@ def main():
         write("name", "seed-text-%02d" % i, t)
     for name, data in rdata_seeds():
         write("rdata", "seed-" + name, data)
+    for name, data in config_seeds():
+        write("config", "seed-" + name, data)
+    write_dict(os.path.join(HERE, "config.dict"), config_words())
 
 
 if __name__ == "__main__":
