@@ -10,6 +10,8 @@ corpus/rdata/seed-*  type selector, class selector, options, RDATA
                      (fuzz_rdata; the layout is described at RDATA below)
 corpus/config/seed-* 2-byte length, config file, state file (fuzz_config)
 config.dict          the keys and words of the config file, for libFuzzer
+corpus/control/seed-* command lines, one per line (fuzz_control)
+control.dict         the commands, keys and words of the control protocol
 Files named crash-*, regress-* are regression inputs found by fuzzing;
 this script leaves them alone.
 """
@@ -273,6 +275,60 @@ def config_words():
     return words
 
 
+# Control command lines: every command, good and bad arguments, prefixes,
+# and sequences whose order matters (change, reload, status).
+CONTROL_LINES = [
+    "stats", "status", "reload", "cache dump", "cache flush", "cache flush www.example.test",
+    "cache flush WWW.Example.TEST.", "cache flush a..b", "cache flush .", "cache flush \\.",
+    "config timeout", "config timeout=5", "config timeout = 1.5", "config timeout=0",
+    "config servers=udp://192.0.2.9 tcp://192.0.2.10:5353",
+    "config servers=tls://192.0.2.1 udp://192.0.2.2", "config servers=",
+    "config dns_server=192.0.2.7", "config dns_server", "config protocol=tls",
+    "config dns_port=853", "config ca_file=/fuzz/none.pem", "config query_log=/fuzz/q.log",
+    "config query_log=syslog", "config log_level=debug", "config state_file=/fuzz/x",
+    "config listen=127.0.0.1:53", "config threads=2", "config UseDNSAPIDLL",
+    "config UseDNSAPIDLL=true", "config BuildInfo", "config BuildInfo=x", "config LicenseInfo",
+    "config idle", "config query_type", "config nosuchkey", "config nosuchkey=1",
+    "config FirewallData=a b ; c", "config min_ttl=100", "config max_ttl=50",
+    "config cache_size=0", "config cache_size=64K", "config serve_stale=true",
+    "config resolv_conf=/etc/resolv.conf", "config servers=udp://127.0.0.1:5353",
+    "config UseIDNs=true", "config DoHMethod=2", "config strategy=fastest",
+    "server udp://192.0.2.9", "server tls://192.0.2.1#dns.example tls://[2001:db8::1]",
+    "server https://dns.example/dns-query", "server udp://192.0.2.1 tls://192.0.2.2",
+    "server bad spec", "server", "sta", "s", "statu", "con timeout", "ca f", "ca d", "r",
+    "c f", "x", "", "   ", "stats extra", "stats\r", "cache", "cache x", "config =5",
+    "\tstats\t",
+]
+
+CONTROL_SEQUENCES = [
+    ["config timeout=7", "reload", "config timeout", "status"],
+    ["server tcp://192.0.2.5", "reload", "stats", "config servers"],
+    ["config dns_server=192.0.2.7", "config protocol=tcp", "status", "reload", "config dns_server"],
+    ["cache flush www.example.test", "cache dump", "cache flush", "cache dump", "stats"],
+    ["config cache_size=0", "cache dump", "config cache_size=1M", "stats"],
+    ["config query_log=/fuzz/q.log", "config query_log=", "config query_log=stderr"],
+]
+
+
+def control_seeds():
+    out = []
+    for i, line in enumerate(CONTROL_LINES):
+        out.append(("line-%02d" % i, line.encode()))
+    for i, seq in enumerate(CONTROL_SEQUENCES):
+        out.append(("seq-%02d" % i, "\n".join(seq).encode() + b"\n"))
+    out.append(("long", b"config FirewallData=" + b"x" * 4100))
+    out.append(("badchar", b"stats \xc3\xa9\nstats\x01\nstats"))
+    out.append(("many-args", ("server" + "".join(" udp://192.0.2.%d" % i
+                                                  for i in range(1, 70))).encode()))
+    return out
+
+
+def control_words():
+    words = ["stats", "status", "config ", "server ", "cache flush", "cache dump", "reload",
+             "=", "\n", "idle", "BuildInfo", "LicenseInfo", "UseDNSAPIDLL", "query_type"]
+    return words + config_words()
+
+
 def unhex(s):
     return bytes.fromhex(s.replace(" ", ""))
 
@@ -283,7 +339,7 @@ def write(d, name, data):
 
 
 def main():
-    for d in ("msg", "name", "rdata", "config"):
+    for d in ("msg", "name", "rdata", "config", "control"):
         os.makedirs(os.path.join(HERE, "corpus", d), exist_ok=True)
         for old in glob.glob(os.path.join(HERE, "corpus", d, "seed-*")):
             os.remove(old)
@@ -312,6 +368,9 @@ def main():
     for name, data in config_seeds():
         write("config", "seed-" + name, data)
     write_dict(os.path.join(HERE, "config.dict"), config_words())
+    for name, data in control_seeds():
+        write("control", "seed-" + name, data)
+    write_dict(os.path.join(HERE, "control.dict"), control_words())
 
 
 if __name__ == "__main__":
