@@ -12,6 +12,8 @@ corpus/config/seed-* 2-byte length, config file, state file (fuzz_config)
 config.dict          the keys and words of the config file, for libFuzzer
 corpus/control/seed-* command lines, one per line (fuzz_control)
 control.dict         the commands, keys and words of the control protocol
+corpus/client_query/seed-* programs of fuzz_client_query (its reader is
+                     mirrored by the cq_* functions below)
 Files named crash-*, regress-* are regression inputs found by fuzzing;
 this script leaves them alone.
 """
@@ -329,6 +331,104 @@ def control_words():
     return words + config_words()
 
 
+# fuzz_client_query's programs. Names: 0 www.example.test, 1 a.b.example.test,
+# 2 example.test, 3 odd bytes, 4 the root, 5 255 bytes. Types: 0 A, 1 AAAA,
+# 2 MX, 3 TXT, 4 CNAME, 5 ANY, 6 SOA, 7 OPT, 8 IXFR, 9 AXFR. Sources: 0
+# 127.0.0.1, 1 ::1, 2 10.1.2.3, 3 198.51.100.7, 4 ::ffff:127.0.0.1, 5
+# 2001:db8::5. TTL choices: 0 0, 1 1, 2 5, 3 30, 4 300, 5 3600, 6 86400.
+def cq_header(a=0, b=0, ups=(0, 0, 0), start_fails=0):
+    n = min((a & 3) + 1, 3)
+    return bytes([a, b]) + bytes(ups[:n]) + bytes([start_fails])
+
+
+def cq_client(k=0, qt=0, tcp=False, src=0, fl=1, ed=0, mask=0, qid=0x1234, opcode=None,
+              junk=None, extra=0, rawtype=None):
+    out = bytes([0, 2 if tcp else 0, src, fl | (0x80 if rawtype is not None else 0), ed, k])
+    out += struct.pack("!I", mask)
+    out += struct.pack("!H", rawtype) if rawtype is not None else bytes([qt])
+    if ed & 0x40:
+        out += bytes([len(junk)]) + junk + bytes([extra])
+    if (fl & 0x18) == 0x18:
+        out += bytes([opcode or 0])
+    return out + struct.pack("!H", qid)
+
+
+def cq_raw(pkt, tcp=False, src=0):
+    return bytes([0, 1 | (2 if tcp else 0), src]) + struct.pack("!H", len(pkt)) + pkt
+
+
+def cq_answers(n, ttl=5, data=b"\xc0\x00\x02\x01"):
+    """kind 0: n answers; each record an A (TTL choice, 4 bytes)."""
+    return bytes([0, 0, n - 1]) + (bytes([ttl]) + data) * n
+
+
+def cq_txt(n, size, ttl=5):
+    return bytes([0, 0, n - 1]) + bytes([size, ttl]) * n
+
+
+def cq_nxdomain(ttl=4, minimum=4):
+    return bytes([4, 0, ttl, minimum])
+
+
+def cq_prefill(k=0, qt=0, body=cq_answers(1), mask=0, o=0):
+    return bytes([3, o, k]) + struct.pack("!I", mask) + bytes([qt]) + b"\x42\x42" + body
+
+
+def cq_upstream(pick=0, what=2, body=cq_answers(1)):
+    return bytes([5, pick, what]) + (body if what % 4 >= 2 else b"")
+
+
+def cq_time(step):
+    return bytes([7, step])
+
+
+def client_query_seeds():
+    h = cq_header()
+    out = [
+        ("hit", h + cq_prefill() + cq_client()),
+        ("hit-case", h + cq_prefill(mask=0xFFFFFFFF) + cq_client(mask=0x0F0F0F0F)),
+        ("miss-answer", h + cq_client() + cq_upstream() + cq_client(qid=0x4321)),
+        ("coalesce-udp-tcp", h + cq_client(src=0) + cq_client(src=1, tcp=True)
+         + cq_client(src=0) + cq_upstream()),
+        ("all-fail", cq_header(a=1) + cq_client() + cq_client(tcp=True)
+         + cq_upstream(what=0) + cq_upstream(what=1) + cq_upstream(what=0)
+         + cq_upstream(what=0)),
+        ("truncate", cq_header(a=0x40) + cq_prefill(qt=3, body=cq_txt(12, 250))
+         + cq_client(qt=3) + cq_client(qt=3, ed=1 | (1 << 1)) + cq_client(qt=3, ed=1 | (2 << 1))
+         + cq_client(qt=3, tcp=True)),
+        ("truncate-late", cq_header(a=0x40) + cq_client(qt=3, ed=1 | (2 << 1))
+         + cq_client(qt=3, src=1) + cq_client(qt=3, tcp=True) + cq_upstream(body=cq_txt(16, 255))),
+        ("refused", cq_header(a=0) + cq_client(src=3) + cq_client(src=5, tcp=True)
+         + cq_client(src=2) + cq_client(src=4)),
+        ("allowed-10", cq_header(a=1 << 3) + cq_client(src=2) + cq_upstream()),
+        ("verdicts", h + cq_client(fl=0x19, opcode=4) + cq_client(fl=0x30) + cq_client(qt=9)
+         + cq_client(qt=8) + cq_client(qt=7) + cq_client(fl=0x20) + cq_client(fl=0x41)
+         + cq_client(ed=1 | 0x10) + cq_client(ed=0x40 | 1, junk=b"\x00\x00\x29\x04\xd0"
+                                              b"\x00\x00\x00\x00\x00\x00", extra=0)),
+        ("nxdomain", h + cq_client(k=1) + cq_upstream(body=cq_nxdomain()) + cq_client(k=1)
+         + cq_time(6) + cq_client(k=1)),
+        ("stale", cq_header(b=1) + cq_prefill(body=cq_answers(1, ttl=4)) + cq_time(7)
+         + cq_client() + cq_upstream(what=0) + cq_upstream(what=0) + cq_client()),
+        ("prefetch", cq_header(b=2) + cq_prefill(body=cq_answers(1, ttl=4)) + cq_client()
+         + cq_client() + cq_time(8) + cq_time(5) + cq_client() + cq_client() + cq_upstream()),
+        ("drain", h + bytes([0xF9]) + cq_client() + cq_client(tcp=True)),
+        ("settings", h + cq_client() + bytes([8, 0x62, 0x21]) + cq_upstream() + cq_client()),
+        ("long-name", h + cq_client(k=5, ed=1 | (2 << 1)) + cq_upstream(body=cq_txt(4, 200))),
+        ("root", h + cq_client(k=4, qt=6) + cq_upstream(body=cq_nxdomain())),
+        ("raw", h + cq_raw(bytes.fromhex("abcd0100000100000000000003777777076578616d706c65"
+                                         "04746573740000010001")) + cq_raw(b"\x12")
+         + cq_raw(bytes.fromhex("abcd01000001000000000000c00c00010001"), tcp=True)),
+        ("bad-upstream", h + cq_client() + cq_upstream(what=3, body=b"\x00\x05" + b"\x12" * 5)
+         + cq_upstream(what=2, body=bytes([8, 0])) + cq_upstream(what=2, body=bytes([6, 0]))),
+        ("no-upstream", cq_header(a=2, ups=(0x1F, 0x1F, 0)) + cq_client() + cq_upstream()),
+    ]
+    rnd = __import__("random").Random(20240102)
+    for i in range(24):
+        n = rnd.choice([32, 100, 300, 1000])
+        out.append(("random-%02d" % i, bytes(rnd.getrandbits(8) for _ in range(n))))
+    return out
+
+
 def unhex(s):
     return bytes.fromhex(s.replace(" ", ""))
 
@@ -339,7 +439,7 @@ def write(d, name, data):
 
 
 def main():
-    for d in ("msg", "name", "rdata", "config", "control"):
+    for d in ("msg", "name", "rdata", "config", "control", "client_query"):
         os.makedirs(os.path.join(HERE, "corpus", d), exist_ok=True)
         for old in glob.glob(os.path.join(HERE, "corpus", d, "seed-*")):
             os.remove(old)
@@ -371,6 +471,8 @@ def main():
     for name, data in control_seeds():
         write("control", "seed-" + name, data)
     write_dict(os.path.join(HERE, "control.dict"), control_words())
+    for name, data in client_query_seeds():
+        write("client_query", "seed-" + name, data)
 
 
 if __name__ == "__main__":
