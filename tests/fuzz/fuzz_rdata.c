@@ -2,7 +2,8 @@
  * its inverse, the presentation parser (src/lib/rdata_text.c).
  *
  * Input: a type selector (one of the class reference's 25 types, or any
- * 16-bit type), a class selector, an options byte, then the RDATA. The
+ * 16-bit type), a class selector, an options byte, then the RDATA (or,
+ * with bit 7 of the options, master-file text for it). The
  * RDATA is wrapped in an otherwise valid response (question, one answer
  * record whose owner points at the question, optionally an A record
  * after it), so any failure of the parse is the RDATA's.
@@ -418,7 +419,7 @@ static void fields_to_text(const sr_rr_t *rr, text_t *t)
 /* ---- the run ---- */
 
 static sr_msg_t *g_a, *g_b, *g_c;
-static uint8_t *g_wire, *g_wire2, *g_rd2;
+static uint8_t *g_wire, *g_wire2, *g_rd1, *g_rd2;
 
 static void check_fields(const sr_rr_t *rr, size_t nf)
 {
@@ -473,6 +474,13 @@ static void check_reencode(uint16_t type, uint16_t rclass, uint8_t opts)
     else
         fields_to_text(rr, &t);
     sr_status_t st = sr_rdata_from_text(type, t.s, g_rd2, MAX_MSG, &len);
+    if (generic && st == SR_E_FORMERR && m_has_decoder(type, SR_CLASS_IN)) {
+        /* Generic only because of its class: the encoder knows class IN
+         * alone and checks the RDATA as IN RDATA (RFC 3597 5), which it
+         * need not be. */
+        free(t.s);
+        return;
+    }
     if (st != SR_OK)
         fprintf(stderr, "sr_rdata_from_text(%u, \"%s\") = %d\n", type, t.s, st);
     FUZZ_CHECK(st == SR_OK);
@@ -511,8 +519,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         g_c = sr_msg_new();
         g_wire = malloc(MAX_MSG);
         g_wire2 = malloc(MAX_MSG);
+        g_rd1 = malloc(MAX_MSG);
         g_rd2 = malloc(MAX_MSG);
-        FUZZ_CHECK(g_a && g_b && g_c && g_wire && g_wire2 && g_rd2);
+        FUZZ_CHECK(g_a && g_b && g_c && g_wire && g_wire2 && g_rd1 && g_rd2);
     }
     if (size < 3)
         return 0;
@@ -543,6 +552,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool trailer = (opts & 2) != 0;
 
     wrap_t w = {g_wire, 0, 0};
+    if (opts & 0x80) {
+        /* Text: what the encoder makes, the decoder must take. */
+        char *text = malloc(rdlen + 1);
+        size_t len = 0;
+        FUZZ_CHECK(text != NULL);
+        memcpy(text, rd, rdlen);
+        text[rdlen] = '\0';
+        sr_status_t st = sr_rdata_from_text(type, text, g_rd1, MAX_MSG, &len);
+        FUZZ_CHECK(st == SR_OK || st == SR_E_FORMERR || st == SR_E_NOBUFS);
+        if (st == SR_OK && wrap_rdata(&w, type, rclass, opts, g_rd1, len, trailer)) {
+            size_t nf;
+            if (!model(w.b, w.len, type, rclass, w.rdoff, len, &nf))
+                fprintf(stderr, "\"%s\" encodes to RDATA its type cannot have\n", text);
+            FUZZ_CHECK(parse_against_model(&w, type, rclass, len, trailer));
+            check_reencode(type, rclass, opts);
+        }
+        free(text);
+        return 0;
+    }
     if (!wrap_rdata(&w, type, rclass, opts, rd, rdlen, trailer))
         return 0;
     if (parse_against_model(&w, type, rclass, rdlen, trailer))

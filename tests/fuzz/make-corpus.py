@@ -70,7 +70,8 @@ MALFORMED = [
 # fuzz_rdata's input: a type selector (below 200: the index in TYPES25 of
 # fuzz_rdata.c; 200 and up: the next two bytes are the type), a class
 # selector (0: IN, 10: CH, 12: NONE, 13: ANY), an options byte (bit 0:
-# owner "www" + pointer; bit 1: an A record after the record), the RDATA.
+# owner "www" + pointer; bit 1: an A record after the record; bit 7: what
+# follows is presentation text, not RDATA), the RDATA.
 TYPES25 = ["A", "NS", "MD", "MF", "CNAME", "SOA", "MB", "MG", "MR", "NULL",
            "WKS", "PTR", "HINFO", "MINFO", "MX", "TXT", "RP", "AFSDB", "X25",
            "ISDN", "RT", "AAAA", "SRV", "NAPTR", "CERT"]
@@ -126,6 +127,8 @@ def rdata_seeds():
             out.append(("%s-%d-trailer" % (t.lower(), i), bytes([idx, 0, 3]) + rd))
             if len(rd) > 0:
                 out.append(("%s-%d-short" % (t.lower(), i), bytes([idx, 0, 0]) + rd[:-1]))
+            # The text itself (options bit 7): the encoder's input.
+            out.append(("%s-%d-text" % (t.lower(), i), bytes([idx, 0, 0x80]) + text.encode()))
     # Names compressed against the message: the question (offset 12, then
     # its labels at 17 and 25) and the owner label + pointer (offset 35).
     for t in ("NS", "CNAME", "PTR", "MB"):
