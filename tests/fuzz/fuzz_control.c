@@ -13,7 +13,8 @@
  *
  * Checks, besides "no crash, no leak": every reply is one line of
  * printable ASCII holding one JSON object with a boolean "ok", an "error"
- * string when it is false, and the fields of its command when true; after
+ * string when it is false, and the fields of its command when true; the
+ * value `config NAME=VALUE` reports is accepted back unchanged; after
  * every command the settings in force pass cfg_check(), the upstream pool
  * is the one they ask for, and every entry of the state file holds the
  * value in force. */
@@ -133,7 +134,25 @@ static bool same_text(const char *a, const char *b)
     return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
 }
 
-static void check_reply(const char *line, const char *text)
+/* A value reported by `config NAME=VALUE` is the canonical text of what
+ * is in force: set again, it must be accepted and stay the same. */
+static void check_value_round(const daemon_t *d, const char *name, const char *value)
+{
+    char err[1024], again[CFG_VALUE_MAX + 64];
+    cfg_t *c = cfg_dup(d->cfg);
+    FUZZ_CHECK(c != NULL);
+    cfg_status_t st = cfg_set(c, name, value, NULL, true, err, sizeof(err));
+    if (st != CFG_OK)
+        fprintf(stderr, "config %s: reported value '%s' is refused: %s\n", name, value, err);
+    FUZZ_CHECK(st == CFG_OK);
+    FUZZ_CHECK(cfg_get(c, name, again, sizeof(again), err, sizeof(err)) == CFG_OK);
+    if (strcmp(again, value) != 0)
+        fprintf(stderr, "config %s: '%s' set again reads '%s'\n", name, value, again);
+    FUZZ_CHECK(strcmp(again, value) == 0);
+    cfg_unref(c);
+}
+
+static void check_reply(const daemon_t *d, const char *line, const char *text)
 {
     json_error_t jerr;
     ctl_request_t *req = malloc(sizeof(*req));
@@ -166,10 +185,13 @@ static void check_reply(const char *line, const char *text)
         FUZZ_CHECK(json_is_string(json_object_get(r, "version")));
         FUZZ_CHECK(json_is_array(json_object_get(r, "upstreams")));
         break;
-    case CTL_CONFIG:
-        FUZZ_CHECK(json_is_string(json_object_get(r, "name")));
-        FUZZ_CHECK(json_is_string(json_object_get(r, "value")));
+    case CTL_CONFIG: {
+        json_t *name = json_object_get(r, "name"), *value = json_object_get(r, "value");
+        FUZZ_CHECK(json_is_string(name) && json_is_string(value));
+        if (strchr(req->argv[0], '=') != NULL)
+            check_value_round(d, json_string_value(name), json_string_value(value));
         break;
+    }
     case CTL_SERVER: {
         json_t *s = json_object_get(r, "servers");
         FUZZ_CHECK(json_is_array(s) && json_array_size(s) > 0);
@@ -279,7 +301,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (len > CTL_LINE_MAX)
             continue;
         char *reply = control_handle_line(daemon_command, &d, line);
-        check_reply(line, reply);
+        check_reply(&d, line, reply);
         free(reply);
         check_daemon(&d);
         log_set_level(LOG_LEVEL_ERROR);
