@@ -152,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 2)
         return 0;
+    sandbox_enter();
     size_t len = (size_t)data[0] << 8 | data[1];
     if (len > size - 2)
         len = size - 2;
@@ -171,5 +172,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_state(c);
     state_free(st);
     cfg_unref(c);
+    sandbox_leave();
     return 0;
 }

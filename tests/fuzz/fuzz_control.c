@@ -272,6 +272,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         setup_once();
         init = true;
     }
+    sandbox_enter();
     /* No state left from the last input. */
     sandbox_write("runtime.conf", "", 0);
     memset(&d, 0, sizeof(d));
@@ -314,5 +315,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     state_free(d.state);
     cfg_unref(d.cfg);
     cfg_errors_clear(&errs);
+    sandbox_leave();
     return 0;
 }
