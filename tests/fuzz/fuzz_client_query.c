@@ -94,10 +94,10 @@ static const uint8_t *take(fz_t *f, size_t n, size_t *got)
 
 /* ---- names, types ---- */
 
-static const uint8_t N0[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e',
-                             's', 't', 0};
-static const uint8_t N1[] = {1, 'a', 1, 'b', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e',
-                             's', 't', 0};
+static const uint8_t N0[] = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a', 'm',
+                             'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
+static const uint8_t N1[] = {1,   'a', 1,   'b', 7,   'e', 'x', 'a', 'm',
+                             'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
 static const uint8_t N2[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
 /* Bytes next to the letters and above ASCII, which must not fold. */
 static const uint8_t N3[] = {4, '@', 'Z', 0xC1, '[', 4, 't', 'E', 's', 't', 0};
@@ -112,8 +112,8 @@ static const struct {
              {N3, sizeof(N3)}, {N4, sizeof(N4)}, {N5, sizeof(N5)}};
 #define NNAMES (sizeof(NAMES) / sizeof(NAMES[0]))
 
-static const uint16_t QTYPES[] = {SR_TYPE_A,   SR_TYPE_AAAA, SR_TYPE_MX, SR_TYPE_TXT,
-                                  SR_TYPE_CNAME, SR_TYPE_ANY, SR_TYPE_SOA, 41, 251, 252};
+static const uint16_t QTYPES[] = {SR_TYPE_A,   SR_TYPE_AAAA, SR_TYPE_MX, SR_TYPE_TXT, SR_TYPE_CNAME,
+                                  SR_TYPE_ANY, SR_TYPE_SOA,  41,         251,         252};
 #define NQTYPES (sizeof(QTYPES) / sizeof(QTYPES[0]))
 
 static void init_names(void)
@@ -302,9 +302,7 @@ static void build_response(fz_t *f, uint16_t id, const uint8_t *qname, size_t ql
         rcode = rc[(opts >> 3) & 3];
         break;
     }
-    case 7:
-        flags |= SR_FLAG_TC;
-        break;
+    case 7: flags |= SR_FLAG_TC; break;
     case 8: { /* a question or header the forwarder must not believe */
         uint8_t v = (opts >> 3) & 3;
         if (v == 0)
@@ -575,7 +573,7 @@ uint64_t __wrap_pool_now_us(void)
 
 /* ---- operations ---- */
 
-static const char *const SOURCES[] = {"127.0.0.1", "::1", "10.1.2.3", "198.51.100.7",
+static const char *const SOURCES[] = {"127.0.0.1",        "::1",        "10.1.2.3", "198.51.100.7",
                                       "::ffff:127.0.0.1", "2001:db8::5"};
 #define NSOURCES (sizeof(SOURCES) / sizeof(SOURCES[0]))
 
@@ -702,8 +700,7 @@ static void prefill(worker_t *w, fz_t *f, sr_msg_t *m)
     } else {
         build_response(f, u16(f), qn, ql, qtype, SR_CLASS_IN, b);
         if (!b->bad && sr_msg_parse(m, b->b, b->len, 0) == SR_OK)
-            cache_store(w->cache, qn, ql, qtype, SR_CLASS_IN, (o & 2) != 0, (o & 4) != 0, m,
-                        g.now);
+            cache_store(w->cache, qn, ql, qtype, SR_CLASS_IN, (o & 2) != 0, (o & 4) != 0, m, g.now);
     }
     free(b);
 }
@@ -742,7 +739,7 @@ static void upstream_event(fz_t *f)
         if (trace())
             fprintf(stderr, "  response of %zu bytes: %s\n", b->len,
                     sr_msg_parse(g.reply, b->b, b->len, 0) == SR_OK ? "parses"
-                                                                     : sr_msg_error(g.reply));
+                                                                    : sr_msg_error(g.reply));
         if (b->bad)
             x->cb(x->arg, SR_E_TIMEDOUT, NULL, 0, &info);
         else

@@ -59,8 +59,7 @@ static void check_revalidates(const cfg_t *c)
     }
     for (size_t i = 0; i < cfg_nkeys(); i++) {
         if (!same_text(fresh->text[i], c->text[i]))
-            fprintf(stderr, "%s: '%s' became '%s'\n", cfg_key_name(i), c->text[i],
-                    fresh->text[i]);
+            fprintf(stderr, "%s: '%s' became '%s'\n", cfg_key_name(i), c->text[i], fresh->text[i]);
         FUZZ_CHECK(same_text(fresh->text[i], c->text[i]));
     }
     int rc = cfg_check(fresh, &errs);

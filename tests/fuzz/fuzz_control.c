@@ -114,9 +114,8 @@ static void prefill(cache_t *c)
     static const uint8_t txt[] = {11, 'q', '"', 'u', 'o', 't', 'e', '\\', 0x01, 0xFF, ' ', '}'};
     /* MNAME the question, RNAME the root, serial 1, refresh 7200, retry
      * 3600, expire 1209600, minimum 300. */
-    static const uint8_t soa[] = {0xC0, 12,   0,    0,    0,    0,    1,    0,
-                                  0,    0x1c, 0x20, 0,    0,    0x0e, 0x10, 0,
-                                  0x12, 0x75, 0,    0,    0,    0x01, 0x2c};
+    static const uint8_t soa[] = {0xC0, 12,   0,    0, 0,    0,    1, 0, 0, 0x1c, 0x20, 0,
+                                  0,    0x0e, 0x10, 0, 0x12, 0x75, 0, 0, 0, 0x01, 0x2c};
     uint32_t now = worker_now_s();
 
     store(c, "www.example.test", SR_TYPE_A, 0, 0, SR_TYPE_A, a, sizeof(a), 2, now);

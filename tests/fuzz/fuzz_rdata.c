@@ -33,18 +33,18 @@
 
 /* The class reference's 25 record types. */
 static const uint16_t TYPES25[] = {
-    SR_TYPE_A,    SR_TYPE_NS,  SR_TYPE_MD,    SR_TYPE_MF,    SR_TYPE_CNAME, SR_TYPE_SOA,
-    SR_TYPE_MB,   SR_TYPE_MG,  SR_TYPE_MR,    SR_TYPE_NULL,  SR_TYPE_WKS,   SR_TYPE_PTR,
-    SR_TYPE_HINFO, SR_TYPE_MINFO, SR_TYPE_MX, SR_TYPE_TXT,   SR_TYPE_RP,    SR_TYPE_AFSDB,
-    SR_TYPE_X25,  SR_TYPE_ISDN, SR_TYPE_RT,   SR_TYPE_AAAA,  SR_TYPE_SRV,   SR_TYPE_NAPTR,
-    SR_TYPE_CERT,
+    SR_TYPE_A,   SR_TYPE_NS,   SR_TYPE_MD,    SR_TYPE_MF,    SR_TYPE_CNAME,
+    SR_TYPE_SOA, SR_TYPE_MB,   SR_TYPE_MG,    SR_TYPE_MR,    SR_TYPE_NULL,
+    SR_TYPE_WKS, SR_TYPE_PTR,  SR_TYPE_HINFO, SR_TYPE_MINFO, SR_TYPE_MX,
+    SR_TYPE_TXT, SR_TYPE_RP,   SR_TYPE_AFSDB, SR_TYPE_X25,   SR_TYPE_ISDN,
+    SR_TYPE_RT,  SR_TYPE_AAAA, SR_TYPE_SRV,   SR_TYPE_NAPTR, SR_TYPE_CERT,
 };
 #define NTYPES25 (sizeof(TYPES25) / sizeof(TYPES25[0]))
 
 /* The question: mixed case, several labels, so that RDATA pointers have
  * suffixes to point at. */
-static const uint8_t QNAME[] = {4, 'M', 'a', 'i', 'l', 7, 'E', 'x', 'a', 'm', 'p', 'l',
-                                'e', 4, 't', 'E', 'S', 'T', 0};
+static const uint8_t QNAME[] = {4,   'M', 'a', 'i', 'l', 7,   'E', 'x', 'a', 'm',
+                                'p', 'l', 'e', 4,   't', 'E', 'S', 'T', 0};
 
 #define MAX_MSG 65535
 
@@ -120,8 +120,14 @@ static bool model(const uint8_t *pkt, size_t pktlen, uint16_t type, uint16_t rcl
         return true;
     }
     switch (type) {
-    case SR_TYPE_A: *nf = 1; ok = m_fixed(&c, 4); break;
-    case SR_TYPE_AAAA: *nf = 1; ok = m_fixed(&c, 16); break;
+    case SR_TYPE_A:
+        *nf = 1;
+        ok = m_fixed(&c, 4);
+        break;
+    case SR_TYPE_AAAA:
+        *nf = 1;
+        ok = m_fixed(&c, 16);
+        break;
     case SR_TYPE_NS:
     case SR_TYPE_MD:
     case SR_TYPE_MF:
@@ -129,21 +135,39 @@ static bool model(const uint8_t *pkt, size_t pktlen, uint16_t type, uint16_t rcl
     case SR_TYPE_MB:
     case SR_TYPE_MG:
     case SR_TYPE_MR:
-    case SR_TYPE_PTR: *nf = 1; ok = m_name(&c); break;
-    case SR_TYPE_SOA: *nf = 7; ok = m_name(&c) && m_name(&c) && m_fixed(&c, 20); break;
-    case SR_TYPE_NULL: *nf = 1; c.off = c.end; break;
+    case SR_TYPE_PTR:
+        *nf = 1;
+        ok = m_name(&c);
+        break;
+    case SR_TYPE_SOA:
+        *nf = 7;
+        ok = m_name(&c) && m_name(&c) && m_fixed(&c, 20);
+        break;
+    case SR_TYPE_NULL:
+        *nf = 1;
+        c.off = c.end;
+        break;
     case SR_TYPE_WKS:
         /* A bit map of 16-bit ports is at most 8192 bytes. */
         *nf = 3;
         ok = m_fixed(&c, 5) && c.end - c.off <= 8192;
         c.off = c.end;
         break;
-    case SR_TYPE_HINFO: *nf = 2; ok = m_string(&c) && m_string(&c); break;
+    case SR_TYPE_HINFO:
+        *nf = 2;
+        ok = m_string(&c) && m_string(&c);
+        break;
     case SR_TYPE_MINFO:
-    case SR_TYPE_RP: *nf = 2; ok = m_name(&c) && m_name(&c); break;
+    case SR_TYPE_RP:
+        *nf = 2;
+        ok = m_name(&c) && m_name(&c);
+        break;
     case SR_TYPE_MX:
     case SR_TYPE_AFSDB:
-    case SR_TYPE_RT: *nf = 2; ok = m_fixed(&c, 2) && m_name(&c); break;
+    case SR_TYPE_RT:
+        *nf = 2;
+        ok = m_fixed(&c, 2) && m_name(&c);
+        break;
     case SR_TYPE_TXT:
         /* One or more strings, filling the RDATA (RFC 1035 3.3.14). */
         *nf = 1;
@@ -151,7 +175,10 @@ static bool model(const uint8_t *pkt, size_t pktlen, uint16_t type, uint16_t rcl
         while (ok && c.off < c.end)
             ok = m_string(&c);
         break;
-    case SR_TYPE_X25: *nf = 1; ok = m_string(&c); break;
+    case SR_TYPE_X25:
+        *nf = 1;
+        ok = m_string(&c);
+        break;
     case SR_TYPE_ISDN:
         *nf = 1;
         ok = m_string(&c);
@@ -160,12 +187,19 @@ static bool model(const uint8_t *pkt, size_t pktlen, uint16_t type, uint16_t rcl
             ok = m_string(&c);
         }
         break;
-    case SR_TYPE_SRV: *nf = 4; ok = m_fixed(&c, 6) && m_name(&c); break;
+    case SR_TYPE_SRV:
+        *nf = 4;
+        ok = m_fixed(&c, 6) && m_name(&c);
+        break;
     case SR_TYPE_NAPTR:
         *nf = 6;
         ok = m_fixed(&c, 4) && m_string(&c) && m_string(&c) && m_string(&c) && m_name(&c);
         break;
-    case SR_TYPE_CERT: *nf = 4; ok = m_fixed(&c, 5); c.off = c.end; break;
+    case SR_TYPE_CERT:
+        *nf = 4;
+        ok = m_fixed(&c, 5);
+        c.off = c.end;
+        break;
     default: FUZZ_CHECK(!"a type with a decoder the model does not know");
     }
     return ok && c.off == c.end;
@@ -310,8 +344,8 @@ static size_t unescape_string(const char *v, uint8_t *out)
     while (*v != '\0') {
         if (v[0] == '\\' && v[1] >= '0' && v[1] <= '9') {
             FUZZ_CHECK(v[2] >= '0' && v[2] <= '9' && v[3] >= '0' && v[3] <= '9');
-            unsigned x = (unsigned)(v[1] - '0') * 100 + (unsigned)(v[2] - '0') * 10 +
-                         (unsigned)(v[3] - '0');
+            unsigned x =
+                (unsigned)(v[1] - '0') * 100 + (unsigned)(v[2] - '0') * 10 + (unsigned)(v[3] - '0');
             FUZZ_CHECK(x <= 255);
             out[n++] = (uint8_t)x;
             v += 4;
