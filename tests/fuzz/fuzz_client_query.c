@@ -717,7 +717,7 @@ static void upstream_event(fz_t *f)
         return;
     xfer_t *x = &g.x[live[pick % n]];
     if (trace())
-        fprintf(stderr, "upstream transfer %zu: outcome %u\n", (size_t)(x - g.x), what % 4);
+        fprintf(stderr, "upstream transfer %zu: outcome %u\n", (size_t)(x - g.x), what % 4u);
     sr_xfer_info_t info;
     memset(&info, 0, sizeof(info));
     info.proto = SR_PROTO_UDP;
