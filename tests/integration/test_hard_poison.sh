@@ -70,9 +70,10 @@ def spray(name, real_id, real_port, control=False):
     for b in range(16):
         wrong_ids.add(real_id ^ (1 << b))
     wrong_ids.add(((real_id & 0xff) << 8) | (real_id >> 8))
+    wrong_ids.discard(real_id)              # the byte swap of 0xabab is itself
     while len(wrong_ids) < 500:
         wrong_ids.add(rnd.randrange(65536))
-    wrong_ids.discard(real_id)
+        wrong_ids.discard(real_id)
     for qid in list(wrong_ids)[:500]:       # right port, wrong ID
         raw.sendto(ip_udp(up_port, real_port, with_id(wire, qid)), ("127.0.0.1", 0))
         n += 1
