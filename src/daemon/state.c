@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -85,21 +86,25 @@ static void remove_key(state_t *st, const char *key)
 int state_set(state_t *st, const char *key, const char *value, char *err, size_t errcap)
 {
     char **k, **v;
+    bool keepable = true;
 
     /* One line per entry, read back by inih: no line breaks, and no ';'
      * after a blank (inih would take it for a comment). */
     for (const char *p = value; *p; p++)
-        if (*p == '\n' || *p == '\r' ||
-            (*p == ';' && p > value && (p[-1] == ' ' || p[-1] == '\t'))) {
-            snprintf(err, errcap, "%s: the value cannot be kept in the state file", key);
-            return -1;
-        }
+        if (*p == '\n' || *p == '\r' || (*p == ';' && p > value && (p[-1] == ' ' || p[-1] == '\t')))
+            keepable = false;
+    /* The earlier entry goes even when this value cannot be kept: it no
+     * longer says what is in force, and a save would bring it back. */
     remove_key(st, key);
     /* The later of servers / dns_server wins; keep only that one. */
     if (strcasecmp(key, "servers") == 0 && value[0] != '\0')
         remove_key(st, "dns_server");
     if (strcasecmp(key, "dns_server") == 0 && value[0] != '\0')
         remove_key(st, "servers");
+    if (!keepable) {
+        snprintf(err, errcap, "%s: the value cannot be kept in the state file", key);
+        return -1;
+    }
     k = realloc(st->key, (st->n + 1) * sizeof(*k));
     if (k == NULL)
         goto nomem;

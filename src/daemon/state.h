@@ -28,7 +28,7 @@ int state_load(state_t *st, cfg_t *cfg, cfg_errors_t *errs);
 /* Record key = value (canonical key name), replacing an earlier value;
  * servers and dns_server replace each other (the last one set wins, as
  * in cfg_set). Returns 0, or -1 with err when the value cannot be written
- * as one line. */
+ * as one line; the earlier value is dropped then too. */
 int state_set(state_t *st, const char *key, const char *value, char *err, size_t errcap);
 /* Write the file atomically. 0, or -1 with err. No-op without a path. */
 int state_save(const state_t *st, char *err, size_t errcap);

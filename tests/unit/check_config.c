@@ -542,6 +542,26 @@ START_TEST(test_state_round_trip)
     state_free(st);
     cfg_unref(c);
 
+    /* A later value that cannot be kept in the state file (a CR inside)
+     * is in force from the file; the state must not go on claiming the
+     * earlier one, which the next save would write back (found by
+     * fuzz_config: corpus/config/regress-state-unkeepable-value). */
+    c = test_cfg();
+    write_file("runtime.conf", "FirewallData = a\nFirewallData = x\ry\n");
+    st = state_new(path);
+    ck_assert_int_eq(state_load(st, c, &errs), 0);
+    ck_assert_str_eq(c->firewall_data, "x\ry");
+    for (size_t i = 0; i < state_count(st); i++) {
+        const char *key, *value;
+        state_entry(st, i, &key, &value);
+        ck_assert_msg(strcmp(key, "FirewallData") != 0, "stale entry '%s'", value);
+    }
+    ck_assert_int_eq(state_set(st, "FirewallData", "b", err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, "FirewallData", "b ; c", err, sizeof(err)), -1);
+    ck_assert_uint_eq(state_count(st), 0);
+    state_free(st);
+    cfg_unref(c);
+
     /* A state file that went bad names itself, its line and the key. */
     c = test_cfg();
     write_file("runtime.conf", "timeout = 3\ntimeout = never\n");
