@@ -408,6 +408,8 @@ typedef struct image {
     unsigned rcode;      /* may be extended (> 15) for fresh responses */
     bool ad;
     bool tc;             /* a fresh response that came truncated */
+    bool keep_question;  /* a fresh response whose names take a pointer
+                            from the question: leave its case as it came */
 } image_t;
 
 /* The reply to q made from im: TTLs counted down by elapsed, or all set to
@@ -448,7 +450,8 @@ static size_t render(const image_t *im, const cache_query_t *q,
     sr_put16(out + 6, tc ? 0 : im->an);
     sr_put16(out + 8, tc ? 0 : im->ns);
     sr_put16(out + 10, (uint16_t)((tc ? 0 : im->ar) + (opt != 0 ? 1 : 0)));
-    memcpy(out + SR_HEADER_LEN, q->qname, q->qname_len);
+    if (!im->keep_question || tc)
+        memcpy(out + SR_HEADER_LEN, q->qname, q->qname_len);
 
     if (!tc) {
         if (fixed_ttl != NULL) {
@@ -490,6 +493,7 @@ static void entry_image(const centry_t *e, image_t *im)
     im->rcode = e->rcode;
     im->ad = (e->flags & E_AD) != 0;
     im->tc = false; /* truncated responses are never stored */
+    im->keep_question = false; /* cache_store made sure it need not */
 }
 
 /* ------------------------------------------------------------------ */
@@ -656,21 +660,23 @@ static size_t negative_ttl(const sr_msg_t *resp, const scan_t *sc,
 
 /* ---- names spelt by bytes a reply rewrites ----
  * RFC 1035 4.1.4 lets a compression pointer point at any earlier byte,
- * and the codec follows any pointer that goes backwards. So a name may be
- * spelt, in part, by the bytes of an earlier record's TTL field, or take a
- * pointer's low byte from a letter of the question name. Counting the TTL
- * down, or writing the client's case into the question, would then
- * rewrite the name or break the reply. No real server sends this, but an
- * upstream can, and such a response is not cached.
+ * and the codec follows any pointer that goes backwards, after which the
+ * labels are read forwards as far as they go. So a name may be spelt, in
+ * part, by the bytes of an earlier record's TTL field, take a pointer's
+ * low byte from a letter of the question name, or run on past the records
+ * into the OPT record. Counting the TTL down, writing the client's case
+ * into the question, or cutting the OPT would then rewrite the name or
+ * break the reply. No real server sends this, but an upstream can, and
+ * such a response is not cached (and cache_render deals with it too).
  *
- * The check is exact with respect to the codec: parse the image, parse it
- * again with every TTL byte inverted, then zeroed, then with the case of
- * every question letter flipped, and demand the same names and fields
- * (up to case for the last). A cheap scan decides first whether any name
- * can reach those bytes at all: names are read in place (owner, RDATA),
- * where no TTL lies, or from a pointer's target on, so walking from the
- * target of every byte pair that could be a backward pointer covers every
- * read. */
+ * The check is exact with respect to the codec: parse the image (which
+ * fails for names running past it), parse it again with every TTL byte
+ * inverted, then zeroed, then with the case of every question letter
+ * flipped, and demand the same names and fields (up to case for the
+ * last). A cheap scan decides first whether any name can reach those
+ * bytes at all: names are read in place (owner, RDATA), where none of
+ * them lies, or from a pointer's target on, so walking from the target of
+ * every byte pair that could be a backward pointer covers every read. */
 
 /* Does any TTL field [off[i], off[i] + 4) meet [a, b)? off is ascending. */
 static bool ttl_overlap(const uint16_t *off, size_t n, size_t a, size_t b)
@@ -686,45 +692,62 @@ static bool ttl_overlap(const uint16_t *off, size_t n, size_t a, size_t b)
     return lo < n && off[lo] < b;
 }
 
+/* What a name may read that a reply does not send as it came. */
+#define READS_TTL 0x1u   /* a TTL byte (counted down) */
+#define READS_QPTR 0x2u  /* a pointer inside the question name (its low
+                            byte may be a letter, which takes the client's
+                            case) */
+#define READS_END 0x4u   /* a byte past the image (the cut OPT record and
+                            what followed; our own OPT goes there) */
+
 /* Read labels from t as a name would (up to its root, a pointer or a bad
- * label type) and say whether a TTL byte is among them, or a pointer that
- * lies in the question name [SR_HEADER_LEN, qname_end). *budget bounds the
+ * label type) and say what of the above is among them. *budget bounds the
  * total work of a whole scan. */
-static bool walk_reads_patched(const uint8_t *img, size_t len, size_t t,
-                               size_t qname_end, const uint16_t *off,
-                               size_t n, size_t *budget)
+static unsigned walk_reads(const uint8_t *img, size_t len, size_t t,
+                           size_t qname_end, const uint16_t *off, size_t n,
+                           size_t *budget)
 {
-    for (unsigned labels = 0; t < len && labels <= SR_NAME_MAX_WIRE / 2;
-         labels++) {
-        uint8_t c = img[t];
+    unsigned r = 0;
+    for (unsigned labels = 0; labels <= SR_NAME_MAX_WIRE / 2; labels++) {
         if (*budget == 0)
-            return true; /* too much to look at: let the exact check say */
+            return READS_TTL | READS_QPTR | READS_END; /* too much to look
+                                                          at: assume all */
         (*budget)--;
+        if (t >= len)
+            return r | READS_END;
+        uint8_t c = img[t];
         if (c == 0 || (c & 0xC0u) == 0x40u || (c & 0xC0u) == 0x80u)
-            return ttl_overlap(off, n, t, t + 1);
-        if ((c & 0xC0u) == 0xC0u)
-            return t + 1 < qname_end || ttl_overlap(off, n, t, t + 2);
+            return r | (ttl_overlap(off, n, t, t + 1) ? READS_TTL : 0u);
+        if ((c & 0xC0u) == 0xC0u) {
+            if (t + 1 < qname_end)
+                r |= READS_QPTR;
+            if (t + 2 > len)
+                r |= READS_END;
+            return r | (ttl_overlap(off, n, t, t + 2) ? READS_TTL : 0u);
+        }
         if (ttl_overlap(off, n, t, t + 1u + c))
-            return true;
+            r |= READS_TTL;
         t += 1u + c;
     }
-    return false;
+    return r;
 }
 
-static bool names_may_read_patched(const uint8_t *img, size_t len,
-                                   size_t qname_end, const uint16_t *off,
-                                   size_t n)
+/* Walk from the target of every byte pair after the header that could be
+ * a backward pointer; the union of what they read. */
+static unsigned names_may_read(const uint8_t *img, size_t len,
+                               size_t qname_end, const uint16_t *off,
+                               size_t n)
 {
     size_t budget = 4 * len + 64;
+    unsigned r = 0;
     for (size_t i = SR_HEADER_LEN; i + 1 < len; i++) {
         if (img[i] < 0xC0u)
             continue;
         size_t t = ((size_t)(img[i] & 0x3Fu) << 8) | img[i + 1];
-        if (t >= SR_HEADER_LEN && t < i &&
-            walk_reads_patched(img, len, t, qname_end, off, n, &budget))
-            return true;
+        if (t >= SR_HEADER_LEN && t < i)
+            r |= walk_reads(img, len, t, qname_end, off, n, &budget);
     }
-    return false;
+    return r;
 }
 
 static bool same_names(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
@@ -971,8 +994,7 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
         ttl = 0;
     size_t qname_end = SR_HEADER_LEN + qname_len;
     if (ttl != 0 &&
-        names_may_read_patched(img, sc.img_end, qname_end, e->ttl_off,
-                               sc.keep) &&
+        names_may_read(img, sc.img_end, qname_end, e->ttl_off, sc.keep) != 0 &&
         !names_fixed(img, sc.img_end, qname_end, e->ttl_off, sc.keep))
         ttl = 0; /* names spelt by bytes a reply rewrites: not cached */
     e->ttl = ttl;
@@ -1097,6 +1119,17 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
         return 0;
     im.p = wire;
     im.len = sc.img_end;
+    /* See names_may_read(). Names that read past the records (into the
+     * OPT record we replace) cannot be sent without it: no rendering.
+     * Names that take a pointer from the question would move with the
+     * client's case: the question stays as the upstream wrote it. */
+    unsigned reads = names_may_read(wire, sc.img_end,
+                                    SR_HEADER_LEN + q->qname_len, NULL, 0);
+    if ((reads & READS_END) != 0)
+        return 0;
+    im.keep_question =
+        (reads & READS_QPTR) != 0 &&
+        memcmp(wire + SR_HEADER_LEN, q->qname, q->qname_len) != 0;
     im.an = sc.count[0];
     im.ns = sc.count[1];
     im.ar = sc.count[2];

@@ -821,7 +821,13 @@ static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
     CHECK(sr_msg_parse(g_reply, out, n, 0) == SR_OK);
     uint16_t fl = sr_msg_flags(g_reply);
     CHECK(sr_msg_id(g_reply) == q.id);
-    CHECK(memcmp(out + SR_HEADER_LEN, qn, qlen) == 0);
+    /* The client's case; or, when the upstream's names read letters of
+     * the question, the question as the upstream wrote it. */
+    size_t wl = 0;
+    const uint8_t *w = sr_msg_wire(resp, &wl);
+    CHECK(memcmp(out + SR_HEADER_LEN, qn, qlen) == 0 ||
+          (sr_msg_qdcount(resp) == 1 &&
+           memcmp(out + SR_HEADER_LEN, w + SR_HEADER_LEN, qlen) == 0));
     CHECK((fl & SR_FLAG_QR) && !(fl & SR_FLAG_AA));
     CHECK(sr_msg_edns(g_reply)->present == q.edns);
     CHECK((sr_msg_rcode(g_reply) & 0xFu) == (sr_msg_rcode(resp) & 0xFu));

@@ -1122,6 +1122,42 @@ START_TEST(test_names_spelt_by_ttls)
     ck_assert_str_eq(sr_msg_rr(m, 0)->name, ".");
     ck_assert(!store_msg(c, m, false, false, T0));
     ck_assert_uint_eq(stats_of(c).entries, 1);
+    /* Rendered fresh for a client asking in other case, it keeps the
+     * upstream's question bytes, and parses. */
+    uint8_t out[512];
+    tq_t qt;
+    memcpy(qt.name, q + 12, 106);
+    memset(&qt.q, 0, sizeof(qt.q));
+    qt.name[89] = 'A'; /* message offset 101 */
+    qt.q.qname = qt.name;
+    qt.q.qname_len = 106;
+    qt.q.qtype = SR_TYPE_A;
+    qt.q.qclass = SR_CLASS_IN;
+    qt.q.max_len = 512;
+    size_t n = cache_render(m, &qt.q, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_eq(out[12 + 89], 'a');
+    ck_assert_int_eq(sr_msg_parse(r->m, out, n, 0), SR_OK);
+
+    /* A name that runs on past the records into the OPT record (and the
+     * bytes after it): x.test A, answer 2's owner points at the last
+     * RDATA byte of answer 1, 63, a label that reaches offset 103. */
+    uint8_t p[104];
+    memset(p, 0, sizeof(p));
+    static const uint8_t head[] = {
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00,
+        0x01, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
+        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
+        0x04, 192, 0, 2, 63,
+        0xC0, 39, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
+        0x04, 192, 0, 2, 64,
+        0x00, 0x00, 0x29, 0x04, 0xD0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    memcpy(p, head, sizeof(head));
+    ck_assert_int_eq(sr_msg_parse(m, p, sizeof(p), 0), SR_OK);
+    ck_assert(!store_msg(c, m, false, false, T0));
+    tq_init(&qt, "x.test", SR_TYPE_A);
+    ck_assert_uint_eq(cache_render(m, &qt.q, out, sizeof(out)), 0);
+    ck_assert_uint_eq(stats_of(c).entries, 1);
 
     sr_msg_free(m);
     reply_free(r);
