@@ -61,6 +61,12 @@ void listener_tcp_pause(listen_sock_t *socks, size_t n);
 /* Free the events of thread w's sockets (not the sockets). */
 void listener_detach(listen_sock_t *socks, size_t n);
 
+/* The recvmmsg/sendmmsg headers and buffers of one worker's UDP batches
+ * (set up once; see listener.c). */
+typedef struct udp_batch udp_batch_t;
+udp_batch_t *listener_batch_new(void);
+void listener_batch_free(udp_batch_t *b);
+
 /* Send one UDP reply from the socket fd to peer, from the local address
  * the query came to when known (IP_PKTINFO). */
 struct fwd_client;

@@ -139,10 +139,9 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->msg = sr_msg_new();
     w->out = malloc(65536);
     w->tcpbuf = malloc(65536);
-    w->rx = malloc(sizeof(*w->rx) * WORKER_BATCH);
-    w->tx = malloc(sizeof(*w->tx) * WORKER_BATCH);
+    w->udp = listener_batch_new();
     if (w->base == NULL || w->fwd == NULL || w->msg == NULL || w->out == NULL ||
-        w->tcpbuf == NULL || w->rx == NULL || w->tx == NULL)
+        w->tcpbuf == NULL || w->udp == NULL)
         goto fail;
     w->mbox_ev = event_new(w->base, -1, 0, mbox_cb, w);
     if (w->mbox_ev == NULL)
@@ -240,8 +239,7 @@ void worker_join_free(worker_t *w)
     sr_msg_free(w->msg);
     free(w->out);
     free(w->tcpbuf);
-    free(w->rx);
-    free(w->tx);
+    listener_batch_free(w->udp);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }

@@ -64,9 +64,7 @@ typedef struct worker {
     bool draining;
     unsigned drain_ms; /* how long a drain may take */
     struct event *drain_ev;
-    /* UDP batch buffers */
-    uint8_t (*rx)[WORKER_UDP_RX];
-    uint8_t (*tx)[WORKER_UDP_TX];
+    udp_batch_t *udp; /* UDP batch headers and buffers */
 } worker_t;
 
 /* A worker for thread id with cfg and pool (references taken), sockets
