@@ -25,6 +25,9 @@
 #include "tcpconn.h"
 #include "worker.h"
 
+/* recvmmsg batches one wake-up may take at most (of WORKER_BATCH). */
+#define UDP_ROUNDS 8
+
 /* Pending TCP connections the kernel may queue. */
 #define TCP_BACKLOG 256
 
@@ -371,9 +374,14 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
     struct mmsghdr *rmsg = b->rmsg, *smsg = b->smsg;
 
     (void)what;
-    /* A few batches per wake-up, then back to the loop so TCP clients
-     * and upstream answers get their turn. */
-    for (int round = 0; round < 4; round++) {
+    /* Read until the socket is empty, so a busy socket costs a recvmmsg
+     * that finds it empty instead of an epoll_wait that finds it ready
+     * (bench/hit_cpu.sh, SYSCALLS=1: about 10% fewer system calls per
+     * query at 80-110k queries/s). A batch of one datagram says the
+     * clients wait for our answers: then the extra recvmmsg would be the
+     * wasted one, and we go back to the loop at once. Bounded, so TCP
+     * clients and upstream answers get their turn. */
+    for (int round = 0; round < UDP_ROUNDS; round++) {
         int n, ns = 0;
         n = recvmmsg(fd, rmsg, WORKER_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) {
@@ -432,7 +440,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             }
             sent += r;
         }
-        if (n < WORKER_BATCH)
+        if (n == 1)
             return;
     }
 }
