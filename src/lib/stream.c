@@ -70,8 +70,10 @@ struct conn {
     enum conn_state state;
     int fd;                   /* until the bufferevent owns it */
     struct event *connect_ev; /* EV_WRITE while connecting */
-    struct bufferevent *bev;
-    struct event *timer; /* idle timeout; watchdog while connecting */
+    struct bufferevent *bev; /* TLS: the filter over a socket bufferevent */
+    struct event *timer;     /* idle timeout; watchdog while connecting */
+    struct evbuffer *stage;  /* TLS: frames placed, not yet handed to TLS */
+    struct event *flush_ev;  /* TLS: hands stage over, once per loop pass */
     struct sx *ids[ID_BUCKETS];
     struct sx_list inflight;
     SSL_SESSION *early_session; /* a session seen before the verdict */
@@ -223,6 +225,10 @@ static void conn_free(struct conn *c, bool clean)
         event_free(c->connect_ev);
     if (c->timer != NULL)
         event_free(c->timer);
+    if (c->flush_ev != NULL)
+        event_free(c->flush_ev);
+    if (c->stage != NULL)
+        evbuffer_free(c->stage);
     if (c->bev != NULL) {
         SSL *ssl = c->st->tls ? bufferevent_openssl_get_ssl(c->bev) : NULL;
         if (ssl != NULL) {
@@ -231,13 +237,18 @@ static void conn_free(struct conn *c, bool clean)
                 /* close_notify (RFC 8446 6.1), best effort; OpenSSL marks
                  * the session of a connection freed without it as not
                  * resumable, which would cost the next connection a full
-                 * handshake. */
+                 * handshake. The filter writes it into the socket
+                 * bufferevent, which is about to go: push it out now. */
                 (void)SSL_shutdown(ssl);
                 SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_SENT_SHUTDOWN);
                 ERR_clear_error();
+                struct bufferevent *raw = bufferevent_get_underlying(c->bev);
+                if (raw != NULL)
+                    (void)evbuffer_write(bufferevent_get_output(raw), bufferevent_getfd(raw));
             }
         }
-        /* Frees the SSL and closes the socket (BEV_OPT_CLOSE_ON_FREE). */
+        /* Frees the SSL, the socket bufferevent under a TLS filter, and
+         * closes the socket (BEV_OPT_CLOSE_ON_FREE). */
         bufferevent_free(c->bev);
     } else if (c->fd >= 0) {
         close(c->fd);
@@ -510,6 +521,20 @@ static int new_session_cb(SSL *ssl, SSL_SESSION *sess)
     return 1; /* we own the reference now */
 }
 
+/* TLS: hand the frames placed during this loop pass to TLS at once, so
+ * that a burst of queries becomes a few TLS records and one write rather
+ * than a record per query (the filter encrypts whatever it is given at
+ * once). */
+static void conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->bev != NULL && evbuffer_get_length(c->stage) > 0)
+        bufferevent_write_buffer(c->bev, c->stage);
+}
+
 static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -539,9 +564,29 @@ static void conn_connect_cb(evutil_socket_t fd, short what, void *arg)
             goto done;
         }
         SSL_set_app_data(ssl, c);
-        c->bev =
-            bufferevent_openssl_socket_new(up->base, c->fd, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+        /* TLS as a filter over a socket bufferevent, not on the socket
+         * itself: the socket is then read in large pieces and every TLS
+         * record already read is decrypted at once, where OpenSSL on the
+         * socket reads each record with two read() calls (header, body)
+         * and libevent takes one or two records per wake-up. Forwarding
+         * DoT made about six system calls per query that way. */
+        struct bufferevent *raw = bufferevent_socket_new(up->base, c->fd, BEV_OPT_CLOSE_ON_FREE);
+        c->stage = evbuffer_new();
+        c->flush_ev = event_new(up->base, -1, 0, conn_flush_cb, c);
+        if (raw == NULL || c->stage == NULL || c->flush_ev == NULL) {
+            if (raw != NULL) {
+                bufferevent_free(raw); /* closes the socket */
+                c->fd = -1;
+            }
+            SSL_free(ssl);
+            conn_lost(c, SR_E_NOMEM, "cannot set up TLS");
+            goto done;
+        }
+        c->fd = -1; /* the socket bufferevent owns it */
+        c->bev = bufferevent_openssl_filter_new(up->base, raw, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                                opts);
         if (c->bev == NULL) {
+            bufferevent_free(raw);
             SSL_free(ssl);
             conn_lost(c, SR_E_NOMEM, "cannot set up TLS");
             goto done;
@@ -635,6 +680,11 @@ static bool conn_place(struct conn *c, struct sx *s)
         if (tries >= MAX_ID_TRIES)
             return false;
         sr_put16(x->q, x->wire_id);
+    }
+    if (c->stage != NULL) {
+        if (evbuffer_get_length(c->stage) == 0)
+            event_active(c->flush_ev, EV_TIMEOUT, 1);
+        out = c->stage;
     }
     if (evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HDR + x->qlen), &v, 1) < 1)
         return false;
