@@ -402,7 +402,7 @@ static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, 
     if (wt->client.tcp)
         tcpconn_reply(wt->client.conn, buf, n);
     else if (n > 0)
-        listener_udp_send(&wt->client, buf, n);
+        listener_udp_send(w->udp, &wt->client, buf, n);
 }
 
 /* The answer arrived: cache it, and give every waiter its rendering. */

@@ -303,23 +303,6 @@ static void pktinfo_write(struct msghdr *mh, ctlbuf_t *ctl, const fwd_client_t *
     }
 }
 
-void listener_udp_send(const fwd_client_t *c, const void *buf, size_t len)
-{
-    struct msghdr mh;
-    struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-    ctlbuf_t ctl;
-
-    memset(&mh, 0, sizeof(mh));
-    mh.msg_name = (void *)(uintptr_t)&c->peer;
-    mh.msg_namelen = c->peerlen;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    pktinfo_write(&mh, &ctl, c);
-    /* UDP: a reply the kernel will not take is a reply lost, as on the
-     * wire; the client retries. */
-    (void)sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 /* The UDP batch of one worker. The headers are set up once: recvmmsg
  * changes only msg_len, msg_namelen, msg_controllen and msg_flags of the
  * slots it fills, and sendmmsg only msg_len, so after a call only those
@@ -335,14 +318,97 @@ struct udp_batch {
     ctlbuf_t sctl[WORKER_BATCH];
     uint8_t rx[WORKER_BATCH][WORKER_UDP_RX];
     uint8_t tx[WORKER_BATCH][WORKER_UDP_TX];
+    /* Late replies (answers that came from upstream), gathered over one
+     * loop pass and sent with one sendmmsg: a DoT/DoH read hands over
+     * dozens of answers at once, and a sendmsg each was the most frequent
+     * system call of forwarding. */
+    struct mmsghdr lmsg[WORKER_BATCH];
+    struct iovec liov[WORKER_BATCH];
+    struct sockaddr_storage lpeer[WORKER_BATCH];
+    ctlbuf_t lctl[WORKER_BATCH];
+    uint8_t ltx[WORKER_BATCH][WORKER_UDP_TX];
+    int lfd;                  /* the socket of the late replies queued */
+    int nlate;                /* late replies queued */
+    struct event *late_ev;    /* sends them at the end of the pass */
 };
 
-udp_batch_t *listener_batch_new(void)
+/* Send n prepared datagrams on fd. */
+static void send_batch(int fd, struct mmsghdr *msgs, int n)
+{
+    for (int sent = 0; sent < n;) {
+        int r = sendmmsg(fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                sent++; /* this datagram cannot go (e.g. no route): skip it */
+            else
+                break; /* socket buffer full: drop the rest, as the wire would */
+            continue;
+        }
+        sent += r;
+    }
+}
+
+void listener_udp_flush(udp_batch_t *b)
+{
+    if (b == NULL || b->nlate == 0)
+        return;
+    send_batch(b->lfd, b->lmsg, b->nlate);
+    b->nlate = 0;
+}
+
+static void late_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    listener_udp_flush(arg);
+}
+
+void listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len)
+{
+    if (len > WORKER_UDP_TX || c->peerlen > sizeof(b->lpeer[0])) {
+        /* Never for UDP (replies are cut to max_udp_size): sent alone. */
+        struct msghdr mh;
+        struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+        ctlbuf_t ctl;
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_name = (void *)(uintptr_t)&c->peer;
+        mh.msg_namelen = c->peerlen;
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        pktinfo_write(&mh, &ctl, c);
+        /* UDP: a reply the kernel will not take is a reply lost, as on
+         * the wire; the client retries. */
+        (void)sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        return;
+    }
+    if (b->nlate > 0 && (b->nlate == WORKER_BATCH || b->lfd != c->fd))
+        listener_udp_flush(b);
+    if (b->nlate == 0)
+        event_active(b->late_ev, EV_TIMEOUT, 1);
+    int i = b->nlate++;
+    struct msghdr *mh = &b->lmsg[i].msg_hdr;
+    b->lfd = c->fd;
+    memcpy(b->ltx[i], buf, len);
+    b->liov[i].iov_len = len;
+    memcpy(&b->lpeer[i], &c->peer, c->peerlen);
+    mh->msg_namelen = c->peerlen;
+    if (c->has_local || mh->msg_control != NULL)
+        pktinfo_write(mh, &b->lctl[i], c);
+}
+
+udp_batch_t *listener_batch_new(struct event_base *base)
 {
     udp_batch_t *b = calloc(1, sizeof(*b));
 
     if (b == NULL)
         return NULL;
+    b->late_ev = event_new(base, -1, 0, late_cb, b);
+    if (b->late_ev == NULL) {
+        free(b);
+        return NULL;
+    }
     for (int i = 0; i < WORKER_BATCH; i++) {
         b->riov[i].iov_base = b->rx[i];
         b->riov[i].iov_len = WORKER_UDP_RX;
@@ -357,12 +423,21 @@ udp_batch_t *listener_batch_new(void)
         b->siov[i].iov_base = b->tx[i];
         b->smsg[i].msg_hdr.msg_iov = &b->siov[i];
         b->smsg[i].msg_hdr.msg_iovlen = 1;
+        b->liov[i].iov_base = b->ltx[i];
+        b->lmsg[i].msg_hdr.msg_name = &b->lpeer[i];
+        b->lmsg[i].msg_hdr.msg_iov = &b->liov[i];
+        b->lmsg[i].msg_hdr.msg_iovlen = 1;
     }
     return b;
 }
 
 void listener_batch_free(udp_batch_t *b)
 {
+    if (b == NULL)
+        return;
+    listener_udp_flush(b);
+    if (b->late_ev != NULL)
+        event_free(b->late_ev);
     free(b);
 }
 
@@ -427,19 +502,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             mh->msg_namelen = sizeof(b->peer[i]);
             mh->msg_controllen = sizeof(b->rctl[i].buf);
         }
-        for (int sent = 0; sent < ns;) {
-            int r = sendmmsg(fd, smsg + sent, (unsigned)(ns - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
-            if (r <= 0) {
-                if (r < 0 && errno == EINTR)
-                    continue;
-                if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-                    sent++; /* this datagram cannot go (e.g. no route): skip it */
-                else
-                    break; /* socket buffer full: drop the rest, as the wire would */
-                continue;
-            }
-            sent += r;
-        }
+        send_batch(fd, smsg, ns);
         if (n == 1)
             return;
     }

@@ -171,7 +171,7 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->msg = sr_msg_new();
     w->out = malloc(65536);
     w->tcpbuf = malloc(65536);
-    w->udp = listener_batch_new();
+    w->udp = w->base != NULL ? listener_batch_new(w->base) : NULL;
     if (w->base == NULL || w->fwd == NULL || w->msg == NULL || w->out == NULL ||
         w->tcpbuf == NULL || w->udp == NULL)
         goto fail;
@@ -204,6 +204,9 @@ static void cleanup(worker_t *w)
     w->fwd = NULL;
     tcpconn_free_all(w);
     listener_detach(w->socks, w->nsocks);
+    /* Replies still queued go out before the loop's events go. */
+    listener_batch_free(w->udp);
+    w->udp = NULL;
     pool_inst_release(w->pool);
     w->pool = NULL;
     if (w->drain_ev != NULL)
@@ -273,7 +276,6 @@ void worker_join_free(worker_t *w)
     sr_msg_free(w->msg);
     free(w->out);
     free(w->tcpbuf);
-    listener_batch_free(w->udp);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
     pthread_mutex_destroy(&w->mu);
