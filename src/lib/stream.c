@@ -381,8 +381,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
             sr_xfer_ignore(up, NULL, "ID not in flight on this connection");
             continue;
         }
-        /* On a match x completes: its detach takes it off c. */
-        sr_xfer_offer(s->x, st->rbuf, mlen);
+        /* On a match x completes: its detach takes it off c. The message
+         * was checked above. */
+        sr_xfer_offer_checked(s->x, st->rbuf, mlen);
         if (up->dying)
             goto done;
     }
