@@ -15,7 +15,9 @@
 # lines to every stubresd; SYSCALLS=1 adds stubresd's system calls and
 # context switches per query (perf stat); PERF=1 writes a perf record of
 # each stubresd's first run to $T (with KEEP_T=1 it stays) and prints its
-# top; STRACE=1 prints `strace -c` of each stubresd's first run (slows it).
+# top; STRACE=1 prints `strace -c` of each stubresd's first run (slows it);
+# CG=1 runs each stubresd under callgrind and measures 2000 queries (10
+# outstanding) instead of SECONDS, printing the inclusive profile.
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -162,8 +164,10 @@ for proto in $PROTOS; do
             fi
             printf '%s\n' "${EXTRA_CONF:-}"
         } >"$T/$n.conf"
+        vg=""
+        [ -n "${CG:-}" ] && vg="valgrind --tool=callgrind --dump-instr=no --callgrind-out-file=$T/cg-$n.out"
         # shellcheck disable=SC2086
-        start_bg "$n" $PIN0 "$bin" -f -c "$T/$n.conf"
+        start_bg "$n" $PIN0 $vg "$bin" -f -c "$T/$n.conf"
         PORT[$n]=$p
         wait_udp 127.0.0.1 "$p" "$n"
         KINDS="$KINDS $n"
@@ -201,9 +205,20 @@ for rep in $(seq 1 "$REPS"); do
                     fi
                     ;;
             esac
+            if [ -n "${CG:-}" ] && [ -n "$spid" ]; then
+                # callgrind: a fixed 2000 queries, 10 outstanding, after
+                # 1000 to warm up
+                # shellcheck disable=SC2086
+                timeout 120 $PIN1 dnsperf -s 127.0.0.1 $args -d "$T/q.txt" -n 1 -q 10 >/dev/null 2>&1 || true
+                timeout 30 callgrind_control -z "$spid" >/dev/null 2>&1 || true
+                # shellcheck disable=SC2086
+                timeout 120 $PIN1 dnsperf -s 127.0.0.1 $args -d "$T/q.txt" -n 2 -q 10 >"$T/dp.out" 2>&1 || true
+                timeout 30 callgrind_control -d "$spid" >/dev/null 2>&1 || true
+            else
             # shellcheck disable=SC2086
             timeout $((SECS + 20)) $PIN1 dnsperf -s 127.0.0.1 $args -d "$T/q.txt" -l "$SECS" \
                 -c 2 -q 100 -t 2 >"$T/dp.out" 2>&1 || true
+            fi
             u1=$(ticks "$upid")
             if [ -n "$pp" ]; then
                 kill -INT "$pp" 2>/dev/null || true
@@ -231,6 +246,15 @@ for rep in $(seq 1 "$REPS"); do
         echo "$line"
     done
 done
+if [ -n "${CG:-}" ]; then
+    sleep 1
+    for f in "$T"/cg-*.out.*; do
+        [ -f "$f" ] || continue
+        echo "--- $f: $(awk '/^summary:|^totals:/ { print $2; exit }' "$f") Ir"
+        callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '/file:function/,$p' |
+            grep -E '^ *[0-9,]+ ' | head -${TOP_N:-60}
+    done
+fi
 if [ -n "${STATS:-}" ]; then
     for f in "$T"/stats-*.json; do
         echo "--- $f"

@@ -31,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,7 +616,11 @@ static sr_status_t xfer_start(doh_up_t *d, doh_xfer_t *dx)
 {
     CURLMcode mc;
 
-    curl_easy_setopt(dx->easy, CURLOPT_CONNECT_TO, d->connect_to);
+    /* A URL whose host is an address literal needs no lookup, and the
+     * socket callback refuses any other address anyway: curl then skips
+     * parsing the CONNECT_TO list for every transfer. */
+    if (!d->up->host_is_ip)
+        curl_easy_setopt(dx->easy, CURLOPT_CONNECT_TO, d->connect_to);
     xfer_unlink(d, dx);
     d->in_curl++;
     mc = curl_multi_add_handle(d->multi, dx->easy);
@@ -919,14 +924,28 @@ static void leave(doh_up_t *d, sr_upstream_t *up)
 }
 
 /* Let curl act on fd (or its timeout), then complete what finished. */
+/* TCP_CORK on (1) or off (0) on every connection of d. */
+static void cork(doh_up_t *d, int on)
+{
+    for (doh_sock_t *ds = d->socks; ds != NULL; ds = ds->next)
+        (void)setsockopt(ds->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 static void drive(doh_up_t *d, curl_socket_t fd, int action)
 {
     sr_upstream_t *up = enter(d);
     int running = 0;
 
+    /* libcurl 7.88 writes every HTTP/2 frame of every stream with a send()
+     * of its own (a request is two TLS records and two sends): corked,
+     * the frames written during one call leave in full segments when it
+     * returns, so the server reads a burst of requests at once instead of
+     * a packet each, and loopback carries a fraction of the packets. */
+    cork(d, 1);
     d->in_curl++;
     curl_multi_socket_action(d->multi, fd, action, &running);
     d->in_curl--;
+    cork(d, 0);
     if (up != NULL)
         check_done(d);
     leave(d, up);
