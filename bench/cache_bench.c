@@ -49,8 +49,8 @@ static double clock_s(clockid_t id)
 
 /* The response an upstream would send: question, records compressed
  * against it, OPT. */
-static size_t make_response(uint8_t *pkt, const uint8_t *qname, size_t qlen,
-                            unsigned records, uint32_t addr)
+static size_t make_response(uint8_t *pkt, const uint8_t *qname, size_t qlen, unsigned records,
+                            uint32_t addr)
 {
     size_t off = 12;
     memset(pkt, 0, 12);
@@ -92,8 +92,8 @@ static void *run_worker(void *p)
         x = x * 1664525u + 1013904223u;
         const bench_q_t *bq = &w->qs[(x >> 8) % w->nq];
         /* The clock moves a little, so TTLs are really patched. */
-        if (cache_lookup(w->c, &bq->q, 1000 + (uint32_t)(i >> 16), false, out,
-                         sizeof(out), &len) != CACHE_MISS)
+        if (cache_lookup(w->c, &bq->q, 1000 + (uint32_t)(i >> 16), false, out, sizeof(out), &len) !=
+            CACHE_MISS)
             w->hits++;
         w->sink += out[len - 1];
     }
@@ -101,8 +101,7 @@ static void *run_worker(void *p)
     return NULL;
 }
 
-static int bench(size_t names, size_t lookups, unsigned threads,
-                 unsigned records)
+static int bench(size_t names, size_t lookups, unsigned threads, unsigned records)
 {
     cache_cfg_t cfg = {
         .max_bytes = (size_t)1 << 30,
@@ -124,15 +123,12 @@ static int bench(size_t names, size_t lookups, unsigned threads,
         char text[64];
         size_t qlen = 0;
         snprintf(text, sizeof(text), "host%zu.bench.example.test", i);
-        if (sr_name_from_text(text, qs[i].name, sizeof(qs[i].name), &qlen) !=
-            SR_OK)
+        if (sr_name_from_text(text, qs[i].name, sizeof(qs[i].name), &qlen) != SR_OK)
             goto done;
-        size_t n = make_response(pkt, qs[i].name, qlen, records,
-                                 0xC0000200u + (uint32_t)i);
+        size_t n = make_response(pkt, qs[i].name, qlen, records, 0xC0000200u + (uint32_t)i);
         wire_total += (double)n;
         if (sr_msg_parse(msg, pkt, n, SR_PARSE_NO_FIELDS) != SR_OK ||
-            !cache_store(c, qs[i].name, qlen, SR_TYPE_A, SR_CLASS_IN, false,
-                         false, msg, 1000))
+            !cache_store(c, qs[i].name, qlen, SR_TYPE_A, SR_CLASS_IN, false, false, msg, 1000))
             goto done;
         /* The client asks in 0x20 mixed case (the 'h' and the 'b'). */
         qs[i].name[1] = 'H';
@@ -152,14 +148,12 @@ static int bench(size_t names, size_t lookups, unsigned threads,
     if (threads > 64)
         threads = 64;
     /* Warm: every entry once. */
-    worker_t warm = {.c = c, .qs = qs, .nq = names, .lookups = names * 2,
-                     .seed = 1};
+    worker_t warm = {.c = c, .qs = qs, .nq = names, .lookups = names * 2, .seed = 1};
     run_worker(&warm);
 
     double t0 = clock_s(CLOCK_MONOTONIC);
     for (unsigned i = 0; i < threads; i++) {
-        w[i] = (worker_t){.c = c, .qs = qs, .nq = names, .lookups = lookups,
-                          .seed = 7 + i};
+        w[i] = (worker_t){.c = c, .qs = qs, .nq = names, .lookups = lookups, .seed = 7 + i};
         if (pthread_create(&th[i], NULL, run_worker, &w[i]) != 0)
             goto done;
     }
@@ -176,14 +170,13 @@ static int bench(size_t names, size_t lookups, unsigned threads,
     cache_stats(c, &st);
     double per_entry = (double)st.bytes / (double)st.entries;
     double wire_avg = wire_total / (double)names;
-    printf("names %7zu  records %u  threads %u  lookups %zu  hits %zu\n",
-           names, records, threads, lookups * threads, hits);
+    printf("names %7zu  records %u  threads %u  lookups %zu  hits %zu\n", names, records, threads,
+           lookups * threads, hits);
     /* CPU time, not wall time: on a shared machine the thread may wait
      * for a core, which says nothing about the cache. */
     printf("  %.2f M lookups per CPU-second (%.1f ns CPU per lookup); "
            "wall clock %.2f M/s\n",
-           (double)(lookups * threads) / cpu / 1e6,
-           cpu * 1e9 / (double)(lookups * threads),
+           (double)(lookups * threads) / cpu / 1e6, cpu * 1e9 / (double)(lookups * threads),
            (double)(lookups * threads) / dt / 1e6);
     printf("  bytes per entry %.1f, response wire size %.1f, beyond wire "
            "%.1f\n",
@@ -209,8 +202,10 @@ int main(int argc, char **argv)
         case 't': threads = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'r': records = (unsigned)strtoul(optarg, NULL, 10); break;
         default:
-            fprintf(stderr, "usage: %s [-n NAMES] [-l LOOKUPS] [-t THREADS] "
-                            "[-r RECORDS]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [-n NAMES] [-l LOOKUPS] [-t THREADS] "
+                    "[-r RECORDS]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -220,6 +215,5 @@ int main(int argc, char **argv)
     }
     if (names != 0)
         return bench(names, lookups, threads, records);
-    return bench(1000, lookups, threads, records) |
-           bench(100000, lookups, threads, records);
+    return bench(1000, lookups, threads, records) | bench(100000, lookups, threads, records);
 }

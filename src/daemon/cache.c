@@ -81,10 +81,10 @@
 
 typedef struct centry centry_t;
 struct centry {
-    centry_t *hnext;     /* hash chain; also the free list after unlink */
-    centry_t *lru_prev;  /* towards the head (more recently used) */
-    centry_t *lru_next;  /* towards the tail */
-    uint32_t hash;       /* low 32 bits of the key's hash */
+    centry_t *hnext;    /* hash chain; also the free list after unlink */
+    centry_t *lru_prev; /* towards the head (more recently used) */
+    centry_t *lru_next; /* towards the tail */
+    uint32_t hash;      /* low 32 bits of the key's hash */
     uint16_t qtype;
     uint16_t qclass;
     uint32_t stored;     /* when it was stored */
@@ -95,11 +95,11 @@ struct centry {
     uint32_t charge;     /* bytes charged against the shard's budget */
     uint16_t img_len;
     uint16_t nttl;
-    uint8_t name_len;    /* the question name's wire length */
-    uint8_t bits;        /* KEY_DO, KEY_CD */
+    uint8_t name_len; /* the question name's wire length */
+    uint8_t bits;     /* KEY_DO, KEY_CD */
     uint8_t rcode;
-    uint8_t flags;       /* E_* */
-    uint16_t ttl_off[];  /* nttl offsets, then img_len bytes of image */
+    uint8_t flags;      /* E_* */
+    uint16_t ttl_off[]; /* nttl offsets, then img_len bytes of image */
 };
 
 /* One lock's worth of the cache. Allocated one by one with padding at the
@@ -107,19 +107,19 @@ struct centry {
 typedef struct shard {
     pthread_mutex_t lock;
     centry_t **buckets;
-    size_t mask;         /* bucket count - 1 */
-    centry_t *head;      /* most recently used */
-    centry_t *tail;      /* least recently used: evicted first */
+    size_t mask;    /* bucket count - 1 */
+    centry_t *head; /* most recently used */
+    centry_t *tail; /* least recently used: evicted first */
     size_t count;
     size_t bytes;
-    size_t max_bytes;    /* this shard's share of cfg.max_bytes */
+    size_t max_bytes; /* this shard's share of cfg.max_bytes */
     cache_cfg_t cfg;
     uint64_t hits, misses, stale_hits, evictions, expired, inserts;
     char pad[64];
 } shard_t;
 
 struct cache {
-    uint64_t k[4];       /* the hash key (random) */
+    uint64_t k[4]; /* the hash key (random) */
     unsigned nshards;
     shard_t *shards[CACHE_MAX_SHARDS];
 };
@@ -217,9 +217,8 @@ static void fold_name(uint8_t *out, const uint8_t *name, size_t len)
     memcpy(out + len - 8, &w, 8);
 }
 
-static void key_make(const cache_t *c, ckey_t *k, const uint8_t *name,
-                     size_t len, uint16_t qtype, uint16_t qclass, bool do_bit,
-                     bool cd)
+static void key_make(const cache_t *c, ckey_t *k, const uint8_t *name, size_t len, uint16_t qtype,
+                     uint16_t qclass, bool do_bit, bool cd)
 {
     fold_name(k->buf, name, len);
     k->name_len = len;
@@ -251,9 +250,8 @@ static inline const uint8_t *entry_cimg(const centry_t *e)
 
 static inline bool entry_is(const centry_t *e, const ckey_t *k)
 {
-    return e->hash == (uint32_t)k->hash && e->qtype == k->qtype &&
-           e->qclass == k->qclass && e->bits == k->bits &&
-           e->name_len == k->name_len &&
+    return e->hash == (uint32_t)k->hash && e->qtype == k->qtype && e->qclass == k->qclass &&
+           e->bits == k->bits && e->name_len == k->name_len &&
            memcmp(entry_cimg(e) + SR_HEADER_LEN, k->buf, k->name_len) == 0;
 }
 
@@ -392,20 +390,19 @@ typedef struct image {
     uint16_t an, ns, ar;
     const uint16_t *ttl_off;
     size_t nttl;
-    unsigned rcode;      /* may be extended (> 15) for fresh responses */
+    unsigned rcode; /* may be extended (> 15) for fresh responses */
     bool ad;
-    bool tc;             /* a fresh response that came truncated */
-    bool keep_question;  /* a fresh response whose names take a pointer
-                            from the question: leave its case as it came */
+    bool tc;            /* a fresh response that came truncated */
+    bool keep_question; /* a fresh response whose names take a pointer
+                           from the question: leave its case as it came */
 } image_t;
 
 /* The reply to q made from im: TTLs counted down by elapsed, or all set to
  * *fixed_ttl (stale answers). The caller guarantees that im's question has
  * q's name length and that every TTL offset lies inside im->len. Returns
  * the length, 0 when even the truncated reply does not fit cap. */
-static size_t render(const image_t *im, const cache_query_t *q,
-                     uint32_t elapsed, const uint32_t *fixed_ttl,
-                     uint8_t *out, size_t cap)
+static size_t render(const image_t *im, const cache_query_t *q, uint32_t elapsed,
+                     const uint32_t *fixed_ttl, uint8_t *out, size_t cap)
 {
     size_t qend = SR_HEADER_LEN + q->qname_len + QFIXED;
     size_t opt = q->edns ? OPT_LEN : 0;
@@ -423,8 +420,7 @@ static size_t render(const image_t *im, const cache_query_t *q,
         return 0;
     memcpy(out, im->p, len);
 
-    uint16_t flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA |
-                                (q->flags & (SR_FLAG_RD | SR_FLAG_CD)) |
+    uint16_t flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | (q->flags & (SR_FLAG_RD | SR_FLAG_CD)) |
                                 (im->rcode & 0xFu));
     /* RFC 6840 5.8: AD only to a client that asked for it with AD or DO. */
     if (im->ad && ((q->flags & SR_FLAG_AD) != 0 || q->do_bit))
@@ -479,7 +475,7 @@ static void entry_image(const centry_t *e, image_t *im)
     im->nttl = e->nttl;
     im->rcode = e->rcode;
     im->ad = (e->flags & E_AD) != 0;
-    im->tc = false; /* truncated responses are never stored */
+    im->tc = false;            /* truncated responses are never stored */
     im->keep_question = false; /* cache_store made sure it need not */
 }
 
@@ -524,8 +520,7 @@ static bool scan_response(const sr_msg_t *resp, size_t name_len, scan_t *sc)
         if (rr->offset >= cut || rr->type == TYPE_TSIG)
             break;
         if (rr->offset != sc->img_end || rr->ttl_offset < rr->offset ||
-            rr->ttl_offset + 4 > rr->end || rr->end > cut ||
-            (unsigned)rr->section < section ||
+            rr->ttl_offset + 4 > rr->end || rr->end > cut || (unsigned)rr->section < section ||
             (unsigned)rr->section > SR_SECTION_ADDITIONAL)
             return false;
         section = rr->section;
@@ -565,8 +560,7 @@ static uint32_t add_sat(uint32_t now, uint32_t ttl)
 /* RFC 2181 5.2: the records of one RRset share one TTL, the least of
  * theirs. The records of an RRset arrive together, so equal runs of
  * (section, owner, type, class) are equalised. */
-static void equalise_run(uint8_t *img, const uint16_t *off, size_t a,
-                         size_t b)
+static void equalise_run(uint8_t *img, const uint16_t *off, size_t a, size_t b)
 {
     uint32_t m = UINT32_MAX;
     if (b - a < 2)
@@ -577,8 +571,8 @@ static void equalise_run(uint8_t *img, const uint16_t *off, size_t a,
         sr_put32(img + off[i], m);
 }
 
-static void equalise_rrsets(const sr_msg_t *resp, uint8_t *img, size_t len,
-                            const uint16_t *off, size_t n)
+static void equalise_rrsets(const sr_msg_t *resp, uint8_t *img, size_t len, const uint16_t *off,
+                            size_t n)
 {
     uint8_t names[2][SR_NAME_MAX_WIRE];
     size_t lens[2] = {0, 0};
@@ -593,11 +587,9 @@ static void equalise_rrsets(const sr_msg_t *resp, uint8_t *img, size_t len,
 
         if (sr_name_unpack(img, len, &o, cur, &lens[i & 1u]) != SR_OK)
             lens[i & 1u] = 0;
-        if (prev != NULL && prev->section == rr->section &&
-            prev->type == rr->type && prev->rclass == rr->rclass &&
-            lens[i & 1u] != 0)
-            same = sr_name_equal(cur, lens[i & 1u], names[(i - 1) & 1u],
-                                 lens[(i - 1) & 1u]);
+        if (prev != NULL && prev->section == rr->section && prev->type == rr->type &&
+            prev->rclass == rr->rclass && lens[i & 1u] != 0)
+            same = sr_name_equal(cur, lens[i & 1u], names[(i - 1) & 1u], lens[(i - 1) & 1u]);
         if (!same) {
             equalise_run(img, off, start, i);
             start = i;
@@ -623,8 +615,8 @@ static bool answers_qtype(const sr_msg_t *resp, size_t nanswer, uint16_t qtype)
 /* RFC 2308 5: the TTL of a negative answer is min(SOA TTL, SOA MINIMUM)
  * of the SOA in the authority section, here also capped by negative_ttl
  * and max_ttl. Returns the SOA's index, or SIZE_MAX without one. */
-static size_t negative_ttl(const sr_msg_t *resp, const scan_t *sc,
-                           const cache_cfg_t *cfg, uint32_t *ttl)
+static size_t negative_ttl(const sr_msg_t *resp, const scan_t *sc, const cache_cfg_t *cfg,
+                           uint32_t *ttl)
 {
     size_t first = sc->count[0];
     for (size_t i = first; i < first + sc->count[1]; i++) {
@@ -680,19 +672,20 @@ static bool ttl_overlap(const uint16_t *off, size_t n, size_t a, size_t b)
 }
 
 /* What a name may read that a reply does not send as it came. */
-#define READS_TTL 0x1u   /* a TTL byte (counted down) */
-#define READS_QPTR 0x2u  /* a pointer inside the question name (its low
-                            byte may be a letter, which takes the client's
-                            case) */
-#define READS_END 0x4u   /* a byte past the image (the cut OPT record and
-                            what followed; our own OPT goes there) */
+#define READS_TTL 0x1u /* a TTL byte (counted down) */
+#define READS_QPTR                                                                                 \
+    0x2u /* a pointer inside the question name (its low                                            \
+            byte may be a letter, which takes the client's                                         \
+            case) */
+#define READS_END                                                                                  \
+    0x4u /* a byte past the image (the cut OPT record and                                          \
+            what followed; our own OPT goes there) */
 
 /* Read labels from t as a name would (up to its root, a pointer or a bad
  * label type) and say what of the above is among them. *budget bounds the
  * total work of a whole scan. */
-static unsigned walk_reads(const uint8_t *img, size_t len, size_t t,
-                           size_t qname_end, const uint16_t *off, size_t n,
-                           size_t *budget)
+static unsigned walk_reads(const uint8_t *img, size_t len, size_t t, size_t qname_end,
+                           const uint16_t *off, size_t n, size_t *budget)
 {
     unsigned r = 0;
     for (unsigned labels = 0; labels <= SR_NAME_MAX_WIRE / 2; labels++) {
@@ -721,9 +714,8 @@ static unsigned walk_reads(const uint8_t *img, size_t len, size_t t,
 
 /* Walk from the target of every byte pair after the header that could be
  * a backward pointer; the union of what they read. */
-static unsigned names_may_read(const uint8_t *img, size_t len,
-                               size_t qname_end, const uint16_t *off,
-                               size_t n)
+static unsigned names_may_read(const uint8_t *img, size_t len, size_t qname_end,
+                               const uint16_t *off, size_t n)
 {
     size_t budget = 4 * len + 64;
     unsigned r = 0;
@@ -746,9 +738,8 @@ static bool same_names(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
     for (size_t i = 0; i < n; i++) {
         const sr_rr_t *x = sr_msg_rr(a, i);
         const sr_rr_t *y = sr_msg_rr(b, i);
-        if (x->type != y->type || x->rclass != y->rclass ||
-            x->rdlength != y->rdlength || x->field_count != y->field_count ||
-            cmp(x->name, y->name) != 0)
+        if (x->type != y->type || x->rclass != y->rclass || x->rdlength != y->rdlength ||
+            x->field_count != y->field_count || cmp(x->name, y->name) != 0)
             return false;
         for (size_t f = 0; f < x->field_count; f++)
             if (cmp(x->fields[f].value, y->fields[f].value) != 0)
@@ -760,31 +751,28 @@ static bool same_names(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
 /* The exact check: the image parses, and gives the same names with its
  * TTL bytes inverted, zeroed, and with its question letters in the other
  * case. False also when memory runs out. */
-static bool names_fixed(const uint8_t *img, size_t len, size_t qname_end,
-                        const uint16_t *off, size_t n)
+static bool names_fixed(const uint8_t *img, size_t len, size_t qname_end, const uint16_t *off,
+                        size_t n)
 {
     bool ok = false;
     sr_msg_t *ref = sr_msg_new();
     sr_msg_t *alt = sr_msg_new();
     uint8_t *buf = sr_malloc(len);
 
-    if (ref == NULL || alt == NULL || buf == NULL ||
-        sr_msg_parse(ref, img, len, 0) != SR_OK)
+    if (ref == NULL || alt == NULL || buf == NULL || sr_msg_parse(ref, img, len, 0) != SR_OK)
         goto done;
     for (int pattern = 0; pattern < 3; pattern++) {
         memcpy(buf, img, len);
         if (pattern < 2) {
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < 4; j++)
-                    buf[off[i] + j] =
-                        pattern == 0 ? (uint8_t)~buf[off[i] + j] : 0;
+                    buf[off[i] + j] = pattern == 0 ? (uint8_t)~buf[off[i] + j] : 0;
         } else {
             for (size_t i = SR_HEADER_LEN; i < qname_end; i++)
                 if ((unsigned)((buf[i] | 0x20u) - 'a') < 26u)
                     buf[i] ^= 0x20u;
         }
-        if (sr_msg_parse(alt, buf, len, 0) != SR_OK ||
-            !same_names(ref, alt, pattern == 2))
+        if (sr_msg_parse(alt, buf, len, 0) != SR_OK || !same_names(ref, alt, pattern == 2))
             goto done;
     }
     ok = true;
@@ -821,8 +809,7 @@ static centry_t *entry_alloc(const ckey_t *k, size_t nttl, size_t img_len)
  * failure never replaces usable data: a fresh entry stays as it is, an
  * entry in its serve-stale window gets the failure recheck timer instead.
  * Takes e in every case. */
-static bool shard_insert(shard_t *s, centry_t *e, const ckey_t *k,
-                         uint32_t now, bool failure)
+static bool shard_insert(shard_t *s, centry_t *e, const ckey_t *k, uint32_t now, bool failure)
 {
     centry_t *dead = NULL;
     bool stored = false;
@@ -887,9 +874,8 @@ static bool store_failure_key(cache_t *c, const ckey_t *k, uint32_t now)
     return shard_insert(s, e, k, now, true);
 }
 
-bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
-                         uint16_t qtype, uint16_t qclass, bool do_bit,
-                         bool cd, uint32_t now)
+bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                         uint16_t qclass, bool do_bit, bool cd, uint32_t now)
 {
     ckey_t k;
     if (c == NULL || !name_len_ok(qname, qname_len))
@@ -898,9 +884,8 @@ bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
     return store_failure_key(c, &k, now);
 }
 
-bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
-                 uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
-                 const sr_msg_t *resp, uint32_t now)
+bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                 uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now)
 {
     ckey_t k;
     cache_cfg_t cfg;
@@ -911,15 +896,12 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
         return false;
     uint16_t flags = sr_msg_flags(resp);
     unsigned rcode = sr_msg_rcode(resp);
-    if ((flags & SR_FLAG_QR) == 0 || (flags & SR_FLAG_TC) != 0 ||
-        sr_msg_opcode(resp) != 0)
+    if ((flags & SR_FLAG_QR) == 0 || (flags & SR_FLAG_TC) != 0 || sr_msg_opcode(resp) != 0)
         return false;
-    if (rcode != RCODE_NOERROR && rcode != RCODE_NXDOMAIN &&
-        rcode != RCODE_SERVFAIL)
+    if (rcode != RCODE_NOERROR && rcode != RCODE_NXDOMAIN && rcode != RCODE_SERVFAIL)
         return false;
     const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
-    if (sr_msg_qdcount(resp) != 1 || rq == NULL ||
-        !sr_name_equal(rq, rqlen, qname, qname_len) ||
+    if (sr_msg_qdcount(resp) != 1 || rq == NULL || !sr_name_equal(rq, rqlen, qname, qname_len) ||
         sr_msg_qtype(resp) != qtype || sr_msg_qclass(resp) != qclass)
         return false;
 
@@ -934,8 +916,7 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
     if (cfg.max_bytes == 0 || !scan_response(resp, qname_len, &sc))
         return false;
 
-    bool negative = rcode == RCODE_NXDOMAIN ||
-                    !answers_qtype(resp, sc.count[0], qtype);
+    bool negative = rcode == RCODE_NXDOMAIN || !answers_qtype(resp, sc.count[0], qtype);
     uint32_t neg = 0;
     size_t soa = SIZE_MAX;
     if (negative) {
@@ -980,8 +961,7 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
     if (sc.keep == 0)
         ttl = 0;
     size_t qname_end = SR_HEADER_LEN + qname_len;
-    if (ttl != 0 &&
-        names_may_read(img, sc.img_end, qname_end, e->ttl_off, sc.keep) != 0 &&
+    if (ttl != 0 && names_may_read(img, sc.img_end, qname_end, e->ttl_off, sc.keep) != 0 &&
         !names_fixed(img, sc.img_end, qname_end, e->ttl_off, sc.keep))
         ttl = 0; /* names spelt by bytes a reply rewrites: not cached */
     e->ttl = ttl;
@@ -995,9 +975,8 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
 /* ------------------------------------------------------------------ */
 /* Lookups */
 
-cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
-                            bool allow_stale, uint8_t *out, size_t cap,
-                            size_t *outlen)
+cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now, bool allow_stale,
+                            uint8_t *out, size_t cap, size_t *outlen)
 {
     ckey_t k;
     image_t im;
@@ -1010,8 +989,7 @@ cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
 
     if (outlen != NULL)
         *outlen = 0;
-    if (c == NULL || q == NULL || out == NULL ||
-        !name_len_ok(q->qname, q->qname_len))
+    if (c == NULL || q == NULL || out == NULL || !name_len_ok(q->qname, q->qname_len))
         return CACHE_MISS;
     key_make(c, &k, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
              (q->flags & SR_FLAG_CD) != 0);
@@ -1047,8 +1025,7 @@ cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
         e->hits++;
         /* Prefetch (Unbound's rule): a popular entry with less than a
          * tenth of its TTL left is refreshed while it can still answer. */
-        if (s->cfg.prefetch && (e->flags & E_PREFETCHED) == 0 &&
-            e->rcode != RCODE_SERVFAIL &&
+        if (s->cfg.prefetch && (e->flags & E_PREFETCHED) == 0 && e->rcode != RCODE_SERVFAIL &&
             e->hits >= CACHE_PREFETCH_MIN_HITS &&
             (uint64_t)(e->expire - now) * CACHE_PREFETCH_DIVISOR <= e->ttl) {
             e->flags |= E_PREFETCHED;
@@ -1066,8 +1043,7 @@ miss:
     return CACHE_MISS;
 }
 
-size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
-                    uint8_t *out, size_t cap)
+size_t cache_render(const sr_msg_t *resp, const cache_query_t *q, uint8_t *out, size_t cap)
 {
     uint8_t qbuf[SR_HEADER_LEN + SR_NAME_MAX_WIRE + QFIXED];
     image_t im;
@@ -1075,8 +1051,7 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
     size_t rqlen = 0;
     size_t wlen = 0;
 
-    if (resp == NULL || q == NULL || out == NULL ||
-        !name_len_ok(q->qname, q->qname_len))
+    if (resp == NULL || q == NULL || out == NULL || !name_len_ok(q->qname, q->qname_len))
         return 0;
     const uint8_t *wire = sr_msg_wire(resp, &wlen);
     uint16_t flags = sr_msg_flags(resp);
@@ -1100,9 +1075,8 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
     }
     const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
     if (sr_msg_qdcount(resp) != 1 || rq == NULL || wire == NULL ||
-        !sr_name_equal(rq, rqlen, q->qname, q->qname_len) ||
-        sr_msg_qtype(resp) != q->qtype || sr_msg_qclass(resp) != q->qclass ||
-        !scan_response(resp, q->qname_len, &sc))
+        !sr_name_equal(rq, rqlen, q->qname, q->qname_len) || sr_msg_qtype(resp) != q->qtype ||
+        sr_msg_qclass(resp) != q->qclass || !scan_response(resp, q->qname_len, &sc))
         return 0;
     im.p = wire;
     im.len = sc.img_end;
@@ -1110,13 +1084,11 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
      * OPT record we replace) cannot be sent without it: no rendering.
      * Names that take a pointer from the question would move with the
      * client's case: the question stays as the upstream wrote it. */
-    unsigned reads = names_may_read(wire, sc.img_end,
-                                    SR_HEADER_LEN + q->qname_len, NULL, 0);
+    unsigned reads = names_may_read(wire, sc.img_end, SR_HEADER_LEN + q->qname_len, NULL, 0);
     if ((reads & READS_END) != 0)
         return 0;
     im.keep_question =
-        (reads & READS_QPTR) != 0 &&
-        memcmp(wire + SR_HEADER_LEN, q->qname, q->qname_len) != 0;
+        (reads & READS_QPTR) != 0 && memcmp(wire + SR_HEADER_LEN, q->qname, q->qname_len) != 0;
     im.an = sc.count[0];
     im.ns = sc.count[1];
     im.ar = sc.count[2];
@@ -1238,9 +1210,8 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
         centry_t *e = s->head;
         while (e != NULL) {
             centry_t *next = e->lru_next;
-            if (name == NULL ||
-                (e->name_len == name_len &&
-                 memcmp(entry_cimg(e) + SR_HEADER_LEN, lname, name_len) == 0)) {
+            if (name == NULL || (e->name_len == name_len &&
+                                 memcmp(entry_cimg(e) + SR_HEADER_LEN, lname, name_len) == 0)) {
                 shard_remove(s, e, &dead);
                 dropped++;
             }
@@ -1320,16 +1291,14 @@ static const char *class_name(uint16_t cls, char buf[16])
     case 4: return "HS";
     case 254: return "NONE";
     case 255: return "ANY";
-    default:
-        snprintf(buf, 16, "CLASS%u", (unsigned)cls);
-        return buf;
+    default: snprintf(buf, 16, "CLASS%u", (unsigned)cls); return buf;
     }
 }
 
 /* One dump line for e into b. The image is rendered as a hit would be
  * (TTLs counted down) and parsed by the codec for the record texts. */
-static void dump_entry(const centry_t *e, uint32_t now, sr_msg_t *msg,
-                       uint8_t *tmp, size_t tmpcap, strbuf_t *b)
+static void dump_entry(const centry_t *e, uint32_t now, sr_msg_t *msg, uint8_t *tmp, size_t tmpcap,
+                       strbuf_t *b)
 {
     char text[SR_NAME_MAX_TEXT];
     char nb[16];
@@ -1346,8 +1315,8 @@ static void dump_entry(const centry_t *e, uint32_t now, sr_msg_t *msg,
     q.qclass = e->qclass;
     q.max_len = UINT16_MAX;
     entry_image(e, &im);
-    size_t n = render(&im, &q, fresh && now > e->stored ? now - e->stored : 0,
-                      fresh ? NULL : &zero, tmp, tmpcap);
+    size_t n = render(&im, &q, fresh && now > e->stored ? now - e->stored : 0, fresh ? NULL : &zero,
+                      tmp, tmpcap);
 
     b->len = 0;
     if (b->p != NULL)
@@ -1382,8 +1351,7 @@ static void dump_entry(const centry_t *e, uint32_t now, sr_msg_t *msg,
     }
 }
 
-void cache_dump(cache_t *c, uint32_t now,
-                void (*fn)(void *arg, const char *line), void *arg)
+void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg)
 {
     strbuf_t b = {NULL, 0, 0, false};
     size_t tmpcap = UINT16_MAX + OPT_LEN;

@@ -25,61 +25,61 @@ typedef struct cache cache_t;
  * taken literally: a record whose TTL is 0 after them is not stored (so
  * max_ttl = 0 or negative_ttl = 0 turns that kind of caching off). */
 typedef struct cache_cfg {
-    size_t max_bytes;       /* cache_size; 0 disables the cache */
-    uint32_t min_ttl;       /* raise shorter TTLs to this (positive data) */
-    uint32_t max_ttl;       /* cap longer TTLs to this (all data) */
-    uint32_t negative_ttl;  /* cap for NXDOMAIN/NODATA (RFC 2308 5) */
-    uint32_t servfail_ttl;  /* how long a SERVFAIL is remembered */
-    bool serve_stale;       /* RFC 8767: answer expired data when the
-                               upstreams fail */
-    uint32_t stale_max;     /* how long past expiry data may be served */
+    size_t max_bytes;         /* cache_size; 0 disables the cache */
+    uint32_t min_ttl;         /* raise shorter TTLs to this (positive data) */
+    uint32_t max_ttl;         /* cap longer TTLs to this (all data) */
+    uint32_t negative_ttl;    /* cap for NXDOMAIN/NODATA (RFC 2308 5) */
+    uint32_t servfail_ttl;    /* how long a SERVFAIL is remembered */
+    bool serve_stale;         /* RFC 8767: answer expired data when the
+                                 upstreams fail */
+    uint32_t stale_max;       /* how long past expiry data may be served */
     uint32_t stale_reply_ttl; /* TTL of a stale answer (RFC 8767: 30) */
-    bool prefetch;          /* report popular entries near expiry */
-    unsigned shards;        /* lock shards, a power of two <= 64; 0 picks
-                               from max_bytes (>= 64 KiB each). Read by
-                               cache_new only. */
+    bool prefetch;            /* report popular entries near expiry */
+    unsigned shards;          /* lock shards, a power of two <= 64; 0 picks
+                                 from max_bytes (>= 64 KiB each). Read by
+                                 cache_new only. */
 } cache_cfg_t;
 
 /* A client's question and the facts about it that shape the reply. */
 typedef struct cache_query {
-    uint16_t id;            /* the client's ID */
-    uint16_t flags;         /* the client's header flags (RD, CD, AD) */
-    const uint8_t *qname;   /* the question name as the client sent it
-                               (uncompressed wire form, its case) */
+    uint16_t id;          /* the client's ID */
+    uint16_t flags;       /* the client's header flags (RD, CD, AD) */
+    const uint8_t *qname; /* the question name as the client sent it
+                             (uncompressed wire form, its case) */
     size_t qname_len;
     uint16_t qtype;
     uint16_t qclass;
-    bool edns;              /* the client sent an OPT record */
-    bool do_bit;            /* ... with DO set */
-    uint16_t max_len;       /* the largest reply it takes: 512 without
-                               EDNS, its UDP size with (values below 512
-                               count as 512, RFC 6891 6.2.3), 65535 over
-                               TCP */
+    bool edns;        /* the client sent an OPT record */
+    bool do_bit;      /* ... with DO set */
+    uint16_t max_len; /* the largest reply it takes: 512 without
+                         EDNS, its UDP size with (values below 512
+                         count as 512, RFC 6891 6.2.3), 65535 over
+                         TCP */
 } cache_query_t;
 
 typedef enum cache_result {
-    CACHE_MISS = 0,         /* nothing usable: ask upstream */
-    CACHE_HIT,              /* out holds the reply */
-    CACHE_HIT_PREFETCH,     /* out holds the reply; the entry is near
-                               expiry and popular: refresh it upstream
-                               (reported once per stored entry) */
-    CACHE_STALE,            /* out holds a stale reply: asked with
-                               allow_stale, or the upstreams failed for
-                               this question less than servfail_ttl ago
-                               (cache_store_failure) */
+    CACHE_MISS = 0,     /* nothing usable: ask upstream */
+    CACHE_HIT,          /* out holds the reply */
+    CACHE_HIT_PREFETCH, /* out holds the reply; the entry is near
+                           expiry and popular: refresh it upstream
+                           (reported once per stored entry) */
+    CACHE_STALE,        /* out holds a stale reply: asked with
+                           allow_stale, or the upstreams failed for
+                           this question less than servfail_ttl ago
+                           (cache_store_failure) */
 } cache_result_t;
 
 /* Counters, read with cache_stats(). */
 typedef struct cache_stats {
-    uint64_t hits;          /* fresh answers (prefetch hits included) */
+    uint64_t hits; /* fresh answers (prefetch hits included) */
     uint64_t misses;
     uint64_t stale_hits;
-    uint64_t evictions;     /* LRU evictions for space */
-    uint64_t expired;       /* entries dropped because they expired */
+    uint64_t evictions; /* LRU evictions for space */
+    uint64_t expired;   /* entries dropped because they expired */
     uint64_t inserts;
     size_t entries;
-    size_t bytes;           /* memory the entries use, counted as charged
-                               against max_bytes */
+    size_t bytes; /* memory the entries use, counted as charged
+                     against max_bytes */
 } cache_stats_t;
 
 /* The EDNS UDP size we advertise in replies (the DNS flag day 2020 value,
@@ -104,9 +104,8 @@ void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg);
  * max_len but not cap, the result is CACHE_MISS. With allow_stale, an
  * entry expired less than stale_max ago answers with TTL stale_reply_ttl.
  * Allocates nothing. */
-cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
-                            bool allow_stale, uint8_t *out, size_t cap,
-                            size_t *outlen);
+cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now, bool allow_stale,
+                            uint8_t *out, size_t cap, size_t *outlen);
 
 /* Store the upstream response resp (parsed) as the answer to the question
  * (qname in wire form, any case; qtype; qclass; do_bit/cd of the query
@@ -116,9 +115,8 @@ cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now,
  * limits, larger than a shard's share of max_bytes) are ignored. A
  * SERVFAIL is handled as cache_store_failure(). Returns true when
  * stored. */
-bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
-                 uint16_t qtype, uint16_t qclass, bool do_bit, bool cd,
-                 const sr_msg_t *resp, uint32_t now);
+bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                 uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now);
 
 /* The upstreams failed for this question (SERVFAIL, or every upstream
  * timed out or failed). With serve_stale and an expired entry still inside
@@ -126,9 +124,8 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len,
  * servfail_ttl seconds without asking upstream again (RFC 8767 4, the
  * "failure recheck timer"); otherwise a SERVFAIL answer is remembered for
  * servfail_ttl seconds. Returns true when either was recorded. */
-bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
-                         uint16_t qtype, uint16_t qclass, bool do_bit,
-                         bool cd, uint32_t now);
+bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                         uint16_t qclass, bool do_bit, bool cd, uint32_t now);
 
 /* Render resp (a fresh upstream response, not from the cache) for the
  * client q exactly as a cache hit would be rendered (the same patching and
@@ -136,8 +133,7 @@ bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len,
  * set it), into out. resp's question
  * must be q's (case-insensitively) or absent (then q's question is used
  * and the records are dropped). Returns the length, 0 when it cannot. */
-size_t cache_render(const sr_msg_t *resp, const cache_query_t *q,
-                    uint8_t *out, size_t cap);
+size_t cache_render(const sr_msg_t *resp, const cache_query_t *q, uint8_t *out, size_t cap);
 
 /* Drop every entry (name NULL) or every entry whose question name equals
  * name (wire form, case-insensitive). Returns how many were dropped. */
@@ -149,8 +145,7 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len);
  * NOERROR 287 www.example.test 287 A 192.0.2.1". NAME is lowercase; TTL is
  * 0 for an entry kept past expiry for serve_stale. Holds each shard lock
  * while it walks that shard: fn must not call into the cache. */
-void cache_dump(cache_t *c, uint32_t now,
-                void (*fn)(void *arg, const char *line), void *arg);
+void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg);
 
 void cache_stats(const cache_t *c, cache_stats_t *out);
 

@@ -68,13 +68,12 @@ static bool bit(fz_t *f)
 
 /* ---- the question names ---- */
 
-static const uint8_t N0[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p',
-                             'l', 'e', 4, 't', 'e', 's', 't', 0};
-static const uint8_t N1[] = {1, 'a', 1, 'b', 7, 'e', 'x', 'a', 'm', 'p',
-                             'l', 'e', 4, 't', 'e', 's', 't', 0};
+static const uint8_t N0[] = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a', 'm',
+                             'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
+static const uint8_t N1[] = {1,   'a', 1,   'b', 7,   'e', 'x', 'a', 'm',
+                             'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
 static const uint8_t N2[] = {1, 'x', 4, 't', 'e', 's', 't', 0};
-static const uint8_t N3[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                             4, 't', 'e', 's', 't', 0};
+static const uint8_t N3[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
 /* Bytes next to the letters and above ASCII must not fold. */
 static const uint8_t N4[] = {4, '@', 'Z', 0xC1, '[', 4, 't', 'E', 's', 't', 0};
 static const uint8_t N5[] = {0};
@@ -88,8 +87,8 @@ static const struct {
 };
 #define NNAMES (sizeof(NAMES) / sizeof(NAMES[0]))
 
-static const uint16_t QTYPES[] = {SR_TYPE_A, SR_TYPE_AAAA, SR_TYPE_TXT,
-                                  SR_TYPE_MX, SR_TYPE_ANY, SR_TYPE_CNAME};
+static const uint16_t QTYPES[] = {SR_TYPE_A,  SR_TYPE_AAAA, SR_TYPE_TXT,
+                                  SR_TYPE_MX, SR_TYPE_ANY,  SR_TYPE_CNAME};
 #define NQTYPES (sizeof(QTYPES) / sizeof(QTYPES[0]))
 
 static uint8_t fold(uint8_t c)
@@ -116,8 +115,8 @@ static void name_variant(fz_t *f, const uint8_t *w, size_t len, uint8_t *out)
 
 static uint32_t pick_ttl(fz_t *f)
 {
-    static const uint32_t v[] = {0, 1, 5, 29, 30, 60, 300, 3600, 86400,
-                                 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
+    static const uint32_t v[] = {0,   1,    5,     29,          30,          60,
+                                 300, 3600, 86400, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu};
     uint8_t c = u8(f);
     if (c >= 12 * 16)
         return u16(f);
@@ -158,8 +157,7 @@ static void b_u32(bld_t *b, uint32_t v)
 }
 
 /* An owner: a pointer to the question, or the name written out. */
-static void b_owner(bld_t *b, fz_t *f, const uint8_t *w, size_t len,
-                    bool may_point)
+static void b_owner(bld_t *b, fz_t *f, const uint8_t *w, size_t len, bool may_point)
 {
     uint8_t tmp[SR_NAME_MAX_WIRE];
     if (may_point && bit(f)) {
@@ -170,8 +168,7 @@ static void b_owner(bld_t *b, fz_t *f, const uint8_t *w, size_t len,
     b_put(b, tmp, len);
 }
 
-static void b_rr_head(bld_t *b, uint16_t type, uint16_t cls, uint32_t ttl,
-                      uint16_t rdlen)
+static void b_rr_head(bld_t *b, uint16_t type, uint16_t cls, uint32_t ttl, uint16_t rdlen)
 {
     b_u16(b, type);
     b_u16(b, cls);
@@ -200,9 +197,8 @@ static void b_rdata(bld_t *b, fz_t *f, uint16_t type)
         b_u16(b, 0xC00C);
         break;
     default:
-        b_rr_head(b, type == SR_TYPE_ANY || type == SR_TYPE_CNAME
-                         ? SR_TYPE_A : type,
-                  SR_CLASS_IN, pick_ttl(f), 4);
+        b_rr_head(b, type == SR_TYPE_ANY || type == SR_TYPE_CNAME ? SR_TYPE_A : type, SR_CLASS_IN,
+                  pick_ttl(f), 4);
         b_put(b, r, 4);
         break;
     }
@@ -233,8 +229,7 @@ static void b_opt(bld_t *b, fz_t *f)
 
 /* A response to (w, qtype) made from fuzzer choices; false when it came
  * out unparseable (it never should). */
-static bool build_response(fz_t *f, const uint8_t *w, size_t wlen,
-                           uint16_t qtype, sr_msg_t *msg)
+static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtype, sr_msg_t *msg)
 {
     bld_t b;
     uint8_t qn[SR_NAME_MAX_WIRE];
@@ -290,8 +285,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen,
     case 4: { /* a CNAME chain, maybe ending in data, maybe NODATA */
         size_t k = u8(f) % NNAMES;
         b_owner(&b, f, w, wlen, true);
-        b_rr_head(&b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f),
-                  (uint16_t)NAMES[k].len);
+        b_rr_head(&b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f), (uint16_t)NAMES[k].len);
         b_put(&b, NAMES[k].w, NAMES[k].len);
         b.count[1]++;
         if (bit(f)) {
@@ -303,9 +297,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen,
         }
         break;
     }
-    case 5:
-        rcode = 2;
-        break;
+    case 5: rcode = 2; break;
     case 6: { /* what must not be cached */
         uint8_t v = u8(f) % 4;
         if (v == 0)
@@ -321,9 +313,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen,
         b.count[1]++;
         break;
     }
-    default:
-        rcode = bit(f) ? 3 : 0;
-        break;
+    default: rcode = bit(f) ? 3 : 0; break;
     }
     /* Additional data and an OPT: last, first, or in between. */
     uint8_t add = u8(f) % 4;
@@ -354,10 +344,10 @@ typedef struct mrec {
     uint8_t section;
     uint16_t type;
     uint16_t rclass;
-    uint32_t ttl;        /* as stored: clamped, equalised, capped */
-    size_t offset;       /* in wire */
-    size_t ttloff;       /* TTL offset in wire */
-    size_t rdoff;        /* RDATA offset in wire */
+    uint32_t ttl;  /* as stored: clamped, equalised, capped */
+    size_t offset; /* in wire */
+    size_t ttloff; /* TTL offset in wire */
+    size_t rdoff;  /* RDATA offset in wire */
     uint16_t rdlength;
 } mrec_t;
 
@@ -395,13 +385,13 @@ static void ment_free(ment_t *m)
     free(m);
 }
 
-static size_t model_find(const model_t *md, const uint8_t *lname, size_t nlen,
-                         uint16_t qtype, uint16_t qclass, uint8_t bits)
+static size_t model_find(const model_t *md, const uint8_t *lname, size_t nlen, uint16_t qtype,
+                         uint16_t qclass, uint8_t bits)
 {
     for (size_t i = 0; i < md->n; i++) {
         const ment_t *m = md->e[i];
-        if (m->nlen == nlen && memcmp(m->name, lname, nlen) == 0 &&
-            m->qtype == qtype && m->qclass == qclass && m->bits == bits)
+        if (m->nlen == nlen && memcmp(m->name, lname, nlen) == 0 && m->qtype == qtype &&
+            m->qclass == qclass && m->bits == bits)
             return i;
     }
     return SIZE_MAX;
@@ -451,8 +441,8 @@ static void lower(const uint8_t *w, size_t len, uint8_t *out)
         out[i] = fold(w[i]);
 }
 
-static ment_t *ment_new(const uint8_t *qname, size_t qlen, uint16_t qtype,
-                        uint16_t qclass, uint8_t bits, uint32_t now)
+static ment_t *ment_new(const uint8_t *qname, size_t qlen, uint16_t qtype, uint16_t qclass,
+                        uint8_t bits, uint32_t now)
 {
     ment_t *m = calloc(1, sizeof(*m));
     CHECK(m != NULL);
@@ -466,9 +456,8 @@ static ment_t *ment_new(const uint8_t *qname, size_t qlen, uint16_t qtype,
 }
 
 /* cache_store_failure's rules. */
-static bool model_failure(model_t *md, const uint8_t *qname, size_t qlen,
-                          uint16_t qtype, uint16_t qclass, uint8_t bits,
-                          uint32_t now)
+static bool model_failure(model_t *md, const uint8_t *qname, size_t qlen, uint16_t qtype,
+                          uint16_t qclass, uint8_t bits, uint32_t now)
 {
     uint8_t lname[SR_NAME_MAX_WIRE];
     lower(qname, qlen, lname);
@@ -513,8 +502,8 @@ static bool same_parse(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
     for (size_t i = 0; i < sr_msg_rr_count(a); i++) {
         const sr_rr_t *x = sr_msg_rr(a, i), *y = sr_msg_rr(b, i);
         if ((nocase ? strcasecmp(x->name, y->name) : strcmp(x->name, y->name)) != 0 ||
-            x->type != y->type || x->rclass != y->rclass ||
-            x->rdlength != y->rdlength || x->field_count != y->field_count)
+            x->type != y->type || x->rclass != y->rclass || x->rdlength != y->rdlength ||
+            x->field_count != y->field_count)
             return false;
         for (size_t f = 0; f < x->field_count; f++) {
             const char *u = x->fields[f].value, *v = y->fields[f].value;
@@ -554,8 +543,7 @@ static bool model_names_fixed(const ment_t *m)
         for (size_t j = SR_HEADER_LEN; pat == 2 && j < SR_HEADER_LEN + m->nlen; j++)
             if (alt[j] >= 'a' && alt[j] <= 'z')
                 alt[j] = (uint8_t)(alt[j] - 32);
-        if (sr_msg_parse(b, alt, m->img_len, 0) != SR_OK ||
-            !same_parse(a, b, pat == 2))
+        if (sr_msg_parse(b, alt, m->img_len, 0) != SR_OK || !same_parse(a, b, pat == 2))
             goto done;
     }
     ok = true;
@@ -568,9 +556,8 @@ done:
 }
 
 /* cache_store's rules, from cache.h, RFC 2308, RFC 2181 5.2 and 8. */
-static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
-                        uint16_t qtype, uint16_t qclass, uint8_t bits,
-                        const sr_msg_t *msg, uint32_t now)
+static bool model_store(model_t *md, const uint8_t *qname, size_t qlen, uint16_t qtype,
+                        uint16_t qclass, uint8_t bits, const sr_msg_t *msg, uint32_t now)
 {
     const cache_cfg_t *cfg = &md->cfg;
     size_t wlen = 0, rqlen = 0;
@@ -578,8 +565,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
     uint16_t flags = sr_msg_flags(msg);
     unsigned rcode = sr_msg_rcode(msg);
 
-    if (!(flags & SR_FLAG_QR) || (flags & SR_FLAG_TC) ||
-        sr_msg_opcode(msg) != 0)
+    if (!(flags & SR_FLAG_QR) || (flags & SR_FLAG_TC) || sr_msg_opcode(msg) != 0)
         return false;
     if (rcode != 0 && rcode != 2 && rcode != 3)
         return false;
@@ -666,8 +652,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
     for (size_t a = 0; a < keep;) {
         size_t b = a + 1;
         while (b < keep && m->recs[b].section == m->recs[a].section &&
-               m->recs[b].type == m->recs[a].type &&
-               m->recs[b].rclass == m->recs[a].rclass &&
+               m->recs[b].type == m->recs[a].type && m->recs[b].rclass == m->recs[a].rclass &&
                owner_equal(wire, wlen, m->recs[b].offset, m->recs[b - 1].offset))
             b++;
         uint32_t lo = UINT32_MAX;
@@ -698,9 +683,8 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen,
 static sr_msg_t *g_reply;
 
 /* The reply must be exactly what m predicts for q. */
-static void check_reply(const model_t *md, const ment_t *m,
-                        const cache_query_t *q, const uint8_t *out, size_t len,
-                        uint32_t now, bool stale)
+static void check_reply(const model_t *md, const ment_t *m, const cache_query_t *q,
+                        const uint8_t *out, size_t len, uint32_t now, bool stale)
 {
     CHECK(sr_msg_parse(g_reply, out, len, 0) == SR_OK);
     size_t opt = q->edns ? 11 : 0;
@@ -711,10 +695,8 @@ static void check_reply(const model_t *md, const ment_t *m,
     CHECK(sr_msg_id(g_reply) == q->id);
     CHECK((fl & SR_FLAG_QR) && (fl & SR_FLAG_RA) && !(fl & SR_FLAG_AA));
     CHECK(sr_msg_opcode(g_reply) == 0);
-    CHECK((fl & (SR_FLAG_RD | SR_FLAG_CD)) ==
-          (q->flags & (SR_FLAG_RD | SR_FLAG_CD)));
-    CHECK(((fl & SR_FLAG_AD) != 0) ==
-          (m->ad && ((q->flags & SR_FLAG_AD) || q->do_bit)));
+    CHECK((fl & (SR_FLAG_RD | SR_FLAG_CD)) == (q->flags & (SR_FLAG_RD | SR_FLAG_CD)));
+    CHECK(((fl & SR_FLAG_AD) != 0) == (m->ad && ((q->flags & SR_FLAG_AD) || q->do_bit)));
     CHECK(((fl & SR_FLAG_TC) != 0) == tc);
     CHECK(sr_msg_rcode(g_reply) == m->rcode);
     CHECK(sr_msg_qdcount(g_reply) == 1);
@@ -725,9 +707,8 @@ static void check_reply(const model_t *md, const ment_t *m,
     const sr_edns_t *ed = sr_msg_edns(g_reply);
     CHECK(ed->present == q->edns);
     if (q->edns) {
-        CHECK(ed->udp_size == CACHE_EDNS_UDP_SIZE && ed->version == 0 &&
-              ed->ext_rcode == 0 && ed->do_bit == q->do_bit &&
-              ed->opt_count == 0);
+        CHECK(ed->udp_size == CACHE_EDNS_UDP_SIZE && ed->version == 0 && ed->ext_rcode == 0 &&
+              ed->do_bit == q->do_bit && ed->opt_count == 0);
     }
     if (tc) {
         CHECK(len == SR_HEADER_LEN + q->qname_len + 4 + opt);
@@ -742,10 +723,9 @@ static void check_reply(const model_t *md, const ment_t *m,
     for (size_t i = 0; i < m->nrec; i++) {
         const sr_rr_t *rr = sr_msg_rr(g_reply, i);
         const mrec_t *r = &m->recs[i];
-        uint32_t want = stale ? md->cfg.stale_reply_ttl
-                              : (r->ttl > elapsed ? r->ttl - elapsed : 0);
-        CHECK(rr->section == r->section && rr->type == r->type &&
-              rr->rclass == r->rclass && rr->rdlength == r->rdlength);
+        uint32_t want = stale ? md->cfg.stale_reply_ttl : (r->ttl > elapsed ? r->ttl - elapsed : 0);
+        CHECK(rr->section == r->section && rr->type == r->type && rr->rclass == r->rclass &&
+              rr->rdlength == r->rdlength);
         CHECK(rr->offset == r->offset);
         CHECK(memcmp(rr->rdata, m->wire + r->rdoff, r->rdlength) == 0);
         CHECK(rr->ttl == want);
@@ -754,8 +734,8 @@ static void check_reply(const model_t *md, const ment_t *m,
 
 /* Eviction mode: whatever came must be the last thing stored under the
  * key (or a SERVFAIL), inside the limits. */
-static void check_loose(const model_t *md, const ment_t *last,
-                        const cache_query_t *q, const uint8_t *out, size_t len)
+static void check_loose(const model_t *md, const ment_t *last, const cache_query_t *q,
+                        const uint8_t *out, size_t len)
 {
     CHECK(sr_msg_parse(g_reply, out, len, 0) == SR_OK);
     CHECK(sr_msg_id(g_reply) == q->id);
@@ -775,28 +755,23 @@ static void check_loose(const model_t *md, const ment_t *last,
     CHECK(sr_msg_rr_count(g_reply) == last->nrec);
     for (size_t i = 0; i < last->nrec; i++) {
         const sr_rr_t *rr = sr_msg_rr(g_reply, i);
-        CHECK(rr->type == last->recs[i].type &&
-              rr->rdlength == last->recs[i].rdlength &&
-              memcmp(rr->rdata, last->wire + last->recs[i].rdoff,
-                     rr->rdlength) == 0);
-        CHECK(rr->ttl <= last->recs[i].ttl ||
-              rr->ttl == md->cfg.stale_reply_ttl);
+        CHECK(rr->type == last->recs[i].type && rr->rdlength == last->recs[i].rdlength &&
+              memcmp(rr->rdata, last->wire + last->recs[i].rdoff, rr->rdlength) == 0);
+        CHECK(rr->ttl <= last->recs[i].ttl || rr->ttl == md->cfg.stale_reply_ttl);
     }
 }
 
 /* cache_render of a fresh response: the same patching as a hit, the
  * upstream's TC kept, the kept records as the upstream sent them. */
-static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
-                         size_t qlen, uint16_t qtype, uint16_t qclass,
-                         uint8_t *out, size_t cap)
+static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn, size_t qlen,
+                         uint16_t qtype, uint16_t qclass, uint8_t *out, size_t cap)
 {
     static const uint16_t sizes[] = {512, 1232, 100, 65535};
     cache_query_t q;
     uint8_t o = u8(f);
     memset(&q, 0, sizeof(q));
     q.id = u16(f);
-    q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) |
-                         ((o & 2u) ? SR_FLAG_CD : 0));
+    q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) | ((o & 2u) ? SR_FLAG_CD : 0));
     q.qname = qn;
     q.qname_len = qlen;
     q.qtype = qtype;
@@ -809,8 +784,7 @@ static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
     size_t rqlen = 0;
     const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
     bool same = sr_msg_qdcount(resp) == 0 ||
-                (sr_msg_qdcount(resp) == 1 &&
-                 sr_name_equal(rq, rqlen, qn, qlen) &&
+                (sr_msg_qdcount(resp) == 1 && sr_name_equal(rq, rqlen, qn, qlen) &&
                  sr_msg_qtype(resp) == qtype && sr_msg_qclass(resp) == qclass);
     if (!same) {
         CHECK(n == 0);
@@ -826,8 +800,7 @@ static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
     size_t wl = 0;
     const uint8_t *w = sr_msg_wire(resp, &wl);
     CHECK(memcmp(out + SR_HEADER_LEN, qn, qlen) == 0 ||
-          (sr_msg_qdcount(resp) == 1 &&
-           memcmp(out + SR_HEADER_LEN, w + SR_HEADER_LEN, qlen) == 0));
+          (sr_msg_qdcount(resp) == 1 && memcmp(out + SR_HEADER_LEN, w + SR_HEADER_LEN, qlen) == 0));
     CHECK((fl & SR_FLAG_QR) && !(fl & SR_FLAG_AA));
     CHECK(sr_msg_edns(g_reply)->present == q.edns);
     CHECK((sr_msg_rcode(g_reply) & 0xFu) == (sr_msg_rcode(resp) & 0xFu));
@@ -841,8 +814,7 @@ static void check_render(const sr_msg_t *resp, fz_t *f, const uint8_t *qn,
             const sr_rr_t *a = sr_msg_rr(g_reply, i);
             const sr_rr_t *b = sr_msg_rr(resp, i);
             CHECK(b != NULL && a->type == b->type && a->ttl == b->ttl &&
-                  a->rdlength == b->rdlength &&
-                  memcmp(a->rdata, b->rdata, a->rdlength) == 0);
+                  a->rdlength == b->rdlength && memcmp(a->rdata, b->rdata, a->rdlength) == 0);
         }
     }
 }
@@ -917,17 +889,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             if (md.n >= MODEL_MAX || last.n >= MODEL_MAX)
                 goto out;
-            bool got = cache_store(c, qn, qlen, qtype, SR_CLASS_IN,
-                                   bits & 1u, (bits & 2u) != 0, msg, now);
-            bool want = model_store(&md, qn, qlen, qtype, SR_CLASS_IN, bits,
-                                    msg, now);
+            bool got =
+                cache_store(c, qn, qlen, qtype, SR_CLASS_IN, bits & 1u, (bits & 2u) != 0, msg, now);
+            bool want = model_store(&md, qn, qlen, qtype, SR_CLASS_IN, bits, msg, now);
             if (md.strict)
                 CHECK(got == want);
             if (got && sr_msg_rcode(msg) != 2)
-                model_store(&last, qn, qlen, qtype, SR_CLASS_IN, bits, msg,
-                            now);
-            check_render(msg, &f, qn, qlen, qtype, SR_CLASS_IN, out,
-                         65536 + 64);
+                model_store(&last, qn, qlen, qtype, SR_CLASS_IN, bits, msg, now);
+            check_render(msg, &f, qn, qlen, qtype, SR_CLASS_IN, out, 65536 + 64);
             break;
         }
         case 3: { /* store fuzzer bytes under their own question */
@@ -945,8 +914,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t own[SR_NAME_MAX_WIRE];
             memcpy(own, rq, rl);
             uint16_t t = sr_msg_qtype(msg), cl = sr_msg_qclass(msg);
-            bool got = cache_store(c, own, rl, t, cl, bits & 1u,
-                                   (bits & 2u) != 0, msg, now);
+            bool got = cache_store(c, own, rl, t, cl, bits & 1u, (bits & 2u) != 0, msg, now);
             bool want = model_store(&md, own, rl, t, cl, bits, msg, now);
             if (md.strict)
                 CHECK(got == want);
@@ -958,10 +926,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 4: { /* the upstreams failed */
             if (md.n >= MODEL_MAX)
                 goto out;
-            bool got = cache_store_failure(c, qn, qlen, qtype, SR_CLASS_IN,
-                                           bits & 1u, (bits & 2u) != 0, now);
-            bool want = model_failure(&md, qn, qlen, qtype, SR_CLASS_IN, bits,
-                                      now);
+            bool got = cache_store_failure(c, qn, qlen, qtype, SR_CLASS_IN, bits & 1u,
+                                           (bits & 2u) != 0, now);
+            bool want = model_failure(&md, qn, qlen, qtype, SR_CLASS_IN, bits, now);
             if (md.strict)
                 CHECK(got == want);
             break;
@@ -975,8 +942,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t len = 0;
             memset(&q, 0, sizeof(q));
             q.id = u16(&f);
-            q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) |
-                                 ((bits & 2u) ? SR_FLAG_CD : 0) |
+            q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) | ((bits & 2u) ? SR_FLAG_CD : 0) |
                                  ((o & 2u) ? SR_FLAG_AD : 0));
             q.qname = qn;
             q.qname_len = qlen;
@@ -986,8 +952,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             q.edns = q.do_bit || (o & 4u) != 0;
             q.max_len = q.edns ? sizes[(o >> 3) & 3] : 512;
             bool allow_stale = (o & 0x20) != 0;
-            cache_result_t got = cache_lookup(c, &q, now, allow_stale, out,
-                                              65536 + 64, &len);
+            cache_result_t got = cache_lookup(c, &q, now, allow_stale, out, 65536 + 64, &len);
             CHECK((got == CACHE_MISS) == (len == 0));
 
             uint8_t lname[SR_NAME_MAX_WIRE];
@@ -1005,22 +970,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             if (!md.strict) {
                 if (got != CACHE_MISS) {
-                    size_t j = model_find(&last, lname, qlen, qtype,
-                                          SR_CLASS_IN, bits);
-                    check_loose(&last, j != SIZE_MAX ? last.e[j] : NULL, &q,
-                                out, len);
+                    size_t j = model_find(&last, lname, qlen, qtype, SR_CLASS_IN, bits);
+                    check_loose(&last, j != SIZE_MAX ? last.e[j] : NULL, &q, out, len);
                 }
                 /* Keep the model's clock-driven state roughly in step;
                  * what was evicted it cannot know. */
                 if (got == CACHE_MISS && m != NULL && want != CACHE_MISS)
-                    model_drop(&md, model_find(&md, lname, qlen, qtype,
-                                               SR_CLASS_IN, bits));
+                    model_drop(&md, model_find(&md, lname, qlen, qtype, SR_CLASS_IN, bits));
                 break;
             }
             if (want == CACHE_HIT) {
                 m->hits++;
-                if (md.cfg.prefetch && !m->prefetched && m->rcode != 2 &&
-                    m->hits >= 2 &&
+                if (md.cfg.prefetch && !m->prefetched && m->rcode != 2 && m->hits >= 2 &&
                     (uint64_t)(m->expire - now) * 10 <= m->ttl) {
                     m->prefetched = true;
                     want = CACHE_HIT_PREFETCH;
@@ -1032,8 +993,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 8: { /* time passes */
-            static const uint32_t steps[] = {0, 1, 4, 5, 29, 30, 31, 299,
-                                             300, 301, 3600, 90000};
+            static const uint32_t steps[] = {0, 1, 4, 5, 29, 30, 31, 299, 300, 301, 3600, 90000};
             uint8_t s = u8(&f);
             now += s < 12 * 16 ? steps[s % 12] : s;
             break;
@@ -1045,8 +1005,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 size_t want = 0;
                 lower(qn, qlen, lname);
                 for (size_t i = 0; i < md.n;) {
-                    if (md.e[i]->nlen == qlen &&
-                        memcmp(md.e[i]->name, lname, qlen) == 0) {
+                    if (md.e[i]->nlen == qlen && memcmp(md.e[i]->name, lname, qlen) == 0) {
                         model_drop(&md, i);
                         want++;
                     } else {

@@ -81,8 +81,7 @@ static sr_msg_t *msg_file(const char *name)
     fclose(f);
     sr_msg_t *m = sr_msg_new();
     ck_assert_ptr_nonnull(m);
-    ck_assert_msg(sr_msg_parse(m, buf, n, 0) == SR_OK, "%s: %s", name,
-                  sr_msg_error(m));
+    ck_assert_msg(sr_msg_parse(m, buf, n, 0) == SR_OK, "%s: %s", name, sr_msg_error(m));
     return m;
 }
 
@@ -96,13 +95,11 @@ static size_t file_len(const char *name)
 }
 
 /* Store a response under its own question. */
-static bool store_msg(cache_t *c, const sr_msg_t *m, bool do_bit, bool cd,
-                      uint32_t now)
+static bool store_msg(cache_t *c, const sr_msg_t *m, bool do_bit, bool cd, uint32_t now)
 {
     size_t qlen = 0;
     const uint8_t *qn = sr_msg_qname_wire(m, &qlen);
-    return cache_store(c, qn, qlen, sr_msg_qtype(m), sr_msg_qclass(m), do_bit,
-                       cd, m, now);
+    return cache_store(c, qn, qlen, sr_msg_qtype(m), sr_msg_qclass(m), do_bit, cd, m, now);
 }
 
 static bool store_file(cache_t *c, const char *name, uint32_t now)
@@ -123,8 +120,7 @@ static void tq_init(tq_t *t, const char *name, uint16_t qtype)
 {
     size_t len = 0;
     memset(t, 0, sizeof(*t));
-    ck_assert_int_eq(sr_name_from_text(name, t->name, sizeof(t->name), &len),
-                     SR_OK);
+    ck_assert_int_eq(sr_name_from_text(name, t->name, sizeof(t->name), &len), SR_OK);
     t->q.id = 0xBEEF;
     t->q.flags = SR_FLAG_RD;
     t->q.qname = t->name;
@@ -166,15 +162,13 @@ static void reply_free(reply_t *r)
 }
 
 /* Look up and, on anything but a miss, parse the reply. */
-static cache_result_t ask(cache_t *c, const tq_t *t, uint32_t now,
-                          bool allow_stale, reply_t *r)
+static cache_result_t ask(cache_t *c, const tq_t *t, uint32_t now, bool allow_stale, reply_t *r)
 {
-    r->res = cache_lookup(c, &t->q, now, allow_stale, r->buf, sizeof(r->buf),
-                          &r->len);
+    r->res = cache_lookup(c, &t->q, now, allow_stale, r->buf, sizeof(r->buf), &r->len);
     if (r->res != CACHE_MISS) {
         ck_assert_uint_gt(r->len, 0);
-        ck_assert_msg(sr_msg_parse(r->m, r->buf, r->len, 0) == SR_OK,
-                      "reply does not parse: %s", sr_msg_error(r->m));
+        ck_assert_msg(sr_msg_parse(r->m, r->buf, r->len, 0) == SR_OK, "reply does not parse: %s",
+                      sr_msg_error(r->m));
     } else {
         ck_assert_uint_eq(r->len, 0);
     }
@@ -240,8 +234,7 @@ static sr_msg_t *msg_servfail(const char *name)
     return m;
 }
 
-static bool store_a(cache_t *c, const char *name, uint32_t ttl,
-                    uint32_t addr, uint32_t now)
+static bool store_a(cache_t *c, const char *name, uint32_t ttl, uint32_t addr, uint32_t now)
 {
     sr_msg_t *m = msg_a(name, ttl, addr);
     bool ok = store_msg(c, m, false, false, now);
@@ -364,8 +357,7 @@ START_TEST(test_case_folding_exact)
     for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
         ck_assert(store_a(c, misses[i][0], 300, 1, T0));
         tq_init(&t, misses[i][1], SR_TYPE_A);
-        ck_assert_msg(ask(c, &t, T0, false, r) == CACHE_MISS, "%s",
-                      misses[i][1]);
+        ck_assert_msg(ask(c, &t, T0, false, r) == CACHE_MISS, "%s", misses[i][1]);
     }
     reply_free(r);
     cache_free(c);
@@ -509,13 +501,11 @@ START_TEST(test_truncation)
     /* TCP: fits max_len, but not the caller's buffer: a miss, not TC. */
     t.q.max_len = 65535;
     size_t len = 99;
-    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 600, &len),
-                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 600, &len), CACHE_MISS);
     ck_assert_uint_eq(len, 0);
     /* Not even room for the truncated reply. */
     t.q.max_len = 512;
-    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 20, &len),
-                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 20, &len), CACHE_MISS);
 
     reply_free(r);
     cache_free(c);
@@ -693,8 +683,8 @@ START_TEST(test_servfail_remembered)
 
     /* A failure without a response (timeouts) is remembered the same. */
     tq_init(&t, "down.example.test", SR_TYPE_A);
-    ck_assert(cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
-                                  SR_CLASS_IN, false, false, T0));
+    ck_assert(
+        cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A, SR_CLASS_IN, false, false, T0));
     ck_assert_int_eq(ask(c, &t, T0 + 1, false, r), CACHE_HIT);
     ck_assert_uint_eq(sr_msg_rcode(r->m), 2);
     ck_assert_str_eq(sr_msg_qname(r->m), "down.example.test");
@@ -702,8 +692,8 @@ START_TEST(test_servfail_remembered)
     /* A failure does not replace fresh data (a failed prefetch). */
     ck_assert(store_file(c, "a_www", T0));
     tq_init(&t, "www.example.test", SR_TYPE_A);
-    ck_assert(!cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
-                                   SR_CLASS_IN, false, false, T0 + 10));
+    ck_assert(!cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A, SR_CLASS_IN, false, false,
+                                   T0 + 10));
     ck_assert_int_eq(ask(c, &t, T0 + 11, false, r), CACHE_HIT);
     ck_assert_uint_eq(sr_msg_rcode(r->m), 0);
 
@@ -729,36 +719,28 @@ START_TEST(test_not_stored)
 
     /* The question differs from the key: name, type or class. */
     sr_msg_t *m = msg_file("a_www");
-    ck_assert_int_eq(sr_name_from_text("other.example.test", name,
-                                       sizeof(name), &nlen), SR_OK);
-    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false,
-                           false, m, T0));
-    ck_assert_int_eq(sr_name_from_text("WWW.example.test", name, sizeof(name),
-                                       &nlen), SR_OK);
-    ck_assert(!cache_store(c, name, nlen, SR_TYPE_AAAA, SR_CLASS_IN, false,
-                           false, m, T0));
+    ck_assert_int_eq(sr_name_from_text("other.example.test", name, sizeof(name), &nlen), SR_OK);
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false, false, m, T0));
+    ck_assert_int_eq(sr_name_from_text("WWW.example.test", name, sizeof(name), &nlen), SR_OK);
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_AAAA, SR_CLASS_IN, false, false, m, T0));
     ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, 3, false, false, m, T0));
-    ck_assert(cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false, false,
-                          m, T0));
+    ck_assert(cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false, false, m, T0));
     sr_msg_free(m);
 
     /* A query (QR=0) is no answer. */
     uint8_t pkt[512];
     size_t plen = 0;
     sr_query_opts_t qo = {.id = 1, .rd = true};
-    ck_assert_int_eq(sr_query_build(pkt, sizeof(pkt), &plen, name, nlen,
-                                    SR_TYPE_A, SR_CLASS_IN, &qo), SR_OK);
+    ck_assert_int_eq(
+        sr_query_build(pkt, sizeof(pkt), &plen, name, nlen, SR_TYPE_A, SR_CLASS_IN, &qo), SR_OK);
     m = sr_msg_new();
     ck_assert_int_eq(sr_msg_parse(m, pkt, plen, 0), SR_OK);
-    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false,
-                           false, m, T0));
+    ck_assert(!cache_store(c, name, nlen, SR_TYPE_A, SR_CLASS_IN, false, false, m, T0));
     sr_msg_free(m);
 
     /* Bad arguments. */
-    ck_assert(!cache_store(NULL, name, nlen, SR_TYPE_A, SR_CLASS_IN, false,
-                           false, NULL, T0));
-    ck_assert(!cache_store(c, name, 0, SR_TYPE_A, SR_CLASS_IN, false, false,
-                           NULL, T0));
+    ck_assert(!cache_store(NULL, name, nlen, SR_TYPE_A, SR_CLASS_IN, false, false, NULL, T0));
+    ck_assert(!cache_store(c, name, 0, SR_TYPE_A, SR_CLASS_IN, false, false, NULL, T0));
     ck_assert_uint_eq(stats_of(c).entries, 1);
     cache_free(c);
 }
@@ -777,8 +759,7 @@ START_TEST(test_opt_in_the_middle)
     ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
     ck_assert_uint_eq(sr_msg_rr_count(r->m), 1);
     ck_assert_uint_eq(sr_get16(r->buf + 10), 0);
-    ck_assert_str_eq(sr_rr_field(rr_at(r, 0), "EXCHANGE"),
-                     "optmid.example.test");
+    ck_assert_str_eq(sr_rr_field(rr_at(r, 0), "EXCHANGE"), "optmid.example.test");
 
     reply_free(r);
     cache_free(c);
@@ -968,8 +949,7 @@ START_TEST(test_flush)
     ck_assert_uint_eq(stats_of(c).entries, 5);
 
     /* By name, case-insensitively: every type and key bit of it. */
-    ck_assert_int_eq(sr_name_from_text("WWW.Example.TEST", name, sizeof(name),
-                                       &nlen), SR_OK);
+    ck_assert_int_eq(sr_name_from_text("WWW.Example.TEST", name, sizeof(name), &nlen), SR_OK);
     ck_assert_uint_eq(cache_flush(c, name, nlen), 3);
     ck_assert_uint_eq(stats_of(c).entries, 2);
     tq_init(&t, "www.example.test", SR_TYPE_A);
@@ -1056,19 +1036,16 @@ START_TEST(test_names_spelt_by_ttls)
      * "01 00" then "00" (RDLENGTH) spell the name "\000." today and "."
      * once the TTL is 255. */
     static const uint8_t spelt[] = {
-        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00,
-        0x00, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
-        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00,
-        0x04, 192, 0, 2, 1,
-        0xC0, 0x20, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
-        0x04, 192, 0, 2, 2};
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 1,    'x',
+        4,    't',  'e',  's',  't',  0,    0x00, 0x01, 0x00, 0x01, 0xC0, 0x0C, 0x00, 0x01,
+        0x00, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x04, 192,  0,    2,    1,    0xC0, 0x20,
+        0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00, 0x04, 192,  0,    2,    2};
     /* x.test A 300 192.43.0.1: "c0 2b" at offset 36 looks like a pointer
      * to offset 43, the TTL's last byte. */
-    static const uint8_t lookalike[] = {
-        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x00, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
-        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
-        0x04, 192, 43, 0, 1};
+    static const uint8_t lookalike[] = {0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+                                        0x00, 0x00, 1,    'x',  4,    't',  'e',  's',  't',  0,
+                                        0x00, 0x01, 0x00, 0x01, 0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01,
+                                        0x00, 0x00, 0x01, 0x2C, 0x00, 0x04, 192,  43,   0,    1};
     cache_cfg_t cfg = default_cfg();
     cache_t *c = cache_new(&cfg);
     reply_t *r = reply_new();
@@ -1145,12 +1122,10 @@ START_TEST(test_names_spelt_by_ttls)
     uint8_t p[104];
     memset(p, 0, sizeof(p));
     static const uint8_t head[] = {
-        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00,
-        0x01, 1, 'x', 4, 't', 'e', 's', 't', 0, 0x00, 0x01, 0x00, 0x01,
-        0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
-        0x04, 192, 0, 2, 63,
-        0xC0, 39, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00,
-        0x04, 192, 0, 2, 64,
+        0x00, 0x01, 0x81, 0x80, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 1,    'x',
+        4,    't',  'e',  's',  't',  0,    0x00, 0x01, 0x00, 0x01, 0xC0, 0x0C, 0x00, 0x01,
+        0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00, 0x04, 192,  0,    2,    63,   0xC0, 39,
+        0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2C, 0x00, 0x04, 192,  0,    2,    64,
         0x00, 0x00, 0x29, 0x04, 0xD0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
     memcpy(p, head, sizeof(head));
     ck_assert_int_eq(sr_msg_parse(m, p, sizeof(p), 0), SR_OK);
@@ -1168,12 +1143,11 @@ END_TEST
 /* CHAOS class and bad arguments. */
 START_TEST(test_chaos_and_bad_args)
 {
-    static const uint8_t vb[] = {
-        0x00, 0x07, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x00, 7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 4, 'b', 'i', 'n', 'd',
-        0, 0x00, 0x10, 0x00, 0x03, 0xC0, 0x0C, 0x00, 0x10, 0x00, 0x03,
-        0x00, 0x00, 0x00, 0x3C, 0x00, 0x08, 7, 's', 't', 'u', 'b', 'r',
-        'e', 's'};
+    static const uint8_t vb[] = {0x00, 0x07, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+                                 0x00, 0x00, 7,    'v',  'e',  'r',  's',  'i',  'o',  'n',
+                                 4,    'b',  'i',  'n',  'd',  0,    0x00, 0x10, 0x00, 0x03,
+                                 0xC0, 0x0C, 0x00, 0x10, 0x00, 0x03, 0x00, 0x00, 0x00, 0x3C,
+                                 0x00, 0x08, 7,    's',  't',  'u',  'b',  'r',  'e',  's'};
     cache_cfg_t cfg = default_cfg();
     cache_t *c = cache_new(&cfg);
     reply_t *r = reply_new();
@@ -1201,16 +1175,12 @@ START_TEST(test_chaos_and_bad_args)
     cache_set_cfg(c, NULL);
     cache_free(NULL);
     size_t len = 7;
-    ck_assert_int_eq(cache_lookup(NULL, &t.q, T0, false, r->buf, 100, &len),
-                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(NULL, &t.q, T0, false, r->buf, 100, &len), CACHE_MISS);
     ck_assert_uint_eq(len, 0);
-    ck_assert_int_eq(cache_lookup(c, NULL, T0, false, r->buf, 100, &len),
-                     CACHE_MISS);
-    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, NULL, 100, &len),
-                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, NULL, T0, false, r->buf, 100, &len), CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, NULL, 100, &len), CACHE_MISS);
     t.q.qname_len = 256;
-    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 100, &len),
-                     CACHE_MISS);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, 100, &len), CACHE_MISS);
     ck_assert_uint_eq(cache_flush(c, t.name, 0), 0);
     ck_assert(!cache_store_failure(c, t.name, 0, 1, 1, false, false, T0));
     ck_assert_uint_eq(cache_render(NULL, NULL, NULL, 0), 0);
@@ -1246,8 +1216,8 @@ START_TEST(test_serve_stale)
 
     /* RFC 8767 4: after a failure, stale answers for servfail_ttl without
      * asking again; then a miss again. */
-    ck_assert(cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
-                                  SR_CLASS_IN, false, false, T0 + 450));
+    ck_assert(cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A, SR_CLASS_IN, false, false,
+                                  T0 + 450));
     ck_assert_int_eq(ask(c, &t, T0 + 451, false, r), CACHE_STALE);
     ck_assert_uint_eq(rr_at(r, 0)->ttl, 30);
     ck_assert_int_eq(ask(c, &t, T0 + 455, false, r), CACHE_MISS);
@@ -1378,14 +1348,10 @@ START_TEST(test_hit_allocates_nothing)
     unsigned long before = atomic_load(&alloc_calls);
     for (uint32_t i = 0; i < 1000; i++) {
         uint32_t now = T0 + (i % 300);
-        misses += cache_lookup(c, &t1.q, now, false, out, sizeof(out),
-                               &len) == CACHE_MISS;
-        misses += cache_lookup(c, &t2.q, now, false, out, sizeof(out),
-                               &len) == CACHE_MISS;
-        misses += cache_lookup(c, &t3.q, now, false, out, sizeof(out),
-                               &len) == CACHE_MISS;
-        stale += cache_lookup(c, &t1.q, T0 + 400, true, out, sizeof(out),
-                              &len) == CACHE_STALE;
+        misses += cache_lookup(c, &t1.q, now, false, out, sizeof(out), &len) == CACHE_MISS;
+        misses += cache_lookup(c, &t2.q, now, false, out, sizeof(out), &len) == CACHE_MISS;
+        misses += cache_lookup(c, &t3.q, now, false, out, sizeof(out), &len) == CACHE_MISS;
+        stale += cache_lookup(c, &t1.q, T0 + 400, true, out, sizeof(out), &len) == CACHE_STALE;
     }
     unsigned long allocs = atomic_load(&alloc_calls) - before;
     ck_assert_uint_eq(allocs, 0);
@@ -1421,14 +1387,13 @@ START_TEST(test_allocation_failures)
     ck_assert_ptr_nonnull(c);
     sr_alloc_fail_after(0);
     ck_assert(!store_msg(c, m, false, false, T0));
-    ck_assert(!cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A,
-                                   SR_CLASS_IN, false, false, T0));
+    ck_assert(
+        !cache_store_failure(c, t.name, t.q.qname_len, SR_TYPE_A, SR_CLASS_IN, false, false, T0));
     sr_alloc_fail_after(-1);
     ck_assert(store_msg(c, m, false, false, T0));
     /* Lookups work with every allocation failing. */
     sr_alloc_fail_after(0);
-    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, sizeof(r->buf),
-                                  &r->len), CACHE_HIT);
+    ck_assert_int_eq(cache_lookup(c, &t.q, T0, false, r->buf, sizeof(r->buf), &r->len), CACHE_HIT);
     sr_alloc_fail_after(-1);
     /* A failed bucket-array growth only makes chains longer. */
     char name[64];
@@ -1484,20 +1449,17 @@ static void *conc_worker(void *p)
         uint32_t now = T0 + i / 100;
         size_t len = 0;
         switch ((x >> 20) % 8) {
-        case 0:
-            store_msg(s->c, s->msgs[k], false, false, now);
-            break;
+        case 0: store_msg(s->c, s->msgs[k], false, false, now); break;
         case 1:
             if ((x >> 24) % 16 == 0)
                 cache_flush(s->c, s->q[k].name, s->q[k].q.qname_len);
             else
-                cache_store_failure(s->c, s->q[k].name, s->q[k].q.qname_len,
-                                    SR_TYPE_AAAA, SR_CLASS_IN, false, false,
-                                    now);
+                cache_store_failure(s->c, s->q[k].name, s->q[k].q.qname_len, SR_TYPE_AAAA,
+                                    SR_CLASS_IN, false, false, now);
             break;
         default:
-            if (cache_lookup(s->c, &s->q[k].q, now, (x & 1) != 0, out,
-                             sizeof(out), &len) != CACHE_MISS) {
+            if (cache_lookup(s->c, &s->q[k].q, now, (x & 1) != 0, out, sizeof(out), &len) !=
+                CACHE_MISS) {
                 a->hits++;
                 /* The answer is the one stored for this name. */
                 if (len < 4 || sr_get32(out + len - 4) != k)
@@ -1529,8 +1491,7 @@ START_TEST(test_concurrency)
     }
     for (unsigned i = 0; i < CONC_THREADS; i++) {
         args[i] = (conc_arg_t){.shared = s, .seed = 77 + i};
-        ck_assert_int_eq(pthread_create(&th[i], NULL, conc_worker, &args[i]),
-                         0);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, conc_worker, &args[i]), 0);
     }
     /* Settings change while the workers run. */
     for (unsigned i = 0; i < 50; i++) {
