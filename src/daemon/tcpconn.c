@@ -90,6 +90,7 @@ static void conn_maybe_resume(tcpconn_t *c)
     if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT)
         return;
     c->paused = false;
+    c->partial_since_us = 0; /* the time held back was ours, not the client's */
     bufferevent_enable(c->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= 2)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
@@ -182,6 +183,41 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
     STAT_SET(&w->stats, tcp_clients, w->nconns);
 }
 
+/* A message must arrive whole within tcp_idle_timeout of its first byte.
+ * The read timeout alone restarts with every byte read, so a client that
+ * trickles a byte a second (slowloris) would hold its connection, and with
+ * enough of them every slot of tcp_max_clients, for ever. */
+static void conn_check_partial(tcpconn_t *c)
+{
+    struct evbuffer *in;
+    size_t avail;
+    bool partial = false;
+
+    if (c->bev == NULL)
+        return;
+    in = bufferevent_get_input(c->bev);
+    avail = evbuffer_get_length(in);
+    if (avail > 0 && avail < 2) {
+        partial = true;
+    } else if (avail >= 2) {
+        uint8_t lenb[2];
+        evbuffer_copyout(in, lenb, 2);
+        partial = avail < 2 + (((size_t)lenb[0] << 8) | lenb[1]);
+    }
+    if (!partial) {
+        c->partial_since_us = 0; /* nothing, or whole messages held back */
+        return;
+    }
+    uint64_t now = pool_now_us();
+    if (c->partial_since_us == 0) {
+        c->partial_since_us = now;
+    } else if (now - c->partial_since_us > (uint64_t)c->w->cfg->tcp_idle_timeout_ms * 1000u) {
+        log_debug("tcp: a message took longer than tcp_idle_timeout to arrive; closing");
+        STAT_INC(&c->w->stats, malformed);
+        conn_close(c);
+    }
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     tcpconn_t *c = arg;
@@ -237,6 +273,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             conn_write(c, w->tcpbuf, n);
         handled++;
     }
+    conn_check_partial(c);
     c->in_cb = false;
     conn_check_done(c);
 }

@@ -35,6 +35,7 @@ typedef struct tcpconn {
     bool in_cb;        /* inside one of our callbacks */
     bool paused;       /* reading stopped for back-pressure */
     uint64_t last_active_us;
+    uint64_t partial_since_us;   /* when the incomplete message began; 0: none */
     struct tcpconn *next, *prev; /* the worker's list */
 } tcpconn_t;
 

@@ -49,6 +49,8 @@ write_stubresd_conf() {
 # ready on return. Sets SR_PORT, SR_CONF, SR_SOCK, SR_STATE, SR_DIG (dig
 # with $DIG_OPTS at it), SR_CTL (stubresctl -s its socket). A later call
 # with the same NAME (after stop_stubresd) reuses the port and files.
+# STUBRESD_WRAP, when set, is a command run in front of stubresd (valgrind
+# and its options); it must keep stubresd's PID and pass its exit status.
 start_stubresd() {
     local name=$1
     shift
@@ -66,7 +68,8 @@ start_stubresd() {
     SR_CTL="$STUBRESCTL -s $SR_SOCK"
     "$STUBRESD" -t -c "$SR_CONF" >"$T/$name.checkconf.log" 2>&1 ||
         { cat "$T/$name.checkconf.log" >&2; fail "stubresd -t rejects $SR_CONF"; }
-    start_bg "$name" "$STUBRESD" -f -c "$SR_CONF"
+    # shellcheck disable=SC2086 # STUBRESD_WRAP: a command and its options
+    start_bg "$name" ${STUBRESD_WRAP:-} "$STUBRESD" -f -c "$SR_CONF"
     wait_udp 127.0.0.1 "$SR_PORT" "$name"
     wait_tcp 127.0.0.1 "$SR_PORT" "$name"
     local i

@@ -474,6 +474,9 @@ server:
     hide-version: yes
     identity: "stubresd-test-nsd"
     refuse-any: no
+    # no response rate limiting: load tests send thousands of NXDOMAIN
+    # queries a second from one address
+    rrl-ratelimit: 0
 remote-control:
     control-enable: no
 zone:

@@ -1,7 +1,9 @@
 #!/bin/bash
 # test_daemon_process.sh -- how stubresd runs as a process: several event
-# loops (threads = 4, SO_REUSEPORT), dropping root for `user` (and still
-# writing its state file and control socket), the query log, socket
+# loops (threads = 4, SO_REUSEPORT), dropping root for `user` (every
+# capability gone, a privileged port still served, the state file still
+# written; the control socket 0660 with control_group: a temporary user in
+# that group may use it, one outside is refused), the query log, socket
 # activation (sockets passed as systemd does, here by
 # systemd-socket-activate), and prefetch refreshing a popular entry before
 # it expires.
@@ -45,12 +47,40 @@ ok "query_log: $n lines"
 stop_stubresd sr
 
 # --- user = nobody ------------------------------------------------------------------
-if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+# Temporary accounts for the control socket: one in control_group, one not;
+# removed when the test exits, however it exits.
+TMPU_IN=stubres-t$$-in
+TMPU_OUT=stubres-t$$-out
+TMPG=stubres-t$$-ctl
+drop_tmp_users() {
+    userdel "$TMPU_IN" >/dev/null 2>&1 || true
+    userdel "$TMPU_OUT" >/dev/null 2>&1 || true
+    groupdel "$TMPG" >/dev/null 2>&1 || true
+}
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v useradd >/dev/null &&
+    command -v setpriv >/dev/null; then
+    trap '_rc=$?; drop_tmp_users; (exit $_rc); _it_cleanup' EXIT
+    groupadd "$TMPG"
+    useradd -M -N -g nogroup -G "$TMPG" -s /usr/sbin/nologin "$TMPU_IN"
+    useradd -M -N -g nogroup -s /usr/sbin/nologin "$TMPU_OUT"
     chmod 711 "$T" # nobody must reach its files below $T
-    write_stubresd_conf srn "$(free_port)" "servers = udp://127.0.0.1:$UP1_PORT" "user = nobody"
-    sed -i -e "s|^control = .*|control = $T/run/control.sock|" \
-        -e "s|^state_file = .*|state_file = $T/lib/runtime.conf|" "$T/srn.conf"
+    # A privileged port (below 1024) beside the usual one: bound as root,
+    # served after the drop without any capability.
+    PRIV_PORT=$("$PY" -c '
+import socket, random
+for p in random.sample(range(600, 1000), 400):
+    try:
+        for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+            s = socket.socket(socket.AF_INET, t); s.bind(("127.0.0.1", p)); s.close()
+        print(p); break
+    except OSError:
+        pass')
+    write_stubresd_conf srn "$(free_port)" "servers = udp://127.0.0.1:$UP1_PORT" "user = nobody" \
+        "control_group = $TMPG"
     SR_PORT=$(sed -n 's/^listen = 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/srn.conf")
+    sed -i -e "s|^control = .*|control = $T/run/control.sock|" \
+        -e "s|^listen = \(.*\)|listen = \1, 127.0.0.1:$PRIV_PORT|" \
+        -e "s|^state_file = .*|state_file = $T/lib/runtime.conf|" "$T/srn.conf"
     SR_NAME=srn
     start_bg srn "$STUBRESD" -f -c "$T/srn.conf"
     wait_udp 127.0.0.1 "$SR_PORT" srn
@@ -61,17 +91,35 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
         "$(grep '^Gid:' /proc/$pid/status)" "... and every gid nogroup's"
     assert_match '^Groups:[[:space:]]+65534[[:space:]]*$' "$(grep '^Groups:' /proc/$pid/status)" \
         "... with no supplementary group but its own"
-    assert_match '^CapEff:[[:space:]]+0+$' "$(grep '^CapEff:' /proc/$pid/status)" "... and no capability"
+    # No capability at all, not even CAP_NET_BIND_SERVICE: every socket is
+    # bound before the drop, and the keys that would bind again (listen,
+    # control) take effect only at a restart, which starts as root.
+    for c in CapEff CapPrm CapInh CapAmb; do
+        assert_match "^$c:[[:space:]]+0+\$" "$(grep "^$c:" /proc/$pid/status)" "... $c is 0: no capability"
+    done
     assert_match '^NoNewPrivs:[[:space:]]+1$' "$(grep '^NoNewPrivs:' /proc/$pid/status)" "... and no_new_privs"
     CTL="$STUBRESCTL -s $T/run/control.sock"
     assert_eq 10.0.0.1 "$(dig $DIG_OPTS @127.0.0.1 -p "$SR_PORT" www.$ZONE A +short)" "it answers as nobody"
+    assert_eq 10.0.0.1 "$(dig $DIG_OPTS @127.0.0.1 -p "$PRIV_PORT" www.$ZONE A +short)" \
+        "... also on the privileged port $PRIV_PORT it bound as root"
+    assert_eq "660 nobody $TMPG" "$(stat -c '%a %U %G' "$T/run/control.sock")" \
+        "the control socket is 0660, owned by nobody, group control_group"
+    rc=0
+    out=$(setpriv --reuid "$TMPU_OUT" --regid nogroup --clear-groups \
+        "$STUBRESCTL" -s "$T/run/control.sock" stats 2>&1) || rc=$?
+    [ "$rc" != 0 ] || fail "a user outside control_group used the control socket: $out"
+    assert_match '[Pp]ermission denied' "$out" "a user outside control_group is refused ($out)"
+    out=$(setpriv --reuid "$TMPU_IN" --regid nogroup --init-groups \
+        "$STUBRESCTL" -s "$T/run/control.sock" --json stats 2>&1) ||
+        fail "a member of control_group was refused: $out"
+    assert_match '"ok": ?true' "$out" "a member of control_group may use it"
     assert_eq "timeout set to 3" "$($CTL config timeout=3)" "the control socket works after the drop"
     assert_match '^timeout = 3$' "$(cat "$T/lib/runtime.conf")" "the state file is written as nobody"
     stop_stubresd srn
     [ -e "$T/run/control.sock" ] && fail "the control socket was left behind"
     ok "nobody removed its control socket at exit"
 else
-    note "not root or no user nobody: privilege drop not tested"
+    note "not root, no user nobody, useradd or setpriv: privilege drop not tested"
 fi
 
 # --- socket activation ----------------------------------------------------------------

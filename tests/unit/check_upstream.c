@@ -892,7 +892,9 @@ START_TEST(test_cancel)
     tcp = sr_upstream_new(base, &cfg, NULL, &st);
     x = ask(tcp, 41, "www.example.test", 300, &r[1]);
     sr_xfer_cancel(x);
-    x = ask(tcp, 42, "www.example.test", 300, &r[2]);
+    /* Long enough that a stalled machine cannot time it out before the
+     * cancel below. */
+    x = ask(tcp, 42, "www.example.test", 10000, &r[2]);
     run_for(base, 100);
     ck_assert_int_eq(fake_queries(fake), 2); /* UDP one + TCP 42 */
     sr_xfer_cancel(x);
@@ -912,9 +914,11 @@ START_TEST(test_free_with_queries_in_flight)
 
     memset(r, 0, sizeof(r));
     fake_set_cb(fake, h_drop, NULL);
+    /* A timeout far beyond the 50 ms the loop runs, so that a stalled
+     * machine cannot let one expire before the free. */
     for (int i = 0; i < 5; i++) {
-        ask(udp, (uint16_t)i, "www.example.test", 300, &r[i]);
-        ask(tcp, (uint16_t)i, "www.example.test", 300, &r[5 + i]);
+        ask(udp, (uint16_t)i, "www.example.test", 10000, &r[i]);
+        ask(tcp, (uint16_t)i, "www.example.test", 10000, &r[5 + i]);
     }
     run_for(base, 50);
     sr_upstream_free(udp);
