@@ -5,6 +5,8 @@
  * carries up to max_pipeline queries at once, answered in any order and
  * matched by ID (RFC 7766 6.2.1.1), so IDs are unique among the queries in
  * flight on one connection. Queries beyond that wait in a FIFO queue. A
+ * further connection of the pool opens when the queue overflows them, or
+ * with spread_pipeline when every connection carries that many queries. A
  * connection that the server closes while queries are in flight has them
  * sent once more on a fresh connection; the second loss fails them. Idle
  * connections close after idle_timeout_ms (RFC 7766 6.2.3).
@@ -732,8 +734,19 @@ static void pump(struct stream *st)
         if (c == NULL || !conn_place(c, st->queue.head))
             break; /* full, or a kept ID that is busy: wait for a slot */
     }
-    for (struct conn *c = st->conns; c != NULL; c = c->next)
+    size_t least = SIZE_MAX;
+    for (struct conn *c = st->conns; c != NULL; c = c->next) {
         room += c->state == C_READY ? max - c->inflight.n : max;
+        if (c->state != C_READY || c->inflight.n < least)
+            least = c->state == C_READY ? c->inflight.n : 0;
+    }
+    /* spread_pipeline: a deep pipeline over the pool (upstream.h). */
+    if (up->cfg.spread_pipeline > 0 && least != SIZE_MAX &&
+        least >= (size_t)up->cfg.spread_pipeline &&
+        st->nconns < (size_t)up->cfg.max_connections) {
+        if (conn_open(st) == SR_OK)
+            room += max;
+    }
     while (st->queue.n > room && st->nconns < (size_t)up->cfg.max_connections) {
         sr_status_t status = conn_open(st);
         if (status != SR_OK) {
