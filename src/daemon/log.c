@@ -63,6 +63,11 @@ bool log_enabled(int level)
     return level <= log_get_level();
 }
 
+/* The format attribute lets clang's -Wformat-nonliteral (in -Wformat=2)
+ * see that fmt is the callers' checked format string. */
+static void log_vwrite(int level, const char *fmt, va_list ap, int err)
+    __attribute__((format(printf, 2, 0)));
+
 static void log_vwrite(int level, const char *fmt, va_list ap, int err)
 {
     char msg[1024];

@@ -543,6 +543,14 @@ SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text, uint8_t *
     status = next_token(&lx, &t);
     if (status == SR_OK && !t.quoted && t.n == 2 && t.s[0] == '\\' && t.s[1] == '#') {
         status = put_generic(&w, &lx);
+        /* RFC 3597 5: for a known type the generic form must still be
+         * valid RDATA of that type, which the decoder checks (validation
+         * only: no text, no names cache). */
+        if (status == SR_OK && sr_rdata_has_decoder(type, SR_CLASS_IN)) {
+            sr_dec_t d = {.pkt = out, .pktlen = w.len};
+            if (sr_rdata_decode(&d, type, SR_CLASS_IN, 0, w.len) != SR_OK)
+                status = SR_E_FORMERR;
+        }
     } else if (status == SR_OK || status == SR_E_NO_DATA) {
         lx.p = text;
         status = encode(type, &w, &lx);

@@ -197,6 +197,16 @@ START_TEST(test_errors)
         {65280, "\\# x"},
         {65280, "\\# 65536"},
         {SR_TYPE_A, "\\# 4 \"c0000201\""},
+        /* RFC 3597 5: generic RDATA of a known type must be valid for it
+         * (found by fuzz_rdata: RT from "\# 0"). */
+        {SR_TYPE_RT, "\\# 0"},
+        {SR_TYPE_MX, "\\# 2 000a"},
+        {SR_TYPE_A, "\\# 3 c00002"},
+        {SR_TYPE_WKS, "\\# 4 deadbeef"},
+        {SR_TYPE_TXT, "\\# 0"},
+        {SR_TYPE_TXT, "\\# 2 0561"},
+        {SR_TYPE_SOA, "\\# 3 000000"},
+        {SR_TYPE_NS, "\\# 2 0161"},
     };
     uint8_t wire[512];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
