@@ -108,6 +108,13 @@ typedef struct sr_upstream_cfg {
     int max_connections;        /* TCP/TLS connections to keep; 0: 2 */
     int max_pipeline;           /* queries in flight per connection; 0: 128 */
     int log_level;              /* 0..3 as the reference's LogLevel */
+    int spread_pipeline;        /* TCP/TLS: open another connection of the
+                                   pool (up to max_connections) once every
+                                   connection carries this many queries; a
+                                   server works through one connection's
+                                   queries largely in order, so a deep
+                                   pipeline goes faster over two. 0: only
+                                   when the queue overflows max_pipeline */
 } sr_upstream_cfg_t;
 
 typedef struct sr_upstream sr_upstream_t;

@@ -280,26 +280,48 @@ static bool net_contains(const acl_net_t *net, const uint8_t *a)
     return (a[full] & (uint8_t)(0xff << (8 - rest))) == net->addr[full];
 }
 
+/* An IPv4 source against the IPv4 networks, a word at a time: this runs
+ * for every query (memcmp per network cost 45 instructions a hit). */
+static bool match_v4(const acl_t *acl, const uint8_t *a)
+{
+    uint32_t v;
+
+    memcpy(&v, a, sizeof(v));
+    v = ntohl(v);
+    for (size_t i = 0; i < acl->n; i++) {
+        const acl_net_t *net = &acl->nets[i];
+        uint32_t n;
+        if (net->family != AF_INET)
+            continue;
+        memcpy(&n, net->addr, sizeof(n));
+        n = ntohl(n);
+        uint32_t mask = net->prefix == 0 ? 0 : ~0u << (32 - (net->prefix > 32 ? 32 : net->prefix));
+        if (((v ^ n) & mask) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* IPv6 and IPv4-mapped sources; kept out of line so that the IPv4 path
+ * needs no saved registers. */
+static __attribute__((noinline)) bool match_v6(const acl_t *acl, const struct sockaddr_in6 *s6)
+{
+    const uint8_t *a = s6->sin6_addr.s6_addr;
+
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+        return match_v4(acl, a + 12);
+    for (size_t i = 0; i < acl->n; i++)
+        if (acl->nets[i].family == AF_INET6 && net_contains(&acl->nets[i], a))
+            return true;
+    return false;
+}
+
 bool acl_match(const acl_t *acl, const struct sockaddr *sa)
 {
-    const uint8_t *a;
-    int family = sa->sa_family;
-
-    if (family == AF_INET) {
-        a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-    } else if (family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        a = a6->s6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            family = AF_INET;
-            a += 12;
-        }
-    } else {
-        return false;
-    }
-    for (size_t i = 0; i < acl->n; i++)
-        if (acl->nets[i].family == family && net_contains(&acl->nets[i], a))
-            return true;
+    if (sa->sa_family == AF_INET)
+        return match_v4(acl, (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr);
+    if (sa->sa_family == AF_INET6)
+        return match_v6(acl, (const struct sockaddr_in6 *)sa);
     return false;
 }
 

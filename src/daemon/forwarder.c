@@ -101,12 +101,20 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
     sr_buf_t b;
     uint16_t qd, an, ns, ar;
 
+    const uint8_t *h;
+
     memset(qi, 0, sizeof(*qi));
     sr_buf_init(&b, pkt, len);
-    if (sr_buf_u16(&b, &qi->id) != SR_OK || sr_buf_u16(&b, &qi->flags) != SR_OK ||
-        sr_buf_u16(&b, &qd) != SR_OK || sr_buf_u16(&b, &an) != SR_OK ||
-        sr_buf_u16(&b, &ns) != SR_OK || sr_buf_u16(&b, &ar) != SR_OK)
+    /* The header in one bounds check (six checked reads cost a tenth of a
+     * cache hit). */
+    if (sr_buf_fetch(&b, SR_HEADER_LEN, &h) != SR_OK)
         return FWD_DROP; /* no header: nobody to answer */
+    qi->id = sr_get16(h);
+    qi->flags = sr_get16(h + 2);
+    qd = sr_get16(h + 4);
+    an = sr_get16(h + 6);
+    ns = sr_get16(h + 8);
+    ar = sr_get16(h + 10);
     if (qi->flags & SR_FLAG_QR)
         return FWD_DROP; /* a response: answering it could loop */
     qi->opcode = (qi->flags >> 11) & 0xF;
@@ -394,7 +402,7 @@ static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, 
     if (wt->client.tcp)
         tcpconn_reply(wt->client.conn, buf, n);
     else if (n > 0)
-        listener_udp_send(&wt->client, buf, n);
+        listener_udp_send(w->udp, &wt->client, buf, n);
 }
 
 /* The answer arrived: cache it, and give every waiter its rendering. */

@@ -203,7 +203,9 @@ int main(int argc, char **argv)
     }
     log_set_level(d.cfg->log_level);
 
-    /* Thread-safe libevent (workers are woken from the main thread). */
+    /* libevent's global parts (signals, debug map) safe for threads. The
+     * worker bases opt out of locking (worker.c): only their own thread
+     * touches them. */
     if (evthread_use_pthreads() != 0) {
         snprintf(err, sizeof(err), "libevent: no thread support");
         goto fatal;

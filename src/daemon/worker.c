@@ -1,9 +1,12 @@
 /* stubresd: one event loop (thread) serving clients (see worker.h). */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/rand.h>
@@ -102,9 +105,12 @@ static void mbox_cb(evutil_socket_t fd, short what, void *arg)
     pool_t *pool;
     bool stop;
     unsigned drain_ms;
+    uint64_t tick;
 
-    (void)fd;
     (void)what;
+    /* Reset the eventfd's count: every post is read below at once. */
+    if (read(fd, &tick, sizeof(tick)) < 0 && errno != EAGAIN)
+        log_debug("thread %u: mailbox read: %s", w->id, strerror(errno));
     pthread_mutex_lock(&w->mu);
     cfg = w->new_cfg;
     pool = w->new_pool;
@@ -117,6 +123,31 @@ static void mbox_cb(evutil_socket_t fd, short what, void *arg)
     apply(w, cfg, pool, w->nthreads);
     if (stop)
         begin_drain(w, drain_ms);
+}
+
+/* The worker's event_base without libevent's locking: no other thread
+ * ever touches it (the main thread posts through the mailbox and its
+ * eventfd), and a locked base costs two lock/unlock pairs per wake-up. */
+static struct event_base *new_base(void)
+{
+    struct event_config *ec = event_config_new();
+    struct event_base *b = NULL;
+
+    if (ec == NULL)
+        return NULL;
+    if (event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK) == 0)
+        b = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return b;
+}
+
+/* Wake the worker's loop for its mailbox (any thread). */
+static void post(worker_t *w)
+{
+    uint64_t one = 1;
+    /* A full counter (never, at 2^64 - 1) would already wake it. */
+    if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        log_warn("thread %u: mailbox", w->id);
 }
 
 worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg, pool_t *pool,
@@ -134,18 +165,21 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     pthread_mutex_init(&w->mu, NULL);
     if (RAND_bytes((unsigned char *)&w->rnd, sizeof(w->rnd)) != 1 || w->rnd == 0)
         w->rnd = 0x9e3779b9u ^ id;
-    w->base = event_base_new();
+    w->wake_fd = -1;
+    w->base = new_base();
     w->fwd = fwd_table_new(worker_random(w));
     w->msg = sr_msg_new();
     w->out = malloc(65536);
     w->tcpbuf = malloc(65536);
-    w->rx = malloc(sizeof(*w->rx) * WORKER_BATCH);
-    w->tx = malloc(sizeof(*w->tx) * WORKER_BATCH);
+    w->udp = w->base != NULL ? listener_batch_new(w->base) : NULL;
     if (w->base == NULL || w->fwd == NULL || w->msg == NULL || w->out == NULL ||
-        w->tcpbuf == NULL || w->rx == NULL || w->tx == NULL)
+        w->tcpbuf == NULL || w->udp == NULL)
         goto fail;
-    w->mbox_ev = event_new(w->base, -1, 0, mbox_cb, w);
-    if (w->mbox_ev == NULL)
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0)
+        goto fail;
+    w->mbox_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, mbox_cb, w);
+    if (w->mbox_ev == NULL || event_add(w->mbox_ev, NULL) != 0)
         goto fail;
     cfg_ref(cfg);
     w->cfg = cfg;
@@ -170,6 +204,9 @@ static void cleanup(worker_t *w)
     w->fwd = NULL;
     tcpconn_free_all(w);
     listener_detach(w->socks, w->nsocks);
+    /* Replies still queued go out before the loop's events go. */
+    listener_batch_free(w->udp);
+    w->udp = NULL;
     pool_inst_release(w->pool);
     w->pool = NULL;
     if (w->drain_ev != NULL)
@@ -213,8 +250,7 @@ void worker_update(worker_t *w, cfg_t *cfg, pool_t *pool)
         w->new_pool = pool;
     }
     pthread_mutex_unlock(&w->mu);
-    /* Thread-safe with evthread_use_pthreads(): wakes the loop. */
-    event_active(w->mbox_ev, EV_READ, 0);
+    post(w);
 }
 
 void worker_stop(worker_t *w, unsigned drain_ms)
@@ -223,7 +259,7 @@ void worker_stop(worker_t *w, unsigned drain_ms)
     w->stop_req = true;
     w->drain_ms = drain_ms;
     pthread_mutex_unlock(&w->mu);
-    event_active(w->mbox_ev, EV_READ, 0);
+    post(w);
 }
 
 void worker_join_free(worker_t *w)
@@ -240,8 +276,8 @@ void worker_join_free(worker_t *w)
     sr_msg_free(w->msg);
     free(w->out);
     free(w->tcpbuf);
-    free(w->rx);
-    free(w->tx);
+    if (w->wake_fd >= 0)
+        close(w->wake_fd);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }

@@ -6,7 +6,9 @@
  * query path is its own or read-only (cfg_t, pool_t) or thread-safe (the
  * cache, the pool's health), so the query path takes no lock but the
  * cache shard's. The main thread talks to it only through a mailbox:
- * new settings, and stop. */
+ * new settings, and stop, under w->mu, with an eventfd to wake the loop;
+ * so the event_base needs no libevent locking (EVENT_BASE_FLAG_NOLOCK)
+ * and nothing but the worker's own thread may touch it. */
 #ifndef STUBRESD_WORKER_H
 #define STUBRESD_WORKER_H
 
@@ -57,6 +59,7 @@ typedef struct worker {
     unsigned max_conns; /* this thread's share of tcp_max_clients */
     /* the mailbox */
     pthread_mutex_t mu;
+    int wake_fd; /* eventfd: the main thread's doorbell */
     struct event *mbox_ev;
     cfg_t *new_cfg; /* pending settings (references) */
     pool_t *new_pool;
@@ -64,9 +67,7 @@ typedef struct worker {
     bool draining;
     unsigned drain_ms; /* how long a drain may take */
     struct event *drain_ev;
-    /* UDP batch buffers */
-    uint8_t (*rx)[WORKER_UDP_RX];
-    uint8_t (*tx)[WORKER_UDP_TX];
+    udp_batch_t *udp; /* UDP batch headers and buffers */
 } worker_t;
 
 /* A worker for thread id with cfg and pool (references taken), sockets

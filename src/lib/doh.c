@@ -31,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,8 @@ struct doh_xfer {
     bool past_prereq;        /* prereq_cb ran: it had a connection */
     bool doomed;             /* waited for a connection that was rejected:
                                 fails with auth_status */
+    bool spent;              /* options changed for this transfer only
+                                (FORBID_REUSE): not kept as a spare */
     enum doh_where where;
     char errbuf[CURL_ERROR_SIZE];
     doh_xfer_t *next, *prev;
@@ -107,11 +110,18 @@ struct doh_up {
     char *sni;                     /* tls_name when it is a host name */
     doh_sock_t *socks;
     doh_xfer_t *lists[3]; /* by enum doh_where */
+    doh_xfer_t *spare;    /* finished transfers kept for reuse (next) */
+    unsigned nspare;
     int busy;             /* our frames on the stack */
     int in_curl;          /* inside a curl_multi_* call */
     bool zombie;          /* fini ran while busy */
     char useragent[48];
 };
+
+/* Finished transfers kept, easy handle and body buffer included, for the
+ * next queries: curl_easy_init, thirty setopts and the buffers per query
+ * were a tenth of a DoH query's instructions (callgrind). */
+#define DOH_SPARE_MAX 64
 
 /* ---- process-wide set-up ---- */
 
@@ -508,6 +518,7 @@ static int prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_po
          * on_ssl_server_authentication: close it when the last stream on
          * it ends, as DoT closes a rejected connection. */
         curl_easy_setopt(dx->easy, CURLOPT_FORBID_REUSE, 1L);
+        dx->spent = true;
         return CURL_PREREQFUNC_ABORT;
     }
     sr_xfer_touch(dx->x);
@@ -563,8 +574,26 @@ static void xfer_free(doh_xfer_t *dx)
     sr_free(dx);
 }
 
+/* Keep a transfer that is in no multi and on no list as a spare, or free
+ * it. */
+static void xfer_recycle(doh_up_t *d, doh_xfer_t *dx)
+{
+    if (dx == NULL)
+        return;
+    if (d->up == NULL || dx->easy == NULL || dx->spent || d->nspare >= DOH_SPARE_MAX) {
+        xfer_free(dx);
+        return;
+    }
+    dx->x = NULL;
+    sr_free(dx->url);
+    dx->url = NULL;
+    dx->next = d->spare;
+    d->spare = dx;
+    d->nspare++;
+}
+
 /* Take dx out of the multi (outside curl callbacks only), off its list,
- * and free it. */
+ * and keep it as a spare or free it. */
 static void xfer_remove(doh_up_t *d, doh_xfer_t *dx)
 {
     xfer_unlink(d, dx);
@@ -573,7 +602,7 @@ static void xfer_remove(doh_up_t *d, doh_xfer_t *dx)
         curl_multi_remove_handle(d->multi, dx->easy);
         d->in_curl--;
     }
-    xfer_free(dx);
+    xfer_recycle(d, dx);
 }
 
 /* Ask for the deferred event to run soon. */
@@ -587,7 +616,11 @@ static sr_status_t xfer_start(doh_up_t *d, doh_xfer_t *dx)
 {
     CURLMcode mc;
 
-    curl_easy_setopt(dx->easy, CURLOPT_CONNECT_TO, d->connect_to);
+    /* A URL whose host is an address literal needs no lookup, and the
+     * socket callback refuses any other address anyway: curl then skips
+     * parsing the CONNECT_TO list for every transfer. */
+    if (!d->up->host_is_ip)
+        curl_easy_setopt(dx->easy, CURLOPT_CONNECT_TO, d->connect_to);
     xfer_unlink(d, dx);
     d->in_curl++;
     mc = curl_multi_add_handle(d->multi, dx->easy);
@@ -843,6 +876,11 @@ static void destroy(doh_up_t *d)
         while (d->lists[w] != NULL)
             xfer_remove(d, d->lists[w]);
     }
+    while (d->spare != NULL) {
+        doh_xfer_t *dx = d->spare;
+        d->spare = dx->next;
+        xfer_free(dx);
+    }
     /* May report sockets as removed through socket_cb. */
     if (d->multi != NULL)
         curl_multi_cleanup(d->multi);
@@ -886,14 +924,28 @@ static void leave(doh_up_t *d, sr_upstream_t *up)
 }
 
 /* Let curl act on fd (or its timeout), then complete what finished. */
+/* TCP_CORK on (1) or off (0) on every connection of d. */
+static void cork(doh_up_t *d, int on)
+{
+    for (doh_sock_t *ds = d->socks; ds != NULL; ds = ds->next)
+        (void)setsockopt(ds->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
 static void drive(doh_up_t *d, curl_socket_t fd, int action)
 {
     sr_upstream_t *up = enter(d);
     int running = 0;
 
+    /* libcurl 7.88 writes every HTTP/2 frame of every stream with a send()
+     * of its own (a request is two TLS records and two sends): corked,
+     * the frames written during one call leave in full segments when it
+     * returns, so the server reads a burst of requests at once instead of
+     * a packet each, and loopback carries a fraction of the packets. */
+    cork(d, 1);
     d->in_curl++;
     curl_multi_socket_action(d->multi, fd, action, &running);
     d->in_curl--;
+    cork(d, 0);
     if (up != NULL)
         check_done(d);
     leave(d, up);
@@ -1127,62 +1179,32 @@ static void doh_fini(sr_upstream_t *up)
         destroy(d);
 }
 
-/* The easy handle of one query. */
-static sr_status_t xfer_setup(doh_up_t *d, doh_xfer_t *dx, sr_xfer_t *x)
+/* A new transfer with every option that is the same for all the queries
+ * of d (they stay on its easy handle when it is kept as a spare). */
+static doh_xfer_t *xfer_new(doh_up_t *d)
 {
-    sr_status_t status = SR_OK;
     const sr_upstream_cfg_t *cfg = &d->up->cfg;
+    doh_xfer_t *dx = sr_calloc(1, sizeof(*dx));
     CURL *e;
-    uint8_t *q = NULL;
     long idle_s;
 
+    if (dx == NULL)
+        return NULL;
+    dx->d = d;
     e = dx->easy = curl_easy_init();
     if (e == NULL) {
-        status = SR_E_NOMEM;
-        goto done;
-    }
-    /* RFC 8484 4.1: ID 0 in every request, for HTTP caches; we put the
-     * wire ID back into the response. */
-    dx->sent_id = (x->flags & SR_XFER_KEEP_ID) ? x->wire_id : 0;
-    if (d->method != SR_DOH_JSON) {
-        q = sr_malloc(x->qlen);
-        if (q == NULL) {
-            status = SR_E_NOMEM;
-            goto done;
-        }
-        memcpy(q, x->q, x->qlen);
-        if (x->qlen >= 2)
-            sr_put16(q, dx->sent_id);
+        sr_free(dx);
+        return NULL;
     }
     switch (d->method) {
     case SR_DOH_POST:
         curl_easy_setopt(e, CURLOPT_URL, d->url);
         curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->qlen);
-        /* Copied: the query may be detached while curl still sends. */
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, (char *)q);
         dx->bmax = SR_DOH_WIRE_MAX;
         break;
-    case SR_DOH_GET:
-        status = sr_doh_url_get(d->url, q, x->qlen, &dx->url);
-        if (status != SR_OK)
-            goto done;
-        curl_easy_setopt(e, CURLOPT_URL, dx->url);
-        dx->bmax = SR_DOH_WIRE_MAX;
-        break;
-    case SR_DOH_JSON:
-        status = sr_doh_url_json(d->url, x->qname, x->qname_len, x->qtype,
-                                 query_do_bit(d, x->q, x->qlen),
-                                 x->qlen >= 4 && (sr_get16(x->q + 2) & SR_FLAG_CD) != 0, &dx->url);
-        if (status != SR_OK)
-            goto done;
-        curl_easy_setopt(e, CURLOPT_URL, dx->url);
-        dx->bmax = SR_DOH_JSON_MAX;
-        break;
+    case SR_DOH_GET: dx->bmax = SR_DOH_WIRE_MAX; break;
+    case SR_DOH_JSON: dx->bmax = SR_DOH_JSON_MAX; break;
     }
-    sr_upstream_log(d->up, 1, "Info", "%s %s", d->method == SR_DOH_POST ? "POST" : "GET",
-                    dx->url != NULL ? dx->url : d->url);
-
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)dx);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, dx->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -1215,9 +1237,73 @@ static sr_status_t xfer_setup(doh_up_t *d, doh_xfer_t *dx, sr_xfer_t *x)
         curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, debug_cb);
         curl_easy_setopt(e, CURLOPT_DEBUGDATA, dx);
     }
+    return dx;
+}
 
+/* A spare transfer, made ready for a new query, or a new one. */
+static doh_xfer_t *xfer_get(doh_up_t *d)
+{
+    doh_xfer_t *dx = d->spare;
+
+    if (dx == NULL)
+        return xfer_new(d);
+    d->spare = dx->next;
+    d->nspare--;
+    dx->next = dx->prev = NULL;
+    dx->blen = 0;
+    dx->too_big = false;
+    dx->nomem = false;
+    dx->auth_status = SR_OK;
+    dx->past_prereq = false;
+    dx->doomed = false;
+    dx->errbuf[0] = '\0';
+    return dx;
+}
+
+/* The per-query part of a transfer's options. */
+static sr_status_t xfer_setup(doh_up_t *d, doh_xfer_t *dx, sr_xfer_t *x)
+{
+    sr_status_t status = SR_OK;
+    CURL *e = dx->easy;
+    uint8_t qbuf[512]; /* room for any query the daemon makes, padded */
+    uint8_t *q = qbuf;
+
+    /* RFC 8484 4.1: ID 0 in every request, for HTTP caches; we put the
+     * wire ID back into the response. */
+    dx->sent_id = (x->flags & SR_XFER_KEEP_ID) ? x->wire_id : 0;
+    if (d->method != SR_DOH_JSON) {
+        if (x->qlen > sizeof(qbuf) && (q = sr_malloc(x->qlen)) == NULL)
+            return SR_E_NOMEM;
+        memcpy(q, x->q, x->qlen);
+        if (x->qlen >= 2)
+            sr_put16(q, dx->sent_id);
+    }
+    switch (d->method) {
+    case SR_DOH_POST:
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)x->qlen);
+        /* Copied: the query may be detached while curl still sends. */
+        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, (char *)q);
+        break;
+    case SR_DOH_GET:
+        status = sr_doh_url_get(d->url, q, x->qlen, &dx->url);
+        if (status != SR_OK)
+            goto done;
+        curl_easy_setopt(e, CURLOPT_URL, dx->url);
+        break;
+    case SR_DOH_JSON:
+        status = sr_doh_url_json(d->url, x->qname, x->qname_len, x->qtype,
+                                 query_do_bit(d, x->q, x->qlen),
+                                 x->qlen >= 4 && (sr_get16(x->q + 2) & SR_FLAG_CD) != 0, &dx->url);
+        if (status != SR_OK)
+            goto done;
+        curl_easy_setopt(e, CURLOPT_URL, dx->url);
+        break;
+    }
+    sr_upstream_log(d->up, 1, "Info", "%s %s", d->method == SR_DOH_POST ? "POST" : "GET",
+                    dx->url != NULL ? dx->url : d->url);
 done:
-    sr_free(q);
+    if (q != qbuf)
+        sr_free(q);
     return status;
 }
 
@@ -1235,12 +1321,11 @@ static sr_status_t doh_send(sr_upstream_t *up, sr_xfer_t *x)
         if (status != SR_OK)
             goto done;
     }
-    dx = sr_calloc(1, sizeof(*dx));
+    dx = xfer_get(d);
     if (dx == NULL) {
         status = SR_E_NOMEM;
         goto done;
     }
-    dx->d = d;
     dx->x = x;
     status = xfer_setup(d, dx, x);
     if (status != SR_OK)
@@ -1257,7 +1342,7 @@ static sr_status_t doh_send(sr_upstream_t *up, sr_xfer_t *x)
     dx = NULL;
 
 done:
-    xfer_free(dx);
+    xfer_recycle(d, dx);
     d->busy--;
     if (d->zombie && d->busy == 0)
         destroy(d);
@@ -1281,7 +1366,7 @@ static void doh_detach(sr_upstream_t *up, sr_xfer_t *x)
     if (dx->where == DOH_WAITING) {
         /* Not in the multi, and nothing of ours holds it across a call. */
         xfer_unlink(d, dx);
-        xfer_free(dx);
+        xfer_recycle(d, dx);
     } else if (d->busy > 0 || d->in_curl > 0) {
         xfer_unlink(d, dx);
         xfer_link(d, dx, DOH_DEAD);

@@ -122,9 +122,13 @@ extern const sr_transport_ops_t sr_doh_ops;
  * TC=1 UDP answer with tcp_fallback hands it to TCP, and returns true:
  * do not touch x afterwards either way. */
 bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len);
+/* The same for a reply the caller has already passed through
+ * sr_upstream_check_msg() (with question_only for TC=1). */
+bool sr_xfer_offer_checked(sr_xfer_t *x, const uint8_t *resp, size_t len);
 
 /* Finish x with an error (or, with SR_OK, with resp, whose ID is replaced
- * by the caller's), detach it, run its callback and free it. From an event
+ * by the caller's: written into resp itself, which the caller must not
+ * need afterwards), detach it, run its callback and free it. From an event
  * handler only; up is held around the callback. */
 void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, size_t len,
                       const char *detail);

@@ -639,11 +639,14 @@ void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, siz
     if (status == SR_OK) {
         if (resp == NULL || len < SR_HEADER_LEN) {
             status = SR_E_FORMERR;
-        } else if ((copy = sr_malloc(len)) == NULL) {
-            status = SR_E_NOMEM;
         } else {
-            memcpy(copy, resp, len);
-            /* The caller sees its own ID (upstream.h). */
+            /* The caller sees its own ID (upstream.h), written into the
+             * transport's own buffer: every caller passes one that it
+             * reads nothing more from (a read buffer that the next read
+             * overwrites, or DoH's body, freed after), and the upstream
+             * is held across the callback, so it stays valid. A copy per
+             * answer cost a malloc and a free. */
+            copy = (uint8_t *)(uintptr_t)resp;
             sr_put16(copy, x->caller_id);
             info.truncated = (sr_get16(copy + 2) & SR_FLAG_TC) != 0;
         }
@@ -667,7 +670,6 @@ void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, siz
                         (int)status, info.detail);
     sr_upstream_hold(up);
     x->cb(x->arg, status, copy, copy != NULL ? len : 0, &info);
-    sr_free(copy);
     xfer_free(x);
     sr_upstream_release(up);
 }
@@ -735,7 +737,8 @@ static void xfer_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* matching replies (RFC 5452 9.1: ID, question, and for UDP the source) */
 
-static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_t len)
+static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_t len,
+                                  bool checked)
 {
     sr_buf_t b;
     uint16_t flags, qd, qtype, qclass;
@@ -775,7 +778,7 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
     if (qtype != x->qtype || qclass != x->qclass)
         return "question type or class mismatch";
     /* A TC=1 answer may stop anywhere after the question (RFC 2181 9). */
-    if (sr_upstream_check_msg(resp, len, (flags & SR_FLAG_TC) != 0) != SR_OK)
+    if (!checked && sr_upstream_check_msg(resp, len, (flags & SR_FLAG_TC) != 0) != SR_OK)
         return "malformed";
     return NULL;
 }
@@ -833,14 +836,14 @@ static sr_status_t start_fallback(sr_xfer_t *x)
     return SR_OK;
 }
 
-bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len)
+static bool offer(sr_xfer_t *x, const uint8_t *resp, size_t len, bool checked)
 {
     sr_upstream_t *up = x->up;
     const char *why;
 
     if (x->done)
         return false;
-    why = reply_mismatch(x, resp, len);
+    why = reply_mismatch(x, resp, len, checked);
     if (why != NULL) {
         sr_xfer_ignore(up, x, why);
         return false;
@@ -850,6 +853,16 @@ bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len)
         return true;
     sr_xfer_complete(x, SR_OK, resp, len, NULL);
     return true;
+}
+
+bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len)
+{
+    return offer(x, resp, len, false);
+}
+
+bool sr_xfer_offer_checked(sr_xfer_t *x, const uint8_t *resp, size_t len)
+{
+    return offer(x, resp, len, true);
 }
 
 /* ------------------------------------------------------------------ */

@@ -12,6 +12,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "acl.h"
 #include "cfg.h"
 #include "state.h"
 
@@ -330,6 +334,69 @@ START_TEST(test_parsers)
 }
 END_TEST
 
+/* acl_match against one source address given as text. */
+static bool allowed(const acl_t *acl, const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        ck_assert_int_eq(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        ck_assert_int_eq(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+    }
+    return acl_match(acl, (struct sockaddr *)&ss);
+}
+
+START_TEST(test_acl_match)
+{
+    acl_t acl = {0, NULL};
+    char err[256];
+
+    ck_assert_int_eq(acl_parse("127.0.0.0/8, ::1, 10.16.0.0/12, 192.0.2.7, 2001:db8::/33", &acl,
+                               err, sizeof(err)),
+                     0);
+    ck_assert(allowed(&acl, "127.0.0.1"));
+    ck_assert(allowed(&acl, "127.255.255.255"));
+    ck_assert(!allowed(&acl, "128.0.0.1"));
+    ck_assert(!allowed(&acl, "126.255.255.255"));
+    ck_assert(allowed(&acl, "10.16.0.0"));
+    ck_assert(allowed(&acl, "10.31.255.255"));
+    ck_assert(!allowed(&acl, "10.32.0.0"));
+    ck_assert(!allowed(&acl, "10.15.255.255"));
+    ck_assert(allowed(&acl, "192.0.2.7"));
+    ck_assert(!allowed(&acl, "192.0.2.6"));
+    ck_assert(!allowed(&acl, "192.0.2.8"));
+    ck_assert(allowed(&acl, "::1"));
+    ck_assert(!allowed(&acl, "::2"));
+    ck_assert(allowed(&acl, "2001:db8:7fff::1"));
+    ck_assert(!allowed(&acl, "2001:db8:8000::1"));
+    /* IPv4-mapped sources are IPv4 */
+    ck_assert(allowed(&acl, "::ffff:127.0.0.1"));
+    ck_assert(allowed(&acl, "::ffff:10.20.0.1"));
+    ck_assert(!allowed(&acl, "::ffff:11.0.0.1"));
+    acl_clear(&acl);
+
+    ck_assert_int_eq(acl_parse("any", &acl, err, sizeof(err)), 0);
+    ck_assert(allowed(&acl, "203.0.113.9"));
+    ck_assert(allowed(&acl, "2001:db8::9"));
+    acl_clear(&acl);
+
+    ck_assert_int_eq(acl_parse("0.0.0.0/0", &acl, err, sizeof(err)), 0);
+    ck_assert(allowed(&acl, "203.0.113.9"));
+    ck_assert(!allowed(&acl, "2001:db8::9"));
+    acl_clear(&acl);
+
+    ck_assert_int_eq(acl_parse("::/0", &acl, err, sizeof(err)), 0);
+    ck_assert(!allowed(&acl, "203.0.113.9"));
+    ck_assert(allowed(&acl, "2001:db8::9"));
+    acl_clear(&acl);
+}
+END_TEST
+
 /* ---- files ---- */
 
 START_TEST(test_file_ok)
@@ -636,6 +703,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_error_texts);
     tcase_add_test(tc, test_names_and_aliases);
     tcase_add_test(tc, test_parsers);
+    tcase_add_test(tc, test_acl_match);
     tcase_add_test(tc, test_shipped_config);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");

@@ -635,6 +635,38 @@ START_TEST(test_tcp_queue_beyond_pipeline)
 }
 END_TEST
 
+/* spread_pipeline: a deep pipeline opens the pool's second connection;
+ * without it one connection carries everything up to max_pipeline. */
+START_TEST(test_tcp_spread_pipeline)
+{
+    enum { N = 40 };
+    for (int spread = 0; spread <= 8; spread += 8) {
+        struct result *r = calloc(N, sizeof(*r));
+        sr_upstream_cfg_t cfg;
+        sr_upstream_t *up;
+        sr_upstream_stats_t s;
+        sr_status_t st;
+
+        cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+        cfg.max_connections = 2;
+        cfg.spread_pipeline = spread;
+        up = sr_upstream_new(base, &cfg, NULL, &st);
+        ck_assert_ptr_nonnull(up);
+        for (int i = 0; i < N; i++)
+            ask(up, (uint16_t)i, "spread.example.test", 5000, &r[i]);
+        for (int i = 0; i < N; i++) {
+            ck_assert(run_until(base, &r[i].done, 1, 5000));
+            ck_assert_int_eq(r[i].status, SR_OK);
+            ck_assert_uint_eq(get16(r[i].resp), i);
+        }
+        sr_upstream_stats(up, &s);
+        ck_assert_uint_eq(s.connections, spread > 0 ? 2 : 1);
+        sr_upstream_free(up);
+        free(r);
+    }
+}
+END_TEST
+
 /* First connection: half an answer, then close. Later ones: answer. */
 static void h_close_mid_message(fake_req_t *r, void *arg)
 {
@@ -1272,6 +1304,7 @@ static Suite *upstream_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_tcp_pipelining_out_of_order);
     tcase_add_test(tc, test_tcp_queue_beyond_pipeline);
+    tcase_add_test(tc, test_tcp_spread_pipeline);
     tcase_add_test(tc, test_tcp_close_mid_message_resends);
     tcase_add_test(tc, test_tcp_close_twice_fails);
     tcase_add_loop_test(tc, test_tcp_framing_garbage, 0, 2);
