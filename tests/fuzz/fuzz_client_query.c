@@ -47,6 +47,7 @@
 #include "forwarder.h"
 #include "fuzz.h"
 #include "lib-internal.h"
+#include "listener.h"
 #include "log.h"
 #include "pool.h"
 #include "tcpconn.h"
@@ -487,7 +488,7 @@ static void check_reply(size_t i, const uint8_t *buf, size_t n)
         FUZZ_CHECK(!sr_msg_edns(g.reply)->present);
 }
 
-void __wrap_listener_udp_send(const fwd_client_t *c, const void *buf, size_t len);
+void __wrap_listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len);
 void __wrap_tcpconn_hold(tcpconn_t *c);
 void __wrap_tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len);
 sr_xfer_t *__wrap_sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
@@ -497,8 +498,23 @@ void __wrap_sr_xfer_cancel(sr_xfer_t *x);
 uint32_t __wrap_worker_now_s(void);
 uint64_t __wrap_pool_now_us(void);
 
-void __wrap_listener_udp_send(const fwd_client_t *c, const void *buf, size_t len)
+/* --wrap swaps symbols at link time, where signatures are not compared: a
+ * wrapper left behind by a change of its function's parameters links and
+ * crashes (listener_udp_send gained its batch). The compiler checks here. */
+#define SAME_TYPE(fn)                                                                              \
+    _Static_assert(__builtin_types_compatible_p(__typeof__(&fn), __typeof__(&__wrap_##fn)),        \
+                   "__wrap_" #fn " does not match " #fn)
+SAME_TYPE(listener_udp_send);
+SAME_TYPE(tcpconn_hold);
+SAME_TYPE(tcpconn_reply);
+SAME_TYPE(sr_upstream_query);
+SAME_TYPE(sr_xfer_cancel);
+SAME_TYPE(worker_now_s);
+SAME_TYPE(pool_now_us);
+
+void __wrap_listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len)
 {
+    (void)b; /* the harness worker has no UDP batch (w->udp is NULL) */
     FUZZ_CHECK(!c->tcp && c->fd >= 0);
     FUZZ_CHECK(!g.q[c->fd].tcp);
     check_reply((size_t)c->fd, buf, len);
