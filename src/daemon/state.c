@@ -89,9 +89,11 @@ int state_set(state_t *st, const char *key, const char *value, char *err, size_t
     bool keepable = true;
 
     /* One line per entry, read back by inih: no line breaks, and no ';'
-     * after a blank (inih would take it for a comment). */
+     * after a blank (inih would take it for a comment). A ';' first is
+     * after a blank too: the entry is written as "key = value". */
     for (const char *p = value; *p; p++)
-        if (*p == '\n' || *p == '\r' || (*p == ';' && p > value && (p[-1] == ' ' || p[-1] == '\t')))
+        if (*p == '\n' || *p == '\r' ||
+            (*p == ';' && (p == value || p[-1] == ' ' || p[-1] == '\t')))
             keepable = false;
     /* The earlier entry goes even when this value cannot be kept: it no
      * longer says what is in force, and a save would bring it back. */

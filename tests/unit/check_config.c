@@ -626,6 +626,14 @@ START_TEST(test_state_round_trip)
     ck_assert_int_eq(state_set(st, "FirewallData", "b", err, sizeof(err)), 0);
     ck_assert_int_eq(state_set(st, "FirewallData", "b ; c", err, sizeof(err)), -1);
     ck_assert_uint_eq(state_count(st), 0);
+    /* Nor one that begins with ';': written as "FirewallData = ;c", it
+     * would read back as "" (fuzz_config: corpus/config/regress-state-
+     * leading-semicolon). A ';' inside a word is kept. */
+    ck_assert_int_eq(state_set(st, "FirewallData", "b", err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, "FirewallData", ";c", err, sizeof(err)), -1);
+    ck_assert_uint_eq(state_count(st), 0);
+    ck_assert_int_eq(state_set(st, "FirewallData", "b;c", err, sizeof(err)), 0);
+    ck_assert_uint_eq(state_count(st), 1);
     state_free(st);
     cfg_unref(c);
 
