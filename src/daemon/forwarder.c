@@ -405,16 +405,29 @@ static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, 
         listener_udp_send(w->udp, &wt->client, buf, n);
 }
 
-/* The answer arrived: cache it, and give every waiter its rendering. */
+/* The answer arrived: cache it, and give every waiter its rendering.
+ * When it was cached, the waiters get what the cache now answers, so the
+ * first answer already has the TTLs every later one starts from (min_ttl,
+ * max_ttl, negative_ttl and RFC 2308's SOA minimum applied), as unbound's
+ * and dnsmasq's first answers do. What the cache refused (cache_size 0,
+ * TTL 0, a name spelt through a TTL field, ...) goes out as it came. */
 static void deliver(worker_t *w, pending_t *p, const sr_msg_t *msg)
 {
     uint32_t now = worker_now_s();
 
     table_remove(p);
     STAT_ADD(&w->stats, inflight, (uint64_t)-1);
-    cache_store(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, msg, now);
+    bool cached = cache_store(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
+                              p->cd, msg, now);
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
-        size_t n = cache_render(msg, &wt->q, w->out, 65535);
+        size_t n = 0;
+        if (cached) {
+            cache_result_t r = cache_lookup(w->cache, &wt->q, now, false, w->out, 65535, &n);
+            if (r != CACHE_HIT && r != CACHE_HIT_PREFETCH)
+                n = 0;
+        }
+        if (n == 0)
+            n = cache_render(msg, &wt->q, w->out, 65535);
         if (n == 0)
             n = reply_for_query(&wt->q, RCODE_SERVFAIL, w->out, 65535);
         STAT_ADD(&w->stats, waiting, (uint64_t)-1);

@@ -5,7 +5,8 @@
 # its TTL; TTL 0 is never cached; NXDOMAIN and NODATA are cached; 50
 # identical concurrent queries become one upstream query; names differing
 # only in case share an entry; cache flush and dump work; serve_stale
-# answers from an expired entry when the upstream fails.
+# answers from an expired entry when the upstream fails; min/max/negative
+# TTL limits apply to the first answer too.
 # shellcheck disable=SC2086
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -118,3 +119,15 @@ assert_match 'status: SERVFAIL' "$out" "nothing stale to serve: SERVFAIL"
 fakedns_mode up1 good
 
 stop_stubresd sr
+
+# --- the TTL limits apply from the first answer on ------------------------------------
+# (as in unbound and dnsmasq: a client never sees a TTL the cache would not give)
+start_stubresd srl "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 1" "max_ttl = 10" "negative_ttl = 5"
+before=$(seen www.$ZONE.)
+assert_eq 10 "$(ttl_of www.$ZONE)" "max_ttl = 10: the first answer says 10, not the zone's 300"
+assert_eq $((before + 1)) "$(seen www.$ZONE.)" "(it came from the upstream)"
+out=$($SR_DIG nxfirst.$ZONE A +noall +comments +authority)
+assert_match 'status: NXDOMAIN' "$out" "a first NXDOMAIN"
+soa_ttl=$(printf '%s\n' "$out" | awk '$4 == "SOA" { print $2 }')
+assert_eq 5 "$soa_ttl" "negative_ttl = 5: its SOA TTL is 5 (the zone's SOA TTL is 300, its MINIMUM 60)"
+stop_stubresd srl
