@@ -34,6 +34,8 @@ IT_TIMEOUT=$((60 + (SECS + 3) * REPS * ($# + 1) + 20 * ($# + 1)))
 IT_WAIT=60
 # shellcheck source=../tests/integration/lib.sh
 . "$TOP/tests/integration/lib.sh"
+# shellcheck source=ab_lib.sh
+. "$BENCH_DIR/ab_lib.sh"
 export PATH=$PATH:/usr/sbin:/sbin
 LIB=$BENCH_DIR/compare_lib.py
 PIN0="taskset -c 0"
@@ -44,44 +46,7 @@ if [ ! -x "$FLOOR" ]; then
     gcc -O2 -o "$FLOOR" "$BENCH_DIR/floor.c"
 fi
 
-ticks() {
-    local st
-    st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    st=${st##*) }
-    # shellcheck disable=SC2086
-    set -- $st
-    echo $((${12} + ${13}))
-}
-
-mkdir -p "$T/zone" "$T/nsd"
-"$PY" "$LIB" zone "$T/zone/bench.test.zone" bench.test 1000
-"$PY" "$LIB" names "$T/q.txt" bench.test 0 1000
-np=$(free_port)
-cat >"$T/nsd/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$np
-    port: $np
-    do-ip4: yes
-    do-ip6: no
-    server-count: 1
-    reuseport: no
-    username: ""
-    chroot: ""
-    zonesdir: "$T/nsd"
-    zonelistfile: "$T/nsd/zone.list"
-    database: ""
-    xfrdfile: "$T/nsd/xfrd.state"
-    xfrdir: "$T/nsd"
-    pidfile: "$T/nsd/nsd.pid"
-    verbosity: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "bench.test."
-    zonefile: "$T/zone/bench.test.zone"
-EOF
-start_bg nsd nsd -d -c "$T/nsd/nsd.conf"
-wait_udp 127.0.0.1 "$np" nsd
+start_bench_nsd 1000
 echo "nameserver 127.0.0.1" >"$T/resolv.conf"
 
 declare -A PORT

@@ -25,6 +25,8 @@ IT_TIMEOUT=300
 IT_WAIT=60
 # shellcheck source=../tests/integration/lib.sh
 . "$TOP/tests/integration/lib.sh"
+# shellcheck source=ab_lib.sh
+. "$BENCH_DIR/ab_lib.sh"
 export PATH=$PATH:/usr/sbin:/sbin
 LIB=$BENCH_DIR/compare_lib.py
 PIN0=""
@@ -34,35 +36,7 @@ if [ "$(nproc)" -ge 2 ]; then
     PIN1="taskset -c 1"
 fi
 
-mkdir -p "$T/zone" "$T/nsd"
-"$PY" "$LIB" zone "$T/zone/bench.test.zone" bench.test "$N"
-"$PY" "$LIB" names "$T/q.txt" bench.test 0 "$N"
-np=$(free_port)
-cat >"$T/nsd/nsd.conf" <<EOF
-server:
-    ip-address: 127.0.0.1@$np
-    port: $np
-    do-ip4: yes
-    do-ip6: no
-    server-count: 1
-    reuseport: no
-    username: ""
-    chroot: ""
-    zonesdir: "$T/nsd"
-    zonelistfile: "$T/nsd/zone.list"
-    database: ""
-    xfrdfile: "$T/nsd/xfrd.state"
-    xfrdir: "$T/nsd"
-    pidfile: "$T/nsd/nsd.pid"
-    verbosity: 0
-remote-control:
-    control-enable: no
-zone:
-    name: "bench.test."
-    zonefile: "$T/zone/bench.test.zone"
-EOF
-start_bg nsd nsd -d -c "$T/nsd/nsd.conf"
-wait_udp 127.0.0.1 "$np" nsd
+start_bench_nsd "$N"
 
 sp=$(free_port)
 echo "nameserver 127.0.0.1" >"$T/resolv.conf"
