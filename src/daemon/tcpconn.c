@@ -123,14 +123,27 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
         return;
     }
     if (w->nconns >= w->max_conns) {
-        /* At the cap: make room by closing the connection idle longest
-         * (RFC 7766 6.2.3 lets a server close idle connections); when all
-         * are busy, the newcomer is the one turned away. */
+        /* At the cap: make room by closing a connection with nothing in
+         * flight (RFC 7766 6.2.3 lets a server close idle connections):
+         * first the one whose unfinished message began longest ago (a
+         * slowloris refreshes its activity with every byte, so by activity
+         * alone a client accepted a moment ago, its query not yet read,
+         * would go before it), then the one idle longest. When all are
+         * busy, the newcomer is the one turned away. */
         tcpconn_t *victim = NULL;
-        for (tcpconn_t *o = w->conns; o != NULL; o = o->next)
-            if (o->inflight == 0 && out_len(o) == 0 &&
-                (victim == NULL || o->last_active_us < victim->last_active_us))
+        for (tcpconn_t *o = w->conns; o != NULL; o = o->next) {
+            if (o->inflight != 0 || out_len(o) != 0)
+                continue;
+            if (victim == NULL) {
                 victim = o;
+            } else if (o->partial_since_us != 0) {
+                if (victim->partial_since_us == 0 || o->partial_since_us < victim->partial_since_us)
+                    victim = o;
+            } else if (victim->partial_since_us == 0 &&
+                       o->last_active_us < victim->last_active_us) {
+                victim = o;
+            }
+        }
         STAT_INC(&w->stats, tcp_refused);
         if (victim == NULL) {
             close(fd);
