@@ -184,6 +184,8 @@ IT_TIMEOUT=$((DEADLINE - $(date +%s)))
 IT_WAIT=20
 # shellcheck source=../tests/integration/lib.sh
 . "$TOP/tests/integration/lib.sh"
+# shellcheck source=ab_lib.sh
+. "$BENCH_DIR/ab_lib.sh"
 LIB=$BENCH_DIR/compare_lib.py
 
 RAW=$T/raw.tsv
@@ -245,15 +247,7 @@ _cmp_exit() {
 trap _cmp_exit EXIT
 
 # --- measuring helpers -------------------------------------------------------
-# ticks PID: utime+stime of the process (all threads), in clock ticks.
-ticks() {
-    local st
-    st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    st=${st##*) }
-    # shellcheck disable=SC2086
-    set -- $st
-    echo $((${12} + ${13}))
-}
+# ticks PID (utime+stime in clock ticks) comes from ab_lib.sh.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # dp PIN OUT SECONDS ARGS...: dnsperf (at 127.0.0.1, -t 2) with its output
