@@ -1121,23 +1121,20 @@ void cfg_unref(cfg_t *c)
 
 /* ---------------------------------------------------------------- files */
 
-struct load_ctx {
-    cfg_t *c;
+struct ini_ctx {
     const char *path;
     FILE *f;
     int line;
     cfg_errors_t *errs;
-    int nerr_before;
-    bool seen[NKEYS]; /* list keys met in this file */
-    cfg_key_cb cb;
-    void *cbarg;
+    cfg_ini_fn fn;
+    void *arg;
 };
 
 /* inih's reader: one line per call, counted, so errors can name it.
  * A line too long for the buffer is refused here rather than split. */
-static char *load_reader(char *str, int num, void *stream)
+static char *line_reader(char *str, int num, void *stream)
 {
-    struct load_ctx *x = stream;
+    struct ini_ctx *x = stream;
     size_t len;
 
     if (fgets(str, num, x->f) == NULL)
@@ -1167,66 +1164,25 @@ static char *load_reader(char *str, int num, void *stream)
     return str;
 }
 
-static int load_handler(void *user, const char *section, const char *name, const char *value)
+static int line_handler(void *user, const char *section, const char *name, const char *value)
 {
-    struct load_ctx *x = user;
+    struct ini_ctx *x = user;
     char where[1100];
-    char err[2048];
-    int i;
 
     snprintf(where, sizeof(where), "%s:%d", x->path, x->line);
-    if (section[0] != '\0' && strcasecmp(section, "stubresd") != 0) {
-        cfg_errors_add(x->errs, "%s: %s: unknown section [%s] (keys need no section)", where, name,
-                       section);
-        return 1;
-    }
-    i = cfg_key_index(name);
-    if (i >= 0 && x->seen[i] &&
-        (keys[i].type == KT_LISTEN || keys[i].type == KT_ACL || keys[i].type == KT_SERVERS)) {
-        /* A list key repeated in one file adds to the list. */
-        size_t n = strlen(x->c->text[i]) + strlen(value) + 3;
-        char *joined = malloc(n);
-        if (joined == NULL)
-            return 0;
-        snprintf(joined, n, "%s, %s", x->c->text[i], value);
-        if (cfg_set(x->c, name, joined, where, false, err, sizeof(err)) != CFG_OK)
-            cfg_errors_add(x->errs, "%s", err);
-        else if (x->cb != NULL)
-            x->cb(x->cbarg, keys[i].name, x->c->text[i]);
-        free(joined);
-        return 1;
-    }
-    if (cfg_set(x->c, name, value, where, false, err, sizeof(err)) != CFG_OK) {
-        cfg_errors_add(x->errs, "%s", err);
-        return 1;
-    }
-    x->seen[i] = true;
-    if (x->cb != NULL)
-        x->cb(x->cbarg, keys[i].name, x->c->text[i]);
+    x->fn(x->arg, where, section, name, value);
     return 1;
 }
 
-int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *errs, cfg_key_cb cb,
-                  void *cbarg)
+int cfg_read_ini(const char *path, bool missing_ok, cfg_errors_t *errs, cfg_ini_fn fn, void *arg)
 {
-    struct load_ctx *x;
+    struct ini_ctx x = {.path = path, .errs = errs, .fn = fn, .arg = arg};
     size_t before = errs->n + errs->dropped;
     int rc;
 
-    x = calloc(1, sizeof(*x));
-    if (x == NULL) {
-        cfg_errors_add(errs, "%s: out of memory", path);
-        return -1;
-    }
-    x->c = c;
-    x->path = path;
-    x->errs = errs;
-    x->cb = cb;
-    x->cbarg = cbarg;
-    x->f = fopen(path, "re");
-    if (x->f == NULL) {
+    x.f = fopen(path, "re");
+    if (x.f == NULL) {
         int e = errno;
-        free(x);
         if (e == ENOENT && missing_ok)
             return 0;
         cfg_errors_add(errs, "%s: cannot open: %s", path, strerror(e));
@@ -1241,23 +1197,85 @@ int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *err
     ini_initial_alloc = CFG_VALUE_MAX + 512;
     ini_allow_multiline = false;
     ini_stop_on_first_error = false;
-    rc = ini_parse_stream(load_reader, x, load_handler, x);
+    rc = ini_parse_stream(line_reader, &x, line_handler, &x);
     if (rc > 0 && errs->n + errs->dropped == before)
         cfg_errors_add(errs, "%s:%d: syntax error", path, rc);
     else if (rc < 0)
         cfg_errors_add(errs, "%s: cannot parse (out of memory)", path);
-    fclose(x->f);
-    free(x);
-    if (errs->n + errs->dropped != before)
+    fclose(x.f);
+    return errs->n + errs->dropped != before ? -1 : 0;
+}
+
+struct load_ctx {
+    cfg_t *c;
+    cfg_errors_t *errs;
+    bool seen[NKEYS]; /* list keys met in this file */
+    cfg_key_cb cb;
+    void *cbarg;
+};
+
+static void load_handler(void *user, const char *where, const char *section, const char *name,
+                         const char *value)
+{
+    struct load_ctx *x = user;
+    char err[2048];
+    int i;
+
+    if (section[0] != '\0' && strcasecmp(section, "stubresd") != 0) {
+        cfg_errors_add(x->errs, "%s: %s: unknown section [%s] (keys need no section)", where, name,
+                       section);
+        return;
+    }
+    i = cfg_key_index(name);
+    if (i >= 0 && x->seen[i] &&
+        (keys[i].type == KT_LISTEN || keys[i].type == KT_ACL || keys[i].type == KT_SERVERS)) {
+        /* A list key repeated in one file adds to the list. */
+        size_t n = strlen(x->c->text[i]) + strlen(value) + 3;
+        char *joined = malloc(n);
+        if (joined == NULL)
+            return;
+        snprintf(joined, n, "%s, %s", x->c->text[i], value);
+        if (cfg_set(x->c, name, joined, where, false, err, sizeof(err)) != CFG_OK)
+            cfg_errors_add(x->errs, "%s", err);
+        else if (x->cb != NULL)
+            x->cb(x->cbarg, keys[i].name, x->c->text[i]);
+        free(joined);
+        return;
+    }
+    if (cfg_set(x->c, name, value, where, false, err, sizeof(err)) != CFG_OK) {
+        cfg_errors_add(x->errs, "%s", err);
+        return;
+    }
+    x->seen[i] = true;
+    if (x->cb != NULL)
+        x->cb(x->cbarg, keys[i].name, x->c->text[i]);
+}
+
+int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *errs, cfg_key_cb cb,
+                  void *cbarg)
+{
+    struct load_ctx *x;
+    int rc;
+
+    x = calloc(1, sizeof(*x));
+    if (x == NULL) {
+        cfg_errors_add(errs, "%s: out of memory", path);
         return -1;
-    if (c->path[0] == '\0' || strcmp(c->path, path) != 0) {
+    }
+    x->c = c;
+    x->errs = errs;
+    x->cb = cb;
+    x->cbarg = cbarg;
+    rc = cfg_read_ini(path, missing_ok, errs, load_handler, x);
+    free(x);
+    if (rc != 0)
+        return -1;
+    if (c->path[0] == '\0') {
         /* Remember the main config file (the first one loaded). */
-        if (c->path[0] == '\0') {
-            char *d = strdup(path);
-            if (d != NULL) {
-                free(c->path);
-                c->path = d;
-            }
+        char *d = strdup(path);
+        if (d != NULL) {
+            free(c->path);
+            c->path = d;
         }
     }
     return 0;

@@ -149,6 +149,17 @@ cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, ch
 /* Callback of cfg_load_file for every key accepted (canonical name). */
 typedef void (*cfg_key_cb)(void *arg, const char *name, const char *value);
 
+/* One `name = value` line of an INI file: where is "FILE:LINE", section
+ * "" outside any [section]. */
+typedef void (*cfg_ini_fn)(void *arg, const char *where, const char *section, const char *name,
+                           const char *value);
+/* Read an INI file line by line the way config files are read (values
+ * up to CFG_VALUE_MAX, ';' and '#' comments, no continuation lines), fn
+ * for every name = value. A missing file is an error unless missing_ok.
+ * Syntax errors go to errs naming FILE:LINE; returns 0 when errs got
+ * nothing new (fn adds its own errors to errs). */
+int cfg_read_ini(const char *path, bool missing_ok, cfg_errors_t *errs, cfg_ini_fn fn, void *arg);
+
 /* Read an INI file into c: every `key = value` line through cfg_set. A
  * missing file is an error unless missing_ok. Errors go to errs; returns 0
  * when there were none. The first appearance of a list key in the file

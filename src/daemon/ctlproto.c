@@ -17,7 +17,9 @@ typedef struct ctl_def {
 static const ctl_def_t cmds[] = {
     {"stats", NULL, CTL_STATS, 0, 0, "stats                      counters"},
     {"status", NULL, CTL_STATUS, 0, 0, "status                     version, uptime, upstreams"},
-    {"config", NULL, CTL_CONFIG, 1, 1, "config NAME[=VALUE]        read or change a setting"},
+    {"config", NULL, CTL_CONFIG, 1, 1,
+     "config NAME[=VALUE]        read or change a setting\n"
+     "  config reset [NAME]        back to the config file's value (all: no NAME)"},
     {"server", NULL, CTL_SERVER, 1, CTL_MAX_ARGS,
      "server SPEC [SPEC...]      replace the upstream list"},
     {"cache", "flush", CTL_CACHE_FLUSH, 0, 1, "cache flush [NAME]         drop all, or one name"},
@@ -187,6 +189,25 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
                 memmove(ne + 1, vs, vl + 1);
             }
             req->argv[req->argc++] = p;
+        }
+        /* `config reset [NAME]`: no key is called reset, and a name has
+         * no blanks, so "reset" first cannot be anything else. */
+        if (req->argc == 1 && strncmp(p, "reset", 5) == 0 &&
+            (p[5] == '\0' || p[5] == ' ' || p[5] == '\t') && strchr(p, '=') == NULL) {
+            char *q = p + 5;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            req->cmd = CTL_CONFIG_RESET;
+            req->name = "config reset";
+            req->argc = 0;
+            if (*q != '\0') {
+                if (strpbrk(q, " \t") != NULL) {
+                    snprintf(err, errcap, "usage: config reset [NAME]");
+                    return -1;
+                }
+                req->argv[req->argc++] = q;
+            }
+            return 0;
         }
     } else {
         char *w;

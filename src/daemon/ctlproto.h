@@ -19,6 +19,7 @@ typedef enum ctl_cmd {
     CTL_STATS,
     CTL_STATUS,
     CTL_CONFIG,
+    CTL_CONFIG_RESET, /* `config reset [NAME]` */
     CTL_SERVER,
     CTL_CACHE_FLUSH,
     CTL_CACHE_DUMP,

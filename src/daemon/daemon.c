@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -15,33 +16,87 @@
 #include "log.h"
 #include "stats.h"
 
-cfg_t *daemon_load(const char *path, state_t **st, cfg_errors_t *errs)
+/* The config file's path as the state file records it: absolute, so a
+ * relative -c and an absolute one name the same file. */
+static void config_id(const char *path, char *out, size_t cap)
 {
-    cfg_t *c = cfg_new();
+    char *real = realpath(path, NULL);
+    snprintf(out, cap, "%s", real != NULL ? real : path);
+    free(real);
+}
+
+static void drop_all(state_t *st)
+{
+    state_override_t o;
+    while (state_count(st) > 0) {
+        state_get(st, 0, &o);
+        state_remove(st, o.key);
+    }
+}
+
+cfg_t *daemon_load(const char *path, cfg_t **file_cfg, state_t **st, size_t *dropped,
+                   cfg_errors_t *errs)
+{
+    cfg_t *file = cfg_new(), *c = NULL;
     state_t *s = NULL;
+    cfg_errors_t serrs = {0};
+    char id[4096];
 
     *st = NULL;
-    if (c == NULL) {
+    *file_cfg = NULL;
+    *dropped = 0;
+    if (file == NULL) {
         cfg_errors_add(errs, "out of memory");
         return NULL;
     }
-    if (cfg_load_file(c, path, false, errs, NULL, NULL) != 0)
+    if (cfg_load_file(file, path, false, errs, NULL, NULL) != 0)
         goto fail;
-    s = state_new(c->state_file);
-    if (s == NULL) {
+    s = state_new(file->state_file);
+    c = cfg_dup(file);
+    if (s == NULL || c == NULL) {
         cfg_errors_add(errs, "out of memory");
         goto fail;
     }
-    /* What operators changed at run time wins over the file. */
-    if (state_load(s, c, errs) != 0)
-        goto fail;
+    /* What operators changed at run time wins over the file while the
+     * file still says what it said then. A state file that cannot be
+     * read is no reason to refuse to start: the file's settings hold. */
+    if (state_read(s, &serrs) != 0) {
+        for (size_t i = 0; i < serrs.n; i++)
+            log_warnx("%s", serrs.msg[i]);
+        log_warnx("state_file %s: not applied; the config file's settings are in force",
+                  state_path(s));
+        drop_all(s);
+        *dropped = 1;
+    }
+    config_id(path, id, sizeof(id));
+    *dropped += state_apply(s, file, id, c);
+    cfg_errors_clear(&serrs);
+    if (state_count(s) > 0 && cfg_check(c, &serrs) != 0) {
+        for (size_t i = 0; i < serrs.n; i++)
+            log_warnx("%s", serrs.msg[i]);
+        log_warnx("state_file %s: the run-time changes do not fit %s; all dropped, the config "
+                  "file's settings are in force",
+                  state_path(s), path);
+        *dropped += state_count(s);
+        drop_all(s);
+        cfg_unref(c);
+        c = cfg_dup(file);
+        if (c == NULL) {
+            cfg_errors_add(errs, "out of memory");
+            goto fail;
+        }
+    }
     if (cfg_check(c, errs) != 0)
         goto fail;
+    cfg_errors_clear(&serrs);
     *st = s;
+    *file_cfg = file;
     return c;
 fail:
+    cfg_errors_clear(&serrs);
     state_free(s);
     cfg_unref(c);
+    cfg_unref(file);
     return NULL;
 }
 
@@ -143,7 +198,9 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
 {
     cfg_errors_t errs = {0};
     state_t *st = NULL;
-    cfg_t *c = daemon_load(d->config_path, &st, &errs);
+    cfg_t *file = NULL;
+    size_t dropped = 0;
+    cfg_t *c = daemon_load(d->config_path, &file, &st, &dropped, &errs);
     int rc = -1;
 
     if (c == NULL) {
@@ -153,9 +210,23 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
     keep_restart_keys(d->cfg, c);
     /* The state file stays the running one (state_file needs a restart). */
     if (strcmp(state_path(st), state_path(d->state)) != 0) {
+        char id[4096];
         state_free(st);
+        cfg_unref(c);
         st = state_new(state_path(d->state));
-        if (st == NULL || state_load(st, c, &errs) != 0) {
+        c = cfg_dup(file);
+        if (st == NULL || c == NULL) {
+            snprintf(err, errcap, "out of memory");
+            goto done;
+        }
+        keep_restart_keys(d->cfg, c);
+        if (state_read(st, &errs) != 0) {
+            join_errors(&errs, err, errcap);
+            goto done;
+        }
+        config_id(d->config_path, id, sizeof(id));
+        dropped += state_apply(st, file, id, c);
+        if (cfg_check(c, &errs) != 0) {
             join_errors(&errs, err, errcap);
             goto done;
         }
@@ -165,13 +236,29 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
     state_free(d->state);
     d->state = st;
     st = NULL;
+    cfg_unref(d->file_cfg);
+    d->file_cfg = file;
+    file = NULL;
+    if (dropped > 0)
+        daemon_save_state(d);
     rc = 0;
     log_notice("reloaded %s", d->config_path);
 done:
     state_free(st);
     cfg_unref(c);
+    cfg_unref(file);
     cfg_errors_clear(&errs);
     return rc;
+}
+
+int daemon_save_state(daemon_t *d)
+{
+    char err[1200];
+
+    if (state_save(d->state, err, sizeof(err)) == 0)
+        return 0;
+    log_warnx("%s; the run-time changes in force will not survive a restart", err);
+    return -1;
 }
 
 /* ------------------------------------------------------------- commands */
@@ -206,6 +293,26 @@ static json_t *cmd_stats(daemon_t *d)
     if (d->cache != NULL)
         cache_stats(d->cache, &cs);
     return stats_json(&t, &cs, d->pool, uptime_s(d), d->nworkers);
+}
+
+static json_t *overrides_json(const daemon_t *d)
+{
+    json_t *a = json_array();
+    state_override_t o;
+
+    for (size_t i = 0; a != NULL && i < state_count(d->state); i++) {
+        char when[40] = "";
+        time_t t = (time_t)0;
+        struct tm tm;
+        state_get(d->state, i, &o);
+        t = (time_t)o.since;
+        if (o.since > 0 && gmtime_r(&t, &tm) != NULL)
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "key", o.key, "value", o.value,
+                                           "file_value", o.file_value != NULL ? o.file_value : "",
+                                           "since", when));
+    }
+    return a;
 }
 
 static json_t *cmd_status(daemon_t *d)
@@ -243,12 +350,30 @@ static json_t *cmd_status(daemon_t *d)
                                   (json_int_t)d->cfg->cache_size));
     json_object_set_new(o, "inflight", json_integer((json_int_t)t.inflight));
     json_object_set_new(o, "build", json_string(cfg_build_info()));
+    json_object_set_new(o, "overrides", overrides_json(d));
     return o;
 }
 
+/* Record what is now in force in a copy of the state (the caller has
+ * published it), write it, and put the copy in place. A state file that
+ * cannot be written does not undo the change: the reply says
+ * "persisted": false and why, and the log says it once. */
+static void persist(daemon_t *d, state_t *st, json_t *reply)
+{
+    char err[1200];
+
+    state_free(d->state);
+    d->state = st;
+    if (state_save(st, err, sizeof(err)) == 0)
+        return;
+    log_warnx("%s; the change is in force but will not survive a restart", err);
+    json_object_set_new(reply, "persisted", json_false());
+    json_object_set_new(reply, "warning", json_string(err));
+}
+
 /* Apply one change (already checked as far as cfg_set goes) to a copy of
- * the settings, check it, persist it, then put it in force: either all
- * of that happens or nothing does. */
+ * the settings, check it, put it in force, then persist it: a change the
+ * daemon refuses is never written. */
 static json_t *change(daemon_t *d, const char *name, const char *value)
 {
     char err[2048], canon[CFG_VALUE_MAX + 64];
@@ -258,6 +383,7 @@ static json_t *change(daemon_t *d, const char *name, const char *value)
     pool_t *pool = NULL;
     json_t *reply = NULL;
     int idx = cfg_key_index(name);
+    bool kept = true;
 
     if (c == NULL)
         return fail("out of memory");
@@ -283,22 +409,126 @@ static json_t *change(daemon_t *d, const char *name, const char *value)
         goto done;
     }
     const char *key = cfg_key_name((size_t)idx);
-    if (state_set(st, key, c->text[idx], err, sizeof(err)) != 0 ||
-        state_save(st, err, sizeof(err)) != 0) {
-        reply = fail(err);
-        goto done;
-    }
+    char keep_err[1200];
+    if (state_set(st, d->file_cfg, key, c->text[idx], (int64_t)time(NULL), keep_err,
+                  sizeof(keep_err)) != 0)
+        kept = false;
     if (daemon_publish(d, c, pool, err, sizeof(err)) != 0) {
         reply = fail(err);
         goto done;
     }
-    state_free(d->state);
-    d->state = st;
-    st = NULL;
     cfg_get(c, name, canon, sizeof(canon), err, sizeof(err));
     log_notice("control: %s = %s", key, canon);
     reply = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", canon);
+    if (reply == NULL)
+        goto done;
+    persist(d, st, reply);
+    st = NULL;
+    if (!kept) {
+        log_warnx("%s; the change is in force but will not survive a restart", keep_err);
+        json_object_set_new(reply, "persisted", json_false());
+        json_object_set_new(reply, "warning", json_string(keep_err));
+    }
 done:
+    cfg_errors_clear(&errs);
+    pool_unref(pool);
+    state_free(st);
+    cfg_unref(c);
+    return reply;
+}
+
+/* Put the config file's values of key (and its related keys) into c:
+ * empty ones first, since servers and dns_server clear each other when
+ * set non-empty. */
+static int restore_file_value(daemon_t *d, cfg_t *c, const char *key, char *err, size_t errcap)
+{
+    const char *names[2] = {key, NULL};
+    size_t n = 1;
+
+    if (strcasecmp(key, "servers") == 0 || strcasecmp(key, "dns_server") == 0) {
+        names[0] = "servers";
+        names[1] = "dns_server";
+        n = 2;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            int k = cfg_key_index(names[i]);
+            const char *v = d->file_cfg->text[k] != NULL ? d->file_cfg->text[k] : "";
+            if ((pass == 0) != (v[0] == '\0'))
+                continue;
+            if (cfg_set(c, names[i], v, d->file_cfg->where[k], false, err, errcap) != CFG_OK)
+                return -1;
+        }
+    return 0;
+}
+
+/* `config reset [NAME]`: back to the config file's value of NAME (of
+ * every key changed at run time without NAME). */
+static json_t *cmd_reset(daemon_t *d, const char *name)
+{
+    char err[2048];
+    cfg_errors_t errs = {0};
+    cfg_t *c = NULL;
+    state_t *st = NULL;
+    pool_t *pool = NULL;
+    json_t *reply = NULL, *done_keys = json_array();
+    bool upstream = false;
+    state_override_t o;
+
+    if (done_keys == NULL)
+        return fail("out of memory");
+    if (name != NULL && cfg_key_index(name) < 0) {
+        snprintf(err, sizeof(err), "config reset: unknown setting '%.200s'", name);
+        reply = fail(err);
+        goto done;
+    }
+    c = cfg_dup(d->cfg);
+    st = state_dup(d->state);
+    if (c == NULL || st == NULL) {
+        reply = fail("out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < state_count(d->state); i++) {
+        state_get(d->state, i, &o);
+        int k = cfg_key_index(o.key);
+        if (name != NULL && k != cfg_key_index(name) &&
+            !(strcasecmp(name, "servers") == 0 && strcasecmp(o.key, "dns_server") == 0) &&
+            !(strcasecmp(name, "dns_server") == 0 && strcasecmp(o.key, "servers") == 0))
+            continue;
+        if (restore_file_value(d, c, o.key, err, sizeof(err)) != 0) {
+            reply = fail(err);
+            goto done;
+        }
+        upstream = upstream || cfg_key_upstream((size_t)k);
+        state_remove(st, o.key);
+        json_array_append_new(done_keys, json_string(o.key));
+    }
+    if (cfg_check(c, &errs) != 0) {
+        join_errors(&errs, err, sizeof(err));
+        reply = fail(err);
+        goto done;
+    }
+    if (upstream && !pool_matches(d->pool, c)) {
+        pool = pool_new(c, d->pool, err, sizeof(err));
+        if (pool == NULL || pool_validate(pool, d->base, err, sizeof(err)) != 0) {
+            reply = fail(err);
+            goto done;
+        }
+    }
+    if (json_array_size(done_keys) > 0 && daemon_publish(d, c, pool, err, sizeof(err)) != 0) {
+        reply = fail(err);
+        goto done;
+    }
+    reply = json_pack("{s:b, s:O}", "ok", 1, "reset", done_keys);
+    if (reply == NULL || json_array_size(done_keys) == 0)
+        goto done;
+    for (size_t i = 0; i < json_array_size(done_keys); i++)
+        log_notice("control: %s reset to the config file's value",
+                   json_string_value(json_array_get(done_keys, i)));
+    persist(d, st, reply);
+    st = NULL;
+done:
+    json_decref(done_keys);
     cfg_errors_clear(&errs);
     pool_unref(pool);
     state_free(st);
@@ -352,11 +582,14 @@ static json_t *cmd_server(daemon_t *d, const ctl_request_t *req)
     r = change(d, "servers", list);
     if (r == NULL || !json_is_true(json_object_get(r, "ok")))
         return r;
-    json_decref(r);
     servers = json_array();
     for (size_t i = 0; i < d->pool->n; i++)
         json_array_append_new(servers, json_string(d->pool->servers[i]->spec.name));
-    return json_pack("{s:b, s:o}", "ok", 1, "servers", servers);
+    /* The change's reply, with the list in force instead of the text. */
+    json_object_del(r, "name");
+    json_object_del(r, "value");
+    json_object_set_new(r, "servers", servers);
+    return r;
 }
 
 static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
@@ -406,6 +639,7 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     case CTL_STATS: return cmd_stats(d);
     case CTL_STATUS: return cmd_status(d);
     case CTL_CONFIG: return cmd_config(d, req->argv[0]);
+    case CTL_CONFIG_RESET: return cmd_reset(d, req->argc > 0 ? req->argv[0] : NULL);
     case CTL_SERVER: return cmd_server(d, req);
     case CTL_CACHE_FLUSH: return cmd_flush(d, req);
     case CTL_CACHE_DUMP: return cmd_dump(d);

@@ -29,7 +29,8 @@ struct event_base;
 typedef struct daemon {
     struct event_base *base; /* the main thread's loop */
     char *config_path;
-    cfg_t *cfg;     /* settings in force (file + state) */
+    cfg_t *cfg;      /* settings in force (file + state) */
+    cfg_t *file_cfg; /* the config file's settings alone (last start or reload) */
     state_t *state; /* what operators changed at run time */
     pool_t *pool;   /* upstreams in force */
     cache_t *cache;
@@ -43,9 +44,16 @@ typedef struct daemon {
 } daemon_t;
 
 /* Load the config file and the state file into a new cfg_t and check it.
- * *st receives the state (state file path from the config). Returns NULL
- * with errors in errs. */
-cfg_t *daemon_load(const char *path, state_t **st, cfg_errors_t *errs);
+ * *file_cfg receives the config file's settings alone, *st the state
+ * (state file path from the config) holding the run-time changes that
+ * still apply; *dropped counts those that no longer did (logged; the
+ * caller saves the state when it can). Returns NULL with errors in errs;
+ * only the config file's errors are fatal. */
+cfg_t *daemon_load(const char *path, cfg_t **file_cfg, state_t **st, size_t *dropped,
+                   cfg_errors_t *errs);
+
+/* Write d's state file; a failure is logged. 0 or -1. */
+int daemon_save_state(daemon_t *d);
 
 /* The cache settings of c. */
 cache_cfg_t daemon_cache_cfg(const cfg_t *c);

@@ -168,7 +168,8 @@ int main(int argc, char **argv)
     log_init("stubresd", true, LOG_LEVEL_NOTICE);
 
     /* 1. The whole configuration, checked, before anything else. */
-    d.cfg = daemon_load(path, &st, &errs);
+    size_t dropped = 0;
+    d.cfg = daemon_load(path, &d.file_cfg, &st, &dropped, &errs);
     if (d.cfg == NULL) {
         for (size_t i = 0; i < errs.n; i++)
             fprintf(stderr, "stubresd: %s\n", errs.msg[i]);
@@ -244,6 +245,8 @@ int main(int argc, char **argv)
             log_warnx("state_file: %s is not writable: changes made at run time will not "
                       "survive a restart",
                       state_path(d.state));
+        else if (dropped > 0)
+            daemon_save_state(&d); /* the changes the config file overruled */
         free(copy);
     }
 
@@ -345,6 +348,7 @@ out:
     pool_unref(d.pool);
     cache_free(d.cache);
     state_free(d.state);
+    cfg_unref(d.file_cfg);
     cfg_unref(d.cfg);
     free(d.config_path);
     if (d.base != NULL)

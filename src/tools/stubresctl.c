@@ -263,6 +263,19 @@ static void print_status(json_t *r)
     printf("cache:      %lld entries, %lld of %lld bytes\n", num(c, "entries"), num(c, "bytes"),
            num(c, "max_bytes"));
     printf("in flight:  %lld\n", num(r, "inflight"));
+    json_t *ov = json_object_get(r, "overrides");
+    if (json_array_size(ov) == 0) {
+        printf("overrides:  none (the config file's settings are in force)\n");
+    } else {
+        printf("overrides:  changed at run time, over the config file (config reset NAME drops "
+               "one):\n");
+        json_array_foreach(ov, i, v)
+        {
+            printf("  %s = %s\n      since %s; the config file has: %s\n", str(v, "key"),
+                   str(v, "value"), str(v, "since")[0] ? str(v, "since") : "(unknown)",
+                   str(v, "file_value")[0] ? str(v, "file_value") : "(empty)");
+        }
+    }
     print_upstreams(json_object_get(r, "upstreams"), false);
 }
 
@@ -274,6 +287,15 @@ static void print_human(const ctl_request_t *req, json_t *r)
     switch (req->cmd) {
     case CTL_STATS: print_stats(r); break;
     case CTL_STATUS: print_status(r); break;
+    case CTL_CONFIG_RESET:
+        if (json_array_size(json_object_get(r, "reset")) == 0)
+            printf("%s\n", req->argc > 0 ? "no run-time change of that setting is in force"
+                                          : "no run-time changes are in force");
+        json_array_foreach(json_object_get(r, "reset"), i, v)
+        {
+            printf("%s: back to the config file's value\n", json_string_value(v));
+        }
+        break;
     case CTL_CONFIG:
         if (strchr(req->argv[0], '=') != NULL)
             printf("%s set to %s\n", str(r, "name"), str(r, "value"));
@@ -381,6 +403,11 @@ int main(int argc, char **argv)
         printf("%s\n", text);
     } else if (ok) {
         print_human(req, reply);
+    }
+    if (ok && json_is_false(json_object_get(reply, "persisted"))) {
+        const char *w = json_string_value(json_object_get(reply, "warning"));
+        fprintf(stderr, "stubresctl: warning: not kept for the next start: %s\n",
+                w != NULL ? w : "the state file cannot be written");
     }
     if (!ok) {
         const char *e = json_string_value(json_object_get(reply, "error"));

@@ -191,6 +191,13 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
             check_value_round(d, json_string_value(name), json_string_value(value));
         break;
     }
+    case CTL_CONFIG_RESET: {
+        json_t *k = json_object_get(r, "reset"), *v;
+        size_t i;
+        FUZZ_CHECK(json_is_array(k));
+        json_array_foreach(k, i, v) FUZZ_CHECK(json_is_string(v));
+        break;
+    }
     case CTL_SERVER: {
         json_t *s = json_object_get(r, "servers");
         FUZZ_CHECK(json_is_array(s) && json_array_size(s) > 0);
@@ -226,13 +233,13 @@ static void check_daemon(const daemon_t *d)
     cfg_errors_clear(&errs);
     FUZZ_CHECK(d->pool != NULL && pool_matches(d->pool, d->cfg));
     for (size_t i = 0; i < state_count(d->state); i++) {
-        const char *key, *value;
-        state_entry(d->state, i, &key, &value);
-        int k = cfg_key_index(key);
+        state_override_t o;
+        state_get(d->state, i, &o);
+        int k = cfg_key_index(o.key);
         FUZZ_CHECK(k >= 0);
-        if (!same_text(d->cfg->text[k], value))
-            fprintf(stderr, "state %s = '%s', in force '%s'\n", key, value, d->cfg->text[k]);
-        FUZZ_CHECK(same_text(d->cfg->text[k], value));
+        if (!same_text(d->cfg->text[k], o.value))
+            fprintf(stderr, "state %s = '%s', in force '%s'\n", o.key, o.value, d->cfg->text[k]);
+        FUZZ_CHECK(same_text(d->cfg->text[k], o.value));
     }
 }
 
@@ -277,7 +284,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&d, 0, sizeof(d));
     d.base = g_base;
     d.config_path = "/fuzz/stubresd.conf";
-    d.cfg = daemon_load(d.config_path, &d.state, &errs);
+    size_t dropped = 0;
+    d.cfg = daemon_load(d.config_path, &d.file_cfg, &d.state, &dropped, &errs);
     FUZZ_CHECK(d.cfg != NULL);
     d.pool = pool_new(d.cfg, NULL, err, sizeof(err));
     FUZZ_CHECK(d.pool != NULL);
@@ -312,6 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cache_free(d.cache);
     pool_unref(d.pool);
     state_free(d.state);
+    cfg_unref(d.file_cfg);
     cfg_unref(d.cfg);
     cfg_errors_clear(&errs);
     sandbox_leave();

@@ -568,93 +568,200 @@ END_TEST
 
 /* ---- the state file ---- */
 
+/* A run-time change, saved, read back and applied on top of file. */
+static cfg_t *apply_state(const char *path, const cfg_t *file, const char *config_id,
+                          size_t *dropped, state_t **out)
+{
+    cfg_errors_t errs = {0};
+    cfg_t *c = cfg_dup(file);
+    state_t *st = state_new(path);
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(st);
+    ck_assert_int_eq(state_read(st, &errs), 0);
+    *dropped = state_apply(st, file, config_id, c);
+    cfg_errors_clear(&errs);
+    if (out != NULL)
+        *out = st;
+    else
+        state_free(st);
+    return c;
+}
+
 START_TEST(test_state_round_trip)
 {
     char path[600], err[512];
     cfg_errors_t errs = {0};
     state_t *st;
-    cfg_t *c;
+    cfg_t *file, *c;
+    size_t dropped;
+    state_override_t o;
 
     snprintf(path, sizeof(path), "%s/runtime.conf", tmpdir);
+    file = test_cfg();
+    ck_assert_int_eq(cfg_set(file, "timeout", "1", "f:1", false, err, sizeof(err)), CFG_OK);
     st = state_new(path);
-    ck_assert_int_eq(state_set(st, "timeout", "3", err, sizeof(err)), 0);
-    ck_assert_int_eq(
-        state_set(st, "servers", "udp://127.0.0.1:5353, tcp://127.0.0.1:5353", err, sizeof(err)),
-        0);
-    ck_assert_int_eq(state_set(st, "timeout", "4", err, sizeof(err)), 0); /* replaces */
-    ck_assert_int_eq(state_set(st, "FirewallData", "a ; b", err, sizeof(err)), -1);
+    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
+    ck_assert_int_eq(state_set(st, file, "timeout", "3", 100, err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.1:5353, tcp://127.0.0.1:5353",
+                               100, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(state_set(st, file, "timeout", "4", 200, err, sizeof(err)), 0); /* replaces */
+    ck_assert_int_eq(state_set(st, file, "FirewallData", "a ; b", 200, err, sizeof(err)), -1);
+    /* The file's own value overrides nothing: no entry. */
+    ck_assert_int_eq(state_set(st, file, "strategy", "failover", 200, err, sizeof(err)), 0);
     ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
     ck_assert_uint_eq(state_count(st), 2);
+    state_get(st, 0, &o);
+    ck_assert_str_eq(o.key, "servers");
+    ck_assert_str_eq(o.file_value, "");
+    state_get(st, 1, &o);
+    ck_assert_str_eq(o.key, "timeout");
+    ck_assert_str_eq(o.value, "4");
+    ck_assert_str_eq(o.file_value, "1");
+    ck_assert_int_eq(o.since, 200);
     state_free(st);
 
     /* Nothing but the file itself is left in the directory. */
     DIR *d = opendir(tmpdir);
     struct dirent *de;
-    while ((de = readdir(d)) != NULL)
+    while ((d != NULL) && (de = readdir(d)) != NULL)
         ck_assert_msg(strstr(de->d_name, ".tmp.") == NULL, "left over: %s", de->d_name);
     closedir(d);
 
-    /* Applied after the config file, it wins over it. */
-    c = test_cfg();
-    ck_assert_int_eq(cfg_set(c, "timeout", "1", "f:1", false, err, sizeof(err)), CFG_OK);
-    st = state_new(path);
-    ck_assert_int_eq(state_load(st, c, &errs), 0);
+    /* Applied after the same config file, it wins over it. */
+    c = apply_state(path, file, "/etc/x.conf", &dropped, &st);
+    ck_assert_uint_eq(dropped, 0);
     ck_assert_uint_eq(c->timeout_ms, 4000);
     ck_assert_uint_eq(c->nservers, 2);
     ck_assert_uint_eq(state_count(st), 2);
     /* dns_server set later replaces servers in the state too. */
-    ck_assert_int_eq(state_set(st, "dns_server", "127.0.0.9", err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, file, "dns_server", "127.0.0.9", 300, err, sizeof(err)), 0);
     ck_assert_uint_eq(state_count(st), 2);
-    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
     state_free(st);
     cfg_unref(c);
 
-    /* A later value that cannot be kept in the state file (a CR inside)
-     * is in force from the file; the state must not go on claiming the
-     * earlier one, which the next save would write back (found by
-     * fuzz_config: corpus/config/regress-state-unkeepable-value). */
-    c = test_cfg();
-    write_file("runtime.conf", "FirewallData = a\nFirewallData = x\ry\n");
-    st = state_new(path);
-    ck_assert_int_eq(state_load(st, c, &errs), 0);
-    ck_assert_str_eq(c->firewall_data, "x\ry");
-    for (size_t i = 0; i < state_count(st); i++) {
-        const char *key, *value;
-        state_entry(st, i, &key, &value);
-        ck_assert_msg(strcmp(key, "FirewallData") != 0, "stale entry '%s'", value);
-    }
-    ck_assert_int_eq(state_set(st, "FirewallData", "b", err, sizeof(err)), 0);
-    ck_assert_int_eq(state_set(st, "FirewallData", "b ; c", err, sizeof(err)), -1);
-    ck_assert_uint_eq(state_count(st), 0);
-    /* Nor one that begins with ';': written as "FirewallData = ;c", it
-     * would read back as "" (fuzz_config: corpus/config/regress-state-
-     * leading-semicolon). A ';' inside a word is kept. */
-    ck_assert_int_eq(state_set(st, "FirewallData", "b", err, sizeof(err)), 0);
-    ck_assert_int_eq(state_set(st, "FirewallData", ";c", err, sizeof(err)), -1);
-    ck_assert_uint_eq(state_count(st), 0);
-    ck_assert_int_eq(state_set(st, "FirewallData", "b;c", err, sizeof(err)), 0);
+    /* The same state for another config file: the file wins. */
+    c = apply_state(path, file, "/etc/other.conf", &dropped, NULL);
+    ck_assert_uint_eq(dropped, 2);
+    ck_assert_uint_eq(c->timeout_ms, 1000);
+    ck_assert_uint_eq(c->nservers, 0);
+    cfg_unref(c);
+
+    /* The operator edited timeout in the file since: that entry goes,
+     * servers (unchanged in the file) stays. */
+    ck_assert_int_eq(cfg_set(file, "timeout", "2", "f:1", false, err, sizeof(err)), CFG_OK);
+    c = apply_state(path, file, "/etc/x.conf", &dropped, &st);
+    ck_assert_uint_eq(dropped, 1);
+    ck_assert_uint_eq(c->timeout_ms, 2000);
+    ck_assert_uint_eq(c->nservers, 2);
     ck_assert_uint_eq(state_count(st), 1);
     state_free(st);
     cfg_unref(c);
+    cfg_unref(file);
 
-    /* A state file that went bad names itself, its line and the key. */
-    c = test_cfg();
-    write_file("runtime.conf", "timeout = 3\ntimeout = never\n");
+    /* The downgrade this guards against: servers changed at run time to
+     * a plaintext upstream, then the file edited to DoT. The file's DoT
+     * upstream is in force, not the old udp:// one. */
+    file = test_cfg();
+    ck_assert_int_eq(cfg_set(file, "servers", "udp://127.0.0.9:5300", "f:1", false, err,
+                             sizeof(err)),
+                     CFG_OK);
     st = state_new(path);
-    ck_assert_int_ne(state_load(st, c, &errs), 0);
-    char expect[700];
-    snprintf(expect, sizeof(expect), "%s:2: timeout: bad value 'never'", path);
-    ck_assert_msg(strncmp(errs.msg[0], expect, strlen(expect)) == 0, "%s", errs.msg[0]);
-    cfg_errors_clear(&errs);
+    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
+    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.9:5301", 100, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
+    state_free(st);
+    ck_assert_int_eq(cfg_set(file, "servers", "tls://127.0.0.9:8530#dot.example.test", "f:1",
+                             false, err, sizeof(err)),
+                     CFG_OK);
+    c = apply_state(path, file, "/etc/x.conf", &dropped, NULL);
+    ck_assert_uint_eq(dropped, 1);
+    ck_assert_str_eq(c->text[cfg_key_index("servers")], "tls://127.0.0.9:8530#dot.example.test");
+    cfg_unref(c);
+    /* ... and a file that names its upstream by dns_server instead
+     * counts as a change of the upstream too. */
+    cfg_unref(file);
+    file = test_cfg();
+    ck_assert_int_eq(cfg_set(file, "servers", "udp://127.0.0.9:5300", "f:1", false, err,
+                             sizeof(err)),
+                     CFG_OK);
+    st = state_new(path);
+    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
+    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.9:5301", 100, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
+    state_free(st);
+    cfg_unref(file);
+    file = test_cfg();
+    ck_assert_int_eq(cfg_set(file, "dns_server", "127.0.0.9", "f:1", false, err, sizeof(err)),
+                     CFG_OK);
+    c = apply_state(path, file, "/etc/x.conf", &dropped, NULL);
+    ck_assert_uint_eq(dropped, 1);
+    ck_assert_uint_eq(c->nservers, 0);
+    ck_assert_str_eq(c->dns_server, "127.0.0.9");
+    cfg_unref(c);
+    cfg_unref(file);
+
+    /* A state file of an older stubresd (no record of the values it
+     * replaced) is not trusted: every entry is dropped. */
+    file = test_cfg();
+    write_file("runtime.conf", "servers = udp://127.0.0.9:5300\ntimeout = 3\n");
+    c = apply_state(path, file, "/etc/x.conf", &dropped, &st);
+    ck_assert_uint_eq(dropped, 2);
+    ck_assert_uint_eq(state_count(st), 0);
+    ck_assert_uint_eq(c->nservers, 0);
     state_free(st);
     cfg_unref(c);
 
+    /* A value that is refused now (edited by hand) is dropped too. */
+    write_file("runtime.conf", "config_file = /etc/x.conf\ntimeout = never\ntimeout.file = 2\n");
+    c = apply_state(path, file, "/etc/x.conf", &dropped, NULL);
+    ck_assert_uint_eq(dropped, 1);
+    ck_assert_uint_eq(c->timeout_ms, 2000);
+    cfg_unref(c);
+
+    /* A state file that went bad names itself, its line and the key. */
+    write_file("runtime.conf", "timeout = 3\nbogus = 1\ntimeout.since = soon\n");
+    st = state_new(path);
+    ck_assert_int_ne(state_read(st, &errs), 0);
+    char expect[700];
+    snprintf(expect, sizeof(expect), "%s:2: bogus: unknown setting", path);
+    ck_assert_msg(strncmp(errs.msg[0], expect, strlen(expect)) == 0, "%s", errs.msg[0]);
+    snprintf(expect, sizeof(expect), "%s:3: timeout.since: 'soon' is not a time", path);
+    ck_assert_msg(strncmp(errs.msg[1], expect, strlen(expect)) == 0, "%s", errs.msg[1]);
+    cfg_errors_clear(&errs);
+    state_free(st);
+
+    /* A later value that cannot be kept (a CR inside) drops the earlier
+     * entry: it no longer says what is in force (found by fuzz_config:
+     * corpus/config/regress-state-unkeepable-value). Nor one that begins
+     * with ';' (written as "FirewallData = ;c" it would read back as "":
+     * corpus/config/regress-state-leading-semicolon). A ';' inside a word
+     * is kept. */
+    st = state_new(path);
+    ck_assert_int_eq(state_set(st, file, "FirewallData", "b", 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, file, "FirewallData", "x\ry", 1, err, sizeof(err)), -1);
+    ck_assert_uint_eq(state_count(st), 0);
+    ck_assert_int_eq(state_set(st, file, "FirewallData", "b", 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, file, "FirewallData", ";c", 1, err, sizeof(err)), -1);
+    ck_assert_uint_eq(state_count(st), 0);
+    ck_assert_int_eq(state_set(st, file, "FirewallData", "b;c", 1, err, sizeof(err)), 0);
+    ck_assert_uint_eq(state_count(st), 1);
+    ck_assert(state_remove(st, "firewalldata"));
+    ck_assert(!state_remove(st, "firewalldata"));
+    state_free(st);
+    cfg_unref(file);
+
     /* An unwritable place: an error naming state_file, nothing written. */
+    file = test_cfg();
     st = state_new("/nonexistent-dir/runtime.conf");
-    ck_assert_int_eq(state_set(st, "timeout", "3", err, sizeof(err)), 0);
+    ck_assert_int_eq(state_set(st, file, "timeout", "3", 1, err, sizeof(err)), 0);
     ck_assert_int_eq(state_save(st, err, sizeof(err)), -1);
     ck_assert_msg(strncmp(err, "state_file: ", 12) == 0, "%s", err);
     state_free(st);
+    cfg_unref(file);
 
     /* No path: nothing to do. */
     st = state_new("");
