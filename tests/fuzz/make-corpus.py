@@ -265,10 +265,23 @@ def config_seeds():
     ]
     for i, conf in enumerate(syntax):
         out.append(("syntax-%02d" % i, config_seed(conf)))
-    # A state file as state_save writes it.
+    # A state file as an older stubresd wrote it (no record of the file's
+    # values: every entry is dropped).
     saved = (b"; stubresd runtime state: settings changed through the control socket\n"
              b"timeout = 5\nservers = tcp://192.0.2.9:53\ncache_size = 1M\n")
     out.append(("state-saved", config_seed(base, saved)))
+    # As state_save writes it now: applied while the file's values match
+    # (timeout, cache_size, servers), dropped where they do not (min_ttl).
+    current = (b"; stubresd runtime state\n"
+               b"config_file = /fuzz/stubresd.conf\n"
+               b"timeout = 5\ntimeout.since = 1765060000\ntimeout.file = 2\n"
+               b"servers = tcp://192.0.2.9:53\nservers.since = 1765060000\n"
+               b"servers.file = udp://192.0.2.1\nservers.file.dns_server =\n"
+               b"cache_size = 1M\ncache_size.since = 1765060000\ncache_size.file = 16M\n"
+               b"min_ttl = 5\nmin_ttl.since = 1765060000\nmin_ttl.file = 9\n")
+    out.append(("state-current", config_seed(base, current)))
+    other = current.replace(b"/fuzz/stubresd.conf", b"/fuzz/other.conf")
+    out.append(("state-other-config", config_seed(base, other)))
     return out
 
 
@@ -287,6 +300,8 @@ def write_dict(path, words):
 
 def config_words():
     words = list(CONFIG_VALUES) + [" = ", "\n", "[stubresd]", "udp://", "tcp://", "tls://",
+                                    ".file", ".file.", ".since", "config_file",
+                                    "/fuzz/stubresd.conf",
                                     "https://", "/fuzz/", "127.0.0.1", "[::1]", "/dns-query"]
     for values in CONFIG_VALUES.values():
         words += [v for v in values if len(v) < 40]
@@ -316,7 +331,8 @@ CONTROL_LINES = [
     "server https://dns.example/dns-query", "server udp://192.0.2.1 tls://192.0.2.2",
     "server bad spec", "server", "sta", "s", "statu", "con timeout", "ca f", "ca d", "r",
     "c f", "x", "", "   ", "stats extra", "stats\r", "cache", "cache x", "config =5",
-    "\tstats\t",
+    "\tstats\t", "config reset", "config reset timeout", "config reset servers",
+    "config reset nosuchkey", "config reset a b", "status",
 ]
 
 CONTROL_SEQUENCES = [
@@ -326,6 +342,9 @@ CONTROL_SEQUENCES = [
     ["cache flush www.example.test", "cache dump", "cache flush", "cache dump", "stats"],
     ["config cache_size=0", "cache dump", "config cache_size=1M", "stats"],
     ["config query_log=/fuzz/q.log", "config query_log=", "config query_log=stderr"],
+    ["config timeout=7", "server tcp://192.0.2.5", "status", "config reset timeout", "reload",
+     "config reset", "status"],
+    ["config dns_server=192.0.2.7", "config reset servers", "config servers", "reload"],
 ]
 
 

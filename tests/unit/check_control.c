@@ -71,6 +71,21 @@ START_TEST(test_config_argument)
     ck_assert_int_eq(parse("config"), -1);
     ck_assert_str_eq(err, "usage: config NAME[=VALUE]");
     ck_assert_int_eq(parse("config =5"), -1);
+    /* config reset [NAME]: its own command. */
+    ck_assert_int_eq(parse("config reset"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CONFIG_RESET);
+    ck_assert_int_eq(req.argc, 0);
+    ck_assert_int_eq(parse("config  reset   timeout "), 0);
+    ck_assert_int_eq(req.cmd, CTL_CONFIG_RESET);
+    ck_assert_int_eq(req.argc, 1);
+    ck_assert_str_eq(req.argv[0], "timeout");
+    ck_assert_int_eq(parse("config reset timeout min_ttl"), -1);
+    ck_assert_str_eq(err, "usage: config reset [NAME]");
+    /* Not a reset: a key read, or a key set. */
+    ck_assert_int_eq(parse("config resetx"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CONFIG);
+    ck_assert_int_eq(parse("config reset=1"), 0);
+    ck_assert_int_eq(req.cmd, CTL_CONFIG);
 }
 END_TEST
 
