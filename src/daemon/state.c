@@ -250,8 +250,11 @@ nomem:
     return -1;
 }
 
-bool state_remove(state_t *st, const char *key)
+bool state_remove(state_t *st, const char *key_in)
 {
+    char key[128];
+    /* key may be an entry's own name, freed by the first removal. */
+    snprintf(key, sizeof(key), "%s", key_in);
     bool any = remove_key(st, key);
     if (upstream_pair(key)) {
         any = remove_key(st, "servers") || any;
