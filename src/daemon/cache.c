@@ -41,88 +41,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cache-internal.h"
 #include "cache.h"
 #include "lib-internal.h"
-
-#define CACHE_MAX_SHARDS 64
-/* Automatic sharding gives every shard at least this much, so that the
- * LRU order of a small cache stays close to global. */
-#define CACHE_SHARD_MIN_BYTES (64u * 1024u)
-#define CACHE_INITIAL_BUCKETS 16u
-#define CACHE_MAX_BUCKETS (1u << 24)
-/* Charged per entry beside the bytes we ask malloc for: glibc's chunk
- * header (8) and its average rounding to 16 (8), and the entry's share of
- * the bucket array, whose load factor stays between 1/2 and 1 (8 to 16
- * bytes: we charge 16). */
-#define CACHE_ENTRY_OVERHEAD 32u
-/* "Popular": at least this many fresh hits since the entry was stored. */
-#define CACHE_PREFETCH_MIN_HITS 2u
-/* Prefetch when at most a tenth of the TTL is left (Unbound's rule). */
-#define CACHE_PREFETCH_DIVISOR 10u
-/* RFC 2181 8: a TTL with the top bit set is to be taken as zero. */
-#define CACHE_TTL_LIMIT 0x7FFFFFFFu
-
-#define RCODE_NOERROR 0u
-#define RCODE_SERVFAIL 2u
-#define RCODE_NXDOMAIN 3u
-#define TYPE_TSIG 250u
-
-#define OPT_LEN 11u
-/* Bytes of a question beside its name: QTYPE, QCLASS. */
-#define QFIXED 4u
-
-/* Key bits: the query bits that change what upstream answers. */
-#define KEY_DO 0x1u
-#define KEY_CD 0x2u
-
-/* Entry flags. */
-#define E_AD 0x1u         /* the upstream set AD */
-#define E_PREFETCHED 0x2u /* CACHE_HIT_PREFETCH was reported */
-
-typedef struct centry centry_t;
-struct centry {
-    centry_t *hnext;    /* hash chain; also the free list after unlink */
-    centry_t *lru_prev; /* towards the head (more recently used) */
-    centry_t *lru_next; /* towards the tail */
-    uint32_t hash;      /* low 32 bits of the key's hash */
-    uint16_t qtype;
-    uint16_t qclass;
-    uint32_t stored;     /* when it was stored */
-    uint32_t expire;     /* stored + ttl: fresh while now < expire */
-    uint32_t ttl;        /* the entry's TTL: the least of its records' */
-    uint32_t fail_until; /* RFC 8767 failure recheck: serve stale until */
-    uint32_t hits;       /* fresh hits since stored (prefetch) */
-    uint32_t charge;     /* bytes charged against the shard's budget */
-    uint16_t img_len;
-    uint16_t nttl;
-    uint8_t name_len; /* the question name's wire length */
-    uint8_t bits;     /* KEY_DO, KEY_CD */
-    uint8_t rcode;
-    uint8_t flags;      /* E_* */
-    uint16_t ttl_off[]; /* nttl offsets, then img_len bytes of image */
-};
-
-/* One lock's worth of the cache. Allocated one by one with padding at the
- * end so that two shards' hot fields never share a cache line. */
-typedef struct shard {
-    pthread_mutex_t lock;
-    centry_t **buckets;
-    size_t mask;    /* bucket count - 1 */
-    centry_t *head; /* most recently used */
-    centry_t *tail; /* least recently used: evicted first */
-    size_t count;
-    size_t bytes;
-    size_t max_bytes; /* this shard's share of cfg.max_bytes */
-    cache_cfg_t cfg;
-    uint64_t hits, misses, stale_hits, evictions, expired, inserts;
-    char pad[64];
-} shard_t;
-
-struct cache {
-    uint64_t k[4]; /* the hash key (random) */
-    unsigned nshards;
-    shard_t *shards[CACHE_MAX_SHARDS];
-};
 
 /* A key: the lowercased name followed by QTYPE, QCLASS and the key bits,
  * all of which are hashed. */
@@ -241,11 +162,6 @@ static inline shard_t *shard_of(const cache_t *c, uint64_t hash)
 static inline uint8_t *entry_img(centry_t *e)
 {
     return (uint8_t *)(e->ttl_off + e->nttl);
-}
-
-static inline const uint8_t *entry_cimg(const centry_t *e)
-{
-    return (const uint8_t *)(e->ttl_off + e->nttl);
 }
 
 static inline bool entry_is(const centry_t *e, const ckey_t *k)
@@ -370,16 +286,6 @@ static void shard_grow(shard_t *s)
     s->mask = nmask;
 }
 
-static void shard_lock(shard_t *s)
-{
-    pthread_mutex_lock(&s->lock);
-}
-
-static void shard_unlock(shard_t *s)
-{
-    pthread_mutex_unlock(&s->lock);
-}
-
 /* ------------------------------------------------------------------ */
 /* Rendering, shared by hits and fresh responses */
 
@@ -479,308 +385,12 @@ static void entry_image(const centry_t *e, image_t *im)
     im->keep_question = false; /* cache_store made sure it need not */
 }
 
-/* ------------------------------------------------------------------ */
-/* Reading a response */
-
-/* The records of resp that an image keeps: every record before the OPT
- * record (and before a TSIG, which would no longer verify). Pointers only
- * point backwards, so cutting there leaves every kept name intact. */
-typedef struct scan {
-    size_t qend;       /* end of the question */
-    size_t img_end;    /* end of the last kept record (or the question) */
-    size_t keep;       /* records kept: sr_msg_rr(resp, 0 .. keep-1) */
-    uint16_t count[3]; /* kept records per section */
-} scan_t;
-
-/* Check what the codec handed us before trusting it: one question of
- * name_len bytes at offset 12, records laid end to end in section order,
- * each TTL inside its record, nothing past 64 KiB. */
-static bool scan_response(const sr_msg_t *resp, size_t name_len, scan_t *sc)
+size_t cache_entry_render(const centry_t *e, const cache_query_t *q, uint32_t elapsed,
+                          const uint32_t *fixed_ttl, uint8_t *out, size_t cap)
 {
-    size_t wlen = 0;
-    const uint8_t *wire = sr_msg_wire(resp, &wlen);
-    size_t cut = wlen;
-    const sr_edns_t *edns = sr_msg_edns(resp);
-    size_t n = sr_msg_rr_count(resp);
-    unsigned section = SR_SECTION_ANSWER;
-
-    memset(sc, 0, sizeof(*sc));
-    if (wire == NULL || wlen > UINT16_MAX)
-        return false;
-    sc->qend = sr_msg_question_end(resp);
-    if (sc->qend != SR_HEADER_LEN + name_len + QFIXED || sc->qend > wlen)
-        return false;
-    if (edns != NULL && edns->present && edns->offset < cut)
-        cut = edns->offset;
-    sc->img_end = sc->qend;
-    for (size_t i = 0; i < n; i++) {
-        const sr_rr_t *rr = sr_msg_rr(resp, i);
-        if (rr == NULL)
-            return false;
-        if (rr->offset >= cut || rr->type == TYPE_TSIG)
-            break;
-        if (rr->offset != sc->img_end || rr->ttl_offset < rr->offset ||
-            rr->ttl_offset + 4 > rr->end || rr->end > cut || (unsigned)rr->section < section ||
-            (unsigned)rr->section > SR_SECTION_ADDITIONAL)
-            return false;
-        section = rr->section;
-        sc->count[section]++;
-        sc->img_end = rr->end;
-        sc->keep++;
-    }
-    /* The OPT record belongs in the additional section (RFC 6891 6.1.1);
-     * one that cuts into the answer or authority leaves nothing to keep. */
-    return sc->count[0] == sr_msg_section_count(resp, SR_SECTION_ANSWER) &&
-           sc->count[1] == sr_msg_section_count(resp, SR_SECTION_AUTHORITY);
-}
-
-/* RFC 2181 8, then the configured limits. */
-static uint32_t ttl_clamp(uint32_t t, const cache_cfg_t *cfg)
-{
-    if (t > CACHE_TTL_LIMIT)
-        t = 0;
-    if (t < cfg->min_ttl)
-        t = cfg->min_ttl;
-    if (t > cfg->max_ttl)
-        t = cfg->max_ttl;
-    return t;
-}
-
-static uint32_t min_u32(uint32_t a, uint32_t b)
-{
-    return a < b ? a : b;
-}
-
-/* now + ttl without wrapping: the clock is 32-bit seconds. */
-static uint32_t add_sat(uint32_t now, uint32_t ttl)
-{
-    return ttl > UINT32_MAX - now ? UINT32_MAX : now + ttl;
-}
-
-/* RFC 2181 5.2: the records of one RRset share one TTL, the least of
- * theirs. The records of an RRset arrive together, so equal runs of
- * (section, owner, type, class) are equalised. */
-static void equalise_run(uint8_t *img, const uint16_t *off, size_t a, size_t b)
-{
-    uint32_t m = UINT32_MAX;
-    if (b - a < 2)
-        return;
-    for (size_t i = a; i < b; i++)
-        m = min_u32(m, sr_get32(img + off[i]));
-    for (size_t i = a; i < b; i++)
-        sr_put32(img + off[i], m);
-}
-
-static void equalise_rrsets(const sr_msg_t *resp, uint8_t *img, size_t len, const uint16_t *off,
-                            size_t n)
-{
-    uint8_t names[2][SR_NAME_MAX_WIRE];
-    size_t lens[2] = {0, 0};
-    size_t start = 0;
-    const sr_rr_t *prev = NULL;
-
-    for (size_t i = 0; i < n; i++) {
-        const sr_rr_t *rr = sr_msg_rr(resp, i);
-        uint8_t *cur = names[i & 1u];
-        size_t o = rr->offset;
-        bool same = false;
-
-        if (sr_name_unpack(img, len, &o, cur, &lens[i & 1u]) != SR_OK)
-            lens[i & 1u] = 0;
-        if (prev != NULL && prev->section == rr->section && prev->type == rr->type &&
-            prev->rclass == rr->rclass && lens[i & 1u] != 0)
-            same = sr_name_equal(cur, lens[i & 1u], names[(i - 1) & 1u], lens[(i - 1) & 1u]);
-        if (!same) {
-            equalise_run(img, off, start, i);
-            start = i;
-        }
-        prev = rr;
-    }
-    equalise_run(img, off, start, n);
-}
-
-/* Whether a NOERROR answer answers the question: a record of QTYPE in
- * the answer section (at the end of any CNAME chain), or anything for
- * ANY. Otherwise it is NODATA (RFC 2308 2.2). */
-static bool answers_qtype(const sr_msg_t *resp, size_t nanswer, uint16_t qtype)
-{
-    for (size_t i = 0; i < nanswer; i++) {
-        const sr_rr_t *rr = sr_msg_rr(resp, i);
-        if (rr->type == qtype || qtype == SR_TYPE_ANY)
-            return true;
-    }
-    return false;
-}
-
-/* RFC 2308 5: the TTL of a negative answer is min(SOA TTL, SOA MINIMUM)
- * of the SOA in the authority section, here also capped by negative_ttl
- * and max_ttl. Returns the SOA's index, or SIZE_MAX without one. */
-static size_t negative_ttl(const sr_msg_t *resp, const scan_t *sc, const cache_cfg_t *cfg,
-                           uint32_t *ttl)
-{
-    size_t first = sc->count[0];
-    for (size_t i = first; i < first + sc->count[1]; i++) {
-        const sr_rr_t *rr = sr_msg_rr(resp, i);
-        /* MNAME and RNAME take at least a byte each, then five 32-bit
-         * fields, MINIMUM last (RFC 1035 3.3.13). */
-        if (rr->type != SR_TYPE_SOA || rr->rdata == NULL || rr->rdlength < 22)
-            continue;
-        uint32_t t = rr->ttl > CACHE_TTL_LIMIT ? 0 : rr->ttl;
-        uint32_t minimum = sr_get32(rr->rdata + rr->rdlength - 4);
-        if (minimum > CACHE_TTL_LIMIT)
-            minimum = 0;
-        t = min_u32(t, minimum);
-        t = min_u32(t, cfg->negative_ttl);
-        *ttl = min_u32(t, cfg->max_ttl);
-        return i;
-    }
-    return SIZE_MAX;
-}
-
-/* ---- names spelt by bytes a reply rewrites ----
- * RFC 1035 4.1.4 lets a compression pointer point at any earlier byte,
- * and the codec follows any pointer that goes backwards, after which the
- * labels are read forwards as far as they go. So a name may be spelt, in
- * part, by the bytes of an earlier record's TTL field, take a pointer's
- * low byte from a letter of the question name, or run on past the records
- * into the OPT record. Counting the TTL down, writing the client's case
- * into the question, or cutting the OPT would then rewrite the name or
- * break the reply. No real server sends this, but an upstream can, and
- * such a response is not cached (and cache_render deals with it too).
- *
- * The check is exact with respect to the codec: parse the image (which
- * fails for names running past it), parse it again with every TTL byte
- * inverted, then zeroed, then with the case of every question letter
- * flipped, and demand the same names and fields (up to case for the
- * last). A cheap scan decides first whether any name can reach those
- * bytes at all: names are read in place (owner, RDATA), where none of
- * them lies, or from a pointer's target on, so walking from the target of
- * every byte pair that could be a backward pointer covers every read. */
-
-/* Does any TTL field [off[i], off[i] + 4) meet [a, b)? off is ascending. */
-static bool ttl_overlap(const uint16_t *off, size_t n, size_t a, size_t b)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if ((size_t)off[mid] + 4 <= a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < n && off[lo] < b;
-}
-
-/* What a name may read that a reply does not send as it came. */
-#define READS_TTL 0x1u /* a TTL byte (counted down) */
-#define READS_QPTR                                                                                 \
-    0x2u /* a pointer inside the question name (its low                                            \
-            byte may be a letter, which takes the client's                                         \
-            case) */
-#define READS_END                                                                                  \
-    0x4u /* a byte past the image (the cut OPT record and                                          \
-            what followed; our own OPT goes there) */
-
-/* Read labels from t as a name would (up to its root, a pointer or a bad
- * label type) and say what of the above is among them. *budget bounds the
- * total work of a whole scan. */
-static unsigned walk_reads(const uint8_t *img, size_t len, size_t t, size_t qname_end,
-                           const uint16_t *off, size_t n, size_t *budget)
-{
-    unsigned r = 0;
-    for (unsigned labels = 0; labels <= SR_NAME_MAX_WIRE / 2; labels++) {
-        if (*budget == 0)
-            return READS_TTL | READS_QPTR | READS_END; /* too much to look
-                                                          at: assume all */
-        (*budget)--;
-        if (t >= len)
-            return r | READS_END;
-        uint8_t c = img[t];
-        if (c == 0 || (c & 0xC0u) == 0x40u || (c & 0xC0u) == 0x80u)
-            return r | (ttl_overlap(off, n, t, t + 1) ? READS_TTL : 0u);
-        if ((c & 0xC0u) == 0xC0u) {
-            if (t + 1 < qname_end)
-                r |= READS_QPTR;
-            if (t + 2 > len)
-                r |= READS_END;
-            return r | (ttl_overlap(off, n, t, t + 2) ? READS_TTL : 0u);
-        }
-        if (ttl_overlap(off, n, t, t + 1u + c))
-            r |= READS_TTL;
-        t += 1u + c;
-    }
-    return r;
-}
-
-/* Walk from the target of every byte pair after the header that could be
- * a backward pointer; the union of what they read. */
-static unsigned names_may_read(const uint8_t *img, size_t len, size_t qname_end,
-                               const uint16_t *off, size_t n)
-{
-    size_t budget = 4 * len + 64;
-    unsigned r = 0;
-    for (size_t i = SR_HEADER_LEN; i + 1 < len; i++) {
-        if (img[i] < 0xC0u)
-            continue;
-        size_t t = ((size_t)(img[i] & 0x3Fu) << 8) | img[i + 1];
-        if (t >= SR_HEADER_LEN && t < i)
-            r |= walk_reads(img, len, t, qname_end, off, n, &budget);
-    }
-    return r;
-}
-
-static bool same_names(const sr_msg_t *a, const sr_msg_t *b, bool nocase)
-{
-    int (*cmp)(const char *, const char *) = nocase ? strcasecmp : strcmp;
-    size_t n = sr_msg_rr_count(a);
-    if (n != sr_msg_rr_count(b))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const sr_rr_t *x = sr_msg_rr(a, i);
-        const sr_rr_t *y = sr_msg_rr(b, i);
-        if (x->type != y->type || x->rclass != y->rclass || x->rdlength != y->rdlength ||
-            x->field_count != y->field_count || cmp(x->name, y->name) != 0)
-            return false;
-        for (size_t f = 0; f < x->field_count; f++)
-            if (cmp(x->fields[f].value, y->fields[f].value) != 0)
-                return false;
-    }
-    return true;
-}
-
-/* The exact check: the image parses, and gives the same names with its
- * TTL bytes inverted, zeroed, and with its question letters in the other
- * case. False also when memory runs out. */
-static bool names_fixed(const uint8_t *img, size_t len, size_t qname_end, const uint16_t *off,
-                        size_t n)
-{
-    bool ok = false;
-    sr_msg_t *ref = sr_msg_new();
-    sr_msg_t *alt = sr_msg_new();
-    uint8_t *buf = sr_malloc(len);
-
-    if (ref == NULL || alt == NULL || buf == NULL || sr_msg_parse(ref, img, len, 0) != SR_OK)
-        goto done;
-    for (int pattern = 0; pattern < 3; pattern++) {
-        memcpy(buf, img, len);
-        if (pattern < 2) {
-            for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < 4; j++)
-                    buf[off[i] + j] = pattern == 0 ? (uint8_t)~buf[off[i] + j] : 0;
-        } else {
-            for (size_t i = SR_HEADER_LEN; i < qname_end; i++)
-                if ((unsigned)((buf[i] | 0x20u) - 'a') < 26u)
-                    buf[i] ^= 0x20u;
-        }
-        if (sr_msg_parse(alt, buf, len, 0) != SR_OK || !same_names(ref, alt, pattern == 2))
-            goto done;
-    }
-    ok = true;
-done:
-    sr_free(buf);
-    sr_msg_free(alt);
-    sr_msg_free(ref);
-    return ok;
+    image_t im;
+    entry_image(e, &im);
+    return render(&im, q, elapsed, fixed_ttl, out, cap);
 }
 
 /* ------------------------------------------------------------------ */
@@ -913,16 +523,16 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qt
     shard_lock(s);
     cfg = s->cfg;
     shard_unlock(s);
-    if (cfg.max_bytes == 0 || !scan_response(resp, qname_len, &sc))
+    if (cfg.max_bytes == 0 || !cache_image_scan(resp, qname_len, &sc))
         return false;
 
-    bool negative = rcode == RCODE_NXDOMAIN || !answers_qtype(resp, sc.count[0], qtype);
+    bool negative = rcode == RCODE_NXDOMAIN || !cache_image_answers_qtype(resp, sc.count[0], qtype);
     uint32_t neg = 0;
     size_t soa = SIZE_MAX;
     if (negative) {
         /* RFC 2308 5: without an SOA there is no TTL to bound a negative
          * answer, so it is not cached at all. */
-        soa = negative_ttl(resp, &sc, &cfg, &neg);
+        soa = cache_image_negative_ttl(resp, &sc, &cfg, &neg);
         if (soa == SIZE_MAX || neg == 0)
             return false;
     }
@@ -943,9 +553,9 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qt
     for (size_t i = 0; i < sc.keep; i++) {
         const sr_rr_t *rr = sr_msg_rr(resp, i);
         e->ttl_off[i] = (uint16_t)rr->ttl_offset;
-        sr_put32(img + rr->ttl_offset, ttl_clamp(rr->ttl, &cfg));
+        sr_put32(img + rr->ttl_offset, cache_image_ttl_clamp(rr->ttl, &cfg));
     }
-    equalise_rrsets(resp, img, sc.img_end, e->ttl_off, sc.keep);
+    cache_image_equalise(resp, img, sc.img_end, e->ttl_off, sc.keep);
     uint32_t ttl = UINT32_MAX;
     for (size_t i = 0; i < sc.keep; i++) {
         uint8_t *p = img + e->ttl_off[i];
@@ -961,8 +571,9 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qt
     if (sc.keep == 0)
         ttl = 0;
     size_t qname_end = SR_HEADER_LEN + qname_len;
-    if (ttl != 0 && names_may_read(img, sc.img_end, qname_end, e->ttl_off, sc.keep) != 0 &&
-        !names_fixed(img, sc.img_end, qname_end, e->ttl_off, sc.keep))
+    if (ttl != 0 &&
+        cache_image_names_may_read(img, sc.img_end, qname_end, e->ttl_off, sc.keep) != 0 &&
+        !cache_image_names_fixed(img, sc.img_end, qname_end, e->ttl_off, sc.keep))
         ttl = 0; /* names spelt by bytes a reply rewrites: not cached */
     e->ttl = ttl;
     e->stored = now;
@@ -1076,15 +687,17 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q, uint8_t *out, 
     const uint8_t *rq = sr_msg_qname_wire(resp, &rqlen);
     if (sr_msg_qdcount(resp) != 1 || rq == NULL || wire == NULL ||
         !sr_name_equal(rq, rqlen, q->qname, q->qname_len) || sr_msg_qtype(resp) != q->qtype ||
-        sr_msg_qclass(resp) != q->qclass || !scan_response(resp, q->qname_len, &sc))
+        sr_msg_qclass(resp) != q->qclass || !cache_image_scan(resp, q->qname_len, &sc))
         return 0;
     im.p = wire;
     im.len = sc.img_end;
-    /* See names_may_read(). Names that read past the records (into the
-     * OPT record we replace) cannot be sent without it: no rendering.
+    /* See cache_image_names_may_read(). Names that read past the records
+     * (into the OPT record we replace) cannot be sent without it: no
+     * rendering.
      * Names that take a pointer from the question would move with the
      * client's case: the question stays as the upstream wrote it. */
-    unsigned reads = names_may_read(wire, sc.img_end, SR_HEADER_LEN + q->qname_len, NULL, 0);
+    unsigned reads =
+        cache_image_names_may_read(wire, sc.img_end, SR_HEADER_LEN + q->qname_len, NULL, 0);
     if ((reads & READS_END) != 0)
         return 0;
     im.keep_question =
@@ -1243,140 +856,4 @@ void cache_stats(const cache_t *c, cache_stats_t *out)
         out->bytes += s->bytes;
         shard_unlock(s);
     }
-}
-
-/* ------------------------------------------------------------------ */
-/* Dump (control socket; slow path) */
-
-typedef struct strbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool failed;
-} strbuf_t;
-
-static void sb_add(strbuf_t *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap != 0 ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = sr_realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-static void sb_u32(strbuf_t *b, uint32_t v)
-{
-    char tmp[16];
-    snprintf(tmp, sizeof(tmp), "%u", (unsigned)v);
-    sb_add(b, tmp);
-}
-
-static const char *class_name(uint16_t cls, char buf[16])
-{
-    switch (cls) {
-    case 1: return "IN";
-    case 3: return "CH";
-    case 4: return "HS";
-    case 254: return "NONE";
-    case 255: return "ANY";
-    default: snprintf(buf, 16, "CLASS%u", (unsigned)cls); return buf;
-    }
-}
-
-/* One dump line for e into b. The image is rendered as a hit would be
- * (TTLs counted down) and parsed by the codec for the record texts. */
-static void dump_entry(const centry_t *e, uint32_t now, sr_msg_t *msg, uint8_t *tmp, size_t tmpcap,
-                       strbuf_t *b)
-{
-    char text[SR_NAME_MAX_TEXT];
-    char nb[16];
-    image_t im;
-    cache_query_t q;
-    const uint8_t *img = entry_cimg(e);
-    bool fresh = now < e->expire;
-    uint32_t zero = 0;
-
-    memset(&q, 0, sizeof(q));
-    q.qname = img + SR_HEADER_LEN;
-    q.qname_len = e->name_len;
-    q.qtype = e->qtype;
-    q.qclass = e->qclass;
-    q.max_len = UINT16_MAX;
-    entry_image(e, &im);
-    size_t n = render(&im, &q, fresh && now > e->stored ? now - e->stored : 0, fresh ? NULL : &zero,
-                      tmp, tmpcap);
-
-    b->len = 0;
-    if (b->p != NULL)
-        b->p[0] = '\0';
-    if (sr_name_to_text(q.qname, q.qname_len, text, sizeof(text)) != SR_OK)
-        snprintf(text, sizeof(text), "?");
-    sb_add(b, text);
-    sb_add(b, " ");
-    sb_add(b, sr_type_name(e->qtype, nb));
-    sb_add(b, " ");
-    sb_add(b, class_name(e->qclass, nb));
-    sb_add(b, " ");
-    sb_add(b, sr_rcode_name(e->rcode, nb));
-    sb_add(b, " ");
-    sb_u32(b, fresh ? e->expire - now : 0);
-    if (n == 0 || sr_msg_parse(msg, tmp, n, 0) != SR_OK)
-        return;
-    for (size_t i = 0; i < sr_msg_rr_count(msg); i++) {
-        const sr_rr_t *rr = sr_msg_rr(msg, i);
-        if (rr->section != SR_SECTION_ANSWER)
-            break;
-        sb_add(b, " ");
-        sb_add(b, rr->name != NULL ? rr->name : "?");
-        sb_add(b, " ");
-        sb_u32(b, rr->ttl);
-        sb_add(b, " ");
-        sb_add(b, sr_type_name(rr->type, nb));
-        for (size_t f = 0; f < rr->field_count; f++) {
-            sb_add(b, " ");
-            sb_add(b, rr->fields[f].value != NULL ? rr->fields[f].value : "");
-        }
-    }
-}
-
-void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg)
-{
-    strbuf_t b = {NULL, 0, 0, false};
-    size_t tmpcap = UINT16_MAX + OPT_LEN;
-    uint8_t *tmp = NULL;
-    sr_msg_t *msg = NULL;
-
-    if (c == NULL || fn == NULL)
-        return;
-    tmp = sr_malloc(tmpcap);
-    msg = sr_msg_new();
-    if (tmp == NULL || msg == NULL)
-        goto done;
-    for (unsigned i = 0; i < c->nshards; i++) {
-        shard_t *s = c->shards[i];
-        shard_lock(s);
-        for (centry_t *e = s->head; e != NULL; e = e->lru_next) {
-            b.failed = false;
-            dump_entry(e, now, msg, tmp, tmpcap, &b);
-            if (!b.failed && b.p != NULL)
-                fn(arg, b.p);
-        }
-        shard_unlock(s);
-    }
-done:
-    sr_msg_free(msg);
-    sr_free(tmp);
-    sr_free(b.p);
 }
