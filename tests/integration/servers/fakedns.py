@@ -70,6 +70,11 @@ MODES (--mode, or the control file at run time)
                   "Status" and "Answer". Wire DoH and others: good
   truncated-json  JSON API: 200 application/dns-json with the first half of
                   the good JSON text (invalid JSON). Wire DoH and others: good
+  formerr-edns    a query with an OPT record: FORMERR without OPT (no
+                  records), as a server or middlebox that does not know EDNS
+                  answers; a query without OPT: good. JSON: good
+  notimp-edns     the same with NOTIMP
+  formerr         FORMERR without OPT to every query (JSON: "Status": 1)
 
   HTTPS always (whatever the mode): 404 for an unknown path, 400 for a GET
   without ?dns= or a bad base64url, 415 for a POST whose Content-Type is not
@@ -155,7 +160,7 @@ MODES = (
     "good", "drop", "delay", "refused", "servfail", "tc", "garbage",
     "wrongid", "wrongquestion", "loop", "otherport", "closemid",
     "http500", "http404", "http415", "redirect", "badctype",
-    "jsonmissing", "truncated-json",
+    "jsonmissing", "truncated-json", "formerr-edns", "notimp-edns", "formerr",
 )
 PROTOS = ("udp", "tcp", "tls", "https")
 HTTP_ONLY = {"http500", "http404", "http415", "redirect", "badctype",
@@ -585,6 +590,13 @@ class Engine:
             resp = skeleton(query)
             resp.set_rcode(dns.rcode.REFUSED if mode == "refused"
                            else dns.rcode.SERVFAIL)
+            return mode, [("send", resp.to_wire())], query
+        if mode == "formerr" or (mode in ("formerr-edns", "notimp-edns")
+                                 and query.edns >= 0):
+            resp = dns.message.make_response(query)
+            resp.use_edns(False)  # a server that knows no EDNS sends no OPT
+            resp.set_rcode(dns.rcode.NOTIMP if mode == "notimp-edns"
+                           else dns.rcode.FORMERR)
             return mode, [("send", resp.to_wire())], query
         if mode == "tc" and proto == "udp":
             resp = skeleton(query)
@@ -1022,7 +1034,7 @@ class HTTPSHandler(http.server.BaseHTTPRequestHandler):
             return self._send(200, ctype, os.urandom(random.randint(1, 100)))
         if mode == "wrongquestion":
             obj = json_answer(engine.decoy(query), query, decoy=True)
-        elif mode in ("refused", "servfail"):
+        elif mode in ("refused", "servfail", "formerr"):
             obj = json_answer(dns.message.from_wire(actions[0][1]), query)
         else:
             obj = json_answer(engine.good(query), query)
