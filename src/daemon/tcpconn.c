@@ -21,6 +21,7 @@
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void drain_cb(evutil_socket_t fd, short what, void *arg);
 
 static void unlink_conn(worker_t *w, tcpconn_t *c)
 {
@@ -43,9 +44,26 @@ static void conn_close(tcpconn_t *c)
         return;
     bufferevent_free(c->bev); /* closes the socket */
     c->bev = NULL;
+    if (c->drain_ev != NULL) {
+        event_free(c->drain_ev); /* may be the event now running: allowed */
+        c->drain_ev = NULL;
+    }
+    c->mark_us = 0;
     unlink_conn(w, c);
     w->nconns--;
     STAT_SET(&w->stats, tcp_clients, w->nconns);
+}
+
+/* Close a connection whose client does not read what it is sent: with a
+ * reset (SO_LINGER 0), so the kernel drops the unsent answers at once
+ * instead of trickling them out to that client for as long again. */
+static void conn_abort(tcpconn_t *c)
+{
+    struct linger lg = {1, 0};
+
+    if (c->bev != NULL)
+        setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    conn_close(c);
 }
 
 static void conn_maybe_free(tcpconn_t *c)
@@ -71,6 +89,18 @@ static void conn_check_done(tcpconn_t *c)
     conn_maybe_free(c);
 }
 
+/* Must reading stop? At tcp_max_pipeline queries in flight, or when the
+ * answers still to come could push the unsent output past
+ * TCPCONN_MAX_OUTPUT: an answer from upstream is written whatever the
+ * output holds, so each query in flight counts as the largest message
+ * (RFC 1035 4.2.2). Checking the output alone let 64 pipelined queries
+ * for 64 KiB answers queue 4 MiB on a connection that does not read. */
+static bool conn_full(const tcpconn_t *c)
+{
+    return c->inflight >= c->w->cfg->tcp_max_pipeline ||
+           out_len(c) + (size_t)c->inflight * TCPCONN_MAX_MSG >= TCPCONN_MAX_OUTPUT;
+}
+
 static void conn_pause(tcpconn_t *c)
 {
     if (c->bev != NULL && !c->paused) {
@@ -87,13 +117,27 @@ static void conn_maybe_resume(tcpconn_t *c)
 
     if (c->bev == NULL || !c->paused || c->eof || w->draining)
         return;
-    if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT)
+    if (conn_full(c))
         return;
     c->paused = false;
     c->partial_since_us = 0; /* the time held back was ours, not the client's */
     bufferevent_enable(c->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= 2)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Start timing the output queued now: all of it must be read by the
+ * client within tcp_idle_timeout (drain_cb). */
+static void conn_mark(tcpconn_t *c)
+{
+    struct timeval tv;
+    uint32_t ms = c->w->cfg->tcp_idle_timeout_ms;
+
+    c->mark_total = c->out_total;
+    c->mark_us = pool_now_us();
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    evtimer_add(c->drain_ev, &tv);
 }
 
 static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
@@ -108,8 +152,43 @@ static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
     hdr[1] = (uint8_t)len;
     /* RFC 7766 8: length and message in one segment where possible. */
     evbuffer_expand(out, len + 2);
-    evbuffer_add(out, hdr, 2);
-    evbuffer_add(out, msg, len);
+    if (evbuffer_add(out, hdr, 2) != 0 || evbuffer_add(out, msg, len) != 0)
+        return;
+    c->out_total += len + 2;
+    if (c->mark_us == 0)
+        conn_mark(c);
+}
+
+/* The write deadline. The bufferevent's write timeout restarts with every
+ * write that makes progress, so a client reading a segment now and then
+ * (a slow reader) kept its connection, and with enough of them every slot
+ * of tcp_max_clients, for ever. Here the bytes queued at the mark must all
+ * be gone tcp_idle_timeout later, however they trickle out; then what is
+ * queued by then is timed the same way (so an answer waits at most twice
+ * tcp_idle_timeout in a long pipeline). Output that drains to nothing
+ * clears the mark (write_cb). */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    tcpconn_t *c = arg;
+    size_t left = out_len(c);
+    (void)fd;
+    (void)what;
+
+    if (c->bev == NULL)
+        return;
+    if (left == 0) {
+        c->mark_us = 0;
+        return;
+    }
+    if (c->out_total - left >= c->mark_total) {
+        conn_mark(c); /* what was queued at the mark is out: time the rest */
+        return;
+    }
+    log_debug("tcp: the client did not read its answers within tcp_idle_timeout; closing");
+    c->in_cb = true;
+    conn_abort(c);
+    c->in_cb = false;
+    conn_maybe_free(c);
 }
 
 void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
@@ -128,11 +207,18 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
          * first the one whose unfinished message began longest ago (a
          * slowloris refreshes its activity with every byte, so by activity
          * alone a client accepted a moment ago, its query not yet read,
-         * would go before it), then the one idle longest. When all are
-         * busy, the newcomer is the one turned away. */
-        tcpconn_t *victim = NULL;
+         * would go before it), then the one idle longest. Failing those,
+         * the one whose unsent answers have waited longest for their
+         * client to read them (a slow reader). When all are waiting for
+         * upstream answers, the newcomer is the one turned away. */
+        tcpconn_t *victim = NULL, *unread = NULL;
         for (tcpconn_t *o = w->conns; o != NULL; o = o->next) {
-            if (o->inflight != 0 || out_len(o) != 0)
+            if (out_len(o) != 0) {
+                if (o->mark_us != 0 && (unread == NULL || o->mark_us < unread->mark_us))
+                    unread = o;
+                continue;
+            }
+            if (o->inflight != 0)
                 continue;
             if (victim == NULL) {
                 victim = o;
@@ -145,6 +231,10 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
             }
         }
         STAT_INC(&w->stats, tcp_refused);
+        if (victim == NULL && unread != NULL) {
+            conn_abort(unread);
+            victim = unread;
+        }
         if (victim == NULL) {
             close(fd);
             return;
@@ -164,8 +254,11 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
     }
     /* Answers go out as soon as they are written, not after Nagle's wait. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->drain_ev = evtimer_new(w->base, drain_cb, c);
+    c->bev = c->drain_ev != NULL ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (c->bev == NULL) {
+        if (c->drain_ev != NULL)
+            event_free(c->drain_ev);
         close(fd);
         free(c);
         return;
@@ -253,7 +346,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         size_t avail = evbuffer_get_length(in), mlen, n;
         uint8_t *msg;
 
-        if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT) {
+        if (conn_full(c)) {
             conn_pause(c); /* back-pressure: the client waits, not us */
             break;
         }
@@ -296,6 +389,10 @@ static void write_cb(struct bufferevent *bev, void *arg)
     tcpconn_t *c = arg;
     (void)bev;
     c->last_active_us = pool_now_us();
+    if (out_len(c) == 0 && c->mark_us != 0) {
+        c->mark_us = 0; /* all read: the next answer starts a new mark */
+        evtimer_del(c->drain_ev);
+    }
     conn_maybe_resume(c);
     conn_check_done(c);
 }

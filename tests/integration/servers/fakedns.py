@@ -76,6 +76,10 @@ MODES (--mode, or the control file at run time)
   notimp-edns     the same with NOTIMP
   formerr         FORMERR without OPT to every query (JSON: "Status": 1)
 
+  Besides the zones: NAME.fill.example.test. TXT is 230 TXT records of 255
+  bytes (about 61 KB, TTL 300), for tests of large answers over TCP (over
+  UDP it is TC=1, as any answer too big for the query's size).
+
   HTTPS always (whatever the mode): 404 for an unknown path, 400 for a GET
   without ?dns= or a bad base64url, 415 for a POST whose Content-Type is not
   application/dns-message, 400 for /resolve without name=.
@@ -168,6 +172,24 @@ HTTP_ONLY = {"http500", "http404", "http415", "redirect", "badctype",
 DECOY_NAME = dns.name.from_text("decoy.example.test.")
 DECOY_ADDR = "10.66.66.66"
 MAX_CNAME_HOPS = 16
+# NAME.fill.example.test. TXT: about 61 KB of TXT (not in the zone files),
+# for tests of large TCP answers; other types: NODATA.
+FILL_NAME = dns.name.from_text("fill.example.test.")
+FILL_RRS = 230
+_FILL_RDATAS = []
+
+
+def fill_rrset(name):
+    if not _FILL_RDATAS:
+        for i in range(FILL_RRS):
+            _FILL_RDATAS.append(dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.TXT,
+                '"%03d%s"' % (i, "x" * 252)))
+    rrs = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.TXT)
+    rrs.update_ttl(300)
+    for rd in _FILL_RDATAS:
+        rrs.add(rd)
+    return rrs
 RECENT_MAX = 200
 DOH_PATH = "/dns-query"
 JSON_PATH = "/resolve"
@@ -430,6 +452,11 @@ class Zones:
             return resp
         if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
             resp.set_rcode(dns.rcode.NOTIMP)
+            return resp
+        if q.name.is_subdomain(FILL_NAME) and q.name != FILL_NAME:
+            resp.flags |= dns.flags.AA
+            if q.rdtype == dns.rdatatype.TXT:
+                resp.answer.append(fill_rrset(q.name))
             return resp
         z = self.find(q.name)
         if z is None:
