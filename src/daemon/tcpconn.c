@@ -22,6 +22,7 @@ static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_account(tcpconn_t *c);
 
 static void unlink_conn(worker_t *w, tcpconn_t *c)
 {
@@ -44,6 +45,7 @@ static void conn_close(tcpconn_t *c)
         return;
     bufferevent_free(c->bev); /* closes the socket */
     c->bev = NULL;
+    conn_account(c); /* nothing more will be queued: the loan is repaid */
     if (c->drain_ev != NULL) {
         event_free(c->drain_ev); /* may be the event now running: allowed */
         c->drain_ev = NULL;
@@ -89,16 +91,45 @@ static void conn_check_done(tcpconn_t *c)
     conn_maybe_free(c);
 }
 
-/* Must reading stop? At tcp_max_pipeline queries in flight, or when the
- * answers still to come could push the unsent output past
- * TCPCONN_MAX_OUTPUT: an answer from upstream is written whatever the
- * output holds, so each query in flight counts as the largest message
- * (RFC 1035 4.2.2). Checking the output alone let 64 pipelined queries
- * for 64 KiB answers queue 4 MiB on a connection that does not read. */
+/* What c may come to hold: its unsent output, and for each query in
+ * flight the largest message (RFC 1035 4.2.2), since an answer from
+ * upstream is written whatever the output already holds. */
+static size_t conn_need(const tcpconn_t *c)
+{
+    return c->bev != NULL ? out_len(c) + (size_t)c->inflight * TCPCONN_MAX_MSG : 0;
+}
+
+/* Record the part of c's need above its own TCPCONN_MAX_OUTPUT: a loan
+ * from its thread's TCPCONN_SHARED. Called wherever the need grows (a
+ * query in flight, an answer queued) and where it may have shrunk; in
+ * between it only shrinks (output leaves), so the records never fall
+ * below the truth and their sum bounds what the loans really hold. */
+static void conn_account(tcpconn_t *c)
+{
+    size_t need = conn_need(c);
+    size_t loan = need > TCPCONN_MAX_OUTPUT ? need - TCPCONN_MAX_OUTPUT : 0;
+
+    c->w->tcp_loans = c->w->tcp_loans - c->loan + loan;
+    c->loan = loan;
+}
+
+/* Must reading stop? At tcp_max_pipeline queries in flight, or when
+ * another query could take the need past the connection's own cap and
+ * the thread's shared allowance has no room for it. Checking the output
+ * alone let 64 pipelined queries for 64 KiB answers queue 4 MiB on every
+ * connection that does not read; a connection alone keeps the pipelining
+ * it had, many keep what the allowance covers (about four misses in
+ * flight each when it is spent). */
 static bool conn_full(const tcpconn_t *c)
 {
-    return c->inflight >= c->w->cfg->tcp_max_pipeline ||
-           out_len(c) + (size_t)c->inflight * TCPCONN_MAX_MSG >= TCPCONN_MAX_OUTPUT;
+    size_t need = conn_need(c);
+
+    if (c->inflight >= c->w->cfg->tcp_max_pipeline)
+        return true;
+    if (need < TCPCONN_MAX_OUTPUT)
+        return false;
+    return need + TCPCONN_MAX_MSG - TCPCONN_MAX_OUTPUT + (c->w->tcp_loans - c->loan) >
+           TCPCONN_SHARED;
 }
 
 static void conn_pause(tcpconn_t *c)
@@ -155,6 +186,7 @@ static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
     if (evbuffer_add(out, hdr, 2) != 0 || evbuffer_add(out, msg, len) != 0)
         return;
     c->out_total += len + 2;
+    conn_account(c);
     if (c->mark_us == 0)
         conn_mark(c);
 }
@@ -393,6 +425,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
         c->mark_us = 0; /* all read: the next answer starts a new mark */
         evtimer_del(c->drain_ev);
     }
+    conn_account(c);
     conn_maybe_resume(c);
     conn_check_done(c);
 }
@@ -430,6 +463,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 void tcpconn_hold(tcpconn_t *c)
 {
     c->inflight++;
+    conn_account(c);
 }
 
 /* Activity: idleness counts from now (RFC 7766 6.2.3 is about idle
@@ -455,6 +489,7 @@ void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
         conn_write(c, msg, len);
         conn_touch(c);
     }
+    conn_account(c);
     conn_maybe_resume(c);
     conn_check_done(c);
 }

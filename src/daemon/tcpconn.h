@@ -5,7 +5,8 @@
  * answer is known, in any order (RFC 7766 6.2.1.1). Everything a client
  * can grow is bounded: queries in flight per connection (reading pauses
  * at tcp_max_pipeline), unsent output (reading pauses while the output
- * plus a largest message per query in flight reaches TCPCONN_MAX_OUTPUT),
+ * plus a largest message per query in flight reaches TCPCONN_MAX_OUTPUT,
+ * unless the thread's TCPCONN_SHARED allowance covers one more),
  * connections per thread (at the cap an idle connection is closed, else
  * the one whose output waits longest for its reader, else the new one),
  * idle time (tcp_idle_timeout), the time a client takes to read what was
@@ -29,6 +30,9 @@ struct event;
 #define TCPCONN_MAX_OUTPUT (256 * 1024)
 /* The largest message with its length prefix. */
 #define TCPCONN_MAX_MSG (65535 + 2)
+/* Need beyond TCPCONN_MAX_OUTPUT that a thread's connections may borrow
+ * together (a lone client can have 64 large answers in flight). */
+#define TCPCONN_SHARED (4 * 1024 * 1024)
 /* Messages handled per read event before yielding to other clients. */
 #define TCPCONN_BURST 32
 
@@ -47,6 +51,7 @@ typedef struct tcpconn {
     uint64_t mark_total;         /* out_total at the mark: must drain by */
     uint64_t mark_us;            /* ... tcp_idle_timeout after this; 0: none */
     struct event *drain_ev;      /* fires then (drain_cb) */
+    size_t loan;                 /* need above TCPCONN_MAX_OUTPUT, recorded */
     struct tcpconn *next, *prev; /* the worker's list */
 } tcpconn_t;
 
