@@ -287,7 +287,8 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
     /* Answers go out as soon as they are written, not after Nagle's wait. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->drain_ev = evtimer_new(w->base, drain_cb, c);
-    c->bev = c->drain_ev != NULL ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    c->bev =
+        c->drain_ev != NULL ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (c->bev == NULL) {
         if (c->drain_ev != NULL)
             event_free(c->drain_ev);
