@@ -146,7 +146,7 @@ elif mode == "slow":
                 c = s.recv(2048)
             except socket.timeout:
                 continue
-            except OSError as e:
+            except OSError:
                 res[k] = ("reset", time.monotonic() - t0)
                 return
             if not c:
