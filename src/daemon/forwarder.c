@@ -250,6 +250,7 @@ typedef struct pending {
     sr_xfer_t *xfer;
     uint32_t timeout_ms;
     bool serve_stale;
+    bool plain_retry; /* the attempt in flight is the one without EDNS */
     uint8_t query[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4 + 11];
     size_t qlen;
 } pending_t;
@@ -467,6 +468,8 @@ static void fail(worker_t *w, pending_t *p)
 /* ------------------------------------------------------------- upstream */
 
 static void attempt(worker_t *w, pending_t *p);
+static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                          const sr_xfer_info_t *info);
 
 /* Is resp an answer to p's question? The transport checked ID, source
  * and question already (RFC 5452); a second look costs little and keeps
@@ -485,6 +488,42 @@ static bool believable(const pending_t *p, const sr_msg_t *m)
            sr_msg_qtype(m) == p->qtype && sr_msg_qclass(m) == p->qclass;
 }
 
+/* RFC 6891 7: a responder that does not implement EDNS may answer a query
+ * with an OPT record FORMERR or NOTIMP, without an OPT record of its own
+ * (old servers, middleboxes). Ask the same upstream the same question once
+ * more without EDNS. Plain UDP/TCP only: TLS and HTTPS queries always
+ * carry OPT for their padding (RFC 8467), and the JSON API sends none.
+ * True when the retry is on its way. */
+static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
+{
+    pool_server_t *s = p->pi->pool->servers[p->cur];
+    unsigned rcode = sr_msg_rcode(m);
+    uint8_t q[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4];
+    size_t qlen = 0;
+    sr_query_opts_t opts;
+    sr_status_t st = SR_OK;
+
+    if ((rcode != RCODE_FORMERR && rcode != RCODE_NOTIMP) || sr_get16(p->query + 10) == 0 ||
+        sr_msg_edns(m)->present || pool_spec_encrypted(&s->spec) || p->pi->ups[p->cur] == NULL)
+        return false; /* not about EDNS, or nothing to take away */
+    memset(&opts, 0, sizeof(opts));
+    opts.rd = w->cfg->recursive;
+    opts.cd = p->cd;
+    if (sr_query_build(q, sizeof(q), &qlen, p->qname, p->qname_len, p->qtype, p->qclass, &opts) !=
+        SR_OK)
+        return false;
+    log_info("upstream %s: %s to a query with EDNS; asking again without (RFC 6891 7)",
+             s->spec.name, rcode == RCODE_FORMERR ? "FORMERR" : "NOTIMP");
+    pool_count_query(s);
+    STAT_INC(&w->stats, upstream_queries);
+    p->xfer = sr_upstream_query(p->pi->ups[p->cur], q, qlen, 0, (int)p->timeout_ms, upstream_done,
+                                p, &st);
+    if (p->xfer == NULL)
+        return false;
+    p->plain_retry = true;
+    return true;
+}
+
 static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
                           const sr_xfer_info_t *info)
 {
@@ -494,6 +533,8 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     uint64_t now_us = pool_now_us();
 
     p->xfer = NULL;
+    bool was_plain = p->plain_retry;
+    p->plain_retry = false; /* the next upstream gets the query with EDNS */
     if (status != SR_OK) {
         pool_report(s, status == SR_E_TIMEDOUT ? POOL_TIMEOUT : POOL_ERROR, 0, now_us);
         log_info("upstream %s: %s%s%s", s->spec.name, sr_strerror((int)status),
@@ -516,6 +557,8 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
         attempt(w, p);
         return;
     }
+    if (!was_plain && retry_without_edns(w, p, w->msg))
+        return;
     pool_report(s, POOL_OK, rtt, now_us);
     deliver(w, p, w->msg);
 }

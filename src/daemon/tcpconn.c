@@ -21,6 +21,8 @@
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void drain_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_account(tcpconn_t *c);
 
 static void unlink_conn(worker_t *w, tcpconn_t *c)
 {
@@ -43,9 +45,27 @@ static void conn_close(tcpconn_t *c)
         return;
     bufferevent_free(c->bev); /* closes the socket */
     c->bev = NULL;
+    conn_account(c); /* nothing more will be queued: the loan is repaid */
+    if (c->drain_ev != NULL) {
+        event_free(c->drain_ev); /* may be the event now running: allowed */
+        c->drain_ev = NULL;
+    }
+    c->mark_us = 0;
     unlink_conn(w, c);
     w->nconns--;
     STAT_SET(&w->stats, tcp_clients, w->nconns);
+}
+
+/* Close a connection whose client does not read what it is sent: with a
+ * reset (SO_LINGER 0), so the kernel drops the unsent answers at once
+ * instead of trickling them out to that client for as long again. */
+static void conn_abort(tcpconn_t *c)
+{
+    struct linger lg = {1, 0};
+
+    if (c->bev != NULL)
+        setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    conn_close(c);
 }
 
 static void conn_maybe_free(tcpconn_t *c)
@@ -71,6 +91,47 @@ static void conn_check_done(tcpconn_t *c)
     conn_maybe_free(c);
 }
 
+/* What c may come to hold: its unsent output, and for each query in
+ * flight the largest message (RFC 1035 4.2.2), since an answer from
+ * upstream is written whatever the output already holds. */
+static size_t conn_need(const tcpconn_t *c)
+{
+    return c->bev != NULL ? out_len(c) + (size_t)c->inflight * TCPCONN_MAX_MSG : 0;
+}
+
+/* Record the part of c's need above its own TCPCONN_MAX_OUTPUT: a loan
+ * from its thread's TCPCONN_SHARED. Called wherever the need grows (a
+ * query in flight, an answer queued) and where it may have shrunk; in
+ * between it only shrinks (output leaves), so the records never fall
+ * below the truth and their sum bounds what the loans really hold. */
+static void conn_account(tcpconn_t *c)
+{
+    size_t need = conn_need(c);
+    size_t loan = need > TCPCONN_MAX_OUTPUT ? need - TCPCONN_MAX_OUTPUT : 0;
+
+    c->w->tcp_loans = c->w->tcp_loans - c->loan + loan;
+    c->loan = loan;
+}
+
+/* Must reading stop? At tcp_max_pipeline queries in flight, or when
+ * another query could take the need past the connection's own cap and
+ * the thread's shared allowance has no room for it. Checking the output
+ * alone let 64 pipelined queries for 64 KiB answers queue 4 MiB on every
+ * connection that does not read; a connection alone keeps the pipelining
+ * it had, many keep what the allowance covers (about four misses in
+ * flight each when it is spent). */
+static bool conn_full(const tcpconn_t *c)
+{
+    size_t need = conn_need(c);
+
+    if (c->inflight >= c->w->cfg->tcp_max_pipeline)
+        return true;
+    if (need < TCPCONN_MAX_OUTPUT)
+        return false;
+    return need + TCPCONN_MAX_MSG - TCPCONN_MAX_OUTPUT + (c->w->tcp_loans - c->loan) >
+           TCPCONN_SHARED;
+}
+
 static void conn_pause(tcpconn_t *c)
 {
     if (c->bev != NULL && !c->paused) {
@@ -87,13 +148,27 @@ static void conn_maybe_resume(tcpconn_t *c)
 
     if (c->bev == NULL || !c->paused || c->eof || w->draining)
         return;
-    if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT)
+    if (conn_full(c))
         return;
     c->paused = false;
     c->partial_since_us = 0; /* the time held back was ours, not the client's */
     bufferevent_enable(c->bev, EV_READ);
     if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= 2)
         bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Start timing the output queued now: all of it must be read by the
+ * client within tcp_idle_timeout (drain_cb). */
+static void conn_mark(tcpconn_t *c)
+{
+    struct timeval tv;
+    uint32_t ms = c->w->cfg->tcp_idle_timeout_ms;
+
+    c->mark_total = c->out_total;
+    c->mark_us = pool_now_us();
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    evtimer_add(c->drain_ev, &tv);
 }
 
 static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
@@ -108,8 +183,44 @@ static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
     hdr[1] = (uint8_t)len;
     /* RFC 7766 8: length and message in one segment where possible. */
     evbuffer_expand(out, len + 2);
-    evbuffer_add(out, hdr, 2);
-    evbuffer_add(out, msg, len);
+    if (evbuffer_add(out, hdr, 2) != 0 || evbuffer_add(out, msg, len) != 0)
+        return;
+    c->out_total += len + 2;
+    conn_account(c);
+    if (c->mark_us == 0)
+        conn_mark(c);
+}
+
+/* The write deadline. The bufferevent's write timeout restarts with every
+ * write that makes progress, so a client reading a segment now and then
+ * (a slow reader) kept its connection, and with enough of them every slot
+ * of tcp_max_clients, for ever. Here the bytes queued at the mark must all
+ * be gone tcp_idle_timeout later, however they trickle out; then what is
+ * queued by then is timed the same way (so an answer waits at most twice
+ * tcp_idle_timeout in a long pipeline). Output that drains to nothing
+ * clears the mark (write_cb). */
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    tcpconn_t *c = arg;
+    size_t left = out_len(c);
+    (void)fd;
+    (void)what;
+
+    if (c->bev == NULL)
+        return;
+    if (left == 0) {
+        c->mark_us = 0;
+        return;
+    }
+    if (c->out_total - left >= c->mark_total) {
+        conn_mark(c); /* what was queued at the mark is out: time the rest */
+        return;
+    }
+    log_debug("tcp: the client did not read its answers within tcp_idle_timeout; closing");
+    c->in_cb = true;
+    conn_abort(c);
+    c->in_cb = false;
+    conn_maybe_free(c);
 }
 
 void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
@@ -128,11 +239,18 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
          * first the one whose unfinished message began longest ago (a
          * slowloris refreshes its activity with every byte, so by activity
          * alone a client accepted a moment ago, its query not yet read,
-         * would go before it), then the one idle longest. When all are
-         * busy, the newcomer is the one turned away. */
-        tcpconn_t *victim = NULL;
+         * would go before it), then the one idle longest. Failing those,
+         * the one whose unsent answers have waited longest for their
+         * client to read them (a slow reader). When all are waiting for
+         * upstream answers, the newcomer is the one turned away. */
+        tcpconn_t *victim = NULL, *unread = NULL;
         for (tcpconn_t *o = w->conns; o != NULL; o = o->next) {
-            if (o->inflight != 0 || out_len(o) != 0)
+            if (out_len(o) != 0) {
+                if (o->mark_us != 0 && (unread == NULL || o->mark_us < unread->mark_us))
+                    unread = o;
+                continue;
+            }
+            if (o->inflight != 0)
                 continue;
             if (victim == NULL) {
                 victim = o;
@@ -145,6 +263,10 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
             }
         }
         STAT_INC(&w->stats, tcp_refused);
+        if (victim == NULL && unread != NULL) {
+            conn_abort(unread);
+            victim = unread;
+        }
         if (victim == NULL) {
             close(fd);
             return;
@@ -164,8 +286,12 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
     }
     /* Answers go out as soon as they are written, not after Nagle's wait. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->drain_ev = evtimer_new(w->base, drain_cb, c);
+    c->bev =
+        c->drain_ev != NULL ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (c->bev == NULL) {
+        if (c->drain_ev != NULL)
+            event_free(c->drain_ev);
         close(fd);
         free(c);
         return;
@@ -253,7 +379,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         size_t avail = evbuffer_get_length(in), mlen, n;
         uint8_t *msg;
 
-        if (c->inflight >= w->cfg->tcp_max_pipeline || out_len(c) > TCPCONN_MAX_OUTPUT) {
+        if (conn_full(c)) {
             conn_pause(c); /* back-pressure: the client waits, not us */
             break;
         }
@@ -296,6 +422,11 @@ static void write_cb(struct bufferevent *bev, void *arg)
     tcpconn_t *c = arg;
     (void)bev;
     c->last_active_us = pool_now_us();
+    if (out_len(c) == 0 && c->mark_us != 0) {
+        c->mark_us = 0; /* all read: the next answer starts a new mark */
+        evtimer_del(c->drain_ev);
+    }
+    conn_account(c);
     conn_maybe_resume(c);
     conn_check_done(c);
 }
@@ -333,6 +464,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 void tcpconn_hold(tcpconn_t *c)
 {
     c->inflight++;
+    conn_account(c);
 }
 
 /* Activity: idleness counts from now (RFC 7766 6.2.3 is about idle
@@ -358,6 +490,7 @@ void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
         conn_write(c, msg, len);
         conn_touch(c);
     }
+    conn_account(c);
     conn_maybe_resume(c);
     conn_check_done(c);
 }

@@ -4,11 +4,15 @@
  * send many queries on one connection; each is answered as soon as its
  * answer is known, in any order (RFC 7766 6.2.1.1). Everything a client
  * can grow is bounded: queries in flight per connection (reading pauses
- * at tcp_max_pipeline), unsent output (reading pauses while more than
- * TCPCONN_MAX_OUTPUT bytes wait), connections per thread (at the cap the
- * longest-idle connection is closed, else the new one), idle time
- * (tcp_idle_timeout) and messages handled per read event (so one busy
- * connection cannot starve the others). */
+ * at tcp_max_pipeline), unsent output (reading pauses while the output
+ * plus a largest message per query in flight reaches TCPCONN_MAX_OUTPUT,
+ * unless the thread's TCPCONN_SHARED allowance covers one more),
+ * connections per thread (at the cap an idle connection is closed, else
+ * the one whose output waits longest for its reader, else the new one),
+ * idle time (tcp_idle_timeout), the time a client takes to read what was
+ * queued for it (tcp_idle_timeout again, not restarted by partial reads)
+ * and messages handled per read event (so one busy connection cannot
+ * starve the others). */
 #ifndef STUBRESD_TCPCONN_H
 #define STUBRESD_TCPCONN_H
 
@@ -19,9 +23,16 @@
 
 struct worker;
 struct bufferevent;
+struct event;
 
-/* Unsent reply bytes above which a connection stops being read. */
+/* Unsent reply bytes, counting each query in flight as a largest
+ * message, at which a connection stops being read. */
 #define TCPCONN_MAX_OUTPUT (256 * 1024)
+/* The largest message with its length prefix. */
+#define TCPCONN_MAX_MSG (65535 + 2)
+/* Need beyond TCPCONN_MAX_OUTPUT that a thread's connections may borrow
+ * together (a lone client can have 64 large answers in flight). */
+#define TCPCONN_SHARED (4 * 1024 * 1024)
 /* Messages handled per read event before yielding to other clients. */
 #define TCPCONN_BURST 32
 
@@ -36,6 +47,11 @@ typedef struct tcpconn {
     bool paused;       /* reading stopped for back-pressure */
     uint64_t last_active_us;
     uint64_t partial_since_us;   /* when the incomplete message began; 0: none */
+    uint64_t out_total;          /* bytes ever queued for the client */
+    uint64_t mark_total;         /* out_total at the mark: must drain by */
+    uint64_t mark_us;            /* ... tcp_idle_timeout after this; 0: none */
+    struct event *drain_ev;      /* fires then (drain_cb) */
+    size_t loan;                 /* need above TCPCONN_MAX_OUTPUT, recorded */
     struct tcpconn *next, *prev; /* the worker's list */
 } tcpconn_t;
 

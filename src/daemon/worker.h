@@ -57,6 +57,7 @@ typedef struct worker {
     struct tcpconn *conns; /* open connections, oldest first */
     unsigned nconns;
     unsigned max_conns; /* this thread's share of tcp_max_clients */
+    size_t tcp_loans;   /* bytes of TCPCONN_SHARED the connections hold */
     /* the mailbox */
     pthread_mutex_t mu;
     int wake_fd; /* eventfd: the main thread's doorbell */

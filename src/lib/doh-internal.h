@@ -40,7 +40,9 @@ typedef struct sr_doh_question {
  * optional (0) and data in master-file presentation form (RFC 1035 5.1,
  * RFC 3597 "\# LEN HEX" for any type). A TXT "data" not starting with a
  * quote is taken as one literal string, as Google's API writes it. A
- * "Question" array, when present, must name q's name and type.
+ * "Question" array, when present, must name q's name and type. A q of a
+ * class other than IN gets sr_doh_json_notimp()'s response, whatever the
+ * JSON says (its data would be IN data under another class's label).
  *
  * On success *out (free with sr_free) holds the response, *outlen its
  * length; sr_msg_parse() accepts it. Errors: SR_E_FORMERR for anything
@@ -52,6 +54,16 @@ typedef struct sr_doh_question {
  * naming the offending field. */
 sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
                                 uint8_t **out, size_t *outlen, char *detail, size_t dcap);
+
+/* RCODE 4, NOTIMP (RFC 1035 4.1.1). */
+#define SR_DOH_RCODE_NOTIMP 4
+
+/* The response for q when q's class is not IN: the JSON API has no class
+ * parameter and serves IN data only, so the question is not asked (no
+ * HTTP request) and is answered NOTIMP, with QR set, the question of q and
+ * no records. *out (free with sr_free) and *outlen as below;
+ * SR_E_FORMERR for a question without a valid name, SR_E_NOMEM. */
+sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t *outlen);
 
 /* base64url (RFC 4648 section 5) of in[0..n) without '=' padding, as the
  * dns parameter of RFC 8484 4.1 wants it, NUL-terminated into out.

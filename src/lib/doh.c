@@ -80,6 +80,8 @@ struct doh_xfer {
                                 fails with auth_status */
     bool spent;              /* options changed for this transfer only
                                 (FORBID_REUSE): not kept as a spare */
+    bool notimp;             /* JSON API, class not IN: answered NOTIMP
+                                from the loop, never sent */
     enum doh_where where;
     char errbuf[CURL_ERROR_SIZE];
     doh_xfer_t *next, *prev;
@@ -975,6 +977,29 @@ static sr_status_t make_connect_to(doh_up_t *d)
     return SR_OK;
 }
 
+/* Answer x NOTIMP without asking: the JSON API has no class parameter
+ * and serves IN data only, so its answer to a CH or HS question would be
+ * IN data labelled with the other class. Completes (and so frees) x. */
+static void xfer_notimp(sr_xfer_t *x)
+{
+    sr_doh_question_t q;
+    uint8_t *msg = NULL;
+    size_t mlen = 0;
+    sr_status_t status;
+
+    q.id = x->wire_id;
+    q.qname = x->qname;
+    q.qname_len = x->qname_len;
+    q.qtype = x->qtype;
+    q.qclass = x->qclass;
+    status = sr_doh_json_notimp(&q, &msg, &mlen);
+    if (status != SR_OK)
+        sr_xfer_complete(x, status, NULL, 0, "cannot make the NOTIMP answer");
+    else if (!sr_xfer_offer(x, msg, mlen))
+        sr_xfer_complete(x, SR_E_FORMERR, NULL, 0, "NOTIMP answer does not match the query");
+    sr_free(msg);
+}
+
 /* Deferred work, from the loop: removals of transfers detached while we
  * were busy, and adds of transfers sent from inside a curl callback. */
 static void deferred_cb(evutil_socket_t fd, short what, void *arg)
@@ -1002,6 +1027,10 @@ static void deferred_cb(evutil_socket_t fd, short what, void *arg)
     /* Each round starts one transfer or completes (and so frees) it. */
     while (up != NULL && !up->dying && d->lists[DOH_WAITING] != NULL) {
         doh_xfer_t *dx = d->lists[DOH_WAITING];
+        if (dx->notimp) {
+            xfer_notimp(dx->x);
+            continue;
+        }
         sr_status_t status = xfer_start(d, dx);
         if (status != SR_OK)
             sr_xfer_complete(dx->x, status, NULL, 0, "cannot start the HTTP transfer");
@@ -1256,6 +1285,7 @@ static doh_xfer_t *xfer_get(doh_up_t *d)
     dx->auth_status = SR_OK;
     dx->past_prereq = false;
     dx->doomed = false;
+    dx->notimp = false;
     dx->errbuf[0] = '\0';
     return dx;
 }
@@ -1327,6 +1357,15 @@ static sr_status_t doh_send(sr_upstream_t *up, sr_xfer_t *x)
         goto done;
     }
     dx->x = x;
+    if (d->method == SR_DOH_JSON && x->qclass != SR_CLASS_IN) {
+        /* No request: deferred_cb answers NOTIMP (see xfer_notimp). */
+        dx->notimp = true;
+        xfer_link(d, dx, DOH_WAITING);
+        defer(d);
+        x->tp = dx;
+        dx = NULL;
+        goto done;
+    }
     status = xfer_setup(d, dx, x);
     if (status != SR_OK)
         goto done;

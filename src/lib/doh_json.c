@@ -304,6 +304,37 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size
     return status;
 }
 
+sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t *outlen)
+{
+    sr_status_t status = SR_OK;
+    wbuf_t b = {NULL, 0, 0};
+
+    *out = NULL;
+    *outlen = 0;
+    if (q->qname_len == 0 || q->qname_len > SR_NAME_MAX_WIRE) {
+        status = SR_E_FORMERR;
+        goto done;
+    }
+    status = wb_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    if (status != SR_OK)
+        goto done;
+    memset(b.p, 0, SR_HEADER_LEN);
+    sr_put16(b.p, q->id);
+    sr_put16(b.p + 2, SR_FLAG_QR | SR_DOH_RCODE_NOTIMP);
+    sr_put16(b.p + 4, 1);
+    b.len = SR_HEADER_LEN;
+    if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
+        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
+        goto done;
+    *out = b.p;
+    *outlen = b.len;
+    b.p = NULL;
+
+done:
+    sr_free(b.p);
+    return status;
+}
+
 sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
                                 uint8_t **out, size_t *outlen, char *detail, size_t dcap)
 {
@@ -323,6 +354,10 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     *out = NULL;
     *outlen = 0;
     set_detail(detail, dcap, "%s", "");
+    /* The JSON API has no class parameter and its data is IN data: for
+     * any other class the only true answer is that we cannot ask. */
+    if (q->qclass != SR_CLASS_IN)
+        return sr_doh_json_notimp(q, out, outlen);
     if (len > SR_DOH_JSON_MAX) {
         set_detail(detail, dcap, "JSON: body of %zu bytes is too large", len);
         status = SR_E_MSGSIZE;

@@ -638,6 +638,56 @@ START_TEST(test_deep_nesting)
 }
 END_TEST
 
+/* The JSON API serves IN data and has no class parameter: a CH question
+ * gets NOTIMP with its own question and no records, never the JSON's IN
+ * records labelled CH. */
+START_TEST(test_class_not_in_is_notimp)
+{
+    static const char json[] = "{\"Status\":0,\"Answer\":[{\"name\":\"www.example.test.\","
+                               "\"type\":16,\"TTL\":300,\"data\":\"\\\"in-data\\\"\"}]}";
+    static const uint16_t classes[] = {3, 4, 255, 254}; /* CH, HS, ANY, NONE */
+    uint8_t w[SR_NAME_MAX_WIRE];
+    sr_doh_question_t q;
+
+    for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+        sr_msg_t *m;
+        uint8_t *wire = NULL;
+        size_t len = 0;
+
+        set_question(&q, w, "www.example.test", SR_TYPE_TXT);
+        q.qclass = classes[i];
+        m = convert_q(json, &q);
+        ck_assert_uint_eq(sr_msg_id(m), 0x1234);
+        ck_assert(sr_msg_flags(m) & SR_FLAG_QR);
+        ck_assert_uint_eq(sr_msg_rcode(m), 4); /* NOTIMP */
+        ck_assert_uint_eq(sr_msg_qdcount(m), 1);
+        ck_assert_str_eq(sr_msg_qname(m), "www.example.test");
+        ck_assert_uint_eq(sr_msg_qtype(m), SR_TYPE_TXT);
+        ck_assert_uint_eq(sr_msg_qclass(m), classes[i]);
+        ck_assert_uint_eq(sr_msg_rr_count(m), 0);
+        sr_msg_free(m);
+
+        /* The same response without any JSON: what the transport sends
+         * back instead of asking. */
+        ck_assert_int_eq(sr_doh_json_notimp(&q, &wire, &len), SR_OK);
+        m = sr_msg_new();
+        ck_assert_ptr_nonnull(m);
+        ck_assert_int_eq(sr_msg_parse(m, wire, len, 0), SR_OK);
+        ck_assert_uint_eq(sr_msg_rcode(m), 4);
+        ck_assert_uint_eq(sr_msg_qclass(m), classes[i]);
+        ck_assert_uint_eq(sr_msg_rr_count(m), 0);
+        sr_msg_free(m);
+        sr_free(wire);
+    }
+    /* IN is converted as before. */
+    set_question(&q, w, "www.example.test", SR_TYPE_TXT);
+    sr_msg_t *m = convert_q(json, &q);
+    ck_assert_uint_eq(sr_msg_rcode(m), 0);
+    ck_assert_uint_eq(sr_msg_rr_count(m), 1);
+    sr_msg_free(m);
+}
+END_TEST
+
 START_TEST(test_detail_may_be_null)
 {
     uint8_t *wire = NULL;
@@ -690,6 +740,7 @@ static Suite *doh_json_suite(void)
     tcase_add_loop_test(tc, test_record_type, 0, (int)(sizeof(type_cases) / sizeof(type_cases[0])));
     tcase_add_test(tc, test_txt_forms);
     tcase_add_test(tc, test_txt_long_literal);
+    tcase_add_test(tc, test_class_not_in_is_notimp);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");

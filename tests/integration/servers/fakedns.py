@@ -70,6 +70,15 @@ MODES (--mode, or the control file at run time)
                   "Status" and "Answer". Wire DoH and others: good
   truncated-json  JSON API: 200 application/dns-json with the first half of
                   the good JSON text (invalid JSON). Wire DoH and others: good
+  formerr-edns    a query with an OPT record: FORMERR without OPT (no
+                  records), as a server or middlebox that does not know EDNS
+                  answers; a query without OPT: good. JSON: good
+  notimp-edns     the same with NOTIMP
+  formerr         FORMERR without OPT to every query (JSON: "Status": 1)
+
+  Besides the zones: NAME.fill.example.test. TXT is 230 TXT records of 255
+  bytes (about 61 KB, TTL 300), for tests of large answers over TCP (over
+  UDP it is TC=1, as any answer too big for the query's size).
 
   HTTPS always (whatever the mode): 404 for an unknown path, 400 for a GET
   without ?dns= or a bad base64url, 415 for a POST whose Content-Type is not
@@ -155,7 +164,7 @@ MODES = (
     "good", "drop", "delay", "refused", "servfail", "tc", "garbage",
     "wrongid", "wrongquestion", "loop", "otherport", "closemid",
     "http500", "http404", "http415", "redirect", "badctype",
-    "jsonmissing", "truncated-json",
+    "jsonmissing", "truncated-json", "formerr-edns", "notimp-edns", "formerr",
 )
 PROTOS = ("udp", "tcp", "tls", "https")
 HTTP_ONLY = {"http500", "http404", "http415", "redirect", "badctype",
@@ -163,6 +172,24 @@ HTTP_ONLY = {"http500", "http404", "http415", "redirect", "badctype",
 DECOY_NAME = dns.name.from_text("decoy.example.test.")
 DECOY_ADDR = "10.66.66.66"
 MAX_CNAME_HOPS = 16
+# NAME.fill.example.test. TXT: about 61 KB of TXT (not in the zone files),
+# for tests of large TCP answers; other types: NODATA.
+FILL_NAME = dns.name.from_text("fill.example.test.")
+FILL_RRS = 230
+_FILL_RDATAS = []
+
+
+def fill_rrset(name):
+    if not _FILL_RDATAS:
+        for i in range(FILL_RRS):
+            _FILL_RDATAS.append(dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.TXT,
+                '"%03d%s"' % (i, "x" * 252)))
+    rrs = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.TXT)
+    rrs.update_ttl(300)
+    for rd in _FILL_RDATAS:
+        rrs.add(rd)
+    return rrs
 RECENT_MAX = 200
 DOH_PATH = "/dns-query"
 JSON_PATH = "/resolve"
@@ -426,6 +453,11 @@ class Zones:
         if q.rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
             resp.set_rcode(dns.rcode.NOTIMP)
             return resp
+        if q.name.is_subdomain(FILL_NAME) and q.name != FILL_NAME:
+            resp.flags |= dns.flags.AA
+            if q.rdtype == dns.rdatatype.TXT:
+                resp.answer.append(fill_rrset(q.name))
+            return resp
         z = self.find(q.name)
         if z is None:
             resp.set_rcode(dns.rcode.REFUSED)
@@ -585,6 +617,13 @@ class Engine:
             resp = skeleton(query)
             resp.set_rcode(dns.rcode.REFUSED if mode == "refused"
                            else dns.rcode.SERVFAIL)
+            return mode, [("send", resp.to_wire())], query
+        if mode == "formerr" or (mode in ("formerr-edns", "notimp-edns")
+                                 and query.edns >= 0):
+            resp = dns.message.make_response(query)
+            resp.use_edns(False)  # a server that knows no EDNS sends no OPT
+            resp.set_rcode(dns.rcode.NOTIMP if mode == "notimp-edns"
+                           else dns.rcode.FORMERR)
             return mode, [("send", resp.to_wire())], query
         if mode == "tc" and proto == "udp":
             resp = skeleton(query)
@@ -1022,7 +1061,7 @@ class HTTPSHandler(http.server.BaseHTTPRequestHandler):
             return self._send(200, ctype, os.urandom(random.randint(1, 100)))
         if mode == "wrongquestion":
             obj = json_answer(engine.decoy(query), query, decoy=True)
-        elif mode in ("refused", "servfail"):
+        elif mode in ("refused", "servfail", "formerr"):
             obj = json_answer(dns.message.from_wire(actions[0][1]), query)
         else:
             obj = json_answer(engine.good(query), query)
