@@ -19,6 +19,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "priv.h"
 
 typedef struct cclient {
     struct control *ctl;
@@ -181,7 +182,7 @@ control_t *control_open(const char *path, uid_t uid, gid_t gid, char *err, size_
     struct sockaddr_un sun;
     control_t *c;
     struct stat sb;
-    mode_t old;
+    char why[512];
 
     if (strlen(path) >= sizeof(sun.sun_path)) {
         snprintf(err, errcap, "control: %s: path too long for a Unix socket", path);
@@ -200,14 +201,10 @@ control_t *control_open(const char *path, uid_t uid, gid_t gid, char *err, size_
         return NULL;
     }
     const char *dir = dirname(dircopy);
-    if (stat(dir, &sb) != 0) {
-        if (mkdir(dir, 0755) != 0) {
-            snprintf(err, errcap, "control: cannot create %s: %s", dir, strerror(errno));
-            free(dircopy);
-            return NULL;
-        }
-        if (uid != (uid_t)-1 && chown(dir, uid, (gid_t)-1) != 0)
-            log_warn("control: chown %s", dir);
+    if (priv_mkdir(dir, 0755, uid, (gid_t)-1) != 0) {
+        snprintf(err, errcap, "control: cannot create %s: %s", dir, strerror(errno));
+        free(dircopy);
+        return NULL;
     }
     free(dircopy);
 
@@ -239,18 +236,8 @@ control_t *control_open(const char *path, uid_t uid, gid_t gid, char *err, size_
         snprintf(err, errcap, "control: socket: %s", strerror(errno));
         goto fail;
     }
-    /* Created 0660 from the start: no window in which others may connect. */
-    old = umask(0117);
-    if (bind(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-        umask(old);
-        snprintf(err, errcap, "control: bind %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    umask(old);
-    if (chmod(path, 0660) != 0 ||
-        ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) != 0)) {
-        snprintf(err, errcap, "control: %s: %s", path, strerror(errno));
-        unlink(path);
+    if (priv_bind_unix(c->fd, path, uid, gid, why, sizeof(why)) != 0) {
+        snprintf(err, errcap, "control: %s", why);
         goto fail;
     }
     if (listen(c->fd, 16) != 0) {

@@ -85,8 +85,9 @@ int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap
         pool_ref(pool);
         new_pool = true;
     }
-    if (strcmp(c->query_log, d->cfg->query_log) != 0 && log_query_open(c->query_log) != 0) {
-        snprintf(err, errcap, "query_log: cannot open %s: %s", c->query_log, strerror(errno));
+    if (strcmp(c->query_log, d->cfg->query_log) != 0 &&
+        log_query_open(c->query_log, err, errcap) != 0) {
+        log_warnx("%s", err);
         if (new_pool)
             pool_unref(pool);
         return -1;
