@@ -32,6 +32,7 @@ struct control {
     char *path;
     int fd;
     struct evconnlistener *lev;
+    struct event *resume; /* re-enables accepting after an error */
     control_handler_fn fn;
     void *arg;
     cclient_t *clients;
@@ -254,12 +255,38 @@ fail:
     return NULL;
 }
 
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    control_t *c = arg;
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(c->lev);
+}
+
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+    control_t *c = arg;
+    struct timeval one = {1, 0};
+
+    /* Out of descriptors (EMFILE) and the like: libevent would retry at
+     * once, forever. Pause a second instead, as the DNS listeners do. */
+    log_warn("control: accept");
+    evconnlistener_disable(lev);
+    evtimer_add(c->resume, &one);
+}
+
 int control_start(control_t *c, struct event_base *base, control_handler_fn fn, void *arg)
 {
     c->fn = fn;
     c->arg = arg;
+    c->resume = evtimer_new(base, accept_resume, c);
+    if (c->resume == NULL)
+        return -1;
     c->lev = evconnlistener_new(base, on_accept, c, LEV_OPT_CLOSE_ON_EXEC, 0, c->fd);
-    return c->lev != NULL ? 0 : -1;
+    if (c->lev == NULL)
+        return -1;
+    evconnlistener_set_error_cb(c->lev, accept_error);
+    return 0;
 }
 
 void control_free(control_t *c)
@@ -270,6 +297,8 @@ void control_free(control_t *c)
         client_free(c->clients);
     if (c->lev != NULL)
         evconnlistener_free(c->lev);
+    if (c->resume != NULL)
+        event_free(c->resume);
     if (c->fd >= 0)
         close(c->fd);
     if (unlink(c->path) != 0 && errno != ENOENT)
