@@ -439,3 +439,9 @@ void daemon_metrics_release(void *arg, metrics_snapshot_t *snap)
     pool_unref(snap->pool);
     snap->pool = NULL;
 }
+
+bool daemon_metrics_allowed(void *arg, const struct sockaddr *sa)
+{
+    daemon_t *d = arg;
+    return acl_match(&d->cfg->allow, sa);
+}

@@ -283,7 +283,8 @@ int main(int argc, char **argv)
         goto fatal;
     }
     if (d.metrics != NULL &&
-        metrics_start(d.metrics, d.base, daemon_metrics_collect, daemon_metrics_release, &d) != 0) {
+        metrics_start(d.metrics, d.base, daemon_metrics_collect, daemon_metrics_release,
+                      daemon_metrics_allowed, &d) != 0) {
         snprintf(err, sizeof(err), "metrics: cannot serve");
         goto fatal;
     }

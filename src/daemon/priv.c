@@ -252,8 +252,8 @@ int priv_bind_unix(int fd, const char *path, uid_t uid, gid_t gid, char *err, si
         goto done;
     }
     tmpfd = openat(dirfd, tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (tmpfd < 0 || fstat(tmpfd, &sb) != 0 || sb.st_uid != geteuid() ||
-        (sb.st_mode & 077) != 0 || fchdir(tmpfd) != 0) {
+    if (tmpfd < 0 || fstat(tmpfd, &sb) != 0 || sb.st_uid != geteuid() || (sb.st_mode & 077) != 0 ||
+        fchdir(tmpfd) != 0) {
         snprintf(err, errcap, "%s/%s: not the directory it made", dir, tmpname);
         goto done;
     }
