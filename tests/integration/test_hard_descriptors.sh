@@ -83,6 +83,7 @@ PYEOF
 flood() {
     rm -f "$T/$1.ready" "$T/$1.stop"
     start_bg "$1" "$PY" "$T/flood.py" "$2" "$3" "$T/$1.ready" "$T/$1.stop" ${4:-}
+    # shellcheck disable=SC2017 # whole batches
     local i limit=$((($3 + 99) / 100 * 2 + IT_WAIT)) # 2 s a batch at most, and IT_WAIT
     for i in $(seq 1 $((limit * 4))); do
         [ -f "$T/$1.ready" ] && break
@@ -99,7 +100,7 @@ unflood() {
 }
 # nfds [BELOW]: descriptors stubresd holds (numbered below BELOW: one
 # inherited from the test harness may sit above its limit).
-nfds() { ls "/proc/$(pid_of "$SR_NAME")/fd" | awk -v b="${1:-1000000}" '$1 < b' | wc -l; }
+nfds() { find "/proc/$(pid_of "$SR_NAME")/fd" -mindepth 1 -printf '%f\n' | awk -v b="${1:-1000000}" '$1 < b' | wc -l; }
 status_of() { $SR_DIG "$1" A +noall +comments | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
 upstream_health() {
     $SR_CTL --json stats >"$T/stats.json" || fail "stubresctl stats failed"

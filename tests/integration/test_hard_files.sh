@@ -24,6 +24,7 @@ start_fakedns up1
 TMPG=stubres-t$$-files
 # (set +e first: under set -e the "(exit $_rc)" that hands the status on
 # would end the trap before the cleanup.)
+# shellcheck disable=SC2154 # _rc is set inside the trap
 trap '_rc=$?; set +e; groupdel "$TMPG" >/dev/null 2>&1; (exit $_rc); _it_cleanup' EXIT
 groupadd "$TMPG"
 
