@@ -19,6 +19,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "priv.h"
 
 typedef struct cclient {
     struct control *ctl;
@@ -31,6 +32,7 @@ struct control {
     char *path;
     int fd;
     struct evconnlistener *lev;
+    struct event *resume; /* re-enables accepting after an error */
     control_handler_fn fn;
     void *arg;
     cclient_t *clients;
@@ -181,7 +183,7 @@ control_t *control_open(const char *path, uid_t uid, gid_t gid, char *err, size_
     struct sockaddr_un sun;
     control_t *c;
     struct stat sb;
-    mode_t old;
+    char why[512];
 
     if (strlen(path) >= sizeof(sun.sun_path)) {
         snprintf(err, errcap, "control: %s: path too long for a Unix socket", path);
@@ -200,14 +202,10 @@ control_t *control_open(const char *path, uid_t uid, gid_t gid, char *err, size_
         return NULL;
     }
     const char *dir = dirname(dircopy);
-    if (stat(dir, &sb) != 0) {
-        if (mkdir(dir, 0755) != 0) {
-            snprintf(err, errcap, "control: cannot create %s: %s", dir, strerror(errno));
-            free(dircopy);
-            return NULL;
-        }
-        if (uid != (uid_t)-1 && chown(dir, uid, (gid_t)-1) != 0)
-            log_warn("control: chown %s", dir);
+    if (priv_mkdir(dir, 0755, uid, (gid_t)-1) != 0) {
+        snprintf(err, errcap, "control: cannot create %s: %s", dir, strerror(errno));
+        free(dircopy);
+        return NULL;
     }
     free(dircopy);
 
@@ -239,18 +237,8 @@ control_t *control_open(const char *path, uid_t uid, gid_t gid, char *err, size_
         snprintf(err, errcap, "control: socket: %s", strerror(errno));
         goto fail;
     }
-    /* Created 0660 from the start: no window in which others may connect. */
-    old = umask(0117);
-    if (bind(c->fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-        umask(old);
-        snprintf(err, errcap, "control: bind %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    umask(old);
-    if (chmod(path, 0660) != 0 ||
-        ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) != 0)) {
-        snprintf(err, errcap, "control: %s: %s", path, strerror(errno));
-        unlink(path);
+    if (priv_bind_unix(c->fd, path, uid, gid, why, sizeof(why)) != 0) {
+        snprintf(err, errcap, "control: %s", why);
         goto fail;
     }
     if (listen(c->fd, 16) != 0) {
@@ -267,12 +255,38 @@ fail:
     return NULL;
 }
 
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    control_t *c = arg;
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(c->lev);
+}
+
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+    control_t *c = arg;
+    struct timeval one = {1, 0};
+
+    /* Out of descriptors (EMFILE) and the like: libevent would retry at
+     * once, forever. Pause a second instead, as the DNS listeners do. */
+    log_warn("control: accept");
+    evconnlistener_disable(lev);
+    evtimer_add(c->resume, &one);
+}
+
 int control_start(control_t *c, struct event_base *base, control_handler_fn fn, void *arg)
 {
     c->fn = fn;
     c->arg = arg;
+    c->resume = evtimer_new(base, accept_resume, c);
+    if (c->resume == NULL)
+        return -1;
     c->lev = evconnlistener_new(base, on_accept, c, LEV_OPT_CLOSE_ON_EXEC, 0, c->fd);
-    return c->lev != NULL ? 0 : -1;
+    if (c->lev == NULL)
+        return -1;
+    evconnlistener_set_error_cb(c->lev, accept_error);
+    return 0;
 }
 
 void control_free(control_t *c)
@@ -283,6 +297,8 @@ void control_free(control_t *c)
         client_free(c->clients);
     if (c->lev != NULL)
         evconnlistener_free(c->lev);
+    if (c->resume != NULL)
+        event_free(c->resume);
     if (c->fd >= 0)
         close(c->fd);
     if (unlink(c->path) != 0 && errno != ENOENT)

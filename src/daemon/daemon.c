@@ -140,8 +140,9 @@ int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap
         pool_ref(pool);
         new_pool = true;
     }
-    if (strcmp(c->query_log, d->cfg->query_log) != 0 && log_query_open(c->query_log) != 0) {
-        snprintf(err, errcap, "query_log: cannot open %s: %s", c->query_log, strerror(errno));
+    if (strcmp(c->query_log, d->cfg->query_log) != 0 &&
+        log_query_open(c->query_log, err, errcap) != 0) {
+        log_warnx("%s", err);
         if (new_pool)
             pool_unref(pool);
         return -1;
@@ -671,4 +672,10 @@ void daemon_metrics_release(void *arg, metrics_snapshot_t *snap)
     (void)arg;
     pool_unref(snap->pool);
     snap->pool = NULL;
+}
+
+bool daemon_metrics_allowed(void *arg, const struct sockaddr *sa)
+{
+    daemon_t *d = arg;
+    return acl_match(&d->cfg->allow, sa);
 }

@@ -74,6 +74,8 @@ json_t *daemon_command(void *arg, const ctl_request_t *req);
 /* Metrics callbacks. */
 void daemon_metrics_collect(void *arg, metrics_snapshot_t *snap);
 void daemon_metrics_release(void *arg, metrics_snapshot_t *snap);
+/* A scrape from sa is allowed when sa is inside `allow`. */
+bool daemon_metrics_allowed(void *arg, const struct sockaddr *sa);
 
 /* How long a drain may take with c: every attempt of a query, plus a
  * second. */

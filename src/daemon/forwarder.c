@@ -524,6 +524,19 @@ static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
     return true;
 }
 
+/* Out of descriptors or buffers here (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+ * the query fails, but no upstream is to blame, and marking one down
+ * would turn a local shortage into an outage that outlasts it. Counted
+ * as local_errors; no other upstream is tried (it would fail alike). */
+static bool local_failure(worker_t *w, sr_status_t st)
+{
+    if (st != SR_E_MFILE && st != SR_E_NOBUFS)
+        return false;
+    STAT_INC(&w->stats, local_errors);
+    log_info("upstream query failed here, not upstream: %s", sr_strerror((int)st));
+    return true;
+}
+
 static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
                           const sr_xfer_info_t *info)
 {
@@ -535,6 +548,10 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     p->xfer = NULL;
     bool was_plain = p->plain_retry;
     p->plain_retry = false; /* the next upstream gets the query with EDNS */
+    if (local_failure(w, status)) {
+        fail(w, p);
+        return;
+    }
     if (status != SR_OK) {
         pool_report(s, status == SR_E_TIMEDOUT ? POOL_TIMEOUT : POOL_ERROR, 0, now_us);
         log_info("upstream %s: %s%s%s", s->spec.name, sr_strerror((int)status),
@@ -587,6 +604,8 @@ static void attempt(worker_t *w, pending_t *p)
                                     upstream_done, p, &st);
         if (p->xfer != NULL)
             return;
+        if (local_failure(w, st))
+            break;
         pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
         log_info("upstream %s: %s", pool->servers[i]->spec.name, sr_strerror((int)st));
     }

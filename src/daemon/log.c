@@ -10,8 +10,10 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "priv.h"
 
 static atomic_int log_level_cur = LOG_LEVEL_NOTICE;
 static bool log_to_stderr = true;
@@ -23,6 +25,9 @@ enum qlog_sink { QLOG_OFF, QLOG_SYSLOG, QLOG_STDERR, QLOG_FILE };
 static pthread_mutex_t qlog_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int qlog_sink = QLOG_OFF;
 static FILE *qlog_file;
+/* Who gets a query log file that root creates (-1: nobody to give it to). */
+static uid_t qlog_uid = (uid_t)-1;
+static gid_t qlog_gid = (gid_t)-1;
 
 static const int syslog_prio[] = {
     [LOG_LEVEL_ERROR] = LOG_ERR, [LOG_LEVEL_WARNING] = LOG_WARNING, [LOG_LEVEL_NOTICE] = LOG_NOTICE,
@@ -158,10 +163,17 @@ void fatalx(const char *fmt, ...)
     exit(1);
 }
 
-int log_query_open(const char *where)
+void log_query_owner(uid_t uid, gid_t gid)
+{
+    qlog_uid = uid;
+    qlog_gid = gid;
+}
+
+int log_query_open(const char *where, char *err, size_t errcap)
 {
     FILE *f = NULL;
-    int sink;
+    char why[512];
+    int sink, fd;
 
     if (where == NULL || where[0] == '\0') {
         sink = QLOG_OFF;
@@ -170,9 +182,17 @@ int log_query_open(const char *where)
     } else if (strcmp(where, "stderr") == 0) {
         sink = QLOG_STDERR;
     } else {
-        f = fopen(where, "ae");
-        if (f == NULL)
+        fd = priv_open_log(where, qlog_uid, qlog_gid, why, sizeof(why));
+        if (fd < 0) {
+            snprintf(err, errcap, "query_log: %s", why);
             return -1;
+        }
+        f = fdopen(fd, "a");
+        if (f == NULL) {
+            snprintf(err, errcap, "query_log: %s: %s", where, strerror(errno));
+            close(fd);
+            return -1;
+        }
         setvbuf(f, NULL, _IOLBF, 0);
         sink = QLOG_FILE;
     }

@@ -9,6 +9,8 @@
 #define STUBRESD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 /* Levels, ordered; the names are the values of the log_level key. */
 enum log_level {
@@ -41,12 +43,16 @@ void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn)
 
 /* ---- query log ---- */
 
+/* Who gets a query log file created from now on (see priv_open_log):
+ * set by root before it drops privileges. */
+void log_query_owner(uid_t uid, gid_t gid);
 /* Open the query log: "" turns it off, "syslog" and "stderr" name those
- * sinks, anything else is a file opened for appending. Returns 0, or -1
- * with errno (the previous log stays in use). Called from the main thread
+ * sinks, anything else is a file opened for appending (priv_open_log: no
+ * symbolic link, a regular file only). Returns 0, or -1 with err, which
+ * starts "query_log: " (the previous log stays in use). Called from the main thread
  * only; workers may be writing meanwhile, so the old sink is kept open
  * until the next call (a FILE* swap is not atomic with a write). */
-int log_query_open(const char *where);
+int log_query_open(const char *where, char *err, size_t errcap);
 /* True when query logging is on (cheap: one relaxed load). */
 bool log_query_enabled(void);
 /* One line of the query log. */

@@ -66,8 +66,8 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (daemon_reload(d, err, sizeof(err)) != 0)
         log_err("reload failed, keeping the running configuration: %s", err);
     /* Reopen the query log too (logrotate). */
-    if (d->cfg->query_log[0] != '\0' && log_query_open(d->cfg->query_log) != 0)
-        log_warn("query_log: %s", d->cfg->query_log);
+    if (d->cfg->query_log[0] != '\0' && log_query_open(d->cfg->query_log, err, sizeof(err)) != 0)
+        log_err("%s", err);
     notify("READY=1");
 }
 
@@ -115,7 +115,6 @@ static void prepare_state_dir(const cfg_t *c, uid_t uid, gid_t gid, bool chown_i
 {
     char *copy;
     const char *dir;
-    struct stat sb;
 
     if (c->state_file[0] == '\0')
         return;
@@ -123,12 +122,8 @@ static void prepare_state_dir(const cfg_t *c, uid_t uid, gid_t gid, bool chown_i
     if (copy == NULL)
         return;
     dir = dirname(copy);
-    if (stat(dir, &sb) != 0) {
-        if (mkdir(dir, 0750) != 0)
-            log_warn("state_file: cannot create %s", dir);
-        else if (chown_it && chown(dir, uid, gid) != 0)
-            log_warn("state_file: chown %s", dir);
-    }
+    if (priv_mkdir(dir, 0750, chown_it ? uid : (uid_t)-1, chown_it ? gid : (gid_t)-1) != 0)
+        log_warn("state_file: cannot create or hand over %s", dir);
     free(copy);
 }
 
@@ -226,14 +221,11 @@ int main(int argc, char **argv)
         if (d.metrics == NULL)
             goto fatal;
     }
-    if (log_query_open(d.cfg->query_log) != 0) {
-        snprintf(err, sizeof(err), "query_log: cannot open %s: %s", d.cfg->query_log,
-                 strerror(errno));
+    /* A query log root creates is the daemon user's, to reopen later. */
+    if (uid != (uid_t)-1 && geteuid() == 0)
+        log_query_owner(uid, gid);
+    if (log_query_open(d.cfg->query_log, err, sizeof(err)) != 0)
         goto fatal;
-    }
-    if (d.cfg->query_log[0] == '/' && uid != (uid_t)-1 && geteuid() == 0 &&
-        chown(d.cfg->query_log, uid, gid) != 0)
-        log_warn("query_log: chown %s", d.cfg->query_log);
     prepare_state_dir(d.cfg, uid, gid, uid != (uid_t)-1 && geteuid() == 0);
 
     /* 3. Root is not needed any more. */
@@ -294,7 +286,8 @@ int main(int argc, char **argv)
         goto fatal;
     }
     if (d.metrics != NULL &&
-        metrics_start(d.metrics, d.base, daemon_metrics_collect, daemon_metrics_release, &d) != 0) {
+        metrics_start(d.metrics, d.base, daemon_metrics_collect, daemon_metrics_release,
+                      daemon_metrics_allowed, &d) != 0) {
         snprintf(err, sizeof(err), "metrics: cannot serve");
         goto fatal;
     }

@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include <stubres/wire.h>
 
@@ -18,12 +18,18 @@
 #include "log.h"
 #include "metrics.h"
 
+typedef struct mconn mconn_t;
+
 struct metrics {
     int fd;
-    struct evhttp *http;
+    struct evconnlistener *lev;
+    struct event *resume; /* re-enables accepting after an error */
     metrics_collect_fn collect;
     metrics_release_fn release;
+    metrics_allow_fn allowed;
     void *arg;
+    mconn_t *conns, *tail; /* open connections, oldest first */
+    unsigned nconns;
 };
 
 metrics_t *metrics_open(const char *addr, char *err, size_t errcap)
@@ -113,6 +119,9 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
         t->prefetches);
     one(out, "stubresd_coalesced_total", "counter",
         "Queries that joined an identical one in flight.", t->coalesced);
+    one(out, "stubresd_local_errors_total", "counter",
+        "Queries failed for want of descriptors or buffers here (no upstream blamed).",
+        t->local_errors);
     one(out, "stubresd_dropped_total", "counter", "Queries dropped.", t->dropped);
     one(out, "stubresd_malformed_total", "counter", "Malformed queries.", t->malformed);
     one(out, "stubresd_refused_acl_total", "counter", "Queries refused by allow.", t->refused_acl);
@@ -180,55 +189,245 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
     }
 }
 
-static void on_request(struct evhttp_request *req, void *arg)
+/* ------------------------------------------------------------- serving */
+
+/* One scrape connection: a request is read whole (within METRICS_REQ_MAX
+ * bytes and METRICS_DEADLINE_S of the accept), answered, and the
+ * connection closed (Connection: close): nothing is kept per client but
+ * this, and nothing outlives the deadline. */
+struct mconn {
+    metrics_t *m;
+    struct bufferevent *bev;
+    struct event *deadline;
+    bool answered;
+    struct mconn *next, *prev; /* oldest first */
+};
+
+static void conn_free(mconn_t *c)
+{
+    metrics_t *m = c->m;
+
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        m->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        m->tail = c->prev;
+    m->nconns--;
+    if (c->deadline != NULL)
+        event_free(c->deadline);
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+static void respond(mconn_t *c, int code, const char *reason, const char *extra,
+                    struct evbuffer *body, bool head_only)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t len = body != NULL ? evbuffer_get_length(body) : 0;
+
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\n"
+                        "Content-Type: %s\r\n"
+                        "Content-Length: %zu\r\n"
+                        "%s"
+                        "Connection: close\r\n\r\n",
+                        code, reason,
+                        code == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+                                    : "text/plain; charset=utf-8",
+                        len, extra != NULL ? extra : "");
+    if (body != NULL && !head_only)
+        evbuffer_add_buffer(out, body);
+    c->answered = true;
+    bufferevent_disable(c->bev, EV_READ);
+}
+
+static void respond_text(mconn_t *c, int code, const char *reason, const char *extra)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b == NULL) {
+        conn_free(c);
+        return;
+    }
+    evbuffer_add_printf(b, "%d %s\n", code, reason);
+    respond(c, code, reason, extra, b, false);
+    evbuffer_free(b);
+}
+
+void metrics_route(const char *line, metrics_route_t *r)
+{
+    char method[8], target[256], version[16];
+    int n = 0;
+
+    memset(r, 0, sizeof(*r));
+    if (sscanf(line, "%7s %255s %15s%n", method, target, version, &n) != 3 || line[n] != '\0' ||
+        strncmp(version, "HTTP/1.", 7) != 0 || target[0] != '/') {
+        r->code = 400;
+        return;
+    }
+    r->head = strcmp(method, "HEAD") == 0;
+    if (!r->head && strcmp(method, "GET") != 0) {
+        r->code = 405;
+        return;
+    }
+    target[strcspn(target, "?")] = '\0';
+    r->code = strcmp(target, "/metrics") == 0 || strcmp(target, "/") == 0 ? 200 : 404;
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+    mconn_t *c = arg;
+    metrics_t *m = c->m;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer_ptr end;
+    metrics_route_t r;
+    metrics_snapshot_t snap;
+    char *line;
+
+    if (c->answered)
+        return;
+    /* Wait for the whole head: its blank line (RFC 9112 2.1). */
+    end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+    if (end.pos < 0)
+        end = evbuffer_search(in, "\n\n", 2, NULL);
+    if (end.pos < 0) {
+        if (evbuffer_get_length(in) > METRICS_REQ_MAX)
+            respond_text(c, 431, "Request Header Fields Too Large", NULL);
+        return;
+    }
+    line = evbuffer_readln(in, NULL, EVBUFFER_EOL_CRLF);
+    metrics_route(line != NULL ? line : "", &r);
+    free(line);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    switch (r.code) {
+    case 200: {
+        struct evbuffer *body = evbuffer_new();
+        if (body == NULL) {
+            respond_text(c, 500, "Internal Server Error", NULL);
+            return;
+        }
+        memset(&snap, 0, sizeof(snap));
+        m->collect(m->arg, &snap);
+        metrics_format(body, &snap);
+        m->release(m->arg, &snap);
+        respond(c, 200, "OK", NULL, body, r.head);
+        evbuffer_free(body);
+        break;
+    }
+    case 404: respond_text(c, 404, "Not Found", NULL); break;
+    case 405: respond_text(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n"); break;
+    default: respond_text(c, 400, "Bad Request", NULL); break;
+    }
+}
+
+static void conn_written(struct bufferevent *bev, void *arg)
+{
+    mconn_t *c = arg;
+    (void)bev;
+    if (c->answered)
+        conn_free(c);
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    (void)what;
+    conn_free(arg); /* EOF or error */
+}
+
+static void conn_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_free(arg);
+}
+
+static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, void *arg)
 {
     metrics_t *m = arg;
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    struct evbuffer *out;
-    metrics_snapshot_t snap;
+    struct event_base *base = evconnlistener_get_base(lev);
+    struct timeval dl = {METRICS_DEADLINE_S, 0};
+    mconn_t *c;
 
-    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
-        evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
-        evhttp_send_error(req, 405, "Method Not Allowed");
+    (void)salen;
+    if (!m->allowed(m->arg, sa)) {
+        close(fd);
         return;
     }
-    if (path == NULL || (strcmp(path, "/metrics") != 0 && strcmp(path, "/") != 0)) {
-        evhttp_send_error(req, 404, "Not Found");
+    /* At the cap the oldest goes: a scraper answers in a moment, so the
+     * oldest is the one least likely to be one. */
+    if (m->nconns >= METRICS_MAX_CONNS)
+        conn_free(m->conns);
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
         return;
     }
-    out = evbuffer_new();
-    if (out == NULL) {
-        evhttp_send_error(req, 500, "Internal Server Error");
+    c->m = m;
+    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->deadline = evtimer_new(base, conn_deadline, c);
+    if (c->bev == NULL || c->deadline == NULL) {
+        if (c->bev != NULL)
+            bufferevent_free(c->bev);
+        else
+            close(fd);
+        if (c->deadline != NULL)
+            event_free(c->deadline);
+        free(c);
         return;
     }
-    memset(&snap, 0, sizeof(snap));
-    m->collect(m->arg, &snap);
-    metrics_format(out, &snap);
-    m->release(m->arg, &snap);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                      "text/plain; version=0.0.4; charset=utf-8");
-    evhttp_send_reply(req, 200, "OK", out);
-    evbuffer_free(out);
+    bufferevent_setcb(c->bev, conn_read, conn_written, conn_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, METRICS_REQ_MAX + 1);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    evtimer_add(c->deadline, &dl);
+    c->prev = m->tail;
+    if (m->tail != NULL)
+        m->tail->next = c;
+    else
+        m->conns = c;
+    m->tail = c;
+    m->nconns++;
+}
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    metrics_t *m = arg;
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(m->lev);
+}
+
+static void accept_error(struct evconnlistener *lev, void *arg)
+{
+    metrics_t *m = arg;
+    struct timeval one = {1, 0};
+
+    /* Out of descriptors (EMFILE) and the like: libevent would retry at
+     * once, forever. Pause a second instead, as the DNS listeners do. */
+    log_warn("metrics: accept");
+    evconnlistener_disable(lev);
+    evtimer_add(m->resume, &one);
 }
 
 int metrics_start(metrics_t *m, struct event_base *base, metrics_collect_fn collect,
-                  metrics_release_fn release, void *arg)
+                  metrics_release_fn release, metrics_allow_fn allowed, void *arg)
 {
     m->collect = collect;
     m->release = release;
+    m->allowed = allowed;
     m->arg = arg;
-    m->http = evhttp_new(base);
-    if (m->http == NULL)
+    m->resume = evtimer_new(base, accept_resume, m);
+    if (m->resume == NULL)
         return -1;
-    /* Bounded: a scraper sends a small GET; nothing bigger is read. */
-    evhttp_set_max_headers_size(m->http, 8192);
-    evhttp_set_max_body_size(m->http, 0);
-    evhttp_set_timeout(m->http, 10);
-    evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(m->http, on_request, m);
-    if (evhttp_accept_socket_with_handle(m->http, m->fd) == NULL)
+    m->lev = evconnlistener_new(base, on_accept, m, LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE,
+                                0, m->fd);
+    if (m->lev == NULL)
         return -1;
-    m->fd = -1; /* evhttp owns it now */
+    m->fd = -1; /* the listener owns it now */
+    evconnlistener_set_error_cb(m->lev, accept_error);
     return 0;
 }
 
@@ -236,8 +435,12 @@ void metrics_free(metrics_t *m)
 {
     if (m == NULL)
         return;
-    if (m->http != NULL)
-        evhttp_free(m->http);
+    while (m->conns != NULL)
+        conn_free(m->conns);
+    if (m->lev != NULL)
+        evconnlistener_free(m->lev);
+    if (m->resume != NULL)
+        event_free(m->resume);
     if (m->fd >= 0)
         close(m->fd);
     free(m);

@@ -234,7 +234,7 @@ static void print_stats(json_t *r)
     print_counters("cache", json_object_get(r, "cache"));
     print_counters("tcp", json_object_get(r, "tcp"));
     printf("other:\n");
-    static const char *const more[] = {"coalesced", "upstream_queries", "dropped",
+    static const char *const more[] = {"coalesced", "upstream_queries", "local_errors", "dropped",
                                        "malformed", "refused_acl",      "truncated"};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         printf("  %-*s %14lld\n", KEY_WIDTH, more[i], num(r, more[i]));

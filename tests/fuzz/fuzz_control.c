@@ -316,7 +316,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(line);
 
-    log_query_open("");
+    char qerr[16];
+    log_query_open("", qerr, sizeof(qerr));
     cache_free(d.cache);
     pool_unref(d.pool);
     state_free(d.state);

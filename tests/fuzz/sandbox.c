@@ -133,21 +133,21 @@ int __wrap_access(const char *path, int how)
     return __real_access(real, how);
 }
 
-int __real_log_query_open(const char *where);
-int __wrap_log_query_open(const char *where);
+int __real_log_query_open(const char *where, char *err, size_t errcap);
+int __wrap_log_query_open(const char *where, char *err, size_t errcap);
 
 /* The query log: its sinks as they are, a file only in the sandbox. */
-int __wrap_log_query_open(const char *where)
+int __wrap_log_query_open(const char *where, char *err, size_t errcap)
 {
     char buf[512];
     if (where == NULL || where[0] != '/')
-        return __real_log_query_open(where);
+        return __real_log_query_open(where, err, errcap);
     const char *real = map(where, buf, sizeof(buf));
     if (real == NULL) {
-        errno = ENOENT;
+        snprintf(err, errcap, "query_log: cannot open %s: %s", where, strerror(ENOENT));
         return -1;
     }
-    return __real_log_query_open(real);
+    return __real_log_query_open(real, err, errcap);
 }
 
 struct passwd *__wrap_getpwnam(const char *name);
