@@ -248,8 +248,9 @@ SR_API sr_status_t sr_reverse_name(const char *addr, char *out, size_t cap);
 /* Encode the master-file presentation form of one record's RDATA (as the
  * DoH JSON API's "data" strings give it, e.g. "10 mail.example.com.") into
  * wire RDATA with uncompressed names. Accepts RFC 3597 "\# LEN HEX" for
- * every type; other forms for the 25 types of the reference (class IN).
- * Relative names are taken as absolute. SR_E_FORMERR when the text does
+ * every type but OPT (RFC 6891 6.1.1: no master-file form); other forms
+ * for the 25 types of the reference (class IN). Relative names are taken
+ * as absolute. SR_E_FORMERR when the text does
  * not parse, SR_E_NOBUFS when cap is too small. */
 SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text,
                                       uint8_t *out, size_t cap, size_t *len);

@@ -538,6 +538,13 @@ SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text, uint8_t *
         status = SR_E_INVAL;
         goto done;
     }
+    /* OPT is a pseudo-record of one message with no master-file form
+     * (RFC 6891 6.1.1), not even the generic one: no record the codec
+     * accepts can be type OPT (found by fuzz_rdata: OPT from "\# 0"). */
+    if (type == SR_TYPE_OPT) {
+        status = SR_E_FORMERR;
+        goto done;
+    }
     /* RFC 3597 section 5: "\#" as the first token introduces the generic
      * form, for any type. */
     status = next_token(&lx, &t);

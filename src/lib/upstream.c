@@ -28,6 +28,9 @@
 #define PAD_BLOCK 128 /* RFC 8467 4.1 */
 #define PAD_ROOM (11 + 4 + PAD_BLOCK)
 #define BOOTSTRAP_TIMEOUT_MS 5000
+/* CNAME records the bootstrap follows from the host name to its address
+ * (a loop, or a longer chain, fails the resolution). */
+#define BOOTSTRAP_CNAME_MAX 8
 #define DNS_MAX_MSG 65535
 
 /* ------------------------------------------------------------------ */
@@ -1048,13 +1051,52 @@ static void resolve_ev_cb(evutil_socket_t fd, short what, void *arg)
 
 static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype);
 
-/* The first address of the wanted type in the answer section. */
+/* One record of the bootstrap answer: its owner, decoded, and where its
+ * RDATA is. */
+typedef struct boot_rr {
+    uint8_t owner[SR_NAME_MAX_WIRE];
+    size_t owner_len;
+    uint16_t type, rclass, rdlen;
+    size_t rdoff;
+} boot_rr_t;
+
+static sr_status_t boot_next_rr(sr_buf_t *b, boot_rr_t *rr)
+{
+    const uint8_t *rd;
+    sr_status_t status = sr_name_unpack(b->data, b->len, &b->off, rr->owner, &rr->owner_len);
+    if (status == SR_OK)
+        status = sr_buf_u16(b, &rr->type);
+    if (status == SR_OK)
+        status = sr_buf_u16(b, &rr->rclass);
+    if (status == SR_OK)
+        status = sr_buf_skip(b, 4);
+    if (status == SR_OK)
+        status = sr_buf_u16(b, &rr->rdlen);
+    rr->rdoff = b->off;
+    if (status == SR_OK)
+        status = sr_buf_fetch(b, rr->rdlen, &rd);
+    return status;
+}
+
+/* The address the answer gives the host: the first address record of the
+ * wanted type owned by the end of the CNAME chain that starts at the name
+ * asked (RFC 1034 3.6.2), compared as names (case-insensitive); records
+ * of any other owner are not the host's and are ignored. The records
+ * before the first malformed one count, as in an answer cut short. A
+ * chain longer than BOOTSTRAP_CNAME_MAX (which every loop is) fails. */
 static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m, size_t len, uint16_t qtype)
 {
+    uint8_t name[SR_NAME_MAX_WIRE];
+    size_t nlen, first;
     sr_buf_t b;
+    boot_rr_t rr;
     uint16_t an;
+    size_t addr_off = 0;
     sr_status_t status;
 
+    status = host_to_wire(up->host, name, sizeof(name), &nlen);
+    if (status != SR_OK)
+        return status;
     sr_buf_init(&b, m, len);
     b.off = 6;
     status = sr_buf_u16(&b, &an);
@@ -1063,43 +1105,56 @@ static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m, size_t len,
         status = sr_upstream_skip_name(&b);
     if (status == SR_OK)
         status = sr_buf_skip(&b, 4);
-    for (unsigned i = 0; status == SR_OK && i < an; i++) {
-        uint16_t type = 0, rclass = 0, rdlen = 0;
-        const uint8_t *rd = NULL;
-        status = sr_upstream_skip_name(&b);
-        if (status == SR_OK)
-            status = sr_buf_u16(&b, &type);
-        if (status == SR_OK)
-            status = sr_buf_u16(&b, &rclass);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, 4);
-        if (status == SR_OK)
-            status = sr_buf_u16(&b, &rdlen);
-        if (status == SR_OK)
-            status = sr_buf_fetch(&b, rdlen, &rd);
-        if (status != SR_OK || type != qtype || rclass != SR_CLASS_IN)
-            continue;
-        memset(&up->addr, 0, sizeof(up->addr));
-        if (qtype == SR_TYPE_A && rdlen == 4) {
-            struct sockaddr_in *in = (struct sockaddr_in *)&up->addr;
-            in->sin_family = AF_INET;
-            in->sin_port = htons(up->port);
-            memcpy(&in->sin_addr, rd, 4);
-            up->addrlen = sizeof(*in);
-        } else if (qtype == SR_TYPE_AAAA && rdlen == 16) {
-            struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&up->addr;
-            in6->sin6_family = AF_INET6;
-            in6->sin6_port = htons(up->port);
-            memcpy(&in6->sin6_addr, rd, 16);
-            up->addrlen = sizeof(*in6);
-        } else {
-            continue;
+    if (status != SR_OK)
+        return SR_E_NO_DATA;
+    first = b.off;
+    for (unsigned hops = 0;; hops++) {
+        bool alias = false;
+        b.off = first;
+        for (unsigned i = 0; i < an && boot_next_rr(&b, &rr) == SR_OK; i++) {
+            if (rr.rclass != SR_CLASS_IN || !sr_name_equal(rr.owner, rr.owner_len, name, nlen))
+                continue;
+            if (rr.type == SR_TYPE_CNAME) {
+                size_t o = rr.rdoff;
+                if (sr_name_unpack(m, len, &o, name, &nlen) != SR_OK || o != rr.rdoff + rr.rdlen)
+                    return SR_E_FORMERR;
+                alias = true;
+                break;
+            }
+            if (addr_off == 0 && rr.type == qtype && rr.rdlen == (qtype == SR_TYPE_A ? 4 : 16))
+                addr_off = rr.rdoff;
         }
-        sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
-        up->resolved = true;
-        return SR_OK;
+        if (!alias)
+            break;
+        /* Only the chain's last name may own the address. */
+        addr_off = 0;
+        if (hops == BOOTSTRAP_CNAME_MAX) {
+            sr_upstream_log(up, 1, "Info",
+                            "%s: the answer for %s has a CNAME loop or a chain of "
+                            "more than %u",
+                            up->name, up->host, BOOTSTRAP_CNAME_MAX);
+            return SR_E_FORMERR;
+        }
     }
-    return SR_E_NO_DATA;
+    if (addr_off == 0)
+        return SR_E_NO_DATA;
+    memset(&up->addr, 0, sizeof(up->addr));
+    if (qtype == SR_TYPE_A) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&up->addr;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(up->port);
+        memcpy(&in->sin_addr, m + addr_off, 4);
+        up->addrlen = sizeof(*in);
+    } else {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&up->addr;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(up->port);
+        memcpy(&in6->sin6_addr, m + addr_off, 16);
+        up->addrlen = sizeof(*in6);
+    }
+    sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
+    up->resolved = true;
+    return SR_OK;
 }
 
 static void bootstrap_cb(void *arg, sr_status_t status, const uint8_t *resp, size_t len,

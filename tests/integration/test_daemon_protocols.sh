@@ -58,6 +58,25 @@ out=$($SR_CTL --json status)
 assert_match "\"server\":\"tls://ns1.example.test:$UNBOUND_TLS_PORT#$TLS_NAME\",[^}]*\"healthy\":true" \
     "$out" "status: the named upstream is healthy"
 
+# --- a bootstrap answer with an unrelated address first: not the host's -----------
+# fakedns (up1) answers ns1.example.test A with unrelated.example.test. A
+# 127.0.0.2 before ns1's own 127.0.0.1; only ns1's is the upstream's, and
+# nothing answers DNS on 127.0.0.2.
+fakedns_mode up1 unrelated
+fakedns_reset up1
+$SR_CTL config "bootstrap=127.0.0.1:$UP1_PORT" >/dev/null
+$SR_CTL server "udp://ns1.$ZONE:$UNBOUND_PORT" >/dev/null
+$SR_CTL cache flush >/dev/null
+out=$($SR_DIG www.$ZONE A +short || true) # 127.0.0.2 would leave dig no answer
+assert_eq 10.0.0.1 "$out" "udp to a host name whose bootstrap answer has an unrelated A first"
+assert_match '^[1-9]' "$(fakedns_stat up1 questions 'ns1.example.test. A')" \
+    "the bootstrap server (fakedns, mode unrelated) was asked for ns1.example.test A"
+assert_match '^[1-9]' "$(fakedns_stat up1 modes unrelated)" "... and put the unrelated A first"
+out=$($SR_CTL --json status)
+assert_match "\"server\":\"udp://ns1.example.test:$UNBOUND_PORT\",[^}]*\"healthy\":true" \
+    "$out" "status: the named upstream is healthy"
+fakedns_mode up1 good
+
 # --- DoT: padded (RFC 8467), few connections ---------------------------------------
 $SR_CTL server "tls://127.0.0.1:$UP1_TLS_PORT#$TLS_NAME" >/dev/null
 fakedns_reset up1

@@ -207,6 +207,11 @@ START_TEST(test_errors)
         {SR_TYPE_TXT, "\\# 2 0561"},
         {SR_TYPE_SOA, "\\# 3 000000"},
         {SR_TYPE_NS, "\\# 2 0161"},
+        /* OPT has no master-file form, not even RFC 3597's (RFC 6891
+         * 6.1.1); found by fuzz_rdata: OPT from "\# 0". */
+        {SR_TYPE_OPT, "\\# 0"},
+        {SR_TYPE_OPT, "\\# 4 000a0000"},
+        {SR_TYPE_OPT, ""},
     };
     uint8_t wire[512];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -2,6 +2,7 @@
  * stream.c, sock.c) against an in-process fake server on 127.0.0.1. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <event2/event.h>
 
 #include <stubres/upstream.h>
+#include <stubres/wire.h>
 
 #include "lib-internal.h" /* sr_alloc_fail_after */
 #include "xport-helpers.h"
@@ -1183,6 +1185,172 @@ START_TEST(test_host_name_via_bootstrap)
 }
 END_TEST
 
+/* Bootstrap answers built by hand: which address record is the host's.
+ * The fake listens on 127.0.0.1 only; 127.0.0.2 stands for an attacker's
+ * address (nothing answers there). Owners "" are a pointer to the
+ * question (dns.test). */
+struct boot_rec {
+    const char *owner;
+    uint16_t type;
+    const char *data; /* CNAME: the target; A: the address */
+};
+
+struct boot_case {
+    const char *what;
+    struct boot_rec rr[12];
+    sr_status_t want;      /* of the query through the upstream */
+    const char *want_addr; /* the address taken, when want is SR_OK */
+};
+
+static const struct boot_case BOOT_CASES[] = {
+    {"an unrelated owner first",
+     {{"other.test", SR_TYPE_A, "127.0.0.2"}, {"", SR_TYPE_A, "127.0.0.1"}},
+     SR_OK,
+     "127.0.0.1"},
+    {"only an unrelated owner", {{"other.test", SR_TYPE_A, "127.0.0.1"}}, SR_E_NO_DATA, NULL},
+    {"a CNAME chain, its records out of order, names in other cases",
+     {{"other.test", SR_TYPE_A, "127.0.0.2"},
+      {"REAL.test", SR_TYPE_A, "127.0.0.1"},
+      {"alias.test", SR_TYPE_A, "127.0.0.2"},
+      {"Alias.Test", SR_TYPE_CNAME, "real.TEST"},
+      {"", SR_TYPE_CNAME, "alias.test"}},
+     SR_OK,
+     "127.0.0.1"},
+    {"a CNAME loop",
+     {{"", SR_TYPE_CNAME, "a.test"},
+      {"a.test", SR_TYPE_CNAME, "DNS.test"},
+      {"", SR_TYPE_A, "127.0.0.1"},
+      {"a.test", SR_TYPE_A, "127.0.0.1"}},
+     SR_E_FORMERR,
+     NULL},
+    {"a chain of 8 CNAMEs",
+     {{"", SR_TYPE_CNAME, "c1.test"},
+      {"c1.test", SR_TYPE_CNAME, "c2.test"},
+      {"c2.test", SR_TYPE_CNAME, "c3.test"},
+      {"c3.test", SR_TYPE_CNAME, "c4.test"},
+      {"c4.test", SR_TYPE_CNAME, "c5.test"},
+      {"c5.test", SR_TYPE_CNAME, "c6.test"},
+      {"c6.test", SR_TYPE_CNAME, "c7.test"},
+      {"c7.test", SR_TYPE_CNAME, "c8.test"},
+      {"c8.test", SR_TYPE_A, "127.0.0.1"}},
+     SR_OK,
+     "127.0.0.1"},
+    {"a chain of 9 CNAMEs",
+     {{"", SR_TYPE_CNAME, "c1.test"},
+      {"c1.test", SR_TYPE_CNAME, "c2.test"},
+      {"c2.test", SR_TYPE_CNAME, "c3.test"},
+      {"c3.test", SR_TYPE_CNAME, "c4.test"},
+      {"c4.test", SR_TYPE_CNAME, "c5.test"},
+      {"c5.test", SR_TYPE_CNAME, "c6.test"},
+      {"c6.test", SR_TYPE_CNAME, "c7.test"},
+      {"c7.test", SR_TYPE_CNAME, "c8.test"},
+      {"c8.test", SR_TYPE_CNAME, "c9.test"},
+      {"c9.test", SR_TYPE_A, "127.0.0.1"}},
+     SR_E_FORMERR,
+     NULL},
+};
+
+static size_t put_boot_name(uint8_t *out, const char *text)
+{
+    size_t len;
+    if (text[0] == '\0') {
+        out[0] = 0xc0;
+        out[1] = 12;
+        return 2;
+    }
+    ck_assert_int_eq(sr_name_from_text(text, out, SR_NAME_MAX_WIRE, &len), SR_OK);
+    return len;
+}
+
+/* The bootstrap's questions get the case's records (whatever the type
+ * asked); the query itself goes through. */
+static void h_boot_case(fake_req_t *r, void *arg)
+{
+    const struct boot_case *c = arg;
+    uint8_t out[1024];
+    size_t len = r->qlen, n = 0;
+
+    if (!(r->qlen > 20 && memcmp(r->q + 12, "\3dns\4test", 10) == 0)) {
+        fake_reply_answer(r, 1);
+        return;
+    }
+    ck_assert_uint_le(r->qlen, 300);
+    memcpy(out, r->q, r->qlen);
+    out[2] = 0x81; /* QR, RD */
+    out[3] = 0x80; /* RA */
+    for (; n < sizeof(c->rr) / sizeof(c->rr[0]) && c->rr[n].owner != NULL; n++) {
+        const struct boot_rec *rec = &c->rr[n];
+        len += put_boot_name(out + len, rec->owner);
+        out[len++] = 0;
+        out[len++] = (uint8_t)rec->type;
+        memcpy(out + len, "\0\1\0\0\1\0", 6); /* IN, TTL 256 */
+        len += 6;
+        size_t rdlen_at = len, rdlen;
+        len += 2;
+        if (rec->type == SR_TYPE_CNAME) {
+            rdlen = put_boot_name(out + len, rec->data);
+        } else {
+            ck_assert_int_eq(inet_pton(AF_INET, rec->data, out + len), 1);
+            rdlen = 4;
+        }
+        out[rdlen_at] = 0;
+        out[rdlen_at + 1] = (uint8_t)rdlen;
+        len += rdlen;
+    }
+    out[6] = 0;
+    out[7] = (uint8_t)n;
+    fake_reply(r, out, len);
+}
+
+static char boot_resolved[128];
+static void on_boot_log(void *arg, int level, const char *type, const char *msg)
+{
+    const char *is = strstr(msg, " is ");
+    (void)arg;
+    (void)level;
+    (void)type;
+    if (strstr(msg, "dns.test is ") != NULL)
+        snprintf(boot_resolved, sizeof(boot_resolved), "%s", is + 4);
+}
+
+/* Only the address owned by the end of the CNAME chain from the host
+ * name is taken; a loop or a chain of more than 8 fails. */
+START_TEST(test_bootstrap_address_owner)
+{
+    const struct boot_case *c = &BOOT_CASES[_i];
+    struct result r = {0};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_events_t ev = {.on_log = on_boot_log};
+    sr_upstream_t *up;
+    char boot[64];
+    sr_status_t st;
+
+    boot_resolved[0] = '\0';
+    fake_set_cb(fake, h_boot_case, (void *)c);
+    snprintf(boot, sizeof(boot), "127.0.0.1:%u", fake_port(fake));
+    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    cfg.server = "dns.test";
+    cfg.bootstrap = boot;
+    cfg.log_level = 2;
+    up = sr_upstream_new(base, &cfg, &ev, &st);
+    ck_assert_ptr_nonnull(up);
+    ask(up, 52, "www.example.test", 2000, &r);
+    ck_assert(run_until(base, &r.done, 1, 3000));
+    ck_assert_msg(r.status == c->want, "%s: status %d, want %d", c->what, r.status, c->want);
+    if (c->want == SR_OK) {
+        ck_assert_str_eq(boot_resolved, c->want_addr);
+        ck_assert_uint_eq(get16(r.resp), 52);
+        ck_assert_int_eq(fake_queries(fake), 2);
+    } else {
+        ck_assert_msg(boot_resolved[0] == '\0', "%s: took %s", c->what, boot_resolved);
+        /* The query never went out; an answer without the host's
+         * address was also asked for the other family. */
+        ck_assert_int_eq(fake_queries(fake), c->want == SR_E_NO_DATA ? 2 : 1);
+    }
+    sr_upstream_free(up);
+}
+END_TEST
+
 START_TEST(test_host_name_without_bootstrap)
 {
     struct result r = {0};
@@ -1326,6 +1494,8 @@ static Suite *upstream_suite(void)
     tcase_add_test(tc, test_names_and_addresses);
     tcase_add_loop_test(tc, test_host_name_via_bootstrap, 0, 3);
     tcase_add_test(tc, test_host_name_without_bootstrap);
+    tcase_add_loop_test(tc, test_bootstrap_address_owner, 0,
+                        (int)(sizeof(BOOT_CASES) / sizeof(BOOT_CASES[0])));
     tcase_add_test(tc, test_logging_levels);
     tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
     suite_add_tcase(s, tc);

@@ -52,6 +52,11 @@ MODES (--mode, or the control file at run time)
                   decoy reply (JSON too)
   loop            a reply whose answer owner name is a compression pointer
                   to itself (a loop a decoder must refuse). JSON: good
+  unrelated       the good reply with an address record of another owner
+                  first in the answer section (unrelated.example.test. A
+                  127.0.0.2, a loopback address nothing of the tests
+                  serves): a client that takes the first address of an
+                  answer, whatever its owner, goes there
   otherport       UDP: the good reply is sent from another source port (a
                   fresh socket), then nothing. TCP/TLS/HTTPS: good
   closemid        TCP/TLS: the length prefix and half the reply, then the
@@ -162,7 +167,7 @@ import dns.zone
 
 MODES = (
     "good", "drop", "delay", "refused", "servfail", "tc", "garbage",
-    "wrongid", "wrongquestion", "loop", "otherport", "closemid",
+    "wrongid", "wrongquestion", "loop", "unrelated", "otherport", "closemid",
     "http500", "http404", "http415", "redirect", "badctype",
     "jsonmissing", "truncated-json", "formerr-edns", "notimp-edns", "formerr",
 )
@@ -171,6 +176,8 @@ HTTP_ONLY = {"http500", "http404", "http415", "redirect", "badctype",
              "jsonmissing", "truncated-json"}
 DECOY_NAME = dns.name.from_text("decoy.example.test.")
 DECOY_ADDR = "10.66.66.66"
+UNRELATED_NAME = dns.name.from_text("unrelated.example.test.")
+UNRELATED_ADDR = "127.0.0.2"
 MAX_CNAME_HOPS = 16
 # NAME.fill.example.test. TXT: about 61 KB of TXT (not in the zone files),
 # for tests of large TCP answers; other types: NODATA.
@@ -630,6 +637,11 @@ class Engine:
             resp.flags |= dns.flags.TC | dns.flags.AA
             return mode, [("send", resp.to_wire())], query
 
+        if mode == "unrelated":
+            resp = self.good(query)
+            resp.answer.insert(0, dns.rrset.from_text(
+                UNRELATED_NAME, 300, "IN", "A", UNRELATED_ADDR))
+            return mode, [("send", self.render(resp, query, proto))], query
         good = self.render(self.good(query), query, proto)
         if mode == "wrongid":
             bad = bytearray(good)
@@ -1061,7 +1073,7 @@ class HTTPSHandler(http.server.BaseHTTPRequestHandler):
             return self._send(200, ctype, os.urandom(random.randint(1, 100)))
         if mode == "wrongquestion":
             obj = json_answer(engine.decoy(query), query, decoy=True)
-        elif mode in ("refused", "servfail", "formerr"):
+        elif mode in ("refused", "servfail", "formerr", "unrelated"):
             obj = json_answer(dns.message.from_wire(actions[0][1]), query)
         else:
             obj = json_answer(engine.good(query), query)
