@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -31,8 +32,8 @@ typedef struct daemon {
     char *config_path;
     cfg_t *cfg;      /* settings in force (file + state) */
     cfg_t *file_cfg; /* the config file's settings alone (last start or reload) */
-    state_t *state; /* what operators changed at run time */
-    pool_t *pool;   /* upstreams in force */
+    state_t *state;  /* what operators changed at run time */
+    pool_t *pool;    /* upstreams in force */
     cache_t *cache;
     listener_set_t listeners;
     worker_t **workers;
@@ -41,7 +42,36 @@ typedef struct daemon {
     metrics_t *metrics;
     uint64_t start_us;
     bool stopping;
+    /* ---- start-up (startup.c) ---- */
+    uid_t uid;            /* user's uid, (uid_t)-1 without user = */
+    gid_t gid;            /* user's primary group */
+    gid_t cgid;           /* control_group, (gid_t)-1 without one */
+    size_t dropped;       /* state entries the config file overruled */
+    bool check_transport; /* daemon_check: also build and validate the pool */
 } daemon_t;
+
+/* ---- the daemon's life, in the order main() calls it (startup.c) ---- */
+
+/* Read and check the configuration and the state file (daemon_load).
+ * NULL with errs (naming file, line and key) on a bad configuration. */
+daemon_t *daemon_new(const char *config_path, cfg_errors_t *errs);
+/* The accounts the configuration names; with d->check_transport, the
+ * upstreams as the transports would take them (CA file, DoH URL). */
+int daemon_check(daemon_t *d, char *err, size_t errcap);
+/* Every socket (DNS, control, metrics), the query log and the state
+ * file's directory, while the process may still bind port 53. */
+int daemon_bind(daemon_t *d, char *err, size_t errcap);
+/* Drop root for user = (priv.c); write the state file when loading it
+ * dropped entries. */
+int daemon_drop_root(daemon_t *d, char *err, size_t errcap);
+/* The main loop's base, cache, pool, worker threads, control socket and
+ * metrics. */
+int daemon_start(daemon_t *d, char *err, size_t errcap);
+/* After the main loop: stop taking commands and queries, let the queries
+ * in flight finish (at most daemon_drain_ms). */
+void daemon_drain(daemon_t *d);
+/* Undo whatever of the above was done. Accepts NULL. */
+void daemon_free(daemon_t *d);
 
 /* Load the config file and the state file into a new cfg_t and check it.
  * *file_cfg receives the config file's settings alone, *st the state

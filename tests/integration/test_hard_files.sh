@@ -126,9 +126,15 @@ victim_unchanged "at run time"
 stop_stubresd srf
 
 # --- at the next start, from the state file ----------------------------------------------
-# What a control_group member's change may leave there (a change that
-# failed to take is kept too, today), read by root at the next start.
-printf 'query_log = %s\n' "$QDIR/evil.log" >>"$T/lib/runtime.conf"
+# A refused change never reaches the state file (test_daemon_state.sh), but
+# one written there by hand, in the form stubresd itself writes (for this
+# config file, over its query_log), is read by root at the next start.
+cat >>"$T/lib/runtime.conf" <<EOF
+config_file = $(realpath "$SR_CONF")
+query_log = $QDIR/evil.log
+query_log.since = 1765060000
+query_log.file = $QDIR/new.log
+EOF
 rc=0
 try_start srf-state || rc=$?
 assert_eq 1 "$rc" "query_log a symbolic link in the state file: stubresd refuses to start"

@@ -1,0 +1,219 @@
+/* stubresd: the daemon's life from start to exit (see daemon.h).
+ *
+ * main() calls these in order, each step finished before the next begins:
+ * daemon_new (read and check the whole configuration: a bad one stops
+ * here, naming file, line and key, never a half-started daemon) ->
+ * daemon_bind (every socket, while root may still bind port 53) ->
+ * daemon_drop_root -> (detach) -> daemon_start (cache, pool, workers,
+ * control and metrics on the main loop) -> the main loop ->
+ * daemon_drain -> daemon_free. Each returns 0 or -1 with err, and
+ * daemon_free undoes whatever was done, whichever step failed. */
+#include "config.h"
+
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "priv.h"
+
+daemon_t *daemon_new(const char *config_path, cfg_errors_t *errs)
+{
+    daemon_t *d = calloc(1, sizeof(*d));
+
+    if (d == NULL) {
+        cfg_errors_add(errs, "out of memory");
+        return NULL;
+    }
+    d->uid = (uid_t)-1;
+    d->gid = (gid_t)-1;
+    d->cgid = (gid_t)-1;
+    d->cfg = daemon_load(config_path, &d->file_cfg, &d->state, &d->dropped, errs);
+    d->config_path = strdup(config_path);
+    if (d->cfg == NULL || d->config_path == NULL) {
+        if (d->cfg != NULL)
+            cfg_errors_add(errs, "out of memory");
+        daemon_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+int daemon_check(daemon_t *d, char *err, size_t errcap)
+{
+    const cfg_t *c = d->cfg;
+    struct event_base *b;
+    pool_t *p;
+    int ok;
+
+    if (c->user[0] != '\0' && priv_lookup(c->user, &d->uid, &d->gid, err, errcap) != 0)
+        return -1;
+    if (c->control_group[0] != '\0' && priv_group(c->control_group, &d->cgid, err, errcap) != 0)
+        return -1;
+    if (!d->check_transport)
+        return 0;
+    /* The transport's own checks too (CA file, DoH URL), as -t promises. */
+    evthread_use_pthreads();
+    b = event_base_new();
+    p = pool_new(c, NULL, err, errcap);
+    ok = p != NULL && b != NULL && pool_validate(p, b, err, errcap) == 0;
+    pool_unref(p);
+    if (b != NULL)
+        event_base_free(b);
+    return ok ? 0 : -1;
+}
+
+/* The directory of the state file must be the daemon user's to write. */
+static void prepare_state_dir(const daemon_t *d, bool chown_it)
+{
+    char *copy;
+
+    if (d->cfg->state_file[0] == '\0')
+        return;
+    copy = strdup(d->cfg->state_file);
+    if (copy == NULL)
+        return;
+    if (priv_mkdir(dirname(copy), 0750, chown_it ? d->uid : (uid_t)-1,
+                   chown_it ? d->gid : (gid_t)-1) != 0)
+        log_warn("state_file: cannot create or hand over %s", d->cfg->state_file);
+    free(copy);
+}
+
+int daemon_bind(daemon_t *d, char *err, size_t errcap)
+{
+    const cfg_t *c = d->cfg;
+    bool root_for_user = d->uid != (uid_t)-1 && geteuid() == 0;
+
+    if (listener_open(c, &d->listeners, err, errcap) != 0)
+        return -1;
+    if (c->control[0] != '\0') {
+        d->control = control_open(c->control, d->uid, d->cgid, err, errcap);
+        if (d->control == NULL)
+            return -1;
+    }
+    if (c->metrics[0] != '\0') {
+        d->metrics = metrics_open(c->metrics, err, errcap);
+        if (d->metrics == NULL)
+            return -1;
+    }
+    /* A query log root creates is the daemon user's, to reopen later. */
+    if (root_for_user)
+        log_query_owner(d->uid, d->gid);
+    if (log_query_open(c->query_log, err, errcap) != 0)
+        return -1;
+    prepare_state_dir(d, root_for_user);
+    return 0;
+}
+
+int daemon_drop_root(daemon_t *d, char *err, size_t errcap)
+{
+    char *copy;
+
+    if (priv_drop(d->cfg->user, err, errcap) != 0)
+        return -1;
+    if (state_path(d->state)[0] == '\0')
+        return 0;
+    copy = strdup(state_path(d->state));
+    if (copy != NULL && access(dirname(copy), W_OK) != 0)
+        log_warnx("state_file: %s is not writable: changes made at run time will not survive a "
+                  "restart",
+                  state_path(d->state));
+    else if (d->dropped > 0)
+        daemon_save_state(d); /* the changes the config file overruled */
+    free(copy);
+    return 0;
+}
+
+static int start_workers(daemon_t *d, char *err, size_t errcap)
+{
+    unsigned n = d->cfg->threads;
+
+    d->workers = calloc(n, sizeof(*d->workers));
+    if (d->workers == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        d->workers[i] =
+            worker_new(i, n, d->cache, d->cfg, d->pool, d->listeners.socks[i], d->listeners.n);
+        if (d->workers[i] == NULL) {
+            snprintf(err, errcap, "thread %u: cannot set up", i);
+            return -1;
+        }
+        d->nworkers++;
+    }
+    return 0;
+}
+
+int daemon_start(daemon_t *d, char *err, size_t errcap)
+{
+    cache_cfg_t cc = daemon_cache_cfg(d->cfg);
+
+    d->start_us = pool_now_us();
+    d->base = event_base_new();
+    if (d->base == NULL) {
+        snprintf(err, errcap, "libevent: cannot create an event base");
+        return -1;
+    }
+    d->cache = cache_new(&cc);
+    if (d->cache == NULL) {
+        snprintf(err, errcap, "cache: out of memory");
+        return -1;
+    }
+    d->pool = pool_new(d->cfg, NULL, err, errcap);
+    if (d->pool == NULL || start_workers(d, err, errcap) != 0)
+        return -1;
+    if (d->control != NULL && control_start(d->control, d->base, daemon_command, d) != 0) {
+        snprintf(err, errcap, "control: cannot listen");
+        return -1;
+    }
+    if (d->metrics != NULL &&
+        metrics_start(d->metrics, d->base, daemon_metrics_collect, daemon_metrics_release,
+                      daemon_metrics_allowed, d) != 0) {
+        snprintf(err, errcap, "metrics: cannot serve");
+        return -1;
+    }
+    for (unsigned i = 0; i < d->nworkers; i++)
+        if (worker_start(d->workers[i]) != 0) {
+            snprintf(err, errcap, "thread %u: cannot start", i);
+            return -1;
+        }
+    return 0;
+}
+
+void daemon_drain(daemon_t *d)
+{
+    /* No new queries and no more commands; the ones in flight get their
+     * answers. */
+    control_free(d->control);
+    d->control = NULL;
+    for (unsigned i = 0; i < d->nworkers; i++)
+        worker_stop(d->workers[i], daemon_drain_ms(d->cfg));
+}
+
+void daemon_free(daemon_t *d)
+{
+    if (d == NULL)
+        return;
+    for (unsigned i = 0; i < d->nworkers; i++)
+        worker_join_free(d->workers[i]);
+    free(d->workers);
+    control_free(d->control);
+    metrics_free(d->metrics);
+    listener_close(&d->listeners);
+    pool_unref(d->pool);
+    cache_free(d->cache);
+    state_free(d->state);
+    cfg_unref(d->file_cfg);
+    cfg_unref(d->cfg);
+    free(d->config_path);
+    if (d->base != NULL)
+        event_base_free(d->base);
+    free(d);
+}
