@@ -3,7 +3,8 @@
  * Every key is one row of keys[] below: its names, type, field, default,
  * limits and the words used when a value is refused. The file reader, the
  * control socket and the state file all go through cfg_set(), so a value
- * means the same thing wherever it comes from. */
+ * means the same thing wherever it comes from. Upstream specs are
+ * spec.c's: cfg checks them through it and never calls the pool. */
 #include "config.h"
 
 #include <ctype.h>
@@ -24,7 +25,6 @@
 
 #include "cfg.h"
 #include "log.h"
-#include "pool.h"
 
 enum ktype {
     KT_BOOL,    /* bool */
@@ -815,25 +815,25 @@ static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *
         char **items;
         size_t n, off = 0;
         bool enc = false, plain = false;
-        if (split_list(v, &items, &n, POOL_MAX_SERVERS) != 0) {
-            snprintf(why, whycap, "at most %d upstreams", POOL_MAX_SERVERS);
+        if (split_list(v, &items, &n, SPEC_MAX) != 0) {
+            snprintf(why, whycap, "at most %d upstreams", SPEC_MAX);
             return CFG_EINVAL;
         }
         canon[0] = '\0';
         for (size_t i = 0; i < n; i++) {
-            pool_spec_t *spec = malloc(sizeof(*spec));
+            spec_t *spec = malloc(sizeof(*spec));
             char err[512];
             if (spec == NULL) {
                 free_items(items, n);
                 return CFG_ENOMEM;
             }
-            if (pool_spec_parse(items[i], spec, err, sizeof(err)) != 0) {
+            if (spec_parse(items[i], spec, err, sizeof(err)) != 0) {
                 snprintf(why, whycap, "%s", err);
                 free(spec);
                 free_items(items, n);
                 return CFG_EINVAL;
             }
-            if (pool_spec_encrypted(spec))
+            if (spec_encrypted(spec))
                 enc = true;
             else
                 plain = true;
@@ -1004,10 +1004,7 @@ cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, ch
     }
     if (k->off == OFF(dns_port) && c->dns_port == 0) {
         /* The class's dns_port reads as the port in use. */
-        snprintf(out, cap, "%u",
-                 c->protocol == SR_PROTO_TLS     ? 853u
-                 : c->protocol == SR_PROTO_HTTPS ? 443u
-                                                 : 53u);
+        snprintf(out, cap, "%u", (unsigned)spec_default_port((sr_proto_t)c->protocol));
         return CFG_OK;
     }
     snprintf(out, cap, "%s", c->text[i] != NULL ? c->text[i] : "");
@@ -1281,6 +1278,47 @@ int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *err
     return 0;
 }
 
+/* ---------------------------------------------------------------- upstreams */
+
+void cfg_spec_keys(const cfg_t *c, spec_keys_t *k)
+{
+    *k = (spec_keys_t){
+        .servers = c->servers,
+        .nservers = c->nservers,
+        .dns_server = c->dns_server,
+        .dns_port = c->dns_port,
+        .protocol = c->protocol,
+        .resolv_conf = c->resolv_conf,
+        .use_idns = c->use_idns,
+        .listen = c->listen,
+        .nlisten = c->nlisten,
+    };
+}
+
+/* FNV-1a of s and a separator, continuing h. */
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    h ^= 0xff;
+    h *= 0x100000001b3ull;
+    return h;
+}
+
+uint64_t cfg_upstream_hash(const cfg_t *c)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < NKEYS; i++)
+        if ((keys[i].flags & KF_UPSTREAM) && c->text[i] != NULL)
+            h = fnv1a(h, c->text[i]);
+    return h;
+}
+
+/* ---------------------------------------------------------------- checks across keys */
+
 /* "FILE:LINE: " of the line that set key name, or "". */
 static const char *where_of(const cfg_t *c, const char *name, char *buf, size_t cap)
 {
@@ -1307,12 +1345,14 @@ int cfg_check(const cfg_t *c, cfg_errors_t *errs)
         cfg_errors_add(errs, "%scontrol_group: no such group '%s'",
                        where_of(c, "control_group", w, sizeof(w)), c->control_group);
 
-    pool_spec_t *specs = calloc(POOL_MAX_SERVERS, sizeof(*specs));
+    spec_t *specs = calloc(SPEC_MAX, sizeof(*specs));
+    spec_keys_t sk;
     char err[1024];
     if (specs == NULL) {
         cfg_errors_add(errs, "out of memory");
     } else {
-        if (pool_effective_specs(c, specs, err, sizeof(err)) < 0) {
+        cfg_spec_keys(c, &sk);
+        if (spec_list(&sk, specs, err, sizeof(err)) < 0) {
             /* err starts with the key at fault: prefix where it was set. */
             char key[64];
             size_t kl = strcspn(err, ":");

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "acl.h"
+#include "spec.h"
 
 /* Upstream selection strategies (key `strategy`). */
 enum cfg_strategy {
@@ -170,6 +171,13 @@ int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *err
 /* Checks across keys (min_ttl <= max_ttl, the upstream list, ...), after
  * loading. Returns 0 when consistent. */
 int cfg_check(const cfg_t *c, cfg_errors_t *errs);
+
+/* The values of the keys the upstream list is made of (spec_list), borrowed
+ * from c. */
+void cfg_spec_keys(const cfg_t *c, spec_keys_t *k);
+/* A hash of the canonical text of every key that shapes the upstreams:
+ * equal for two cfgs whose upstream keys are equal. */
+uint64_t cfg_upstream_hash(const cfg_t *c);
 
 /* ---- the key table, for docs, tests and the state file ---- */
 size_t cfg_nkeys(void);

@@ -504,7 +504,7 @@ static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
     sr_status_t st = SR_OK;
 
     if ((rcode != RCODE_FORMERR && rcode != RCODE_NOTIMP) || sr_get16(p->query + 10) == 0 ||
-        sr_msg_edns(m)->present || pool_spec_encrypted(&s->spec) || p->pi->ups[p->cur] == NULL)
+        sr_msg_edns(m)->present || spec_encrypted(&s->spec) || p->pi->ups[p->cur] == NULL)
         return false; /* not about EDNS, or nothing to take away */
     memset(&opts, 0, sizeof(opts));
     opts.rd = w->cfg->recursive;

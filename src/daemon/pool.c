@@ -1,18 +1,14 @@
 /* stubresd: the upstream pool (see pool.h). */
 #include "config.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
 #include <stubres/wire.h>
 
-#include "acl.h"
 #include "log.h"
 #include "pool.h"
 
@@ -38,368 +34,7 @@ uint64_t pool_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* ---------------------------------------------------------------- specs */
-
-static const char *const proto_scheme[] = {"udp", "tcp", "tls", "https"};
-
-static uint16_t default_port(sr_proto_t p)
-{
-    return p == SR_PROTO_TLS ? 853 : p == SR_PROTO_HTTPS ? 443 : 53;
-}
-
-bool pool_spec_encrypted(const pool_spec_t *spec)
-{
-    return spec->proto == SR_PROTO_TLS || spec->proto == SR_PROTO_HTTPS;
-}
-
-/* A host name of letters, digits, '-', '_' and dots, or non-ASCII (IDN,
- * encoded later when UseIDNs is set). */
-static bool host_name_ok(const char *h)
-{
-    size_t label = 0, len = strlen(h);
-
-    if (len == 0 || len > 253 || h[0] == '.' || h[0] == '-')
-        return false;
-    for (const char *p = h; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-            continue;
-        }
-        if (!isalnum(ch) && ch != '-' && ch != '_' && ch < 0x80)
-            return false;
-        if (++label > 63)
-            return false;
-    }
-    return true;
-}
-
-static int parse_port_text(const char *s, size_t n, uint16_t *port)
-{
-    unsigned long v = 0;
-
-    if (n == 0 || n > 5)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (v == 0 || v > 65535)
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
-}
-
-int pool_spec_parse(const char *text, pool_spec_t *spec, char *err, size_t errcap)
-{
-    static const char accepted[] =
-        "expected udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT][#AUTH_NAME] "
-        "or https://HOST[:PORT]/PATH";
-    const char *p = text, *hostend, *rest;
-    bool port_given = false;
-    char hostbuf[300];
-    size_t hl;
-
-    memset(spec, 0, sizeof(*spec));
-    spec->proto = SR_PROTO_UDP;
-    if (strlen(text) > 1000) {
-        snprintf(err, errcap, "'%.40s...' is too long", text);
-        return -1;
-    }
-    const char *scheme_end = strstr(text, "://");
-    if (scheme_end != NULL) {
-        size_t sl = (size_t)(scheme_end - text);
-        int found = -1;
-        for (int i = 0; i < 4; i++)
-            if (strlen(proto_scheme[i]) == sl && strncasecmp(text, proto_scheme[i], sl) == 0)
-                found = i;
-        if (found < 0) {
-            snprintf(err, errcap, "'%s': unknown scheme '%.*s'; %s", text, (int)sl, text, accepted);
-            return -1;
-        }
-        spec->proto = (sr_proto_t)found;
-        p = scheme_end + 3;
-    }
-    spec->port = default_port(spec->proto);
-
-    /* HOST: [v6], or up to ':', '/', '#' or the end. A bare IPv6 address
-     * (two colons or more, no brackets) is taken whole when nothing but
-     * the address can follow. */
-    if (*p == '[') {
-        const char *close = strchr(p, ']');
-        if (close == NULL) {
-            snprintf(err, errcap, "'%s': missing ']'; %s", text, accepted);
-            return -1;
-        }
-        hl = (size_t)(close - p - 1);
-        if (hl == 0 || hl >= sizeof(hostbuf)) {
-            snprintf(err, errcap, "'%s': bad address; %s", text, accepted);
-            return -1;
-        }
-        memcpy(hostbuf, p + 1, hl);
-        hostbuf[hl] = '\0';
-        hostend = close + 1;
-    } else {
-        size_t n = strcspn(p, "/#");
-        const char *c1 = memchr(p, ':', n);
-        if (c1 != NULL && memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - p)) != NULL)
-            hl = n; /* bare IPv6 */
-        else
-            hl = c1 != NULL ? (size_t)(c1 - p) : n;
-        if (hl == 0 || hl >= sizeof(hostbuf)) {
-            snprintf(err, errcap, "'%s': no host; %s", text, accepted);
-            return -1;
-        }
-        memcpy(hostbuf, p, hl);
-        hostbuf[hl] = '\0';
-        hostend = p + hl;
-    }
-    rest = hostend;
-    if (*rest == ':') {
-        size_t n = strcspn(rest + 1, "/#");
-        if (parse_port_text(rest + 1, n, &spec->port) != 0) {
-            snprintf(err, errcap, "'%s': bad port (1 to 65535); %s", text, accepted);
-            return -1;
-        }
-        port_given = true;
-        rest += 1 + n;
-    }
-    (void)port_given;
-
-    /* Is HOST an address or a name? */
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    bool is_v6 = false;
-    if (addr_parse(hostbuf, 53, false, &ss, &sl) == 0) {
-        is_v6 = ss.ss_family == AF_INET6;
-        addr_format_ip((struct sockaddr *)&ss, spec->host, sizeof(spec->host));
-    } else if (strchr(hostbuf, ':') == NULL && host_name_ok(hostbuf)) {
-        size_t n = strlen(hostbuf);
-        /* A trailing dot is allowed and dropped. */
-        if (n > 1 && hostbuf[n - 1] == '.')
-            hostbuf[n - 1] = '\0';
-        snprintf(spec->host, sizeof(spec->host), "%s", hostbuf);
-    } else {
-        snprintf(err, errcap, "'%s': '%s' is neither an IP address nor a host name; %s", text,
-                 hostbuf, accepted);
-        return -1;
-    }
-
-    if (*rest == '#') {
-        if (spec->proto != SR_PROTO_TLS) {
-            snprintf(err, errcap, "'%s': #AUTH_NAME is only for tls://; %s", text, accepted);
-            return -1;
-        }
-        if (!host_name_ok(rest + 1)) {
-            snprintf(err, errcap, "'%s': bad authentication name '%s'", text, rest + 1);
-            return -1;
-        }
-        snprintf(spec->auth, sizeof(spec->auth), "%s", rest + 1);
-        rest += strlen(rest);
-    }
-    if (*rest == '/') {
-        if (spec->proto != SR_PROTO_HTTPS) {
-            snprintf(err, errcap, "'%s': a /PATH is only for https://; %s", text, accepted);
-            return -1;
-        }
-        for (const char *q = rest; *q; q++)
-            if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f || *q == '#') {
-                snprintf(err, errcap, "'%s': bad character in the path", text);
-                return -1;
-            }
-        snprintf(spec->path, sizeof(spec->path), "%s", rest);
-        rest += strlen(rest);
-    }
-    if (*rest != '\0') {
-        snprintf(err, errcap, "'%s': unexpected '%s'; %s", text, rest, accepted);
-        return -1;
-    }
-    if (spec->proto == SR_PROTO_HTTPS && spec->path[0] == '\0')
-        snprintf(spec->path, sizeof(spec->path), "/dns-query"); /* RFC 8484 example */
-
-    const char *lb = is_v6 ? "[" : "", *rb = is_v6 ? "]" : "";
-    snprintf(spec->name, sizeof(spec->name), "%s://%s%s%s:%u%s%s%s", proto_scheme[spec->proto], lb,
-             spec->host, rb, (unsigned)spec->port, spec->auth[0] ? "#" : "", spec->auth,
-             spec->path);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- lists */
-
-/* Is an upstream at host:port this daemon itself? Only numeric hosts can
- * be checked without resolving. */
-static bool spec_is_self(const cfg_t *cfg, const pool_spec_t *spec)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-
-    if (addr_parse(spec->host, spec->port, false, &ss, &sl) != 0)
-        return false;
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        const struct sockaddr *l = (const struct sockaddr *)&cfg->listen[i];
-        if (addr_equal(l, (struct sockaddr *)&ss))
-            return true;
-        if (addr_is_any(l) && l->sa_family == ss.ss_family && addr_port(l) == spec->port &&
-            addr_is_loopback((struct sockaddr *)&ss))
-            return true;
-    }
-    return false;
-}
-
-/* The nameserver lines of a resolv.conf, at most max. */
-static int read_resolv_conf(const char *path, char (*out)[64], int max)
-{
-    FILE *f = fopen(path, "re");
-    char line[512];
-    int n = 0;
-
-    if (f == NULL)
-        return -1;
-    while (n < max && fgets(line, sizeof(line), f) != NULL) {
-        char word[32], addr[128];
-        if (sscanf(line, "%31s %127s", word, addr) != 2 || strcmp(word, "nameserver") != 0)
-            continue;
-        addr[strcspn(addr, "%")] = '\0'; /* no scope ids */
-        if (strlen(addr) >= 64)
-            continue;
-        memcpy(out[n++], addr, strlen(addr) + 1);
-    }
-    fclose(f);
-    return n;
-}
-
-static int spec_from_parts(int proto, const char *host, unsigned port, pool_spec_t *spec, char *err,
-                           size_t errcap)
-{
-    char text[1100];
-    bool v6 = strchr(host, ':') != NULL && host[0] != '[';
-
-    if (port == 0)
-        port = default_port((sr_proto_t)proto);
-    snprintf(text, sizeof(text), "%s://%s%s%s:%u", proto_scheme[proto], v6 ? "[" : "", host,
-             v6 ? "]" : "", port);
-    return pool_spec_parse(text, spec, err, errcap);
-}
-
-int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t errcap)
-{
-    char why[1024];
-    int n = 0;
-    const char *key = "servers";
-
-    if (cfg->nservers > 0) {
-        for (size_t i = 0; i < cfg->nservers && i < POOL_MAX_SERVERS; i++) {
-            if (pool_spec_parse(cfg->servers[i], &specs[n], why, sizeof(why)) != 0) {
-                snprintf(err, errcap, "servers: %s", why);
-                return -1;
-            }
-            n++;
-        }
-    } else if (cfg->dns_server[0] != '\0') {
-        key = "dns_server";
-        int rc;
-        if (strstr(cfg->dns_server, "://") != NULL)
-            rc = pool_spec_parse(cfg->dns_server, &specs[0], why, sizeof(why));
-        else if (cfg->protocol == SR_PROTO_HTTPS)
-            rc = (snprintf(why, sizeof(why), "protocol https needs an https://HOST/PATH URL"), -1);
-        else
-            rc = spec_from_parts(cfg->protocol, cfg->dns_server, cfg->dns_port, &specs[0], why,
-                                 sizeof(why));
-        if (rc != 0) {
-            snprintf(err, errcap, "dns_server: %s", why);
-            return -1;
-        }
-        n = 1;
-    } else {
-        char ns[POOL_MAX_SERVERS][64];
-        int m = read_resolv_conf(cfg->resolv_conf, ns, POOL_MAX_SERVERS);
-        key = "resolv_conf";
-        if (m < 0) {
-            snprintf(err, errcap,
-                     "resolv_conf: no upstream configured (servers, dns_server) "
-                     "and %s cannot be read: %s",
-                     cfg->resolv_conf, strerror(errno));
-            return -1;
-        }
-        if (cfg->protocol == SR_PROTO_HTTPS) {
-            snprintf(err, errcap, "protocol: https needs dns_server or servers set to a URL");
-            return -1;
-        }
-        for (int i = 0; i < m; i++) {
-            struct sockaddr_storage ss;
-            socklen_t sl;
-            /* Only addresses, as libc reads the file: a name would need a
-             * resolver, which may be ourselves. */
-            if (addr_parse(ns[i], 53, false, &ss, &sl) != 0 ||
-                spec_from_parts(cfg->protocol, ns[i], cfg->dns_port, &specs[n], why, sizeof(why)) !=
-                    0)
-                continue;
-            if (spec_is_self(cfg, &specs[n]))
-                continue; /* never forward to ourselves */
-            n++;
-        }
-        if (n == 0) {
-            snprintf(err, errcap,
-                     "resolv_conf: no upstream configured (servers, dns_server) "
-                     "and %s names no nameserver other than stubresd itself",
-                     cfg->resolv_conf);
-            return -1;
-        }
-    }
-    bool enc = false, plain = false;
-    for (int i = 0; i < n; i++) {
-        if (spec_is_self(cfg, &specs[i])) {
-            snprintf(err, errcap, "%s: %s is stubresd's own listen address", key, specs[i].name);
-            return -1;
-        }
-        if (pool_spec_encrypted(&specs[i]))
-            enc = true;
-        else
-            plain = true;
-        for (const char *h = specs[i].host; *h; h++)
-            if ((unsigned char)*h >= 0x80 && !cfg->use_idns) {
-                snprintf(err, errcap,
-                         "%s: host '%s' is not ASCII (set UseIDNs = true to "
-                         "encode it)",
-                         key, specs[i].host);
-                return -1;
-            }
-    }
-    if (enc && plain) {
-        snprintf(err, errcap, "%s: encrypted and plaintext upstreams cannot be mixed", key);
-        return -1;
-    }
-    return n;
-}
-
 /* ---------------------------------------------------------------- pools */
-
-static uint64_t fnv1a(uint64_t h, const char *s)
-{
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0xff; /* separator */
-    h *= 0x100000001b3ull;
-    return h;
-}
-
-static void fingerprint(const cfg_t *cfg, const pool_spec_t *specs, int n, char *out, size_t cap)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i < cfg_nkeys(); i++)
-        if (cfg_key_upstream(i) && cfg->text[i] != NULL)
-            h = fnv1a(h, cfg->text[i]);
-    h = fnv1a(h, cfg->text[cfg_key_index("strategy")]);
-    for (int i = 0; i < n; i++)
-        h = fnv1a(h, specs[i].name);
-    snprintf(out, cap, "%016llx", (unsigned long long)h);
-}
 
 static void server_free(pool_server_t *s)
 {
@@ -448,26 +83,16 @@ static int server_strings(pool_server_t *s, const char *server, const char *boot
  * problem for upstreams given by name). */
 static const char *pick_bootstrap(const cfg_t *cfg, char *buf, size_t cap)
 {
-    char ns[8][64];
-    int m;
+    spec_keys_t keys;
 
     if (cfg->bootstrap[0] != '\0')
         return cfg->bootstrap;
-    m = read_resolv_conf(cfg->resolv_conf, ns, 8);
-    for (int i = 0; i < m; i++) {
-        pool_spec_t spec;
-        char err[256];
-        if (spec_from_parts(SR_PROTO_UDP, ns[i], 53, &spec, err, sizeof(err)) == 0 &&
-            !spec_is_self(cfg, &spec)) {
-            snprintf(buf, cap, "%.63s", ns[i]);
-            return buf;
-        }
-    }
-    return NULL;
+    cfg_spec_keys(cfg, &keys);
+    return spec_first_nameserver(&keys, buf, cap);
 }
 
-static pool_server_t *server_new(const cfg_t *cfg, const pool_spec_t *spec, const pool_t *old,
-                                 char *err, size_t errcap)
+static pool_server_t *server_new(const cfg_t *cfg, const spec_t *spec, const pool_t *old, char *err,
+                                 size_t errcap)
 {
     pool_server_t *s = calloc(1, sizeof(*s));
     char url[1400], host[300], boot[64];
@@ -484,16 +109,11 @@ static pool_server_t *server_new(const cfg_t *cfg, const pool_spec_t *spec, cons
     s->healthy = true;
 
     snprintf(host, sizeof(host), "%s", spec->host);
-    if (cfg->use_idns) {
-        bool ascii = true;
-        for (const char *h = host; *h; h++)
-            if ((unsigned char)*h >= 0x80)
-                ascii = false;
-        if (!ascii && sr_name_idn(spec->host, host, sizeof(host)) != SR_OK) {
-            snprintf(err, errcap, "servers: '%s' is not a valid IDN", spec->host);
-            server_free(s);
-            return NULL;
-        }
+    if (cfg->use_idns && !spec_host_ascii(spec) &&
+        sr_name_idn(spec->host, host, sizeof(host)) != SR_OK) {
+        snprintf(err, errcap, "servers: '%s' is not a valid IDN", spec->host);
+        server_free(s);
+        return NULL;
     }
     if (spec->proto == SR_PROTO_HTTPS) {
         bool v6 = strchr(host, ':') != NULL;
@@ -560,7 +180,8 @@ static pool_server_t *server_new(const cfg_t *cfg, const pool_spec_t *spec, cons
 
 pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap)
 {
-    pool_spec_t *specs = calloc(POOL_MAX_SERVERS, sizeof(*specs));
+    spec_t *specs = calloc(SPEC_MAX, sizeof(*specs));
+    spec_keys_t keys;
     pool_t *p = NULL;
     int n;
 
@@ -568,7 +189,8 @@ pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap)
         snprintf(err, errcap, "out of memory");
         return NULL;
     }
-    n = pool_effective_specs(cfg, specs, err, errcap);
+    cfg_spec_keys(cfg, &keys);
+    n = spec_list(&keys, specs, err, errcap);
     if (n < 0)
         goto done;
     p = calloc(1, sizeof(*p));
@@ -578,8 +200,8 @@ pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap)
     }
     atomic_init(&p->refs, 1);
     p->strategy = cfg->strategy;
-    p->encrypted = n > 0 && pool_spec_encrypted(&specs[0]);
-    fingerprint(cfg, specs, n, p->fingerprint, sizeof(p->fingerprint));
+    p->encrypted = n > 0 && spec_encrypted(&specs[0]);
+    p->upstream_hash = cfg_upstream_hash(cfg);
     for (int i = 0; i < n; i++) {
         p->servers[i] = server_new(cfg, &specs[i], old, err, errcap);
         if (p->servers[i] == NULL) {
@@ -610,20 +232,23 @@ void pool_unref(pool_t *p)
 
 bool pool_matches(const pool_t *p, const cfg_t *cfg)
 {
-    pool_spec_t *specs = calloc(POOL_MAX_SERVERS, sizeof(*specs));
-    char err[512], fp[64];
-    int n;
+    spec_t *specs = calloc(SPEC_MAX, sizeof(*specs));
+    spec_keys_t keys;
+    char err[512];
+    int n = -1;
+    bool same;
 
-    if (specs == NULL)
-        return false;
-    n = pool_effective_specs(cfg, specs, err, sizeof(err));
-    if (n < 0) {
-        free(specs);
-        return false;
+    if (specs != NULL) {
+        cfg_spec_keys(cfg, &keys);
+        n = spec_list(&keys, specs, err, sizeof(err));
     }
-    fingerprint(cfg, specs, n, fp, sizeof(fp));
+    /* The same upstream keys and the same upstreams (resolv_conf's
+     * nameservers may have changed under the same keys). */
+    same = n >= 0 && (size_t)n == p->n && cfg_upstream_hash(cfg) == p->upstream_hash;
+    for (int i = 0; same && i < n; i++)
+        same = strcmp(specs[i].name, p->servers[i]->spec.name) == 0;
     free(specs);
-    return strcmp(fp, p->fingerprint) == 0;
+    return same;
 }
 
 /* ---------------------------------------------------------------- health */

@@ -1,13 +1,13 @@
 /* stubresd: the upstream pool.
  *
- * The upstream list (the `servers` specs, or the class properties
- * dns_server/dns_port/protocol, or the nameservers of resolv_conf), the
- * choice of an upstream for each query (failover, round-robin, fastest),
- * and the health of each upstream: one that fails or times out is marked
- * down with an exponential backoff and probed again later; when every one
- * is down the best of them is still tried. An encrypted pool (DoT/DoH)
- * never contains a plaintext upstream, so a failing encrypted upstream is
- * never replaced by a plaintext one.
+ * The upstreams of the list spec.c makes of the config (the `servers`
+ * specs, or the class properties dns_server/dns_port/protocol, or the
+ * nameservers of resolv_conf), the choice of an upstream for each query
+ * (failover, round-robin, fastest), and the health of each upstream: one
+ * that fails or times out is marked down with an exponential backoff and
+ * probed again later; when every one is down the best of them is still
+ * tried. An encrypted pool (DoT/DoH) never contains a plaintext upstream,
+ * so a failing encrypted upstream is never replaced by a plaintext one.
  *
  * A pool_t is built by the main thread and shared read-only by the
  * workers; the health and counters of its servers are shared (a mutex per
@@ -25,44 +25,19 @@
 #include <stubres/upstream.h>
 
 #include "cfg.h"
+#include "spec.h"
 
 /* Most upstreams in one pool (bit masks of tried upstreams are 64 bits). */
-#define POOL_MAX_SERVERS 64
+#define POOL_MAX_SERVERS SPEC_MAX
 /* Buckets of the RTT histograms: upper bounds in milliseconds; the last
  * bucket (+Inf) is implicit. */
 #define POOL_RTT_BUCKETS 12
 extern const double pool_rtt_bounds_ms[POOL_RTT_BUCKETS];
 
-/* One parsed upstream spec:
- *   udp://HOST[:PORT]  tcp://HOST[:PORT]  tls://HOST[:PORT][#AUTH_NAME]
- *   https://HOST[:PORT]/PATH  or a bare HOST[:PORT] (UDP). */
-typedef struct pool_spec {
-    sr_proto_t proto;
-    char host[256];  /* address or name, IPv6 without brackets */
-    uint16_t port;   /* the port, defaulted by protocol */
-    char auth[256];  /* tls: the name the certificate must match */
-    char path[1024]; /* https: the path (and query), "/..." */
-    char name[1600]; /* canonical text of the spec */
-} pool_spec_t;
-
-/* Parse one spec. Returns 0, or -1 with err saying what is wrong and what
- * is accepted. */
-int pool_spec_parse(const char *text, pool_spec_t *spec, char *err, size_t errcap);
-/* True for tls:// and https://. */
-bool pool_spec_encrypted(const pool_spec_t *spec);
-
-/* The upstream list cfg asks for, in order: servers; else dns_server (with
- * dns_port and protocol); else the nameservers of resolv_conf that are
- * not this daemon's own listen addresses. Checks that the list is not
- * empty, does not mix encrypted and plaintext upstreams, and never
- * points at stubresd itself. Returns the count (specs must hold
- * POOL_MAX_SERVERS), or -1 with err naming the key at fault. */
-int pool_effective_specs(const cfg_t *cfg, pool_spec_t *specs, char *err, size_t errcap);
-
 /* Health and counters of one upstream, shared by all workers. */
 typedef struct pool_server {
     atomic_int refs;
-    pool_spec_t spec;
+    spec_t spec;
     sr_upstream_cfg_t ucfg; /* strings point into the server's storage */
     char *strings;          /* owned storage of the ucfg strings */
     pthread_mutex_t mu;     /* guards the health fields below */
@@ -84,8 +59,8 @@ typedef struct pool {
     bool encrypted; /* every upstream is DoT/DoH */
     size_t n;
     pool_server_t *servers[POOL_MAX_SERVERS];
-    atomic_uint rr;       /* round-robin position */
-    char fingerprint[64]; /* identifies the settings it was built from */
+    atomic_uint rr;         /* round-robin position */
+    uint64_t upstream_hash; /* cfg_upstream_hash() of the cfg it was built from */
 } pool_t;
 
 /* Build the pool cfg asks for. Servers whose spec appears in old keep

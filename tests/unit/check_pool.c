@@ -1,6 +1,7 @@
-/* Unit tests: stubresd's upstream pool (src/daemon/pool.c): spec parsing,
- * the upstream list a config asks for, the strategies, health with
- * backoff, and that an encrypted pool never gets a plaintext upstream. */
+/* Unit tests: stubresd's upstream pool (src/daemon/pool.c): the
+ * strategies, health with backoff, a new pool keeping what the old one
+ * learnt, and that an encrypted pool never gets a plaintext upstream.
+ * Spec parsing and the upstream list are check_spec's. */
 #include "config.h"
 
 #include <check.h>
@@ -54,136 +55,74 @@ static cfg_t *cfg_with(const char *key, const char *value, ...)
     return c;
 }
 
-/* ---- specs ---- */
+/* ---- the upstreams a config asks for ---- */
 
-START_TEST(test_spec_good)
+/* Each key behind the list reaches spec_list (check_spec tests the list
+ * itself): the class's properties, resolv_conf and listen, UseIDNs. */
+START_TEST(test_pool_from_upstream_keys)
 {
-    static const struct {
-        const char *in, *name;
-        sr_proto_t proto;
-    } good[] = {
-        {"udp://127.0.0.1", "udp://127.0.0.1:53", SR_PROTO_UDP},
-        {"127.0.0.1:5353", "udp://127.0.0.1:5353", SR_PROTO_UDP},
-        {"UDP://127.0.0.1:1", "udp://127.0.0.1:1", SR_PROTO_UDP},
-        {"tcp://[::1]:5353", "tcp://[::1]:5353", SR_PROTO_TCP},
-        {"tcp://::1", "tcp://[::1]:53", SR_PROTO_TCP},
-        {"tls://127.0.0.1", "tls://127.0.0.1:853", SR_PROTO_TLS},
-        {"tls://127.0.0.1:8853#dns.example.test", "tls://127.0.0.1:8853#dns.example.test",
-         SR_PROTO_TLS},
-        {"tls://dns.example.test#dns.example.test", "tls://dns.example.test:853#dns.example.test",
-         SR_PROTO_TLS},
-        {"https://127.0.0.1:8443/dns-query", "https://127.0.0.1:8443/dns-query", SR_PROTO_HTTPS},
-        {"https://dns.example.test", "https://dns.example.test:443/dns-query", SR_PROTO_HTTPS},
-        {"https://[::1]/resolve", "https://[::1]:443/resolve", SR_PROTO_HTTPS},
-        {"udp://ns1.example.test.", "udp://ns1.example.test:53", SR_PROTO_UDP},
-    };
-    pool_spec_t s;
-    char err[512];
-
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        ck_assert_msg(pool_spec_parse(good[i].in, &s, err, sizeof(err)) == 0, "%s: %s", good[i].in,
-                      err);
-        ck_assert_str_eq(s.name, good[i].name);
-        ck_assert_int_eq(s.proto, good[i].proto);
-    }
-    ck_assert_int_eq(pool_spec_parse("tls://127.0.0.1:853#auth.example", &s, err, sizeof(err)), 0);
-    ck_assert_str_eq(s.host, "127.0.0.1");
-    ck_assert_str_eq(s.auth, "auth.example");
-    ck_assert_uint_eq(s.port, 853);
-    ck_assert(pool_spec_encrypted(&s));
-}
-END_TEST
-
-START_TEST(test_spec_bad)
-{
-    static const char *const bad[] = {
-        "",
-        "ftp://127.0.0.1",
-        "udp://",
-        "udp://127.0.0.1:0",
-        "udp://127.0.0.1:65536",
-        "udp://127.0.0.1:port",
-        "udp://[::1",
-        "udp://127.0.0.1#auth",
-        "tcp://127.0.0.1/path",
-        "tls://127.0.0.1#bad name",
-        "https://127.0.0.1/a b",
-        "udp://-bad-.example",
-        "udp://bad..example",
-        "udp://127.0.0.1:53:54",
-        "udp://[::1]x",
-    };
-    pool_spec_t s;
-    char err[512];
-
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_msg(pool_spec_parse(bad[i], &s, err, sizeof(err)) != 0, "'%s' accepted", bad[i]);
-        ck_assert_msg(err[0] != '\0', "no error text for '%s'", bad[i]);
-    }
-    ck_assert_int_eq(pool_spec_parse("gopher://x", &s, err, sizeof(err)), -1);
-    ck_assert_msg(strstr(err, "expected udp://HOST[:PORT]") != NULL, "%s", err);
-}
-END_TEST
-
-/* ---- the list a config asks for ---- */
-
-START_TEST(test_effective_specs)
-{
-    pool_spec_t specs[POOL_MAX_SERVERS];
     char err[1024];
-    cfg_t *c;
+    cfg_t *c = cfg_with("dns_server", "127.0.0.2", "protocol", "tls", "dns_port", "8853", NULL);
+    pool_t *p = pool_new(c, NULL, err, sizeof(err));
 
-    /* servers first */
-    c = cfg_with("servers", "udp://127.0.0.2, tcp://127.0.0.3:5353", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 2);
-    ck_assert_str_eq(specs[1].name, "tcp://127.0.0.3:5353");
-    cfg_unref(c);
-
-    /* the class's properties */
-    c = cfg_with("dns_server", "127.0.0.2", "protocol", "tls", "dns_port", "8853", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
-    ck_assert_str_eq(specs[0].name, "tls://127.0.0.2:8853");
-    cfg_unref(c);
-    c = cfg_with("dns_server", "::1", "protocol", "1", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
-    ck_assert_str_eq(specs[0].name, "tcp://[::1]:53");
-    cfg_unref(c);
-    c = cfg_with("dns_server", "https://127.0.0.1:8443/dns-query", "protocol", "https", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
-    ck_assert_int_eq(specs[0].proto, SR_PROTO_HTTPS);
-    cfg_unref(c);
-    c = cfg_with("dns_server", "127.0.0.1", "protocol", "https", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
-    ck_assert_msg(strncmp(err, "dns_server: ", 12) == 0, "%s", err);
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_uint_eq(p->n, 1);
+    ck_assert_str_eq(p->servers[0]->spec.name, "tls://127.0.0.2:8853");
+    ck_assert(pool_matches(p, c));
+    pool_unref(p);
     cfg_unref(c);
 
-    /* resolv.conf: every nameserver but ourselves and the unparsable. */
-    c = cfg_with(NULL, NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 3);
-    ck_assert_str_eq(specs[0].name, "udp://127.0.0.1:53");
-    ck_assert_str_eq(specs[1].name, "udp://[::1]:53");
-    cfg_unref(c);
-    c = cfg_with("listen", "127.0.0.1:53, [::1]:53", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), 1);
-    ck_assert_str_eq(specs[0].name, "udp://127.0.0.53:53");
-    cfg_unref(c);
-    /* Listening on the wildcard address covers every loopback address. */
-    c = cfg_with("listen", "0.0.0.0:53, [::]:53", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
+    /* resolv.conf without ourselves (listen 127.0.0.1:5300) or names. */
+    c = cfg_with("protocol", "tcp", NULL);
+    p = pool_new(c, NULL, err, sizeof(err));
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_uint_eq(p->n, 3);
+    ck_assert_str_eq(p->servers[1]->spec.name, "tcp://[::1]:53");
+    pool_unref(p);
+    ck_assert_int_eq(cfg_set(c, "listen", "0.0.0.0:53, [::]:53", NULL, false, err, sizeof(err)),
+                     CFG_OK);
+    ck_assert_ptr_null(pool_new(c, NULL, err, sizeof(err)));
     ck_assert_msg(strstr(err, "other than stubresd itself") != NULL, "%s", err);
     cfg_unref(c);
-    c = cfg_with("resolv_conf", "/nonexistent/resolv.conf", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
-    ck_assert_msg(strncmp(err, "resolv_conf: ", 13) == 0, "%s", err);
-    cfg_unref(c);
 
-    /* Never ourselves. */
-    c = cfg_with("servers", "tcp://127.0.0.1:5300", NULL);
-    ck_assert_int_eq(pool_effective_specs(c, specs, err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "servers: tcp://127.0.0.1:5300 is stubresd's own listen address");
+    c = cfg_with("servers",
+                 "udp://b\xc3\xbc"
+                 "cher.example",
+                 NULL);
+    ck_assert_ptr_null(pool_new(c, NULL, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "not ASCII") != NULL, "%s", err);
+    ck_assert_int_eq(cfg_set(c, "UseIDNs", "true", NULL, false, err, sizeof(err)), CFG_OK);
+    p = pool_new(c, NULL, err, sizeof(err));
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_str_eq(p->servers[0]->ucfg.server, "xn--bcher-kva.example");
+    pool_unref(p);
     cfg_unref(c);
 }
 END_TEST
+
+/* A pool stays while neither its keys nor its upstreams change. */
+START_TEST(test_pool_matches)
+{
+    char err[1024];
+    cfg_t *c = cfg_with("servers", "udp://127.0.0.2:5353", NULL);
+    pool_t *p = pool_new(c, NULL, err, sizeof(err));
+
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert(pool_matches(p, c));
+    /* A key that shapes upstreams, but not the list. */
+    ck_assert_int_eq(cfg_set(c, "strategy", "fastest", NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert(!pool_matches(p, c));
+    ck_assert_int_eq(cfg_set(c, "strategy", "failover", NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert(pool_matches(p, c));
+    /* Other keys leave it alone. */
+    ck_assert_int_eq(cfg_set(c, "timeout", "5", NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert(pool_matches(p, c));
+    pool_unref(p);
+    cfg_unref(c);
+}
+END_TEST
+
+/* ---- an encrypted pool ---- */
 
 START_TEST(test_never_plaintext_for_encrypted)
 {
@@ -212,7 +151,7 @@ START_TEST(test_never_plaintext_for_encrypted)
     for (int k = 0; k < 10; k++) {
         int i = pool_pick(p, 0, now + 1, (uint32_t)k);
         ck_assert_int_ge(i, 0);
-        ck_assert(pool_spec_encrypted(&p->servers[i]->spec));
+        ck_assert(spec_encrypted(&p->servers[i]->spec));
     }
     pool_unref(p);
     cfg_unref(c);
@@ -390,11 +329,10 @@ END_TEST
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
-    TCase *tc = tcase_create("specs");
+    TCase *tc = tcase_create("lists");
     tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_spec_good);
-    tcase_add_test(tc, test_spec_bad);
-    tcase_add_test(tc, test_effective_specs);
+    tcase_add_test(tc, test_pool_from_upstream_keys);
+    tcase_add_test(tc, test_pool_matches);
     tcase_add_test(tc, test_never_plaintext_for_encrypted);
     suite_add_tcase(s, tc);
     tc = tcase_create("strategies");
