@@ -1,10 +1,16 @@
 /* stubresd: configuration (see cfg.h).
  *
- * Every key is one row of keys[] below: its names, type, field, default,
- * limits and the words used when a value is refused. The file reader, the
- * control socket and the state file all go through cfg_set(), so a value
- * means the same thing wherever it comes from. Upstream specs are
- * spec.c's: cfg checks them through it and never calls the pool. */
+ * Every key is one row of keys[] below, built by the row macro of its
+ * type (KEY_BOOL, KEY_UINT, KEY_SECS, ...), which names the struct cfg
+ * field, the default, limits, flags, the words used when a value is
+ * refused, and the setter that parses a value, stores it and gives its
+ * canonical text, with one exit, as nginx's ngx_conf_set_*_slot: one
+ * setter per kind of value (bool, number, enum, string, listen, allow,
+ * servers), the numbers with their type's parser and text. The file
+ * reader, the control socket and the state file all go through
+ * cfg_set(), so a value means the same thing wherever it comes from.
+ * Upstream specs are spec.c's: cfg checks them through it and never calls
+ * the pool. */
 #include "config.h"
 
 #include <ctype.h>
@@ -48,14 +54,33 @@ enum ktype {
 
 /* A string check: 0 if v is acceptable. */
 typedef int (*str_check_fn)(const char *v);
+/* A number's text into the unit it is stored in; 0 if v is one. */
+typedef int (*num_parse_fn)(const char *v, uint64_t *u);
+/* The canonical text of a number. */
+typedef void (*num_text_fn)(uint64_t u, char *out, size_t cap);
+
+/* What a setter hands back besides the field: the canonical text of the
+ * value, or more on why it was refused than the accepted values say. */
+typedef struct set_out {
+    char canon[CFG_VALUE_MAX + 64];
+    char why[600];
+} set_out_t;
+
+struct key;
+/* Parse v for key k into its field of c and its canonical text into o;
+ * on failure c is unchanged (nginx's ngx_conf_set_*_slot). */
+typedef cfg_status_t (*key_set_fn)(cfg_t *c, const struct key *k, const char *v, set_out_t *o);
 
 typedef struct key {
     const char *name;
-    const char *alias; /* the class's spelling, if different */
     enum ktype type;
-    size_t off;
+    key_set_fn set; /* NULL: no value (read-only, unsupported, per-query) */
+    size_t off;     /* of the field in struct cfg */
+    size_t size;    /* of the field */
     const char *def;
-    uint64_t min, max;
+    uint64_t min, max;        /* numbers: KT_UINT, KT_SECS, KT_MS, KT_SIZE */
+    num_parse_fn parse;       /* numbers */
+    num_text_fn text;         /* numbers */
     const char *const *names; /* KT_ENUM */
     str_check_fn check;       /* KT_STR */
     unsigned flags;
@@ -78,158 +103,215 @@ static int check_ip_or_empty(const char *v);
 static int check_query_log(const char *v);
 static int check_server(const char *v);
 
-#define OFF(f) offsetof(struct cfg, f)
-#define NONE 0, 0, NULL, NULL
+static int parse_uint(const char *v, uint64_t *u);
+static int parse_secs(const char *v, uint64_t *u);
+static void uint_text(uint64_t u, char *out, size_t cap);
+static void ms_text(uint64_t ms, char *out, size_t cap);
+static void size_text(uint64_t v, char *out, size_t cap);
+
+static cfg_status_t set_bool(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_number(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_enum(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_str(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_listen(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_acl(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_servers(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+
+/* The row macros, one per key type, name the fields they set. (Left as
+ * written: clang-format would spread each one's braces over four lines.) */
+/* clang-format off */
+/* The offset of field f of struct cfg, which must have type T: a row
+ * naming the wrong setter for its field does not compile. */
+#define OFF(f, T) _Generic(((struct cfg *)0)->f, T: offsetof(struct cfg, f))
+/* The fields every key with a value has: */
+#define KEY_VALUE(n, t, setter, f, T, d, fl, doc_)                                                 \
+    .name = n, .type = t, .set = setter, .off = OFF(f, T), .size = sizeof(T), .def = d,            \
+    .flags = fl, .doc = doc_
+#define KEY_BOOL(n, f, d, fl, doc) {KEY_VALUE(n, KT_BOOL, set_bool, f, bool, d, fl, doc)}
+/* Numbers: the type's parser and canonical text with the limits. */
+#define KEY_NUMBER(n, t, f, T, d, lo, hi, fl, acc, doc, parse_, text_)                             \
+    {KEY_VALUE(n, t, set_number, f, T, d, fl, doc), .min = lo, .max = hi, .parse = parse_,         \
+     .text = text_, .accepted = acc}
+#define KEY_UINT_ACC(n, f, d, lo, hi, fl, acc, doc)                                                \
+    KEY_NUMBER(n, KT_UINT, f, unsigned, d, lo, hi, fl, acc, doc, parse_uint, uint_text)
+#define KEY_UINT(n, f, d, lo, hi, fl, doc) KEY_UINT_ACC(n, f, d, lo, hi, fl, NULL, doc)
+#define KEY_SECS(n, f, d, lo, hi, fl, doc)                                                         \
+    KEY_NUMBER(n, KT_SECS, f, uint32_t, d, lo, hi, fl, NULL, doc, parse_secs, uint_text)
+#define KEY_MS(n, f, d, lo, hi, fl, doc)                                                           \
+    KEY_NUMBER(n, KT_MS, f, uint32_t, d, lo, hi, fl, NULL, doc, cfg_parse_duration_ms, ms_text)
+#define KEY_SIZE(n, f, d, lo, hi, fl, doc)                                                         \
+    KEY_NUMBER(n, KT_SIZE, f, uint64_t, d, lo, hi, fl, NULL, doc, cfg_parse_size, size_text)
+#define KEY_ENUM(n, f, d, nm, fl, doc)                                                             \
+    {KEY_VALUE(n, KT_ENUM, set_enum, f, int, d, fl, doc), .names = nm}
+#define KEY_STR(n, f, d, chk, fl, acc, doc)                                                        \
+    {KEY_VALUE(n, KT_STR, set_str, f, char *, d, fl, doc), .check = chk, .accepted = acc}
+#define KEY_LISTEN(n, f, d, fl, acc, doc)                                                          \
+    {KEY_VALUE(n, KT_LISTEN, set_listen, f, struct sockaddr_storage *, d, fl, doc), .accepted = acc}
+#define KEY_ACL(n, f, d, fl, acc, doc)                                                             \
+    {KEY_VALUE(n, KT_ACL, set_acl, f, acl_t, d, fl, doc), .accepted = acc}
+#define KEY_SERVERS(n, f, d, fl, acc, doc)                                                         \
+    {KEY_VALUE(n, KT_SERVERS, set_servers, f, char **, d, fl, doc), .accepted = acc}
+/* Keys without a value: */
+#define KEY_RO(n, doc_) {.name = n, .type = KT_RO, .doc = doc_}
+#define KEY_UNSUP(n) {.name = n, .type = KT_UNSUP}
+#define KEY_NOTD(n) {.name = n, .type = KT_NOTD}
+/* clang-format on */
 
 static const keydef_t keys[] = {
     /* ---- the daemon's keys (DESIGN.md) ---- */
-    {"listen", NULL, KT_LISTEN, OFF(listen), "127.0.0.1:53, [::1]:53", NONE, KF_RESTART,
-     "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53",
-     "addresses to answer DNS on (UDP and TCP)"},
-    {"allow", NULL, KT_ACL, OFF(allow), "127.0.0.0/8, ::1/128", NONE, 0,
-     "a list of networks: ADDRESS[/PREFIX], 'loopback' or 'any'",
-     "client networks allowed to query; others get REFUSED"},
-    {"user", NULL, KT_STR, OFF(user), "", 0, 0, NULL, check_name, KF_RESTART,
-     "a user name, or nothing to keep the current user",
-     "drop root to this user after binding the sockets"},
-    {"threads", NULL, KT_UINT, OFF(threads), "1", 1, 64, NULL, NULL, KF_RESTART, NULL,
-     "event loops (threads), each with its own sockets (SO_REUSEPORT)"},
-    {"control", NULL, KT_STR, OFF(control), "/run/stubresd/control.sock", 0, 0, NULL,
-     check_abs_path_or_empty, KF_RESTART, "an absolute path, or nothing for no control socket",
-     "the control socket (mode 0660)"},
-    {"control_group", NULL, KT_STR, OFF(control_group), "", 0, 0, NULL, check_name, KF_RESTART,
-     "a group name, or nothing", "group owning the control socket; its members may use stubresctl"},
-    {"metrics", NULL, KT_STR, OFF(metrics), "", 0, 0, NULL, check_addr_or_empty, KF_RESTART,
-     "ADDRESS[:PORT] (port 9153 by default), or nothing to turn it off",
-     "address of the Prometheus text endpoint (/metrics); off when empty"},
-    {"state_file", NULL, KT_STR, OFF(state_file), "/var/lib/stubresd/runtime.conf", 0, 0, NULL,
-     check_abs_path_or_empty, KF_RESTART, "an absolute path, or nothing",
-     "where changes made through the control socket are kept across restarts"},
-    {"servers", NULL, KT_SERVERS, OFF(servers), "", NONE, KF_UPSTREAM,
-     "a list of udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT][#AUTH_NAME] "
-     "or https://HOST[:PORT]/PATH",
-     "upstream servers; empty: dns_server, else the nameservers of resolv_conf"},
-    {"strategy", NULL, KT_ENUM, OFF(strategy), "failover", 0, 0, strategy_names, NULL, KF_UPSTREAM,
-     NULL, "how an upstream is chosen: in order, in turn, or the fastest"},
-    {"ca_file", NULL, KT_STR, OFF(ca_file), "", 0, 0, NULL, check_readable_or_empty, KF_UPSTREAM,
-     "a readable PEM file, or nothing for the system store", "trust anchors for DoT/DoH upstreams"},
-    {"bootstrap", NULL, KT_STR, OFF(bootstrap), "", 0, 0, NULL, check_addr_or_empty, KF_UPSTREAM,
-     "IP[:PORT], or nothing for the first nameserver of resolv_conf",
-     "DNS server used to resolve upstream host names"},
-    {"doh_method", "DoHMethod", KT_ENUM, OFF(doh_method), "post", 0, 0, doh_names, NULL,
-     KF_UPSTREAM | KF_NUMERIC, NULL, "DoH method: RFC 8484 POST or GET, or the JSON API"},
-    {"timeout", NULL, KT_MS, OFF(timeout_ms), "2", 1, 3600000, NULL, NULL, 0, NULL,
-     "seconds to wait for one upstream before trying the next"},
-    {"cache_size", NULL, KT_SIZE, OFF(cache_size), "16M", 0, (uint64_t)1 << 40, NULL, NULL, 0, NULL,
-     "memory for cached answers (0 turns the cache off)"},
-    {"min_ttl", NULL, KT_SECS, OFF(min_ttl), "0", 0, 604800, NULL, NULL, 0, NULL,
-     "shorter TTLs are raised to this"},
-    {"max_ttl", NULL, KT_SECS, OFF(max_ttl), "86400", 1, 2147483647, NULL, NULL, 0, NULL,
-     "longer TTLs are lowered to this"},
-    {"negative_ttl", NULL, KT_SECS, OFF(negative_ttl), "3600", 0, 604800, NULL, NULL, 0, NULL,
-     "cap on how long NXDOMAIN/NODATA answers are cached (RFC 2308)"},
-    {"serve_stale", NULL, KT_BOOL, OFF(serve_stale), "false", NONE, 0, NULL,
-     "answer from expired cache entries when every upstream fails (RFC 8767)"},
-    {"prefetch", NULL, KT_BOOL, OFF(prefetch), "false", NONE, 0, NULL,
-     "refresh popular entries shortly before they expire"},
-    {"log_level", NULL, KT_ENUM, OFF(log_level), "notice", 0, 0, level_names, NULL, KF_NUMERIC,
-     NULL, "least important messages logged"},
-    {"query_log", NULL, KT_STR, OFF(query_log), "", 0, 0, NULL, check_query_log, 0,
-     "nothing (off), 'syslog', 'stderr' or an absolute file path", "one line per answered query"},
-    {"resolv_conf", NULL, KT_STR, OFF(resolv_conf), "/etc/resolv.conf", 0, 0, NULL, check_abs_path,
-     KF_UPSTREAM, "an absolute path",
-     "nameservers used when no upstream is configured (never stubresd itself)"},
+    KEY_LISTEN("listen", listen, "127.0.0.1:53, [::1]:53", KF_RESTART,
+               "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53",
+               "addresses to answer DNS on (UDP and TCP)"),
+    KEY_ACL("allow", allow, "127.0.0.0/8, ::1/128", 0,
+            "a list of networks: ADDRESS[/PREFIX], 'loopback' or 'any'",
+            "client networks allowed to query; others get REFUSED"),
+    KEY_STR("user", user, "", check_name, KF_RESTART,
+            "a user name, or nothing to keep the current user",
+            "drop root to this user after binding the sockets"),
+    KEY_UINT("threads", threads, "1", 1, 64, KF_RESTART,
+             "event loops (threads), each with its own sockets (SO_REUSEPORT)"),
+    KEY_STR("control", control, "/run/stubresd/control.sock", check_abs_path_or_empty, KF_RESTART,
+            "an absolute path, or nothing for no control socket", "the control socket (mode 0660)"),
+    KEY_STR("control_group", control_group, "", check_name, KF_RESTART, "a group name, or nothing",
+            "group owning the control socket; its members may use stubresctl"),
+    KEY_STR("metrics", metrics, "", check_addr_or_empty, KF_RESTART,
+            "ADDRESS[:PORT] (port 9153 by default), or nothing to turn it off",
+            "address of the Prometheus text endpoint (/metrics); off when empty"),
+    KEY_STR("state_file", state_file, "/var/lib/stubresd/runtime.conf", check_abs_path_or_empty,
+            KF_RESTART, "an absolute path, or nothing",
+            "where changes made through the control socket are kept across restarts"),
+    KEY_SERVERS("servers", servers, "", KF_UPSTREAM,
+                "a list of udp://HOST[:PORT], tcp://HOST[:PORT], tls://HOST[:PORT][#AUTH_NAME] "
+                "or https://HOST[:PORT]/PATH",
+                "upstream servers; empty: dns_server, else the nameservers of resolv_conf"),
+    KEY_ENUM("strategy", strategy, "failover", strategy_names, KF_UPSTREAM,
+             "how an upstream is chosen: in order, in turn, or the fastest"),
+    KEY_STR("ca_file", ca_file, "", check_readable_or_empty, KF_UPSTREAM,
+            "a readable PEM file, or nothing for the system store",
+            "trust anchors for DoT/DoH upstreams"),
+    KEY_STR("bootstrap", bootstrap, "", check_addr_or_empty, KF_UPSTREAM,
+            "IP[:PORT], or nothing for the first nameserver of resolv_conf",
+            "DNS server used to resolve upstream host names"),
+    KEY_ENUM("doh_method", doh_method, "post", doh_names, KF_UPSTREAM | KF_NUMERIC,
+             "DoH method: RFC 8484 POST or GET, or the JSON API"),
+    KEY_MS("timeout", timeout_ms, "2", 1, 3600000, 0,
+           "seconds to wait for one upstream before trying the next"),
+    KEY_SIZE("cache_size", cache_size, "16M", 0, (uint64_t)1 << 40, 0,
+             "memory for cached answers (0 turns the cache off)"),
+    KEY_SECS("min_ttl", min_ttl, "0", 0, 604800, 0, "shorter TTLs are raised to this"),
+    KEY_SECS("max_ttl", max_ttl, "86400", 1, 2147483647, 0, "longer TTLs are lowered to this"),
+    KEY_SECS("negative_ttl", negative_ttl, "3600", 0, 604800, 0,
+             "cap on how long NXDOMAIN/NODATA answers are cached (RFC 2308)"),
+    KEY_BOOL("serve_stale", serve_stale, "false", 0,
+             "answer from expired cache entries when every upstream fails (RFC 8767)"),
+    KEY_BOOL("prefetch", prefetch, "false", 0,
+             "refresh popular entries shortly before they expire"),
+    KEY_ENUM("log_level", log_level, "notice", level_names, KF_NUMERIC,
+             "least important messages logged"),
+    KEY_STR("query_log", query_log, "", check_query_log, 0,
+            "nothing (off), 'syslog', 'stderr' or an absolute file path",
+            "one line per answered query"),
+    KEY_STR("resolv_conf", resolv_conf, "/etc/resolv.conf", check_abs_path, KF_UPSTREAM,
+            "an absolute path",
+            "nameservers used when no upstream is configured (never stubresd itself)"),
     /* ---- tuning keys of stubresd beyond DESIGN.md ---- */
-    {"servfail_ttl", NULL, KT_SECS, OFF(servfail_ttl), "5", 0, 300, NULL, NULL, 0, NULL,
-     "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"},
-    {"stale_max", NULL, KT_SECS, OFF(stale_max), "86400", 0, 604800, NULL, NULL, 0, NULL,
-     "serve_stale: how long past expiry an entry may still answer"},
-    {"tcp_idle_timeout", NULL, KT_MS, OFF(tcp_idle_timeout_ms), "10", 100, 3600000, NULL, NULL, 0,
-     NULL, "close a client TCP connection idle this long (RFC 7766 6.2.3)"},
-    {"tcp_max_clients", NULL, KT_UINT, OFF(tcp_max_clients), "256", 1, 100000, NULL, NULL, 0, NULL,
-     "client TCP connections at once, all threads together"},
-    {"tcp_max_pipeline", NULL, KT_UINT, OFF(tcp_max_pipeline), "64", 1, 1024, NULL, NULL, 0, NULL,
-     "queries in flight per client TCP connection"},
-    {"max_inflight", NULL, KT_UINT, OFF(max_inflight), "4096", 16, 1000000, NULL, NULL, 0, NULL,
-     "upstream queries in flight per thread; more are dropped"},
-    {"max_udp_size", NULL, KT_UINT, OFF(max_udp_size), "4096", 512, 4096, NULL, NULL, 0, NULL,
-     "largest UDP answer sent, whatever size the client offers"},
+    KEY_SECS("servfail_ttl", servfail_ttl, "5", 0, 300, 0,
+             "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"),
+    KEY_SECS("stale_max", stale_max, "86400", 0, 604800, 0,
+             "serve_stale: how long past expiry an entry may still answer"),
+    KEY_MS("tcp_idle_timeout", tcp_idle_timeout_ms, "10", 100, 3600000, 0,
+           "close a client TCP connection idle this long (RFC 7766 6.2.3)"),
+    KEY_UINT("tcp_max_clients", tcp_max_clients, "256", 1, 100000, 0,
+             "client TCP connections at once, all threads together"),
+    KEY_UINT("tcp_max_pipeline", tcp_max_pipeline, "64", 1, 1024, 0,
+             "queries in flight per client TCP connection"),
+    KEY_UINT("max_inflight", max_inflight, "4096", 16, 1000000, 0,
+             "upstream queries in flight per thread; more are dropped"),
+    KEY_UINT("max_udp_size", max_udp_size, "4096", 512, 4096, 0,
+             "largest UDP answer sent, whatever size the client offers"),
     /* ---- the class reference's properties ---- */
-    {"dns_server", NULL, KT_STR, OFF(dns_server), "", 0, 0, NULL, check_server, KF_UPSTREAM,
-     "an IP address, a host name or an https:// URL",
-     "one upstream (with dns_port and protocol), used when servers is empty"},
-    {"dns_port", NULL, KT_UINT, OFF(dns_port), "0", 0, 65535, NULL, NULL, KF_UPSTREAM,
-     "a port from 1 to 65535 (0: 53, 853 for tls, 443 for https)",
-     "port of dns_server and of the resolv_conf nameservers"},
-    {"protocol", NULL, KT_ENUM, OFF(protocol), "udp", 0, 0, proto_names, NULL,
-     KF_UPSTREAM | KF_NUMERIC, NULL, "protocol of dns_server and of the resolv_conf nameservers"},
-    {"recursive", NULL, KT_BOOL, OFF(recursive), "true", NONE, 0, NULL, "send RD=1 upstream"},
-    {"local_host", "LocalHost", KT_STR, OFF(local_host), "", 0, 0, NULL, check_ip_or_empty,
-     KF_UPSTREAM, "a numeric IP address, or nothing", "local address of upstream sockets"},
-    {"idle", NULL, KT_RO, 0, NULL, NONE, 0, NULL, "true when no query is in flight"},
-    {"query_type", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"request_id", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_count", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_domain", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_field_count", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_field_index", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_field_name", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_field_value", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_data", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_type", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_type_name", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_ttl", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"record_source", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"status", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"status_code", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
+    KEY_STR("dns_server", dns_server, "", check_server, KF_UPSTREAM,
+            "an IP address, a host name or an https:// URL",
+            "one upstream (with dns_port and protocol), used when servers is empty"),
+    KEY_UINT_ACC("dns_port", dns_port, "0", 0, 65535, KF_UPSTREAM,
+                 "a port from 1 to 65535 (0: 53, 853 for tls, 443 for https)",
+                 "port of dns_server and of the resolv_conf nameservers"),
+    KEY_ENUM("protocol", protocol, "udp", proto_names, KF_UPSTREAM | KF_NUMERIC,
+             "protocol of dns_server and of the resolv_conf nameservers"),
+    KEY_BOOL("recursive", recursive, "true", 0, "send RD=1 upstream"),
+    KEY_STR("local_host", local_host, "", check_ip_or_empty, KF_UPSTREAM,
+            "a numeric IP address, or nothing", "local address of upstream sockets"),
+    KEY_RO("idle", "true when no query is in flight"),
+    KEY_NOTD("query_type"),
+    KEY_NOTD("request_id"),
+    KEY_NOTD("record_count"),
+    KEY_NOTD("record_domain"),
+    KEY_NOTD("record_field_count"),
+    KEY_NOTD("record_field_index"),
+    KEY_NOTD("record_field_name"),
+    KEY_NOTD("record_field_value"),
+    KEY_NOTD("record_data"),
+    KEY_NOTD("record_type"),
+    KEY_NOTD("record_type_name"),
+    KEY_NOTD("record_ttl"),
+    KEY_NOTD("record_source"),
+    KEY_NOTD("status"),
+    KEY_NOTD("status_code"),
     /* ---- the class reference's config settings ---- */
-    {"ResponseTruncated", NULL, KT_NOTD, 0, NULL, NONE, 0, NULL, NULL},
-    {"UseDNSAPIDLL", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"UseIDNs", NULL, KT_BOOL, OFF(use_idns), "false", NONE, KF_UPSTREAM, NULL,
-     "IDNA-encode non-ASCII upstream host names"},
-    {"CaptureIPPacketInfo", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"DelayHostResolution", NULL, KT_BOOL, OFF(delay_host_resolution), "false", NONE, 0, NULL,
-     "accepted; upstream host names are always resolved when first needed"},
-    {"DestinationAddress", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"DontFragment", NULL, KT_BOOL, OFF(dont_fragment), "false", NONE, KF_UPSTREAM, NULL,
-     "set DF on upstream UDP packets (IP_MTU_DISCOVER)"},
-    {"LocalPort", NULL, KT_UINT, OFF(local_port), "0", 0, 65535, NULL, NULL, KF_UPSTREAM, NULL,
-     "local port of upstream sockets (0: random per query)"},
-    {"MaxPacketSize", NULL, KT_UINT, OFF(max_packet_size), "1232", 512, 65535, NULL, NULL,
-     KF_UPSTREAM, NULL, "EDNS UDP size offered upstream and largest datagram accepted"},
-    {"QOSDSCPValue", NULL, KT_UINT, OFF(dscp), "0", 0, 63, NULL, NULL, KF_UPSTREAM, NULL,
-     "DSCP of upstream packets (IP_TOS/IPV6_TCLASS; 0 leaves it alone)"},
-    {"QOSTrafficType", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"ShareLocalPort", NULL, KT_BOOL, OFF(share_local_port), "false", NONE, KF_UPSTREAM, NULL,
-     "SO_REUSEPORT on upstream sockets"},
-    {"SourceIPAddress", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"SourceMacAddress", NULL, KT_UNSUP, 0, NULL, NONE, 0, NULL, NULL},
-    {"UseConnection", NULL, KT_BOOL, OFF(use_connection), "false", NONE, KF_UPSTREAM, NULL,
-     "connected UDP sockets upstream"},
-    {"UseIPv6", NULL, KT_BOOL, OFF(use_ipv6), "false", NONE, KF_UPSTREAM, NULL,
-     "prefer IPv6 when resolving upstream host names"},
-    {"AbsoluteTimeout", NULL, KT_BOOL, OFF(absolute_timeout), "false", NONE, KF_UPSTREAM, NULL,
-     "timeout counts from the send, not from the last activity"},
-    {"FirewallData", NULL, KT_STR, OFF(firewall_data), "", 0, 0, NULL, check_any, 0, "any text",
-     "accepted; stubresd never goes through a firewall proxy"},
-    {"InBufferSize", NULL, KT_SIZE, OFF(in_buffer_size), "0", 0, (uint64_t)1 << 30, NULL, NULL,
-     KF_UPSTREAM, NULL, "SO_RCVBUF of upstream sockets (0: system default)"},
-    {"OutBufferSize", NULL, KT_SIZE, OFF(out_buffer_size), "0", 0, (uint64_t)1 << 30, NULL, NULL,
-     KF_UPSTREAM, NULL, "SO_SNDBUF of upstream sockets (0: system default)"},
-    {"BuildInfo", NULL, KT_RO, 0, NULL, NONE, 0, NULL, "version and libraries"},
-    {"CodePage", NULL, KT_UINT, OFF(code_page), "65001", 1, 65535, NULL, NULL, 0, NULL,
-     "accepted; names are forwarded as bytes, never converted"},
-    {"LicenseInfo", NULL, KT_RO, 0, NULL, NONE, 0, NULL, "no license key is needed"},
-    {"MaskSensitive", NULL, KT_BOOL, OFF(mask_sensitive), "true", NONE, 0, NULL,
-     "accepted; logs never carry secrets"},
-    {"ProcessIdleEvents", NULL, KT_BOOL, OFF(process_idle_events), "true", NONE, 0, NULL,
-     "accepted; the daemon runs its own event loops"},
-    {"SelectWaitMillis", NULL, KT_UINT, OFF(select_wait_millis), "20", 0, 100000, NULL, NULL, 0,
-     NULL, "accepted; the daemon runs its own event loops"},
-    {"UseInternalSecurityAPI", NULL, KT_BOOL, OFF(use_internal_security_api), "true", NONE, 0, NULL,
-     "accepted; TLS is OpenSSL"},
-    {"LogLevel", NULL, KT_UINT, OFF(class_log_level), "1", 0, 3, NULL, NULL, KF_UPSTREAM, NULL,
-     "transport log verbosity: 0 none, 1 info, 2 verbose, 3 debug"},
+    KEY_NOTD("ResponseTruncated"),
+    KEY_UNSUP("UseDNSAPIDLL"),
+    KEY_BOOL("UseIDNs", use_idns, "false", KF_UPSTREAM,
+             "IDNA-encode non-ASCII upstream host names"),
+    KEY_UNSUP("CaptureIPPacketInfo"),
+    KEY_BOOL("DelayHostResolution", delay_host_resolution, "false", 0,
+             "accepted; upstream host names are always resolved when first needed"),
+    KEY_UNSUP("DestinationAddress"),
+    KEY_BOOL("DontFragment", dont_fragment, "false", KF_UPSTREAM,
+             "set DF on upstream UDP packets (IP_MTU_DISCOVER)"),
+    KEY_UINT("LocalPort", local_port, "0", 0, 65535, KF_UPSTREAM,
+             "local port of upstream sockets (0: random per query)"),
+    KEY_UINT("MaxPacketSize", max_packet_size, "1232", 512, 65535, KF_UPSTREAM,
+             "EDNS UDP size offered upstream and largest datagram accepted"),
+    KEY_UINT("QOSDSCPValue", dscp, "0", 0, 63, KF_UPSTREAM,
+             "DSCP of upstream packets (IP_TOS/IPV6_TCLASS; 0 leaves it alone)"),
+    KEY_UNSUP("QOSTrafficType"),
+    KEY_BOOL("ShareLocalPort", share_local_port, "false", KF_UPSTREAM,
+             "SO_REUSEPORT on upstream sockets"),
+    KEY_UNSUP("SourceIPAddress"),
+    KEY_UNSUP("SourceMacAddress"),
+    KEY_BOOL("UseConnection", use_connection, "false", KF_UPSTREAM,
+             "connected UDP sockets upstream"),
+    KEY_BOOL("UseIPv6", use_ipv6, "false", KF_UPSTREAM,
+             "prefer IPv6 when resolving upstream host names"),
+    KEY_BOOL("AbsoluteTimeout", absolute_timeout, "false", KF_UPSTREAM,
+             "timeout counts from the send, not from the last activity"),
+    KEY_STR("FirewallData", firewall_data, "", check_any, 0, "any text",
+            "accepted; stubresd never goes through a firewall proxy"),
+    KEY_SIZE("InBufferSize", in_buffer_size, "0", 0, (uint64_t)1 << 30, KF_UPSTREAM,
+             "SO_RCVBUF of upstream sockets (0: system default)"),
+    KEY_SIZE("OutBufferSize", out_buffer_size, "0", 0, (uint64_t)1 << 30, KF_UPSTREAM,
+             "SO_SNDBUF of upstream sockets (0: system default)"),
+    KEY_RO("BuildInfo", "version and libraries"),
+    KEY_UINT("CodePage", code_page, "65001", 1, 65535, 0,
+             "accepted; names are forwarded as bytes, never converted"),
+    KEY_RO("LicenseInfo", "no license key is needed"),
+    KEY_BOOL("MaskSensitive", mask_sensitive, "true", 0, "accepted; logs never carry secrets"),
+    KEY_BOOL("ProcessIdleEvents", process_idle_events, "true", 0,
+             "accepted; the daemon runs its own event loops"),
+    KEY_UINT("SelectWaitMillis", select_wait_millis, "20", 0, 100000, 0,
+             "accepted; the daemon runs its own event loops"),
+    KEY_BOOL("UseInternalSecurityAPI", use_internal_security_api, "true", 0,
+             "accepted; TLS is OpenSSL"),
+    KEY_UINT("LogLevel", class_log_level, "1", 0, 3, KF_UPSTREAM,
+             "transport log verbosity: 0 none, 1 info, 2 verbose, 3 debug"),
+};
+
+/* The class's spellings of keys whose name differs (any case, as names). */
+static const struct {
+    const char *alias, *name;
+} aliases[] = {
+    {"DoHMethod", "doh_method"},
+    {"LocalHost", "local_host"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -471,11 +553,15 @@ const char *cfg_key_name(size_t i)
 
 int cfg_key_index(const char *name)
 {
-    for (size_t i = 0; i < NKEYS; i++)
-        if (strcasecmp(keys[i].name, name) == 0 ||
-            (keys[i].alias != NULL && strcasecmp(keys[i].alias, name) == 0))
-            return (int)i;
-    return -1;
+    int found = -1;
+
+    for (size_t i = 0; i < NKEYS && found < 0; i++)
+        if (strcasecmp(keys[i].name, name) == 0)
+            found = (int)i;
+    for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]) && found < 0; a++)
+        if (strcasecmp(aliases[a].alias, name) == 0)
+            found = cfg_key_index(aliases[a].name);
+    return found;
 }
 
 const char *cfg_key_default(size_t i)
@@ -490,8 +576,7 @@ bool cfg_key_restart(size_t i)
 
 bool cfg_key_settable(size_t i)
 {
-    return i < NKEYS && keys[i].type != KT_RO && keys[i].type != KT_UNSUP &&
-           keys[i].type != KT_NOTD;
+    return i < NKEYS && keys[i].set != NULL;
 }
 
 bool cfg_key_upstream(size_t i)
@@ -540,6 +625,11 @@ static void enum_list(const keydef_t *k, char *out, size_t cap)
         snprintf(out + off, cap - off, " (or 0 to %zu)", n - 1);
 }
 
+static void uint_text(uint64_t u, char *out, size_t cap)
+{
+    snprintf(out, cap, "%llu", (unsigned long long)u);
+}
+
 static void size_text(uint64_t v, char *out, size_t cap)
 {
     if (v != 0 && v % (1024ull * 1024 * 1024) == 0)
@@ -574,27 +664,23 @@ static void accepted_text(const keydef_t *k, char *out, size_t cap)
         snprintf(out, cap, "%s", k->accepted);
         return;
     }
+    if (k->text != NULL) {
+        k->text(k->min, a, sizeof(a));
+        k->text(k->max, b, sizeof(b));
+    }
     switch (k->type) {
     case KT_BOOL: snprintf(out, cap, "true or false (also yes/no, on/off, 1/0)"); break;
-    case KT_UINT:
-        snprintf(out, cap, "an integer from %llu to %llu", (unsigned long long)k->min,
-                 (unsigned long long)k->max);
-        break;
+    case KT_UINT: snprintf(out, cap, "an integer from %s to %s", a, b); break;
     case KT_SECS:
-        snprintf(out, cap, "a number of seconds from %llu to %llu (units s, m, h, d allowed)",
-                 (unsigned long long)k->min, (unsigned long long)k->max);
+        snprintf(out, cap, "a number of seconds from %s to %s (units s, m, h, d allowed)", a, b);
         break;
     case KT_MS:
-        ms_text(k->min, a, sizeof(a));
-        ms_text(k->max, b, sizeof(b));
         snprintf(out, cap,
                  "a number of seconds from %s to %s (fractions such as 1.5 and "
                  "units ms, s, m allowed)",
                  a, b);
         break;
     case KT_SIZE:
-        size_text(k->min, a, sizeof(a));
-        size_text(k->max, b, sizeof(b));
         snprintf(out, cap, "a size in bytes from %s to %s (suffix K, M or G allowed)", a, b);
         break;
     case KT_ENUM: enum_list(k, out, cap); break;
@@ -668,6 +754,14 @@ static void free_items(char **items, size_t n)
     free(items);
 }
 
+/* Item i of a canonical list text: ", " before all but the first. */
+static void list_append(set_out_t *o, size_t *off, size_t i, const char *item)
+{
+    int w = snprintf(o->canon + *off, sizeof(o->canon) - *off, "%s%s", i ? ", " : "", item);
+    if (w > 0 && (size_t)w < sizeof(o->canon) - *off)
+        *off += (size_t)w;
+}
+
 /* Replace text[i] (the canonical form). */
 static int set_text(cfg_t *c, size_t i, const char *t)
 {
@@ -679,199 +773,270 @@ static int set_text(cfg_t *c, size_t i, const char *t)
     return 0;
 }
 
-static size_t key_index_of(const keydef_t *k)
+/* A copy of v in the string field of k. */
+static cfg_status_t store_str(cfg_t *c, const keydef_t *k, const char *v)
 {
-    return (size_t)(k - keys);
-}
+    char *d = strdup(v);
+    cfg_status_t st = CFG_ENOMEM;
 
-/* Parse v for key k into c. On failure c is unchanged and why (if set)
- * says more than the generic accepted text. */
-static cfg_status_t set_value(cfg_t *c, const keydef_t *k, const char *v, char *why, size_t whycap)
-{
-    char canon[CFG_VALUE_MAX + 64];
-    uint64_t u;
-    const char *end;
-
-    why[0] = '\0';
-    switch (k->type) {
-    case KT_BOOL: {
-        bool b;
-        if (cfg_parse_bool(v, &b) != 0)
-            return CFG_EINVAL;
-        *FIELD(c, k, bool) = b;
-        snprintf(canon, sizeof(canon), "%s", b ? "true" : "false");
-        break;
-    }
-    case KT_UINT:
-        if (parse_u64(v, &end, &u) != 0 || *end != '\0' || u < k->min || u > k->max)
-            return CFG_EINVAL;
-        *FIELD(c, k, unsigned) = (unsigned)u;
-        snprintf(canon, sizeof(canon), "%llu", (unsigned long long)u);
-        break;
-    case KT_SECS:
-        if (cfg_parse_duration_ms(v, &u) != 0 || u % 1000 != 0 || u / 1000 < k->min ||
-            u / 1000 > k->max)
-            return CFG_EINVAL;
-        *FIELD(c, k, uint32_t) = (uint32_t)(u / 1000);
-        snprintf(canon, sizeof(canon), "%llu", (unsigned long long)(u / 1000));
-        break;
-    case KT_MS:
-        if (cfg_parse_duration_ms(v, &u) != 0 || u < k->min || u > k->max)
-            return CFG_EINVAL;
-        *FIELD(c, k, uint32_t) = (uint32_t)u;
-        ms_text(u, canon, sizeof(canon));
-        break;
-    case KT_SIZE:
-        if (cfg_parse_size(v, &u) != 0 || u < k->min || u > k->max)
-            return CFG_EINVAL;
-        *FIELD(c, k, uint64_t) = u;
-        size_text(u, canon, sizeof(canon));
-        break;
-    case KT_ENUM: {
-        int found = -1, n = 0;
-        while (k->names[n] != NULL) {
-            if (strcasecmp(k->names[n], v) == 0)
-                found = n;
-            n++;
-        }
-        if (found < 0 && (k->flags & KF_NUMERIC) && parse_u64(v, &end, &u) == 0 && *end == '\0' &&
-            u < (uint64_t)n)
-            found = (int)u;
-        if (found < 0)
-            return CFG_EINVAL;
-        *FIELD(c, k, int) = found;
-        snprintf(canon, sizeof(canon), "%s", k->names[found]);
-        break;
-    }
-    case KT_STR: {
-        char *d;
-        if (k->check != NULL && k->check(v) != 0)
-            return CFG_EINVAL;
-        d = strdup(v);
-        if (d == NULL)
-            return CFG_ENOMEM;
+    if (d != NULL) {
         free(*FIELD(c, k, char *));
         *FIELD(c, k, char *) = d;
-        snprintf(canon, sizeof(canon), "%s", v);
-        break;
+        st = CFG_OK;
     }
-    case KT_LISTEN: {
-        char **items;
-        size_t n, off = 0;
-        struct sockaddr_storage *ss;
-        socklen_t *lens;
-        if (split_list(v, &items, &n, 64) != 0) {
-            snprintf(why, whycap, "at most 64 addresses");
-            return CFG_EINVAL;
+    return st;
+}
+
+/* Decimal digits and nothing else. */
+static int parse_uint(const char *v, uint64_t *u)
+{
+    const char *end;
+    return parse_u64(v, &end, u) == 0 && *end == '\0' ? 0 : -1;
+}
+
+/* Whole seconds: the units of a duration, no fractions. */
+static int parse_secs(const char *v, uint64_t *u)
+{
+    uint64_t ms;
+    int rc = cfg_parse_duration_ms(v, &ms) == 0 && ms % 1000 == 0 ? 0 : -1;
+
+    if (rc == 0)
+        *u = ms / 1000;
+    return rc;
+}
+
+static cfg_status_t set_bool(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_EINVAL;
+    bool b;
+
+    if (cfg_parse_bool(v, &b) == 0) {
+        *FIELD(c, k, bool) = b;
+        snprintf(o->canon, sizeof(o->canon), "%s", b ? "true" : "false");
+        st = CFG_OK;
+    }
+    return st;
+}
+
+/* A number in [min, max] of the key's unit, by the key's parser. */
+static cfg_status_t set_number(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_EINVAL;
+    uint64_t u;
+
+    if (k->parse(v, &u) == 0 && u >= k->min && u <= k->max) {
+        if (k->size == sizeof(uint64_t))
+            *FIELD(c, k, uint64_t) = u;
+        else if (k->type == KT_UINT)
+            *FIELD(c, k, unsigned) = (unsigned)u;
+        else
+            *FIELD(c, k, uint32_t) = (uint32_t)u;
+        k->text(u, o->canon, sizeof(o->canon));
+        st = CFG_OK;
+    }
+    return st;
+}
+
+/* One of k->names (any case), or with KF_NUMERIC its index. */
+static cfg_status_t set_enum(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_EINVAL;
+    int found = -1, n = 0;
+    uint64_t u;
+
+    for (; k->names[n] != NULL; n++)
+        if (strcasecmp(k->names[n], v) == 0)
+            found = n;
+    if (found < 0 && (k->flags & KF_NUMERIC) && parse_uint(v, &u) == 0 && u < (uint64_t)n)
+        found = (int)u;
+    if (found >= 0) {
+        *FIELD(c, k, int) = found;
+        snprintf(o->canon, sizeof(o->canon), "%s", k->names[found]);
+        st = CFG_OK;
+    }
+    return st;
+}
+
+static cfg_status_t set_str(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_EINVAL;
+
+    if (k->check == NULL || k->check(v) == 0)
+        st = store_str(c, k, v);
+    if (st == CFG_OK)
+        snprintf(o->canon, sizeof(o->canon), "%s", v);
+    return st;
+}
+
+/* The listen addresses: c->listen, listen_len and nlisten together. */
+static cfg_status_t set_listen(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_OK;
+    char **items = NULL;
+    size_t n = 0, off = 0;
+    struct sockaddr_storage *ss = NULL;
+    socklen_t *lens = NULL;
+
+    if (split_list(v, &items, &n, 64) != 0) {
+        snprintf(o->why, sizeof(o->why), "at most 64 addresses");
+        st = CFG_EINVAL;
+        goto done;
+    }
+    if (n == 0) {
+        snprintf(o->why, sizeof(o->why), "at least one address is needed");
+        st = CFG_EINVAL;
+        goto done;
+    }
+    ss = calloc(n, sizeof(*ss));
+    lens = calloc(n, sizeof(*lens));
+    if (ss == NULL || lens == NULL) {
+        st = CFG_ENOMEM;
+        goto done;
+    }
+    o->canon[0] = '\0';
+    for (size_t i = 0; i < n && st == CFG_OK; i++) {
+        char a[ADDR_TEXT_MAX];
+        if (addr_parse(items[i], 53, false, &ss[i], &lens[i]) != 0) {
+            snprintf(o->why, sizeof(o->why), "'%.64s' is not IP[:PORT] or [IPv6][:PORT]", items[i]);
+            st = CFG_EINVAL;
+        } else {
+            list_append(o, &off, i, addr_format((struct sockaddr *)&ss[i], a, sizeof(a)));
         }
-        if (n == 0) {
-            free_items(items, n);
-            snprintf(why, whycap, "at least one address is needed");
-            return CFG_EINVAL;
-        }
-        ss = calloc(n, sizeof(*ss));
-        lens = calloc(n, sizeof(*lens));
-        if (ss == NULL || lens == NULL) {
-            free(ss);
-            free(lens);
-            free_items(items, n);
-            return CFG_ENOMEM;
-        }
-        canon[0] = '\0';
-        for (size_t i = 0; i < n; i++) {
-            char a[ADDR_TEXT_MAX];
-            if (addr_parse(items[i], 53, false, &ss[i], &lens[i]) != 0) {
-                snprintf(why, whycap, "'%.64s' is not IP[:PORT] or [IPv6][:PORT]", items[i]);
-                free(ss);
-                free(lens);
-                free_items(items, n);
-                return CFG_EINVAL;
-            }
-            addr_format((struct sockaddr *)&ss[i], a, sizeof(a));
-            int w = snprintf(canon + off, sizeof(canon) - off, "%s%s", i ? ", " : "", a);
-            if (w > 0 && (size_t)w < sizeof(canon) - off)
-                off += (size_t)w;
-        }
-        free_items(items, n);
+    }
+    if (st == CFG_OK) {
         free_listen(c);
         c->listen = ss;
         c->listen_len = lens;
         c->nlisten = n;
-        break;
+        ss = NULL;
+        lens = NULL;
     }
-    case KT_ACL: {
-        acl_t acl;
-        char err[256];
-        if (acl_parse(v, &acl, err, sizeof(err)) != 0) {
-            snprintf(why, whycap, "%s", err);
-            return CFG_EINVAL;
-        }
-        acl_clear(&c->allow);
-        c->allow = acl;
-        acl_format(&acl, canon, sizeof(canon));
-        break;
+done:
+    free(ss);
+    free(lens);
+    free_items(items, n);
+    return st;
+}
+
+static cfg_status_t set_acl(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_EINVAL;
+    acl_t acl;
+    char err[256];
+
+    if (acl_parse(v, &acl, err, sizeof(err)) == 0) {
+        acl_clear(FIELD(c, k, acl_t));
+        *FIELD(c, k, acl_t) = acl;
+        acl_format(&acl, o->canon, sizeof(o->canon));
+        st = CFG_OK;
+    } else {
+        snprintf(o->why, sizeof(o->why), "%s", err);
     }
-    case KT_SERVERS: {
-        char **items;
-        size_t n, off = 0;
-        bool enc = false, plain = false;
-        if (split_list(v, &items, &n, SPEC_MAX) != 0) {
-            snprintf(why, whycap, "at most %d upstreams", SPEC_MAX);
-            return CFG_EINVAL;
-        }
-        canon[0] = '\0';
-        for (size_t i = 0; i < n; i++) {
-            spec_t *spec = malloc(sizeof(*spec));
-            char err[512];
-            if (spec == NULL) {
-                free_items(items, n);
-                return CFG_ENOMEM;
-            }
-            if (spec_parse(items[i], spec, err, sizeof(err)) != 0) {
-                snprintf(why, whycap, "%s", err);
-                free(spec);
-                free_items(items, n);
-                return CFG_EINVAL;
-            }
-            if (spec_encrypted(spec))
-                enc = true;
-            else
-                plain = true;
-            /* Keep the canonical spec in the list. */
-            char *d = strdup(spec->name);
-            if (d == NULL) {
-                free(spec);
-                free_items(items, n);
-                return CFG_ENOMEM;
-            }
-            free(items[i]);
-            items[i] = d;
-            int w = snprintf(canon + off, sizeof(canon) - off, "%s%s", i ? ", " : "", spec->name);
-            if (w > 0 && (size_t)w < sizeof(canon) - off)
-                off += (size_t)w;
-            free(spec);
-        }
-        if (enc && plain) {
-            /* An encrypted upstream is never replaced by a plaintext one:
-             * a mixed list would do exactly that on failover. */
-            snprintf(why, whycap,
-                     "encrypted (tls://, https://) and plaintext (udp://, "
-                     "tcp://) upstreams cannot be mixed");
-            free_items(items, n);
-            return CFG_EINVAL;
-        }
+    return st;
+}
+
+/* Item i of a servers list: parsed, and replaced by its canonical text. */
+static cfg_status_t server_item(char **item, spec_t *spec, set_out_t *o)
+{
+    cfg_status_t st = CFG_EINVAL;
+    char err[512], *d;
+
+    if (spec_parse(*item, spec, err, sizeof(err)) != 0) {
+        snprintf(o->why, sizeof(o->why), "%s", err);
+    } else if ((d = strdup(spec->name)) == NULL) {
+        st = CFG_ENOMEM;
+    } else {
+        free(*item);
+        *item = d;
+        st = CFG_OK;
+    }
+    return st;
+}
+
+/* The upstream specs: c->servers and nservers together, each item kept in
+ * its canonical text. */
+static cfg_status_t set_servers(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_OK;
+    char **items = NULL;
+    size_t n = 0, off = 0;
+    bool enc = false, plain = false;
+    spec_t *spec = NULL;
+
+    if (split_list(v, &items, &n, SPEC_MAX) != 0) {
+        snprintf(o->why, sizeof(o->why), "at most %d upstreams", SPEC_MAX);
+        st = CFG_EINVAL;
+        goto done;
+    }
+    spec = malloc(sizeof(*spec));
+    if (spec == NULL)
+        st = CFG_ENOMEM;
+    o->canon[0] = '\0';
+    for (size_t i = 0; i < n && st == CFG_OK; i++) {
+        st = server_item(&items[i], spec, o);
+        if (st != CFG_OK)
+            continue;
+        if (spec_encrypted(spec))
+            enc = true;
+        else
+            plain = true;
+        list_append(o, &off, i, spec->name);
+    }
+    if (st == CFG_OK && enc && plain) {
+        /* An encrypted upstream is never replaced by a plaintext one: a
+         * mixed list would do exactly that on failover. */
+        snprintf(o->why, sizeof(o->why),
+                 "encrypted (tls://, https://) and plaintext (udp://, "
+                 "tcp://) upstreams cannot be mixed");
+        st = CFG_EINVAL;
+    }
+    if (st == CFG_OK) {
         free_servers(c);
         c->servers = items;
         c->nservers = n;
-        break;
+        items = NULL;
+        n = 0;
     }
-    case KT_RO: return CFG_EREADONLY;
-    case KT_UNSUP: return CFG_EUNSUPPORTED;
-    case KT_NOTD: return CFG_ENOTDAEMON;
+done:
+    free(spec);
+    free_items(items, n);
+    return st;
+}
+
+/* Why a key without a value refuses one. */
+static cfg_status_t no_value(const keydef_t *k)
+{
+    return k->type == KT_RO ? CFG_EREADONLY
+                            : (k->type == KT_UNSUP ? CFG_EUNSUPPORTED : CFG_ENOTDAEMON);
+}
+
+/* Parse v for key i into c, its field and its canonical text. */
+static cfg_status_t set_value(cfg_t *c, size_t i, const char *v, set_out_t *o)
+{
+    cfg_status_t st = keys[i].set(c, &keys[i], v, o);
+
+    if (st == CFG_OK && set_text(c, i, o->canon) != 0)
+        st = CFG_ENOMEM;
+    return st;
+}
+
+/* servers and dns_server describe the same thing; the one set last wins,
+ * so a file or an operator never leaves a stale list behind. */
+static cfg_status_t replace_other_upstream(cfg_t *c, size_t i)
+{
+    int srv = cfg_key_index("servers"), dns = cfg_key_index("dns_server");
+    cfg_status_t st = CFG_OK;
+
+    if (i == (size_t)srv && c->nservers > 0 && c->dns_server[0] != '\0') {
+        st = store_str(c, &keys[dns], "");
+        if (st == CFG_OK && set_text(c, (size_t)dns, "") != 0)
+            st = CFG_ENOMEM;
+    } else if (i == (size_t)dns && c->dns_server[0] != '\0' && c->nservers > 0) {
+        free_servers(c);
+        if (set_text(c, (size_t)srv, "") != 0)
+            st = CFG_ENOMEM;
     }
-    if (set_text(c, key_index_of(k), canon) != 0)
-        return CFG_ENOMEM;
-    return CFG_OK;
+    return st;
 }
 
 /* The error text for a refusal of key name (as the caller spelt it). */
@@ -923,52 +1088,32 @@ cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value, const char *
                      char *err, size_t errcap)
 {
     int i = cfg_key_index(name);
-    const keydef_t *k;
+    const keydef_t *k = i >= 0 ? &keys[i] : NULL;
     cfg_status_t st;
-    char why[600];
+    set_out_t o;
 
-    if (i < 0) {
-        refusal(NULL, name, CFG_EUNKNOWN, value, NULL, where, err, errcap);
-        return CFG_EUNKNOWN;
+    o.why[0] = '\0';
+    if (k == NULL) {
+        st = CFG_EUNKNOWN;
+    } else if (k->set == NULL) {
+        st = no_value(k);
+    } else if (runtime && (k->flags & KF_RESTART)) {
+        st = CFG_ERESTART;
+    } else if (strlen(value) > CFG_VALUE_MAX) {
+        snprintf(o.why, sizeof(o.why), "longer than %d bytes", CFG_VALUE_MAX);
+        st = CFG_EINVAL;
+    } else {
+        st = set_value(c, (size_t)i, value, &o);
     }
-    k = &keys[i];
-    if (k->type == KT_RO || k->type == KT_UNSUP || k->type == KT_NOTD) {
-        st = k->type == KT_RO ? CFG_EREADONLY
-                              : (k->type == KT_UNSUP ? CFG_EUNSUPPORTED : CFG_ENOTDAEMON);
-        refusal(k, name, st, value, NULL, where, err, errcap);
-        return st;
+    if (st == CFG_OK)
+        st = replace_other_upstream(c, (size_t)i);
+    if (st == CFG_OK) {
+        free(c->where[i]);
+        c->where[i] = where != NULL ? strdup(where) : NULL;
+    } else {
+        refusal(k, name, st, value, o.why, where, err, errcap);
     }
-    if (runtime && (k->flags & KF_RESTART)) {
-        refusal(k, name, CFG_ERESTART, value, NULL, where, err, errcap);
-        return CFG_ERESTART;
-    }
-    if (strlen(value) > CFG_VALUE_MAX) {
-        snprintf(why, sizeof(why), "longer than %d bytes", CFG_VALUE_MAX);
-        refusal(k, name, CFG_EINVAL, value, why, where, err, errcap);
-        return CFG_EINVAL;
-    }
-    st = set_value(c, k, value, why, sizeof(why));
-    if (st != CFG_OK) {
-        refusal(k, name, st, value, why, where, err, errcap);
-        return st;
-    }
-    /* servers and dns_server describe the same thing; the one set last
-     * wins, so a file or an operator never leaves a stale list behind. */
-    if (k->type == KT_SERVERS && c->nservers > 0 && c->dns_server[0] != '\0') {
-        int d = cfg_key_index("dns_server");
-        free(c->dns_server);
-        c->dns_server = strdup("");
-        if (c->dns_server == NULL || set_text(c, (size_t)d, "") != 0)
-            return CFG_ENOMEM;
-    } else if (k->off == OFF(dns_server) && k->type == KT_STR && c->dns_server[0] != '\0' &&
-               c->nservers > 0) {
-        free_servers(c);
-        if (set_text(c, (size_t)cfg_key_index("servers"), "") != 0)
-            return CFG_ENOMEM;
-    }
-    free(c->where[i]);
-    c->where[i] = where != NULL ? strdup(where) : NULL;
-    return CFG_OK;
+    return st;
 }
 
 cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, char *err,
@@ -1002,7 +1147,7 @@ cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, ch
         return CFG_EREADONLY; /* "idle": the caller knows */
     default: break;
     }
-    if (k->off == OFF(dns_port) && c->dns_port == 0) {
+    if (k->off == OFF(dns_port, unsigned) && c->dns_port == 0) {
         /* The class's dns_port reads as the port in use. */
         snprintf(out, cap, "%u", (unsigned)spec_default_port((sr_proto_t)c->protocol));
         return CFG_OK;
@@ -1068,13 +1213,10 @@ cfg_t *cfg_dup(const cfg_t *old)
             /* Only possible when a file went away (ca_file): keep the old
              * text, the check at use reports it. */
             if (keys[i].type == KT_STR) {
-                char *d = strdup(old->text[i]);
-                if (d == NULL) {
+                if (store_str(c, &keys[i], old->text[i]) != CFG_OK) {
                     cfg_unref(c);
                     return NULL;
                 }
-                free(*FIELD(c, &keys[i], char *));
-                *FIELD(c, &keys[i], char *) = d;
                 set_text(c, i, old->text[i]);
             }
         }
