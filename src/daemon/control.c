@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "acceptor.h"
 #include "control.h"
 #include "log.h"
 #include "priv.h"
@@ -31,8 +32,8 @@ typedef struct cclient {
 struct control {
     char *path;
     int fd;
-    struct evconnlistener *lev;
-    struct event *resume; /* re-enables accepting after an error */
+    acceptor_t *acc;
+    struct event_base *base;
     control_handler_fn fn;
     void *arg;
     cclient_t *clients;
@@ -160,7 +161,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         return;
     }
     cl->ctl = c;
-    cl->bev = bufferevent_socket_new(evconnlistener_get_base(c->lev), fd, BEV_OPT_CLOSE_ON_FREE);
+    cl->bev = bufferevent_socket_new(c->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (cl->bev == NULL) {
         close(fd);
         free(cl);
@@ -255,38 +256,13 @@ fail:
     return NULL;
 }
 
-static void accept_resume(evutil_socket_t fd, short what, void *arg)
-{
-    control_t *c = arg;
-    (void)fd;
-    (void)what;
-    evconnlistener_enable(c->lev);
-}
-
-static void accept_error(struct evconnlistener *lev, void *arg)
-{
-    control_t *c = arg;
-    struct timeval one = {1, 0};
-
-    /* Out of descriptors (EMFILE) and the like: libevent would retry at
-     * once, forever. Pause a second instead, as the DNS listeners do. */
-    log_warn("control: accept");
-    evconnlistener_disable(lev);
-    evtimer_add(c->resume, &one);
-}
-
 int control_start(control_t *c, struct event_base *base, control_handler_fn fn, void *arg)
 {
     c->fn = fn;
     c->arg = arg;
-    c->resume = evtimer_new(base, accept_resume, c);
-    if (c->resume == NULL)
-        return -1;
-    c->lev = evconnlistener_new(base, on_accept, c, LEV_OPT_CLOSE_ON_EXEC, 0, c->fd);
-    if (c->lev == NULL)
-        return -1;
-    evconnlistener_set_error_cb(c->lev, accept_error);
-    return 0;
+    c->base = base;
+    c->acc = acceptor_new(base, c->fd, LEV_OPT_CLOSE_ON_EXEC, on_accept, c, "control");
+    return c->acc != NULL ? 0 : -1;
 }
 
 void control_free(control_t *c)
@@ -295,10 +271,7 @@ void control_free(control_t *c)
         return;
     while (c->clients != NULL)
         client_free(c->clients);
-    if (c->lev != NULL)
-        evconnlistener_free(c->lev);
-    if (c->resume != NULL)
-        event_free(c->resume);
+    acceptor_free(c->acc);
     if (c->fd >= 0)
         close(c->fd);
     if (unlink(c->path) != 0 && errno != ENOENT)

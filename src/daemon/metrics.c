@@ -16,14 +16,14 @@
 
 #include "acl.h"
 #include "log.h"
+#include "acceptor.h"
 #include "metrics.h"
 
 typedef struct mconn mconn_t;
 
 struct metrics {
     int fd;
-    struct evconnlistener *lev;
-    struct event *resume; /* re-enables accepting after an error */
+    acceptor_t *acc;
     metrics_collect_fn collect;
     metrics_release_fn release;
     metrics_allow_fn allowed;
@@ -392,26 +392,6 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     m->nconns++;
 }
 
-static void accept_resume(evutil_socket_t fd, short what, void *arg)
-{
-    metrics_t *m = arg;
-    (void)fd;
-    (void)what;
-    evconnlistener_enable(m->lev);
-}
-
-static void accept_error(struct evconnlistener *lev, void *arg)
-{
-    metrics_t *m = arg;
-    struct timeval one = {1, 0};
-
-    /* Out of descriptors (EMFILE) and the like: libevent would retry at
-     * once, forever. Pause a second instead, as the DNS listeners do. */
-    log_warn("metrics: accept");
-    evconnlistener_disable(lev);
-    evtimer_add(m->resume, &one);
-}
-
 int metrics_start(metrics_t *m, struct event_base *base, metrics_collect_fn collect,
                   metrics_release_fn release, metrics_allow_fn allowed, void *arg)
 {
@@ -419,15 +399,11 @@ int metrics_start(metrics_t *m, struct event_base *base, metrics_collect_fn coll
     m->release = release;
     m->allowed = allowed;
     m->arg = arg;
-    m->resume = evtimer_new(base, accept_resume, m);
-    if (m->resume == NULL)
-        return -1;
-    m->lev = evconnlistener_new(base, on_accept, m, LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE,
-                                0, m->fd);
-    if (m->lev == NULL)
+    m->acc = acceptor_new(base, m->fd, LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_CLOSE_ON_FREE, on_accept, m,
+                          "metrics");
+    if (m->acc == NULL)
         return -1;
     m->fd = -1; /* the listener owns it now */
-    evconnlistener_set_error_cb(m->lev, accept_error);
     return 0;
 }
 
@@ -437,10 +413,7 @@ void metrics_free(metrics_t *m)
         return;
     while (m->conns != NULL)
         conn_free(m->conns);
-    if (m->lev != NULL)
-        evconnlistener_free(m->lev);
-    if (m->resume != NULL)
-        event_free(m->resume);
+    acceptor_free(m->acc);
     if (m->fd >= 0)
         close(m->fd);
     free(m);
