@@ -19,6 +19,7 @@
 
 #include "cache.h"
 #include "lib-internal.h"
+#include "check-main.h"
 
 /* ---- allocation counter (ld --wrap) ---- */
 
@@ -1555,9 +1556,5 @@ static Suite *cache_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cache_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(cache_suite());
 }

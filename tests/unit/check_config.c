@@ -18,6 +18,7 @@
 #include "acl.h"
 #include "cfg.h"
 #include "state.h"
+#include "check-main.h"
 
 static char tmpdir[256];
 static char ca_path[300];
@@ -835,9 +836,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(config_suite());
 }

@@ -21,6 +21,7 @@
 
 #include "control.h"
 #include "ctlproto.h"
+#include "check-main.h"
 
 static ctl_request_t req;
 static char err[512];
@@ -290,9 +291,5 @@ static Suite *control_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(control_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(control_suite());
 }

@@ -23,6 +23,8 @@
 
 #include <stubres/dns.h>
 
+#include "check-main.h"
+
 /* ---- the fake server ---- */
 
 typedef enum fake_mode {
@@ -1404,10 +1406,7 @@ int main(void)
     close(fd);
     setenv("STUBRES_RESOLV_CONF", resolv_conf_path, 1);
 
-    SRunner *sr = srunner_create(dns_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = run_suite(dns_suite());
     unlink(resolv_conf_path);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

@@ -10,6 +10,8 @@
 #include "doh-internal.h"
 #include <stubres/wire.h>
 
+#include "check-main.h"
+
 /* RFC 4648 section 10 vectors, unpadded, plus the two characters that
  * differ between base64 and base64url. */
 static const struct {
@@ -245,11 +247,5 @@ static Suite *doh_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(doh_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(doh_suite());
 }

@@ -14,6 +14,8 @@
 #include "doh-internal.h"
 #include <stubres/wire.h>
 
+#include "check-main.h"
+
 /* The question every test asks unless it says otherwise. */
 static uint8_t qwire[SR_NAME_MAX_WIRE];
 static sr_doh_question_t qdef;
@@ -760,11 +762,5 @@ static Suite *doh_json_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(doh_json_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(doh_json_suite());
 }

@@ -10,6 +10,8 @@
 
 #include <stubres/error.h>
 
+#include "check-main.h"
+
 START_TEST(test_texts_of_the_reference)
 {
     ck_assert_str_eq(sr_strerror(100), "No records were found.");
@@ -91,9 +93,5 @@ static Suite *error_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(error_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(error_suite());
 }

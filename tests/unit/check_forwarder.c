@@ -11,6 +11,7 @@
 #include <stubres/wire.h>
 
 #include "forwarder.h"
+#include "check-main.h"
 
 /* A query for www.example.test A with id 0x1234, RD, plus extra bytes. */
 static size_t make_query(uint8_t *p, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
@@ -270,9 +271,5 @@ static Suite *forwarder_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(forwarder_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(forwarder_suite());
 }

@@ -14,6 +14,7 @@
 
 #include "metrics.h"
 #include "priv.h"
+#include "check-main.h"
 
 static metrics_route_t route(const char *line)
 {
@@ -180,9 +181,5 @@ static Suite *metrics_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(metrics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(metrics_suite());
 }

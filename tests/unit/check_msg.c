@@ -12,6 +12,7 @@
 
 #include "lib-internal.h"
 #include "testutil.h"
+#include "check-main.h"
 
 /* Parse hex with a fresh message whose packet copy is exactly as long as
  * the input, so that ASan sees any read past it. */
@@ -390,9 +391,5 @@ static Suite *msg_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(msg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(msg_suite());
 }

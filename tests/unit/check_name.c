@@ -9,6 +9,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 /* Text -> wire, compared with the expected wire in hex. */
 static void from_text_ok(const char *text, const char *hex)
@@ -371,9 +372,5 @@ static Suite *name_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(name_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(name_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "upstream-internal.h"
+#include "check-main.h"
 
 /* A query for name/A, with an OPT record (udp size 1232) when edns. */
 static size_t build(uint8_t *q, const char *name, bool edns)
@@ -193,11 +194,5 @@ static Suite *padding_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(padding_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(padding_suite());
 }

@@ -13,6 +13,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "pool.h"
+#include "check-main.h"
 
 static char resolv_path[300];
 
@@ -411,9 +412,5 @@ static Suite *pool_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(pool_suite());
 }

@@ -10,6 +10,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 static uint8_t *read_vector(const char *name, size_t *len)
 {
@@ -184,9 +185,5 @@ static Suite *query_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(query_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(query_suite());
 }

@@ -11,6 +11,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 /* The 25 types of the class reference. */
 static const uint16_t ref_types[] = {
@@ -508,9 +509,5 @@ static Suite *rdata_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rdata_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(rdata_suite());
 }

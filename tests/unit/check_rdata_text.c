@@ -12,6 +12,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 /* Decode wire RDATA of class IN into fields joined with '|'. */
 static void decode(uint16_t type, const uint8_t *rd, size_t rdlen, char *out, size_t cap)
@@ -267,9 +268,5 @@ static Suite *rdata_text_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rdata_text_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(rdata_text_suite());
 }

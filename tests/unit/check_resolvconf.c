@@ -9,6 +9,8 @@
 
 #include <stubres/upstream.h>
 
+#include "check-main.h"
+
 static char path[64];
 
 static void write_file(const char *text)
@@ -136,11 +138,5 @@ static Suite *resolvconf_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(resolvconf_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(resolvconf_suite());
 }

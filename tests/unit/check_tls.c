@@ -17,6 +17,7 @@
 
 #include <stubres/upstream.h>
 
+#include "check-main.h"
 #include "xport-helpers.h"
 
 static struct event_base *base;
@@ -612,14 +613,7 @@ static Suite *tls_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tls_suite());
-
     /* The fake server writes to connections the client dropped. */
     signal(SIGPIPE, SIG_IGN);
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(tls_suite());
 }

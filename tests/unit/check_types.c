@@ -8,6 +8,8 @@
 
 #include <stubres/wire.h>
 
+#include "check-main.h"
+
 START_TEST(test_type_names)
 {
     static const struct {
@@ -140,9 +142,5 @@ static Suite *types_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(types_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(types_suite());
 }

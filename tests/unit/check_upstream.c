@@ -15,6 +15,7 @@
 
 #include "lib-internal.h" /* sr_alloc_fail_after */
 #include "xport-helpers.h"
+#include "check-main.h"
 
 static struct event_base *base;
 static fake_t *fake;
@@ -1504,11 +1505,5 @@ static Suite *upstream_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(upstream_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(upstream_suite());
 }
