@@ -1,11 +1,29 @@
-/* The main() of every unit suite: run the suite, exit non-zero when a
- * test failed. */
+/* What every unit suite's main() and *_suite() share: a TCase made in one
+ * call, and the run. */
 #ifndef CHECK_MAIN_H
 #define CHECK_MAIN_H
 
 #include <check.h>
 #include <stdlib.h>
 
+/* A TCase called name, added to s: its fixture (NULL, NULL for none) and
+ * the NULL-terminated tests (a compound literal, as in
+ * (const TTest *const[]){test_a, test_b, NULL}). Returns it for loop tests
+ * and timeouts. */
+static inline TCase *add_tcase(Suite *s, const char *name, SFun setup, SFun teardown,
+                               const TTest *const *tests)
+{
+    TCase *tc = tcase_create(name);
+
+    if (setup != NULL || teardown != NULL)
+        tcase_add_checked_fixture(tc, setup, teardown);
+    for (; *tests != NULL; tests++)
+        tcase_add_test(tc, *tests);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+/* Run s; EXIT_SUCCESS when no test failed. */
 static inline int run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -1521,36 +1521,36 @@ END_TEST
 static Suite *cache_suite(void)
 {
     Suite *s = suite_create("cache");
-    TCase *tc = tcase_create("core");
+    TCase *tc = add_tcase(s, "core", NULL, NULL,
+                          (const TTest *const[]){test_hit_counts_ttl_down,
+                                                 test_question_case_preserved,
+                                                 test_case_folding_exact,
+                                                 test_header_patched,
+                                                 test_edns_only_when_client_sent_opt,
+                                                 test_truncation,
+                                                 test_ttl_clamp,
+                                                 test_rrset_ttls_equalised,
+                                                 test_negative_nxdomain,
+                                                 test_negative_nodata,
+                                                 test_negative_without_soa_not_cached,
+                                                 test_servfail_remembered,
+                                                 test_not_stored,
+                                                 test_opt_in_the_middle,
+                                                 test_render_fresh,
+                                                 test_lru_eviction,
+                                                 test_set_cfg_shrinks,
+                                                 test_flush,
+                                                 test_dump,
+                                                 test_names_spelt_by_ttls,
+                                                 test_chaos_and_bad_args,
+                                                 test_serve_stale,
+                                                 test_prefetch,
+                                                 test_stats,
+                                                 test_hit_allocates_nothing,
+                                                 test_allocation_failures,
+                                                 test_concurrency,
+                                                 NULL});
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_hit_counts_ttl_down);
-    tcase_add_test(tc, test_question_case_preserved);
-    tcase_add_test(tc, test_case_folding_exact);
-    tcase_add_test(tc, test_header_patched);
-    tcase_add_test(tc, test_edns_only_when_client_sent_opt);
-    tcase_add_test(tc, test_truncation);
-    tcase_add_test(tc, test_ttl_clamp);
-    tcase_add_test(tc, test_rrset_ttls_equalised);
-    tcase_add_test(tc, test_negative_nxdomain);
-    tcase_add_test(tc, test_negative_nodata);
-    tcase_add_test(tc, test_negative_without_soa_not_cached);
-    tcase_add_test(tc, test_servfail_remembered);
-    tcase_add_test(tc, test_not_stored);
-    tcase_add_test(tc, test_opt_in_the_middle);
-    tcase_add_test(tc, test_render_fresh);
-    tcase_add_test(tc, test_lru_eviction);
-    tcase_add_test(tc, test_set_cfg_shrinks);
-    tcase_add_test(tc, test_flush);
-    tcase_add_test(tc, test_dump);
-    tcase_add_test(tc, test_names_spelt_by_ttls);
-    tcase_add_test(tc, test_chaos_and_bad_args);
-    tcase_add_test(tc, test_serve_stale);
-    tcase_add_test(tc, test_prefetch);
-    tcase_add_test(tc, test_stats);
-    tcase_add_test(tc, test_hit_allocates_nothing);
-    tcase_add_test(tc, test_allocation_failures);
-    tcase_add_test(tc, test_concurrency);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -811,26 +811,16 @@ END_TEST
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
-    TCase *tc = tcase_create("keys");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_every_key_is_tested);
-    tcase_add_test(tc, test_defaults);
-    tcase_add_test(tc, test_good_and_bad_values);
-    tcase_add_test(tc, test_error_texts);
-    tcase_add_test(tc, test_names_and_aliases);
-    tcase_add_test(tc, test_parsers);
-    tcase_add_test(tc, test_acl_match);
-    tcase_add_test(tc, test_shipped_config);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("files");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_file_ok);
-    tcase_add_test(tc, test_file_errors_name_file_line_key);
-    tcase_add_test(tc, test_checks_across_keys);
-    tcase_add_test(tc, test_servers_and_dns_server_replace_each_other);
-    tcase_add_test(tc, test_dup_is_deep);
-    tcase_add_test(tc, test_state_round_trip);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "keys", setup, teardown,
+              (const TTest *const[]){test_every_key_is_tested, test_defaults,
+                                     test_good_and_bad_values, test_error_texts,
+                                     test_names_and_aliases, test_parsers, test_acl_match,
+                                     test_shipped_config, NULL});
+    add_tcase(s, "files", setup, teardown,
+              (const TTest *const[]){test_file_ok, test_file_errors_name_file_line_key,
+                                     test_checks_across_keys,
+                                     test_servers_and_dns_server_replace_each_other,
+                                     test_dup_is_deep, test_state_round_trip, NULL});
     return s;
 }
 

@@ -276,16 +276,10 @@ END_TEST
 static Suite *control_suite(void)
 {
     Suite *s = suite_create("control");
-    TCase *tc = tcase_create("protocol");
-    tcase_add_test(tc, test_commands);
-    tcase_add_test(tc, test_config_argument);
-    tcase_add_test(tc, test_prefixes);
-    tcase_add_test(tc, test_limits);
-    tcase_add_test(tc, test_handle_line);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("socket");
-    tcase_add_test(tc, test_socket);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "protocol", NULL, NULL,
+              (const TTest *const[]){test_commands, test_config_argument, test_prefixes,
+                                     test_limits, test_handle_line, NULL});
+    add_tcase(s, "socket", NULL, NULL, (const TTest *const[]){test_socket, NULL});
     return s;
 }
 

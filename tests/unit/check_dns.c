@@ -1355,40 +1355,20 @@ END_TEST
 static Suite *dns_suite(void)
 {
     Suite *s = suite_create("dns");
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, test_defaults);
-    tcase_add_test(props, test_property_validation);
-    tcase_add_test(props, test_busy_errors);
-    tcase_add_test(props, test_reset);
-    tcase_add_test(props, test_no_server);
-    tcase_add_test(props, test_resolv_conf_setting);
-    suite_add_tcase(s, props);
-
-    TCase *cfg = tcase_create("config");
-    tcase_add_test(cfg, test_config_every_setting);
-    tcase_add_test(cfg, test_config_unsupported);
-    tcase_add_test(cfg, test_config_bad_values);
-    tcase_add_test(cfg, test_config_booleans);
-    tcase_add_test(cfg, test_config_read_only_texts);
-    tcase_add_test(cfg, test_code_pages);
-    suite_add_tcase(s, cfg);
-
-    TCase *q = tcase_create("query");
+    add_tcase(s, "properties", NULL, NULL,
+              (const TTest *const[]){test_defaults, test_property_validation, test_busy_errors,
+                                     test_reset, test_no_server, test_resolv_conf_setting, NULL});
+    add_tcase(s, "config", NULL, NULL,
+              (const TTest *const[]){test_config_every_setting, test_config_unsupported,
+                                     test_config_bad_values, test_config_booleans,
+                                     test_config_read_only_texts, test_code_pages, NULL});
+    TCase *q = add_tcase(
+        s, "query", NULL, NULL,
+        (const TTest *const[]){test_records, test_query_wire, test_request_id, test_timeout,
+                               test_truncated_and_malformed, test_revlookup, test_idn,
+                               test_interrupt_sync, test_async_do_events, test_upstream_rebuild,
+                               test_free_busy, test_log_levels, test_attach_many, NULL});
     tcase_set_timeout(q, 60);
-    tcase_add_test(q, test_records);
-    tcase_add_test(q, test_query_wire);
-    tcase_add_test(q, test_request_id);
-    tcase_add_test(q, test_timeout);
-    tcase_add_test(q, test_truncated_and_malformed);
-    tcase_add_test(q, test_revlookup);
-    tcase_add_test(q, test_idn);
-    tcase_add_test(q, test_interrupt_sync);
-    tcase_add_test(q, test_async_do_events);
-    tcase_add_test(q, test_upstream_rebuild);
-    tcase_add_test(q, test_free_busy);
-    tcase_add_test(q, test_log_levels);
-    tcase_add_test(q, test_attach_many);
-    suite_add_tcase(s, q);
     return s;
 }
 

@@ -225,23 +225,15 @@ END_TEST
 static Suite *doh_suite(void)
 {
     Suite *s = suite_create("doh");
-    TCase *tc = tcase_create("base64url");
-
+    TCase *tc = add_tcase(s, "base64url", NULL, NULL,
+                          (const TTest *const[]){test_base64url_rfc8484, test_base64url_no_room,
+                                                 test_base64url_every_length, NULL});
     tcase_add_loop_test(tc, test_base64url_vectors, 0,
                         (int)(sizeof(b64_vectors) / sizeof(b64_vectors[0])));
-    tcase_add_test(tc, test_base64url_rfc8484);
-    tcase_add_test(tc, test_base64url_no_room);
-    tcase_add_test(tc, test_base64url_every_length);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("url");
-    tcase_add_test(tc, test_url_get);
-    tcase_add_test(tc, test_url_json);
-    tcase_add_test(tc, test_url_json_escapes);
-    tcase_add_test(tc, test_url_json_bad_name);
-    tcase_add_test(tc, test_media_type);
-    tcase_add_test(tc, test_alloc_failures);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "url", NULL, NULL,
+              (const TTest *const[]){test_url_get, test_url_json, test_url_json_escapes,
+                                     test_url_json_bad_name, test_media_type, test_alloc_failures,
+                                     NULL});
     return s;
 }
 

@@ -81,13 +81,10 @@ END_TEST
 static Suite *error_suite(void)
 {
     Suite *s = suite_create("error");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_texts_of_the_reference);
-    tcase_add_test(tc, test_unknown_code);
-    tcase_add_test(tc, test_errno_mapping);
-    tcase_add_test(tc, test_gai_mapping);
-    tcase_add_test(tc, test_every_code_has_text);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "core", NULL, NULL,
+              (const TTest *const[]){test_texts_of_the_reference, test_unknown_code,
+                                     test_errno_mapping, test_gai_mapping, test_every_code_has_text,
+                                     NULL});
     return s;
 }
 

@@ -258,14 +258,10 @@ END_TEST
 static Suite *forwarder_suite(void)
 {
     Suite *s = suite_create("forwarder");
-    TCase *tc = tcase_create("parse");
-    tcase_add_test(tc, test_good_query);
-    tcase_add_test(tc, test_dropped);
-    tcase_add_test(tc, test_formerr);
-    tcase_add_test(tc, test_other_verdicts);
-    tcase_add_test(tc, test_error_replies);
-    tcase_add_test(tc, test_random_garbage);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "parse", NULL, NULL,
+              (const TTest *const[]){test_good_query, test_dropped, test_formerr,
+                                     test_other_verdicts, test_error_replies, test_random_garbage,
+                                     NULL});
     return s;
 }
 

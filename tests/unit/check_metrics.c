@@ -164,18 +164,11 @@ END_TEST
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
-    TCase *tc = tcase_create("route");
-    tcase_add_test(tc, test_route);
-    tcase_add_test(tc, test_route_malformed);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("files");
-    tcase_add_checked_fixture(tc, files_setup, files_teardown);
-    tcase_add_test(tc, test_log_new);
-    tcase_add_test(tc, test_log_symlink);
-    tcase_add_test(tc, test_log_hardlink);
-    tcase_add_test(tc, test_log_not_regular);
-    tcase_add_test(tc, test_log_other_owner);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "route", NULL, NULL,
+              (const TTest *const[]){test_route, test_route_malformed, NULL});
+    add_tcase(s, "files", files_setup, files_teardown,
+              (const TTest *const[]){test_log_new, test_log_symlink, test_log_hardlink,
+                                     test_log_not_regular, test_log_other_owner, NULL});
     return s;
 }
 

@@ -370,22 +370,14 @@ END_TEST
 static Suite *msg_suite(void)
 {
     Suite *s = suite_create("msg");
-    TCase *tc = tcase_create("malformed");
-    tcase_add_test(tc, test_malformed);
-    tcase_add_test(tc, test_name_length_limit);
-    tcase_add_test(tc, test_too_long);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("parse");
-    tcase_add_test(tc, test_edns);
-    tcase_add_test(tc, test_question_forms);
-    tcase_add_test(tc, test_reuse_after_error);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("exhaustive");
+    add_tcase(s, "malformed", NULL, NULL,
+              (const TTest *const[]){test_malformed, test_name_length_limit, test_too_long, NULL});
+    add_tcase(s, "parse", NULL, NULL,
+              (const TTest *const[]){test_edns, test_question_forms, test_reuse_after_error, NULL});
+    TCase *tc = add_tcase(s, "exhaustive", NULL, NULL,
+                          (const TTest *const[]){test_every_truncation, test_alloc_failures,
+                                                 test_steady_state_no_alloc, NULL});
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_every_truncation);
-    tcase_add_test(tc, test_alloc_failures);
-    tcase_add_test(tc, test_steady_state_no_alloc);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -352,21 +352,12 @@ END_TEST
 static Suite *name_suite(void)
 {
     Suite *s = suite_create("name");
-    TCase *tc = tcase_create("text");
-    tcase_add_test(tc, test_from_text);
-    tcase_add_test(tc, test_from_text_errors);
-    tcase_add_test(tc, test_to_text);
-    tcase_add_test(tc, test_max_text);
-    tcase_add_test(tc, test_round_trip);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("wire");
-    tcase_add_test(tc, test_unpack);
-    tcase_add_test(tc, test_unpack_pointer_rules);
-    tcase_add_test(tc, test_equal);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("idn");
-    tcase_add_test(tc, test_idn);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "text", NULL, NULL,
+              (const TTest *const[]){test_from_text, test_from_text_errors, test_to_text,
+                                     test_max_text, test_round_trip, NULL});
+    add_tcase(s, "wire", NULL, NULL,
+              (const TTest *const[]){test_unpack, test_unpack_pointer_rules, test_equal, NULL});
+    add_tcase(s, "idn", NULL, NULL, (const TTest *const[]){test_idn, NULL});
     return s;
 }
 

@@ -181,14 +181,9 @@ END_TEST
 static Suite *padding_suite(void)
 {
     Suite *s = suite_create("padding");
-    TCase *tc = tcase_create("pad");
-    tcase_add_test(tc, test_adds_opt);
-    tcase_add_test(tc, test_extends_opt);
-    tcase_add_test(tc, test_idempotent_and_replaces);
-    tcase_add_test(tc, test_every_length);
-    tcase_add_test(tc, test_no_room);
-    tcase_add_test(tc, test_malformed);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "pad", NULL, NULL,
+              (const TTest *const[]){test_adds_opt, test_extends_opt, test_idempotent_and_replaces,
+                                     test_every_length, test_no_room, test_malformed, NULL});
     return s;
 }
 

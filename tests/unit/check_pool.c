@@ -391,22 +391,13 @@ END_TEST
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
-    TCase *tc = tcase_create("specs");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_spec_good);
-    tcase_add_test(tc, test_spec_bad);
-    tcase_add_test(tc, test_effective_specs);
-    tcase_add_test(tc, test_never_plaintext_for_encrypted);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("strategies");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_failover);
-    tcase_add_test(tc, test_backoff_grows);
-    tcase_add_test(tc, test_all_down_tries_the_best);
-    tcase_add_test(tc, test_round_robin);
-    tcase_add_test(tc, test_fastest);
-    tcase_add_test(tc, test_health_survives_a_new_pool);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "specs", setup, teardown,
+              (const TTest *const[]){test_spec_good, test_spec_bad, test_effective_specs,
+                                     test_never_plaintext_for_encrypted, NULL});
+    add_tcase(s, "strategies", setup, teardown,
+              (const TTest *const[]){test_failover, test_backoff_grows,
+                                     test_all_down_tries_the_best, test_round_robin, test_fastest,
+                                     test_health_survives_a_new_pool, NULL});
     return s;
 }
 

@@ -173,13 +173,9 @@ END_TEST
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("query");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_same_as_dnspython);
-    tcase_add_test(tc, test_fields_read_back);
-    tcase_add_test(tc, test_padding);
-    tcase_add_test(tc, test_small_buffers);
-    tcase_add_test(tc, test_bad_arguments);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "core", NULL, NULL,
+              (const TTest *const[]){test_same_as_dnspython, test_fields_read_back, test_padding,
+                                     test_small_buffers, test_bad_arguments, NULL});
     return s;
 }
 

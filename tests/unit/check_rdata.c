@@ -488,22 +488,15 @@ END_TEST
 static Suite *rdata_suite(void)
 {
     Suite *s = suite_create("rdata");
-    TCase *tc = tcase_create("vectors");
+    TCase *tc = add_tcase(s, "vectors", NULL, NULL,
+                          (const TTest *const[]){test_vectors_fields, test_vectors_no_fields,
+                                                 test_vectors_cover_every_type,
+                                                 test_field_lookup_and_names, NULL});
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_vectors_fields);
-    tcase_add_test(tc, test_vectors_no_fields);
-    tcase_add_test(tc, test_vectors_cover_every_type);
-    tcase_add_test(tc, test_field_lookup_and_names);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("decoders");
-    tcase_add_test(tc, test_type_fields_table);
-    tcase_add_test(tc, test_zero_length_rdata);
-    tcase_add_test(tc, test_length_mismatch);
-    tcase_add_test(tc, test_text_edges);
-    tcase_add_test(tc, test_wks_map_limits);
-    tcase_add_test(tc, test_pointer_target_beyond_rdata);
-    tcase_add_test(tc, test_arena_growth);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "decoders", NULL, NULL,
+              (const TTest *const[]){test_type_fields_table, test_zero_length_rdata,
+                                     test_length_mismatch, test_text_edges, test_wks_map_limits,
+                                     test_pointer_target_beyond_rdata, test_arena_growth, NULL});
     return s;
 }
 

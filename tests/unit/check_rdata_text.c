@@ -257,12 +257,9 @@ END_TEST
 static Suite *rdata_text_suite(void)
 {
     Suite *s = suite_create("rdata_text");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_vectors_round_trip);
-    tcase_add_test(tc, test_every_type);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_small_buffers);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "core", NULL, NULL,
+              (const TTest *const[]){test_vectors_round_trip, test_every_type, test_errors,
+                                     test_small_buffers, NULL});
     return s;
 }
 

@@ -123,16 +123,9 @@ END_TEST
 static Suite *resolvconf_suite(void)
 {
     Suite *s = suite_create("resolvconf");
-    TCase *tc = tcase_create("parse");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, test_plain);
-    tcase_add_test(tc, test_comments_and_junk);
-    tcase_add_test(tc, test_ipv6);
-    tcase_add_test(tc, test_none);
-    tcase_add_test(tc, test_long_lines);
-    tcase_add_test(tc, test_small_buffer);
-    tcase_add_test(tc, test_environment);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "parse", NULL, teardown,
+              (const TTest *const[]){test_plain, test_comments_and_junk, test_ipv6, test_none,
+                                     test_long_lines, test_small_buffer, test_environment, NULL});
     return s;
 }
 

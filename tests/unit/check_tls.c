@@ -542,33 +542,21 @@ END_TEST
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
-    TCase *tc = tcase_create("verdicts");
-    tcase_add_checked_fixture(tc, setup_good, teardown);
+    TCase *tc = add_tcase(
+        s, "verdicts", setup_good, teardown,
+        (const TTest *const[]){test_good_certificate, test_untrusted_ca, test_bad_pins, NULL});
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_good_certificate);
-    tcase_add_test(tc, test_untrusted_ca);
-    tcase_add_test(tc, test_bad_pins);
     tcase_add_loop_test(tc, test_good_cases, 0, (int)(sizeof(GOOD_CASES) / sizeof(GOOD_CASES[0])));
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("self-signed");
-    tcase_add_checked_fixture(tc, setup_self, teardown);
+    tc = add_tcase(s, "self-signed", setup_self, teardown, (const TTest *const[]){NULL});
     tcase_add_loop_test(tc, test_self_cases, 0, (int)(sizeof(SELF_CASES) / sizeof(SELF_CASES[0])));
     tcase_set_timeout(tc, 60);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("connections");
-    tcase_add_checked_fixture(tc, setup_good, teardown);
+    tc = add_tcase(s, "connections", setup_good, teardown,
+                   (const TTest *const[]){test_session_resumption, test_tls12_resumption,
+                                          test_pipelined_reuse, test_server_closes_resend,
+                                          test_handshake_error, test_free_during_handshake,
+                                          test_handler_frees_upstream, NULL});
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_every_proto, 0, XQ_EVERY_PROTO_N);
-    tcase_add_test(tc, test_session_resumption);
-    tcase_add_test(tc, test_tls12_resumption);
-    tcase_add_test(tc, test_pipelined_reuse);
-    tcase_add_test(tc, test_server_closes_resend);
-    tcase_add_test(tc, test_handshake_error);
-    tcase_add_test(tc, test_free_during_handshake);
-    tcase_add_test(tc, test_handler_frees_upstream);
-    suite_add_tcase(s, tc);
     return s;
 }
 

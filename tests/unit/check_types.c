@@ -131,12 +131,9 @@ END_TEST
 static Suite *types_suite(void)
 {
     Suite *s = suite_create("types");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_type_names);
-    tcase_add_test(tc, test_type_from_name);
-    tcase_add_test(tc, test_rcode_names);
-    tcase_add_test(tc, test_reverse_names);
-    suite_add_tcase(s, tc);
+    add_tcase(s, "core", NULL, NULL,
+              (const TTest *const[]){test_type_names, test_type_from_name, test_rcode_names,
+                                     test_reverse_names, NULL});
     return s;
 }
 

@@ -1134,47 +1134,31 @@ END_TEST
 static Suite *upstream_suite(void)
 {
     Suite *s = suite_create("upstream");
-    TCase *tc = tcase_create("one query");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    TCase *tc = add_tcase(s, "one query", setup, teardown, (const TTest *const[]){NULL});
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_one_query, 0,
                         (int)(sizeof(UPSTREAM_CASES) / sizeof(UPSTREAM_CASES[0])));
     tcase_add_loop_test(tc, test_every_proto, 0, 2 * XQ_EVERY_PROTO_N);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("udp");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "udp", setup, teardown,
+                   (const TTest *const[]){test_random_and_kept_ids, test_udp_1000_concurrent,
+                                          test_ipv6, NULL});
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_random_and_kept_ids);
-    tcase_add_test(tc, test_udp_1000_concurrent);
-    tcase_add_test(tc, test_ipv6);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("tcp");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "tcp", setup, teardown,
+                   (const TTest *const[]){test_tcp_pipelining_out_of_order,
+                                          test_tcp_queue_beyond_pipeline, test_tcp_spread_pipeline,
+                                          test_tcp_idle_close_and_reconnect,
+                                          test_tcp_connection_reuse, NULL});
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_tcp_pipelining_out_of_order);
-    tcase_add_test(tc, test_tcp_queue_beyond_pipeline);
-    tcase_add_test(tc, test_tcp_spread_pipeline);
-    tcase_add_test(tc, test_tcp_idle_close_and_reconnect);
-    tcase_add_test(tc, test_tcp_connection_reuse);
     tcase_add_loop_test(tc, test_tcp_inactivity_vs_absolute_timeout, 0, 2);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("lifetime");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tc = add_tcase(s, "lifetime", setup, teardown,
+                   (const TTest *const[]){test_cancel, test_free_with_queries_in_flight,
+                                          test_callback_cancels_other, test_bad_queries,
+                                          test_names_and_addresses, test_logging_levels, NULL});
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_cancel);
-    tcase_add_test(tc, test_free_with_queries_in_flight);
     tcase_add_loop_test(tc, test_callback_frees_upstream, 0, 2);
-    tcase_add_test(tc, test_callback_cancels_other);
-    tcase_add_test(tc, test_bad_queries);
-    tcase_add_test(tc, test_names_and_addresses);
     tcase_add_loop_test(tc, test_bootstrap_address_owner, 0,
                         (int)(sizeof(BOOT_CASES) / sizeof(BOOT_CASES[0])));
-    tcase_add_test(tc, test_logging_levels);
     tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
-    suite_add_tcase(s, tc);
     return s;
 }
 
