@@ -183,6 +183,20 @@ static const sr_rr_t *rr_at(const reply_t *r, size_t i)
     return rr;
 }
 
+/* t asked at now (no stale answers): a hit whose RR i has TTL ttl. */
+static void hit_ttl(cache_t *c, const tq_t *t, uint32_t now, reply_t *r, size_t i, uint32_t ttl)
+{
+    ck_assert_msg(ask(c, t, now, false, r) == CACHE_HIT, "T0%+ld: not a hit", (long)now - T0);
+    ck_assert_msg(rr_at(r, i)->ttl == ttl, "T0%+ld: RR %zu has TTL %u, want %u", (long)now - T0, i,
+                  (unsigned)rr_at(r, i)->ttl, (unsigned)ttl);
+}
+
+/* t asked at now (no stale answers): a miss. */
+static void miss_at(cache_t *c, const tq_t *t, uint32_t now, reply_t *r)
+{
+    ck_assert_msg(ask(c, t, now, false, r) == CACHE_MISS, "T0%+ld: not a miss", (long)now - T0);
+}
+
 static const char *field0(const sr_rr_t *rr)
 {
     ck_assert_uint_gt(rr->field_count, 0);
@@ -260,7 +274,7 @@ START_TEST(test_hit_counts_ttl_down)
     tq_t t;
 
     tq_init(&t, "www.example.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
     ck_assert(store_file(c, "a_www", T0));
 
     ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
@@ -273,22 +287,19 @@ START_TEST(test_hit_counts_ttl_down)
     ck_assert(strcmp(field0(rr_at(r, 1)), "192.0.2.1") == 0 ||
               strcmp(field0(rr_at(r, 1)), "192.0.2.2") == 0);
 
-    ck_assert_int_eq(ask(c, &t, T0 + 100, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 200);
+    hit_ttl(c, &t, T0 + 100, r, 0, 200);
     ck_assert_uint_eq(rr_at(r, 1)->ttl, 200);
-    ck_assert_int_eq(ask(c, &t, T0 + 299, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 1);
+    hit_ttl(c, &t, T0 + 299, r, 0, 1);
     /* A clock that reads a little behind the storing thread's. */
-    ck_assert_int_eq(ask(c, &t, T0 - 3, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 300);
+    hit_ttl(c, &t, T0 - 3, r, 0, 300);
 
     /* At T0 + 300 the TTL would be 0: expired, dropped. */
-    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 300, r);
     cache_stats_t st = stats_of(c);
     ck_assert_uint_eq(st.expired, 1);
     ck_assert_uint_eq(st.entries, 0);
     ck_assert_uint_eq(st.bytes, 0);
-    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 300, r);
 
     reply_free(r);
     cache_free(c);
@@ -400,7 +411,7 @@ START_TEST(test_header_patched)
 
     /* CD is part of the key, and copied. */
     t.q.flags = SR_FLAG_RD | SR_FLAG_CD;
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
     sr_msg_t *m = msg_file("a_www");
     ck_assert(store_msg(c, m, false, true, T0));
     sr_msg_free(m);
@@ -411,7 +422,7 @@ START_TEST(test_header_patched)
     /* DO is part of the key; a DO client gets AD when upstream set it. */
     tq_init(&t, "www.example.test", SR_TYPE_AAAA);
     tq_edns(&t, true, 1232);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
     m = msg_file("aaaa_www_do");
     ck_assert(store_msg(c, m, true, false, T0));
     sr_msg_free(m);
@@ -419,7 +430,7 @@ START_TEST(test_header_patched)
     ck_assert(sr_msg_flags(r->m) & SR_FLAG_AD);
     ck_assert(sr_msg_edns(r->m)->do_bit);
     tq_edns(&t, false, 1232);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
 
     reply_free(r);
     cache_free(c);
@@ -524,17 +535,14 @@ START_TEST(test_ttl_clamp)
 
     ck_assert(store_file(c, "a_short", T0)); /* TTL 5 */
     tq_init(&t, "short.example.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 60);
-    ck_assert_int_eq(ask(c, &t, T0 + 59, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 1);
-    ck_assert_int_eq(ask(c, &t, T0 + 60, false, r), CACHE_MISS);
+    hit_ttl(c, &t, T0, r, 0, 60);
+    hit_ttl(c, &t, T0 + 59, r, 0, 1);
+    miss_at(c, &t, T0 + 60, r);
 
     ck_assert(store_file(c, "a_long", T0)); /* TTL 1000000 */
     tq_init(&t, "long.example.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 3600);
-    ck_assert_int_eq(ask(c, &t, T0 + 3600, false, r), CACHE_MISS);
+    hit_ttl(c, &t, T0, r, 0, 3600);
+    miss_at(c, &t, T0 + 3600, r);
 
     /* max_ttl 0 caches nothing positive (the limits are literal). */
     cfg.max_ttl = 0;
@@ -557,10 +565,9 @@ START_TEST(test_rrset_ttls_equalised)
     /* TTLs 100 and 50 in one RRset: both 50 (RFC 2181 5.2). */
     ck_assert(store_file(c, "a_ttls_unequal", T0));
     tq_init(&t, "ttls.example.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 40);
+    hit_ttl(c, &t, T0 + 10, r, 0, 40);
     ck_assert_uint_eq(rr_at(r, 1)->ttl, 40);
-    ck_assert_int_eq(ask(c, &t, T0 + 50, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 50, r);
 
     /* Different RRsets keep their own TTLs; the entry lives as long as
      * the shortest. */
@@ -573,7 +580,7 @@ START_TEST(test_rrset_ttls_equalised)
     ck_assert_str_eq(field0(rr_at(r, 0)), "cdn.example.net");
     ck_assert_uint_eq(rr_at(r, 1)->type, SR_TYPE_A);
     ck_assert_uint_eq(rr_at(r, 1)->ttl, 50);
-    ck_assert_int_eq(ask(c, &t, T0 + 60, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 60, r);
 
     reply_free(r);
     cache_free(c);
@@ -596,18 +603,16 @@ START_TEST(test_negative_nxdomain)
     ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_AUTHORITY), 1);
     ck_assert_uint_eq(rr_at(r, 0)->type, SR_TYPE_SOA);
     ck_assert_uint_eq(rr_at(r, 0)->ttl, 300);
-    ck_assert_int_eq(ask(c, &t, T0 + 299, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 1);
-    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+    hit_ttl(c, &t, T0 + 299, r, 0, 1);
+    miss_at(c, &t, T0 + 300, r);
 
     /* Capped by negative_ttl; min_ttl does not raise negative TTLs. */
     cfg.negative_ttl = 100;
     cfg.min_ttl = 1000;
     cache_set_cfg(c, &cfg);
     ck_assert(store_file(c, "nxdomain", T0));
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 100);
-    ck_assert_int_eq(ask(c, &t, T0 + 100, false, r), CACHE_MISS);
+    hit_ttl(c, &t, T0, r, 0, 100);
+    miss_at(c, &t, T0 + 100, r);
 
     /* negative_ttl 0: no negative caching. */
     cfg.negative_ttl = 0;
@@ -634,7 +639,7 @@ START_TEST(test_negative_nodata)
     ck_assert_uint_eq(sr_msg_section_count(r->m, SR_SECTION_ANSWER), 0);
     ck_assert_uint_eq(rr_at(r, 0)->type, SR_TYPE_SOA);
     ck_assert_uint_eq(rr_at(r, 0)->ttl, 40);
-    ck_assert_int_eq(ask(c, &t, T0 + 60, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 60, r);
 
     /* NODATA at the end of a CNAME chain: CNAME 600, SOA 120 / MINIMUM
      * 240. Nothing in the answer outlives the negative TTL (120). */
@@ -645,7 +650,7 @@ START_TEST(test_negative_nodata)
     ck_assert_uint_eq(rr_at(r, 0)->ttl, 120);
     ck_assert_uint_eq(rr_at(r, 1)->type, SR_TYPE_SOA);
     ck_assert_uint_eq(rr_at(r, 1)->ttl, 120);
-    ck_assert_int_eq(ask(c, &t, T0 + 120, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 120, r);
 
     reply_free(r);
     cache_free(c);
@@ -680,7 +685,7 @@ START_TEST(test_servfail_remembered)
     ck_assert_uint_eq(sr_msg_rcode(r->m), 2);
     ck_assert_uint_eq(sr_msg_rr_count(r->m), 0);
     ck_assert(sr_msg_edns(r->m)->present);
-    ck_assert_int_eq(ask(c, &t, T0 + 5, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 5, r);
 
     /* A failure without a response (timeouts) is remembered the same. */
     tq_init(&t, "down.example.test", SR_TYPE_A);
@@ -868,7 +873,7 @@ START_TEST(test_lru_eviction)
     ck_assert_uint_eq(st.evictions, 1);
     ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
     tq_init(&t, "n001.example.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
     tq_init(&t, "n002.example.test", SR_TYPE_A);
     ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
 
@@ -954,7 +959,7 @@ START_TEST(test_flush)
     ck_assert_uint_eq(cache_flush(c, name, nlen), 3);
     ck_assert_uint_eq(stats_of(c).entries, 2);
     tq_init(&t, "www.example.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
     tq_init(&t, "example.test", SR_TYPE_MX);
     ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
     ck_assert_uint_eq(cache_flush(c, name, nlen), 0);
@@ -964,7 +969,7 @@ START_TEST(test_flush)
     cache_stats_t st = stats_of(c);
     ck_assert_uint_eq(st.entries, 0);
     ck_assert_uint_eq(st.bytes, 0);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS);
+    miss_at(c, &t, T0, r);
     ck_assert_uint_eq(cache_flush(NULL, NULL, 0), 0);
 
     reply_free(r);
@@ -1061,8 +1066,7 @@ START_TEST(test_names_spelt_by_ttls)
     ck_assert_int_eq(sr_msg_parse(m, lookalike, sizeof(lookalike), 0), SR_OK);
     ck_assert(store_msg(c, m, false, false, T0));
     tq_init(&t, "X.test", SR_TYPE_A);
-    ck_assert_int_eq(ask(c, &t, T0 + 44, false, r), CACHE_HIT);
-    ck_assert_uint_eq(rr_at(r, 0)->ttl, 256);
+    hit_ttl(c, &t, T0 + 44, r, 0, 256);
     ck_assert_str_eq(field0(rr_at(r, 0)), "192.43.0.1");
 
     /* A pointer whose low byte is a letter of the question: the owner of
@@ -1160,7 +1164,7 @@ START_TEST(test_chaos_and_bad_args)
     ck_assert(store_msg(c, m, false, false, T0));
     sr_msg_free(m);
     tq_init(&t, "VERSION.bind", SR_TYPE_TXT);
-    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_MISS); /* class IN */
+    miss_at(c, &t, T0, r); /* class IN */
     t.q.qclass = 3;
     ck_assert_int_eq(ask(c, &t, T0 + 10, false, r), CACHE_HIT);
     ck_assert_uint_eq(sr_msg_qclass(r->m), 3);
@@ -1206,7 +1210,7 @@ START_TEST(test_serve_stale)
     ck_assert(store_file(c, "a_www", T0)); /* TTL 300 */
     tq_init(&t, "www.example.test", SR_TYPE_A);
     /* Expired: a miss (ask upstream), but the entry is kept ... */
-    ck_assert_int_eq(ask(c, &t, T0 + 300, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 300, r);
     ck_assert_uint_eq(stats_of(c).entries, 1);
     /* ... and answers with TTL 30 when the upstreams fail. */
     ck_assert_int_eq(ask(c, &t, T0 + 400, true, r), CACHE_STALE);
@@ -1221,14 +1225,14 @@ START_TEST(test_serve_stale)
                                   T0 + 450));
     ck_assert_int_eq(ask(c, &t, T0 + 451, false, r), CACHE_STALE);
     ck_assert_uint_eq(rr_at(r, 0)->ttl, 30);
-    ck_assert_int_eq(ask(c, &t, T0 + 455, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 455, r);
     /* A SERVFAIL response works the same way. */
     sr_msg_t *m = msg_servfail("www.example.test");
     ck_assert(store_msg(c, m, false, false, T0 + 460));
     sr_msg_free(m);
     ck_assert_int_eq(ask(c, &t, T0 + 461, false, r), CACHE_STALE);
     ck_assert_uint_eq(sr_msg_rcode(r->m), 0);
-    ck_assert_int_eq(ask(c, &t, T0 + 465, false, r), CACHE_MISS);
+    miss_at(c, &t, T0 + 465, r);
 
     /* Past stale_max: gone. */
     ck_assert_int_eq(ask(c, &t, T0 + 899, true, r), CACHE_STALE);
