@@ -589,6 +589,30 @@ static cfg_t *apply_state(const char *path, const cfg_t *file, const char *confi
     return c;
 }
 
+/* test_cfg() with key = value from line 1 of a file. */
+static cfg_t *file_with(const char *key, const char *value)
+{
+    char err[512];
+    cfg_t *file = test_cfg();
+
+    ck_assert_msg(cfg_set(file, key, value, "f:1", false, err, sizeof(err)) == CFG_OK, "%s: %s",
+                  key, err);
+    return file;
+}
+
+/* A state file at path, for /etc/x.conf, that set servers to value at
+ * time 100 over file's. */
+static void save_servers_state(const char *path, const cfg_t *file, const char *value)
+{
+    char err[512];
+    state_t *st = state_new(path);
+
+    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
+    ck_assert_msg(state_set(st, file, "servers", value, 100, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(state_save(st, err, sizeof(err)) == 0, "%s", err);
+    state_free(st);
+}
+
 START_TEST(test_state_round_trip)
 {
     char path[600], err[512];
@@ -664,16 +688,8 @@ START_TEST(test_state_round_trip)
     /* The downgrade this guards against: servers changed at run time to
      * a plaintext upstream, then the file edited to DoT. The file's DoT
      * upstream is in force, not the old udp:// one. */
-    file = test_cfg();
-    ck_assert_int_eq(cfg_set(file, "servers", "udp://127.0.0.9:5300", "f:1", false, err,
-                             sizeof(err)),
-                     CFG_OK);
-    st = state_new(path);
-    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
-    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.9:5301", 100, err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
-    state_free(st);
+    file = file_with("servers", "udp://127.0.0.9:5300");
+    save_servers_state(path, file, "udp://127.0.0.9:5301");
     ck_assert_int_eq(cfg_set(file, "servers", "tls://127.0.0.9:8530#dot.example.test", "f:1",
                              false, err, sizeof(err)),
                      CFG_OK);
@@ -684,20 +700,10 @@ START_TEST(test_state_round_trip)
     /* ... and a file that names its upstream by dns_server instead
      * counts as a change of the upstream too. */
     cfg_unref(file);
-    file = test_cfg();
-    ck_assert_int_eq(cfg_set(file, "servers", "udp://127.0.0.9:5300", "f:1", false, err,
-                             sizeof(err)),
-                     CFG_OK);
-    st = state_new(path);
-    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
-    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.9:5301", 100, err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
-    state_free(st);
+    file = file_with("servers", "udp://127.0.0.9:5300");
+    save_servers_state(path, file, "udp://127.0.0.9:5301");
     cfg_unref(file);
-    file = test_cfg();
-    ck_assert_int_eq(cfg_set(file, "dns_server", "127.0.0.9", "f:1", false, err, sizeof(err)),
-                     CFG_OK);
+    file = file_with("dns_server", "127.0.0.9");
     c = apply_state(path, file, "/etc/x.conf", &dropped, NULL);
     ck_assert_uint_eq(dropped, 1);
     ck_assert_uint_eq(c->nservers, 0);

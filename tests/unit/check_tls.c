@@ -396,13 +396,8 @@ START_TEST(test_pipelined_reuse)
     sr_upstream_t *up = mk();
     sr_upstream_stats_t s;
 
-    for (int i = 0; i < N; i++)
-        ask_query(up, (uint16_t)i, "www.example.test", 3000, &r[i]);
-    for (int i = 0; i < N; i++) {
-        ck_assert(run_until(base, &r[i].done, 1, 5000));
-        ck_assert_int_eq(r[i].status, SR_OK);
-        ck_assert_uint_eq(get16(r[i].resp), i);
-    }
+    ask_many(up, N, "www.example.test", 3000, r);
+    expect_answered(base, r, N, 5000);
     sr_upstream_stats(up, &s);
     /* 200 queries, 128 per connection: the two connections of the pool */
     ck_assert_uint_eq(s.connections, 2);

@@ -308,13 +308,8 @@ START_TEST(test_tcp_queue_beyond_pipeline)
     cfg.max_pipeline = 16;
     cfg.max_connections = 2;
     up = sr_upstream_new(base, &cfg, NULL, &st);
-    for (int i = 0; i < N; i++)
-        ask_query(up, (uint16_t)i, "same.example.test", 5000, &r[i]);
-    for (int i = 0; i < N; i++) {
-        ck_assert(run_until(base, &r[i].done, 1, 5000));
-        ck_assert_int_eq(r[i].status, SR_OK);
-        ck_assert_uint_eq(get16(r[i].resp), i);
-    }
+    ask_many(up, N, "same.example.test", 5000, r);
+    expect_answered(base, r, N, 5000);
     sr_upstream_stats(up, &s);
     ck_assert_uint_eq(s.connections, 2);
     ck_assert_int_eq(fake_accepts(fake), 2);
@@ -340,13 +335,8 @@ START_TEST(test_tcp_spread_pipeline)
         cfg.spread_pipeline = spread;
         up = sr_upstream_new(base, &cfg, NULL, &st);
         ck_assert_ptr_nonnull(up);
-        for (int i = 0; i < N; i++)
-            ask_query(up, (uint16_t)i, "spread.example.test", 5000, &r[i]);
-        for (int i = 0; i < N; i++) {
-            ck_assert(run_until(base, &r[i].done, 1, 5000));
-            ck_assert_int_eq(r[i].status, SR_OK);
-            ck_assert_uint_eq(get16(r[i].resp), i);
-        }
+        ask_many(up, N, "spread.example.test", 5000, r);
+        expect_answered(base, r, N, 5000);
         sr_upstream_stats(up, &s);
         ck_assert_uint_eq(s.connections, spread > 0 ? 2 : 1);
         sr_upstream_free(up);

@@ -559,6 +559,21 @@ sr_xfer_t *ask_query(sr_upstream_t *up, uint16_t id, const char *name, int timeo
     return x;
 }
 
+void ask_many(sr_upstream_t *up, int n, const char *name, int timeout_ms, xfer_result_t *r)
+{
+    for (int i = 0; i < n; i++)
+        ask_query(up, (uint16_t)i, name, timeout_ms, &r[i]);
+}
+
+void expect_answered(struct event_base *base, const xfer_result_t *r, int n, int wait_ms)
+{
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(run_until(base, &r[i].done, 1, wait_ms), "query %d: no callback", i);
+        ck_assert_msg(r[i].status == SR_OK, "query %d: status %d", i, r[i].status);
+        ck_assert_msg(get16(r[i].resp) == i, "query %d: ID %u", i, get16(r[i].resp));
+    }
+}
+
 /* ---- one query as a table row ---- */
 
 static const char *const XQ_NAMES[] = {

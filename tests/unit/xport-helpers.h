@@ -111,6 +111,12 @@ void upstream_cfg_init(sr_upstream_cfg_t *cfg, sr_proto_t proto, uint16_t port);
 sr_xfer_t *ask_query(sr_upstream_t *up, uint16_t id, const char *name, int timeout_ms,
                      xfer_result_t *r);
 
+/* n queries for name, IDs 0 to n-1, through up into r[0] to r[n-1]. */
+void ask_many(sr_upstream_t *up, int n, const char *name, int timeout_ms, xfer_result_t *r);
+/* Waits up to wait_ms for each of r[0] to r[n-1]: answered, SR_OK, and
+ * with its own ID (its index). */
+void expect_answered(struct event_base *base, const xfer_result_t *r, int n, int wait_ms);
+
 /* ---- one query as a table row ---- */
 
 /* What a row can check once the query is done. */
