@@ -1,15 +1,17 @@
-/* What every unit suite's main() and *_suite() share: a TCase made in one
- * call, and the run. */
+/* What every unit suite's main() shares: a TCase made in one call, and
+ * the run. */
 #ifndef CHECK_MAIN_H
 #define CHECK_MAIN_H
 
 #include <check.h>
 #include <stdlib.h>
 
+/* The NULL-terminated list of the tests named, for add_tcase. */
+#define TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
+
 /* A TCase called name, added to s: its fixture (NULL, NULL for none) and
- * the NULL-terminated tests (a compound literal, as in
- * (const TTest *const[]){test_a, test_b, NULL}). Returns it for loop tests
- * and timeouts. */
+ * tests (TESTS(test_a, test_b), or NULL for none but loop tests). Returns
+ * it for loop tests and timeouts. */
 static inline TCase *add_tcase(Suite *s, const char *name, SFun setup, SFun teardown,
                                const TTest *const *tests)
 {
@@ -17,7 +19,7 @@ static inline TCase *add_tcase(Suite *s, const char *name, SFun setup, SFun tear
 
     if (setup != NULL || teardown != NULL)
         tcase_add_checked_fixture(tc, setup, teardown);
-    for (; *tests != NULL; tests++)
+    for (; tests != NULL && *tests != NULL; tests++)
         tcase_add_test(tc, *tests);
     suite_add_tcase(s, tc);
     return tc;

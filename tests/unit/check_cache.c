@@ -1505,43 +1505,19 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
-static Suite *cache_suite(void)
-{
-    Suite *s = suite_create("cache");
-    TCase *tc = add_tcase(s, "core", NULL, NULL,
-                          (const TTest *const[]){test_hit_counts_ttl_down,
-                                                 test_question_case_preserved,
-                                                 test_case_folding_exact,
-                                                 test_header_patched,
-                                                 test_edns_only_when_client_sent_opt,
-                                                 test_truncation,
-                                                 test_ttl_clamp,
-                                                 test_rrset_ttls_equalised,
-                                                 test_negative_nxdomain,
-                                                 test_negative_nodata,
-                                                 test_negative_without_soa_not_cached,
-                                                 test_servfail_remembered,
-                                                 test_not_stored,
-                                                 test_opt_in_the_middle,
-                                                 test_render_fresh,
-                                                 test_lru_eviction,
-                                                 test_set_cfg_shrinks,
-                                                 test_flush,
-                                                 test_dump,
-                                                 test_names_spelt_by_ttls,
-                                                 test_chaos_and_bad_args,
-                                                 test_serve_stale,
-                                                 test_prefetch,
-                                                 test_stats,
-                                                 test_hit_allocates_nothing,
-                                                 test_allocation_failures,
-                                                 test_concurrency,
-                                                 NULL});
-    tcase_set_timeout(tc, 60);
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(cache_suite());
+    Suite *s = suite_create("cache");
+    TCase *tc = add_tcase(
+        s, "core", NULL, NULL,
+        TESTS(test_hit_counts_ttl_down, test_question_case_preserved, test_case_folding_exact,
+              test_header_patched, test_edns_only_when_client_sent_opt, test_truncation,
+              test_ttl_clamp, test_rrset_ttls_equalised, test_negative_nxdomain,
+              test_negative_nodata, test_negative_without_soa_not_cached, test_servfail_remembered,
+              test_not_stored, test_opt_in_the_middle, test_render_fresh, test_lru_eviction,
+              test_set_cfg_shrinks, test_flush, test_dump, test_names_spelt_by_ttls,
+              test_chaos_and_bad_args, test_serve_stale, test_prefetch, test_stats,
+              test_hit_allocates_nothing, test_allocation_failures, test_concurrency));
+    tcase_set_timeout(tc, 60);
+    return run_suite(s);
 }

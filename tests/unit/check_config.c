@@ -814,23 +814,16 @@ START_TEST(test_shipped_config)
 }
 END_TEST
 
-static Suite *config_suite(void)
+int main(void)
 {
     Suite *s = suite_create("config");
     add_tcase(s, "keys", setup, teardown,
-              (const TTest *const[]){test_every_key_is_tested, test_defaults,
-                                     test_good_and_bad_values, test_error_texts,
-                                     test_names_and_aliases, test_parsers, test_acl_match,
-                                     test_shipped_config, NULL});
+              TESTS(test_every_key_is_tested, test_defaults, test_good_and_bad_values,
+                    test_error_texts, test_names_and_aliases, test_parsers, test_acl_match,
+                    test_shipped_config));
     add_tcase(s, "files", setup, teardown,
-              (const TTest *const[]){test_file_ok, test_file_errors_name_file_line_key,
-                                     test_checks_across_keys,
-                                     test_servers_and_dns_server_replace_each_other,
-                                     test_dup_is_deep, test_state_round_trip, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(config_suite());
+              TESTS(test_file_ok, test_file_errors_name_file_line_key, test_checks_across_keys,
+                    test_servers_and_dns_server_replace_each_other, test_dup_is_deep,
+                    test_state_round_trip));
+    return run_suite(s);
 }

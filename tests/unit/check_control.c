@@ -262,17 +262,11 @@ START_TEST(test_socket)
 }
 END_TEST
 
-static Suite *control_suite(void)
-{
-    Suite *s = suite_create("control");
-    TCase *tc = add_tcase(s, "protocol", NULL, NULL,
-                          (const TTest *const[]){test_limits, test_handle_line, NULL});
-    tcase_add_loop_test(tc, test_parse, 0, (int)(sizeof(PARSE_CASES) / sizeof(PARSE_CASES[0])));
-    add_tcase(s, "socket", NULL, NULL, (const TTest *const[]){test_socket, NULL});
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(control_suite());
+    Suite *s = suite_create("control");
+    TCase *tc = add_tcase(s, "protocol", NULL, NULL, TESTS(test_limits, test_handle_line));
+    tcase_add_loop_test(tc, test_parse, 0, (int)(sizeof(PARSE_CASES) / sizeof(PARSE_CASES[0])));
+    add_tcase(s, "socket", NULL, NULL, TESTS(test_socket));
+    return run_suite(s);
 }

@@ -1349,18 +1349,16 @@ static Suite *dns_suite(void)
 {
     Suite *s = suite_create("dns");
     add_tcase(s, "properties", NULL, NULL,
-              (const TTest *const[]){test_defaults, test_property_validation, test_busy_errors,
-                                     test_reset, test_no_server, test_resolv_conf_setting, NULL});
+              TESTS(test_defaults, test_property_validation, test_busy_errors, test_reset,
+                    test_no_server, test_resolv_conf_setting));
     add_tcase(s, "config", NULL, NULL,
-              (const TTest *const[]){test_config_every_setting, test_config_unsupported,
-                                     test_config_bad_values, test_config_booleans,
-                                     test_config_read_only_texts, test_code_pages, NULL});
-    TCase *q = add_tcase(
-        s, "query", NULL, NULL,
-        (const TTest *const[]){test_records, test_query_wire, test_request_id, test_timeout,
+              TESTS(test_config_every_setting, test_config_unsupported, test_config_bad_values,
+                    test_config_booleans, test_config_read_only_texts, test_code_pages));
+    TCase *q = add_tcase(s, "query", NULL, NULL,
+                         TESTS(test_records, test_query_wire, test_request_id, test_timeout,
                                test_truncated_and_malformed, test_revlookup, test_idn,
                                test_interrupt_sync, test_async_do_events, test_upstream_rebuild,
-                               test_free_busy, test_log_levels, test_attach_many, NULL});
+                               test_free_busy, test_log_levels, test_attach_many));
     tcase_set_timeout(q, 60);
     return s;
 }
@@ -1368,8 +1366,7 @@ static Suite *dns_suite(void)
 int main(void)
 {
     /* resolv.conf of the test: loopback only, never the machine's */
-    snprintf(resolv_conf_path, sizeof(resolv_conf_path),
-             "/tmp/check_dns_XXXXXX");
+    snprintf(resolv_conf_path, sizeof(resolv_conf_path), "/tmp/check_dns_XXXXXX");
     int fd = mkstemp(resolv_conf_path);
     if (fd < 0)
         return EXIT_FAILURE;

@@ -222,22 +222,16 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-static Suite *doh_suite(void)
+int main(void)
 {
     Suite *s = suite_create("doh");
-    TCase *tc = add_tcase(s, "base64url", NULL, NULL,
-                          (const TTest *const[]){test_base64url_rfc8484, test_base64url_no_room,
-                                                 test_base64url_every_length, NULL});
+    TCase *tc = add_tcase(
+        s, "base64url", NULL, NULL,
+        TESTS(test_base64url_rfc8484, test_base64url_no_room, test_base64url_every_length));
     tcase_add_loop_test(tc, test_base64url_vectors, 0,
                         (int)(sizeof(b64_vectors) / sizeof(b64_vectors[0])));
     add_tcase(s, "url", NULL, NULL,
-              (const TTest *const[]){test_url_get, test_url_json, test_url_json_escapes,
-                                     test_url_json_bad_name, test_media_type, test_alloc_failures,
-                                     NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(doh_suite());
+              TESTS(test_url_get, test_url_json, test_url_json_escapes, test_url_json_bad_name,
+                    test_media_type, test_alloc_failures));
+    return run_suite(s);
 }

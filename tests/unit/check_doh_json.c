@@ -725,26 +725,20 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-static Suite *doh_json_suite(void)
-{
-    Suite *s = suite_create("doh_json");
-    TCase *tc = add_tcase(s, "convert", setup, NULL,
-                          (const TTest *const[]){
-                              test_google_mx, test_cloudflare_flags, test_minimal_body,
-                              test_nxdomain_soa, test_extended_rcode, test_sections_and_cname_chain,
-                              test_owner_case_kept, test_type_as_mnemonic, test_txt_forms,
-                              test_txt_long_literal, test_class_not_in_is_notimp, NULL});
-    tcase_add_loop_test(tc, test_record_type, 0, (int)(sizeof(type_cases) / sizeof(type_cases[0])));
-    tc = add_tcase(s, "errors", setup, NULL,
-                   (const TTest *const[]){test_duplicate_key_is_error, test_embedded_nul,
-                                          test_body_too_large, test_answer_exceeds_64k,
-                                          test_huge_rdata, test_deep_nesting,
-                                          test_detail_may_be_null, test_alloc_failures, NULL});
-    tcase_add_loop_test(tc, test_bad_body, 0, (int)(sizeof(bad_bodies) / sizeof(bad_bodies[0])));
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(doh_json_suite());
+    Suite *s = suite_create("doh_json");
+    TCase *tc =
+        add_tcase(s, "convert", setup, NULL,
+                  TESTS(test_google_mx, test_cloudflare_flags, test_minimal_body, test_nxdomain_soa,
+                        test_extended_rcode, test_sections_and_cname_chain, test_owner_case_kept,
+                        test_type_as_mnemonic, test_txt_forms, test_txt_long_literal,
+                        test_class_not_in_is_notimp));
+    tcase_add_loop_test(tc, test_record_type, 0, (int)(sizeof(type_cases) / sizeof(type_cases[0])));
+    tc = add_tcase(s, "errors", setup, NULL,
+                   TESTS(test_duplicate_key_is_error, test_embedded_nul, test_body_too_large,
+                         test_answer_exceeds_64k, test_huge_rdata, test_deep_nesting,
+                         test_detail_may_be_null, test_alloc_failures));
+    tcase_add_loop_test(tc, test_bad_body, 0, (int)(sizeof(bad_bodies) / sizeof(bad_bodies[0])));
+    return run_suite(s);
 }

@@ -88,17 +88,12 @@ START_TEST(test_every_code_has_text)
 }
 END_TEST
 
-static Suite *error_suite(void)
-{
-    Suite *s = suite_create("error");
-    TCase *tc = add_tcase(s, "core", NULL, NULL,
-                          (const TTest *const[]){test_texts_of_the_reference, test_unknown_code,
-                                                 test_every_code_has_text, NULL});
-    tcase_add_loop_test(tc, test_mapping, 0, (int)(sizeof(MAPPINGS) / sizeof(MAPPINGS[0])));
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(error_suite());
+    Suite *s = suite_create("error");
+    TCase *tc =
+        add_tcase(s, "core", NULL, NULL,
+                  TESTS(test_texts_of_the_reference, test_unknown_code, test_every_code_has_text));
+    tcase_add_loop_test(tc, test_mapping, 0, (int)(sizeof(MAPPINGS) / sizeof(MAPPINGS[0])));
+    return run_suite(s);
 }

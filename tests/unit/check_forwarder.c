@@ -255,17 +255,11 @@ START_TEST(test_random_garbage)
 }
 END_TEST
 
-static Suite *forwarder_suite(void)
+int main(void)
 {
     Suite *s = suite_create("forwarder");
     add_tcase(s, "parse", NULL, NULL,
-              (const TTest *const[]){test_good_query, test_dropped, test_formerr,
-                                     test_other_verdicts, test_error_replies, test_random_garbage,
-                                     NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(forwarder_suite());
+              TESTS(test_good_query, test_dropped, test_formerr, test_other_verdicts,
+                    test_error_replies, test_random_garbage));
+    return run_suite(s);
 }

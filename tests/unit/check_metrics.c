@@ -161,18 +161,12 @@ START_TEST(test_log_other_owner)
 }
 END_TEST
 
-static Suite *metrics_suite(void)
-{
-    Suite *s = suite_create("metrics");
-    add_tcase(s, "route", NULL, NULL,
-              (const TTest *const[]){test_route, test_route_malformed, NULL});
-    add_tcase(s, "files", files_setup, files_teardown,
-              (const TTest *const[]){test_log_new, test_log_symlink, test_log_hardlink,
-                                     test_log_not_regular, test_log_other_owner, NULL});
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(metrics_suite());
+    Suite *s = suite_create("metrics");
+    add_tcase(s, "route", NULL, NULL, TESTS(test_route, test_route_malformed));
+    add_tcase(s, "files", files_setup, files_teardown,
+              TESTS(test_log_new, test_log_symlink, test_log_hardlink, test_log_not_regular,
+                    test_log_other_owner));
+    return run_suite(s);
 }

@@ -367,21 +367,16 @@ START_TEST(test_question_forms)
 }
 END_TEST
 
-static Suite *msg_suite(void)
+int main(void)
 {
     Suite *s = suite_create("msg");
     add_tcase(s, "malformed", NULL, NULL,
-              (const TTest *const[]){test_malformed, test_name_length_limit, test_too_long, NULL});
+              TESTS(test_malformed, test_name_length_limit, test_too_long));
     add_tcase(s, "parse", NULL, NULL,
-              (const TTest *const[]){test_edns, test_question_forms, test_reuse_after_error, NULL});
-    TCase *tc = add_tcase(s, "exhaustive", NULL, NULL,
-                          (const TTest *const[]){test_every_truncation, test_alloc_failures,
-                                                 test_steady_state_no_alloc, NULL});
+              TESTS(test_edns, test_question_forms, test_reuse_after_error));
+    TCase *tc =
+        add_tcase(s, "exhaustive", NULL, NULL,
+                  TESTS(test_every_truncation, test_alloc_failures, test_steady_state_no_alloc));
     tcase_set_timeout(tc, 300);
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(msg_suite());
+    return run_suite(s);
 }

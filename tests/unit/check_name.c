@@ -349,19 +349,13 @@ START_TEST(test_idn)
 }
 END_TEST
 
-static Suite *name_suite(void)
-{
-    Suite *s = suite_create("name");
-    add_tcase(s, "text", NULL, NULL,
-              (const TTest *const[]){test_from_text, test_from_text_errors, test_to_text,
-                                     test_max_text, test_round_trip, NULL});
-    add_tcase(s, "wire", NULL, NULL,
-              (const TTest *const[]){test_unpack, test_unpack_pointer_rules, test_equal, NULL});
-    add_tcase(s, "idn", NULL, NULL, (const TTest *const[]){test_idn, NULL});
-    return s;
-}
-
 int main(void)
 {
-    return run_suite(name_suite());
+    Suite *s = suite_create("name");
+    add_tcase(
+        s, "text", NULL, NULL,
+        TESTS(test_from_text, test_from_text_errors, test_to_text, test_max_text, test_round_trip));
+    add_tcase(s, "wire", NULL, NULL, TESTS(test_unpack, test_unpack_pointer_rules, test_equal));
+    add_tcase(s, "idn", NULL, NULL, TESTS(test_idn));
+    return run_suite(s);
 }

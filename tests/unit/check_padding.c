@@ -160,16 +160,11 @@ START_TEST(test_malformed)
 }
 END_TEST
 
-static Suite *padding_suite(void)
+int main(void)
 {
     Suite *s = suite_create("padding");
     add_tcase(s, "pad", NULL, NULL,
-              (const TTest *const[]){test_adds_opt, test_extends_opt, test_idempotent_and_replaces,
-                                     test_every_length, test_no_room, test_malformed, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(padding_suite());
+              TESTS(test_adds_opt, test_extends_opt, test_idempotent_and_replaces,
+                    test_every_length, test_no_room, test_malformed));
+    return run_suite(s);
 }

@@ -388,20 +388,14 @@ START_TEST(test_health_survives_a_new_pool)
 }
 END_TEST
 
-static Suite *pool_suite(void)
+int main(void)
 {
     Suite *s = suite_create("pool");
     add_tcase(s, "specs", setup, teardown,
-              (const TTest *const[]){test_spec_good, test_spec_bad, test_effective_specs,
-                                     test_never_plaintext_for_encrypted, NULL});
+              TESTS(test_spec_good, test_spec_bad, test_effective_specs,
+                    test_never_plaintext_for_encrypted));
     add_tcase(s, "strategies", setup, teardown,
-              (const TTest *const[]){test_failover, test_backoff_grows,
-                                     test_all_down_tries_the_best, test_round_robin, test_fastest,
-                                     test_health_survives_a_new_pool, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(pool_suite());
+              TESTS(test_failover, test_backoff_grows, test_all_down_tries_the_best,
+                    test_round_robin, test_fastest, test_health_survives_a_new_pool));
+    return run_suite(s);
 }

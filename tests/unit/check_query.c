@@ -170,16 +170,11 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-static Suite *query_suite(void)
+int main(void)
 {
     Suite *s = suite_create("query");
     add_tcase(s, "core", NULL, NULL,
-              (const TTest *const[]){test_same_as_dnspython, test_fields_read_back, test_padding,
-                                     test_small_buffers, test_bad_arguments, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(query_suite());
+              TESTS(test_same_as_dnspython, test_fields_read_back, test_padding, test_small_buffers,
+                    test_bad_arguments));
+    return run_suite(s);
 }

@@ -485,22 +485,16 @@ START_TEST(test_arena_growth)
 }
 END_TEST
 
-static Suite *rdata_suite(void)
+int main(void)
 {
     Suite *s = suite_create("rdata");
     TCase *tc = add_tcase(s, "vectors", NULL, NULL,
-                          (const TTest *const[]){test_vectors_fields, test_vectors_no_fields,
-                                                 test_vectors_cover_every_type,
-                                                 test_field_lookup_and_names, NULL});
+                          TESTS(test_vectors_fields, test_vectors_no_fields,
+                                test_vectors_cover_every_type, test_field_lookup_and_names));
     tcase_set_timeout(tc, 60);
     add_tcase(s, "decoders", NULL, NULL,
-              (const TTest *const[]){test_type_fields_table, test_zero_length_rdata,
-                                     test_length_mismatch, test_text_edges, test_wks_map_limits,
-                                     test_pointer_target_beyond_rdata, test_arena_growth, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(rdata_suite());
+              TESTS(test_type_fields_table, test_zero_length_rdata, test_length_mismatch,
+                    test_text_edges, test_wks_map_limits, test_pointer_target_beyond_rdata,
+                    test_arena_growth));
+    return run_suite(s);
 }

@@ -254,16 +254,10 @@ START_TEST(test_small_buffers)
 }
 END_TEST
 
-static Suite *rdata_text_suite(void)
+int main(void)
 {
     Suite *s = suite_create("rdata_text");
     add_tcase(s, "core", NULL, NULL,
-              (const TTest *const[]){test_vectors_round_trip, test_every_type, test_errors,
-                                     test_small_buffers, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(rdata_text_suite());
+              TESTS(test_vectors_round_trip, test_every_type, test_errors, test_small_buffers));
+    return run_suite(s);
 }

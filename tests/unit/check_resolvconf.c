@@ -120,16 +120,11 @@ START_TEST(test_environment)
 }
 END_TEST
 
-static Suite *resolvconf_suite(void)
+int main(void)
 {
     Suite *s = suite_create("resolvconf");
     add_tcase(s, "parse", NULL, teardown,
-              (const TTest *const[]){test_plain, test_comments_and_junk, test_ipv6, test_none,
-                                     test_long_lines, test_small_buffer, test_environment, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(resolvconf_suite());
+              TESTS(test_plain, test_comments_and_junk, test_ipv6, test_none, test_long_lines,
+                    test_small_buffer, test_environment));
+    return run_suite(s);
 }

@@ -516,18 +516,16 @@ END_TEST
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
-    TCase *tc = add_tcase(
-        s, "verdicts", setup_good, teardown,
-        (const TTest *const[]){test_good_certificate, test_untrusted_ca, test_bad_pins, NULL});
+    TCase *tc = add_tcase(s, "verdicts", setup_good, teardown,
+                          TESTS(test_good_certificate, test_untrusted_ca, test_bad_pins));
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_good_cases, 0, (int)(sizeof(GOOD_CASES) / sizeof(GOOD_CASES[0])));
-    tc = add_tcase(s, "self-signed", setup_self, teardown, (const TTest *const[]){NULL});
+    tc = add_tcase(s, "self-signed", setup_self, teardown, NULL);
     tcase_add_loop_test(tc, test_self_cases, 0, (int)(sizeof(SELF_CASES) / sizeof(SELF_CASES[0])));
     tcase_set_timeout(tc, 60);
     tc = add_tcase(s, "connections", setup_good, teardown,
-                   (const TTest *const[]){test_pipelined_reuse, test_server_closes_resend,
-                                          test_handshake_error, test_free_during_handshake,
-                                          test_handler_frees_upstream, NULL});
+                   TESTS(test_pipelined_reuse, test_server_closes_resend, test_handshake_error,
+                         test_free_during_handshake, test_handler_frees_upstream));
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_every_proto, 0, XQ_EVERY_PROTO_N);
     tcase_add_loop_test(tc, test_session_resumption, 0, 2);

@@ -128,16 +128,10 @@ START_TEST(test_reverse_names)
 }
 END_TEST
 
-static Suite *types_suite(void)
+int main(void)
 {
     Suite *s = suite_create("types");
     add_tcase(s, "core", NULL, NULL,
-              (const TTest *const[]){test_type_names, test_type_from_name, test_rcode_names,
-                                     test_reverse_names, NULL});
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(types_suite());
+              TESTS(test_type_names, test_type_from_name, test_rcode_names, test_reverse_names));
+    return run_suite(s);
 }

@@ -1118,38 +1118,30 @@ START_TEST(test_every_proto)
 }
 END_TEST
 
-static Suite *upstream_suite(void)
+int main(void)
 {
     Suite *s = suite_create("upstream");
-    TCase *tc = add_tcase(s, "one query", setup, teardown, (const TTest *const[]){NULL});
+    TCase *tc = add_tcase(s, "one query", setup, teardown, NULL);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_one_query, 0,
                         (int)(sizeof(UPSTREAM_CASES) / sizeof(UPSTREAM_CASES[0])));
     tcase_add_loop_test(tc, test_every_proto, 0, 2 * XQ_EVERY_PROTO_N);
     tc = add_tcase(s, "udp", setup, teardown,
-                   (const TTest *const[]){test_random_and_kept_ids, test_udp_1000_concurrent,
-                                          test_ipv6, NULL});
+                   TESTS(test_random_and_kept_ids, test_udp_1000_concurrent, test_ipv6));
     tcase_set_timeout(tc, 60);
     tc = add_tcase(s, "tcp", setup, teardown,
-                   (const TTest *const[]){test_tcp_pipelining_out_of_order,
-                                          test_tcp_queue_beyond_pipeline, test_tcp_spread_pipeline,
-                                          test_tcp_idle_close_and_reconnect,
-                                          test_tcp_connection_reuse, NULL});
+                   TESTS(test_tcp_pipelining_out_of_order, test_tcp_queue_beyond_pipeline,
+                         test_tcp_spread_pipeline, test_tcp_idle_close_and_reconnect,
+                         test_tcp_connection_reuse));
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_tcp_inactivity_vs_absolute_timeout, 0, 2);
     tc = add_tcase(s, "lifetime", setup, teardown,
-                   (const TTest *const[]){test_cancel, test_free_with_queries_in_flight,
-                                          test_callback_cancels_other, test_bad_queries,
-                                          test_names_and_addresses, test_logging_levels, NULL});
+                   TESTS(test_cancel, test_free_with_queries_in_flight, test_callback_cancels_other,
+                         test_bad_queries, test_names_and_addresses, test_logging_levels));
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_callback_frees_upstream, 0, 2);
     tcase_add_loop_test(tc, test_bootstrap_address_owner, 0,
                         (int)(sizeof(BOOT_CASES) / sizeof(BOOT_CASES[0])));
     tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
-    return s;
-}
-
-int main(void)
-{
-    return run_suite(upstream_suite());
+    return run_suite(s);
 }
