@@ -60,8 +60,7 @@ START_TEST(test_fields_read_back)
     size_t len;
     sr_query_opts_t o = {.id = 77, .rd = false, .cd = true, .edns_size = 4096};
     build("a.b", 15, &o, buf, sizeof(buf), &len, SR_OK);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, buf, len, 0), SR_OK);
     ck_assert_uint_eq(sr_msg_id(msg), 77);
     ck_assert_uint_eq(sr_msg_flags(msg), SR_FLAG_CD);
@@ -96,8 +95,7 @@ START_TEST(test_padding)
     static const uint16_t blocks[] = {128, 468, 1, 7, 512};
     uint8_t buf[2048];
     char name[300];
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
         for (int l = 1; l <= 63; l++) {
             memset(name, 'x', (size_t)l);

@@ -167,10 +167,9 @@ START_TEST(test_field_lookup_and_names)
 {
     size_t n;
     tu_vec_t *v = tu_load_vecs(&n);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     for (size_t i = 0; i < n; i++) {
-        ck_assert_int_eq(sr_msg_parse(msg, v[i].msg, v[i].len, 0), SR_OK);
+        tu_parse_vec(msg, &v[i]);
         for (size_t j = 0; j < sr_msg_rr_count(msg); j++) {
             const sr_rr_t *rr = sr_msg_rr(msg, j);
             const char *const *names = sr_type_fields(rr->type);
@@ -253,8 +252,7 @@ static sr_status_t decode_one(uint16_t type, uint16_t rclass, const char *hex, c
     uint8_t rd[9000], m[9100];
     size_t rdlen = tu_unhex(hex, rd, sizeof(rd));
     size_t len = tu_one_rr(m, sizeof(m), type, rclass, rd, rdlen);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     sr_status_t st = sr_msg_parse(msg, m, len, 0);
     /* The no-fields parse validates exactly as much. */
     sr_msg_t *msg2 = sr_msg_new();
@@ -410,8 +408,7 @@ START_TEST(test_pointer_target_beyond_rdata)
     size_t n = tu_unhex("1234 8180 0000 0001 0000 0000"
                         "00 000f 0001 04616263 0004 000ac011 00",
                         m, sizeof(m));
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, m, n, SR_PARSE_NO_FIELDS), SR_OK);
     ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_OK);
     const sr_rr_t *rr = sr_msg_rr(msg, 0);
@@ -468,8 +465,7 @@ START_TEST(test_arena_growth)
             len += SLEN;
         }
     }
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, m, len, 0), SR_OK);
     ck_assert_uint_eq(sr_msg_rr_count(msg), N);
     for (int r = 0; r < N; r++) {

@@ -19,8 +19,7 @@ static void decode(uint16_t type, const uint8_t *rd, size_t rdlen, char *out, si
 {
     static uint8_t m[70000];
     size_t len = tu_one_rr(m, sizeof(m), type, SR_CLASS_IN, rd, rdlen);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     sr_status_t st = sr_msg_parse(msg, m, len, 0);
     ck_assert_msg(st == SR_OK, "type %u: %s", type, sr_msg_error(msg));
     const sr_rr_t *rr = sr_msg_rr(msg, 0);

@@ -295,53 +295,50 @@ START_TEST(test_tcp_pipelining_out_of_order)
 }
 END_TEST
 
-START_TEST(test_tcp_queue_beyond_pipeline)
+/* Many queries over TCP, and the connections the pool opened for them:
+ * queued beyond max_pipeline; spread_pipeline, where a deep pipeline
+ * opens the pool's second connection and without it one connection
+ * carries everything up to max_pipeline. */
+static const struct pipeline_case {
+    const char *name;
+    int n;
+    const char *qname;
+    int max_pipeline; /* 0: the default */
+    int spread;
+    unsigned want_conns;
+    int want_accepts; /* -1: not checked */
+} PIPELINE_CASES[] = {
+    {"300 queries, pipeline 16, 2 connections", 300, "same.example.test", 16, 0, 2, 2},
+    {"40 queries, no spread_pipeline", 40, "spread.example.test", 0, 0, 1, -1},
+    {"40 queries, spread_pipeline 8", 40, "spread.example.test", 0, 8, 2, -1},
+};
+
+START_TEST(test_tcp_pipeline)
 {
-    enum { N = 300 };
-    xfer_result_t *r = calloc(N, sizeof(*r));
+    const struct pipeline_case *c = &PIPELINE_CASES[_i];
+    xfer_result_t *r = calloc((size_t)c->n, sizeof(*r));
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     sr_upstream_stats_t s;
     sr_status_t st;
 
+    ck_assert_ptr_nonnull(r);
     upstream_cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
-    cfg.max_pipeline = 16;
+    cfg.max_pipeline = c->max_pipeline;
     cfg.max_connections = 2;
+    cfg.spread_pipeline = c->spread;
     up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask_many(up, N, "same.example.test", 5000, r);
-    expect_answered(base, r, N, 5000);
+    ck_assert_msg(up != NULL, "%s: %d", c->name, st);
+    ask_many(up, c->n, c->qname, 5000, r);
+    expect_answered(base, r, c->n, 5000);
     sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.connections, 2);
-    ck_assert_int_eq(fake_accepts(fake), 2);
+    ck_assert_msg(s.connections == c->want_conns, "%s: %u connections", c->name,
+                  (unsigned)s.connections);
+    if (c->want_accepts >= 0)
+        ck_assert_msg(fake_accepts(fake) == c->want_accepts, "%s: the fake accepted %d", c->name,
+                      fake_accepts(fake));
     sr_upstream_free(up);
     free(r);
-}
-END_TEST
-
-/* spread_pipeline: a deep pipeline opens the pool's second connection;
- * without it one connection carries everything up to max_pipeline. */
-START_TEST(test_tcp_spread_pipeline)
-{
-    enum { N = 40 };
-    for (int spread = 0; spread <= 8; spread += 8) {
-        xfer_result_t *r = calloc(N, sizeof(*r));
-        sr_upstream_cfg_t cfg;
-        sr_upstream_t *up;
-        sr_upstream_stats_t s;
-        sr_status_t st;
-
-        upstream_cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
-        cfg.max_connections = 2;
-        cfg.spread_pipeline = spread;
-        up = sr_upstream_new(base, &cfg, NULL, &st);
-        ck_assert_ptr_nonnull(up);
-        ask_many(up, N, "spread.example.test", 5000, r);
-        expect_answered(base, r, N, 5000);
-        sr_upstream_stats(up, &s);
-        ck_assert_uint_eq(s.connections, spread > 0 ? 2 : 1);
-        sr_upstream_free(up);
-        free(r);
-    }
 }
 END_TEST
 
@@ -1130,11 +1127,12 @@ int main(void)
                    TESTS(test_random_and_kept_ids, test_udp_1000_concurrent, test_ipv6));
     tcase_set_timeout(tc, 60);
     tc = add_tcase(s, "tcp", setup, teardown,
-                   TESTS(test_tcp_pipelining_out_of_order, test_tcp_queue_beyond_pipeline,
-                         test_tcp_spread_pipeline, test_tcp_idle_close_and_reconnect,
+                   TESTS(test_tcp_pipelining_out_of_order, test_tcp_idle_close_and_reconnect,
                          test_tcp_connection_reuse));
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_tcp_inactivity_vs_absolute_timeout, 0, 2);
+    tcase_add_loop_test(tc, test_tcp_pipeline, 0,
+                        (int)(sizeof(PIPELINE_CASES) / sizeof(PIPELINE_CASES[0])));
     tc = add_tcase(s, "lifetime", setup, teardown,
                    TESTS(test_cancel, test_free_with_queries_in_flight, test_callback_cancels_other,
                          test_bad_queries, test_names_and_addresses, test_logging_levels));
