@@ -18,6 +18,7 @@
 #include "acl.h"
 #include "cfg.h"
 #include "state.h"
+#include "check-main.h"
 
 static char tmpdir[256];
 static char ca_path[300];
@@ -588,6 +589,30 @@ static cfg_t *apply_state(const char *path, const cfg_t *file, const char *confi
     return c;
 }
 
+/* test_cfg() with key = value from line 1 of a file. */
+static cfg_t *file_with(const char *key, const char *value)
+{
+    char err[512];
+    cfg_t *file = test_cfg();
+
+    ck_assert_msg(cfg_set(file, key, value, "f:1", false, err, sizeof(err)) == CFG_OK, "%s: %s",
+                  key, err);
+    return file;
+}
+
+/* A state file at path, for /etc/x.conf, that set servers to value at
+ * time 100 over file's. */
+static void save_servers_state(const char *path, const cfg_t *file, const char *value)
+{
+    char err[512];
+    state_t *st = state_new(path);
+
+    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
+    ck_assert_msg(state_set(st, file, "servers", value, 100, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(state_save(st, err, sizeof(err)) == 0, "%s", err);
+    state_free(st);
+}
+
 START_TEST(test_state_round_trip)
 {
     char path[600], err[512];
@@ -663,16 +688,8 @@ START_TEST(test_state_round_trip)
     /* The downgrade this guards against: servers changed at run time to
      * a plaintext upstream, then the file edited to DoT. The file's DoT
      * upstream is in force, not the old udp:// one. */
-    file = test_cfg();
-    ck_assert_int_eq(cfg_set(file, "servers", "udp://127.0.0.9:5300", "f:1", false, err,
-                             sizeof(err)),
-                     CFG_OK);
-    st = state_new(path);
-    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
-    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.9:5301", 100, err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
-    state_free(st);
+    file = file_with("servers", "udp://127.0.0.9:5300");
+    save_servers_state(path, file, "udp://127.0.0.9:5301");
     ck_assert_int_eq(cfg_set(file, "servers", "tls://127.0.0.9:8530#dot.example.test", "f:1",
                              false, err, sizeof(err)),
                      CFG_OK);
@@ -683,20 +700,10 @@ START_TEST(test_state_round_trip)
     /* ... and a file that names its upstream by dns_server instead
      * counts as a change of the upstream too. */
     cfg_unref(file);
-    file = test_cfg();
-    ck_assert_int_eq(cfg_set(file, "servers", "udp://127.0.0.9:5300", "f:1", false, err,
-                             sizeof(err)),
-                     CFG_OK);
-    st = state_new(path);
-    ck_assert_int_eq(state_set_config(st, "/etc/x.conf"), 0);
-    ck_assert_int_eq(state_set(st, file, "servers", "udp://127.0.0.9:5301", 100, err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(state_save(st, err, sizeof(err)), 0);
-    state_free(st);
+    file = file_with("servers", "udp://127.0.0.9:5300");
+    save_servers_state(path, file, "udp://127.0.0.9:5301");
     cfg_unref(file);
-    file = test_cfg();
-    ck_assert_int_eq(cfg_set(file, "dns_server", "127.0.0.9", "f:1", false, err, sizeof(err)),
-                     CFG_OK);
+    file = file_with("dns_server", "127.0.0.9");
     c = apply_state(path, file, "/etc/x.conf", &dropped, NULL);
     ck_assert_uint_eq(dropped, 1);
     ck_assert_uint_eq(c->nservers, 0);
@@ -807,37 +814,16 @@ START_TEST(test_shipped_config)
 }
 END_TEST
 
-static Suite *config_suite(void)
-{
-    Suite *s = suite_create("config");
-    TCase *tc = tcase_create("keys");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_every_key_is_tested);
-    tcase_add_test(tc, test_defaults);
-    tcase_add_test(tc, test_good_and_bad_values);
-    tcase_add_test(tc, test_error_texts);
-    tcase_add_test(tc, test_names_and_aliases);
-    tcase_add_test(tc, test_parsers);
-    tcase_add_test(tc, test_acl_match);
-    tcase_add_test(tc, test_shipped_config);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("files");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_file_ok);
-    tcase_add_test(tc, test_file_errors_name_file_line_key);
-    tcase_add_test(tc, test_checks_across_keys);
-    tcase_add_test(tc, test_servers_and_dns_server_replace_each_other);
-    tcase_add_test(tc, test_dup_is_deep);
-    tcase_add_test(tc, test_state_round_trip);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("config");
+    add_tcase(s, "keys", setup, teardown,
+              TESTS(test_every_key_is_tested, test_defaults, test_good_and_bad_values,
+                    test_error_texts, test_names_and_aliases, test_parsers, test_acl_match,
+                    test_shipped_config));
+    add_tcase(s, "files", setup, teardown,
+              TESTS(test_file_ok, test_file_errors_name_file_line_key, test_checks_across_keys,
+                    test_servers_and_dns_server_replace_each_other, test_dup_is_deep,
+                    test_state_round_trip));
+    return run_suite(s);
 }

@@ -21,6 +21,7 @@
 
 #include "control.h"
 #include "ctlproto.h"
+#include "check-main.h"
 
 static ctl_request_t req;
 static char err[512];
@@ -30,94 +31,83 @@ static int parse(const char *line)
     return ctl_parse(line, &req, err, sizeof(err));
 }
 
-START_TEST(test_commands)
-{
-    ck_assert_int_eq(parse("stats"), 0);
-    ck_assert_int_eq(req.cmd, CTL_STATS);
-    ck_assert_int_eq(req.argc, 0);
-    ck_assert_int_eq(parse("status"), 0);
-    ck_assert_int_eq(req.cmd, CTL_STATUS);
-    ck_assert_int_eq(parse("reload"), 0);
-    ck_assert_int_eq(req.cmd, CTL_RELOAD);
-    ck_assert_int_eq(parse("cache flush"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CACHE_FLUSH);
-    ck_assert_str_eq(req.name, "cache flush");
-    ck_assert_int_eq(parse("cache flush www.example.test"), 0);
-    ck_assert_int_eq(req.argc, 1);
-    ck_assert_str_eq(req.argv[0], "www.example.test");
-    ck_assert_int_eq(parse("cache dump"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CACHE_DUMP);
-    ck_assert_int_eq(parse("server udp://127.0.0.1 tcp://127.0.0.2:5353  tls://[::1]#a.test"), 0);
-    ck_assert_int_eq(req.cmd, CTL_SERVER);
-    ck_assert_int_eq(req.argc, 3);
-    ck_assert_str_eq(req.argv[2], "tls://[::1]#a.test");
-    ck_assert_int_eq(parse("  \tstats\r"), 0); /* blanks and a CR are fine */
-}
-END_TEST
+/* One command line and what ctl_parse makes of it; -1 and NULL: not
+ * checked. */
+struct parse_case {
+    const char *line;
+    int rc;
+    int cmd;
+    int argc;
+    int argi; /* which argument arg is */
+    const char *arg;
+    const char *name; /* the command's name */
+    const char *err;
+};
 
-START_TEST(test_config_argument)
-{
-    ck_assert_int_eq(parse("config timeout"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CONFIG);
-    ck_assert_int_eq(req.argc, 1);
-    ck_assert_str_eq(req.argv[0], "timeout");
-    ck_assert_int_eq(parse("config timeout=5"), 0);
-    ck_assert_str_eq(req.argv[0], "timeout=5");
+static const struct parse_case PARSE_CASES[] = {
+    /* line, rc, cmd, argc, argi, arg, name, err */
+    {"stats", 0, CTL_STATS, 0, 0, NULL, NULL, NULL},
+    {"status", 0, CTL_STATUS, -1, 0, NULL, NULL, NULL},
+    {"reload", 0, CTL_RELOAD, -1, 0, NULL, NULL, NULL},
+    {"cache flush", 0, CTL_CACHE_FLUSH, -1, 0, NULL, "cache flush", NULL},
+    {"cache flush www.example.test", 0, -1, 1, 0, "www.example.test", NULL, NULL},
+    {"cache dump", 0, CTL_CACHE_DUMP, -1, 0, NULL, NULL, NULL},
+    {"server udp://127.0.0.1 tcp://127.0.0.2:5353  tls://[::1]#a.test", 0, CTL_SERVER, 3, 2,
+     "tls://[::1]#a.test", NULL, NULL},
+    /* blanks and a CR are fine */
+    {"  \tstats\r", 0, -1, -1, 0, NULL, NULL, NULL},
+    {"config timeout", 0, CTL_CONFIG, 1, 0, "timeout", NULL, NULL},
+    {"config timeout=5", 0, -1, -1, 0, "timeout=5", NULL, NULL},
     /* Blanks around '=' go; blanks inside the value stay. */
-    ck_assert_int_eq(parse("config servers =  udp://127.0.0.1 udp://127.0.0.2 "), 0);
-    ck_assert_str_eq(req.argv[0], "servers=udp://127.0.0.1 udp://127.0.0.2");
-    ck_assert_int_eq(parse("config FirewallData="), 0);
-    ck_assert_str_eq(req.argv[0], "FirewallData=");
-    ck_assert_int_eq(parse("config"), -1);
-    ck_assert_str_eq(err, "usage: config NAME[=VALUE]");
-    ck_assert_int_eq(parse("config =5"), -1);
+    {"config servers =  udp://127.0.0.1 udp://127.0.0.2 ", 0, -1, -1, 0,
+     "servers=udp://127.0.0.1 udp://127.0.0.2", NULL, NULL},
+    {"config FirewallData=", 0, -1, -1, 0, "FirewallData=", NULL, NULL},
+    {"config", -1, -1, -1, 0, NULL, NULL, "usage: config NAME[=VALUE]"},
+    {"config =5", -1, -1, -1, 0, NULL, NULL, NULL},
     /* config reset [NAME]: its own command. */
-    ck_assert_int_eq(parse("config reset"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CONFIG_RESET);
-    ck_assert_int_eq(req.argc, 0);
-    ck_assert_int_eq(parse("config  reset   timeout "), 0);
-    ck_assert_int_eq(req.cmd, CTL_CONFIG_RESET);
-    ck_assert_int_eq(req.argc, 1);
-    ck_assert_str_eq(req.argv[0], "timeout");
-    ck_assert_int_eq(parse("config reset timeout min_ttl"), -1);
-    ck_assert_str_eq(err, "usage: config reset [NAME]");
+    {"config reset", 0, CTL_CONFIG_RESET, 0, 0, NULL, NULL, NULL},
+    {"config  reset   timeout ", 0, CTL_CONFIG_RESET, 1, 0, "timeout", NULL, NULL},
+    {"config reset timeout min_ttl", -1, -1, -1, 0, NULL, NULL, "usage: config reset [NAME]"},
     /* Not a reset: a key read, or a key set. */
-    ck_assert_int_eq(parse("config resetx"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CONFIG);
-    ck_assert_int_eq(parse("config reset=1"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CONFIG);
-}
-END_TEST
+    {"config resetx", 0, CTL_CONFIG, -1, 0, NULL, NULL, NULL},
+    {"config reset=1", 0, CTL_CONFIG, -1, 0, NULL, NULL, NULL},
+    {"sta", -1, -1, -1, 0, NULL, NULL, "ambiguous command 'sta': stats, status"},
+    {"s", -1, -1, -1, 0, NULL, NULL, "ambiguous command 's': stats, status, server"},
+    {"statu", 0, CTL_STATUS, -1, 0, NULL, NULL, NULL},
+    /* exact beats prefix */
+    {"stats", 0, CTL_STATS, -1, 0, NULL, NULL, NULL},
+    {"se udp://127.0.0.1", 0, CTL_SERVER, -1, 0, NULL, NULL, NULL},
+    {"con timeout", 0, CTL_CONFIG, -1, 0, NULL, NULL, NULL},
+    {"c f", -1, -1, -1, 0, NULL, NULL, "ambiguous command 'c': config, cache"},
+    {"ca f", 0, CTL_CACHE_FLUSH, -1, 0, NULL, NULL, NULL},
+    {"ca d", 0, CTL_CACHE_DUMP, -1, 0, NULL, NULL, NULL},
+    {"r", 0, CTL_RELOAD, -1, 0, NULL, NULL, NULL},
+    {"x", -1, -1, -1, 0, NULL, NULL, "unknown command 'x'"},
+    {"cache x", -1, -1, -1, 0, NULL, NULL, "unknown cache subcommand 'x'"},
+    {"cache", -1, -1, -1, 0, NULL, NULL, "'cache' needs one of: flush, dump"},
+    {"statsx", -1, -1, -1, 0, NULL, NULL, NULL},
+};
 
-START_TEST(test_prefixes)
+/* The commands, their arguments and unique-prefix matching. */
+START_TEST(test_parse)
 {
-    ck_assert_int_eq(parse("sta"), -1);
-    ck_assert_str_eq(err, "ambiguous command 'sta': stats, status");
-    ck_assert_int_eq(parse("s"), -1);
-    ck_assert_str_eq(err, "ambiguous command 's': stats, status, server");
-    ck_assert_int_eq(parse("statu"), 0);
-    ck_assert_int_eq(req.cmd, CTL_STATUS);
-    ck_assert_int_eq(parse("stats"), 0); /* exact beats prefix */
-    ck_assert_int_eq(req.cmd, CTL_STATS);
-    ck_assert_int_eq(parse("se udp://127.0.0.1"), 0);
-    ck_assert_int_eq(req.cmd, CTL_SERVER);
-    ck_assert_int_eq(parse("con timeout"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CONFIG);
-    ck_assert_int_eq(parse("c f"), -1);
-    ck_assert_str_eq(err, "ambiguous command 'c': config, cache");
-    ck_assert_int_eq(parse("ca f"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CACHE_FLUSH);
-    ck_assert_int_eq(parse("ca d"), 0);
-    ck_assert_int_eq(req.cmd, CTL_CACHE_DUMP);
-    ck_assert_int_eq(parse("r"), 0);
-    ck_assert_int_eq(req.cmd, CTL_RELOAD);
-    ck_assert_int_eq(parse("x"), -1);
-    ck_assert_str_eq(err, "unknown command 'x'");
-    ck_assert_int_eq(parse("cache x"), -1);
-    ck_assert_str_eq(err, "unknown cache subcommand 'x'");
-    ck_assert_int_eq(parse("cache"), -1);
-    ck_assert_str_eq(err, "'cache' needs one of: flush, dump");
-    ck_assert_int_eq(parse("statsx"), -1);
+    const struct parse_case *c = &PARSE_CASES[_i];
+
+    ck_assert_msg(parse(c->line) == c->rc, "\"%s\": rc, want %d (%s)", c->line, c->rc, err);
+    if (c->cmd >= 0)
+        ck_assert_msg((int)req.cmd == c->cmd, "\"%s\": cmd %d, want %d", c->line, (int)req.cmd,
+                      c->cmd);
+    if (c->argc >= 0)
+        ck_assert_msg(req.argc == c->argc, "\"%s\": argc %d, want %d", c->line, (int)req.argc,
+                      c->argc);
+    if (c->arg != NULL)
+        ck_assert_msg(strcmp(req.argv[c->argi], c->arg) == 0, "\"%s\": argv[%d] \"%s\"", c->line,
+                      c->argi, req.argv[c->argi]);
+    if (c->name != NULL)
+        ck_assert_msg(strcmp(req.name, c->name) == 0, "\"%s\": name \"%s\"", c->line, req.name);
+    if (c->err != NULL)
+        ck_assert_msg(strcmp(err, c->err) == 0, "\"%s\": error \"%s\", want \"%s\"", c->line, err,
+                      c->err);
 }
 END_TEST
 
@@ -272,27 +262,11 @@ START_TEST(test_socket)
 }
 END_TEST
 
-static Suite *control_suite(void)
-{
-    Suite *s = suite_create("control");
-    TCase *tc = tcase_create("protocol");
-    tcase_add_test(tc, test_commands);
-    tcase_add_test(tc, test_config_argument);
-    tcase_add_test(tc, test_prefixes);
-    tcase_add_test(tc, test_limits);
-    tcase_add_test(tc, test_handle_line);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("socket");
-    tcase_add_test(tc, test_socket);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(control_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("control");
+    TCase *tc = add_tcase(s, "protocol", NULL, NULL, TESTS(test_limits, test_handle_line));
+    tcase_add_loop_test(tc, test_parse, 0, (int)(sizeof(PARSE_CASES) / sizeof(PARSE_CASES[0])));
+    add_tcase(s, "socket", NULL, NULL, TESTS(test_socket));
+    return run_suite(s);
 }

@@ -23,6 +23,8 @@
 
 #include <stubres/dns.h>
 
+#include "check-main.h"
+
 /* ---- the fake server ---- */
 
 typedef enum fake_mode {
@@ -305,6 +307,36 @@ static sr_dns_t *new_dns(fake_t *f, seen_t *s)
     return dns;
 }
 
+/* A fake in mode and an sr_dns_t that asks it, its events in s. */
+typedef struct env {
+    fake_t *f;
+    seen_t s;
+    sr_dns_t *dns;
+} env_t;
+
+static env_t *env_start(fake_mode_t mode)
+{
+    static env_t env; /* the events keep &env.s */
+
+    env.f = fake_start(mode);
+    env.dns = new_dns(env.f, &env.s);
+    return &env;
+}
+
+static void env_stop(env_t *e)
+{
+    sr_dns_free(e->dns);
+    fake_stop(e->f);
+}
+
+/* The query for name of type qtype, as the fake got it (free it). */
+static sr_msg_t *query_sent(env_t *e, int qtype, const char *name)
+{
+    ck_assert_int_eq(sr_dns_set_query_type(e->dns, qtype), SR_OK);
+    ck_assert_msg(sr_dns_query(e->dns, name) == SR_OK, "query %s", name);
+    return fake_last(e->f);
+}
+
 /* config(name) as a string the test frees. */
 static char *cfg_get(sr_dns_t *dns, const char *name)
 {
@@ -445,49 +477,46 @@ END_TEST
 /* While a query is in flight the reference's "while active" errors. */
 START_TEST(test_busy_errors)
 {
-    fake_t *f = fake_start(FAKE_DROP);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_DROP);
 
-    ck_assert_int_eq(sr_dns_set_timeout(dns, 0), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert(!sr_dns_get_idle(dns));
-    ck_assert_int_eq(sr_dns_set_dns_port(dns, 5353), SR_E_UDP_ACTIVE);
-    ck_assert_int_eq(sr_dns_set_dns_server(dns, "127.0.0.2"), SR_E_UDP_ACTIVE);
-    ck_assert_int_eq(sr_dns_set_protocol(dns, 1), SR_E_UDP_ACTIVE);
-    ck_assert_int_eq(sr_dns_set_local_host(dns, "127.0.0.1"),
+    ck_assert_int_eq(sr_dns_set_timeout(e->dns, 0), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert(!sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(sr_dns_set_dns_port(e->dns, 5353), SR_E_UDP_ACTIVE);
+    ck_assert_int_eq(sr_dns_set_dns_server(e->dns, "127.0.0.2"), SR_E_UDP_ACTIVE);
+    ck_assert_int_eq(sr_dns_set_protocol(e->dns, 1), SR_E_UDP_ACTIVE);
+    ck_assert_int_eq(sr_dns_set_local_host(e->dns, "127.0.0.1"),
                      SR_E_LOCAL_HOST_ACTIVE);
-    ck_assert_int_eq(sr_dns_config(dns, "LocalHost=127.0.0.1", NULL),
+    ck_assert_int_eq(sr_dns_config(e->dns, "LocalHost=127.0.0.1", NULL),
                      SR_E_LOCAL_HOST_ACTIVE);
-    ck_assert_int_eq(sr_dns_config(dns, "LocalPort=5000", NULL),
+    ck_assert_int_eq(sr_dns_config(e->dns, "LocalPort=5000", NULL),
                      SR_E_LOCAL_PORT_ACTIVE);
-    ck_assert_int_eq(sr_dns_config(dns, "MaxPacketSize=4096", NULL),
+    ck_assert_int_eq(sr_dns_config(e->dns, "MaxPacketSize=4096", NULL),
                      SR_E_MAXPACKET_ACTIVE);
-    ck_assert_int_eq(sr_dns_config(dns, "ShareLocalPort=true", NULL),
+    ck_assert_int_eq(sr_dns_config(e->dns, "ShareLocalPort=true", NULL),
                      SR_E_SHAREPORT_ACTIVE);
-    ck_assert_int_eq(sr_dns_config(dns, "UseConnection=true", NULL),
+    ck_assert_int_eq(sr_dns_config(e->dns, "UseConnection=true", NULL),
                      SR_E_USECONN_ACTIVE);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_E_ALREADY);
-    ck_assert_int_eq(sr_dns_attach(dns, NULL), SR_E_UDP_ACTIVE);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_ALREADY);
+    ck_assert_int_eq(sr_dns_attach(e->dns, NULL), SR_E_UDP_ACTIVE);
     /* nothing changed */
-    ck_assert_int_eq(sr_dns_get_dns_port(dns), f->port);
-    ck_cfg_eq(dns, "LocalPort", "0");
-    ck_cfg_eq(dns, "MaxPacketSize", "1232");
+    ck_assert_int_eq(sr_dns_get_dns_port(e->dns), e->f->port);
+    ck_cfg_eq(e->dns, "LocalPort", "0");
+    ck_cfg_eq(e->dns, "MaxPacketSize", "1232");
     /* settings without a busy error are taken for the next query */
-    ck_assert_int_eq(sr_dns_config(dns, "DontFragment=true", NULL), SR_OK);
-    ck_assert_int_eq(s.responses, 0);
+    ck_assert_int_eq(sr_dns_config(e->dns, "DontFragment=true", NULL), SR_OK);
+    ck_assert_int_eq(e->s.responses, 0);
 
-    ck_assert_int_eq(sr_dns_interrupt(dns), SR_OK);
-    ck_assert(sr_dns_get_idle(dns));
-    ck_assert_int_eq(s.responses, 1);
-    ck_assert_int_eq(s.status_code, SR_E_INTR);
-    ck_assert_int_eq(sr_dns_get_status_code(dns), SR_E_INTR);
-    ck_assert_int_eq(sr_dns_set_dns_port(dns, 5353), SR_OK);
+    ck_assert_int_eq(sr_dns_interrupt(e->dns), SR_OK);
+    ck_assert(sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(e->s.responses, 1);
+    ck_assert_int_eq(e->s.status_code, SR_E_INTR);
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), SR_E_INTR);
+    ck_assert_int_eq(sr_dns_set_dns_port(e->dns, 5353), SR_OK);
     /* interrupt when idle does nothing */
-    ck_assert_int_eq(sr_dns_interrupt(dns), SR_OK);
-    ck_assert_int_eq(s.responses, 1);
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert_int_eq(sr_dns_interrupt(e->dns), SR_OK);
+    ck_assert_int_eq(e->s.responses, 1);
+    env_stop(e);
 }
 END_TEST
 
@@ -762,37 +791,34 @@ END_TEST
 
 START_TEST(test_reset)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
 
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert_int_eq(sr_dns_set_protocol(dns, 2), SR_OK);
-    ck_assert_int_eq(sr_dns_set_query_type(dns, 15), SR_OK);
-    ck_assert_int_eq(sr_dns_set_record_source(dns, 1), SR_OK);
-    ck_assert_int_eq(sr_dns_set_recursive(dns, false), SR_OK);
-    ck_assert_int_eq(sr_dns_set_local_host(dns, "127.0.0.1"), SR_OK);
-    ck_assert_int_eq(sr_dns_config(dns, "UseIDNs=true", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_config(dns, "CAFile=/x", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_config(dns, "LogLevel=0", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert_int_eq(sr_dns_set_protocol(e->dns, 2), SR_OK);
+    ck_assert_int_eq(sr_dns_set_query_type(e->dns, 15), SR_OK);
+    ck_assert_int_eq(sr_dns_set_record_source(e->dns, 1), SR_OK);
+    ck_assert_int_eq(sr_dns_set_recursive(e->dns, false), SR_OK);
+    ck_assert_int_eq(sr_dns_set_local_host(e->dns, "127.0.0.1"), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "UseIDNs=true", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "CAFile=/x", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "LogLevel=0", NULL), SR_OK);
 
-    ck_assert_int_eq(sr_dns_reset(dns), SR_OK);
-    ck_assert_int_eq(sr_dns_get_dns_port(dns), 53);
-    ck_assert_str_eq(sr_dns_get_dns_server(dns), "127.0.0.1");
-    ck_assert_int_eq(sr_dns_get_protocol(dns), 0);
-    ck_assert_int_eq(sr_dns_get_query_type(dns), 1);
-    ck_assert_int_eq(sr_dns_get_record_source(dns), 0);
-    ck_assert(sr_dns_get_recursive(dns));
-    ck_assert_int_eq(sr_dns_get_request_id(dns), 1);
-    ck_assert_int_eq(sr_dns_get_timeout(dns), 60);
-    ck_assert_str_eq(sr_dns_get_local_host(dns), "");
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 0);
-    ck_assert_str_eq(sr_dns_get_status(dns), "");
-    ck_cfg_eq(dns, "UseIDNs", "False");
-    ck_cfg_eq(dns, "CAFile", "");
-    ck_cfg_eq(dns, "LogLevel", "1");
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert_int_eq(sr_dns_reset(e->dns), SR_OK);
+    ck_assert_int_eq(sr_dns_get_dns_port(e->dns), 53);
+    ck_assert_str_eq(sr_dns_get_dns_server(e->dns), "127.0.0.1");
+    ck_assert_int_eq(sr_dns_get_protocol(e->dns), 0);
+    ck_assert_int_eq(sr_dns_get_query_type(e->dns), 1);
+    ck_assert_int_eq(sr_dns_get_record_source(e->dns), 0);
+    ck_assert(sr_dns_get_recursive(e->dns));
+    ck_assert_int_eq(sr_dns_get_request_id(e->dns), 1);
+    ck_assert_int_eq(sr_dns_get_timeout(e->dns), 60);
+    ck_assert_str_eq(sr_dns_get_local_host(e->dns), "");
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 0);
+    ck_assert_str_eq(sr_dns_get_status(e->dns), "");
+    ck_cfg_eq(e->dns, "UseIDNs", "False");
+    ck_cfg_eq(e->dns, "CAFile", "");
+    ck_cfg_eq(e->dns, "LogLevel", "1");
+    env_stop(e);
 }
 END_TEST
 
@@ -800,158 +826,151 @@ END_TEST
 
 START_TEST(test_records)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
     const char *str = NULL;
     int n = 0;
     uint32_t ttl = 0;
     const uint8_t *data = NULL;
     size_t len = 0;
 
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert(sr_dns_get_idle(dns));
-    ck_assert_int_eq(s.responses, 1);
-    ck_assert_int_eq(s.errors, 0);
-    ck_assert_str_eq(s.domain, "example.test");
-    ck_assert_int_eq(s.status_code, 0);
-    ck_assert_str_eq(s.description, "NOERROR");
-    ck_assert(s.authoritative);
-    ck_assert_int_eq(sr_dns_get_status_code(dns), 0);
-    ck_assert_str_eq(sr_dns_get_status(dns), "NOERROR");
-    ck_assert(sr_dns_get_authoritative(dns));
-    ck_assert_ptr_nonnull(sr_dns_get_message(dns));
-    ck_cfg_eq(dns, "ResponseTruncated", "False");
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert(sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(e->s.responses, 1);
+    ck_assert_int_eq(e->s.errors, 0);
+    ck_assert_str_eq(e->s.domain, "example.test");
+    ck_assert_int_eq(e->s.status_code, 0);
+    ck_assert_str_eq(e->s.description, "NOERROR");
+    ck_assert(e->s.authoritative);
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), 0);
+    ck_assert_str_eq(sr_dns_get_status(e->dns), "NOERROR");
+    ck_assert(sr_dns_get_authoritative(e->dns));
+    ck_assert_ptr_nonnull(sr_dns_get_message(e->dns));
+    ck_cfg_eq(e->dns, "ResponseTruncated", "False");
 
     /* answer section */
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 3);
-    ck_assert_int_eq(sr_dns_get_record_domain(dns, 0, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 3);
+    ck_assert_int_eq(sr_dns_get_record_domain(e->dns, 0, &str), SR_OK);
     ck_assert_str_eq(str, "example.test");
-    ck_assert_int_eq(sr_dns_get_record_type(dns, 0, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_type(e->dns, 0, &n), SR_OK);
     ck_assert_int_eq(n, 1);
-    ck_assert_int_eq(sr_dns_get_record_type_name(dns, 0, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_type_name(e->dns, 0, &str), SR_OK);
     ck_assert_str_eq(str, "A");
-    ck_assert_int_eq(sr_dns_get_record_ttl(dns, 0, &ttl), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_ttl(e->dns, 0, &ttl), SR_OK);
     ck_assert_uint_eq(ttl, 300);
-    ck_assert_int_eq(sr_dns_get_record_data(dns, 0, &data, &len), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_data(e->dns, 0, &data, &len), SR_OK);
     ck_assert_uint_eq(len, 4);
     ck_assert_mem_eq(data, A_RDATA, 4);
-    ck_assert_int_eq(sr_dns_get_record_field_count(dns, 0, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_count(e->dns, 0, &n), SR_OK);
     ck_assert_int_eq(n, 1);
-    ck_assert_int_eq(sr_dns_get_record_field_index(dns, 0, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_index(e->dns, 0, &n), SR_OK);
     ck_assert_int_eq(n, 0);
-    ck_assert_int_eq(sr_dns_get_record_field_name(dns, 0, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_name(e->dns, 0, &str), SR_OK);
     ck_assert_str_eq(str, "ADDRESS");
-    ck_assert_int_eq(sr_dns_get_record_field_value(dns, 0, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_value(e->dns, 0, &str), SR_OK);
     ck_assert_str_eq(str, "192.0.2.1");
 
-    ck_assert_int_eq(sr_dns_get_record_type_name(dns, 1, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_type_name(e->dns, 1, &str), SR_OK);
     ck_assert_str_eq(str, "MX");
-    ck_assert_int_eq(sr_dns_get_record_data(dns, 1, &data, &len), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_data(e->dns, 1, &data, &len), SR_OK);
     ck_assert_uint_eq(len, sizeof(MX_RDATA));
     ck_assert_mem_eq(data, MX_RDATA, sizeof(MX_RDATA));
-    ck_assert_int_eq(sr_dns_get_record_field_count(dns, 1, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_count(e->dns, 1, &n), SR_OK);
     ck_assert_int_eq(n, 2);
-    ck_assert_int_eq(sr_dns_get_record_field_value(dns, 1, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_value(e->dns, 1, &str), SR_OK);
     ck_assert_str_eq(str, "10");
-    ck_assert_int_eq(sr_dns_set_record_field_index(dns, 1, 1), SR_OK);
-    ck_assert_int_eq(sr_dns_get_record_field_index(dns, 1, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_set_record_field_index(e->dns, 1, 1), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_index(e->dns, 1, &n), SR_OK);
     ck_assert_int_eq(n, 1);
-    ck_assert_int_eq(sr_dns_get_record_field_name(dns, 1, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_name(e->dns, 1, &str), SR_OK);
     ck_assert_str_eq(str, "EXCHANGE");
-    ck_assert_int_eq(sr_dns_get_record_field_value(dns, 1, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_value(e->dns, 1, &str), SR_OK);
     ck_assert_str_eq(str, "mail.example.test");
-    ck_assert_int_eq(sr_dns_set_record_field_index(dns, 1, 2), SR_E_FIELD_INDEX);
-    ck_assert_int_eq(sr_dns_set_record_field_index(dns, 1, -1), SR_E_FIELD_INDEX);
-    ck_assert_int_eq(sr_dns_get_record_field_index(dns, 1, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_set_record_field_index(e->dns, 1, 2), SR_E_FIELD_INDEX);
+    ck_assert_int_eq(sr_dns_set_record_field_index(e->dns, 1, -1), SR_E_FIELD_INDEX);
+    ck_assert_int_eq(sr_dns_get_record_field_index(e->dns, 1, &n), SR_OK);
     ck_assert_int_eq(n, 1);
     /* the index is per record */
-    ck_assert_int_eq(sr_dns_get_record_field_index(dns, 0, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_index(e->dns, 0, &n), SR_OK);
     ck_assert_int_eq(n, 0);
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 1, "PREFERENCE", &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 1, "PREFERENCE", &str), SR_OK);
     ck_assert_str_eq(str, "10");
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 1, "exchange", &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 1, "exchange", &str), SR_OK);
     ck_assert_str_eq(str, "mail.example.test");
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 1, "ADDRESS", &str),
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 1, "ADDRESS", &str),
                      SR_E_FIELD_INDEX);
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 3, "ADDRESS", &str),
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 3, "ADDRESS", &str),
                      SR_E_RECORD_INDEX);
 
     /* a type without a decoder: TYPE<n>, one RFC 3597 field */
-    ck_assert_int_eq(sr_dns_get_record_type(dns, 2, &n), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_type(e->dns, 2, &n), SR_OK);
     ck_assert_int_eq(n, 65280);
-    ck_assert_int_eq(sr_dns_get_record_type_name(dns, 2, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_type_name(e->dns, 2, &str), SR_OK);
     ck_assert_str_eq(str, "TYPE65280");
-    ck_assert_int_eq(sr_dns_get_record_field_name(dns, 2, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_name(e->dns, 2, &str), SR_OK);
     ck_assert_str_eq(str, "RDATA");
-    ck_assert_int_eq(sr_dns_get_record_field_value(dns, 2, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_value(e->dns, 2, &str), SR_OK);
     ck_assert_str_eq(str, "\\# 4 deadbeef");
 
     /* record index errors */
-    ck_assert_int_eq(sr_dns_get_record_domain(dns, 3, &str), SR_E_RECORD_INDEX);
-    ck_assert_int_eq(sr_dns_get_record_domain(dns, -1, &str), SR_E_RECORD_INDEX);
-    ck_assert_int_eq(sr_dns_get_record_type(dns, 3, &n), SR_E_RECORD_INDEX);
-    ck_assert_int_eq(sr_dns_get_record_ttl(dns, 3, &ttl), SR_E_RECORD_INDEX);
-    ck_assert_int_eq(sr_dns_get_record_data(dns, 3, &data, &len),
+    ck_assert_int_eq(sr_dns_get_record_domain(e->dns, 3, &str), SR_E_RECORD_INDEX);
+    ck_assert_int_eq(sr_dns_get_record_domain(e->dns, -1, &str), SR_E_RECORD_INDEX);
+    ck_assert_int_eq(sr_dns_get_record_type(e->dns, 3, &n), SR_E_RECORD_INDEX);
+    ck_assert_int_eq(sr_dns_get_record_ttl(e->dns, 3, &ttl), SR_E_RECORD_INDEX);
+    ck_assert_int_eq(sr_dns_get_record_data(e->dns, 3, &data, &len),
                      SR_E_RECORD_INDEX);
-    ck_assert_int_eq(sr_dns_get_record_field_count(dns, 3, &n),
+    ck_assert_int_eq(sr_dns_get_record_field_count(e->dns, 3, &n),
                      SR_E_RECORD_INDEX);
-    ck_assert_int_eq(sr_dns_set_record_field_index(dns, 3, 0),
+    ck_assert_int_eq(sr_dns_set_record_field_index(e->dns, 3, 0),
                      SR_E_RECORD_INDEX);
 
     /* authority */
-    ck_assert_int_eq(sr_dns_set_record_source(dns, 1), SR_OK);
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 1);
-    ck_assert_int_eq(sr_dns_get_record_type_name(dns, 0, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_set_record_source(e->dns, 1), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 1);
+    ck_assert_int_eq(sr_dns_get_record_type_name(e->dns, 0, &str), SR_OK);
     ck_assert_str_eq(str, "NS");
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 0, "DNAME", &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 0, "DNAME", &str), SR_OK);
     ck_assert_str_eq(str, "ns1.example.test");
-    ck_assert_int_eq(sr_dns_get_record_ttl(dns, 0, &ttl), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_ttl(e->dns, 0, &ttl), SR_OK);
     ck_assert_uint_eq(ttl, 3600);
     /* additional: the OPT record is not listed */
-    ck_assert_int_eq(sr_dns_set_record_source(dns, 2), SR_OK);
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 1);
-    ck_assert_int_eq(sr_dns_get_record_domain(dns, 0, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_set_record_source(e->dns, 2), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 1);
+    ck_assert_int_eq(sr_dns_get_record_domain(e->dns, 0, &str), SR_OK);
     ck_assert_str_eq(str, "ns1.example.test");
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 0, "ADDRESS", &str), SR_OK);
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 0, "ADDRESS", &str), SR_OK);
     ck_assert_str_eq(str, "192.0.2.53");
-    ck_assert_int_eq(sr_dns_set_record_source(dns, 3), SR_E_RECORD_SOURCE);
-    ck_assert_int_eq(sr_dns_get_record_source(dns), 2);
+    ck_assert_int_eq(sr_dns_set_record_source(e->dns, 3), SR_E_RECORD_SOURCE);
+    ck_assert_int_eq(sr_dns_get_record_source(e->dns), 2);
     /* back to the answer: the field index set above is still there */
-    ck_assert_int_eq(sr_dns_set_record_source(dns, 0), SR_OK);
-    ck_assert_int_eq(sr_dns_get_record_field_name(dns, 1, &str), SR_OK);
+    ck_assert_int_eq(sr_dns_set_record_source(e->dns, 0), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_field_name(e->dns, 1, &str), SR_OK);
     ck_assert_str_eq(str, "EXCHANGE");
 
     /* the whole message, in wire order */
-    const sr_msg_t *m = sr_dns_get_message(dns);
+    const sr_msg_t *m = sr_dns_get_message(e->dns);
     ck_assert_uint_eq(sr_msg_rr_count(m), 5);
 
     /* NXDOMAIN: a response, so SR_OK, with no records */
-    fake_set_mode(f, FAKE_NXDOMAIN);
-    ck_assert_int_eq(sr_dns_query(dns, "nx.example.test"), SR_OK);
-    ck_assert_int_eq(sr_dns_get_status_code(dns), 3);
-    ck_assert_str_eq(sr_dns_get_status(dns), "NXDOMAIN");
-    ck_assert_int_eq(s.status_code, 3);
-    ck_assert_str_eq(s.description, "NXDOMAIN");
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 0);
-    ck_assert_int_eq(sr_dns_get_field_value(dns, 0, "ADDRESS", &str),
+    fake_set_mode(e->f, FAKE_NXDOMAIN);
+    ck_assert_int_eq(sr_dns_query(e->dns, "nx.example.test"), SR_OK);
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), 3);
+    ck_assert_str_eq(sr_dns_get_status(e->dns), "NXDOMAIN");
+    ck_assert_int_eq(e->s.status_code, 3);
+    ck_assert_str_eq(e->s.description, "NXDOMAIN");
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 0);
+    ck_assert_int_eq(sr_dns_get_field_value(e->dns, 0, "ADDRESS", &str),
                      SR_E_NO_RECORDS);
-    ck_assert_int_eq(sr_dns_get_record_domain(dns, 0, &str), SR_E_RECORD_INDEX);
-    ck_assert_int_eq(s.responses, 2);
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert_int_eq(sr_dns_get_record_domain(e->dns, 0, &str), SR_E_RECORD_INDEX);
+    ck_assert_int_eq(e->s.responses, 2);
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_query_wire)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
 
-    ck_assert_int_eq(sr_dns_set_query_type(dns, 15), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "Example.Test"), SR_OK);
-    sr_msg_t *q = fake_last(f);
+    sr_msg_t *q = query_sent(e, 15, "Example.Test");
     ck_assert_str_eq(sr_msg_qname(q), "Example.Test");
     ck_assert_uint_eq(sr_msg_qtype(q), 15);
     ck_assert_uint_eq(sr_msg_qclass(q), 1);
@@ -960,51 +979,48 @@ START_TEST(test_query_wire)
     ck_assert_uint_eq(sr_msg_edns(q)->udp_size, 1232);
     sr_msg_free(q);
 
-    ck_assert_int_eq(sr_dns_set_recursive(dns, false), SR_OK);
-    ck_assert_int_eq(sr_dns_config(dns, "MaxPacketSize=4096", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    q = fake_last(f);
+    ck_assert_int_eq(sr_dns_set_recursive(e->dns, false), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "MaxPacketSize=4096", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    q = fake_last(e->f);
     ck_assert(!(sr_msg_flags(q) & SR_FLAG_RD));
     ck_assert_uint_eq(sr_msg_edns(q)->udp_size, 4096);
     sr_msg_free(q);
 
-    ck_assert_int_eq(sr_dns_config(dns, "UseEDNS=false", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    q = fake_last(f);
+    ck_assert_int_eq(sr_dns_config(e->dns, "UseEDNS=false", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    q = fake_last(e->f);
     ck_assert(!sr_msg_edns(q)->present);
     sr_msg_free(q);
 
     /* escapes */
-    ck_assert_int_eq(sr_dns_query(dns, "a\\.b.example.test"), SR_OK);
-    q = fake_last(f);
+    ck_assert_int_eq(sr_dns_query(e->dns, "a\\.b.example.test"), SR_OK);
+    q = fake_last(e->f);
     ck_assert_str_eq(sr_msg_qname(q), "a\\.b.example.test");
     sr_msg_free(q);
-    ck_assert_int_eq(sr_dns_query(dns, "\\065bc\\\\.example.test"), SR_OK);
-    q = fake_last(f);
+    ck_assert_int_eq(sr_dns_query(e->dns, "\\065bc\\\\.example.test"), SR_OK);
+    q = fake_last(e->f);
     ck_assert_str_eq(sr_msg_qname(q), "Abc\\\\.example.test");
     sr_msg_free(q);
-    ck_assert_int_eq(sr_dns_query(dns, "bad..name"), SR_E_INVAL);
-    ck_assert_int_eq(sr_dns_query(dns, NULL), SR_E_INVAL);
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert_int_eq(sr_dns_query(e->dns, "bad..name"), SR_E_INVAL);
+    ck_assert_int_eq(sr_dns_query(e->dns, NULL), SR_E_INVAL);
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_request_id)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
     int same = 0;
 
     for (int i = 1; i <= 5; i++) {
-        ck_assert_int_eq(sr_dns_get_request_id(dns), i);
-        ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-        ck_assert_int_eq(s.last_id, i);
-        ck_assert_int_eq(sr_dns_get_request_id(dns), i + 1);
+        ck_assert_int_eq(sr_dns_get_request_id(e->dns), i);
+        ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+        ck_assert_int_eq(e->s.last_id, i);
+        ck_assert_int_eq(sr_dns_get_request_id(e->dns), i + 1);
         /* the response carries the caller's ID back */
-        ck_assert_uint_eq(sr_msg_id(sr_dns_get_message(dns)), (unsigned)i);
-        sr_msg_t *q = fake_last(f);
+        ck_assert_uint_eq(sr_msg_id(sr_dns_get_message(e->dns)), (unsigned)i);
+        sr_msg_t *q = fake_last(e->f);
         same += sr_msg_id(q) == i;
         sr_msg_free(q);
     }
@@ -1012,213 +1028,192 @@ START_TEST(test_request_id)
     ck_assert_int_lt(same, 5);
 
     /* an ID the caller set goes on the wire as it is, for one query */
-    ck_assert_int_eq(sr_dns_set_request_id(dns, 32767), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert_int_eq(s.last_id, 32767);
-    sr_msg_t *q = fake_last(f);
+    ck_assert_int_eq(sr_dns_set_request_id(e->dns, 32767), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert_int_eq(e->s.last_id, 32767);
+    sr_msg_t *q = fake_last(e->f);
     ck_assert_uint_eq(sr_msg_id(q), 32767);
     sr_msg_free(q);
     /* and wraps to 1 */
-    ck_assert_int_eq(sr_dns_get_request_id(dns), 1);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert_int_eq(s.last_id, 1);
-    ck_assert_int_eq(sr_dns_get_request_id(dns), 2);
+    ck_assert_int_eq(sr_dns_get_request_id(e->dns), 1);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert_int_eq(e->s.last_id, 1);
+    ck_assert_int_eq(sr_dns_get_request_id(e->dns), 2);
     /* a failed query uses its ID too */
-    fake_set_mode(f, FAKE_DROP);
-    ck_assert_int_eq(sr_dns_set_timeout(dns, 1), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_E_TIMEDOUT);
-    ck_assert_int_eq(s.last_id, 2);
-    ck_assert_int_eq(sr_dns_get_request_id(dns), 3);
-    sr_dns_free(dns);
-    fake_stop(f);
+    fake_set_mode(e->f, FAKE_DROP);
+    ck_assert_int_eq(sr_dns_set_timeout(e->dns, 1), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_TIMEDOUT);
+    ck_assert_int_eq(e->s.last_id, 2);
+    ck_assert_int_eq(sr_dns_get_request_id(e->dns), 3);
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_timeout)
 {
-    fake_t *f = fake_start(FAKE_DROP);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_DROP);
 
-    ck_assert_int_eq(sr_dns_set_timeout(dns, 1), SR_OK);
+    ck_assert_int_eq(sr_dns_set_timeout(e->dns, 1), SR_OK);
     double t0 = now_s();
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_E_TIMEDOUT);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_TIMEDOUT);
     double took = now_s() - t0;
     ck_assert_msg(took > 0.8 && took < 3.0, "took %.2f s", took);
-    ck_assert(sr_dns_get_idle(dns));
-    ck_assert_int_eq(sr_dns_get_status_code(dns), 10060);
-    ck_assert_str_eq(sr_dns_get_status(dns), "[10060] Connection timed out.");
-    ck_assert_int_eq(s.responses, 1);
-    ck_assert_int_eq(s.status_code, 10060);
-    ck_assert_int_eq(s.errors, 1);
-    ck_assert_int_eq(s.error_code, 10060);
-    ck_assert_ptr_nonnull(strstr(sr_dns_last_error(dns), "[10060]"));
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 0);
-    ck_assert_ptr_null(sr_dns_get_message(dns));
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert(sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), 10060);
+    ck_assert_str_eq(sr_dns_get_status(e->dns), "[10060] Connection timed out.");
+    ck_assert_int_eq(e->s.responses, 1);
+    ck_assert_int_eq(e->s.status_code, 10060);
+    ck_assert_int_eq(e->s.errors, 1);
+    ck_assert_int_eq(e->s.error_code, 10060);
+    ck_assert_ptr_nonnull(strstr(sr_dns_last_error(e->dns), "[10060]"));
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 0);
+    ck_assert_ptr_null(sr_dns_get_message(e->dns));
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_truncated_and_malformed)
 {
-    fake_t *f = fake_start(FAKE_TC);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_TC);
 
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_cfg_eq(dns, "ResponseTruncated", "True");
-    ck_assert_int_eq(sr_dns_get_status_code(dns), 0);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_cfg_eq(e->dns, "ResponseTruncated", "True");
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), 0);
 
     /* a TC answer cut inside a record (RFC 2181 9): still a response */
-    fake_set_mode(f, FAKE_TC_CUT);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_cfg_eq(dns, "ResponseTruncated", "True");
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 0);
-    ck_assert_str_eq(sr_dns_get_status(dns), "NOERROR");
-    ck_assert_int_eq(s.errors, 0);
+    fake_set_mode(e->f, FAKE_TC_CUT);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_cfg_eq(e->dns, "ResponseTruncated", "True");
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 0);
+    ck_assert_str_eq(sr_dns_get_status(e->dns), "NOERROR");
+    ck_assert_int_eq(e->s.errors, 0);
 
     /* a malformed answer is not believed (it may be forged): the
      * transport ignores it and the query times out */
-    fake_set_mode(f, FAKE_GARBAGE);
-    ck_assert_int_eq(sr_dns_set_timeout(dns, 1), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_E_TIMEDOUT);
-    ck_cfg_eq(dns, "ResponseTruncated", "False");
-    ck_assert_int_eq(sr_dns_get_status_code(dns), SR_E_TIMEDOUT);
-    ck_assert_int_eq(s.status_code, SR_E_TIMEDOUT);
-    ck_assert_int_eq(s.errors, 1);
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 0);
-    ck_assert_ptr_null(sr_dns_get_message(dns));
-    sr_dns_free(dns);
-    fake_stop(f);
+    fake_set_mode(e->f, FAKE_GARBAGE);
+    ck_assert_int_eq(sr_dns_set_timeout(e->dns, 1), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_TIMEDOUT);
+    ck_cfg_eq(e->dns, "ResponseTruncated", "False");
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), SR_E_TIMEDOUT);
+    ck_assert_int_eq(e->s.status_code, SR_E_TIMEDOUT);
+    ck_assert_int_eq(e->s.errors, 1);
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 0);
+    ck_assert_ptr_null(sr_dns_get_message(e->dns));
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_revlookup)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
 
-    ck_assert_int_eq(sr_dns_set_query_type(dns, 100), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "192.0.2.1"), SR_OK);
-    sr_msg_t *q = fake_last(f);
+    sr_msg_t *q = query_sent(e, 100, "192.0.2.1");
     ck_assert_str_eq(sr_msg_qname(q), "1.2.0.192.in-addr.arpa");
     ck_assert_uint_eq(sr_msg_qtype(q), 12);
     sr_msg_free(q);
     /* domain and query_type stay what the caller gave */
-    ck_assert_str_eq(s.domain, "192.0.2.1");
-    ck_assert_int_eq(sr_dns_get_query_type(dns), 100);
+    ck_assert_str_eq(e->s.domain, "192.0.2.1");
+    ck_assert_int_eq(sr_dns_get_query_type(e->dns), 100);
 
-    ck_assert_int_eq(sr_dns_query(dns, "2001:db8::1"), SR_OK);
-    q = fake_last(f);
+    ck_assert_int_eq(sr_dns_query(e->dns, "2001:db8::1"), SR_OK);
+    q = fake_last(e->f);
     ck_assert_str_eq(sr_msg_qname(q),
                      "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0."
                      "0.2.ip6.arpa");
     sr_msg_free(q);
-    ck_assert_str_eq(s.domain, "2001:db8::1");
+    ck_assert_str_eq(e->s.domain, "2001:db8::1");
 
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_E_BAD_ADDRESS);
-    ck_assert_int_eq(s.responses, 2);
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_BAD_ADDRESS);
+    ck_assert_int_eq(e->s.responses, 2);
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_idn)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
     const char *utf8 = "b\xc3\xbc" "cher.example";
     const char *latin1 = "b\xfc" "cher.example";
 
-    ck_assert_int_eq(sr_dns_query(dns, utf8), SR_E_INVAL);
-    ck_assert_str_eq(sr_dns_last_error(dns), "non-ASCII name: set UseIDNs=true");
-    ck_assert_int_eq(fake_queries(f), 0);
+    ck_assert_int_eq(sr_dns_query(e->dns, utf8), SR_E_INVAL);
+    ck_assert_str_eq(sr_dns_last_error(e->dns), "non-ASCII name: set UseIDNs=true");
+    ck_assert_int_eq(fake_queries(e->f), 0);
 
-    ck_assert_int_eq(sr_dns_config(dns, "UseIDNs=true", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, utf8), SR_OK);
-    sr_msg_t *q = fake_last(f);
+    ck_assert_int_eq(sr_dns_config(e->dns, "UseIDNs=true", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, utf8), SR_OK);
+    sr_msg_t *q = fake_last(e->f);
     ck_assert_str_eq(sr_msg_qname(q), "xn--bcher-kva.example");
     sr_msg_free(q);
-    ck_assert_str_eq(s.domain, utf8);
+    ck_assert_str_eq(e->s.domain, utf8);
 
     /* the same name in ISO 8859-1, converted with iconv first */
-    ck_assert_int_eq(sr_dns_config(dns, "CodePage=28591", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, latin1), SR_OK);
-    q = fake_last(f);
+    ck_assert_int_eq(sr_dns_config(e->dns, "CodePage=28591", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, latin1), SR_OK);
+    q = fake_last(e->f);
     ck_assert_str_eq(sr_msg_qname(q), "xn--bcher-kva.example");
     sr_msg_free(q);
     /* bytes that are not UTF-8 with CodePage 65001 */
-    ck_assert_int_eq(sr_dns_config(dns, "CodePage=65001", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, latin1), SR_E_INVAL);
+    ck_assert_int_eq(sr_dns_config(e->dns, "CodePage=65001", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, latin1), SR_E_INVAL);
     /* a byte sequence invalid in the code page */
-    ck_assert_int_eq(sr_dns_config(dns, "CodePage=932", NULL), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "\x81"), SR_E_CODEPAGE);
-    sr_dns_free(dns);
-    fake_stop(f);
+    ck_assert_int_eq(sr_dns_config(e->dns, "CodePage=932", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "\x81"), SR_E_CODEPAGE);
+    env_stop(e);
 }
 END_TEST
 
 /* interrupt() from a callback while the synchronous query waits. */
 START_TEST(test_interrupt_sync)
 {
-    fake_t *f = fake_start(FAKE_DROP);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_DROP);
 
-    s.interrupt_on_log = true;
+    e->s.interrupt_on_log = true;
     double t0 = now_s();
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_E_INTR);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_INTR);
     ck_assert(now_s() - t0 < 2.0);
-    ck_assert(sr_dns_get_idle(dns));
-    ck_assert_int_eq(s.responses, 1);
-    ck_assert_int_eq(s.status_code, SR_E_INTR);
-    ck_assert_int_eq(s.errors, 0); /* the caller's own doing */
-    ck_assert_int_eq(sr_dns_get_status_code(dns), SR_E_INTR);
+    ck_assert(sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(e->s.responses, 1);
+    ck_assert_int_eq(e->s.status_code, SR_E_INTR);
+    ck_assert_int_eq(e->s.errors, 0); /* the caller's own doing */
+    ck_assert_int_eq(sr_dns_get_status_code(e->dns), SR_E_INTR);
     /* the object works afterwards */
-    s.interrupt_on_log = false;
-    fake_set_mode(f, FAKE_ANSWER);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 3);
-    sr_dns_free(dns);
-    fake_stop(f);
+    e->s.interrupt_on_log = false;
+    fake_set_mode(e->f, FAKE_ANSWER);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 3);
+    env_stop(e);
 }
 END_TEST
 
 START_TEST(test_async_do_events)
 {
-    fake_t *f = fake_start(FAKE_ANSWER);
-    seen_t s;
-    sr_dns_t *dns = new_dns(f, &s);
+    env_t *e = env_start(FAKE_ANSWER);
 
-    ck_assert_int_eq(sr_dns_set_timeout(dns, 0), SR_OK);
-    ck_assert_int_eq(sr_dns_query(dns, "example.test"), SR_OK);
-    ck_assert(!sr_dns_get_idle(dns));
-    ck_assert_int_eq(s.responses, 0);
+    ck_assert_int_eq(sr_dns_set_timeout(e->dns, 0), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    ck_assert(!sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(e->s.responses, 0);
     int rounds = 0;
-    while (!sr_dns_get_idle(dns) && rounds < 500) {
-        ck_assert_int_eq(sr_dns_do_events(dns), SR_OK);
+    while (!sr_dns_get_idle(e->dns) && rounds < 500) {
+        ck_assert_int_eq(sr_dns_do_events(e->dns), SR_OK);
         rounds++;
     }
-    ck_assert(sr_dns_get_idle(dns));
-    ck_assert_int_eq(s.responses, 1);
-    ck_assert_int_eq(s.status_code, 0);
-    ck_assert_int_eq(sr_dns_get_record_count(dns), 3);
+    ck_assert(sr_dns_get_idle(e->dns));
+    ck_assert_int_eq(e->s.responses, 1);
+    ck_assert_int_eq(e->s.status_code, 0);
+    ck_assert_int_eq(sr_dns_get_record_count(e->dns), 3);
 
     /* idle: do_events waits SelectWaitMillis */
-    ck_assert_int_eq(sr_dns_config(dns, "SelectWaitMillis=100", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "SelectWaitMillis=100", NULL), SR_OK);
     double t0 = now_s();
-    ck_assert_int_eq(sr_dns_do_events(dns), SR_OK);
+    ck_assert_int_eq(sr_dns_do_events(e->dns), SR_OK);
     double took = now_s() - t0;
     ck_assert_msg(took >= 0.09 && took < 1.0, "took %.3f s", took);
-    ck_assert_int_eq(sr_dns_config(dns, "SelectWaitMillis=0", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "SelectWaitMillis=0", NULL), SR_OK);
     t0 = now_s();
-    ck_assert_int_eq(sr_dns_do_events(dns), SR_OK);
+    ck_assert_int_eq(sr_dns_do_events(e->dns), SR_OK);
     ck_assert(now_s() - t0 < 0.05);
-    sr_dns_free(dns);
-    fake_stop(f);
+    env_stop(e);
 }
 END_TEST
 
@@ -1353,48 +1348,25 @@ END_TEST
 static Suite *dns_suite(void)
 {
     Suite *s = suite_create("dns");
-    TCase *props = tcase_create("properties");
-    tcase_add_test(props, test_defaults);
-    tcase_add_test(props, test_property_validation);
-    tcase_add_test(props, test_busy_errors);
-    tcase_add_test(props, test_reset);
-    tcase_add_test(props, test_no_server);
-    tcase_add_test(props, test_resolv_conf_setting);
-    suite_add_tcase(s, props);
-
-    TCase *cfg = tcase_create("config");
-    tcase_add_test(cfg, test_config_every_setting);
-    tcase_add_test(cfg, test_config_unsupported);
-    tcase_add_test(cfg, test_config_bad_values);
-    tcase_add_test(cfg, test_config_booleans);
-    tcase_add_test(cfg, test_config_read_only_texts);
-    tcase_add_test(cfg, test_code_pages);
-    suite_add_tcase(s, cfg);
-
-    TCase *q = tcase_create("query");
+    add_tcase(s, "properties", NULL, NULL,
+              TESTS(test_defaults, test_property_validation, test_busy_errors, test_reset,
+                    test_no_server, test_resolv_conf_setting));
+    add_tcase(s, "config", NULL, NULL,
+              TESTS(test_config_every_setting, test_config_unsupported, test_config_bad_values,
+                    test_config_booleans, test_config_read_only_texts, test_code_pages));
+    TCase *q = add_tcase(s, "query", NULL, NULL,
+                         TESTS(test_records, test_query_wire, test_request_id, test_timeout,
+                               test_truncated_and_malformed, test_revlookup, test_idn,
+                               test_interrupt_sync, test_async_do_events, test_upstream_rebuild,
+                               test_free_busy, test_log_levels, test_attach_many));
     tcase_set_timeout(q, 60);
-    tcase_add_test(q, test_records);
-    tcase_add_test(q, test_query_wire);
-    tcase_add_test(q, test_request_id);
-    tcase_add_test(q, test_timeout);
-    tcase_add_test(q, test_truncated_and_malformed);
-    tcase_add_test(q, test_revlookup);
-    tcase_add_test(q, test_idn);
-    tcase_add_test(q, test_interrupt_sync);
-    tcase_add_test(q, test_async_do_events);
-    tcase_add_test(q, test_upstream_rebuild);
-    tcase_add_test(q, test_free_busy);
-    tcase_add_test(q, test_log_levels);
-    tcase_add_test(q, test_attach_many);
-    suite_add_tcase(s, q);
     return s;
 }
 
 int main(void)
 {
     /* resolv.conf of the test: loopback only, never the machine's */
-    snprintf(resolv_conf_path, sizeof(resolv_conf_path),
-             "/tmp/check_dns_XXXXXX");
+    snprintf(resolv_conf_path, sizeof(resolv_conf_path), "/tmp/check_dns_XXXXXX");
     int fd = mkstemp(resolv_conf_path);
     if (fd < 0)
         return EXIT_FAILURE;
@@ -1404,10 +1376,7 @@ int main(void)
     close(fd);
     setenv("STUBRES_RESOLV_CONF", resolv_conf_path, 1);
 
-    SRunner *sr = srunner_create(dns_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = run_suite(dns_suite());
     unlink(resolv_conf_path);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }

@@ -10,6 +10,8 @@
 #include "doh-internal.h"
 #include <stubres/wire.h>
 
+#include "check-main.h"
+
 /* RFC 4648 section 10 vectors, unpadded, plus the two characters that
  * differ between base64 and base64url. */
 static const struct {
@@ -220,36 +222,16 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-static Suite *doh_suite(void)
-{
-    Suite *s = suite_create("doh");
-    TCase *tc = tcase_create("base64url");
-
-    tcase_add_loop_test(tc, test_base64url_vectors, 0,
-                        (int)(sizeof(b64_vectors) / sizeof(b64_vectors[0])));
-    tcase_add_test(tc, test_base64url_rfc8484);
-    tcase_add_test(tc, test_base64url_no_room);
-    tcase_add_test(tc, test_base64url_every_length);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("url");
-    tcase_add_test(tc, test_url_get);
-    tcase_add_test(tc, test_url_json);
-    tcase_add_test(tc, test_url_json_escapes);
-    tcase_add_test(tc, test_url_json_bad_name);
-    tcase_add_test(tc, test_media_type);
-    tcase_add_test(tc, test_alloc_failures);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(doh_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("doh");
+    TCase *tc = add_tcase(
+        s, "base64url", NULL, NULL,
+        TESTS(test_base64url_rfc8484, test_base64url_no_room, test_base64url_every_length));
+    tcase_add_loop_test(tc, test_base64url_vectors, 0,
+                        (int)(sizeof(b64_vectors) / sizeof(b64_vectors[0])));
+    add_tcase(s, "url", NULL, NULL,
+              TESTS(test_url_get, test_url_json, test_url_json_escapes, test_url_json_bad_name,
+                    test_media_type, test_alloc_failures));
+    return run_suite(s);
 }

@@ -14,6 +14,8 @@
 #include "doh-internal.h"
 #include <stubres/wire.h>
 
+#include "check-main.h"
+
 /* The question every test asks unless it says otherwise. */
 static uint8_t qwire[SR_NAME_MAX_WIRE];
 static sr_doh_question_t qdef;
@@ -723,48 +725,20 @@ START_TEST(test_alloc_failures)
 }
 END_TEST
 
-static Suite *doh_json_suite(void)
-{
-    Suite *s = suite_create("doh_json");
-    TCase *tc = tcase_create("convert");
-
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, test_google_mx);
-    tcase_add_test(tc, test_cloudflare_flags);
-    tcase_add_test(tc, test_minimal_body);
-    tcase_add_test(tc, test_nxdomain_soa);
-    tcase_add_test(tc, test_extended_rcode);
-    tcase_add_test(tc, test_sections_and_cname_chain);
-    tcase_add_test(tc, test_owner_case_kept);
-    tcase_add_test(tc, test_type_as_mnemonic);
-    tcase_add_loop_test(tc, test_record_type, 0, (int)(sizeof(type_cases) / sizeof(type_cases[0])));
-    tcase_add_test(tc, test_txt_forms);
-    tcase_add_test(tc, test_txt_long_literal);
-    tcase_add_test(tc, test_class_not_in_is_notimp);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("errors");
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_loop_test(tc, test_bad_body, 0, (int)(sizeof(bad_bodies) / sizeof(bad_bodies[0])));
-    tcase_add_test(tc, test_duplicate_key_is_error);
-    tcase_add_test(tc, test_embedded_nul);
-    tcase_add_test(tc, test_body_too_large);
-    tcase_add_test(tc, test_answer_exceeds_64k);
-    tcase_add_test(tc, test_huge_rdata);
-    tcase_add_test(tc, test_deep_nesting);
-    tcase_add_test(tc, test_detail_may_be_null);
-    tcase_add_test(tc, test_alloc_failures);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(doh_json_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("doh_json");
+    TCase *tc =
+        add_tcase(s, "convert", setup, NULL,
+                  TESTS(test_google_mx, test_cloudflare_flags, test_minimal_body, test_nxdomain_soa,
+                        test_extended_rcode, test_sections_and_cname_chain, test_owner_case_kept,
+                        test_type_as_mnemonic, test_txt_forms, test_txt_long_literal,
+                        test_class_not_in_is_notimp));
+    tcase_add_loop_test(tc, test_record_type, 0, (int)(sizeof(type_cases) / sizeof(type_cases[0])));
+    tc = add_tcase(s, "errors", setup, NULL,
+                   TESTS(test_duplicate_key_is_error, test_embedded_nul, test_body_too_large,
+                         test_answer_exceeds_64k, test_huge_rdata, test_deep_nesting,
+                         test_detail_may_be_null, test_alloc_failures));
+    tcase_add_loop_test(tc, test_bad_body, 0, (int)(sizeof(bad_bodies) / sizeof(bad_bodies[0])));
+    return run_suite(s);
 }

@@ -11,6 +11,7 @@
 #include <stubres/wire.h>
 
 #include "forwarder.h"
+#include "check-main.h"
 
 /* A query for www.example.test A with id 0x1234, RD, plus extra bytes. */
 static size_t make_query(uint8_t *p, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
@@ -254,25 +255,11 @@ START_TEST(test_random_garbage)
 }
 END_TEST
 
-static Suite *forwarder_suite(void)
-{
-    Suite *s = suite_create("forwarder");
-    TCase *tc = tcase_create("parse");
-    tcase_add_test(tc, test_good_query);
-    tcase_add_test(tc, test_dropped);
-    tcase_add_test(tc, test_formerr);
-    tcase_add_test(tc, test_other_verdicts);
-    tcase_add_test(tc, test_error_replies);
-    tcase_add_test(tc, test_random_garbage);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(forwarder_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("forwarder");
+    add_tcase(s, "parse", NULL, NULL,
+              TESTS(test_good_query, test_dropped, test_formerr, test_other_verdicts,
+                    test_error_replies, test_random_garbage));
+    return run_suite(s);
 }

@@ -12,6 +12,7 @@
 
 #include "lib-internal.h"
 #include "testutil.h"
+#include "check-main.h"
 
 /* Parse hex with a fresh message whose packet copy is exactly as long as
  * the input, so that ASan sees any read past it. */
@@ -22,8 +23,7 @@ static sr_status_t parse_hex(const char *hex, unsigned flags)
     uint8_t *exact = malloc(n ? n : 1);
     ck_assert_ptr_nonnull(exact);
     memcpy(exact, buf, n);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     sr_status_t st = sr_msg_parse(msg, exact, n, flags);
     if (st != SR_OK) {
         /* A failed parse leaves a reason and nothing else. */
@@ -172,8 +172,7 @@ START_TEST(test_too_long)
     size_t n = 65536;
     uint8_t *m = calloc(1, n);
     ck_assert_ptr_nonnull(m);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_E_FORMERR);
     /* 65535 zero bytes are a header of no counts and ignored trailing bytes */
     ck_assert_int_eq(sr_msg_parse(msg, m, n - 1, 0), SR_OK);
@@ -193,8 +192,7 @@ START_TEST(test_edns)
             "0001", "0004") "c0000201"
                             "00 0029 04d0 01 00 8000 0010 000a 0002 abcd 000c 0000 0008 0002 ffff",
         m, sizeof(m));
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_OK);
     const sr_edns_t *e = sr_msg_edns(msg);
     ck_assert(e->present);
@@ -240,8 +238,7 @@ START_TEST(test_every_truncation)
                 uint8_t *p = malloc(cut ? cut : 1);
                 ck_assert_ptr_nonnull(p);
                 memcpy(p, v[i].msg, cut);
-                sr_msg_t *msg = sr_msg_new();
-                ck_assert_ptr_nonnull(msg);
+                sr_msg_t *msg = tu_msg_new();
                 sr_status_t st = sr_msg_parse(msg, p, cut, flags);
                 ck_assert_msg(st == SR_E_MSG_TOO_SHORT || st == SR_E_FORMERR,
                               "%s cut at %zu: status %d", v[i].name, cut, st);
@@ -297,10 +294,9 @@ START_TEST(test_steady_state_no_alloc)
 {
     size_t n;
     tu_vec_t *v = tu_load_vecs(&n);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     for (size_t i = 0; i < n; i++)
-        ck_assert_int_eq(sr_msg_parse(msg, v[i].msg, v[i].len, 0), SR_OK);
+        tu_parse_vec(msg, &v[i]);
     sr_alloc_fail_after(0);
     for (int round = 0; round < 3; round++) {
         for (size_t i = 0; i < n; i++) {
@@ -323,13 +319,12 @@ START_TEST(test_reuse_after_error)
 {
     size_t n;
     tu_vec_t *v = tu_load_vecs(&n);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     for (size_t i = 0; i < n; i++) {
-        ck_assert_int_eq(sr_msg_parse(msg, v[i].msg, v[i].len, 0), SR_OK);
+        tu_parse_vec(msg, &v[i]);
         ck_assert_int_ne(sr_msg_parse(msg, v[i].msg, v[i].len - 1, 0), SR_OK);
         ck_assert_str_ne(sr_msg_error(msg), "");
-        ck_assert_int_eq(sr_msg_parse(msg, v[i].msg, v[i].len, 0), SR_OK);
+        tu_parse_vec(msg, &v[i]);
         ck_assert_str_eq(sr_msg_error(msg), "");
         ck_assert_uint_eq(sr_msg_rr_count(msg), v[i].nrr);
         if (v[i].qdcount > 0)
@@ -366,33 +361,16 @@ START_TEST(test_question_forms)
 }
 END_TEST
 
-static Suite *msg_suite(void)
-{
-    Suite *s = suite_create("msg");
-    TCase *tc = tcase_create("malformed");
-    tcase_add_test(tc, test_malformed);
-    tcase_add_test(tc, test_name_length_limit);
-    tcase_add_test(tc, test_too_long);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("parse");
-    tcase_add_test(tc, test_edns);
-    tcase_add_test(tc, test_question_forms);
-    tcase_add_test(tc, test_reuse_after_error);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("exhaustive");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_every_truncation);
-    tcase_add_test(tc, test_alloc_failures);
-    tcase_add_test(tc, test_steady_state_no_alloc);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(msg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("msg");
+    add_tcase(s, "malformed", NULL, NULL,
+              TESTS(test_malformed, test_name_length_limit, test_too_long));
+    add_tcase(s, "parse", NULL, NULL,
+              TESTS(test_edns, test_question_forms, test_reuse_after_error));
+    TCase *tc =
+        add_tcase(s, "exhaustive", NULL, NULL,
+                  TESTS(test_every_truncation, test_alloc_failures, test_steady_state_no_alloc));
+    tcase_set_timeout(tc, 300);
+    return run_suite(s);
 }

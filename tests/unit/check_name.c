@@ -9,6 +9,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 /* Text -> wire, compared with the expected wire in hex. */
 static void from_text_ok(const char *text, const char *hex)
@@ -316,64 +317,56 @@ START_TEST(test_equal)
 }
 END_TEST
 
+/* sr_name_idn: input, output room, status, and the name it gives. */
+static const struct {
+    const char *in;
+    size_t cap;
+    sr_status_t want;
+    const char *out; /* NULL: not checked */
+} IDN_CASES[] = {
+    {"m\xc3\xbcnchen.de", SR_NAME_MAX_TEXT, SR_OK, "xn--mnchen-3ya.de"},
+    /* UTS#46 mapping: upper case folds; non-transitional: sharp s stays. */
+    {"B\xc3\xbc"
+     "cher.example",
+     SR_NAME_MAX_TEXT, SR_OK, "xn--bcher-kva.example"},
+    {"fa\xc3\x9f.de", SR_NAME_MAX_TEXT, SR_OK, "xn--fa-hia.de"},
+    /* NFC: u + combining diaeresis is the same name as u-umlaut. */
+    {"mu\xcc\x88nchen.de", SR_NAME_MAX_TEXT, SR_OK, "xn--mnchen-3ya.de"},
+    /* ASCII is left exactly as it is. */
+    {"WWW.Example.COM.", SR_NAME_MAX_TEXT, SR_OK, "WWW.Example.COM."},
+    {"_sip._tcp.example", SR_NAME_MAX_TEXT, SR_OK, "_sip._tcp.example"},
+    /* Not UTF-8; a disallowed code point (U+2603 SNOWMAN). */
+    {"\xff\xfe.com", SR_NAME_MAX_TEXT, SR_E_INVAL, NULL},
+    {"\xe2\x98\x83.com", SR_NAME_MAX_TEXT, SR_E_INVAL, NULL},
+    {NULL, SR_NAME_MAX_TEXT, SR_E_INVAL, NULL},
+    /* The output buffer. */
+    {"m\xc3\xbcnchen.de", 17, SR_E_NOBUFS, NULL},
+    {"m\xc3\xbcnchen.de", 18, SR_OK, NULL},
+    {"abc", 3, SR_E_NOBUFS, NULL},
+};
+
 START_TEST(test_idn)
 {
     char out[SR_NAME_MAX_TEXT];
-    ck_assert_int_eq(sr_name_idn("m\xc3\xbcnchen.de", out, sizeof(out)), SR_OK);
-    ck_assert_str_eq(out, "xn--mnchen-3ya.de");
-    /* UTS#46 mapping: upper case folds; non-transitional: sharp s stays. */
-    ck_assert_int_eq(sr_name_idn("B\xc3\xbc"
-                                 "cher.example",
-                                 out, sizeof(out)),
-                     SR_OK);
-    ck_assert_str_eq(out, "xn--bcher-kva.example");
-    ck_assert_int_eq(sr_name_idn("fa\xc3\x9f.de", out, sizeof(out)), SR_OK);
-    ck_assert_str_eq(out, "xn--fa-hia.de");
-    /* NFC: u + combining diaeresis is the same name as u-umlaut. */
-    ck_assert_int_eq(sr_name_idn("mu\xcc\x88nchen.de", out, sizeof(out)), SR_OK);
-    ck_assert_str_eq(out, "xn--mnchen-3ya.de");
-    /* ASCII is left exactly as it is. */
-    ck_assert_int_eq(sr_name_idn("WWW.Example.COM.", out, sizeof(out)), SR_OK);
-    ck_assert_str_eq(out, "WWW.Example.COM.");
-    ck_assert_int_eq(sr_name_idn("_sip._tcp.example", out, sizeof(out)), SR_OK);
-    ck_assert_str_eq(out, "_sip._tcp.example");
-    /* Not UTF-8; a disallowed code point (U+2603 SNOWMAN). */
-    ck_assert_int_eq(sr_name_idn("\xff\xfe.com", out, sizeof(out)), SR_E_INVAL);
-    ck_assert_int_eq(sr_name_idn("\xe2\x98\x83.com", out, sizeof(out)), SR_E_INVAL);
-    ck_assert_int_eq(sr_name_idn(NULL, out, sizeof(out)), SR_E_INVAL);
-    /* The output buffer. */
-    ck_assert_int_eq(sr_name_idn("m\xc3\xbcnchen.de", out, 17), SR_E_NOBUFS);
-    ck_assert_int_eq(sr_name_idn("m\xc3\xbcnchen.de", out, 18), SR_OK);
-    ck_assert_int_eq(sr_name_idn("abc", out, 3), SR_E_NOBUFS);
+    const char *in = IDN_CASES[_i].in;
+    sr_status_t st = sr_name_idn(in, out, IDN_CASES[_i].cap);
+
+    ck_assert_msg(st == IDN_CASES[_i].want, "row %d (%s): status %d, want %d", _i,
+                  in != NULL ? in : "NULL", st, IDN_CASES[_i].want);
+    if (IDN_CASES[_i].out != NULL)
+        ck_assert_msg(strcmp(out, IDN_CASES[_i].out) == 0, "row %d: \"%s\", want \"%s\"", _i, out,
+                      IDN_CASES[_i].out);
 }
 END_TEST
 
-static Suite *name_suite(void)
-{
-    Suite *s = suite_create("name");
-    TCase *tc = tcase_create("text");
-    tcase_add_test(tc, test_from_text);
-    tcase_add_test(tc, test_from_text_errors);
-    tcase_add_test(tc, test_to_text);
-    tcase_add_test(tc, test_max_text);
-    tcase_add_test(tc, test_round_trip);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("wire");
-    tcase_add_test(tc, test_unpack);
-    tcase_add_test(tc, test_unpack_pointer_rules);
-    tcase_add_test(tc, test_equal);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("idn");
-    tcase_add_test(tc, test_idn);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(name_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("name");
+    add_tcase(
+        s, "text", NULL, NULL,
+        TESTS(test_from_text, test_from_text_errors, test_to_text, test_max_text, test_round_trip));
+    add_tcase(s, "wire", NULL, NULL, TESTS(test_unpack, test_unpack_pointer_rules, test_equal));
+    TCase *tc = add_tcase(s, "idn", NULL, NULL, NULL);
+    tcase_add_loop_test(tc, test_idn, 0, (int)(sizeof(IDN_CASES) / sizeof(IDN_CASES[0])));
+    return run_suite(s);
 }

@@ -14,6 +14,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "pool.h"
+#include "check-main.h"
 
 static char resolv_path[300];
 
@@ -326,32 +327,14 @@ START_TEST(test_health_survives_a_new_pool)
 }
 END_TEST
 
-static Suite *pool_suite(void)
-{
-    Suite *s = suite_create("pool");
-    TCase *tc = tcase_create("lists");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_pool_from_upstream_keys);
-    tcase_add_test(tc, test_pool_matches);
-    tcase_add_test(tc, test_never_plaintext_for_encrypted);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("strategies");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_failover);
-    tcase_add_test(tc, test_backoff_grows);
-    tcase_add_test(tc, test_all_down_tries_the_best);
-    tcase_add_test(tc, test_round_robin);
-    tcase_add_test(tc, test_fastest);
-    tcase_add_test(tc, test_health_survives_a_new_pool);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(pool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("pool");
+    add_tcase(s, "lists", setup, teardown,
+              TESTS(test_pool_from_upstream_keys, test_pool_matches,
+                    test_never_plaintext_for_encrypted));
+    add_tcase(s, "strategies", setup, teardown,
+              TESTS(test_failover, test_backoff_grows, test_all_down_tries_the_best,
+                    test_round_robin, test_fastest, test_health_survives_a_new_pool));
+    return run_suite(s);
 }

@@ -10,6 +10,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 static uint8_t *read_vector(const char *name, size_t *len)
 {
@@ -59,8 +60,7 @@ START_TEST(test_fields_read_back)
     size_t len;
     sr_query_opts_t o = {.id = 77, .rd = false, .cd = true, .edns_size = 4096};
     build("a.b", 15, &o, buf, sizeof(buf), &len, SR_OK);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, buf, len, 0), SR_OK);
     ck_assert_uint_eq(sr_msg_id(msg), 77);
     ck_assert_uint_eq(sr_msg_flags(msg), SR_FLAG_CD);
@@ -95,8 +95,7 @@ START_TEST(test_padding)
     static const uint16_t blocks[] = {128, 468, 1, 7, 512};
     uint8_t buf[2048];
     char name[300];
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
         for (int l = 1; l <= 63; l++) {
             memset(name, 'x', (size_t)l);
@@ -169,24 +168,11 @@ START_TEST(test_bad_arguments)
 }
 END_TEST
 
-static Suite *query_suite(void)
-{
-    Suite *s = suite_create("query");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_same_as_dnspython);
-    tcase_add_test(tc, test_fields_read_back);
-    tcase_add_test(tc, test_padding);
-    tcase_add_test(tc, test_small_buffers);
-    tcase_add_test(tc, test_bad_arguments);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(query_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("query");
+    add_tcase(s, "core", NULL, NULL,
+              TESTS(test_same_as_dnspython, test_fields_read_back, test_padding, test_small_buffers,
+                    test_bad_arguments));
+    return run_suite(s);
 }

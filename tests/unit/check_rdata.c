@@ -11,6 +11,7 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 /* The 25 types of the class reference. */
 static const uint16_t ref_types[] = {
@@ -166,10 +167,9 @@ START_TEST(test_field_lookup_and_names)
 {
     size_t n;
     tu_vec_t *v = tu_load_vecs(&n);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     for (size_t i = 0; i < n; i++) {
-        ck_assert_int_eq(sr_msg_parse(msg, v[i].msg, v[i].len, 0), SR_OK);
+        tu_parse_vec(msg, &v[i]);
         for (size_t j = 0; j < sr_msg_rr_count(msg); j++) {
             const sr_rr_t *rr = sr_msg_rr(msg, j);
             const char *const *names = sr_type_fields(rr->type);
@@ -252,8 +252,7 @@ static sr_status_t decode_one(uint16_t type, uint16_t rclass, const char *hex, c
     uint8_t rd[9000], m[9100];
     size_t rdlen = tu_unhex(hex, rd, sizeof(rd));
     size_t len = tu_one_rr(m, sizeof(m), type, rclass, rd, rdlen);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     sr_status_t st = sr_msg_parse(msg, m, len, 0);
     /* The no-fields parse validates exactly as much. */
     sr_msg_t *msg2 = sr_msg_new();
@@ -409,8 +408,7 @@ START_TEST(test_pointer_target_beyond_rdata)
     size_t n = tu_unhex("1234 8180 0000 0001 0000 0000"
                         "00 000f 0001 04616263 0004 000ac011 00",
                         m, sizeof(m));
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, m, n, SR_PARSE_NO_FIELDS), SR_OK);
     ck_assert_int_eq(sr_msg_parse(msg, m, n, 0), SR_OK);
     const sr_rr_t *rr = sr_msg_rr(msg, 0);
@@ -467,8 +465,7 @@ START_TEST(test_arena_growth)
             len += SLEN;
         }
     }
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     ck_assert_int_eq(sr_msg_parse(msg, m, len, 0), SR_OK);
     ck_assert_uint_eq(sr_msg_rr_count(msg), N);
     for (int r = 0; r < N; r++) {
@@ -484,33 +481,16 @@ START_TEST(test_arena_growth)
 }
 END_TEST
 
-static Suite *rdata_suite(void)
-{
-    Suite *s = suite_create("rdata");
-    TCase *tc = tcase_create("vectors");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_vectors_fields);
-    tcase_add_test(tc, test_vectors_no_fields);
-    tcase_add_test(tc, test_vectors_cover_every_type);
-    tcase_add_test(tc, test_field_lookup_and_names);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("decoders");
-    tcase_add_test(tc, test_type_fields_table);
-    tcase_add_test(tc, test_zero_length_rdata);
-    tcase_add_test(tc, test_length_mismatch);
-    tcase_add_test(tc, test_text_edges);
-    tcase_add_test(tc, test_wks_map_limits);
-    tcase_add_test(tc, test_pointer_target_beyond_rdata);
-    tcase_add_test(tc, test_arena_growth);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(rdata_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("rdata");
+    TCase *tc = add_tcase(s, "vectors", NULL, NULL,
+                          TESTS(test_vectors_fields, test_vectors_no_fields,
+                                test_vectors_cover_every_type, test_field_lookup_and_names));
+    tcase_set_timeout(tc, 60);
+    add_tcase(s, "decoders", NULL, NULL,
+              TESTS(test_type_fields_table, test_zero_length_rdata, test_length_mismatch,
+                    test_text_edges, test_wks_map_limits, test_pointer_target_beyond_rdata,
+                    test_arena_growth));
+    return run_suite(s);
 }

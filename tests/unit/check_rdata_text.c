@@ -12,14 +12,14 @@
 #include <stubres/wire.h>
 
 #include "testutil.h"
+#include "check-main.h"
 
 /* Decode wire RDATA of class IN into fields joined with '|'. */
 static void decode(uint16_t type, const uint8_t *rd, size_t rdlen, char *out, size_t cap)
 {
     static uint8_t m[70000];
     size_t len = tu_one_rr(m, sizeof(m), type, SR_CLASS_IN, rd, rdlen);
-    sr_msg_t *msg = sr_msg_new();
-    ck_assert_ptr_nonnull(msg);
+    sr_msg_t *msg = tu_msg_new();
     sr_status_t st = sr_msg_parse(msg, m, len, 0);
     ck_assert_msg(st == SR_OK, "type %u: %s", type, sr_msg_error(msg));
     const sr_rr_t *rr = sr_msg_rr(msg, 0);
@@ -253,23 +253,10 @@ START_TEST(test_small_buffers)
 }
 END_TEST
 
-static Suite *rdata_text_suite(void)
-{
-    Suite *s = suite_create("rdata_text");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_vectors_round_trip);
-    tcase_add_test(tc, test_every_type);
-    tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_small_buffers);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(rdata_text_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("rdata_text");
+    add_tcase(s, "core", NULL, NULL,
+              TESTS(test_vectors_round_trip, test_every_type, test_errors, test_small_buffers));
+    return run_suite(s);
 }

@@ -9,6 +9,8 @@
 
 #include <stubres/upstream.h>
 
+#include "check-main.h"
+
 static char path[64];
 
 static void write_file(const char *text)
@@ -118,29 +120,11 @@ START_TEST(test_environment)
 }
 END_TEST
 
-static Suite *resolvconf_suite(void)
-{
-    Suite *s = suite_create("resolvconf");
-    TCase *tc = tcase_create("parse");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, test_plain);
-    tcase_add_test(tc, test_comments_and_junk);
-    tcase_add_test(tc, test_ipv6);
-    tcase_add_test(tc, test_none);
-    tcase_add_test(tc, test_long_lines);
-    tcase_add_test(tc, test_small_buffer);
-    tcase_add_test(tc, test_environment);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(resolvconf_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("resolvconf");
+    add_tcase(s, "parse", NULL, teardown,
+              TESTS(test_plain, test_comments_and_junk, test_ipv6, test_none, test_long_lines,
+                    test_small_buffer, test_environment));
+    return run_suite(s);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "check-main.h"
 #include "spec.h"
 
 static char resolv_path[300];
@@ -287,30 +288,12 @@ START_TEST(test_first_nameserver)
 }
 END_TEST
 
-static Suite *spec_suite(void)
-{
-    Suite *s = suite_create("spec");
-    TCase *tc = tcase_create("parse");
-    tcase_add_test(tc, test_spec_good);
-    tcase_add_test(tc, test_spec_bad);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("list");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, test_list_servers_first);
-    tcase_add_test(tc, test_list_dns_server);
-    tcase_add_test(tc, test_list_resolv_conf);
-    tcase_add_test(tc, test_list_refusals);
-    tcase_add_test(tc, test_list_resolv_conf_lines);
-    tcase_add_test(tc, test_first_nameserver);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(spec_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("spec");
+    add_tcase(s, "parse", NULL, NULL, TESTS(test_spec_good, test_spec_bad));
+    add_tcase(s, "list", setup, teardown,
+              TESTS(test_list_servers_first, test_list_dns_server, test_list_resolv_conf,
+                    test_list_refusals, test_list_resolv_conf_lines, test_first_nameserver));
+    return run_suite(s);
 }

@@ -17,31 +17,12 @@
 
 #include <stubres/upstream.h>
 
+#include "check-main.h"
 #include "xport-helpers.h"
 
 static struct event_base *base;
 static fake_t *fake;
 static test_pki_t pki;
-
-struct result {
-    int done;
-    sr_status_t status;
-    uint8_t resp[4096];
-    size_t len;
-    sr_xfer_info_t info;
-};
-
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
-                    const sr_xfer_info_t *info)
-{
-    struct result *r = arg;
-    r->done++;
-    r->status = status;
-    r->len = len;
-    if (resp != NULL && len <= sizeof(r->resp))
-        memcpy(r->resp, resp, len);
-    r->info = *info;
-}
 
 /* What the events saw. */
 struct seen {
@@ -93,11 +74,6 @@ static void on_ssl_status(void *arg, const char *addr, uint16_t port, const char
         s->saw_resumed = true;
 }
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
 static void setup_with(SSL_CTX *(*pick)(void))
 {
     setenv("STUBRES_RESOLV_CONF", "/nonexistent/resolv.conf", 1);
@@ -132,22 +108,26 @@ static void teardown(void)
     event_base_free(base);
 }
 
-static void cfg_init(sr_upstream_cfg_t *cfg)
+/* What every upstream of this suite is: TLS, dns.test, the test CA. */
+static void tls_prepare(sr_upstream_cfg_t *cfg)
 {
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->proto = SR_PROTO_TLS;
-    cfg->server = "127.0.0.1";
-    cfg->port = fake_port(fake);
     cfg->tls_name = "dns.test";
     cfg->ca_file = pki.ca_file;
 }
 
+static void cfg_init(sr_upstream_cfg_t *cfg)
+{
+    upstream_cfg_init(cfg, SR_PROTO_TLS, fake_port(fake));
+    tls_prepare(cfg);
+}
+
+static const sr_upstream_events_t EVENTS = {
+    .on_ssl_server_authentication = on_auth, .on_ssl_status = on_ssl_status, .arg = &seen};
+
 static sr_upstream_t *mk_cfg(const sr_upstream_cfg_t *cfg)
 {
-    sr_upstream_events_t ev = {
-        .on_ssl_server_authentication = on_auth, .on_ssl_status = on_ssl_status, .arg = &seen};
     sr_status_t st;
-    sr_upstream_t *up = sr_upstream_new(base, cfg, &ev, &st);
+    sr_upstream_t *up = sr_upstream_new(base, cfg, &EVENTS, &st);
     ck_assert_msg(up != NULL, "sr_upstream_new: %d", st);
     return up;
 }
@@ -159,26 +139,18 @@ static sr_upstream_t *mk(void)
     return mk_cfg(&cfg);
 }
 
-static void ask(sr_upstream_t *up, uint16_t id, const char *name, struct result *r)
-{
-    uint8_t q[512];
-    size_t qlen = make_query(q, sizeof(q), id, name, 1);
-    sr_status_t st;
-    ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 3000, on_done, r, &st));
-}
-
 /* ---- verdicts ---- */
 
 START_TEST(test_good_certificate)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_t *up = mk();
     sr_upstream_stats_t s;
 
     char name[64];
     snprintf(name, sizeof(name), "tls://127.0.0.1:%u#dns.test", fake_port(fake));
     ck_assert_str_eq(sr_upstream_name(up), name);
-    ask(up, 0x4242, "www.example.test", &r);
+    ask_query(up, 0x4242, "www.example.test", 3000, &r);
     ck_assert(run_until(base, &r.done, 1, 3000));
     ck_assert_int_eq(r.status, SR_OK);
     ck_assert_uint_eq(get16(r.resp), 0x4242);
@@ -207,69 +179,9 @@ START_TEST(test_good_certificate)
 }
 END_TEST
 
-START_TEST(test_ip_address_name)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-
-    cfg_init(&cfg);
-    cfg.tls_name = NULL; /* match the IP SAN 127.0.0.1 */
-    up = mk_cfg(&cfg);
-    ask(up, 1, "www.example.test", &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_str_eq(seen.status, "OK");
-    ck_assert_str_eq(fake_last_sni(fake), "(none)"); /* no SNI for an IP */
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_wrong_name)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-
-    cfg_init(&cfg);
-    cfg.tls_name = "other.test";
-    seen.flip = _i; /* 0: leave the verdict, 1: the handler accepts */
-    up = mk_cfg(&cfg);
-    ask(up, 2, "www.example.test", &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_str_eq(seen.status, "certificate name mismatch");
-    ck_assert(!seen.accept_in);
-    if (_i == 0) {
-        ck_assert_int_eq(r.status, SR_E_SSL_CERT_VERIFY);
-        ck_assert_int_eq(r.status, 280);
-        /* nothing was sent on a rejected connection */
-        ck_assert_int_eq(fake_queries(fake), 0);
-    } else {
-        ck_assert_int_eq(r.status, SR_OK);
-    }
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_handler_rejects_good_certificate)
-{
-    struct result r = {0};
-    sr_upstream_t *up;
-
-    seen.flip = -1;
-    up = mk();
-    ask(up, 3, "www.example.test", &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert(seen.accept_in);
-    ck_assert_int_eq(r.status, 280);
-    ck_assert_int_eq(fake_queries(fake), 0);
-    sr_upstream_free(up);
-}
-END_TEST
-
 START_TEST(test_untrusted_ca)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     char empty[128];
@@ -295,77 +207,6 @@ START_TEST(test_untrusted_ca)
 }
 END_TEST
 
-START_TEST(test_self_signed)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-
-    cfg_init(&cfg);
-    cfg.insecure = _i == 1;
-    up = mk_cfg(&cfg);
-    ask(up, 4, "www.example.test", &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_str_eq(seen.status, "self-signed certificate");
-    if (_i == 0) {
-        ck_assert(!seen.accept_in);
-        ck_assert_int_eq(r.status, SR_E_SSL_CHAIN_VERIFY);
-    } else {
-        ck_assert(seen.accept_in); /* insecure: accept whatever */
-        ck_assert_int_eq(r.status, SR_OK);
-    }
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_pins_self_signed)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    char pins[200];
-
-    cfg_init(&cfg);
-    if (_i == 0) {
-        cfg.spki_pins = pki.self_pin; /* pin match is the authentication */
-    } else if (_i == 1) {
-        snprintf(pins, sizeof(pins), "%s, %s", pki.good_pin, pki.self_pin);
-        cfg.spki_pins = pins; /* any pin of the set */
-    } else {
-        cfg.spki_pins = pki.good_pin; /* mismatch */
-    }
-    up = mk_cfg(&cfg);
-    ask(up, 5, "www.example.test", &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    if (_i < 2) {
-        ck_assert_int_eq(r.status, SR_OK);
-        ck_assert_str_eq(seen.status, "OK");
-    } else {
-        ck_assert_int_eq(r.status, 280);
-        ck_assert_str_eq(seen.status, "pin mismatch");
-    }
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_pins_good)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    char pins[120];
-
-    cfg_init(&cfg);
-    snprintf(pins, sizeof(pins), "pin-sha256=\"%s\"", _i == 0 ? pki.good_pin : pki.self_pin);
-    cfg.spki_pins = pins;
-    up = mk_cfg(&cfg);
-    ask(up, 6, "www.example.test", &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, _i == 0 ? SR_OK : SR_E_SSL_CERT_VERIFY);
-    sr_upstream_free(up);
-}
-END_TEST
-
 START_TEST(test_bad_pins)
 {
     static const char *const bad[] = {
@@ -388,24 +229,152 @@ START_TEST(test_bad_pins)
 }
 END_TEST
 
+/* ---- one query per verdict, as a table ---- */
+
+static void t_no_name(sr_upstream_cfg_t *cfg, int variant)
+{
+    (void)variant;
+    cfg->tls_name = NULL; /* match the IP SAN 127.0.0.1 */
+}
+
+static void t_other_name(sr_upstream_cfg_t *cfg, int variant)
+{
+    (void)variant;
+    cfg->tls_name = "other.test";
+}
+
+static void t_insecure(sr_upstream_cfg_t *cfg, int variant)
+{
+    (void)variant;
+    cfg->insecure = true;
+}
+
+/* 0: the self-signed pin, 1: both pins, 2: the good pin, 3 and 4: the
+ * good and the self-signed pin in RFC 7469's pin-sha256="..." form. */
+static void t_pins(sr_upstream_cfg_t *cfg, int variant)
+{
+    static char pins[200];
+    if (variant == 0)
+        snprintf(pins, sizeof(pins), "%s", pki.self_pin); /* pin match is the authentication */
+    else if (variant == 1)
+        snprintf(pins, sizeof(pins), "%s, %s", pki.good_pin, pki.self_pin); /* any of the set */
+    else if (variant == 2)
+        snprintf(pins, sizeof(pins), "%s", pki.good_pin);
+    else
+        snprintf(pins, sizeof(pins), "pin-sha256=\"%s\"",
+                 variant == 3 ? pki.good_pin : pki.self_pin);
+    cfg->spki_pins = pins;
+}
+
+struct tls_case {
+    xq_case_t q;
+    int flip;              /* seen.flip: what the handler does to the verdict */
+    const char *want_auth; /* the verdict's status, or NULL */
+    int want_accept_in;    /* the verdict the handler got (0 or 1), or -1 */
+    const char *want_sni;  /* what the server saw, or NULL */
+};
+
+/* XQ_ROW (xport-helpers.h), flip, want_auth, want_accept_in, want_sni */
+#define EQ XQ_EQ
+/* Served with the good certificate. */
+static const struct tls_case GOOD_CASES[] = {
+    {XQ_ROW("an IP address as the name", t_no_name, NULL, 0, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_OK)),
+     0, "OK", -1, "(none)"}, /* no SNI for an IP */
+    /* nothing was sent on a rejected connection */
+    {XQ_ROW("the wrong name", t_other_name, NULL, 0, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_E_SSL_CERT_VERIFY), EQ(XQ_STATUS, 280), EQ(XQ_F_QUERIES, 0)),
+     0, "certificate name mismatch", 0, NULL},
+    {XQ_ROW("the wrong name, the handler accepts", t_other_name, NULL, 0, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_OK)),
+     1, "certificate name mismatch", 0, NULL},
+    {XQ_ROW("the handler rejects a good certificate", NULL, NULL, 0, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, 280), EQ(XQ_F_QUERIES, 0)),
+     -1, NULL, 1, NULL},
+    {XQ_ROW("the good pin", t_pins, NULL, 3, 2, NULL, 3000, 3000, EQ(XQ_STATUS, SR_OK)), 0, NULL,
+     -1, NULL},
+    {XQ_ROW("the other pin", t_pins, NULL, 4, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_E_SSL_CERT_VERIFY)),
+     0, NULL, -1, NULL},
+};
+
+/* Served with the self-signed certificate. */
+static const struct tls_case SELF_CASES[] = {
+    {XQ_ROW("self-signed", NULL, NULL, 0, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_E_SSL_CHAIN_VERIFY)),
+     0, "self-signed certificate", 0, NULL},
+    /* insecure: accept whatever */
+    {XQ_ROW("self-signed, insecure", t_insecure, NULL, 0, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_OK)),
+     0, "self-signed certificate", 1, NULL},
+    {XQ_ROW("self-signed, its pin", t_pins, NULL, 0, 2, NULL, 3000, 3000, EQ(XQ_STATUS, SR_OK)), 0,
+     "OK", -1, NULL},
+    {XQ_ROW("self-signed, a set with its pin", t_pins, NULL, 1, 2, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_OK)),
+     0, "OK", -1, NULL},
+    {XQ_ROW("self-signed, another pin", t_pins, NULL, 2, 2, NULL, 3000, 3000, EQ(XQ_STATUS, 280)),
+     0, "pin mismatch", -1, NULL},
+};
+
+static void run_tls_case(const struct tls_case *c)
+{
+    xq_env_t env = {.base = base, .fake = fake, .ev = &EVENTS, .prepare = tls_prepare};
+
+    seen.flip = c->flip;
+    xq_run(&env, &c->q, SR_PROTO_TLS);
+    if (c->want_auth != NULL)
+        ck_assert_msg(strcmp(seen.status, c->want_auth) == 0, "%s: verdict \"%s\", want \"%s\"",
+                      c->q.name, seen.status, c->want_auth);
+    if (c->want_accept_in >= 0)
+        ck_assert_msg(seen.accept_in == (c->want_accept_in == 1), "%s: accept_in %d", c->q.name,
+                      seen.accept_in);
+    if (c->want_sni != NULL)
+        ck_assert_msg(strcmp(fake_last_sni(fake), c->want_sni) == 0, "%s: SNI \"%s\", want \"%s\"",
+                      c->q.name, fake_last_sni(fake), c->want_sni);
+}
+
+START_TEST(test_good_cases)
+{
+    run_tls_case(&GOOD_CASES[_i]);
+}
+END_TEST
+
+START_TEST(test_self_cases)
+{
+    run_tls_case(&SELF_CASES[_i]);
+}
+END_TEST
+
+/* The rows every protocol passes alike (check_upstream: UDP and TCP). */
+START_TEST(test_every_proto)
+{
+    xq_env_t env = {.base = base, .fake = fake, .ev = &EVENTS, .prepare = tls_prepare};
+    xq_run(&env, &XQ_EVERY_PROTO[_i], SR_PROTO_TLS);
+}
+END_TEST
+
 /* ---- connections ---- */
 
+/* _i 1: the server speaks TLS 1.2 at most (session IDs or tickets of
+ * 1.2 rather than 1.3's). */
 START_TEST(test_session_resumption)
 {
-    struct result r1 = {0}, r2 = {0};
+    xfer_result_t r1 = {0}, r2 = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     sr_upstream_stats_t s;
 
+    if (_i == 1)
+        SSL_CTX_set_max_proto_version(pki.good, TLS1_2_VERSION);
     cfg_init(&cfg);
     cfg.idle_timeout_ms = 200;
     up = mk_cfg(&cfg);
-    ask(up, 7, "www.example.test", &r1);
+    ask_query(up, 7, "www.example.test", 3000, &r1);
     ck_assert(run_until(base, &r1.done, 1, 3000));
     ck_assert_int_eq(r1.status, SR_OK);
     run_for(base, 500); /* the idle connection closes */
     ck_assert_int_eq(fake_open_conns(fake), 0);
-    ask(up, 8, "www.example.test", &r2);
+    ask_query(up, 8, "www.example.test", 3000, &r2);
     ck_assert(run_until(base, &r2.done, 1, 3000));
     ck_assert_int_eq(r2.status, SR_OK);
     sr_upstream_stats(up, &s);
@@ -420,45 +389,15 @@ START_TEST(test_session_resumption)
 }
 END_TEST
 
-START_TEST(test_tls12_resumption)
-{
-    struct result r1 = {0}, r2 = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_upstream_stats_t s;
-
-    SSL_CTX_set_max_proto_version(pki.good, TLS1_2_VERSION);
-    cfg_init(&cfg);
-    cfg.idle_timeout_ms = 200;
-    up = mk_cfg(&cfg);
-    ask(up, 7, "www.example.test", &r1);
-    ck_assert(run_until(base, &r1.done, 1, 3000));
-    ck_assert_int_eq(r1.status, SR_OK);
-    run_for(base, 500);
-    ask(up, 8, "www.example.test", &r2);
-    ck_assert(run_until(base, &r2.done, 1, 3000));
-    ck_assert_int_eq(r2.status, SR_OK);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.tls_handshakes, 1);
-    ck_assert_uint_eq(s.tls_resumed, 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
 START_TEST(test_pipelined_reuse)
 {
     enum { N = 200 };
-    struct result *r = calloc(N, sizeof(*r));
+    xfer_result_t *r = calloc(N, sizeof(*r));
     sr_upstream_t *up = mk();
     sr_upstream_stats_t s;
 
-    for (int i = 0; i < N; i++)
-        ask(up, (uint16_t)i, "www.example.test", &r[i]);
-    for (int i = 0; i < N; i++) {
-        ck_assert(run_until(base, &r[i].done, 1, 5000));
-        ck_assert_int_eq(r[i].status, SR_OK);
-        ck_assert_uint_eq(get16(r[i].resp), i);
-    }
+    ask_many(up, N, "www.example.test", 3000, r);
+    expect_answered(base, r, N, 5000);
     sr_upstream_stats(up, &s);
     /* 200 queries, 128 per connection: the two connections of the pool */
     ck_assert_uint_eq(s.connections, 2);
@@ -480,12 +419,12 @@ static void h_close_first(fake_req_t *r, void *arg)
 
 START_TEST(test_server_closes_resend)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_t *up = mk();
     sr_upstream_stats_t s;
 
     fake_set_cb(fake, h_close_first, NULL);
-    ask(up, 12, "www.example.test", &r);
+    ask_query(up, 12, "www.example.test", 3000, &r);
     ck_assert(run_until(base, &r.done, 1, 3000));
     ck_assert_int_eq(r.status, SR_OK);
     sr_upstream_stats(up, &s);
@@ -511,7 +450,7 @@ static void http_accept(struct evconnlistener *l, evutil_socket_t fd, struct soc
 
 START_TEST(test_handshake_error)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     struct sockaddr_in sin;
@@ -528,7 +467,7 @@ START_TEST(test_handshake_error)
     cfg_init(&cfg);
     cfg.port = ntohs(sin.sin_port);
     up = mk_cfg(&cfg);
-    ask(up, 9, "www.example.test", &r);
+    ask_query(up, 9, "www.example.test", 3000, &r);
     ck_assert(run_until(base, &r.done, 1, 3000));
     ck_assert_int_eq(r.status, SR_E_SSL_HANDSHAKE);
     ck_assert_int_eq(seen.auths, 0);
@@ -539,10 +478,10 @@ END_TEST
 
 START_TEST(test_free_during_handshake)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_t *up = mk();
 
-    ask(up, 10, "www.example.test", &r);
+    ask_query(up, 10, "www.example.test", 3000, &r);
     run_for(base, 2); /* connect, maybe start the handshake */
     sr_upstream_free(up);
     run_for(base, 200);
@@ -561,14 +500,14 @@ static void on_auth_free(void *arg, sr_tls_auth_t *a)
 
 START_TEST(test_handler_frees_upstream)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_events_t ev = {.on_ssl_server_authentication = on_auth_free};
     sr_status_t st;
 
     cfg_init(&cfg);
     victim = sr_upstream_new(base, &cfg, &ev, &st);
-    ask(victim, 11, "www.example.test", &r);
+    ask_query(victim, 11, "www.example.test", 3000, &r);
     run_for(base, 500);
     ck_assert_int_eq(r.done, 0);
 }
@@ -577,49 +516,25 @@ END_TEST
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
-    TCase *tc = tcase_create("verdicts");
-    tcase_add_checked_fixture(tc, setup_good, teardown);
+    TCase *tc = add_tcase(s, "verdicts", setup_good, teardown,
+                          TESTS(test_good_certificate, test_untrusted_ca, test_bad_pins));
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_good_certificate);
-    tcase_add_test(tc, test_ip_address_name);
-    tcase_add_loop_test(tc, test_wrong_name, 0, 2);
-    tcase_add_test(tc, test_handler_rejects_good_certificate);
-    tcase_add_test(tc, test_untrusted_ca);
-    tcase_add_loop_test(tc, test_pins_good, 0, 2);
-    tcase_add_test(tc, test_bad_pins);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("self-signed");
-    tcase_add_checked_fixture(tc, setup_self, teardown);
+    tcase_add_loop_test(tc, test_good_cases, 0, (int)(sizeof(GOOD_CASES) / sizeof(GOOD_CASES[0])));
+    tc = add_tcase(s, "self-signed", setup_self, teardown, NULL);
+    tcase_add_loop_test(tc, test_self_cases, 0, (int)(sizeof(SELF_CASES) / sizeof(SELF_CASES[0])));
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_self_signed, 0, 2);
-    tcase_add_loop_test(tc, test_pins_self_signed, 0, 3);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("connections");
-    tcase_add_checked_fixture(tc, setup_good, teardown);
+    tc = add_tcase(s, "connections", setup_good, teardown,
+                   TESTS(test_pipelined_reuse, test_server_closes_resend, test_handshake_error,
+                         test_free_during_handshake, test_handler_frees_upstream));
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_session_resumption);
-    tcase_add_test(tc, test_tls12_resumption);
-    tcase_add_test(tc, test_pipelined_reuse);
-    tcase_add_test(tc, test_server_closes_resend);
-    tcase_add_test(tc, test_handshake_error);
-    tcase_add_test(tc, test_free_during_handshake);
-    tcase_add_test(tc, test_handler_frees_upstream);
-    suite_add_tcase(s, tc);
+    tcase_add_loop_test(tc, test_every_proto, 0, XQ_EVERY_PROTO_N);
+    tcase_add_loop_test(tc, test_session_resumption, 0, 2);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tls_suite());
-
     /* The fake server writes to connections the client dropped. */
     signal(SIGPIPE, SIG_IGN);
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return run_suite(tls_suite());
 }

@@ -8,6 +8,8 @@
 
 #include <stubres/wire.h>
 
+#include "check-main.h"
+
 START_TEST(test_type_names)
 {
     static const struct {
@@ -126,23 +128,10 @@ START_TEST(test_reverse_names)
 }
 END_TEST
 
-static Suite *types_suite(void)
-{
-    Suite *s = suite_create("types");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_type_names);
-    tcase_add_test(tc, test_type_from_name);
-    tcase_add_test(tc, test_rcode_names);
-    tcase_add_test(tc, test_reverse_names);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(types_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("types");
+    add_tcase(s, "core", NULL, NULL,
+              TESTS(test_type_names, test_type_from_name, test_rcode_names, test_reverse_names));
+    return run_suite(s);
 }

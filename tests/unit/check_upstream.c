@@ -15,36 +15,10 @@
 
 #include "lib-internal.h" /* sr_alloc_fail_after */
 #include "xport-helpers.h"
+#include "check-main.h"
 
 static struct event_base *base;
 static fake_t *fake;
-
-struct result {
-    int done;
-    sr_status_t status;
-    uint8_t resp[65535];
-    size_t len;
-    sr_xfer_info_t info;
-    char detail[256];
-};
-
-static void on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
-                    const sr_xfer_info_t *info)
-{
-    struct result *r = arg;
-    r->done++;
-    r->status = status;
-    r->len = len;
-    if (resp != NULL)
-        memcpy(r->resp, resp, len);
-    r->info = *info;
-    snprintf(r->detail, sizeof(r->detail), "%s", info->detail);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 static void setup(void)
 {
@@ -61,35 +35,15 @@ static void teardown(void)
     event_base_free(base);
 }
 
-static void cfg_init(sr_upstream_cfg_t *cfg, sr_proto_t proto, uint16_t port)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->proto = proto;
-    cfg->server = "127.0.0.1";
-    cfg->port = port;
-}
-
 static sr_upstream_t *mk(sr_proto_t proto)
 {
     sr_upstream_cfg_t cfg;
     sr_status_t st;
-    cfg_init(&cfg, proto, fake_port(fake));
+    upstream_cfg_init(&cfg, proto, fake_port(fake));
     sr_upstream_t *up = sr_upstream_new(base, &cfg, NULL, &st);
     ck_assert_int_eq(st, SR_OK);
     ck_assert_ptr_nonnull(up);
     return up;
-}
-
-static sr_xfer_t *ask(sr_upstream_t *up, uint16_t id, const char *name, int timeout_ms,
-                      struct result *r)
-{
-    uint8_t q[512];
-    size_t qlen = make_query(q, sizeof(q), id, name, 1);
-    sr_status_t st = SR_E_INVAL;
-    sr_xfer_t *x = sr_upstream_query(up, q, qlen, 0, timeout_ms, on_done, r, &st);
-    ck_assert_int_eq(st, SR_OK);
-    ck_assert_ptr_nonnull(x);
-    return x;
 }
 
 /* ---- fake behaviours ---- */
@@ -175,32 +129,6 @@ static void h_big(fake_req_t *r, void *arg)
 
 /* ---- UDP ---- */
 
-START_TEST(test_udp_answer)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    ask(up, 0x1234, "www.example.test", 2000, &r);
-    ck_assert_int_eq(sr_upstream_inflight(up), 1);
-    ck_assert_int_eq(r.done, 0); /* never from inside the call */
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_uint_eq(get16(r.resp), 0x1234);
-    ck_assert_uint_eq(get16(r.resp + 6), 1);
-    ck_assert_int_eq(r.info.proto, SR_PROTO_UDP);
-    ck_assert(!r.info.truncated);
-    ck_assert_uint_eq(r.info.ignored, 0);
-    ck_assert_int_eq(sr_upstream_inflight(up), 0);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.queries, 1);
-    ck_assert_uint_eq(s.responses, 1);
-    ck_assert_uint_eq(s.ignored, 0);
-    ck_assert_uint_eq(s.connections, 0);
-    sr_upstream_free(up);
-}
-END_TEST
-
 static uint16_t seen_ids[64];
 static int nseen;
 
@@ -214,7 +142,7 @@ static void h_record_id(fake_req_t *r, void *arg)
 
 START_TEST(test_random_and_kept_ids)
 {
-    struct result r[16];
+    xfer_result_t r[16];
     sr_upstream_t *up = mk(SR_PROTO_UDP);
     int distinct = 0;
     uint8_t q[512];
@@ -225,7 +153,7 @@ START_TEST(test_random_and_kept_ids)
     nseen = 0;
     fake_set_cb(fake, h_record_id, NULL);
     for (int i = 0; i < 8; i++)
-        ask(up, 7, "id.example.test", 2000, &r[i]);
+        ask_query(up, 7, "id.example.test", 2000, &r[i]);
     for (int i = 0; i < 8; i++) {
         ck_assert(run_until(base, &r[i].done, 1, 2000));
         ck_assert_int_eq(r[i].status, SR_OK);
@@ -238,179 +166,9 @@ START_TEST(test_random_and_kept_ids)
     /* SR_XFER_KEEP_ID: the caller's ID goes on the wire. */
     qlen = make_query(q, sizeof(q), 4242, "keep.example.test", 1);
     ck_assert_ptr_nonnull(
-        sr_upstream_query(up, q, qlen, SR_XFER_KEEP_ID, 2000, on_done, &r[8], &st));
+        sr_upstream_query(up, q, qlen, SR_XFER_KEEP_ID, 2000, xfer_on_done, &r[8], &st));
     ck_assert(run_until(base, &r[8].done, 1, 2000));
     ck_assert_uint_eq(seen_ids[8], 4242);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_wrong_id_then_right)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_wrong_id_first, NULL);
-    ask(up, 99, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_uint_eq(get16(r.resp), 99);
-    ck_assert_uint_eq(r.info.ignored, 1);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.ignored, 1);
-    ck_assert_uint_eq(s.responses, 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_wrong_question_then_right)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_wrong_question_first, NULL);
-    ask(up, 5, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_uint_eq(r.info.ignored, 2);
-    /* The believed one is the upper-cased echo of our question. */
-    ck_assert_int_eq(r.resp[13], 'W');
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.ignored, 2);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_other_port_ignored)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-
-    fake_set_cb(fake, h_other_port_first, NULL);
-    ask(up, 6, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_uint_eq(r.info.ignored, 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_garbage_then_timeout)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_garbage, NULL);
-    ask(up, 8, "www.example.test", 300, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_E_TIMEDOUT);
-    ck_assert_int_eq(r.status, 10060);
-    ck_assert_uint_eq(r.info.ignored, 2);
-    ck_assert_ptr_nonnull(r.detail);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.timeouts, 1);
-    ck_assert_uint_eq(s.ignored, 2);
-    ck_assert_uint_eq(s.responses, 0);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_tc_without_fallback)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_truncated_udp, NULL);
-    ask(up, 9, "big.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert(r.info.truncated);
-    ck_assert_int_eq(r.info.proto, SR_PROTO_UDP);
-    ck_assert(get16(r.resp + 2) & 0x0200);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.tcp_fallbacks, 0);
-    ck_assert_uint_eq(s.connections, 0);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_tc_with_fallback)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_upstream_stats_t s;
-    sr_status_t st;
-
-    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
-    cfg.tcp_fallback = true;
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    fake_set_cb(fake, h_truncated_udp, NULL);
-    ask(up, 10, "big.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert(!r.info.truncated);
-    ck_assert_int_eq(r.info.proto, SR_PROTO_TCP);
-    ck_assert_uint_eq(get16(r.resp), 10);
-    ck_assert_uint_eq(get16(r.resp + 6), 3);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.tcp_fallbacks, 1);
-    ck_assert_uint_eq(s.queries, 2);
-    ck_assert_uint_eq(s.responses, 1);
-    ck_assert_uint_eq(s.connections, 1);
-    ck_assert_int_eq(fake_accepts(fake), 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_datagram_over_max_packet_size)
-{
-    struct result r = {0}, r2 = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_status_t st;
-
-    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
-    cfg.max_packet_size = 512;
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    fake_set_cb(fake, h_big, NULL);
-    ask(up, 11, "big.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert(r.info.truncated);
-    ck_assert_uint_eq(get16(r.resp + 6), 0);
-    sr_upstream_free(up);
-
-    /* With the fallback the whole answer comes over TCP. */
-    cfg.tcp_fallback = true;
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask(up, 12, "big.example.test", 2000, &r2);
-    ck_assert(run_until(base, &r2.done, 1, 3000));
-    ck_assert_int_eq(r2.status, SR_OK);
-    ck_assert_int_eq(r2.info.proto, SR_PROTO_TCP);
-    ck_assert_uint_eq(get16(r2.resp + 6), 60);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_timeout)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_drop, NULL);
-    ask(up, 13, "www.example.test", 200, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, 10060);
-    ck_assert_uint_ge(r.info.rtt_us, 150000);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.timeouts, 1);
-    ck_assert_uint_eq(s.errors, 0);
     sr_upstream_free(up);
 }
 END_TEST
@@ -423,82 +181,10 @@ static void h_drop_first(fake_req_t *r, void *arg)
         fake_reply_answer(r, 1);
 }
 
-START_TEST(test_udp_retransmission)
-{
-    static int n;
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_UDP);
-    sr_upstream_stats_t s;
-
-    n = 0;
-    fake_set_cb(fake, h_drop_first, &n);
-    ask(up, 17, "www.example.test", 5000, &r);
-    ck_assert(run_until(base, &r.done, 1, 5000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_uint_eq(get16(r.resp), 17);
-    ck_assert_int_eq(fake_queries(fake), 2); /* the same query, once more */
-    ck_assert_uint_ge(r.info.rtt_us, 1900000);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.queries, 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_connected_refused)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_status_t st;
-
-    cfg_init(&cfg, SR_PROTO_UDP, closed_port(SOCK_DGRAM));
-    cfg.use_connection = true;
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask(up, 14, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    /* ICMP port unreachable on a connected socket */
-    ck_assert_int_eq(r.status, 10061);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_udp_socket_options)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_status_t st;
-
-    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
-    cfg.local_host = "127.0.0.1";
-    cfg.dont_fragment = true;
-    cfg.dscp = 46;
-    cfg.in_buffer_size = 65536;
-    cfg.out_buffer_size = 65536;
-    cfg.share_local_port = true;
-    cfg.use_connection = true;
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ck_assert_ptr_nonnull(up);
-    ask(up, 15, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_OK);
-    sr_upstream_free(up);
-
-    /* A local address of the wrong family cannot be used. */
-    cfg.local_host = "::1";
-    memset(&r, 0, sizeof(r));
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask(up, 16, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_E_AFNOSUPPORT);
-    sr_upstream_free(up);
-}
-END_TEST
-
 START_TEST(test_udp_1000_concurrent)
 {
     enum { N = 1000 };
-    struct result *r = calloc(N, sizeof(*r));
+    xfer_result_t *r = calloc(N, sizeof(*r));
     sr_upstream_t *up = mk(SR_PROTO_UDP);
     sr_upstream_stats_t s;
     int ok = 0;
@@ -506,7 +192,7 @@ START_TEST(test_udp_1000_concurrent)
     for (int i = 0; i < N; i++) {
         char name[64];
         snprintf(name, sizeof(name), "q%d.example.test", i);
-        ask(up, (uint16_t)i, name, 10000, &r[i]);
+        ask_query(up, (uint16_t)i, name, 10000, &r[i]);
     }
     ck_assert_int_eq(sr_upstream_inflight(up), N);
     for (int i = 0; i < N; i++) {
@@ -532,18 +218,18 @@ START_TEST(test_ipv6)
         return; /* no ::1 on this machine */
     fake_set_cb(f6, h_other_port_first, NULL);
     for (size_t i = 0; i < 2; i++) {
-        struct result r = {0};
+        xfer_result_t r = {0};
         sr_upstream_cfg_t cfg;
         sr_status_t st;
         sr_upstream_t *up;
 
         /* brackets and a port in the server string, as the daemon writes */
         snprintf(server, sizeof(server), "[::1]:%u", fake_port(f6));
-        cfg_init(&cfg, protos[i], 0);
+        upstream_cfg_init(&cfg, protos[i], 0);
         cfg.server = server;
         up = sr_upstream_new(base, &cfg, NULL, &st);
         ck_assert_ptr_nonnull(up);
-        ask(up, 18, "www.example.test", 2000, &r);
+        ask_query(up, 18, "www.example.test", 2000, &r);
         ck_assert(run_until(base, &r.done, 1, 2000));
         ck_assert_int_eq(r.status, SR_OK);
         /* UDP: the reply from the other port of ::1 was not believed */
@@ -581,7 +267,7 @@ static void h_reverse(fake_req_t *r, void *arg)
 START_TEST(test_tcp_pipelining_out_of_order)
 {
     static struct held h;
-    struct result r[10];
+    xfer_result_t r[10];
     sr_upstream_t *up = mk(SR_PROTO_TCP);
     sr_upstream_stats_t s;
 
@@ -591,7 +277,7 @@ START_TEST(test_tcp_pipelining_out_of_order)
     for (int i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof(name), "p%d.example.test", i);
-        ask(up, (uint16_t)(100 + i), name, 3000, &r[i]);
+        ask_query(up, (uint16_t)(100 + i), name, 3000, &r[i]);
     }
     for (int i = 0; i < 10; i++) {
         ck_assert(run_until(base, &r[i].done, 1, 3000));
@@ -609,63 +295,50 @@ START_TEST(test_tcp_pipelining_out_of_order)
 }
 END_TEST
 
-START_TEST(test_tcp_queue_beyond_pipeline)
+/* Many queries over TCP, and the connections the pool opened for them:
+ * queued beyond max_pipeline; spread_pipeline, where a deep pipeline
+ * opens the pool's second connection and without it one connection
+ * carries everything up to max_pipeline. */
+static const struct pipeline_case {
+    const char *name;
+    int n;
+    const char *qname;
+    int max_pipeline; /* 0: the default */
+    int spread;
+    unsigned want_conns;
+    int want_accepts; /* -1: not checked */
+} PIPELINE_CASES[] = {
+    {"300 queries, pipeline 16, 2 connections", 300, "same.example.test", 16, 0, 2, 2},
+    {"40 queries, no spread_pipeline", 40, "spread.example.test", 0, 0, 1, -1},
+    {"40 queries, spread_pipeline 8", 40, "spread.example.test", 0, 8, 2, -1},
+};
+
+START_TEST(test_tcp_pipeline)
 {
-    enum { N = 300 };
-    struct result *r = calloc(N, sizeof(*r));
+    const struct pipeline_case *c = &PIPELINE_CASES[_i];
+    xfer_result_t *r = calloc((size_t)c->n, sizeof(*r));
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     sr_upstream_stats_t s;
     sr_status_t st;
 
-    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
-    cfg.max_pipeline = 16;
+    ck_assert_ptr_nonnull(r);
+    upstream_cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    cfg.max_pipeline = c->max_pipeline;
     cfg.max_connections = 2;
+    cfg.spread_pipeline = c->spread;
     up = sr_upstream_new(base, &cfg, NULL, &st);
-    for (int i = 0; i < N; i++)
-        ask(up, (uint16_t)i, "same.example.test", 5000, &r[i]);
-    for (int i = 0; i < N; i++) {
-        ck_assert(run_until(base, &r[i].done, 1, 5000));
-        ck_assert_int_eq(r[i].status, SR_OK);
-        ck_assert_uint_eq(get16(r[i].resp), i);
-    }
+    ck_assert_msg(up != NULL, "%s: %d", c->name, st);
+    ask_many(up, c->n, c->qname, 5000, r);
+    expect_answered(base, r, c->n, 5000);
     sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.connections, 2);
-    ck_assert_int_eq(fake_accepts(fake), 2);
+    ck_assert_msg(s.connections == c->want_conns, "%s: %u connections", c->name,
+                  (unsigned)s.connections);
+    if (c->want_accepts >= 0)
+        ck_assert_msg(fake_accepts(fake) == c->want_accepts, "%s: the fake accepted %d", c->name,
+                      fake_accepts(fake));
     sr_upstream_free(up);
     free(r);
-}
-END_TEST
-
-/* spread_pipeline: a deep pipeline opens the pool's second connection;
- * without it one connection carries everything up to max_pipeline. */
-START_TEST(test_tcp_spread_pipeline)
-{
-    enum { N = 40 };
-    for (int spread = 0; spread <= 8; spread += 8) {
-        struct result *r = calloc(N, sizeof(*r));
-        sr_upstream_cfg_t cfg;
-        sr_upstream_t *up;
-        sr_upstream_stats_t s;
-        sr_status_t st;
-
-        cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
-        cfg.max_connections = 2;
-        cfg.spread_pipeline = spread;
-        up = sr_upstream_new(base, &cfg, NULL, &st);
-        ck_assert_ptr_nonnull(up);
-        for (int i = 0; i < N; i++)
-            ask(up, (uint16_t)i, "spread.example.test", 5000, &r[i]);
-        for (int i = 0; i < N; i++) {
-            ck_assert(run_until(base, &r[i].done, 1, 5000));
-            ck_assert_int_eq(r[i].status, SR_OK);
-            ck_assert_uint_eq(get16(r[i].resp), i);
-        }
-        sr_upstream_stats(up, &s);
-        ck_assert_uint_eq(s.connections, spread > 0 ? 2 : 1);
-        sr_upstream_free(up);
-        free(r);
-    }
 }
 END_TEST
 
@@ -686,47 +359,11 @@ static void h_close_mid_message(fake_req_t *r, void *arg)
     fake_reply_answer(r, 1);
 }
 
-START_TEST(test_tcp_close_mid_message_resends)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_TCP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_close_mid_message, NULL);
-    ask(up, 21, "www.example.test", 3000, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_OK);
-    ck_assert_uint_eq(get16(r.resp), 21);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.connections, 2);
-    ck_assert_uint_eq(s.queries, 1);
-    ck_assert_int_eq(fake_accepts(fake), 2);
-    sr_upstream_free(up);
-}
-END_TEST
-
 static void h_close_always(fake_req_t *r, void *arg)
 {
     (void)arg;
     fake_conn_close(r->conn);
 }
-
-START_TEST(test_tcp_close_twice_fails)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_TCP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_close_always, NULL);
-    ask(up, 22, "www.example.test", 3000, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_E_CONNRESET);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.connections, 2);
-    ck_assert_uint_eq(s.errors, 1);
-    sr_upstream_free(up);
-}
-END_TEST
 
 /* First connection: a frame of length 0, then one of length 5. */
 static void h_framing_garbage(fake_req_t *r, void *arg)
@@ -745,42 +382,24 @@ static void h_framing_garbage(fake_req_t *r, void *arg)
     fake_reply_answer(r, 1);
 }
 
-START_TEST(test_tcp_framing_garbage)
-{
-    static int variant;
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_TCP);
-    sr_upstream_stats_t s;
-
-    variant = _i;
-    fake_set_cb(fake, h_framing_garbage, &variant);
-    ask(up, 23, "www.example.test", 3000, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_OK);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.connections, 2);
-    sr_upstream_free(up);
-}
-END_TEST
-
 START_TEST(test_tcp_idle_close_and_reconnect)
 {
-    struct result r = {0}, r2 = {0};
+    xfer_result_t r = {0}, r2 = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     sr_upstream_stats_t s;
     sr_status_t st;
 
-    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    upstream_cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
     cfg.idle_timeout_ms = 200;
     up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask(up, 24, "www.example.test", 2000, &r);
+    ask_query(up, 24, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 2000));
     ck_assert_int_eq(r.status, SR_OK);
     ck_assert_int_eq(fake_open_conns(fake), 1);
     run_for(base, 600);
     ck_assert_int_eq(fake_open_conns(fake), 0); /* we closed it */
-    ask(up, 25, "www.example.test", 2000, &r2);
+    ask_query(up, 25, "www.example.test", 2000, &r2);
     ck_assert(run_until(base, &r2.done, 1, 2000));
     ck_assert_int_eq(r2.status, SR_OK);
     sr_upstream_stats(up, &s);
@@ -791,55 +410,18 @@ END_TEST
 
 START_TEST(test_tcp_connection_reuse)
 {
-    struct result r[3];
+    xfer_result_t r[3];
     sr_upstream_t *up = mk(SR_PROTO_TCP);
     sr_upstream_stats_t s;
 
     memset(r, 0, sizeof(r));
     for (int i = 0; i < 3; i++) {
-        ask(up, (uint16_t)(30 + i), "www.example.test", 2000, &r[i]);
+        ask_query(up, (uint16_t)(30 + i), "www.example.test", 2000, &r[i]);
         ck_assert(run_until(base, &r[i].done, 1, 2000));
         ck_assert_int_eq(r[i].status, SR_OK);
     }
     sr_upstream_stats(up, &s);
     ck_assert_uint_eq(s.connections, 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_tcp_timeout)
-{
-    struct result r = {0};
-    sr_upstream_t *up = mk(SR_PROTO_TCP);
-    sr_upstream_stats_t s;
-
-    fake_set_cb(fake, h_drop, NULL);
-    ask(up, 26, "www.example.test", 250, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    ck_assert_int_eq(r.status, SR_E_TIMEDOUT);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.timeouts, 1);
-    sr_upstream_free(up);
-}
-END_TEST
-
-START_TEST(test_tcp_refused)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_upstream_stats_t s;
-    sr_status_t st;
-
-    cfg_init(&cfg, SR_PROTO_TCP, closed_port(SOCK_STREAM));
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask(up, 27, "www.example.test", 2000, &r);
-    ck_assert_int_eq(r.done, 0);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_E_CONNREFUSED);
-    ck_assert_int_eq(r.status, 10061);
-    sr_upstream_stats(up, &s);
-    ck_assert_uint_eq(s.errors, 1);
     sr_upstream_free(up);
 }
 END_TEST
@@ -884,18 +466,18 @@ static void h_trickle(fake_req_t *r, void *arg)
 START_TEST(test_tcp_inactivity_vs_absolute_timeout)
 {
     static struct trickle t;
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_t *up;
     sr_status_t st;
 
     t.ev = evtimer_new(base, trickle_cb, &t);
     fake_set_cb(fake, h_trickle, &t);
-    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    upstream_cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
     cfg.absolute_timeout = _i == 1;
     up = sr_upstream_new(base, &cfg, NULL, &st);
     /* 4 x 150 ms of trickling against a 400 ms timeout */
-    ask(up, 28, "slow.example.test", 400, &r);
+    ask_query(up, 28, "slow.example.test", 400, &r);
     ck_assert(run_until(base, &r.done, 1, 3000));
     if (_i == 0)
         ck_assert_int_eq(r.status, SR_OK); /* progress kept it alive */
@@ -910,7 +492,7 @@ END_TEST
 
 START_TEST(test_cancel)
 {
-    struct result r[3];
+    xfer_result_t r[3];
     sr_upstream_t *udp = mk(SR_PROTO_UDP), *tcp;
     sr_upstream_cfg_t cfg;
     sr_status_t st;
@@ -918,17 +500,17 @@ START_TEST(test_cancel)
 
     memset(r, 0, sizeof(r));
     fake_set_cb(fake, h_drop, NULL);
-    x = ask(udp, 40, "www.example.test", 300, &r[0]);
+    x = ask_query(udp, 40, "www.example.test", 300, &r[0]);
     sr_xfer_cancel(x);
     ck_assert_int_eq(sr_upstream_inflight(udp), 0);
     /* TCP: one cancelled while queued, one once on the wire. */
-    cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
+    upstream_cfg_init(&cfg, SR_PROTO_TCP, fake_port(fake));
     tcp = sr_upstream_new(base, &cfg, NULL, &st);
-    x = ask(tcp, 41, "www.example.test", 300, &r[1]);
+    x = ask_query(tcp, 41, "www.example.test", 300, &r[1]);
     sr_xfer_cancel(x);
     /* Long enough that a stalled machine cannot time it out before the
      * cancel below. */
-    x = ask(tcp, 42, "www.example.test", 10000, &r[2]);
+    x = ask_query(tcp, 42, "www.example.test", 10000, &r[2]);
     run_for(base, 100);
     ck_assert_int_eq(fake_queries(fake), 2); /* UDP one + TCP 42 */
     sr_xfer_cancel(x);
@@ -943,7 +525,7 @@ END_TEST
 
 START_TEST(test_free_with_queries_in_flight)
 {
-    struct result r[10];
+    xfer_result_t r[10];
     sr_upstream_t *udp = mk(SR_PROTO_UDP), *tcp = mk(SR_PROTO_TCP);
 
     memset(r, 0, sizeof(r));
@@ -951,8 +533,8 @@ START_TEST(test_free_with_queries_in_flight)
     /* A timeout far beyond the 50 ms the loop runs, so that a stalled
      * machine cannot let one expire before the free. */
     for (int i = 0; i < 5; i++) {
-        ask(udp, (uint16_t)i, "www.example.test", 10000, &r[i]);
-        ask(tcp, (uint16_t)i, "www.example.test", 10000, &r[5 + i]);
+        ask_query(udp, (uint16_t)i, "www.example.test", 10000, &r[i]);
+        ask_query(tcp, (uint16_t)i, "www.example.test", 10000, &r[5 + i]);
     }
     run_for(base, 50);
     sr_upstream_free(udp);
@@ -962,7 +544,7 @@ START_TEST(test_free_with_queries_in_flight)
         ck_assert_int_eq(r[i].done, 0);
     /* Freeing before the loop ever ran, too. */
     tcp = mk(SR_PROTO_TCP);
-    ask(tcp, 1, "www.example.test", 300, &r[0]);
+    ask_query(tcp, 1, "www.example.test", 300, &r[0]);
     sr_upstream_free(tcp);
     run_for(base, 100);
     ck_assert_int_eq(r[0].done, 0);
@@ -1026,7 +608,7 @@ START_TEST(test_callback_cancels_other)
 {
     static struct held h;
     struct freer fr = {0};
-    struct result r = {0};
+    xfer_result_t r = {0};
     uint8_t q[512];
     size_t qlen;
     sr_status_t st;
@@ -1037,8 +619,8 @@ START_TEST(test_callback_cancels_other)
     fr.cancel_other = true;
     qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
     ck_assert_ptr_nonnull(sr_upstream_query(up, q, qlen, 0, 2000, on_done_free, &fr, &st));
-    fr.other = ask(up, 2, "www.example.test", 2000, &r);
-    ask(up, 3, "www.example.test", 2000, &r);
+    fr.other = ask_query(up, 2, "www.example.test", 2000, &r);
+    ask_query(up, 3, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 2000));
     run_for(base, 100);
     ck_assert_int_eq(fr.calls, 1);
@@ -1052,22 +634,22 @@ END_TEST
 
 START_TEST(test_bad_queries)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_t *up = mk(SR_PROTO_UDP);
     uint8_t q[512];
     size_t qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
     sr_status_t st;
 
-    ck_assert_ptr_null(sr_upstream_query(up, q, 5, 0, 100, on_done, &r, &st));
+    ck_assert_ptr_null(sr_upstream_query(up, q, 5, 0, 100, xfer_on_done, &r, &st));
     ck_assert_int_eq(st, SR_E_MSG_TOO_SHORT);
     q[5] = 2; /* two questions */
-    ck_assert_ptr_null(sr_upstream_query(up, q, qlen, 0, 100, on_done, &r, &st));
+    ck_assert_ptr_null(sr_upstream_query(up, q, qlen, 0, 100, xfer_on_done, &r, &st));
     ck_assert_int_eq(st, SR_E_FORMERR);
     q[5] = 1;
-    ck_assert_ptr_null(sr_upstream_query(up, q, qlen - 2, 0, 100, on_done, &r, &st));
+    ck_assert_ptr_null(sr_upstream_query(up, q, qlen - 2, 0, 100, xfer_on_done, &r, &st));
     ck_assert_int_eq(st, SR_E_FORMERR);
     q[12] = 0xc0; /* a pointer in the question */
-    ck_assert_ptr_null(sr_upstream_query(up, q, qlen, 0, 100, on_done, &r, &st));
+    ck_assert_ptr_null(sr_upstream_query(up, q, qlen, 0, 100, xfer_on_done, &r, &st));
     ck_assert_int_eq(st, SR_E_FORMERR);
     run_for(base, 50);
     ck_assert_int_eq(r.done, 0);
@@ -1155,36 +737,6 @@ static void h_bootstrap(fake_req_t *r, void *arg)
     fake_reply_answer(r, 1);
 }
 
-START_TEST(test_host_name_via_bootstrap)
-{
-    static int mode;
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    char boot[64];
-    sr_status_t st;
-
-    mode = _i;
-    fake_set_cb(fake, h_bootstrap, &mode);
-    snprintf(boot, sizeof(boot), "127.0.0.1:%u", fake_port(fake));
-    cfg_init(&cfg, _i == 2 ? SR_PROTO_TCP : SR_PROTO_UDP, fake_port(fake));
-    cfg.server = "dns.test";
-    cfg.bootstrap = boot;
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ck_assert_ptr_nonnull(up);
-    ask(up, 50, "www.example.test", 2000, &r);
-    ck_assert(run_until(base, &r.done, 1, 3000));
-    if (mode == 1) {
-        ck_assert_int_eq(r.status, SR_E_HOST_NOT_FOUND);
-    } else {
-        ck_assert_int_eq(r.status, SR_OK);
-        ck_assert_uint_eq(get16(r.resp), 50);
-        ck_assert_int_eq(fake_queries(fake), 2);
-    }
-    sr_upstream_free(up);
-}
-END_TEST
-
 /* Bootstrap answers built by hand: which address record is the host's.
  * The fake listens on 127.0.0.1 only; 127.0.0.2 stands for an attacker's
  * address (nothing answers there). Owners "" are a pointer to the
@@ -1200,14 +752,18 @@ struct boot_case {
     struct boot_rec rr[12];
     sr_status_t want;      /* of the query through the upstream */
     const char *want_addr; /* the address taken, when want is SR_OK */
+    int chain;             /* > 0: rr is a chain of this many CNAMEs from
+                            * dns.test (c1.test, c2.test, ...), then
+                            * cN.test A 127.0.0.1 */
 };
 
 static const struct boot_case BOOT_CASES[] = {
     {"an unrelated owner first",
      {{"other.test", SR_TYPE_A, "127.0.0.2"}, {"", SR_TYPE_A, "127.0.0.1"}},
      SR_OK,
-     "127.0.0.1"},
-    {"only an unrelated owner", {{"other.test", SR_TYPE_A, "127.0.0.1"}}, SR_E_NO_DATA, NULL},
+     "127.0.0.1",
+     0},
+    {"only an unrelated owner", {{"other.test", SR_TYPE_A, "127.0.0.1"}}, SR_E_NO_DATA, NULL, 0},
     {"a CNAME chain, its records out of order, names in other cases",
      {{"other.test", SR_TYPE_A, "127.0.0.2"},
       {"REAL.test", SR_TYPE_A, "127.0.0.1"},
@@ -1215,39 +771,18 @@ static const struct boot_case BOOT_CASES[] = {
       {"Alias.Test", SR_TYPE_CNAME, "real.TEST"},
       {"", SR_TYPE_CNAME, "alias.test"}},
      SR_OK,
-     "127.0.0.1"},
+     "127.0.0.1",
+     0},
     {"a CNAME loop",
      {{"", SR_TYPE_CNAME, "a.test"},
       {"a.test", SR_TYPE_CNAME, "DNS.test"},
       {"", SR_TYPE_A, "127.0.0.1"},
       {"a.test", SR_TYPE_A, "127.0.0.1"}},
      SR_E_FORMERR,
-     NULL},
-    {"a chain of 8 CNAMEs",
-     {{"", SR_TYPE_CNAME, "c1.test"},
-      {"c1.test", SR_TYPE_CNAME, "c2.test"},
-      {"c2.test", SR_TYPE_CNAME, "c3.test"},
-      {"c3.test", SR_TYPE_CNAME, "c4.test"},
-      {"c4.test", SR_TYPE_CNAME, "c5.test"},
-      {"c5.test", SR_TYPE_CNAME, "c6.test"},
-      {"c6.test", SR_TYPE_CNAME, "c7.test"},
-      {"c7.test", SR_TYPE_CNAME, "c8.test"},
-      {"c8.test", SR_TYPE_A, "127.0.0.1"}},
-     SR_OK,
-     "127.0.0.1"},
-    {"a chain of 9 CNAMEs",
-     {{"", SR_TYPE_CNAME, "c1.test"},
-      {"c1.test", SR_TYPE_CNAME, "c2.test"},
-      {"c2.test", SR_TYPE_CNAME, "c3.test"},
-      {"c3.test", SR_TYPE_CNAME, "c4.test"},
-      {"c4.test", SR_TYPE_CNAME, "c5.test"},
-      {"c5.test", SR_TYPE_CNAME, "c6.test"},
-      {"c6.test", SR_TYPE_CNAME, "c7.test"},
-      {"c7.test", SR_TYPE_CNAME, "c8.test"},
-      {"c8.test", SR_TYPE_CNAME, "c9.test"},
-      {"c9.test", SR_TYPE_A, "127.0.0.1"}},
-     SR_E_FORMERR,
-     NULL},
+     NULL,
+     0},
+    {"a chain of 8 CNAMEs", {{NULL}}, SR_OK, "127.0.0.1", 8},
+    {"a chain of 9 CNAMEs", {{NULL}}, SR_E_FORMERR, NULL, 9},
 };
 
 static size_t put_boot_name(uint8_t *out, const char *text)
@@ -1266,13 +801,27 @@ static size_t put_boot_name(uint8_t *out, const char *text)
  * asked); the query itself goes through. */
 static void h_boot_case(fake_req_t *r, void *arg)
 {
-    const struct boot_case *c = arg;
+    const struct boot_case *given = arg;
+    struct boot_case chain;
+    const struct boot_case *c = given;
+    static char names[10][16];
     uint8_t out[1024];
     size_t len = r->qlen, n = 0;
 
     if (!(r->qlen > 20 && memcmp(r->q + 12, "\3dns\4test", 10) == 0)) {
         fake_reply_answer(r, 1);
         return;
+    }
+    if (given->chain > 0) {
+        ck_assert_int_lt(given->chain, (int)(sizeof(names) / sizeof(names[0])));
+        memset(&chain, 0, sizeof(chain));
+        for (int i = 0; i <= given->chain; i++) {
+            snprintf(names[i], sizeof(names[i]), "c%d.test", i + 1);
+            chain.rr[i].owner = i == 0 ? "" : names[i - 1];
+            chain.rr[i].type = i < given->chain ? SR_TYPE_CNAME : SR_TYPE_A;
+            chain.rr[i].data = i < given->chain ? names[i] : "127.0.0.1";
+        }
+        c = &chain;
     }
     ck_assert_uint_le(r->qlen, 300);
     memcpy(out, r->q, r->qlen);
@@ -1318,7 +867,7 @@ static void on_boot_log(void *arg, int level, const char *type, const char *msg)
 START_TEST(test_bootstrap_address_owner)
 {
     const struct boot_case *c = &BOOT_CASES[_i];
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_events_t ev = {.on_log = on_boot_log};
     sr_upstream_t *up;
@@ -1328,13 +877,13 @@ START_TEST(test_bootstrap_address_owner)
     boot_resolved[0] = '\0';
     fake_set_cb(fake, h_boot_case, (void *)c);
     snprintf(boot, sizeof(boot), "127.0.0.1:%u", fake_port(fake));
-    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    upstream_cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
     cfg.server = "dns.test";
     cfg.bootstrap = boot;
     cfg.log_level = 2;
     up = sr_upstream_new(base, &cfg, &ev, &st);
     ck_assert_ptr_nonnull(up);
-    ask(up, 52, "www.example.test", 2000, &r);
+    ask_query(up, 52, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 3000));
     ck_assert_msg(r.status == c->want, "%s: status %d, want %d", c->what, r.status, c->want);
     if (c->want == SR_OK) {
@@ -1351,25 +900,6 @@ START_TEST(test_bootstrap_address_owner)
 }
 END_TEST
 
-START_TEST(test_host_name_without_bootstrap)
-{
-    struct result r = {0};
-    sr_upstream_cfg_t cfg;
-    sr_upstream_t *up;
-    sr_status_t st;
-
-    /* $STUBRES_RESOLV_CONF points at nothing: no server to ask. */
-    cfg_init(&cfg, SR_PROTO_UDP, 53);
-    cfg.server = "dns.test";
-    up = sr_upstream_new(base, &cfg, NULL, &st);
-    ask(up, 51, "www.example.test", 2000, &r);
-    ck_assert_int_eq(r.done, 0);
-    ck_assert(run_until(base, &r.done, 1, 2000));
-    ck_assert_int_eq(r.status, SR_E_NO_SERVER);
-    sr_upstream_free(up);
-}
-END_TEST
-
 static int log_lines;
 static void on_log(void *arg, int level, const char *type, const char *msg)
 {
@@ -1382,25 +912,25 @@ static void on_log(void *arg, int level, const char *type, const char *msg)
 
 START_TEST(test_logging_levels)
 {
-    struct result r = {0};
+    xfer_result_t r = {0};
     sr_upstream_cfg_t cfg;
     sr_upstream_events_t ev = {.on_log = on_log};
     sr_upstream_t *up;
     sr_status_t st;
 
     fake_set_cb(fake, h_wrong_id_first, NULL);
-    cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    upstream_cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
     cfg.log_level = 1;
     log_lines = 0;
     up = sr_upstream_new(base, &cfg, &ev, &st);
-    ask(up, 60, "www.example.test", 2000, &r);
+    ask_query(up, 60, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 2000));
     ck_assert_int_eq(log_lines, 0); /* mismatches log at level 2 */
     sr_upstream_free(up);
     cfg.log_level = 2;
     r.done = 0;
     up = sr_upstream_new(base, &cfg, &ev, &st);
-    ask(up, 61, "www.example.test", 2000, &r);
+    ask_query(up, 61, "www.example.test", 2000, &r);
     ck_assert(run_until(base, &r.done, 1, 2000));
     ck_assert_int_ge(log_lines, 1);
     sr_upstream_free(up);
@@ -1415,14 +945,14 @@ START_TEST(test_allocation_failures)
     int completed = 0;
 
     for (long n = 0; n < 60; n++) {
-        struct result r = {0};
+        xfer_result_t r = {0};
         sr_upstream_cfg_t cfg;
         sr_upstream_t *up;
         sr_status_t st = SR_OK;
         uint8_t q[512];
         size_t qlen = make_query(q, sizeof(q), 1, "www.example.test", 1);
 
-        cfg_init(&cfg, proto, fake_port(fake));
+        upstream_cfg_init(&cfg, proto, fake_port(fake));
         cfg.tcp_fallback = true;
         sr_alloc_fail_after(n);
         up = sr_upstream_new(base, &cfg, NULL, &st);
@@ -1431,7 +961,7 @@ START_TEST(test_allocation_failures)
             ck_assert_int_eq(st, SR_E_NOMEM);
             continue;
         }
-        if (sr_upstream_query(up, q, qlen, 0, 500, on_done, &r, &st) == NULL)
+        if (sr_upstream_query(up, q, qlen, 0, 500, xfer_on_done, &r, &st) == NULL)
             ck_assert_int_eq(st, SR_E_NOMEM);
         else
             run_until(base, &r.done, 1, 1000);
@@ -1444,71 +974,172 @@ START_TEST(test_allocation_failures)
 }
 END_TEST
 
-static Suite *upstream_suite(void)
+/* ---- one query, as a table ---- */
+
+static void t_fallback(sr_upstream_cfg_t *cfg, int variant)
 {
-    Suite *s = suite_create("upstream");
-    TCase *tc = tcase_create("udp");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_udp_answer);
-    tcase_add_test(tc, test_random_and_kept_ids);
-    tcase_add_test(tc, test_udp_wrong_id_then_right);
-    tcase_add_test(tc, test_udp_wrong_question_then_right);
-    tcase_add_test(tc, test_udp_other_port_ignored);
-    tcase_add_test(tc, test_udp_garbage_then_timeout);
-    tcase_add_test(tc, test_udp_tc_without_fallback);
-    tcase_add_test(tc, test_udp_tc_with_fallback);
-    tcase_add_test(tc, test_udp_datagram_over_max_packet_size);
-    tcase_add_test(tc, test_udp_timeout);
-    tcase_add_test(tc, test_udp_retransmission);
-    tcase_add_test(tc, test_udp_connected_refused);
-    tcase_add_test(tc, test_udp_socket_options);
-    tcase_add_test(tc, test_udp_1000_concurrent);
-    tcase_add_test(tc, test_ipv6);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("tcp");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_tcp_pipelining_out_of_order);
-    tcase_add_test(tc, test_tcp_queue_beyond_pipeline);
-    tcase_add_test(tc, test_tcp_spread_pipeline);
-    tcase_add_test(tc, test_tcp_close_mid_message_resends);
-    tcase_add_test(tc, test_tcp_close_twice_fails);
-    tcase_add_loop_test(tc, test_tcp_framing_garbage, 0, 2);
-    tcase_add_test(tc, test_tcp_idle_close_and_reconnect);
-    tcase_add_test(tc, test_tcp_connection_reuse);
-    tcase_add_test(tc, test_tcp_timeout);
-    tcase_add_test(tc, test_tcp_refused);
-    tcase_add_loop_test(tc, test_tcp_inactivity_vs_absolute_timeout, 0, 2);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("lifetime");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_cancel);
-    tcase_add_test(tc, test_free_with_queries_in_flight);
-    tcase_add_loop_test(tc, test_callback_frees_upstream, 0, 2);
-    tcase_add_test(tc, test_callback_cancels_other);
-    tcase_add_test(tc, test_bad_queries);
-    tcase_add_test(tc, test_names_and_addresses);
-    tcase_add_loop_test(tc, test_host_name_via_bootstrap, 0, 3);
-    tcase_add_test(tc, test_host_name_without_bootstrap);
-    tcase_add_loop_test(tc, test_bootstrap_address_owner, 0,
-                        (int)(sizeof(BOOT_CASES) / sizeof(BOOT_CASES[0])));
-    tcase_add_test(tc, test_logging_levels);
-    tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
-    suite_add_tcase(s, tc);
-    return s;
+    (void)variant;
+    cfg->tcp_fallback = true;
 }
+
+/* variant 1: with the TCP fallback */
+static void t_max_packet_512(sr_upstream_cfg_t *cfg, int variant)
+{
+    cfg->max_packet_size = 512;
+    cfg->tcp_fallback = variant == 1;
+}
+
+/* variant 1: a local address of the wrong family */
+static void t_socket_options(sr_upstream_cfg_t *cfg, int variant)
+{
+    cfg->local_host = variant == 0 ? "127.0.0.1" : "::1";
+    cfg->dont_fragment = true;
+    cfg->dscp = 46;
+    cfg->in_buffer_size = 65536;
+    cfg->out_buffer_size = 65536;
+    cfg->share_local_port = true;
+    cfg->use_connection = true;
+}
+
+/* The host name dns.test, resolved through the fake as the bootstrap. */
+static void t_bootstrap(sr_upstream_cfg_t *cfg, int variant)
+{
+    static char boot[64];
+    (void)variant;
+    snprintf(boot, sizeof(boot), "127.0.0.1:%u", fake_port(fake));
+    cfg->server = "dns.test";
+    cfg->bootstrap = boot;
+}
+
+/* $STUBRES_RESOLV_CONF points at nothing: no server to ask. */
+static void t_no_bootstrap(sr_upstream_cfg_t *cfg, int variant)
+{
+    (void)variant;
+    cfg->server = "dns.test";
+    cfg->port = 53;
+}
+
+struct upstream_case {
+    sr_proto_t proto;
+    xq_case_t q;
+};
+
+/* XQ_ROW: name, cfg tweak, the fake's behaviour, its variant, query ID,
+ * qname, timeout, wait; then what must come of it. */
+
+#define EQ XQ_EQ
+#define GE XQ_GE
+
+static const struct upstream_case UPSTREAM_CASES[] = {
+    /* UDP */
+    {SR_PROTO_UDP, XQ_ROW("an answer, no connection", NULL, NULL, 0, 0x1234, NULL, 2000, 2000,
+                          EQ(XQ_INFLIGHT_ASKED, 1), EQ(XQ_STATUS, SR_OK), EQ(XQ_ID, 0x1234),
+                          EQ(XQ_ANCOUNT, 1), EQ(XQ_PROTO, SR_PROTO_UDP), EQ(XQ_TRUNCATED, 0),
+                          EQ(XQ_IGNORED, 0), EQ(XQ_INFLIGHT_DONE, 0), EQ(XQ_S_QUERIES, 1),
+                          EQ(XQ_S_RESPONSES, 1), EQ(XQ_S_IGNORED, 0), EQ(XQ_S_CONNECTIONS, 0))},
+    {SR_PROTO_UDP, XQ_ROW("a wrong ID, then the right one", NULL, h_wrong_id_first, 0, 99, NULL,
+                          2000, 2000, EQ(XQ_STATUS, SR_OK), EQ(XQ_ID, 99), EQ(XQ_IGNORED, 1),
+                          EQ(XQ_S_IGNORED, 1), EQ(XQ_S_RESPONSES, 1))},
+    /* The believed one is the upper-cased echo of our question. */
+    {SR_PROTO_UDP, XQ_ROW("wrong questions, then the right one", NULL, h_wrong_question_first, 0, 5,
+                          NULL, 2000, 2000, EQ(XQ_STATUS, SR_OK), EQ(XQ_IGNORED, 2),
+                          EQ(XQ_QNAME0, 'W'), EQ(XQ_S_IGNORED, 2))},
+    {SR_PROTO_UDP, XQ_ROW("a reply from another port is ignored", NULL, h_other_port_first, 0, 6,
+                          NULL, 2000, 2000, EQ(XQ_STATUS, SR_OK), EQ(XQ_IGNORED, 1))},
+    {SR_PROTO_UDP, XQ_ROW("garbage, then a timeout", NULL, h_garbage, 0, 8, NULL, 300, 3000,
+                          EQ(XQ_STATUS, SR_E_TIMEDOUT), EQ(XQ_STATUS, 10060), EQ(XQ_IGNORED, 2),
+                          EQ(XQ_HAS_DETAIL, 1), EQ(XQ_S_TIMEOUTS, 1), EQ(XQ_S_IGNORED, 2),
+                          EQ(XQ_S_RESPONSES, 0))},
+    {SR_PROTO_UDP,
+     XQ_ROW("TC without the fallback", NULL, h_truncated_udp, 0, 9, "big.example.test", 2000, 2000,
+            EQ(XQ_STATUS, SR_OK), EQ(XQ_TRUNCATED, 1), EQ(XQ_PROTO, SR_PROTO_UDP), EQ(XQ_TC, 1),
+            EQ(XQ_S_FALLBACKS, 0), EQ(XQ_S_CONNECTIONS, 0))},
+    {SR_PROTO_UDP,
+     XQ_ROW("TC with the fallback", t_fallback, h_truncated_udp, 0, 10, "big.example.test", 2000,
+            3000, EQ(XQ_STATUS, SR_OK), EQ(XQ_TRUNCATED, 0), EQ(XQ_PROTO, SR_PROTO_TCP),
+            EQ(XQ_ID, 10), EQ(XQ_ANCOUNT, 3), EQ(XQ_S_FALLBACKS, 1), EQ(XQ_S_QUERIES, 2),
+            EQ(XQ_S_RESPONSES, 1), EQ(XQ_S_CONNECTIONS, 1), EQ(XQ_F_ACCEPTS, 1))},
+    {SR_PROTO_UDP,
+     XQ_ROW("a datagram over max_packet_size", t_max_packet_512, h_big, 0, 11, "big.example.test",
+            2000, 2000, EQ(XQ_STATUS, SR_OK), EQ(XQ_TRUNCATED, 1), EQ(XQ_ANCOUNT, 0))},
+    /* With the fallback the whole answer comes over TCP. */
+    {SR_PROTO_UDP, XQ_ROW("a datagram over max_packet_size, with the fallback", t_max_packet_512,
+                          h_big, 1, 12, "big.example.test", 2000, 3000, EQ(XQ_STATUS, SR_OK),
+                          EQ(XQ_PROTO, SR_PROTO_TCP), EQ(XQ_ANCOUNT, 60))},
+    /* The same query, once more, after 2 s. */
+    {SR_PROTO_UDP, XQ_ROW("the first copy lost: retransmission", NULL, h_drop_first, 0, 17, NULL,
+                          5000, 5000, EQ(XQ_STATUS, SR_OK), EQ(XQ_ID, 17), EQ(XQ_F_QUERIES, 2),
+                          GE(XQ_RTT_US, 1900000), EQ(XQ_S_QUERIES, 1))},
+    {SR_PROTO_UDP, XQ_ROW("socket options", t_socket_options, NULL, 0, 15, NULL, 2000, 2000,
+                          EQ(XQ_STATUS, SR_OK))},
+    /* A local address of the wrong family cannot be used. */
+    {SR_PROTO_UDP, XQ_ROW("socket options, local address of the wrong family", t_socket_options,
+                          NULL, 1, 16, NULL, 2000, 2000, EQ(XQ_STATUS, SR_E_AFNOSUPPORT))},
+    /* TCP */
+    {SR_PROTO_TCP,
+     XQ_ROW("closed mid-message: resent on a new connection", NULL, h_close_mid_message, 0, 21,
+            NULL, 3000, 3000, EQ(XQ_STATUS, SR_OK), EQ(XQ_ID, 21), EQ(XQ_S_CONNECTIONS, 2),
+            EQ(XQ_S_QUERIES, 1), EQ(XQ_F_ACCEPTS, 2))},
+    {SR_PROTO_TCP,
+     XQ_ROW("closed twice: fails", NULL, h_close_always, 0, 22, NULL, 3000, 3000,
+            EQ(XQ_STATUS, SR_E_CONNRESET), EQ(XQ_S_CONNECTIONS, 2), EQ(XQ_S_ERRORS, 1))},
+    {SR_PROTO_TCP, XQ_ROW("a frame of length 0", NULL, h_framing_garbage, 0, 23, NULL, 3000, 3000,
+                          EQ(XQ_STATUS, SR_OK), EQ(XQ_S_CONNECTIONS, 2))},
+    {SR_PROTO_TCP, XQ_ROW("a frame shorter than a header", NULL, h_framing_garbage, 1, 23, NULL,
+                          3000, 3000, EQ(XQ_STATUS, SR_OK), EQ(XQ_S_CONNECTIONS, 2))},
+    /* host names */
+    {SR_PROTO_UDP, XQ_ROW("a host name via the bootstrap", t_bootstrap, h_bootstrap, 0, 50, NULL,
+                          2000, 3000, EQ(XQ_STATUS, SR_OK), EQ(XQ_ID, 50), EQ(XQ_F_QUERIES, 2))},
+    {SR_PROTO_UDP, XQ_ROW("a host name the bootstrap does not know", t_bootstrap, h_bootstrap, 1,
+                          50, NULL, 2000, 3000, EQ(XQ_STATUS, SR_E_HOST_NOT_FOUND))},
+    {SR_PROTO_TCP, XQ_ROW("a host name via the bootstrap", t_bootstrap, h_bootstrap, 2, 50, NULL,
+                          2000, 3000, EQ(XQ_STATUS, SR_OK), EQ(XQ_ID, 50), EQ(XQ_F_QUERIES, 2))},
+    {SR_PROTO_UDP, XQ_ROW("a host name without a bootstrap", t_no_bootstrap, NULL, 0, 51, NULL,
+                          2000, 2000, EQ(XQ_STATUS, SR_E_NO_SERVER))},
+};
+
+START_TEST(test_one_query)
+{
+    xq_env_t env = {.base = base, .fake = fake};
+    xq_run(&env, &UPSTREAM_CASES[_i].q, UPSTREAM_CASES[_i].proto);
+}
+END_TEST
+
+/* The rows every protocol passes alike, over UDP and TCP (check_tls runs
+ * them over TLS). */
+START_TEST(test_every_proto)
+{
+    static const sr_proto_t protos[] = {SR_PROTO_UDP, SR_PROTO_TCP};
+    xq_env_t env = {.base = base, .fake = fake};
+    xq_run(&env, &XQ_EVERY_PROTO[_i / 2], protos[_i % 2]);
+}
+END_TEST
 
 int main(void)
 {
-    SRunner *sr = srunner_create(upstream_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    Suite *s = suite_create("upstream");
+    TCase *tc = add_tcase(s, "one query", setup, teardown, NULL);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_one_query, 0,
+                        (int)(sizeof(UPSTREAM_CASES) / sizeof(UPSTREAM_CASES[0])));
+    tcase_add_loop_test(tc, test_every_proto, 0, 2 * XQ_EVERY_PROTO_N);
+    tc = add_tcase(s, "udp", setup, teardown,
+                   TESTS(test_random_and_kept_ids, test_udp_1000_concurrent, test_ipv6));
+    tcase_set_timeout(tc, 60);
+    tc = add_tcase(s, "tcp", setup, teardown,
+                   TESTS(test_tcp_pipelining_out_of_order, test_tcp_idle_close_and_reconnect,
+                         test_tcp_connection_reuse));
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_tcp_inactivity_vs_absolute_timeout, 0, 2);
+    tcase_add_loop_test(tc, test_tcp_pipeline, 0,
+                        (int)(sizeof(PIPELINE_CASES) / sizeof(PIPELINE_CASES[0])));
+    tc = add_tcase(s, "lifetime", setup, teardown,
+                   TESTS(test_cancel, test_free_with_queries_in_flight, test_callback_cancels_other,
+                         test_bad_queries, test_names_and_addresses, test_logging_levels));
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_callback_frees_upstream, 0, 2);
+    tcase_add_loop_test(tc, test_bootstrap_address_owner, 0,
+                        (int)(sizeof(BOOT_CASES) / sizeof(BOOT_CASES[0])));
+    tcase_add_loop_test(tc, test_allocation_failures, 0, 2);
+    return run_suite(s);
 }

@@ -283,3 +283,18 @@ size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass, const
         memcpy(out + n, rdata, rdlen);
     return n + rdlen;
 }
+
+sr_msg_t *tu_msg_new(void)
+{
+    sr_msg_t *msg = sr_msg_new();
+
+    ck_assert_ptr_nonnull(msg);
+    return msg;
+}
+
+void tu_parse_vec(sr_msg_t *msg, const tu_vec_t *v)
+{
+    sr_status_t st = sr_msg_parse(msg, v->msg, v->len, 0);
+
+    ck_assert_msg(st == SR_OK, "%s: %d (%s)", v->name, st, sr_msg_error(msg));
+}

@@ -60,6 +60,13 @@ typedef struct tu_vec {
 tu_vec_t *tu_load_vecs(size_t *n);
 void tu_free_vecs(tu_vec_t *v, size_t n);
 
+/* sr_msg_new(), failing the test if it fails. */
+sr_msg_t *tu_msg_new(void);
+
+/* Parse v's message into msg (flags 0); fails the test, naming the
+ * vector, unless SR_OK. */
+void tu_parse_vec(sr_msg_t *msg, const tu_vec_t *v);
+
 /* Build a response with one answer record (root owner, class IN, TTL 0)
  * around rdata; returns the message length. */
 size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass, const uint8_t *rdata,

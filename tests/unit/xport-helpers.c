@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -518,3 +519,212 @@ void test_pki_fini(test_pki_t *pki)
     unlink(pki->ca_file);
     rmdir(pki->dir);
 }
+
+/* ---- queries through an upstream ---- */
+
+void xfer_on_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
+                  const sr_xfer_info_t *info)
+{
+    xfer_result_t *r = arg;
+    r->done++;
+    r->status = status;
+    r->len = len;
+    if (resp != NULL && len <= sizeof(r->resp))
+        memcpy(r->resp, resp, len);
+    r->info = *info;
+    snprintf(r->detail, sizeof(r->detail), "%s", info->detail);
+}
+
+uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+void upstream_cfg_init(sr_upstream_cfg_t *cfg, sr_proto_t proto, uint16_t port)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->proto = proto;
+    cfg->server = "127.0.0.1";
+    cfg->port = port;
+}
+
+sr_xfer_t *ask_query(sr_upstream_t *up, uint16_t id, const char *name, int timeout_ms,
+                     xfer_result_t *r)
+{
+    uint8_t q[512];
+    size_t qlen = make_query(q, sizeof(q), id, name, 1);
+    sr_status_t st = SR_E_INVAL;
+    sr_xfer_t *x = sr_upstream_query(up, q, qlen, 0, timeout_ms, xfer_on_done, r, &st);
+    ck_assert_msg(x != NULL && st == SR_OK, "query %s not accepted: %d", name, st);
+    return x;
+}
+
+void ask_many(sr_upstream_t *up, int n, const char *name, int timeout_ms, xfer_result_t *r)
+{
+    for (int i = 0; i < n; i++)
+        ask_query(up, (uint16_t)i, name, timeout_ms, &r[i]);
+}
+
+void expect_answered(struct event_base *base, const xfer_result_t *r, int n, int wait_ms)
+{
+    for (int i = 0; i < n; i++) {
+        ck_assert_msg(run_until(base, &r[i].done, 1, wait_ms), "query %d: no callback", i);
+        ck_assert_msg(r[i].status == SR_OK, "query %d: status %d", i, r[i].status);
+        ck_assert_msg(get16(r[i].resp) == i, "query %d: ID %u", i, get16(r[i].resp));
+    }
+}
+
+/* ---- one query as a table row ---- */
+
+static const char *const XQ_NAMES[] = {
+    [XQ_STATUS] = "status",
+    [XQ_ID] = "response ID",
+    [XQ_ANCOUNT] = "ANCOUNT",
+    [XQ_TC] = "TC bit",
+    [XQ_QNAME0] = "first letter of the qname",
+    [XQ_PROTO] = "info.proto",
+    [XQ_SAME_PROTO] = "info.proto is the upstream's",
+    [XQ_TRUNCATED] = "info.truncated",
+    [XQ_IGNORED] = "info.ignored",
+    [XQ_RTT_US] = "info.rtt_us",
+    [XQ_HAS_DETAIL] = "info.detail set",
+    [XQ_INFLIGHT_ASKED] = "inflight once asked",
+    [XQ_INFLIGHT_DONE] = "inflight once done",
+    [XQ_S_QUERIES] = "stats.queries",
+    [XQ_S_RESPONSES] = "stats.responses",
+    [XQ_S_IGNORED] = "stats.ignored",
+    [XQ_S_CONNECTIONS] = "stats.connections",
+    [XQ_S_TIMEOUTS] = "stats.timeouts",
+    [XQ_S_ERRORS] = "stats.errors",
+    [XQ_S_FALLBACKS] = "stats.tcp_fallbacks",
+    [XQ_S_HANDSHAKES] = "stats.tls_handshakes",
+    [XQ_S_RESUMED] = "stats.tls_resumed",
+    [XQ_F_QUERIES] = "queries the fake got",
+    [XQ_F_ACCEPTS] = "connections the fake accepted",
+};
+
+struct xq_seen {
+    const xfer_result_t *r;
+    size_t inflight_asked, inflight_done;
+    sr_upstream_stats_t s;
+    const fake_t *f;
+    sr_proto_t proto;
+};
+
+static long long xq_value(const struct xq_seen *v, xq_what_t what)
+{
+    const xfer_result_t *r = v->r;
+    switch (what) {
+    case XQ_STATUS: return r->status;
+    case XQ_ID: return get16(r->resp);
+    case XQ_ANCOUNT: return get16(r->resp + 6);
+    case XQ_TC: return (get16(r->resp + 2) & 0x0200) != 0;
+    case XQ_QNAME0: return r->resp[13];
+    case XQ_PROTO: return r->info.proto;
+    case XQ_SAME_PROTO: return r->info.proto == v->proto;
+    case XQ_TRUNCATED: return r->info.truncated;
+    case XQ_IGNORED: return r->info.ignored;
+    case XQ_RTT_US: return (long long)r->info.rtt_us;
+    case XQ_HAS_DETAIL: return r->info.detail != NULL;
+    case XQ_INFLIGHT_ASKED: return (long long)v->inflight_asked;
+    case XQ_INFLIGHT_DONE: return (long long)v->inflight_done;
+    case XQ_S_QUERIES: return (long long)v->s.queries;
+    case XQ_S_RESPONSES: return (long long)v->s.responses;
+    case XQ_S_IGNORED: return (long long)v->s.ignored;
+    case XQ_S_CONNECTIONS: return (long long)v->s.connections;
+    case XQ_S_TIMEOUTS: return (long long)v->s.timeouts;
+    case XQ_S_ERRORS: return (long long)v->s.errors;
+    case XQ_S_FALLBACKS: return (long long)v->s.tcp_fallbacks;
+    case XQ_S_HANDSHAKES: return (long long)v->s.tls_handshakes;
+    case XQ_S_RESUMED: return (long long)v->s.tls_resumed;
+    case XQ_F_QUERIES: return fake_queries(v->f);
+    case XQ_F_ACCEPTS: return fake_accepts(v->f);
+    case XQ_END: break;
+    }
+    ck_abort_msg("xq_value: %d", (int)what);
+    return 0;
+}
+
+void xq_run(const xq_env_t *env, const xq_case_t *c, sr_proto_t proto)
+{
+    struct event_base *base = env->base;
+    fake_t *f = env->fake;
+    static const char *const protos[] = {"udp", "tcp", "tls", "https"};
+    static int variant; /* the fake's cb argument */
+    xfer_result_t *r = calloc(1, sizeof(*r));
+    struct xq_seen v = {.r = r, .f = f, .proto = proto};
+    sr_upstream_cfg_t cfg;
+    sr_upstream_t *up;
+    sr_status_t st = SR_OK;
+    uint16_t port;
+    char what[160]; /* the row's name in every failure */
+
+    ck_assert_ptr_nonnull(r);
+    snprintf(what, sizeof(what), "%s (%s)", c->name, (unsigned)proto < 4 ? protos[proto] : "?");
+    port = c->closed_port ? closed_port(proto == SR_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM)
+                          : fake_port(f);
+    upstream_cfg_init(&cfg, proto, port);
+    if (env->prepare != NULL)
+        env->prepare(&cfg);
+    if (c->tweak != NULL)
+        c->tweak(&cfg, c->variant);
+    variant = c->variant;
+    fake_set_cb(f, c->cb, &variant);
+    up = sr_upstream_new(base, &cfg, env->ev, &st);
+    ck_assert_msg(up != NULL, "%s: sr_upstream_new: %d", what, st);
+    ask_query(up, c->id, c->qname != NULL ? c->qname : "www.example.test", c->timeout_ms, r);
+    /* never from inside the call */
+    ck_assert_msg(r->done == 0, "%s: called back from inside sr_upstream_query", what);
+    v.inflight_asked = sr_upstream_inflight(up);
+    ck_assert_msg(run_until(base, &r->done, 1, c->wait_ms), "%s: no callback in %d ms", what,
+                  c->wait_ms);
+    v.inflight_done = sr_upstream_inflight(up);
+    sr_upstream_stats(up, &v.s);
+    for (size_t i = 0; i < sizeof(c->want) / sizeof(c->want[0]) && c->want[i].what != XQ_END; i++) {
+        const xq_expect_t *w = &c->want[i];
+        long long got = xq_value(&v, w->what);
+        if (w->at_least)
+            ck_assert_msg(got >= w->value, "%s: %s is %lld, want at least %lld", what,
+                          XQ_NAMES[w->what], got, w->value);
+        else
+            ck_assert_msg(got == w->value, "%s: %s is %lld, want %lld", what, XQ_NAMES[w->what],
+                          got, w->value);
+    }
+    sr_upstream_free(up);
+    free(r);
+}
+
+static void xq_drop(fake_req_t *r, void *arg)
+{
+    (void)r;
+    (void)arg;
+}
+
+static void xq_connected(sr_upstream_cfg_t *cfg, int variant)
+{
+    (void)variant;
+    cfg->use_connection = true;
+}
+
+const xq_case_t XQ_EVERY_PROTO[] = {
+    XQ_ROW("an answer", NULL, NULL, 0, 0x1234, NULL, 2000, 3000, XQ_EQ(XQ_STATUS, SR_OK),
+           XQ_EQ(XQ_ID, 0x1234), XQ_EQ(XQ_ANCOUNT, 1), XQ_EQ(XQ_SAME_PROTO, 1),
+           XQ_EQ(XQ_IGNORED, 0), XQ_EQ(XQ_TRUNCATED, 0), XQ_EQ(XQ_INFLIGHT_ASKED, 1),
+           XQ_EQ(XQ_INFLIGHT_DONE, 0), XQ_EQ(XQ_S_QUERIES, 1), XQ_EQ(XQ_S_RESPONSES, 1),
+           XQ_EQ(XQ_S_IGNORED, 0), XQ_EQ(XQ_S_TIMEOUTS, 0), XQ_EQ(XQ_S_ERRORS, 0),
+           XQ_EQ(XQ_F_QUERIES, 1)),
+    XQ_ROW("no answer: a timeout", NULL, xq_drop, 0, 13, NULL, 250, 3000,
+           XQ_EQ(XQ_STATUS, SR_E_TIMEDOUT), XQ_EQ(XQ_STATUS, 10060), XQ_GE(XQ_RTT_US, 150000),
+           XQ_EQ(XQ_S_TIMEOUTS, 1), XQ_EQ(XQ_S_ERRORS, 0), XQ_EQ(XQ_S_RESPONSES, 0),
+           XQ_EQ(XQ_INFLIGHT_DONE, 0)),
+    /* UDP: use_connection, so that ICMP port unreachable is seen */
+    {.name = "nothing listens: refused",
+     .closed_port = true,
+     .tweak = xq_connected,
+     .id = 27,
+     .timeout_ms = 2000,
+     .wait_ms = 3000,
+     .want = {XQ_EQ(XQ_STATUS, SR_E_CONNREFUSED), XQ_EQ(XQ_STATUS, 10061), XQ_EQ(XQ_S_ERRORS, 1),
+              XQ_EQ(XQ_S_RESPONSES, 0), XQ_EQ(XQ_INFLIGHT_DONE, 0)}},
+};
+const int XQ_EVERY_PROTO_N = (int)(sizeof(XQ_EVERY_PROTO) / sizeof(XQ_EVERY_PROTO[0]));
