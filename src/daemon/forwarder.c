@@ -382,20 +382,20 @@ static void query_log_line(const fwd_ctx_t *fx, const fwd_client_t *c, const cac
 }
 
 /* Count a reply about to be sent. */
-static void count_reply(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *reply, size_t n)
+static void count_reply(stats_thread_t *st, const fwd_sink_t *sink, const uint8_t *reply, size_t n)
 {
     if (n < 4)
         return;
-    stats_count_rcode(fx->stats, reply[3] & 0xF);
-    if (c->sink->datagram && (reply[2] & (SR_FLAG_TC >> 8)))
-        STAT_INC(fx->stats, truncated);
+    stats_count_rcode(st, reply[3] & 0xF);
+    if (sink->datagram && (reply[2] & (SR_FLAG_TC >> 8)))
+        STAT_INC(st, truncated);
 }
 
 /* Send an answer that came later than the query (from upstream). */
 static void send_later(fwd_ctx_t *fx, waiter_t *wt, const uint8_t *buf, size_t n,
                        const char *source)
 {
-    count_reply(fx, &wt->client, buf, n);
+    count_reply(fx->stats, wt->client.sink, buf, n);
     if (log_query_enabled())
         query_log_line(fx, &wt->client, &wt->q, buf, n, source, wt->start_us);
     wt->client.sink->release(&wt->client, buf, n);
@@ -774,7 +774,7 @@ static uint16_t reply_limit(const fwd_ctx_t *fx, const fwd_sink_t *sink, const f
 /* Count and send a reply known at once. */
 static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, size_t n)
 {
-    count_reply(fx, c, out, n);
+    count_reply(fx->stats, c->sink, out, n);
     if (n > 0)
         c->sink->send(c, out, n);
 }
@@ -783,29 +783,31 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
                size_t cap)
 {
     const cfg_t *cfg = fx->cfg;
+    stats_thread_t *st = fx->stats;
+    const fwd_sink_t *sink = c->sink;
     fwd_qinfo_t qi;
     fwd_verdict_t v = fwd_parse_query(pkt, len, &qi);
     unsigned rcode;
     size_t n;
 
     if (v == FWD_DROP) {
-        STAT_INC(fx->stats, dropped);
+        STAT_INC(st, dropped);
         return;
     }
-    if (c->sink->datagram)
-        STAT_INC(fx->stats, queries_udp);
+    if (sink->datagram)
+        STAT_INC(st, queries_udp);
     else
-        STAT_INC(fx->stats, queries_tcp);
+        STAT_INC(st, queries_tcp);
 
     if (!acl_match(&cfg->allow, (const struct sockaddr *)&c->peer)) {
         /* Never an open resolver: outsiders get REFUSED, nothing more. */
-        STAT_INC(fx->stats, refused_acl);
+        STAT_INC(st, refused_acl);
         rcode = RCODE_REFUSED;
         goto error;
     }
     switch (v) {
     case FWD_FORMERR:
-        STAT_INC(fx->stats, malformed);
+        STAT_INC(st, malformed);
         rcode = RCODE_FORMERR;
         goto error;
     case FWD_NOTIMP: rcode = RCODE_NOTIMP; goto error;
@@ -823,21 +825,23 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
     q.qclass = qi.qclass;
     q.edns = qi.edns;
     q.do_bit = qi.do_bit;
-    q.max_len = reply_limit(fx, c->sink, &qi);
+    q.max_len = reply_limit(fx, sink, &qi);
 
     cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {
-        STAT_INC(fx->stats, cache_hits);
+        STAT_INC(st, cache_hits);
         if (r == CACHE_STALE)
-            STAT_INC(fx->stats, cache_stale);
+            STAT_INC(st, cache_stale);
         if (log_query_enabled())
             query_log_line(fx, c, &q, out, n, r == CACHE_STALE ? "stale" : "cache", fx->now_us());
-        reply_now(fx, c, out, n);
+        count_reply(st, sink, out, n);
+        if (n > 0)
+            sink->send(c, out, n);
         if (r == CACHE_HIT_PREFETCH && cfg->prefetch)
             prefetch(fx, &q);
         return;
     }
-    STAT_INC(fx->stats, cache_misses);
+    STAT_INC(st, cache_misses);
     if (fx->draining) {
         /* Shutting down: nothing new goes upstream. */
         reply_now(fx, c, out, reply_for_query(&q, RCODE_SERVFAIL, out, cap));

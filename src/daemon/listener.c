@@ -431,7 +431,9 @@ static void udp_sink_send(const fwd_client_t *c, const uint8_t *msg, size_t len)
     udp_batch_t *b = c->sink->ctx;
     int ns = b->nreply;
 
-    if (ns < WORKER_BATCH && msg == b->tx[ns]) {
+    /* nreply < WORKER_BATCH there: udp_read answers at most one reply per
+     * datagram, and a batch holds at most WORKER_BATCH of them. */
+    if (msg == b->tx[ns]) {
         struct msghdr *sh = &b->smsg[ns].msg_hdr;
         b->siov[ns].iov_len = len;
         sh->msg_name = &b->peer[b->cur];
