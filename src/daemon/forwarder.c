@@ -13,12 +13,9 @@
 
 #include "cache.h"
 #include "forwarder.h"
-#include "listener.h"
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
-#include "tcpconn.h"
-#include "worker.h"
 
 #define RCODE_NOERROR 0
 #define RCODE_FORMERR 1
@@ -233,7 +230,7 @@ typedef struct waiter {
 typedef struct pending {
     struct pending *hnext; /* hash chain */
     struct fwd_table *table;
-    worker_t *w;
+    fwd_ctx_t *fx;
     uint32_t hash;
     uint8_t key[SR_NAME_MAX_WIRE + 5]; /* lowercase name, type, class, DO|CD */
     size_t keylen;
@@ -335,14 +332,14 @@ static void table_remove(pending_t *p)
 static void pending_free(pending_t *p)
 {
     waiter_t *wt = p->waiters;
-    p->w->fwd->waiters -= p->nwaiters;
+    p->fx->table->waiters -= p->nwaiters;
     while (wt != NULL) {
         waiter_t *next = wt->next;
         free(wt);
         wt = next;
     }
     if (p->xfer != NULL)
-        sr_xfer_cancel(p->xfer);
+        p->fx->cancel(p->xfer);
     pool_inst_release(p->pi);
     free(p);
 }
@@ -355,10 +352,10 @@ void fwd_table_free(struct fwd_table *t)
         pending_t *p = t->buckets[i];
         while (p != NULL) {
             pending_t *next = p->hnext;
-            /* TCP waiters hold their connection: let go of it. */
+            /* Waiters are held by their sinks (a TCP connection stays
+             * open for them): let go of them. */
             for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next)
-                if (wt->client.tcp)
-                    tcpconn_reply(wt->client.conn, NULL, 0);
+                wt->client.sink->release(&wt->client, NULL, 0);
             p->table = NULL;
             pending_free(p);
             p = next;
@@ -369,8 +366,8 @@ void fwd_table_free(struct fwd_table *t)
 
 /* ------------------------------------------------------------- replies */
 
-static void query_log_line(const fwd_client_t *c, const cache_query_t *q, const uint8_t *reply,
-                           size_t n, const char *source, uint64_t start_us)
+static void query_log_line(const fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q,
+                           const uint8_t *reply, size_t n, const char *source, uint64_t start_us)
 {
     char ip[ADDR_TEXT_MAX], name[SR_NAME_MAX_TEXT], tb[16], rb[16];
     unsigned rcode = n >= 4 ? (reply[3] & 0xF) : RCODE_SERVFAIL;
@@ -380,30 +377,28 @@ static void query_log_line(const fwd_client_t *c, const cache_query_t *q, const 
         snprintf(name, sizeof(name), "?");
     log_query("%s %s %s %s%s %s %s %s %.3fms", ip, name, sr_type_name(q->qtype, tb),
               q->qclass == SR_CLASS_IN ? "IN" : "CLASS", q->qclass == SR_CLASS_IN ? "" : "?",
-              sr_rcode_name(rcode, rb), c->tcp ? "tcp" : "udp", source,
-              (double)(pool_now_us() - start_us) / 1000.0);
+              sr_rcode_name(rcode, rb), c->sink->name, source,
+              (double)(fx->now_us() - start_us) / 1000.0);
 }
 
 /* Count a reply about to be sent. */
-static void count_reply(worker_t *w, const fwd_client_t *c, const uint8_t *reply, size_t n)
+static void count_reply(stats_thread_t *st, const fwd_sink_t *sink, const uint8_t *reply, size_t n)
 {
     if (n < 4)
         return;
-    stats_count_rcode(&w->stats, reply[3] & 0xF);
-    if (!c->tcp && (reply[2] & (SR_FLAG_TC >> 8)))
-        STAT_INC(&w->stats, truncated);
+    stats_count_rcode(st, reply[3] & 0xF);
+    if (sink->datagram && (reply[2] & (SR_FLAG_TC >> 8)))
+        STAT_INC(st, truncated);
 }
 
 /* Send an answer that came later than the query (from upstream). */
-static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, const char *source)
+static void send_later(fwd_ctx_t *fx, waiter_t *wt, const uint8_t *buf, size_t n,
+                       const char *source)
 {
-    count_reply(w, &wt->client, buf, n);
+    count_reply(fx->stats, wt->client.sink, buf, n);
     if (log_query_enabled())
-        query_log_line(&wt->client, &wt->q, buf, n, source, wt->start_us);
-    if (wt->client.tcp)
-        tcpconn_reply(wt->client.conn, buf, n);
-    else if (n > 0)
-        listener_udp_send(w->udp, &wt->client, buf, n);
+        query_log_line(fx, &wt->client, &wt->q, buf, n, source, wt->start_us);
+    wt->client.sink->release(&wt->client, buf, n);
 }
 
 /* The answer arrived: cache it, and give every waiter its rendering.
@@ -412,62 +407,72 @@ static void send_later(worker_t *w, waiter_t *wt, const uint8_t *buf, size_t n, 
  * max_ttl, negative_ttl and RFC 2308's SOA minimum applied), as unbound's
  * and dnsmasq's first answers do. What the cache refused (cache_size 0,
  * TTL 0, a name spelt through a TTL field, ...) goes out as it came. */
-static void deliver(worker_t *w, pending_t *p, const sr_msg_t *msg)
+static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
 {
-    uint32_t now = worker_now_s();
+    uint32_t now = fx->now_s();
 
     table_remove(p);
-    STAT_ADD(&w->stats, inflight, (uint64_t)-1);
-    bool cached = cache_store(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
+    STAT_ADD(fx->stats, inflight, (uint64_t)-1);
+    bool cached = cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
                               p->cd, msg, now);
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         if (cached) {
-            cache_result_t r = cache_lookup(w->cache, &wt->q, now, false, w->out, 65535, &n);
+            cache_result_t r = cache_lookup(fx->cache, &wt->q, now, false, fx->out, 65535, &n);
             if (r != CACHE_HIT && r != CACHE_HIT_PREFETCH)
                 n = 0;
         }
         if (n == 0)
-            n = cache_render(msg, &wt->q, w->out, 65535);
+            n = cache_render(msg, &wt->q, fx->out, 65535);
         if (n == 0)
-            n = reply_for_query(&wt->q, RCODE_SERVFAIL, w->out, 65535);
-        STAT_ADD(&w->stats, waiting, (uint64_t)-1);
-        send_later(w, wt, w->out, n, "upstream");
+            n = reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535);
+        STAT_ADD(fx->stats, waiting, (uint64_t)-1);
+        send_later(fx, wt, fx->out, n, "upstream");
     }
     pending_free(p);
-    worker_drain_check(w);
+    fx->finished(fx->arg);
 }
 
 /* Every attempt failed: stale data if allowed and there, else SERVFAIL. */
-static void fail(worker_t *w, pending_t *p)
+static void fail(fwd_ctx_t *fx, pending_t *p)
 {
-    uint32_t now = worker_now_s();
+    uint32_t now = fx->now_s();
 
     table_remove(p);
-    STAT_ADD(&w->stats, inflight, (uint64_t)-1);
+    STAT_ADD(fx->stats, inflight, (uint64_t)-1);
     if (p->nwaiters > 0) /* a failed prefetch leaves the entry alone */
-        cache_store_failure(w->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd,
-                            now);
+        cache_store_failure(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
+                            p->cd, now);
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         const char *source = "servfail";
         if (p->serve_stale &&
-            cache_lookup(w->cache, &wt->q, now, true, w->out, 65535, &n) == CACHE_STALE) {
-            STAT_INC(&w->stats, cache_stale);
+            cache_lookup(fx->cache, &wt->q, now, true, fx->out, 65535, &n) == CACHE_STALE) {
+            STAT_INC(fx->stats, cache_stale);
             source = "stale";
         } else {
-            n = reply_for_query(&wt->q, RCODE_SERVFAIL, w->out, 65535);
+            n = reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535);
         }
-        STAT_ADD(&w->stats, waiting, (uint64_t)-1);
-        send_later(w, wt, w->out, n, source);
+        STAT_ADD(fx->stats, waiting, (uint64_t)-1);
+        send_later(fx, wt, fx->out, n, source);
     }
     pending_free(p);
-    worker_drain_check(w);
+    fx->finished(fx->arg);
 }
 
 /* ------------------------------------------------------------- upstream */
 
-static void attempt(worker_t *w, pending_t *p);
+uint32_t fwd_random(fwd_ctx_t *fx)
+{
+    uint32_t x = fx->rnd;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    fx->rnd = x;
+    return x;
+}
+
+static void attempt(fwd_ctx_t *fx, pending_t *p);
 static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
                           const sr_xfer_info_t *info);
 
@@ -494,7 +499,7 @@ static bool believable(const pending_t *p, const sr_msg_t *m)
  * more without EDNS. Plain UDP/TCP only: TLS and HTTPS queries always
  * carry OPT for their padding (RFC 8467), and the JSON API sends none.
  * True when the retry is on its way. */
-static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
+static bool retry_without_edns(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *m)
 {
     pool_server_t *s = p->pi->pool->servers[p->cur];
     unsigned rcode = sr_msg_rcode(m);
@@ -507,7 +512,7 @@ static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
         sr_msg_edns(m)->present || spec_encrypted(&s->spec) || p->pi->ups[p->cur] == NULL)
         return false; /* not about EDNS, or nothing to take away */
     memset(&opts, 0, sizeof(opts));
-    opts.rd = w->cfg->recursive;
+    opts.rd = fx->cfg->recursive;
     opts.cd = p->cd;
     if (sr_query_build(q, sizeof(q), &qlen, p->qname, p->qname_len, p->qtype, p->qclass, &opts) !=
         SR_OK)
@@ -515,9 +520,8 @@ static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
     log_info("upstream %s: %s to a query with EDNS; asking again without (RFC 6891 7)",
              s->spec.name, rcode == RCODE_FORMERR ? "FORMERR" : "NOTIMP");
     pool_count_query(s);
-    STAT_INC(&w->stats, upstream_queries);
-    p->xfer = sr_upstream_query(p->pi->ups[p->cur], q, qlen, 0, (int)p->timeout_ms, upstream_done,
-                                p, &st);
+    STAT_INC(fx->stats, upstream_queries);
+    p->xfer = fx->query(p->pi->ups[p->cur], q, qlen, 0, (int)p->timeout_ms, upstream_done, p, &st);
     if (p->xfer == NULL)
         return false;
     p->plain_retry = true;
@@ -528,11 +532,11 @@ static bool retry_without_edns(worker_t *w, pending_t *p, const sr_msg_t *m)
  * the query fails, but no upstream is to blame, and marking one down
  * would turn a local shortage into an outage that outlasts it. Counted
  * as local_errors; no other upstream is tried (it would fail alike). */
-static bool local_failure(worker_t *w, sr_status_t st)
+static bool local_failure(fwd_ctx_t *fx, sr_status_t st)
 {
     if (st != SR_E_MFILE && st != SR_E_NOBUFS)
         return false;
-    STAT_INC(&w->stats, local_errors);
+    STAT_INC(fx->stats, local_errors);
     log_info("upstream query failed here, not upstream: %s", sr_strerror((int)st));
     return true;
 }
@@ -541,15 +545,15 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
                           const sr_xfer_info_t *info)
 {
     pending_t *p = arg;
-    worker_t *w = p->w;
+    fwd_ctx_t *fx = p->fx;
     pool_server_t *s = p->pi->pool->servers[p->cur];
-    uint64_t now_us = pool_now_us();
+    uint64_t now_us = fx->now_us();
 
     p->xfer = NULL;
     bool was_plain = p->plain_retry;
     p->plain_retry = false; /* the next upstream gets the query with EDNS */
-    if (local_failure(w, status)) {
-        fail(w, p);
+    if (local_failure(fx, status)) {
+        fail(fx, p);
         return;
     }
     if (status != SR_OK) {
@@ -557,37 +561,37 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
         log_info("upstream %s: %s%s%s", s->spec.name, sr_strerror((int)status),
                  info != NULL && info->detail != NULL && info->detail[0] ? ": " : "",
                  info != NULL && info->detail != NULL ? info->detail : "");
-        attempt(w, p);
+        attempt(fx, p);
         return;
     }
-    if (sr_msg_parse(w->msg, resp, len, SR_PARSE_NO_FIELDS) != SR_OK || !believable(p, w->msg)) {
+    if (sr_msg_parse(fx->msg, resp, len, SR_PARSE_NO_FIELDS) != SR_OK || !believable(p, fx->msg)) {
         pool_report(s, POOL_ERROR, 0, now_us);
-        log_info("upstream %s: unusable response (%s)", s->spec.name, sr_msg_error(w->msg));
-        attempt(w, p);
+        log_info("upstream %s: unusable response (%s)", s->spec.name, sr_msg_error(fx->msg));
+        attempt(fx, p);
         return;
     }
-    unsigned rcode = sr_msg_rcode(w->msg);
+    unsigned rcode = sr_msg_rcode(fx->msg);
     uint64_t rtt = info != NULL ? info->rtt_us : 0;
     if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED) {
         /* The upstream lives but could not answer: another may. */
         pool_report(s, POOL_SERVFAIL, rtt, now_us);
-        attempt(w, p);
+        attempt(fx, p);
         return;
     }
-    if (!was_plain && retry_without_edns(w, p, w->msg))
+    if (!was_plain && retry_without_edns(fx, p, fx->msg))
         return;
     pool_report(s, POOL_OK, rtt, now_us);
-    deliver(w, p, w->msg);
+    deliver(fx, p, fx->msg);
 }
 
 /* Start the next attempt, or fail when there is none left. */
-static void attempt(worker_t *w, pending_t *p)
+static void attempt(fwd_ctx_t *fx, pending_t *p)
 {
     pool_t *pool = p->pi->pool;
 
     while (p->attempts < p->max_attempts) {
-        uint64_t now_us = pool_now_us();
-        int i = pool_pick(pool, p->tried, now_us, worker_random(w));
+        uint64_t now_us = fx->now_us();
+        int i = pool_pick(pool, p->tried, now_us, fwd_random(fx));
         sr_status_t st = SR_OK;
         if (i < 0)
             break;
@@ -599,17 +603,17 @@ static void attempt(worker_t *w, pending_t *p)
             continue;
         }
         pool_count_query(pool->servers[i]);
-        STAT_INC(&w->stats, upstream_queries);
-        p->xfer = sr_upstream_query(p->pi->ups[i], p->query, p->qlen, 0, (int)p->timeout_ms,
-                                    upstream_done, p, &st);
+        STAT_INC(fx->stats, upstream_queries);
+        p->xfer = fx->query(p->pi->ups[i], p->query, p->qlen, 0, (int)p->timeout_ms, upstream_done,
+                            p, &st);
         if (p->xfer != NULL)
             return;
-        if (local_failure(w, st))
+        if (local_failure(fx, st))
             break;
         pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
         log_info("upstream %s: %s", pool->servers[i]->spec.name, sr_strerror((int)st));
     }
-    fail(w, p);
+    fail(fx, p);
 }
 
 static waiter_t *waiter_new(const fwd_client_t *c, const cache_query_t *q, uint64_t now_us)
@@ -628,39 +632,38 @@ static waiter_t *waiter_new(const fwd_client_t *c, const cache_query_t *q, uint6
 
 static bool same_client(const waiter_t *wt, const fwd_client_t *c, uint16_t id)
 {
-    if (wt->q.id != id || wt->client.tcp != c->tcp)
+    if (wt->q.id != id || wt->client.sink != c->sink || wt->client.conn != c->conn)
         return false;
-    if (c->tcp)
-        return wt->client.conn == c->conn;
+    if (c->conn != NULL)
+        return true; /* the same connection */
     return wt->client.peerlen == c->peerlen && memcmp(&wt->client.peer, &c->peer, c->peerlen) == 0;
 }
 
-static void add_waiter(worker_t *w, pending_t *p, waiter_t *wt)
+static void add_waiter(fwd_ctx_t *fx, pending_t *p, waiter_t *wt)
 {
     *p->wtail = wt;
     p->wtail = &wt->next;
     p->nwaiters++;
-    w->fwd->waiters++;
-    STAT_INC(&w->stats, waiting);
-    if (wt->client.tcp)
-        tcpconn_hold(wt->client.conn);
+    fx->table->waiters++;
+    STAT_INC(fx->stats, waiting);
+    wt->client.sink->hold(&wt->client);
 }
 
 /* A new query upstream for key; c/q may be NULL (prefetch). */
-static pending_t *start(worker_t *w, const uint8_t *key, size_t keylen, uint32_t hash,
+static pending_t *start(fwd_ctx_t *fx, const uint8_t *key, size_t keylen, uint32_t hash,
                         const cache_query_t *q)
 {
-    const cfg_t *cfg = w->cfg;
+    const cfg_t *cfg = fx->cfg;
     pending_t *p;
     sr_query_opts_t opts;
-    size_t n = w->pool->pool->n;
+    size_t n = fx->pool->pool->n;
 
-    if (fwd_table_count(w->fwd) >= cfg->max_inflight || n == 0)
+    if (fwd_table_count(fx->table) >= cfg->max_inflight || n == 0)
         return NULL;
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
-    p->w = w;
+    p->fx = fx;
     p->hash = hash;
     memcpy(p->key, key, keylen);
     p->keylen = keylen;
@@ -685,37 +688,37 @@ static pending_t *start(worker_t *w, const uint8_t *key, size_t keylen, uint32_t
         free(p);
         return NULL;
     }
-    p->pi = w->pool;
+    p->pi = fx->pool;
     p->pi->users++;
-    table_insert(w->fwd, p);
-    STAT_INC(&w->stats, inflight);
+    table_insert(fx->table, p);
+    STAT_INC(fx->stats, inflight);
     return p;
 }
 
-static void prefetch(worker_t *w, const cache_query_t *q)
+static void prefetch(fwd_ctx_t *fx, const cache_query_t *q)
 {
     uint8_t key[SR_NAME_MAX_WIRE + 5];
     size_t keylen = make_key(key, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
                              (q->flags & SR_FLAG_CD) != 0);
-    uint32_t hash = key_hash(w->fwd->seed, key, keylen);
+    uint32_t hash = key_hash(fx->table->seed, key, keylen);
     pending_t *p;
 
-    if (table_find(w->fwd, key, keylen, hash) != NULL)
+    if (table_find(fx->table, key, keylen, hash) != NULL)
         return;
-    p = start(w, key, keylen, hash, q);
+    p = start(fx, key, keylen, hash, q);
     if (p == NULL)
         return;
-    STAT_INC(&w->stats, prefetches);
-    attempt(w, p);
+    STAT_INC(fx->stats, prefetches);
+    attempt(fx, p);
 }
 
-static void miss(worker_t *w, const fwd_client_t *c, const cache_query_t *q, uint64_t now_us)
+static void miss(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, uint64_t now_us)
 {
     uint8_t key[SR_NAME_MAX_WIRE + 5];
     size_t keylen = make_key(key, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
                              (q->flags & SR_FLAG_CD) != 0);
-    uint32_t hash = key_hash(w->fwd->seed, key, keylen);
-    pending_t *p = table_find(w->fwd, key, keylen, hash);
+    uint32_t hash = key_hash(fx->table->seed, key, keylen);
+    pending_t *p = table_find(fx->table, key, keylen, hash);
     waiter_t *wt;
 
     if (p != NULL) {
@@ -725,59 +728,86 @@ static void miss(worker_t *w, const fwd_client_t *c, const cache_query_t *q, uin
             if (same_client(o, c, q->id))
                 return;
         if (p->nwaiters >= FWD_MAX_WAITERS ||
-            w->fwd->waiters >= (size_t)w->cfg->max_inflight * FWD_WAITERS_PER_INFLIGHT) {
-            STAT_INC(&w->stats, dropped);
+            fx->table->waiters >= (size_t)fx->cfg->max_inflight * FWD_WAITERS_PER_INFLIGHT) {
+            STAT_INC(fx->stats, dropped);
             return;
         }
         wt = waiter_new(c, q, now_us);
         if (wt == NULL) {
-            STAT_INC(&w->stats, dropped);
+            STAT_INC(fx->stats, dropped);
             return;
         }
-        STAT_INC(&w->stats, coalesced);
-        add_waiter(w, p, wt);
+        STAT_INC(fx->stats, coalesced);
+        add_waiter(fx, p, wt);
         return;
     }
     wt = waiter_new(c, q, now_us);
-    p = wt != NULL ? start(w, key, keylen, hash, q) : NULL;
+    p = wt != NULL ? start(fx, key, keylen, hash, q) : NULL;
     if (p == NULL) {
         free(wt);
-        STAT_INC(&w->stats, dropped); /* overload: the client retries */
+        STAT_INC(fx->stats, dropped); /* overload: the client retries */
         return;
     }
-    add_waiter(w, p, wt);
-    attempt(w, p);
+    add_waiter(fx, p, wt);
+    attempt(fx, p);
 }
 
 /* ------------------------------------------------------------- entry */
 
-size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t *c, uint8_t *out,
-                 size_t cap)
+/* The largest reply the client takes: a stream's whole size; over
+ * datagrams its EDNS size capped by max_udp_size, or 512 bytes without
+ * EDNS (RFC 1035 4.2.1), and never more than the sink carries. */
+static uint16_t reply_limit(const fwd_ctx_t *fx, const fwd_sink_t *sink, const fwd_qinfo_t *qi)
 {
-    const cfg_t *cfg = w->cfg;
+    uint16_t max;
+
+    if (!sink->datagram)
+        return sink->max_size;
+    if (!qi->edns)
+        max = 512;
+    else
+        max = (uint16_t)(qi->edns_size < fx->cfg->max_udp_size ? qi->edns_size
+                                                               : fx->cfg->max_udp_size);
+    return max < sink->max_size ? max : sink->max_size;
+}
+
+/* Count and send a reply known at once. */
+static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, size_t n)
+{
+    count_reply(fx->stats, c->sink, out, n);
+    if (n > 0)
+        c->sink->send(c, out, n);
+}
+
+void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t *c, uint8_t *out,
+               size_t cap)
+{
+    const cfg_t *cfg = fx->cfg;
+    stats_thread_t *st = fx->stats;
+    const fwd_sink_t *sink = c->sink;
     fwd_qinfo_t qi;
     fwd_verdict_t v = fwd_parse_query(pkt, len, &qi);
     unsigned rcode;
     size_t n;
 
     if (v == FWD_DROP) {
-        STAT_INC(&w->stats, dropped);
-        return 0;
+        STAT_INC(st, dropped);
+        return;
     }
-    if (c->tcp)
-        STAT_INC(&w->stats, queries_tcp);
+    if (sink->datagram)
+        STAT_INC(st, queries_udp);
     else
-        STAT_INC(&w->stats, queries_udp);
+        STAT_INC(st, queries_tcp);
 
     if (!acl_match(&cfg->allow, (const struct sockaddr *)&c->peer)) {
         /* Never an open resolver: outsiders get REFUSED, nothing more. */
-        STAT_INC(&w->stats, refused_acl);
+        STAT_INC(st, refused_acl);
         rcode = RCODE_REFUSED;
         goto error;
     }
     switch (v) {
     case FWD_FORMERR:
-        STAT_INC(&w->stats, malformed);
+        STAT_INC(st, malformed);
         rcode = RCODE_FORMERR;
         goto error;
     case FWD_NOTIMP: rcode = RCODE_NOTIMP; goto error;
@@ -795,37 +825,31 @@ size_t fwd_query(worker_t *w, const uint8_t *pkt, size_t len, const fwd_client_t
     q.qclass = qi.qclass;
     q.edns = qi.edns;
     q.do_bit = qi.do_bit;
-    if (c->tcp)
-        q.max_len = 65535;
-    else if (!qi.edns)
-        q.max_len = 512; /* RFC 1035 4.2.1 */
-    else
-        q.max_len = (uint16_t)(qi.edns_size < cfg->max_udp_size ? qi.edns_size : cfg->max_udp_size);
+    q.max_len = reply_limit(fx, sink, &qi);
 
-    cache_result_t r = cache_lookup(w->cache, &q, worker_now_s(), false, out, cap, &n);
+    cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {
-        STAT_INC(&w->stats, cache_hits);
+        STAT_INC(st, cache_hits);
         if (r == CACHE_STALE)
-            STAT_INC(&w->stats, cache_stale);
-        count_reply(w, c, out, n);
+            STAT_INC(st, cache_stale);
         if (log_query_enabled())
-            query_log_line(c, &q, out, n, r == CACHE_STALE ? "stale" : "cache", pool_now_us());
+            query_log_line(fx, c, &q, out, n, r == CACHE_STALE ? "stale" : "cache", fx->now_us());
+        count_reply(st, sink, out, n);
+        if (n > 0)
+            sink->send(c, out, n);
         if (r == CACHE_HIT_PREFETCH && cfg->prefetch)
-            prefetch(w, &q);
-        return n;
+            prefetch(fx, &q);
+        return;
     }
-    STAT_INC(&w->stats, cache_misses);
-    if (w->draining) {
+    STAT_INC(st, cache_misses);
+    if (fx->draining) {
         /* Shutting down: nothing new goes upstream. */
-        n = reply_for_query(&q, RCODE_SERVFAIL, out, cap);
-        count_reply(w, c, out, n);
-        return n;
+        reply_now(fx, c, out, reply_for_query(&q, RCODE_SERVFAIL, out, cap));
+        return;
     }
-    miss(w, c, &q, pool_now_us());
-    return 0;
+    miss(fx, c, &q, fx->now_us());
+    return;
 
 error:
-    n = fwd_error_reply(&qi, pkt, rcode, CACHE_EDNS_UDP_SIZE, out, cap);
-    count_reply(w, c, out, n);
-    return n;
+    reply_now(fx, c, out, fwd_error_reply(&qi, pkt, rcode, CACHE_EDNS_UDP_SIZE, out, cap));
 }

@@ -17,22 +17,81 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include <stubres/upstream.h>
+
 #include "acl.h"
+#include "cache.h"
+#include "cfg.h"
+#include "pool.h"
+#include "stats.h"
 
-struct worker;
-struct tcpconn;
+struct fwd_table;
+struct fwd_client;
 
-/* Where a reply goes. */
+/* How replies get back to clients of one transport: the forwarder never
+ * knows whether a client came over UDP or TCP (or, later, DoT or DoH);
+ * listener.c and tcpconn.c fill these in. Every reply goes through
+ * send() or release(); batching is the sink's own business (the UDP sink
+ * gathers the replies of one recvmmsg batch, and those that come from
+ * upstream during one loop pass, into one sendmmsg each). */
+typedef struct fwd_sink {
+    const char *name; /* "udp", "tcp": the query log */
+    /* Datagrams: a reply fits the client's EDNS size (512 bytes without
+     * EDNS, RFC 1035 4.2.1) capped by max_udp_size, truncated (TC) when it
+     * does not; its queries and truncations count as UDP. A stream
+     * carries any reply up to max_size. */
+    bool datagram;
+    uint16_t max_size; /* the largest reply the transport carries */
+    /* The reply to a query answered at once (cache, error). */
+    void (*send)(const struct fwd_client *c, const uint8_t *msg, size_t len);
+    /* c's query went upstream: a release() follows, exactly once. */
+    void (*hold)(const struct fwd_client *c);
+    /* The end of a hold: the late reply (len may be 0: nothing to say),
+     * or msg NULL when the worker ends with the query still in flight. */
+    void (*release)(const struct fwd_client *c, const uint8_t *msg, size_t len);
+    void *ctx; /* the sink's own (the UDP batch) */
+} fwd_sink_t;
+
+/* Where a reply goes. The forwarder reads sink and peer (allow list,
+ * query log, spotting a retransmission); the rest is the sink's. */
 typedef struct fwd_client {
-    bool tcp;
-    int fd;               /* UDP: the socket the query came in on */
-    struct tcpconn *conn; /* TCP: the connection */
+    const fwd_sink_t *sink;
+    void *conn; /* stream sinks: the connection (a retransmission is
+                   one with the same connection and ID) */
+    int fd;     /* datagram sinks: the socket the query came in on */
     struct sockaddr_storage peer;
     socklen_t peerlen;
     bool has_local; /* UDP on a wildcard socket: reply from */
     int local_ifindex;
     struct sockaddr_storage local; /* ... the address the query came to */
 } fwd_client_t;
+
+/* What the forwarder works with: one per worker (thread), set up by
+ * worker.c, which owns the references and swaps cfg and pool between
+ * queries; the forwarder knows nothing else of the worker. */
+typedef struct fwd_ctx {
+    cache_t *cache;          /* shared, thread-safe */
+    cfg_t *cfg;              /* current settings (a reference) */
+    pool_inst_t *pool;       /* current upstreams (one user held) */
+    stats_thread_t *stats;   /* the thread's counters */
+    struct fwd_table *table; /* queries in flight upstream */
+    sr_msg_t *msg;           /* scratch for upstream responses */
+    uint8_t *out;            /* scratch for one late reply (64 KiB) */
+    bool draining;           /* nothing new goes upstream */
+    uint32_t rnd;            /* xorshift state (spreading probes) */
+    /* Clocks: monotonic seconds for the cache, microseconds for the pool
+     * and the query log. */
+    uint32_t (*now_s)(void);
+    uint64_t (*now_us)(void);
+    /* The transport (sr_upstream_query, sr_xfer_cancel in the daemon). */
+    sr_xfer_t *(*query)(sr_upstream_t *up, const uint8_t *q, size_t qlen, unsigned flags,
+                        int timeout_ms, sr_xfer_cb cb, void *arg, sr_status_t *status);
+    void (*cancel)(sr_xfer_t *x);
+    /* A query in flight finished: the worker sees whether its drain is
+     * over. */
+    void (*finished)(void *arg);
+    void *arg;
+} fwd_ctx_t;
 
 /* What the parser found in a query. Pointers point into the packet. */
 typedef struct fwd_qinfo {
@@ -70,17 +129,24 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi);
 size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode, uint16_t udp_size,
                        uint8_t *out, size_t cap);
 
-/* Handle one query from client. When the answer is known at once (cache
- * hit, error) it is written to out and its length returned, for the
- * caller to send (UDP batches); 0 means nothing to send now (dropped, or
- * the answer will come from upstream through the client's channel). */
-size_t fwd_query(struct worker *w, const uint8_t *pkt, size_t len, const fwd_client_t *client,
-                 uint8_t *out, size_t cap);
+/* Handle one query from client. An answer known at once (cache hit,
+ * error) is rendered into out (cap bytes) and handed to the client's
+ * sink->send(); one that must come from upstream is held (sink->hold)
+ * and released later with the answer (sink->release); a dropped query
+ * gets neither. */
+void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t *client,
+               uint8_t *out, size_t cap);
+
+/* A random number from fx->rnd (xorshift32): only for spreading probes,
+ * never for anything an attacker must not guess (IDs come from the
+ * transport's RAND). */
+uint32_t fwd_random(fwd_ctx_t *fx);
 
 /* The table of queries in flight of one worker. */
 struct fwd_table;
 struct fwd_table *fwd_table_new(uint32_t seed);
-/* Cancel everything in flight (no callbacks) and free. */
+/* Cancel everything in flight and free: every client held is released
+ * without an answer (sink->release with NULL). */
 void fwd_table_free(struct fwd_table *t);
 /* Number of distinct upstream queries in flight. */
 size_t fwd_table_count(const struct fwd_table *t);

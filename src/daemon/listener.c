@@ -328,9 +328,15 @@ struct udp_batch {
     struct sockaddr_storage lpeer[WORKER_BATCH];
     ctlbuf_t lctl[WORKER_BATCH];
     uint8_t ltx[WORKER_BATCH][WORKER_UDP_TX];
-    int lfd;                  /* the socket of the late replies queued */
-    int nlate;                /* late replies queued */
-    struct event *late_ev;    /* sends them at the end of the pass */
+    int lfd;               /* the socket of the late replies queued */
+    int nlate;             /* late replies queued */
+    struct event *late_ev; /* sends them at the end of the pass */
+    /* The sink of UDP clients (the forwarder replies through it): a reply
+     * rendered in place into tx[nreply] while udp_read answers datagram
+     * cur joins the read batch's sendmmsg; any other is a late reply. */
+    fwd_sink_t sink;
+    int nreply; /* replies of the read batch so far */
+    int cur;    /* the datagram being answered */
 };
 
 /* recvmmsg and sendmmsg without glibc's wrappers, which make them pthread
@@ -365,7 +371,7 @@ static void send_batch(int fd, struct mmsghdr *msgs, int n)
     }
 }
 
-void listener_udp_flush(udp_batch_t *b)
+static void udp_flush(udp_batch_t *b)
 {
     if (b == NULL || b->nlate == 0)
         return;
@@ -377,10 +383,14 @@ static void late_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    listener_udp_flush(arg);
+    udp_flush(arg);
 }
 
-void listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len)
+/* Send one UDP reply to c->peer from the socket c->fd, from the local
+ * address the query came to when known (IP_PKTINFO). The reply is copied
+ * and queued: replies queued during one pass of the event loop go out
+ * together (sendmmsg) at its end, or when the batch is full. */
+static void udp_send_late(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len)
 {
     if (len > WORKER_UDP_TX || c->peerlen > sizeof(b->lpeer[0])) {
         /* Never for UDP (replies are cut to max_udp_size): sent alone. */
@@ -399,7 +409,7 @@ void listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, s
         return;
     }
     if (b->nlate > 0 && (b->nlate == WORKER_BATCH || b->lfd != c->fd))
-        listener_udp_flush(b);
+        udp_flush(b);
     if (b->nlate == 0)
         event_active(b->late_ev, EV_TIMEOUT, 1);
     int i = b->nlate++;
@@ -413,12 +423,54 @@ void listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, s
         pktinfo_write(mh, &b->lctl[i], c);
 }
 
+/* The reply to a query answered at once: in the read batch when it is
+ * the answer to the datagram being read (rendered in place, so it is not
+ * copied), else queued as a late one. */
+static void udp_sink_send(const fwd_client_t *c, const uint8_t *msg, size_t len)
+{
+    udp_batch_t *b = c->sink->ctx;
+    int ns = b->nreply;
+
+    /* nreply < WORKER_BATCH there: udp_read answers at most one reply per
+     * datagram, and a batch holds at most WORKER_BATCH of them. */
+    if (msg == b->tx[ns]) {
+        struct msghdr *sh = &b->smsg[ns].msg_hdr;
+        b->siov[ns].iov_len = len;
+        sh->msg_name = &b->peer[b->cur];
+        sh->msg_namelen = c->peerlen;
+        if (c->has_local || sh->msg_control != NULL)
+            pktinfo_write(sh, &b->sctl[ns], c);
+        b->nreply++;
+        return;
+    }
+    udp_send_late(b, c, msg, len);
+}
+
+/* Nothing holds a UDP client: its address is all the reply needs. */
+static void udp_sink_hold(const fwd_client_t *c)
+{
+    (void)c;
+}
+
+static void udp_sink_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
+{
+    if (msg != NULL && len > 0)
+        udp_send_late(c->sink->ctx, c, msg, len);
+}
+
 udp_batch_t *listener_batch_new(struct event_base *base)
 {
     udp_batch_t *b = calloc(1, sizeof(*b));
 
     if (b == NULL)
         return NULL;
+    b->sink.name = "udp";
+    b->sink.datagram = true;
+    b->sink.max_size = WORKER_UDP_TX;
+    b->sink.send = udp_sink_send;
+    b->sink.hold = udp_sink_hold;
+    b->sink.release = udp_sink_release;
+    b->sink.ctx = b;
     b->late_ev = event_new(base, -1, 0, late_cb, b);
     if (b->late_ev == NULL) {
         free(b);
@@ -450,7 +502,7 @@ void listener_batch_free(udp_batch_t *b)
 {
     if (b == NULL)
         return;
-    listener_udp_flush(b);
+    udp_flush(b);
     if (b->late_ev != NULL)
         event_free(b->late_ev);
     free(b);
@@ -472,7 +524,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
      * wasted one, and we go back to the loop at once. Bounded, so TCP
      * clients and upstream answers get their turn. */
     for (int round = 0; round < UDP_ROUNDS; round++) {
-        int n, ns = 0;
+        int n;
         n = raw_recvmmsg(fd, rmsg, WORKER_BATCH, MSG_DONTWAIT);
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -482,7 +534,6 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
         for (int i = 0; i < n; i++) {
             struct msghdr *mh = &rmsg[i].msg_hdr;
             fwd_client_t c;
-            size_t len;
             socklen_t pl = mh->msg_namelen;
 
             if (mh->msg_flags & MSG_TRUNC) {
@@ -491,7 +542,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             }
             if (pl > sizeof(c.peer))
                 pl = sizeof(c.peer);
-            c.tcp = false;
+            c.sink = &b->sink;
             c.fd = fd;
             c.conn = NULL;
             /* Only the address's own bytes: the rest of the storage is
@@ -502,22 +553,17 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             c.local_ifindex = 0;
             if (ls->wildcard)
                 pktinfo_read(mh, &c);
-            len = fwd_query(w, b->rx[i], rmsg[i].msg_len, &c, b->tx[ns], WORKER_UDP_TX);
-            if (len != 0) {
-                struct msghdr *sh = &smsg[ns].msg_hdr;
-                b->siov[ns].iov_len = len;
-                sh->msg_name = &b->peer[i];
-                sh->msg_namelen = pl;
-                if (c.has_local || sh->msg_control != NULL)
-                    pktinfo_write(sh, &b->sctl[ns], &c);
-                ns++;
-            }
+            /* An answer known at once is rendered into the next slot of
+             * the send batch (udp_sink_send). */
+            b->cur = i;
+            fwd_query(&w->fwd, b->rx[i], rmsg[i].msg_len, &c, b->tx[b->nreply], WORKER_UDP_TX);
         next:
             /* What the kernel changed in this slot, back for the next call. */
             mh->msg_namelen = sizeof(b->peer[i]);
             mh->msg_controllen = sizeof(b->rctl[i].buf);
         }
-        send_batch(fd, smsg, ns);
+        send_batch(fd, smsg, b->nreply);
+        b->nreply = 0;
         if (n == 1)
             return;
     }
@@ -538,7 +584,7 @@ static void tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
     listen_sock_t *ls = arg;
     (void)fd;
     (void)what;
-    if (ls->lev != NULL && !ls->w->draining)
+    if (ls->lev != NULL && !ls->w->fwd.draining)
         evconnlistener_enable(ls->lev);
 }
 

@@ -62,20 +62,15 @@ void listener_tcp_pause(listen_sock_t *socks, size_t n);
 void listener_detach(listen_sock_t *socks, size_t n);
 
 /* The recvmmsg/sendmmsg headers and buffers of one worker's UDP batches
- * (set up once; see listener.c). */
+ * (set up once; see listener.c), and the sink the forwarder replies to
+ * UDP clients through: replies to one recvmmsg batch go out with one
+ * sendmmsg, and late replies (answers from upstream) queued during one
+ * pass of the event loop go out together at its end, or when the batch
+ * is full. */
 typedef struct udp_batch udp_batch_t;
 struct event_base;
 udp_batch_t *listener_batch_new(struct event_base *base);
 /* Send what is queued, then free (before the event_base goes). */
 void listener_batch_free(udp_batch_t *b);
-
-/* Send one UDP reply to c->peer from the socket c->fd, from the local
- * address the query came to when known (IP_PKTINFO). The reply is copied
- * and queued: replies queued during one pass of the event loop go out
- * together (sendmmsg) at its end, or when the batch is full. */
-struct fwd_client;
-void listener_udp_send(udp_batch_t *b, const struct fwd_client *c, const void *buf, size_t len);
-/* Send the queued replies now. */
-void listener_udp_flush(udp_batch_t *b);
 
 #endif

@@ -23,6 +23,7 @@ static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_account(tcpconn_t *c);
+static const fwd_sink_t tcp_sink;
 
 static void unlink_conn(worker_t *w, tcpconn_t *c)
 {
@@ -86,7 +87,7 @@ static size_t out_len(const tcpconn_t *c)
  * written: after EOF from the client, or when draining. */
 static void conn_check_done(tcpconn_t *c)
 {
-    if (c->bev != NULL && (c->eof || c->w->draining) && c->inflight == 0 && out_len(c) == 0)
+    if (c->bev != NULL && (c->eof || c->w->fwd.draining) && c->inflight == 0 && out_len(c) == 0)
         conn_close(c);
     conn_maybe_free(c);
 }
@@ -124,7 +125,7 @@ static bool conn_full(const tcpconn_t *c)
 {
     size_t need = conn_need(c);
 
-    if (c->inflight >= c->w->cfg->tcp_max_pipeline)
+    if (c->inflight >= c->w->fwd.cfg->tcp_max_pipeline)
         return true;
     if (need < TCPCONN_MAX_OUTPUT)
         return false;
@@ -146,7 +147,7 @@ static void conn_maybe_resume(tcpconn_t *c)
 {
     worker_t *w = c->w;
 
-    if (c->bev == NULL || !c->paused || c->eof || w->draining)
+    if (c->bev == NULL || !c->paused || c->eof || w->fwd.draining)
         return;
     if (conn_full(c))
         return;
@@ -162,7 +163,7 @@ static void conn_maybe_resume(tcpconn_t *c)
 static void conn_mark(tcpconn_t *c)
 {
     struct timeval tv;
-    uint32_t ms = c->w->cfg->tcp_idle_timeout_ms;
+    uint32_t ms = c->w->fwd.cfg->tcp_idle_timeout_ms;
 
     c->mark_total = c->out_total;
     c->mark_us = pool_now_us();
@@ -229,7 +230,7 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
     struct timeval idle;
     int one = 1;
 
-    if (w->draining) {
+    if (w->fwd.draining) {
         close(fd);
         return;
     }
@@ -301,8 +302,8 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
      * when half the output cap has drained. */
     bufferevent_setwatermark(c->bev, EV_READ, 2, 2 * 65537);
     bufferevent_setwatermark(c->bev, EV_WRITE, TCPCONN_MAX_OUTPUT / 2, 0);
-    idle.tv_sec = w->cfg->tcp_idle_timeout_ms / 1000;
-    idle.tv_usec = (w->cfg->tcp_idle_timeout_ms % 1000) * 1000;
+    idle.tv_sec = w->fwd.cfg->tcp_idle_timeout_ms / 1000;
+    idle.tv_usec = (w->fwd.cfg->tcp_idle_timeout_ms % 1000) * 1000;
     bufferevent_set_timeouts(c->bev, &idle, &idle);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->last_active_us = pool_now_us();
@@ -350,7 +351,7 @@ static void conn_check_partial(tcpconn_t *c)
     uint64_t now = pool_now_us();
     if (c->partial_since_us == 0) {
         c->partial_since_us = now;
-    } else if (now - c->partial_since_us > (uint64_t)c->w->cfg->tcp_idle_timeout_ms * 1000u) {
+    } else if (now - c->partial_since_us > (uint64_t)c->w->fwd.cfg->tcp_idle_timeout_ms * 1000u) {
         log_debug("tcp: a message took longer than tcp_idle_timeout to arrive; closing");
         STAT_INC(&c->w->stats, malformed);
         conn_close(c);
@@ -366,7 +367,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
     fwd_client_t client;
 
     memset(&client, 0, sizeof(client));
-    client.tcp = true;
+    client.sink = &tcp_sink;
     client.fd = -1;
     client.conn = c;
     client.peer = c->peer;
@@ -374,9 +375,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
     c->in_cb = true;
     c->last_active_us = pool_now_us();
-    while (c->bev != NULL && !w->draining) {
+    while (c->bev != NULL && !w->fwd.draining) {
         uint8_t lenb[2];
-        size_t avail = evbuffer_get_length(in), mlen, n;
+        size_t avail = evbuffer_get_length(in), mlen;
         uint8_t *msg;
 
         if (conn_full(c)) {
@@ -406,10 +407,9 @@ static void read_cb(struct bufferevent *bev, void *arg)
             conn_close(c);
             break;
         }
-        n = fwd_query(w, msg, mlen, &client, w->tcpbuf, 65535);
+        /* An answer known at once is written from here (tcp_send). */
+        fwd_query(&w->fwd, msg, mlen, &client, w->tcpbuf, 65535);
         evbuffer_drain(in, mlen);
-        if (n > 0)
-            conn_write(c, w->tcpbuf, n);
         handled++;
     }
     conn_check_partial(c);
@@ -461,8 +461,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-void tcpconn_hold(tcpconn_t *c)
+/* ---- the sink the forwarder replies to TCP clients through ---- */
+
+/* A query of the connection went upstream: it counts in flight (reading
+ * pauses at tcp_max_pipeline) until tcp_release. */
+static void tcp_hold(const fwd_client_t *client)
 {
+    tcpconn_t *c = client->conn;
     c->inflight++;
     conn_account(c);
 }
@@ -472,7 +477,7 @@ void tcpconn_hold(tcpconn_t *c)
 static void conn_touch(tcpconn_t *c)
 {
     struct timeval idle;
-    uint32_t ms = c->w->cfg->tcp_idle_timeout_ms;
+    uint32_t ms = c->w->fwd.cfg->tcp_idle_timeout_ms;
 
     if (c->bev == NULL)
         return;
@@ -482,8 +487,13 @@ static void conn_touch(tcpconn_t *c)
     c->last_active_us = pool_now_us();
 }
 
-void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
+/* The answer to a query that was waiting upstream: send it (if the
+ * connection is still there; msg NULL: there is none) and count the query
+ * done. */
+static void tcp_release(const fwd_client_t *client, const uint8_t *msg, size_t len)
 {
+    tcpconn_t *c = client->conn;
+
     if (c->inflight > 0)
         c->inflight--;
     if (msg != NULL) {
@@ -494,6 +504,22 @@ void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
     conn_maybe_resume(c);
     conn_check_done(c);
 }
+
+/* An answer known at once (cache, error), inside read_cb. */
+static void tcp_send(const fwd_client_t *client, const uint8_t *msg, size_t len)
+{
+    conn_write(client->conn, msg, len);
+}
+
+static const fwd_sink_t tcp_sink = {
+    .name = "tcp",
+    .datagram = false,
+    .max_size = 65535, /* RFC 1035 4.2.2 */
+    .send = tcp_send,
+    .hold = tcp_hold,
+    .release = tcp_release,
+    .ctx = NULL,
+};
 
 void tcpconn_drain_all(worker_t *w)
 {

@@ -55,13 +55,10 @@ typedef struct tcpconn {
     struct tcpconn *next, *prev; /* the worker's list */
 } tcpconn_t;
 
-/* A connection was accepted on thread w. */
+/* A connection was accepted on thread w. Its queries go to the
+ * forwarder with a sink of this file's, which answers them on the
+ * connection and counts those in flight upstream. */
 void tcpconn_accept(struct worker *w, int fd, const struct sockaddr *sa, int salen);
-/* The answer to a query that was waiting upstream: send it (if the
- * connection is still there) and count the query done. */
-void tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len);
-/* A query of c was counted in flight (before it goes upstream). */
-void tcpconn_hold(tcpconn_t *c);
 /* Stop reading every connection of w (drain); connections close when
  * their answers are out. */
 void tcpconn_drain_all(struct worker *w);

@@ -25,18 +25,6 @@ uint32_t worker_now_s(void)
     return (uint32_t)ts.tv_sec;
 }
 
-uint32_t worker_random(worker_t *w)
-{
-    /* xorshift32: only for spreading probes, never for anything an
-     * attacker must not guess (IDs come from the transport's RAND). */
-    uint32_t x = w->rnd;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    w->rnd = x;
-    return x;
-}
-
 static unsigned conn_share(const cfg_t *cfg, unsigned nthreads)
 {
     unsigned s = (cfg->tcp_max_clients + nthreads - 1) / nthreads;
@@ -47,18 +35,18 @@ static unsigned conn_share(const cfg_t *cfg, unsigned nthreads)
 static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
 {
     if (cfg != NULL) {
-        cfg_unref(w->cfg);
-        w->cfg = cfg;
+        cfg_unref(w->fwd.cfg);
+        w->fwd.cfg = cfg;
         w->max_conns = conn_share(cfg, nthreads);
     }
     if (pool != NULL) {
-        if (w->pool == NULL || w->pool->pool != pool) {
+        if (w->fwd.pool == NULL || w->fwd.pool->pool != pool) {
             pool_inst_t *pi = pool_inst_new(pool, w->base);
             if (pi != NULL) {
                 /* Queries in flight keep the old instance alive until
                  * they finish: a server change drops nothing. */
-                pool_inst_release(w->pool);
-                w->pool = pi;
+                pool_inst_release(w->fwd.pool);
+                w->fwd.pool = pi;
             } else {
                 log_warnx("thread %u: out of memory; keeping the old upstreams", w->id);
             }
@@ -73,23 +61,29 @@ static void drain_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     log_notice("thread %u: %zu queries still in flight at the end of the drain", w->id,
-               fwd_table_count(w->fwd));
+               fwd_table_count(w->fwd.table));
     event_base_loopexit(w->base, NULL);
 }
 
 void worker_drain_check(worker_t *w)
 {
-    if (w->draining && fwd_table_count(w->fwd) == 0 && tcpconn_all_idle(w))
+    if (w->fwd.draining && fwd_table_count(w->fwd.table) == 0 && tcpconn_all_idle(w))
         event_base_loopexit(w->base, NULL);
+}
+
+/* The forwarder's drain hook: a query in flight finished. */
+static void fwd_finished(void *arg)
+{
+    worker_drain_check(arg);
 }
 
 static void begin_drain(worker_t *w, unsigned drain_ms)
 {
     struct timeval tv = {drain_ms / 1000, (drain_ms % 1000) * 1000};
 
-    if (w->draining)
+    if (w->fwd.draining)
         return;
-    w->draining = true;
+    w->fwd.draining = true;
     listener_pause(w->socks, w->nsocks);
     tcpconn_drain_all(w);
     w->drain_ev = evtimer_new(w->base, drain_timeout, w);
@@ -159,20 +153,27 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
         return NULL;
     w->id = id;
     w->nthreads = nthreads;
-    w->cache = cache;
+    w->fwd.cache = cache;
+    w->fwd.stats = &w->stats;
+    w->fwd.now_s = worker_now_s;
+    w->fwd.now_us = pool_now_us;
+    w->fwd.query = sr_upstream_query;
+    w->fwd.cancel = sr_xfer_cancel;
+    w->fwd.finished = fwd_finished;
+    w->fwd.arg = w;
     w->socks = socks;
     w->nsocks = nsocks;
     pthread_mutex_init(&w->mu, NULL);
-    if (RAND_bytes((unsigned char *)&w->rnd, sizeof(w->rnd)) != 1 || w->rnd == 0)
-        w->rnd = 0x9e3779b9u ^ id;
+    if (RAND_bytes((unsigned char *)&w->fwd.rnd, sizeof(w->fwd.rnd)) != 1 || w->fwd.rnd == 0)
+        w->fwd.rnd = 0x9e3779b9u ^ id;
     w->wake_fd = -1;
     w->base = new_base();
-    w->fwd = fwd_table_new(worker_random(w));
-    w->msg = sr_msg_new();
-    w->out = malloc(65536);
+    w->fwd.table = fwd_table_new(fwd_random(&w->fwd));
+    w->fwd.msg = sr_msg_new();
+    w->fwd.out = malloc(65536);
     w->tcpbuf = malloc(65536);
     w->udp = w->base != NULL ? listener_batch_new(w->base) : NULL;
-    if (w->base == NULL || w->fwd == NULL || w->msg == NULL || w->out == NULL ||
+    if (w->base == NULL || w->fwd.table == NULL || w->fwd.msg == NULL || w->fwd.out == NULL ||
         w->tcpbuf == NULL || w->udp == NULL)
         goto fail;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -182,10 +183,10 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     if (w->mbox_ev == NULL || event_add(w->mbox_ev, NULL) != 0)
         goto fail;
     cfg_ref(cfg);
-    w->cfg = cfg;
+    w->fwd.cfg = cfg;
     w->max_conns = conn_share(cfg, nthreads);
-    w->pool = pool_inst_new(pool, w->base);
-    if (w->pool == NULL)
+    w->fwd.pool = pool_inst_new(pool, w->base);
+    if (w->fwd.pool == NULL)
         goto fail;
     if (listener_attach(w, socks, nsocks) != 0)
         goto fail;
@@ -200,15 +201,15 @@ fail:
 static void cleanup(worker_t *w)
 {
     /* In-flight queries hold TCP connections: let go of them first. */
-    fwd_table_free(w->fwd);
-    w->fwd = NULL;
+    fwd_table_free(w->fwd.table);
+    w->fwd.table = NULL;
     tcpconn_free_all(w);
     listener_detach(w->socks, w->nsocks);
     /* Replies still queued go out before the loop's events go. */
     listener_batch_free(w->udp);
     w->udp = NULL;
-    pool_inst_release(w->pool);
-    w->pool = NULL;
+    pool_inst_release(w->fwd.pool);
+    w->fwd.pool = NULL;
     if (w->drain_ev != NULL)
         event_free(w->drain_ev);
     w->drain_ev = NULL;
@@ -272,9 +273,9 @@ void worker_join_free(worker_t *w)
         cleanup(w);
     cfg_unref(w->new_cfg);
     pool_unref(w->new_pool);
-    cfg_unref(w->cfg);
-    sr_msg_free(w->msg);
-    free(w->out);
+    cfg_unref(w->fwd.cfg);
+    sr_msg_free(w->fwd.msg);
+    free(w->fwd.out);
     free(w->tcpbuf);
     if (w->wake_fd >= 0)
         close(w->wake_fd);

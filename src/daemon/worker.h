@@ -20,13 +20,13 @@
 
 #include "cache.h"
 #include "cfg.h"
+#include "forwarder.h"
 #include "listener.h"
 #include "pool.h"
 #include "stats.h"
 
 struct event_base;
 struct event;
-struct fwd_table;
 struct tcpconn;
 
 /* UDP receive batch (recvmmsg/sendmmsg). */
@@ -42,16 +42,12 @@ typedef struct worker {
     pthread_t thread;
     bool started;
     struct event_base *base;
-    cache_t *cache;    /* shared, thread-safe */
-    cfg_t *cfg;        /* current settings (a reference) */
-    pool_inst_t *pool; /* current upstreams (one user held) */
+    /* The query path's context: cache, settings (fwd.cfg), upstreams,
+     * queries in flight, the drain flag (fwd.draining), clocks. */
+    fwd_ctx_t fwd;
     stats_thread_t stats;
-    struct fwd_table *fwd; /* queries in flight upstream */
-    sr_msg_t *msg;         /* scratch for upstream responses */
-    uint8_t *out;          /* scratch for one late reply (64 KiB) */
-    uint8_t *tcpbuf;       /* scratch for one TCP reply (64 KiB) */
-    uint32_t rnd;          /* xorshift state (probes, hash seed) */
-    listen_sock_t *socks;  /* this thread's listening sockets */
+    uint8_t *tcpbuf;      /* scratch for one TCP reply (64 KiB) */
+    listen_sock_t *socks; /* this thread's listening sockets */
     size_t nsocks;
     /* client TCP */
     struct tcpconn *conns; /* open connections, oldest first */
@@ -65,10 +61,9 @@ typedef struct worker {
     cfg_t *new_cfg; /* pending settings (references) */
     pool_t *new_pool;
     bool stop_req;
-    bool draining;
     unsigned drain_ms; /* how long a drain may take */
     struct event *drain_ev;
-    udp_batch_t *udp; /* UDP batch headers and buffers */
+    udp_batch_t *udp; /* UDP batch headers and buffers, the UDP sink */
 } worker_t;
 
 /* A worker for thread id with cfg and pool (references taken), sockets
@@ -86,8 +81,6 @@ void worker_stop(worker_t *w, unsigned drain_ms);
 /* Wait for the thread and free the worker. Accepts NULL. */
 void worker_join_free(worker_t *w);
 
-/* Inside the worker: a random number. */
-uint32_t worker_random(worker_t *w);
 /* Inside the worker: monotonic seconds for the cache. */
 uint32_t worker_now_s(void);
 /* Inside the worker: check whether a drain has finished. */

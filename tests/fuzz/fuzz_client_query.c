@@ -15,12 +15,12 @@
  * flight (timeout, error, a response built for its question or raw
  * bytes), time passing, a change of settings, the start of a drain.
  *
- * What is outside the forwarder is replaced through the linker (--wrap):
- * the UDP send (listener_udp_send), the TCP connection (tcpconn_hold,
- * tcpconn_reply), the transport (sr_upstream_query, sr_xfer_cancel: a
- * query is only recorded, and the fuzzer later completes it), and the
- * clocks (worker_now_s, pool_now_us), so a run is deterministic and
- * nothing leaves the process.
+ * What is outside the forwarder is what its context (fwd_ctx_t) and the
+ * clients' sinks (fwd_sink_t) point to, set up here as worker.c,
+ * listener.c and tcpconn.c set them up in the daemon: two sinks (a UDP
+ * one, a TCP one) that check every reply, the transport (a query is only
+ * recorded, and the fuzzer later completes it) and the clocks, so a run
+ * is deterministic and nothing leaves the process.
  *
  * Every reply sent, at once or later, must parse with sr_msg_parse, carry
  * QR and the client's ID, echo the client's question byte for byte when
@@ -28,16 +28,15 @@
  * the client sent one, and fit the client's limit (512 bytes without
  * EDNS, its EDNS size capped by max_udp_size, 65535 over TCP). A query
  * that is itself a response (QR=1) is never answered; no query gets two
- * replies; every TCP query counted in flight (tcpconn_hold) is let go
- * exactly once; the forwarder never cancels a transfer that has finished
- * nor hears back from one it cancelled. */
+ * replies; every query held for upstream (sink->hold) is let go exactly
+ * once (sink->release), and none is answered at once as well; the forwarder never cancels a
+ * transfer that has finished nor hears back from one it cancelled. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <stubres/upstream.h>
 #include <stubres/wire.h>
 
@@ -47,11 +46,9 @@
 #include "forwarder.h"
 #include "fuzz.h"
 #include "lib-internal.h"
-#include "listener.h"
 #include "log.h"
 #include "pool.h"
-#include "tcpconn.h"
-#include "worker.h"
+#include "stats.h"
 
 /* Client queries and upstream transfers of one input at most. */
 #define MAX_QUERIES 256
@@ -356,7 +353,7 @@ typedef struct query {
     bool edns;
     size_t limit;
     unsigned replies;
-    unsigned holds; /* TCP: counted in flight, not yet let go */
+    unsigned holds; /* counted in flight (sink->hold), not yet let go */
 } query_t;
 
 /* One upstream transfer the forwarder started. */
@@ -371,7 +368,7 @@ typedef struct xfer {
 static struct {
     query_t q[MAX_QUERIES];
     size_t nq;
-    tcpconn_t conns[MAX_QUERIES]; /* TCP query i comes on conns[i] */
+    char conns[MAX_QUERIES]; /* TCP query i comes on connection conns + i */
     xfer_t x[MAX_XFERS];
     size_t nx;
     uint32_t now;
@@ -488,64 +485,65 @@ static void check_reply(size_t i, const uint8_t *buf, size_t n)
         FUZZ_CHECK(!sr_msg_edns(g.reply)->present);
 }
 
-void __wrap_listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len);
-void __wrap_tcpconn_hold(tcpconn_t *c);
-void __wrap_tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len);
-sr_xfer_t *__wrap_sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
-                                    unsigned flags, int timeout_ms, sr_xfer_cb cb, void *arg,
-                                    sr_status_t *status);
-void __wrap_sr_xfer_cancel(sr_xfer_t *x);
-uint32_t __wrap_worker_now_s(void);
-uint64_t __wrap_pool_now_us(void);
+static const fwd_sink_t udp_sink, tcp_sink;
 
-/* --wrap swaps symbols at link time, where signatures are not compared: a
- * wrapper left behind by a change of its function's parameters links and
- * crashes (listener_udp_send gained its batch). The compiler checks here. */
-#define SAME_TYPE(fn)                                                                              \
-    _Static_assert(__builtin_types_compatible_p(__typeof__(&fn), __typeof__(&__wrap_##fn)),        \
-                   "__wrap_" #fn " does not match " #fn)
-SAME_TYPE(listener_udp_send);
-SAME_TYPE(tcpconn_hold);
-SAME_TYPE(tcpconn_reply);
-SAME_TYPE(sr_upstream_query);
-SAME_TYPE(sr_xfer_cancel);
-SAME_TYPE(worker_now_s);
-SAME_TYPE(pool_now_us);
-
-void __wrap_listener_udp_send(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len)
+/* The client of a reply: query i came over UDP with fd i, or over TCP on
+ * connection conns[i]. */
+static size_t client_index(const fwd_client_t *c)
 {
-    (void)b; /* the harness worker has no UDP batch (w->udp is NULL) */
-    FUZZ_CHECK(!c->tcp && c->fd >= 0);
-    FUZZ_CHECK(!g.q[c->fd].tcp);
-    check_reply((size_t)c->fd, buf, len);
-}
-
-static size_t conn_index(const tcpconn_t *c)
-{
-    FUZZ_CHECK(c >= g.conns && c < g.conns + MAX_QUERIES);
-    size_t i = (size_t)(c - g.conns);
-    FUZZ_CHECK(i < g.nq && g.q[i].tcp);
+    size_t i;
+    if (c->conn != NULL) {
+        FUZZ_CHECK((char *)c->conn >= g.conns && (char *)c->conn < g.conns + MAX_QUERIES);
+        i = (size_t)((char *)c->conn - g.conns);
+        FUZZ_CHECK(c->sink == &tcp_sink);
+    } else {
+        FUZZ_CHECK(c->fd >= 0 && c->sink == &udp_sink);
+        i = (size_t)c->fd;
+    }
+    FUZZ_CHECK(i < g.nq && g.q[i].tcp == (c->sink == &tcp_sink));
     return i;
 }
 
-void __wrap_tcpconn_hold(tcpconn_t *c)
+static void sink_send(const fwd_client_t *c, const uint8_t *msg, size_t len)
 {
-    g.q[conn_index(c)].holds++;
+    size_t i = client_index(c);
+    /* A query held for upstream is answered through release(). */
+    FUZZ_CHECK(g.q[i].holds == 0);
+    check_reply(i, msg, len);
 }
 
-void __wrap_tcpconn_reply(tcpconn_t *c, const uint8_t *msg, size_t len)
+static void sink_hold(const fwd_client_t *c)
 {
-    size_t i = conn_index(c);
-    /* Only a query counted in flight is answered later over TCP. */
+    g.q[client_index(c)].holds++;
+}
+
+static void sink_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
+{
+    size_t i = client_index(c);
+    /* Only a query counted in flight is answered later. */
     FUZZ_CHECK(g.q[i].holds > 0);
     g.q[i].holds--;
     if (msg != NULL)
         check_reply(i, msg, len);
 }
 
-sr_xfer_t *__wrap_sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
-                                    unsigned flags, int timeout_ms, sr_xfer_cb cb, void *arg,
-                                    sr_status_t *status)
+static const fwd_sink_t udp_sink = {.name = "udp",
+                                    .datagram = true,
+                                    .max_size = 4096, /* WORKER_UDP_TX */
+                                    .send = sink_send,
+                                    .hold = sink_hold,
+                                    .release = sink_release};
+static const fwd_sink_t tcp_sink = {.name = "tcp",
+                                    .datagram = false,
+                                    .max_size = 65535,
+                                    .send = sink_send,
+                                    .hold = sink_hold,
+                                    .release = sink_release};
+
+/* The transport: a query is only recorded, and the fuzzer later
+ * completes it (upstream_event). */
+static sr_xfer_t *fake_query(sr_upstream_t *up, const uint8_t *q, size_t qlen, unsigned flags,
+                             int timeout_ms, sr_xfer_cb cb, void *arg, sr_status_t *status)
 {
     (void)flags;
     FUZZ_CHECK(up != NULL && (char *)up >= g_ups && (char *)up < g_ups + NUPSTREAMS);
@@ -567,7 +565,7 @@ sr_xfer_t *__wrap_sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
     return (sr_xfer_t *)x;
 }
 
-void __wrap_sr_xfer_cancel(sr_xfer_t *handle)
+static void fake_cancel(sr_xfer_t *handle)
 {
     xfer_t *x = (xfer_t *)handle;
     FUZZ_CHECK(x >= g.x && x < g.x + g.nx);
@@ -577,14 +575,19 @@ void __wrap_sr_xfer_cancel(sr_xfer_t *handle)
     x->live = false;
 }
 
-uint32_t __wrap_worker_now_s(void)
+static uint32_t fake_now_s(void)
 {
     return g.now;
 }
 
-uint64_t __wrap_pool_now_us(void)
+static uint64_t fake_now_us(void)
 {
     return g.now_us;
+}
+
+static void fake_finished(void *arg)
+{
+    (void)arg;
 }
 
 /* ---- operations ---- */
@@ -593,7 +596,7 @@ static const char *const SOURCES[] = {"127.0.0.1",        "::1",        "10.1.2.
                                       "::ffff:127.0.0.1", "2001:db8::5"};
 #define NSOURCES (sizeof(SOURCES) / sizeof(SOURCES[0]))
 
-static void client(worker_t *w, fz_t *f, uint8_t *out)
+static void client(fwd_ctx_t *fx, fz_t *f, uint8_t *out)
 {
     uint8_t pkt[4096];
     size_t len = 0;
@@ -661,7 +664,7 @@ static void client(worker_t *w, fz_t *f, uint8_t *out)
 
     fwd_client_t c;
     memset(&c, 0, sizeof(c));
-    c.tcp = q->tcp;
+    c.sink = q->tcp ? &tcp_sink : &udp_sink;
     c.fd = q->tcp ? -1 : (int)i;
     c.conn = q->tcp ? &g.conns[i] : NULL;
     const char *a = SOURCES[src % NSOURCES];
@@ -682,18 +685,16 @@ static void client(worker_t *w, fz_t *f, uint8_t *out)
     uint8_t *exact = malloc(len ? len : 1);
     FUZZ_CHECK(exact != NULL);
     memcpy(exact, pkt, len);
-    size_t cap = q->tcp ? 65535 : WORKER_UDP_TX;
+    size_t cap = q->tcp ? 65535 : udp_sink.max_size;
     if (trace())
         fprintf(stderr, "query %zu: %zu bytes over %s from %s, limit %zu%s\n", i, len,
                 q->tcp ? "TCP" : "UDP", a, q->limit, q->edns ? ", EDNS" : "");
-    size_t n = fwd_query(w, exact, len, &c, out, cap);
+    fwd_query(fx, exact, len, &c, out, cap);
     free(exact);
-    if (n > 0)
-        check_reply(i, out, n);
 }
 
 /* A response in the cache, as if an upstream had answered earlier. */
-static void prefill(worker_t *w, fz_t *f, sr_msg_t *m)
+static void prefill(fwd_ctx_t *fx, fz_t *f, sr_msg_t *m)
 {
     bld_t *b = malloc(sizeof(*b));
     uint8_t qn[SR_NAME_MAX_WIRE];
@@ -710,13 +711,14 @@ static void prefill(worker_t *w, fz_t *f, sr_msg_t *m)
             size_t rl;
             const uint8_t *rq = sr_msg_qname_wire(m, &rl);
             memcpy(qn, rq, rl);
-            cache_store(w->cache, qn, rl, sr_msg_qtype(m), sr_msg_qclass(m), (o & 2) != 0,
+            cache_store(fx->cache, qn, rl, sr_msg_qtype(m), sr_msg_qclass(m), (o & 2) != 0,
                         (o & 4) != 0, m, g.now);
         }
     } else {
         build_response(f, u16(f), qn, ql, qtype, SR_CLASS_IN, b);
         if (!b->bad && sr_msg_parse(m, b->b, b->len, 0) == SR_OK)
-            cache_store(w->cache, qn, ql, qtype, SR_CLASS_IN, (o & 2) != 0, (o & 4) != 0, m, g.now);
+            cache_store(fx->cache, qn, ql, qtype, SR_CLASS_IN, (o & 2) != 0, (o & 4) != 0, m,
+                        g.now);
     }
     free(b);
 }
@@ -807,18 +809,75 @@ static cfg_t *make_cfg(fz_t *f)
     return c;
 }
 
+/* The forwarder's context as worker.c sets it up, with this file's
+ * transport and clocks, settings from the input and upstreams that
+ * could or could not be made. */
+static fwd_ctx_t *ctx_new(fz_t *f)
+{
+    char err[1024];
+    fwd_ctx_t *fx = calloc(1, sizeof(*fx));
+    stats_thread_t *stats = calloc(1, sizeof(*stats));
+
+    FUZZ_CHECK(fx != NULL && stats != NULL);
+    fx->stats = stats;
+    fx->rnd = 0x9E3779B9u;
+    fx->now_s = fake_now_s;
+    fx->now_us = fake_now_us;
+    fx->query = fake_query;
+    fx->cancel = fake_cancel;
+    fx->finished = fake_finished;
+    fx->cfg = make_cfg(f);
+    g.max_udp_size = fx->cfg->max_udp_size;
+    cache_cfg_t cc = daemon_cache_cfg(fx->cfg);
+    fx->cache = cache_new(&cc);
+    fx->table = fwd_table_new(1);
+    fx->msg = sr_msg_new();
+    fx->out = malloc(65536);
+    pool_t *pool = pool_new(fx->cfg, NULL, err, sizeof(err));
+    pool_inst_t *pi = calloc(1, sizeof(*pi));
+    FUZZ_CHECK(fx->cache && fx->table && fx->msg && fx->out && pool && pi);
+    pi->pool = pool;
+    pi->users = 1; /* the worker's */
+    for (size_t i = 0; i < pool->n; i++) {
+        /* Now and then an upstream that could not be made. */
+        pi->ups[i] = (u8(f) & 0x1F) == 0x1F ? NULL : (sr_upstream_t *)&g_ups[i];
+        pi->up_status[i] = pi->ups[i] != NULL ? SR_OK : SR_E_NOMEM;
+    }
+    fx->pool = pi;
+    return fx;
+}
+
+/* The end of the worker: what is in flight is dropped (held clients let
+ * go), as fwd_table_free does at exit. */
+static void ctx_free(fwd_ctx_t *fx)
+{
+    pool_inst_t *pi = fx->pool;
+
+    fwd_table_free(fx->table);
+    for (size_t i = 0; i < g.nx; i++)
+        FUZZ_CHECK(!g.x[i].live);
+    for (size_t i = 0; i < g.nq; i++)
+        FUZZ_CHECK(g.q[i].holds == 0);
+    FUZZ_CHECK(pi->users == 1);
+    pool_unref(pi->pool);
+    free(pi);
+    cache_free(fx->cache);
+    cfg_unref(fx->cfg);
+    sr_msg_free(fx->msg);
+    free(fx->out);
+    free(fx->stats);
+    free(fx);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct event_base *base;
     fz_t f = {data, size, 0};
-    char err[1024];
 
-    if (base == NULL) {
+    if (g.reply == NULL) {
         log_init("fuzz_client_query", true, LOG_LEVEL_ERROR);
         init_names();
-        base = event_base_new();
         g.reply = sr_msg_new();
-        FUZZ_CHECK(base != NULL && g.reply != NULL);
+        FUZZ_CHECK(g.reply != NULL);
     }
     memset(g.q, 0, sizeof(g.q));
     g.nq = 0;
@@ -827,28 +886,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g.now_us = (uint64_t)g.now * 1000000u;
     g.starts = 0;
 
-    worker_t *w = calloc(1, sizeof(*w));
-    FUZZ_CHECK(w != NULL);
-    w->base = base;
-    w->rnd = 0x9E3779B9u;
-    w->cfg = make_cfg(&f);
-    g.max_udp_size = w->cfg->max_udp_size;
-    cache_cfg_t cc = daemon_cache_cfg(w->cfg);
-    w->cache = cache_new(&cc);
-    w->fwd = fwd_table_new(1);
-    w->msg = sr_msg_new();
-    w->out = malloc(65536);
-    pool_t *pool = pool_new(w->cfg, NULL, err, sizeof(err));
-    pool_inst_t *pi = calloc(1, sizeof(*pi));
-    FUZZ_CHECK(w->cache && w->fwd && w->msg && w->out && pool && pi);
-    pi->pool = pool;
-    pi->users = 1; /* the worker's */
-    for (size_t i = 0; i < pool->n; i++) {
-        /* Now and then an upstream that could not be made. */
-        pi->ups[i] = (u8(&f) & 0x1F) == 0x1F ? NULL : (sr_upstream_t *)&g_ups[i];
-        pi->up_status[i] = pi->ups[i] != NULL ? SR_OK : SR_E_NOMEM;
-    }
-    w->pool = pi;
+    fwd_ctx_t *fx = ctx_new(&f);
     g.start_fails = u8(&f);
     sr_msg_t *m = sr_msg_new();
     uint8_t *out = malloc(65536);
@@ -859,9 +897,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op % 10) {
         case 0:
         case 1:
-        case 2: client(w, &f, out); break;
+        case 2: client(fx, &f, out); break;
         case 3:
-        case 4: prefill(w, &f, m); break;
+        case 4: prefill(fx, &f, m); break;
         case 5:
         case 6: upstream_event(&f); break;
         case 7: { /* time passes */
@@ -874,35 +912,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 8: { /* new settings, as worker_update() hands them over */
             cfg_t *c = make_cfg(&f);
-            cfg_unref(w->cfg);
-            w->cfg = c;
+            cfg_unref(fx->cfg);
+            fx->cfg = c;
             g.max_udp_size = c->max_udp_size;
             cache_cfg_t ncc = daemon_cache_cfg(c);
-            cache_set_cfg(w->cache, &ncc);
+            cache_set_cfg(fx->cache, &ncc);
             break;
         }
         default:
             if ((op & 0xF0) == 0xF0)
-                w->draining = true; /* a drain: misses get SERVFAIL */
+                fx->draining = true; /* a drain: misses get SERVFAIL */
             break;
         }
     }
-
-    /* The end of the worker: what is in flight is dropped (TCP queries
-     * let go), as fwd_table_free does at exit. */
-    fwd_table_free(w->fwd);
-    for (size_t i = 0; i < g.nx; i++)
-        FUZZ_CHECK(!g.x[i].live);
-    for (size_t i = 0; i < g.nq; i++)
-        FUZZ_CHECK(g.q[i].holds == 0);
-    FUZZ_CHECK(pi->users == 1);
-    pool_unref(pool);
-    free(pi);
-    cache_free(w->cache);
-    cfg_unref(w->cfg);
-    sr_msg_free(w->msg);
-    free(w->out);
-    free(w);
+    ctx_free(fx);
     sr_msg_free(m);
     free(out);
     return 0;
