@@ -202,12 +202,6 @@ uint16_t sr_random16(void);
  * local_host/local_port when set. Returns the fd or -1 with *status. */
 int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status);
 
-/* Resolve up->host into up->addr (a literal at once; a name through the
- * bootstrap server); calls done(up, status, arg) from the event loop.
- * upstream.c resolves before it calls ops->send, so modules always find
- * up->addr valid. One lookup at a time per upstream (SR_E_ALREADY). */
-sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg);
-
 /* RFC 8467 padding: make q (length *len, capacity cap) a multiple of block,
  * adding an OPT record when it has none or a padding option to it. An
  * existing padding option is replaced. SR_E_NOBUFS when cap is too small,
