@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "cache-internal.h"
-#include "lib-internal.h"
+#include "codec-internal.h"
 
 /* Check what the codec handed us before trusting it: one question of
  * name_len bytes at offset 12, records laid end to end in section order,

@@ -124,7 +124,7 @@ static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m, size_t len,
     status = sr_buf_u16(&b, &an);
     b.off = SR_HEADER_LEN;
     if (status == SR_OK)
-        status = sr_upstream_skip_name(&b);
+        status = sr_name_skip(&b);
     if (status == SR_OK)
         status = sr_buf_skip(&b, 4);
     if (status != SR_OK)

@@ -42,6 +42,68 @@ static inline size_t sr_ptr_as_off(const char *p)
     return (size_t)(uintptr_t)p;
 }
 
+/* ---- walks over wire bytes ----
+ * The one home of every walk over names and records of a packet; nothing
+ * else in the library or the daemon steps through labels itself. */
+
+/* Skip the possibly compressed name at the cursor: labels up to the root
+ * label or a compression pointer, which ends the name and is checked
+ * (RFC 1035 4.1.4: before the name's start and past the header) but not
+ * followed. SR_E_MSG_TOO_SHORT, or SR_E_FORMERR for a bad pointer, the
+ * extended label types (RFC 6891 5) or a name over 255 bytes. */
+sr_status_t sr_name_skip(sr_buf_t *b);
+
+/* Read the uncompressed name at the cursor (a question's: a query has no
+ * earlier name a pointer could refer to) without copying: *name points at
+ * its first length byte in the packet, *len is its wire length. A pointer
+ * or an extended label is SR_E_FORMERR, as is a name over 255 bytes; the
+ * packet ending inside it is SR_E_MSG_TOO_SHORT. Inline: the daemon reads
+ * every client's question with it. */
+static inline sr_status_t sr_name_plain(sr_buf_t *b, const uint8_t **name, size_t *len)
+{
+    size_t start = b->off, total = 0;
+
+    for (;;) {
+        uint8_t l;
+        sr_status_t status = sr_buf_u8(b, &l);
+        if (status != SR_OK)
+            return status;
+        total += 1u + l;
+        if (total > SR_NAME_MAX_WIRE)
+            return SR_E_FORMERR;
+        if (l == 0)
+            break;
+        if (l > SR_LABEL_MAX) /* a pointer or the obsolete 0x40/0x80 kinds */
+            return SR_E_FORMERR;
+        status = sr_buf_skip(b, l);
+        if (status != SR_OK)
+            return status;
+    }
+    *name = b->data + start;
+    *len = total;
+    return SR_OK;
+}
+
+/* What sr_msg_check() saw of a message. */
+typedef struct sr_msg_shape {
+    uint16_t counts[4]; /* QD, AN, NS, AR */
+    size_t end;         /* offset just past the last record walked */
+    bool opt_found;     /* the OPT record (RFC 6891), then: */
+    size_t opt_rdlen_off; /* offset of its RDLENGTH field */
+    size_t opt_rdata_off;
+    uint16_t opt_rdlen;
+} sr_msg_shape_t;
+
+/* Structural check of a whole DNS message: header, question, every RR
+ * within bounds, compression pointers backwards. SR_OK, SR_E_MSG_TOO_SHORT
+ * or SR_E_FORMERR. With question_only, records are not walked (a TC=1
+ * answer may be cut anywhere after the question). Bytes after the last
+ * record are allowed; shape->end tells where it ended. With shape (may be
+ * NULL) the OPT rules of RFC 6891 6.1.1 are enforced as well (at most one
+ * OPT, owned by the root, in the additional section) and its place is
+ * reported. */
+sr_status_t sr_msg_check(const uint8_t *m, size_t len, bool question_only, sr_msg_shape_t *shape);
+
 /* ---- name text cache ----
  * Responses name the same few domains again and again through compression
  * pointers (RFC 1035 4.1.4). The presentation text of the name that starts

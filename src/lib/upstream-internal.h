@@ -123,7 +123,7 @@ extern const sr_transport_ops_t sr_doh_ops;
  * do not touch x afterwards either way. */
 bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len);
 /* The same for a reply the caller has already passed through
- * sr_upstream_check_msg() (with question_only for TC=1). */
+ * sr_msg_check() (with question_only for TC=1). */
 bool sr_xfer_offer_checked(sr_xfer_t *x, const uint8_t *resp, size_t len);
 
 /* Finish x with an error (or, with SR_OK, with resp, whose ID is replaced
@@ -153,14 +153,6 @@ void sr_xfer_fail_soon(sr_xfer_t *x, sr_status_t status, const char *detail);
  * state when it is set. release returns true when it freed up. */
 void sr_upstream_hold(sr_upstream_t *up);
 bool sr_upstream_release(sr_upstream_t *up);
-
-/* Structural check of a whole DNS message (header, question, every RR
- * within bounds, compression pointers backwards): SR_OK, SR_E_MSG_TOO_SHORT
- * or SR_E_FORMERR. With question_only, records are not walked (a TC=1
- * answer may be cut anywhere after the question). */
-sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only);
-/* Skip one possibly compressed name at the cursor. */
-sr_status_t sr_upstream_skip_name(sr_buf_t *b);
 
 /* Parse a numeric address literal (IPv4, IPv6, IPv6 with %zone) with port
  * into ss; no name lookups. SR_E_BAD_ADDRESS when it is not one. */

@@ -83,109 +83,6 @@ static bool ascii_eq_nocase(uint8_t a, uint8_t b)
     return a == b;
 }
 
-sr_status_t sr_upstream_skip_name(sr_buf_t *b)
-{
-    size_t start = b->off, total = 0;
-    sr_status_t status;
-
-    /* Each step consumes at least one byte, so the loop ends with the
-     * data; total bounds the inline part (RFC 1035 2.3.4). */
-    for (;;) {
-        uint8_t len, lo;
-        status = sr_buf_u8(b, &len);
-        if (status != SR_OK)
-            return status;
-        if ((len & 0xc0) == 0xc0) {
-            status = sr_buf_u8(b, &lo);
-            if (status != SR_OK)
-                return status;
-            /* RFC 1035 4.1.4; pointing backwards, past the header, is what
-             * keeps a decoder from looping. */
-            size_t ptr = ((size_t)(len & 0x3f) << 8) | lo;
-            if (ptr < SR_HEADER_LEN || ptr >= start)
-                return SR_E_FORMERR;
-            return SR_OK;
-        }
-        if ((len & 0xc0) != 0)
-            return SR_E_FORMERR; /* RFC 6891 5: extended labels are gone */
-        if (len == 0)
-            return SR_OK;
-        total += (size_t)len + 1;
-        if (total + 1 > SR_NAME_MAX_WIRE)
-            return SR_E_FORMERR;
-        status = sr_buf_skip(b, len);
-        if (status != SR_OK)
-            return status;
-    }
-}
-
-/* An uncompressed name at the cursor (a question's, where a pointer can
- * have nothing to point to) into wire. */
-static sr_status_t read_plain_name(sr_buf_t *b, uint8_t *wire, size_t *wlen)
-{
-    size_t n = 0;
-    sr_status_t status;
-
-    for (;;) {
-        uint8_t len;
-        const uint8_t *p;
-        status = sr_buf_u8(b, &len);
-        if (status != SR_OK)
-            return status;
-        if (len > SR_LABEL_MAX)
-            return SR_E_FORMERR;
-        if (n + 1 + len > SR_NAME_MAX_WIRE)
-            return SR_E_FORMERR;
-        wire[n++] = len;
-        if (len == 0)
-            break;
-        status = sr_buf_fetch(b, len, &p);
-        if (status != SR_OK)
-            return status;
-        memcpy(wire + n, p, len);
-        n += len;
-    }
-    *wlen = n;
-    return SR_OK;
-}
-
-sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only)
-{
-    sr_buf_t b;
-    uint16_t counts[4];
-    sr_status_t status;
-
-    sr_buf_init(&b, m, len);
-    status = sr_buf_skip(&b, 4);
-    for (int i = 0; status == SR_OK && i < 4; i++)
-        status = sr_buf_u16(&b, &counts[i]);
-    if (status != SR_OK)
-        return status;
-    for (unsigned i = 0; i < counts[0]; i++) {
-        status = sr_upstream_skip_name(&b);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, 4);
-        if (status != SR_OK)
-            return status;
-    }
-    if (question_only)
-        return SR_OK;
-    unsigned rrs = (unsigned)counts[1] + counts[2] + counts[3];
-    for (unsigned i = 0; i < rrs; i++) {
-        uint16_t rdlen;
-        status = sr_upstream_skip_name(&b);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, 8); /* type, class, ttl */
-        if (status == SR_OK)
-            status = sr_buf_u16(&b, &rdlen);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, rdlen);
-        if (status != SR_OK)
-            return status;
-    }
-    return SR_OK;
-}
-
 sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port)
 {
     const char *h = spec, *hend, *pstr = NULL;
@@ -717,7 +614,7 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
 {
     sr_buf_t b;
     uint16_t flags, qd, qtype, qclass;
-    uint8_t wire[SR_NAME_MAX_WIRE];
+    const uint8_t *wire = NULL;
     size_t wlen = 0;
 
     if (len < SR_HEADER_LEN)
@@ -736,13 +633,13 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
         unsigned rcode = flags & 0xf;
         if (rcode != 1 && rcode != 4)
             return "question missing";
-        return sr_upstream_check_msg(resp, len, false) == SR_OK ? NULL : "malformed";
+        return sr_msg_check(resp, len, false, NULL) == SR_OK ? NULL : "malformed";
     }
     if (qd != 1)
         return "question count mismatch";
     sr_buf_init(&b, resp, len);
     b.off = SR_HEADER_LEN;
-    if (read_plain_name(&b, wire, &wlen) != SR_OK || sr_buf_u16(&b, &qtype) != SR_OK ||
+    if (sr_name_plain(&b, &wire, &wlen) != SR_OK || sr_buf_u16(&b, &qtype) != SR_OK ||
         sr_buf_u16(&b, &qclass) != SR_OK)
         return "malformed question";
     if (wlen != x->qname_len)
@@ -753,7 +650,7 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
     if (qtype != x->qtype || qclass != x->qclass)
         return "question type or class mismatch";
     /* A TC=1 answer may stop anywhere after the question (RFC 2181 9). */
-    if (!checked && sr_upstream_check_msg(resp, len, (flags & SR_FLAG_TC) != 0) != SR_OK)
+    if (!checked && sr_msg_check(resp, len, (flags & SR_FLAG_TC) != 0, NULL) != SR_OK)
         return "malformed";
     return NULL;
 }
@@ -905,13 +802,16 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
     }
     sr_buf_init(&b, q, qlen);
     b.off = SR_HEADER_LEN;
-    st = read_plain_name(&b, x->qname, &x->qname_len);
+    const uint8_t *qname = NULL;
+    st = sr_name_plain(&b, &qname, &x->qname_len);
+    if (st == SR_OK)
+        memcpy(x->qname, qname, x->qname_len);
     if (st == SR_OK)
         st = sr_buf_u16(&b, &x->qtype);
     if (st == SR_OK)
         st = sr_buf_u16(&b, &x->qclass);
     if (st == SR_OK)
-        st = sr_upstream_check_msg(q, qlen, false);
+        st = sr_msg_check(q, qlen, false, NULL);
     if (st != SR_OK) {
         st = SR_E_FORMERR;
         goto done;
