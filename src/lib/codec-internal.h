@@ -227,6 +227,35 @@ static inline sr_status_t sr_wbuf_zeros(sr_wbuf_t *w, size_t n)
     return SR_OK;
 }
 
+/* ---- a growable writer with a size cap ----
+ * The one buffer that messages are built in when their size is not known
+ * beforehand (DoH JSON answers turned into wire form, the test and fuzz
+ * packet builders). It grows by doubling from 512 bytes and never beyond
+ * max, so a peer that sends a huge answer cannot make it grow without
+ * bound. p and len may be read and p[0..len) written directly. */
+typedef struct sr_dbuf {
+    uint8_t *p;  /* owned; NULL until the first byte is reserved */
+    size_t len;  /* bytes written */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* the cap: len never exceeds it */
+} sr_dbuf_t;
+
+/* An empty buffer that may grow to max bytes (allocates nothing). */
+void sr_dbuf_init(sr_dbuf_t *b, size_t max);
+/* Free the bytes and make b empty again (b itself is the caller's). */
+void sr_dbuf_free(sr_dbuf_t *b);
+/* Make room for n more bytes: SR_E_MSGSIZE past max, SR_E_NOMEM. */
+sr_status_t sr_dbuf_reserve(sr_dbuf_t *b, size_t n);
+/* Append n bytes (data may be NULL when n is 0). */
+sr_status_t sr_dbuf_put(sr_dbuf_t *b, const void *data, size_t n);
+/* Append big-endian values. */
+sr_status_t sr_dbuf_u8(sr_dbuf_t *b, uint8_t v);
+sr_status_t sr_dbuf_u16(sr_dbuf_t *b, uint16_t v);
+sr_status_t sr_dbuf_u32(sr_dbuf_t *b, uint32_t v);
+/* Hand the bytes to the caller (who frees them with sr_free) and make b
+ * empty; *len gets their count. NULL when nothing was reserved. */
+uint8_t *sr_dbuf_take(sr_dbuf_t *b, size_t *len);
+
 /* ---- small text helpers ---- */
 
 /* Decimal text of v into out (room for 10 chars); returns the length.

@@ -15,64 +15,8 @@
 
 #include <jansson.h>
 
+#include "codec-internal.h"
 #include "doh-internal.h"
-
-/* A growing output buffer, capped at the largest DNS message. */
-typedef struct wbuf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-} wbuf_t;
-
-/* Make room for n more bytes. */
-static sr_status_t wb_reserve(wbuf_t *b, size_t n)
-{
-    size_t ncap;
-    uint8_t *np;
-
-    if (n > SR_DOH_WIRE_MAX - b->len)
-        return SR_E_MSGSIZE;
-    if (b->cap - b->len >= n)
-        return SR_OK;
-    ncap = b->cap != 0 ? b->cap : 512;
-    while (ncap - b->len < n)
-        ncap *= 2;
-    if (ncap > SR_DOH_WIRE_MAX)
-        ncap = SR_DOH_WIRE_MAX;
-    np = sr_realloc(b->p, ncap);
-    if (np == NULL)
-        return SR_E_NOMEM;
-    b->p = np;
-    b->cap = ncap;
-    return SR_OK;
-}
-
-/* Append n bytes. */
-static sr_status_t wb_put(wbuf_t *b, const void *data, size_t n)
-{
-    sr_status_t status = wb_reserve(b, n);
-    if (status != SR_OK)
-        return status;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    return SR_OK;
-}
-
-/* Append a big-endian 16-bit value. */
-static sr_status_t wb_u16(wbuf_t *b, uint16_t v)
-{
-    uint8_t tmp[2];
-    sr_put16(tmp, v);
-    return wb_put(b, tmp, 2);
-}
-
-/* Append a big-endian 32-bit value. */
-static sr_status_t wb_u32(wbuf_t *b, uint32_t v)
-{
-    uint8_t tmp[4];
-    sr_put32(tmp, v);
-    return wb_put(b, tmp, 4);
-}
 
 /* Write a detail message (detail may be NULL). */
 static void set_detail(char *detail, size_t dcap, const char *fmt, ...)
@@ -218,7 +162,7 @@ static sr_status_t data_to_rdata(uint16_t type, const char *data, uint8_t *rd, s
 /* Append the record rr (element i of section sec) to b. *added is false
  * for entries that have no place in a message (OPT pseudo-records). rd is
  * a scratch buffer of SR_DOH_WIRE_MAX bytes. */
-static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size_t i,
+static sr_status_t put_record(sr_dbuf_t *b, const json_t *rr, const char *sec, size_t i,
                               const sr_doh_question_t *q, uint8_t *rd, bool *added, char *detail,
                               size_t dcap)
 {
@@ -281,19 +225,19 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size
      * at offset 12 (RFC 1035 4.1.4); exact bytes only, so the case the
      * server wrote survives. */
     if (olen == q->qname_len && memcmp(owner, q->qname, olen) == 0)
-        status = wb_u16(b, 0xC000 | SR_HEADER_LEN);
+        status = sr_dbuf_u16(b, 0xC000 | SR_HEADER_LEN);
     else
-        status = wb_put(b, owner, olen);
+        status = sr_dbuf_put(b, owner, olen);
     if (status == SR_OK)
-        status = wb_u16(b, (uint16_t)type);
+        status = sr_dbuf_u16(b, (uint16_t)type);
     if (status == SR_OK)
-        status = wb_u16(b, q->qclass);
+        status = sr_dbuf_u16(b, q->qclass);
     if (status == SR_OK)
-        status = wb_u32(b, (uint32_t)ttl);
+        status = sr_dbuf_u32(b, (uint32_t)ttl);
     if (status == SR_OK)
-        status = wb_u16(b, (uint16_t)rdlen);
+        status = sr_dbuf_u16(b, (uint16_t)rdlen);
     if (status == SR_OK)
-        status = wb_put(b, rd, rdlen);
+        status = sr_dbuf_put(b, rd, rdlen);
     if (status == SR_E_MSGSIZE)
         set_detail(detail, dcap,
                    "JSON: the answer exceeds %d bytes as a DNS "
@@ -307,7 +251,7 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size
 sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t *outlen)
 {
     sr_status_t status = SR_OK;
-    wbuf_t b = {NULL, 0, 0};
+    sr_dbuf_t b = {NULL, 0, 0, SR_DOH_WIRE_MAX}; /* capped at the largest DNS message */
 
     *out = NULL;
     *outlen = 0;
@@ -315,7 +259,7 @@ sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t
         status = SR_E_FORMERR;
         goto done;
     }
-    status = wb_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    status = sr_dbuf_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
     if (status != SR_OK)
         goto done;
     memset(b.p, 0, SR_HEADER_LEN);
@@ -323,8 +267,8 @@ sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t
     sr_put16(b.p + 2, SR_FLAG_QR | SR_DOH_RCODE_NOTIMP);
     sr_put16(b.p + 4, 1);
     b.len = SR_HEADER_LEN;
-    if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
+    if ((status = sr_dbuf_put(&b, q->qname, q->qname_len)) != SR_OK ||
+        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK || (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
         goto done;
     *out = b.p;
     *outlen = b.len;
@@ -343,7 +287,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     json_t *root = NULL;
     json_error_t jerr;
     const json_t *js;
-    wbuf_t b = {NULL, 0, 0};
+    sr_dbuf_t b = {NULL, 0, 0, SR_DOH_WIRE_MAX}; /* capped at the largest DNS message */
     uint8_t *rd = NULL;
     sr_msg_t *check = NULL;
     uint16_t counts[3] = {0, 0, 0};
@@ -411,7 +355,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     flags |= ad ? SR_FLAG_AD : 0;
     flags |= cd ? SR_FLAG_CD : 0;
     /* Header with the counts filled in at the end, then the question. */
-    status = wb_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    status = sr_dbuf_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
     if (status != SR_OK)
         goto done;
     memset(b.p, 0, SR_HEADER_LEN);
@@ -419,8 +363,8 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     sr_put16(b.p + 2, flags);
     sr_put16(b.p + 4, 1);
     b.len = SR_HEADER_LEN;
-    if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
+    if ((status = sr_dbuf_put(&b, q->qname, q->qname_len)) != SR_OK ||
+        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK || (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
         goto done;
 
     rd = sr_malloc(SR_DOH_WIRE_MAX);
@@ -457,12 +401,12 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     /* An extended RCODE needs an OPT record to carry its upper 8 bits
      * (RFC 6891 6.1.3): root owner, our UDP size, version 0, no options. */
     if (rcode > 15) {
-        if ((status = wb_reserve(&b, 11)) != SR_OK)
+        if ((status = sr_dbuf_reserve(&b, 11)) != SR_OK)
             goto done;
         b.p[b.len++] = 0;
-        if ((status = wb_u16(&b, SR_TYPE_OPT)) != SR_OK || (status = wb_u16(&b, 1232)) != SR_OK ||
-            (status = wb_u32(&b, (uint32_t)(rcode >> 4) << 24)) != SR_OK ||
-            (status = wb_u16(&b, 0)) != SR_OK)
+        if ((status = sr_dbuf_u16(&b, SR_TYPE_OPT)) != SR_OK || (status = sr_dbuf_u16(&b, 1232)) != SR_OK ||
+            (status = sr_dbuf_u32(&b, (uint32_t)(rcode >> 4) << 24)) != SR_OK ||
+            (status = sr_dbuf_u16(&b, 0)) != SR_OK)
             goto done;
         counts[2]++;
     }
