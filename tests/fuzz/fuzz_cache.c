@@ -28,6 +28,7 @@
 #include "cache.h"
 #include "fuzz.h"
 #include "lib-internal.h"
+#include "../pktbuild.h"
 
 #define CHECK(cond) FUZZ_CHECK(cond)
 
@@ -125,58 +126,27 @@ static uint32_t pick_ttl(fz_t *f)
 
 /* ---- building responses ---- */
 
-typedef struct bld {
-    uint8_t b[4096];
-    size_t len;
-    uint16_t count[4];
-    bool bad;
-} bld_t;
-
-static void b_put(bld_t *b, const void *p, size_t n)
-{
-    if (b->len + n > sizeof(b->b)) {
-        b->bad = true;
-        return;
-    }
-    memcpy(b->b + b->len, p, n);
-    b->len += n;
-}
-
-static void b_u16(bld_t *b, uint16_t v)
-{
-    uint8_t t[2];
-    sr_put16(t, v);
-    b_put(b, t, 2);
-}
-
-static void b_u32(bld_t *b, uint32_t v)
-{
-    uint8_t t[4];
-    sr_put32(t, v);
-    b_put(b, t, 4);
-}
-
 /* An owner: a pointer to the question, or the name written out. */
-static void b_owner(bld_t *b, fz_t *f, const uint8_t *w, size_t len, bool may_point)
+static void b_owner(tpkt_t *b, fz_t *f, const uint8_t *w, size_t len, bool may_point)
 {
     uint8_t tmp[SR_NAME_MAX_WIRE];
     if (may_point && bit(f)) {
-        b_u16(b, 0xC00C);
+        tpkt_u16(b, 0xC00C);
         return;
     }
     name_variant(f, w, len, tmp);
-    b_put(b, tmp, len);
+    tpkt_put(b, tmp, len);
 }
 
-static void b_rr_head(bld_t *b, uint16_t type, uint16_t cls, uint32_t ttl, uint16_t rdlen)
+static void b_rr_head(tpkt_t *b, uint16_t type, uint16_t cls, uint32_t ttl, uint16_t rdlen)
 {
-    b_u16(b, type);
-    b_u16(b, cls);
-    b_u32(b, ttl);
-    b_u16(b, rdlen);
+    tpkt_u16(b, type);
+    tpkt_u16(b, cls);
+    tpkt_u32(b, ttl);
+    tpkt_u16(b, rdlen);
 }
 
-static void b_rdata(bld_t *b, fz_t *f, uint16_t type)
+static void b_rdata(tpkt_t *b, fz_t *f, uint16_t type)
 {
     uint8_t r[16];
     for (size_t i = 0; i < sizeof(r); i++)
@@ -184,45 +154,45 @@ static void b_rdata(bld_t *b, fz_t *f, uint16_t type)
     switch (type) {
     case SR_TYPE_AAAA:
         b_rr_head(b, type, SR_CLASS_IN, pick_ttl(f), 16);
-        b_put(b, r, 16);
+        tpkt_put(b, r, 16);
         break;
     case SR_TYPE_TXT:
         r[0] = 5;
         b_rr_head(b, type, SR_CLASS_IN, pick_ttl(f), 6);
-        b_put(b, r, 6);
+        tpkt_put(b, r, 6);
         break;
     case SR_TYPE_MX:
         b_rr_head(b, type, SR_CLASS_IN, pick_ttl(f), 4);
-        b_put(b, r, 2);
-        b_u16(b, 0xC00C);
+        tpkt_put(b, r, 2);
+        tpkt_u16(b, 0xC00C);
         break;
     default:
         b_rr_head(b, type == SR_TYPE_ANY || type == SR_TYPE_CNAME ? SR_TYPE_A : type, SR_CLASS_IN,
                   pick_ttl(f), 4);
-        b_put(b, r, 4);
+        tpkt_put(b, r, 4);
         break;
     }
 }
 
-static void b_soa(bld_t *b, fz_t *f, uint8_t section)
+static void b_soa(tpkt_t *b, fz_t *f, uint8_t section)
 {
     b_owner(b, f, N3, sizeof(N3), true);
     uint32_t ttl = pick_ttl(f);
     /* MNAME a pointer to the question, RNAME the root. */
     b_rr_head(b, SR_TYPE_SOA, SR_CLASS_IN, ttl, 2 + 1 + 20);
-    b_u16(b, 0xC00C);
-    b_put(b, "", 1);
-    b_u32(b, 2024010101u);
-    b_u32(b, 7200);
-    b_u32(b, 3600);
-    b_u32(b, 1209600);
-    b_u32(b, pick_ttl(f));
+    tpkt_u16(b, 0xC00C);
+    tpkt_put(b, "", 1);
+    tpkt_u32(b, 2024010101u);
+    tpkt_u32(b, 7200);
+    tpkt_u32(b, 3600);
+    tpkt_u32(b, 1209600);
+    tpkt_u32(b, pick_ttl(f));
     b->count[section]++;
 }
 
-static void b_opt(bld_t *b, fz_t *f)
+static void b_opt(tpkt_t *b, fz_t *f)
 {
-    b_put(b, "", 1);
+    tpkt_put(b, "", 1);
     b_rr_head(b, SR_TYPE_OPT, 1232, bit(f) ? 0x8000u : 0u, 0);
     b->count[3]++;
 }
@@ -231,31 +201,30 @@ static void b_opt(bld_t *b, fz_t *f)
  * out unparseable (it never should). */
 static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtype, sr_msg_t *msg)
 {
-    bld_t b;
+    tpkt_t b;
     uint8_t qn[SR_NAME_MAX_WIRE];
     uint8_t kind = u8(f);
     uint8_t opts = u8(f);
     uint16_t flags = 0x8180; /* QR RD RA */
     unsigned rcode = 0;
 
-    memset(&b, 0, sizeof(b));
+    tpkt_init(&b, 4096, true);
     if (opts & 0x01)
         flags |= SR_FLAG_AD;
     if (opts & 0x02)
         flags |= SR_FLAG_AA;
-    b.len = SR_HEADER_LEN;
     /* The question, now and then a different one. */
     if ((opts & 0x1C) == 0x1C) {
         size_t k = u8(f) % NNAMES;
         name_variant(f, NAMES[k].w, NAMES[k].len, qn);
-        b_put(&b, qn, NAMES[k].len);
-        b_u16(&b, QTYPES[u8(f) % NQTYPES]);
+        tpkt_put(&b, qn, NAMES[k].len);
+        tpkt_u16(&b, QTYPES[u8(f) % NQTYPES]);
     } else {
         name_variant(f, w, wlen, qn);
-        b_put(&b, qn, wlen);
-        b_u16(&b, qtype);
+        tpkt_put(&b, qn, wlen);
+        tpkt_u16(&b, qtype);
     }
-    b_u16(&b, (opts & 0x1C) == 0x18 ? 3 : SR_CLASS_IN);
+    tpkt_u16(&b, (opts & 0x1C) == 0x18 ? 3 : SR_CLASS_IN);
 
     switch (kind % 8) {
     case 0:
@@ -269,7 +238,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
         if (bit(f)) {
             b_owner(&b, f, N3, sizeof(N3), false);
             b_rr_head(&b, SR_TYPE_NS, SR_CLASS_IN, pick_ttl(f), 2);
-            b_u16(&b, 0xC00C);
+            tpkt_u16(&b, 0xC00C);
             b.count[2]++;
         }
         break;
@@ -286,7 +255,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
         size_t k = u8(f) % NNAMES;
         b_owner(&b, f, w, wlen, true);
         b_rr_head(&b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f), (uint16_t)NAMES[k].len);
-        b_put(&b, NAMES[k].w, NAMES[k].len);
+        tpkt_put(&b, NAMES[k].w, NAMES[k].len);
         b.count[1]++;
         if (bit(f)) {
             b_owner(&b, f, NAMES[k].w, NAMES[k].len, false);
@@ -327,15 +296,11 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
     if (add == 2)
         b_opt(&b, f);
 
-    if (b.bad)
-        return false;
-    sr_put16(b.b, u16(f));
-    sr_put16(b.b + 2, (uint16_t)(flags | rcode));
-    sr_put16(b.b + 4, 1);
-    sr_put16(b.b + 6, b.count[1]);
-    sr_put16(b.b + 8, b.count[2]);
-    sr_put16(b.b + 10, b.count[3]);
-    return sr_msg_parse(msg, b.b, b.len, 0) == SR_OK;
+    b.count[0] = 1;
+    tpkt_header(&b, u16(f), (uint16_t)(flags | rcode));
+    bool ok = !b.bad && sr_msg_parse(msg, b.d.p, b.d.len, 0) == SR_OK;
+    tpkt_free(&b);
+    return ok;
 }
 
 /* ---- the model ---- */
