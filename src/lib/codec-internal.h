@@ -86,9 +86,9 @@ static inline sr_status_t sr_name_plain(sr_buf_t *b, const uint8_t **name, size_
 
 /* What sr_msg_check() saw of a message. */
 typedef struct sr_msg_shape {
-    uint16_t counts[4]; /* QD, AN, NS, AR */
-    size_t end;         /* offset just past the last record walked */
-    bool opt_found;     /* the OPT record (RFC 6891), then: */
+    uint16_t counts[4];   /* QD, AN, NS, AR */
+    size_t end;           /* offset just past the last record walked */
+    bool opt_found;       /* the OPT record (RFC 6891), then: */
     size_t opt_rdlen_off; /* offset of its RDLENGTH field */
     size_t opt_rdata_off;
     uint16_t opt_rdlen;
@@ -234,10 +234,10 @@ static inline sr_status_t sr_wbuf_zeros(sr_wbuf_t *w, size_t n)
  * max, so a peer that sends a huge answer cannot make it grow without
  * bound. p and len may be read and p[0..len) written directly. */
 typedef struct sr_dbuf {
-    uint8_t *p;  /* owned; NULL until the first byte is reserved */
-    size_t len;  /* bytes written */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the cap: len never exceeds it */
+    uint8_t *p; /* owned; NULL until the first byte is reserved */
+    size_t len; /* bytes written */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the cap: len never exceeds it */
 } sr_dbuf_t;
 
 /* An empty buffer that may grow to max bytes (allocates nothing). */

@@ -11,10 +11,7 @@
 
 void sr_dbuf_init(sr_dbuf_t *b, size_t max)
 {
-    b->p = NULL;
-    b->len = 0;
-    b->cap = 0;
-    b->max = max;
+    *b = (sr_dbuf_t){.max = max};
 }
 
 void sr_dbuf_free(sr_dbuf_t *b)

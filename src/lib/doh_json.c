@@ -268,7 +268,8 @@ sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t
     sr_put16(b.p + 4, 1);
     b.len = SR_HEADER_LEN;
     if ((status = sr_dbuf_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK || (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
+        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK ||
+        (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
         goto done;
     *out = b.p;
     *outlen = b.len;
@@ -279,21 +280,113 @@ done:
     return status;
 }
 
-sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
-                                uint8_t **out, size_t *outlen, char *detail, size_t dcap)
+/* Status and the flags of the JSON answer as the header's flags word
+ * (RCODE: its lower 4 bits; *rcode: all 12), once its question is
+ * checked against the one asked. */
+static sr_status_t read_head(const json_t *root, const sr_doh_question_t *q, uint16_t *flags,
+                             unsigned *rcode, char *detail, size_t dcap)
+{
+    const json_t *js = json_object_get(root, "Status");
+    bool tc, rdf, ra, ad, cd;
+    sr_status_t status;
+
+    if (js == NULL) {
+        set_detail(detail, dcap, "JSON: no Status");
+        return SR_E_FORMERR;
+    }
+    /* 12 bits: 4 in the header, 8 in OPT (RFC 6891 6.1.3). */
+    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 4095) {
+        set_detail(detail, dcap, "JSON: Status is not an RCODE");
+        return SR_E_FORMERR;
+    }
+    *rcode = (unsigned)json_integer_value(js);
+    if ((status = get_flag(root, "TC", &tc, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "RD", &rdf, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "RA", &ra, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "AD", &ad, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "CD", &cd, detail, dcap)) != SR_OK)
+        return status;
+    status = check_question(root, q, detail, dcap);
+    if (status != SR_OK)
+        return status;
+    if (q->qname_len == 0 || q->qname_len > SR_NAME_MAX_WIRE) {
+        set_detail(detail, dcap, "query has no valid question");
+        return SR_E_FORMERR;
+    }
+    *flags = SR_FLAG_QR | (*rcode & 0xF);
+    *flags |= tc ? SR_FLAG_TC : 0;
+    *flags |= rdf ? SR_FLAG_RD : 0;
+    *flags |= ra ? SR_FLAG_RA : 0;
+    *flags |= ad ? SR_FLAG_AD : 0;
+    *flags |= cd ? SR_FLAG_CD : 0;
+    return SR_OK;
+}
+
+/* The records of the Answer, Authority and Additional arrays, counted per
+ * section in counts. */
+static sr_status_t put_sections(sr_dbuf_t *b, const json_t *root, const sr_doh_question_t *q,
+                                uint16_t counts[3], char *detail, size_t dcap)
 {
     static const char *const sections[3] = {"Answer", "Authority", "Additional"};
     sr_status_t status = SR_OK;
+    uint8_t *rd = sr_malloc(SR_DOH_WIRE_MAX);
+
+    if (rd == NULL)
+        return SR_E_NOMEM;
+    for (size_t s = 0; status == SR_OK && s < 3; s++) {
+        const json_t *arr = json_object_get(root, sections[s]);
+
+        if (arr == NULL || json_is_null(arr))
+            continue;
+        if (!json_is_array(arr)) {
+            set_detail(detail, dcap, "JSON: %s is not an array", sections[s]);
+            status = SR_E_FORMERR;
+            break;
+        }
+        size_t n = json_array_size(arr);
+        for (size_t i = 0; status == SR_OK && i < n; i++) {
+            bool added;
+            status =
+                put_record(b, json_array_get(arr, i), sections[s], i, q, rd, &added, detail, dcap);
+            /* Each record takes at least 11 bytes, so a count can never
+             * pass 65535 within the size cap; keep the check anyway. */
+            if (status == SR_OK && added && ++counts[s] == 0)
+                status = SR_E_MSGSIZE;
+        }
+    }
+    sr_free(rd);
+    return status;
+}
+
+/* An extended RCODE needs an OPT record to carry its upper 8 bits
+ * (RFC 6891 6.1.3): root owner, our UDP size, version 0, no options. */
+static sr_status_t put_rcode_opt(sr_dbuf_t *b, unsigned rcode)
+{
+    sr_status_t status = sr_dbuf_reserve(b, 11);
+    if (status == SR_OK)
+        status = sr_dbuf_u8(b, 0);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, SR_TYPE_OPT);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, 1232);
+    if (status == SR_OK)
+        status = sr_dbuf_u32(b, (uint32_t)(rcode >> 4) << 24);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, 0);
+    return status;
+}
+
+sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
+                                uint8_t **out, size_t *outlen, char *detail, size_t dcap)
+{
+    sr_status_t status = SR_OK;
     json_t *root = NULL;
     json_error_t jerr;
-    const json_t *js;
     sr_dbuf_t b = {NULL, 0, 0, SR_DOH_WIRE_MAX}; /* capped at the largest DNS message */
-    uint8_t *rd = NULL;
     sr_msg_t *check = NULL;
     uint16_t counts[3] = {0, 0, 0};
-    bool tc, rdf, ra, ad, cd;
-    unsigned rcode;
-    uint16_t flags;
+    unsigned rcode = 0;
+    uint16_t flags = 0;
 
     *out = NULL;
     *outlen = 0;
@@ -320,40 +413,9 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
         status = SR_E_FORMERR;
         goto done;
     }
-    js = json_object_get(root, "Status");
-    if (js == NULL) {
-        set_detail(detail, dcap, "JSON: no Status");
-        status = SR_E_FORMERR;
-        goto done;
-    }
-    /* 12 bits: 4 in the header, 8 in OPT (RFC 6891 6.1.3). */
-    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 4095) {
-        set_detail(detail, dcap, "JSON: Status is not an RCODE");
-        status = SR_E_FORMERR;
-        goto done;
-    }
-    rcode = (unsigned)json_integer_value(js);
-    if ((status = get_flag(root, "TC", &tc, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "RD", &rdf, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "RA", &ra, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "AD", &ad, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "CD", &cd, detail, dcap)) != SR_OK)
-        goto done;
-    status = check_question(root, q, detail, dcap);
+    status = read_head(root, q, &flags, &rcode, detail, dcap);
     if (status != SR_OK)
         goto done;
-    if (q->qname_len == 0 || q->qname_len > SR_NAME_MAX_WIRE) {
-        set_detail(detail, dcap, "query has no valid question");
-        status = SR_E_FORMERR;
-        goto done;
-    }
-
-    flags = SR_FLAG_QR | (rcode & 0xF);
-    flags |= tc ? SR_FLAG_TC : 0;
-    flags |= rdf ? SR_FLAG_RD : 0;
-    flags |= ra ? SR_FLAG_RA : 0;
-    flags |= ad ? SR_FLAG_AD : 0;
-    flags |= cd ? SR_FLAG_CD : 0;
     /* Header with the counts filled in at the end, then the question. */
     status = sr_dbuf_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
     if (status != SR_OK)
@@ -364,52 +426,16 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     sr_put16(b.p + 4, 1);
     b.len = SR_HEADER_LEN;
     if ((status = sr_dbuf_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK || (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
+        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK ||
+        (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
         goto done;
-
-    rd = sr_malloc(SR_DOH_WIRE_MAX);
-    if (rd == NULL) {
-        status = SR_E_NOMEM;
-        goto done;
-    }
-    for (size_t s = 0; s < 3; s++) {
-        const json_t *arr = json_object_get(root, sections[s]);
-        size_t n;
-
-        if (arr == NULL || json_is_null(arr))
-            continue;
-        if (!json_is_array(arr)) {
-            set_detail(detail, dcap, "JSON: %s is not an array", sections[s]);
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        n = json_array_size(arr);
-        for (size_t i = 0; i < n; i++) {
-            bool added;
-            status =
-                put_record(&b, json_array_get(arr, i), sections[s], i, q, rd, &added, detail, dcap);
-            if (status != SR_OK)
-                goto done;
-            /* Each record takes at least 11 bytes, so a count can never
-             * pass 65535 within the size cap; keep the check anyway. */
-            if (added && ++counts[s] == 0) {
-                status = SR_E_MSGSIZE;
-                goto done;
-            }
-        }
-    }
-    /* An extended RCODE needs an OPT record to carry its upper 8 bits
-     * (RFC 6891 6.1.3): root owner, our UDP size, version 0, no options. */
-    if (rcode > 15) {
-        if ((status = sr_dbuf_reserve(&b, 11)) != SR_OK)
-            goto done;
-        b.p[b.len++] = 0;
-        if ((status = sr_dbuf_u16(&b, SR_TYPE_OPT)) != SR_OK || (status = sr_dbuf_u16(&b, 1232)) != SR_OK ||
-            (status = sr_dbuf_u32(&b, (uint32_t)(rcode >> 4) << 24)) != SR_OK ||
-            (status = sr_dbuf_u16(&b, 0)) != SR_OK)
-            goto done;
+    status = put_sections(&b, root, q, counts, detail, dcap);
+    if (status == SR_OK && rcode > 15) {
+        status = put_rcode_opt(&b, rcode);
         counts[2]++;
     }
+    if (status != SR_OK)
+        goto done;
     sr_put16(b.p + 6, counts[0]);
     sr_put16(b.p + 8, counts[1]);
     sr_put16(b.p + 10, counts[2]);
@@ -430,9 +456,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
         }
         goto done;
     }
-    *out = b.p;
-    *outlen = b.len;
-    b.p = NULL;
+    *out = sr_dbuf_take(&b, outlen);
 
 done:
     if (status == SR_E_MSGSIZE && detail != NULL && detail[0] == '\0')
@@ -443,7 +467,6 @@ done:
     if (status == SR_E_NOMEM && detail != NULL && detail[0] == '\0')
         set_detail(detail, dcap, "out of memory");
     sr_msg_free(check);
-    sr_free(rd);
     sr_free(b.p);
     json_decref(root);
     return status;

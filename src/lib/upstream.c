@@ -768,13 +768,75 @@ static void on_resolved(sr_upstream_t *up, sr_status_t status, void *arg)
     sr_upstream_release(up);
 }
 
+/* The question of q into x (what replies are matched against) and q
+ * itself, padded for the encrypted transports, into x->q. */
+static sr_status_t xfer_take_query(const sr_upstream_t *up, sr_xfer_t *x, const uint8_t *q,
+                                   size_t qlen)
+{
+    const uint8_t *qname = NULL;
+    sr_buf_t b;
+    size_t cap;
+    sr_status_t st;
+
+    sr_buf_init(&b, q, qlen);
+    b.off = SR_HEADER_LEN;
+    st = sr_name_plain(&b, &qname, &x->qname_len);
+    if (st == SR_OK)
+        memcpy(x->qname, qname, x->qname_len);
+    if (st == SR_OK)
+        st = sr_buf_u16(&b, &x->qtype);
+    if (st == SR_OK)
+        st = sr_buf_u16(&b, &x->qclass);
+    if (st == SR_OK)
+        st = sr_msg_check(q, qlen, false, NULL);
+    if (st != SR_OK)
+        return SR_E_FORMERR;
+    bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
+    cap = pad ? qlen + PAD_ROOM : qlen;
+    if (cap > DNS_MAX_MSG)
+        cap = DNS_MAX_MSG;
+    x->q = sr_malloc(cap);
+    if (x->q == NULL)
+        return SR_E_NOMEM;
+    memcpy(x->q, q, qlen);
+    x->qlen = qlen;
+    if (pad) {
+        /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
+        st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
+        if (st == SR_E_NOBUFS)
+            st = SR_OK;
+    }
+    return st;
+}
+
+/* Send x now, or once up's host name is resolved; failures reach x's
+ * callback from the loop. */
+static void xfer_dispatch(sr_upstream_t *up, sr_xfer_t *x)
+{
+    if (up->resolved) {
+        x->sent = true;
+        sr_status_t sst = up->ops->send(up, x);
+        if (sst == SR_OK)
+            up->stats.queries++;
+        else
+            sr_xfer_fail_soon(x, sst, "cannot send the query");
+    } else {
+        x->waiting_resolve = true;
+        if (!up->resolving) {
+            sr_status_t rst = sr_upstream_resolve(up, on_resolved, NULL);
+            if (rst != SR_OK) {
+                x->waiting_resolve = false;
+                sr_xfer_fail_soon(x, rst, "cannot resolve the server's host name");
+            }
+        }
+    }
+}
+
 SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
                                     unsigned flags, int timeout_ms, sr_xfer_cb cb, void *arg,
                                     sr_status_t *status)
 {
     sr_xfer_t *x = NULL;
-    sr_buf_t b;
-    size_t cap;
     struct timeval tv;
     sr_status_t st = SR_OK;
 
@@ -800,41 +862,9 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
         st = SR_E_NOMEM;
         goto done;
     }
-    sr_buf_init(&b, q, qlen);
-    b.off = SR_HEADER_LEN;
-    const uint8_t *qname = NULL;
-    st = sr_name_plain(&b, &qname, &x->qname_len);
-    if (st == SR_OK)
-        memcpy(x->qname, qname, x->qname_len);
-    if (st == SR_OK)
-        st = sr_buf_u16(&b, &x->qtype);
-    if (st == SR_OK)
-        st = sr_buf_u16(&b, &x->qclass);
-    if (st == SR_OK)
-        st = sr_msg_check(q, qlen, false, NULL);
-    if (st != SR_OK) {
-        st = SR_E_FORMERR;
+    st = xfer_take_query(up, x, q, qlen);
+    if (st != SR_OK)
         goto done;
-    }
-    bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
-    cap = pad ? qlen + PAD_ROOM : qlen;
-    if (cap > DNS_MAX_MSG)
-        cap = DNS_MAX_MSG;
-    x->q = sr_malloc(cap);
-    if (x->q == NULL) {
-        st = SR_E_NOMEM;
-        goto done;
-    }
-    memcpy(x->q, q, qlen);
-    x->qlen = qlen;
-    if (pad) {
-        /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
-        st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
-        if (st == SR_E_NOBUFS)
-            st = SR_OK;
-        if (st != SR_OK)
-            goto done;
-    }
     x->up = up;
     x->caller_id = sr_get16(q);
     x->flags = flags;
@@ -859,23 +889,7 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
     up->inflight = x;
     up->ninflight++;
 
-    if (up->resolved) {
-        x->sent = true;
-        sr_status_t sst = up->ops->send(up, x);
-        if (sst == SR_OK)
-            up->stats.queries++;
-        else
-            sr_xfer_fail_soon(x, sst, "cannot send the query");
-    } else {
-        x->waiting_resolve = true;
-        if (!up->resolving) {
-            sr_status_t rst = sr_upstream_resolve(up, on_resolved, NULL);
-            if (rst != SR_OK) {
-                x->waiting_resolve = false;
-                sr_xfer_fail_soon(x, rst, "cannot resolve the server's host name");
-            }
-        }
-    }
+    xfer_dispatch(up, x);
     sr_upstream_log(up, 3, "Info", "%s: query ID %u (wire %u), %zu bytes", up->name, x->caller_id,
                     x->wire_id, x->qlen);
 done:

@@ -197,6 +197,74 @@ static void b_opt(tpkt_t *b, fz_t *f)
     b->count[3]++;
 }
 
+/* The answer and authority sections of a response to (w, qtype) chosen
+ * by kind; returns the RCODE and may change the header flags. */
+static unsigned b_sections(tpkt_t *b, fz_t *f, uint8_t kind, const uint8_t *w, size_t wlen,
+                           uint16_t qtype, uint16_t *flags)
+{
+    unsigned rcode = 0;
+
+    switch (kind % 8) {
+    case 0:
+    case 1: { /* positive, maybe with authority and additional data */
+        unsigned n = 1 + u8(f) % 4;
+        for (unsigned i = 0; i < n; i++) {
+            b_owner(b, f, w, wlen, true);
+            b_rdata(b, f, qtype);
+            b->count[1]++;
+        }
+        if (bit(f)) {
+            b_owner(b, f, N3, sizeof(N3), false);
+            b_rr_head(b, SR_TYPE_NS, SR_CLASS_IN, pick_ttl(f), 2);
+            tpkt_u16(b, 0xC00C);
+            b->count[2]++;
+        }
+        break;
+    }
+    case 2:
+        rcode = 3;
+        b_soa(b, f, 2);
+        break;
+    case 3:
+        if (bit(f))
+            b_soa(b, f, 2);
+        break;
+    case 4: { /* a CNAME chain, maybe ending in data, maybe NODATA */
+        size_t k = u8(f) % NNAMES;
+        b_owner(b, f, w, wlen, true);
+        b_rr_head(b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f), (uint16_t)NAMES[k].len);
+        tpkt_put(b, NAMES[k].w, NAMES[k].len);
+        b->count[1]++;
+        if (bit(f)) {
+            b_owner(b, f, NAMES[k].w, NAMES[k].len, false);
+            b_rdata(b, f, qtype);
+            b->count[1]++;
+        } else if (bit(f)) {
+            b_soa(b, f, 2);
+        }
+        break;
+    }
+    case 5: rcode = 2; break;
+    case 6: { /* what must not be cached */
+        uint8_t v = u8(f) % 4;
+        if (v == 0)
+            rcode = 5;
+        else if (v == 1)
+            *flags |= SR_FLAG_TC;
+        else if (v == 2)
+            *flags &= (uint16_t)~SR_FLAG_QR;
+        else
+            *flags |= 0x0800; /* opcode 1 */
+        b_owner(b, f, w, wlen, true);
+        b_rdata(b, f, qtype);
+        b->count[1]++;
+        break;
+    }
+    default: rcode = bit(f) ? 3 : 0; break;
+    }
+    return rcode;
+}
+
 /* A response to (w, qtype) made from fuzzer choices; false when it came
  * out unparseable (it never should). */
 static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtype, sr_msg_t *msg)
@@ -206,7 +274,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
     uint8_t kind = u8(f);
     uint8_t opts = u8(f);
     uint16_t flags = 0x8180; /* QR RD RA */
-    unsigned rcode = 0;
+    unsigned rcode;
 
     tpkt_init(&b, 4096, true);
     if (opts & 0x01)
@@ -226,64 +294,7 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
     }
     tpkt_u16(&b, (opts & 0x1C) == 0x18 ? 3 : SR_CLASS_IN);
 
-    switch (kind % 8) {
-    case 0:
-    case 1: { /* positive, maybe with authority and additional data */
-        unsigned n = 1 + u8(f) % 4;
-        for (unsigned i = 0; i < n; i++) {
-            b_owner(&b, f, w, wlen, true);
-            b_rdata(&b, f, qtype);
-            b.count[1]++;
-        }
-        if (bit(f)) {
-            b_owner(&b, f, N3, sizeof(N3), false);
-            b_rr_head(&b, SR_TYPE_NS, SR_CLASS_IN, pick_ttl(f), 2);
-            tpkt_u16(&b, 0xC00C);
-            b.count[2]++;
-        }
-        break;
-    }
-    case 2:
-        rcode = 3;
-        b_soa(&b, f, 2);
-        break;
-    case 3:
-        if (bit(f))
-            b_soa(&b, f, 2);
-        break;
-    case 4: { /* a CNAME chain, maybe ending in data, maybe NODATA */
-        size_t k = u8(f) % NNAMES;
-        b_owner(&b, f, w, wlen, true);
-        b_rr_head(&b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f), (uint16_t)NAMES[k].len);
-        tpkt_put(&b, NAMES[k].w, NAMES[k].len);
-        b.count[1]++;
-        if (bit(f)) {
-            b_owner(&b, f, NAMES[k].w, NAMES[k].len, false);
-            b_rdata(&b, f, qtype);
-            b.count[1]++;
-        } else if (bit(f)) {
-            b_soa(&b, f, 2);
-        }
-        break;
-    }
-    case 5: rcode = 2; break;
-    case 6: { /* what must not be cached */
-        uint8_t v = u8(f) % 4;
-        if (v == 0)
-            rcode = 5;
-        else if (v == 1)
-            flags |= SR_FLAG_TC;
-        else if (v == 2)
-            flags &= (uint16_t)~SR_FLAG_QR;
-        else
-            flags |= 0x0800; /* opcode 1 */
-        b_owner(&b, f, w, wlen, true);
-        b_rdata(&b, f, qtype);
-        b.count[1]++;
-        break;
-    }
-    default: rcode = bit(f) ? 3 : 0; break;
-    }
+    rcode = b_sections(&b, f, kind, w, wlen, qtype, &flags);
     /* Additional data and an OPT: last, first, or in between. */
     uint8_t add = u8(f) % 4;
     if (add == 1 || add == 3)

@@ -722,7 +722,7 @@ static void upstream_event(fz_t *f)
         if (trace())
             fprintf(stderr, "  response of %zu bytes: %s\n", b->d.len,
                     sr_msg_parse(g.reply, b->d.p, b->d.len, 0) == SR_OK ? "parses"
-                                                                    : sr_msg_error(g.reply));
+                                                                        : sr_msg_error(g.reply));
         if (b->bad)
             x->cb(x->arg, SR_E_TIMEDOUT, NULL, 0, &info);
         else
