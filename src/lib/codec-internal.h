@@ -104,6 +104,13 @@ typedef struct sr_msg_shape {
  * reported. */
 sr_status_t sr_msg_check(const uint8_t *m, size_t len, bool question_only, sr_msg_shape_t *shape);
 
+/* RFC 8467 padding: make q (length *len, capacity cap) a multiple of block,
+ * adding an OPT record when it has none or a padding option to it. An
+ * existing padding option is replaced. SR_E_NOBUFS when cap is too small,
+ * SR_E_FORMERR when q does not parse. */
+/* (padding.c) */
+sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block);
+
 /* ---- name text cache ----
  * Responses name the same few domains again and again through compression
  * pointers (RFC 1035 4.1.4). The presentation text of the name that starts

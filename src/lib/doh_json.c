@@ -248,6 +248,26 @@ static sr_status_t put_record(sr_dbuf_t *b, const json_t *rr, const char *sec, s
     return status;
 }
 
+/* The header (ID, flags, one question, other counts 0 until the end) and
+ * the question asked, into an empty b. */
+static sr_status_t put_head(sr_dbuf_t *b, const sr_doh_question_t *q, uint16_t flags)
+{
+    sr_status_t status = sr_dbuf_reserve(b, SR_HEADER_LEN + q->qname_len + 4);
+    if (status != SR_OK)
+        return status;
+    memset(b->p, 0, SR_HEADER_LEN);
+    sr_put16(b->p, q->id);
+    sr_put16(b->p + 2, flags);
+    sr_put16(b->p + 4, 1);
+    b->len = SR_HEADER_LEN;
+    status = sr_dbuf_put(b, q->qname, q->qname_len);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, q->qtype);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, q->qclass);
+    return status;
+}
+
 sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t *outlen)
 {
     sr_status_t status = SR_OK;
@@ -259,21 +279,10 @@ sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t
         status = SR_E_FORMERR;
         goto done;
     }
-    status = sr_dbuf_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    status = put_head(&b, q, SR_FLAG_QR | SR_DOH_RCODE_NOTIMP);
     if (status != SR_OK)
         goto done;
-    memset(b.p, 0, SR_HEADER_LEN);
-    sr_put16(b.p, q->id);
-    sr_put16(b.p + 2, SR_FLAG_QR | SR_DOH_RCODE_NOTIMP);
-    sr_put16(b.p + 4, 1);
-    b.len = SR_HEADER_LEN;
-    if ((status = sr_dbuf_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK ||
-        (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
-        goto done;
-    *out = b.p;
-    *outlen = b.len;
-    b.p = NULL;
+    *out = sr_dbuf_take(&b, outlen);
 
 done:
     sr_free(b.p);
@@ -417,17 +426,8 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
     if (status != SR_OK)
         goto done;
     /* Header with the counts filled in at the end, then the question. */
-    status = sr_dbuf_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    status = put_head(&b, q, flags);
     if (status != SR_OK)
-        goto done;
-    memset(b.p, 0, SR_HEADER_LEN);
-    sr_put16(b.p, q->id);
-    sr_put16(b.p + 2, flags);
-    sr_put16(b.p + 4, 1);
-    b.len = SR_HEADER_LEN;
-    if ((status = sr_dbuf_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = sr_dbuf_u16(&b, q->qtype)) != SR_OK ||
-        (status = sr_dbuf_u16(&b, q->qclass)) != SR_OK)
         goto done;
     status = put_sections(&b, root, q, counts, detail, dcap);
     if (status == SR_OK && rcode > 15) {

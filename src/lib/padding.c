@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include "codec-internal.h"
-#include "upstream-internal.h"
 
 /* Fixed part of an OPT RR with the root owner: name(1) type(2) class(2)
  * ttl(4) rdlength(2). */

@@ -194,10 +194,4 @@ uint16_t sr_random16(void);
  * local_host/local_port when set. Returns the fd or -1 with *status. */
 int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status);
 
-/* RFC 8467 padding: make q (length *len, capacity cap) a multiple of block,
- * adding an OPT record when it has none or a padding option to it. An
- * existing padding option is replaced. SR_E_NOBUFS when cap is too small,
- * SR_E_FORMERR when q does not parse. */
-sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block);
-
 #endif
