@@ -89,17 +89,14 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
         size_t owner = b.off;
         uint16_t type, cls, rdlen;
         uint32_t ttl;
-        if (sr_name_skip(&b) != SR_OK)
-            return FWD_FORMERR;
-        bool root = b.off == owner + 1; /* the root name is one zero byte */
-        if (sr_buf_u16(&b, &type) != SR_OK || sr_buf_u16(&b, &cls) != SR_OK ||
-            sr_buf_u32(&b, &ttl) != SR_OK || sr_buf_u16(&b, &rdlen) != SR_OK ||
-            sr_buf_skip(&b, rdlen) != SR_OK)
+        if (sr_name_skip(&b) != SR_OK || sr_buf_u16(&b, &type) != SR_OK ||
+            sr_buf_u16(&b, &cls) != SR_OK || sr_buf_u32(&b, &ttl) != SR_OK ||
+            sr_buf_u16(&b, &rdlen) != SR_OK || sr_buf_skip(&b, rdlen) != SR_OK)
             return FWD_FORMERR;
         if (type != SR_TYPE_OPT)
             continue; /* TSIG and friends: not verified, not forwarded */
         /* RFC 6891 6.1.1: one OPT, owned by the root. */
-        if (qi->edns || !root)
+        if (qi->edns || pkt[owner] != 0) /* the root name is one zero byte */
             return FWD_FORMERR;
         qi->edns = true;
         qi->edns_size = cls < 512 ? 512 : cls; /* RFC 6891 6.2.5 */

@@ -132,40 +132,6 @@ static inline sr_status_t walk_next(name_walk_t *w, walk_step_t *step, const uin
     return SR_OK;
 }
 
-sr_status_t sr_name_skip(sr_buf_t *b)
-{
-    size_t start = b->off, total = 0;
-    sr_status_t status;
-
-    /* Each step consumes at least one byte, so the loop ends with the
-     * data; total bounds the inline part (RFC 1035 2.3.4). */
-    for (;;) {
-        uint8_t len, lo;
-        status = sr_buf_u8(b, &len);
-        if (status != SR_OK)
-            return status;
-        if ((len & LABEL_TYPE_MASK) == LABEL_POINTER) {
-            status = sr_buf_u8(b, &lo);
-            if (status != SR_OK)
-                return status;
-            size_t ptr = ((size_t)(len & 0x3Fu) << 8) | lo;
-            if (ptr < SR_HEADER_LEN || ptr >= start)
-                return SR_E_FORMERR;
-            return SR_OK;
-        }
-        if ((len & LABEL_TYPE_MASK) != 0)
-            return SR_E_FORMERR; /* RFC 6891 5: extended labels are gone */
-        if (len == 0)
-            return SR_OK;
-        total += (size_t)len + 1;
-        if (total + 1 > SR_NAME_MAX_WIRE)
-            return SR_E_FORMERR;
-        status = sr_buf_skip(b, len);
-        if (status != SR_OK)
-            return status;
-    }
-}
-
 SR_API sr_status_t sr_name_unpack(const uint8_t *pkt, size_t pktlen, size_t *off, uint8_t *wire,
                                   size_t *wlen)
 {

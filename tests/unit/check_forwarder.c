@@ -166,7 +166,7 @@ START_TEST(test_additional_owner_pointer)
         p[n++] = targets[i];
         memcpy(p + n, rr, sizeof(rr));
         n += sizeof(rr);
-        ck_assert_int_eq(fwd_parse_query(p, n, &qi), i == 0 ? FWD_OK : FWD_FORMERR);
+        ck_assert_int_eq(fwd_parse_query(p, n, &qi), (i == 0 ? FWD_OK : FWD_FORMERR));
         ck_assert(qi.has_question);
     }
 }
