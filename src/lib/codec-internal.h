@@ -175,9 +175,33 @@ void sr_namecache_reset(sr_namecache_t *nc);
 sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
                               sr_namecache_t *nc, size_t *text_off);
 
-/* Write the presentation form of one label's bytes (DESIGN.md "Record
- * fields": '.' and '\' escaped, bytes outside 0x21-0x7E as \DDD) to out,
- * which must hold 4 * n bytes. Returns the number of chars written. */
+/* Presentation form of n bytes (DESIGN.md "Record fields") into out,
+ * which must hold 4 * n bytes: bytes outside the printable range as \DDD,
+ * '\' escaped; in a label (label true) also '.' escaped and the space
+ * written \032. Returns the number of chars written. Inline, so that each
+ * caller gets a copy with label fixed: names and strings are the hot part
+ * of making record text. */
+static inline size_t sr_escape_bytes(char *out, const uint8_t *p, size_t n, bool label)
+{
+    const uint8_t lo = label ? 0x21 : 0x20;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c >= lo && c < 0x7F) {
+            if (c == '\\' || (label && c == '.'))
+                out[o++] = '\\';
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = (char)('0' + c / 100);
+            out[o++] = (char)('0' + c / 10 % 10);
+            out[o++] = (char)('0' + c % 10);
+        }
+    }
+    return o;
+}
+
+/* One label's bytes: sr_escape_bytes() with label set. */
 size_t sr_name_escape_label(char *out, const uint8_t *p, size_t n);
 
 /* Presentation -> wire for names inside master-file RDATA text: the n

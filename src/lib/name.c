@@ -32,21 +32,7 @@ void sr_namecache_reset(sr_namecache_t *nc)
 
 size_t sr_name_escape_label(char *out, const uint8_t *p, size_t n)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c > 0x20 && c < 0x7F) {
-            if (c == '.' || c == '\\')
-                out[o++] = '\\';
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = (char)('0' + c / 100);
-            out[o++] = (char)('0' + c / 10 % 10);
-            out[o++] = (char)('0' + c % 10);
-        }
-    }
-    return o;
+    return sr_escape_bytes(out, p, n, true);
 }
 
 /* Follow the pointer whose first byte is at b->off: checks and moves the
