@@ -43,7 +43,7 @@
 
 #include "cache-internal.h"
 #include "cache.h"
-#include "lib-internal.h"
+#include "codec-internal.h"
 
 /* A key: the lowercased name followed by QTYPE, QCLASS and the key bits,
  * all of which are hashed. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cache-internal.h"
-#include "lib-internal.h"
+#include "codec-internal.h"
 
 typedef struct strbuf {
     char *p;

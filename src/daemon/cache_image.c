@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "cache-internal.h"
-#include "lib-internal.h"
+#include "codec-internal.h"
 
 /* Check what the codec handed us before trusting it: one question of
  * name_len bytes at offset 12, records laid end to end in section order,
@@ -184,7 +184,14 @@ static bool ttl_overlap(const uint16_t *off, size_t n, size_t a, size_t b)
 
 /* Read labels from t as a name would (up to its root, a pointer or a bad
  * label type) and say what of the above is among them. *budget bounds the
- * total work of a whole scan. */
+ * total work of a whole scan.
+ *
+ * Not the codec's sr_name_skip(): that answers "is this a name and where
+ * does it end" and stops at the first fault, while this asks which bytes
+ * any reader could touch, faults included (a bad label type's byte, a
+ * pointer cut by the end, the bytes a label covers past a TTL), from
+ * targets that are not names at all, under a budget shared by the whole
+ * scan. The question differs, so does the walk. */
 static unsigned walk_reads(const uint8_t *img, size_t len, size_t t, size_t qname_end,
                            const uint16_t *off, size_t n, size_t *budget)
 {

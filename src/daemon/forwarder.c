@@ -9,7 +9,7 @@
 #include <stubres/upstream.h>
 #include <stubres/wire.h>
 
-#include "lib-internal.h" /* sr_buf_t: the bounds-checked cursor */
+#include "codec-internal.h" /* the cursor and the name walks */
 
 #include "cache.h"
 #include "forwarder.h"
@@ -42,57 +42,6 @@
 
 /* ------------------------------------------------------------- parsing */
 
-/* Read an uncompressed name at the cursor (queries have no earlier name
- * a pointer could refer to). */
-static fwd_verdict_t parse_qname(sr_buf_t *b, const uint8_t **name, size_t *len)
-{
-    size_t start = b->off, total = 0;
-
-    for (;;) {
-        uint8_t l;
-        if (sr_buf_u8(b, &l) != SR_OK)
-            return FWD_FORMERR;
-        total += 1u + l;
-        if (total > SR_NAME_MAX_WIRE)
-            return FWD_FORMERR;
-        if (l == 0)
-            break;
-        if (l > SR_LABEL_MAX) /* a pointer (0xC0) or the obsolete 0x40/0x80 kinds */
-            return FWD_FORMERR;
-        if (sr_buf_skip(b, l) != SR_OK)
-            return FWD_FORMERR;
-    }
-    *name = b->data + start;
-    *len = total;
-    return FWD_OK;
-}
-
-/* Skip a possibly compressed owner name in the additional section: a
- * pointer ends it, and where it points does not matter for skipping. */
-static fwd_verdict_t skip_name(sr_buf_t *b, bool *root)
-{
-    size_t total = 0;
-
-    *root = true;
-    for (;;) {
-        uint8_t l;
-        if (sr_buf_u8(b, &l) != SR_OK)
-            return FWD_FORMERR;
-        if ((l & 0xC0) == 0xC0) {
-            *root = false;
-            return sr_buf_skip(b, 1) == SR_OK ? FWD_OK : FWD_FORMERR;
-        }
-        if (l > SR_LABEL_MAX)
-            return FWD_FORMERR;
-        if (l == 0)
-            return FWD_OK;
-        *root = false;
-        total += 1u + l;
-        if (total > SR_NAME_MAX_WIRE || sr_buf_skip(b, l) != SR_OK)
-            return FWD_FORMERR;
-    }
-}
-
 fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
 {
     sr_buf_t b;
@@ -118,7 +67,7 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
 
     /* The question, for echoing even when something else is wrong. */
     if (qd == 1) {
-        if (parse_qname(&b, &qi->qname, &qi->qname_len) == FWD_OK &&
+        if (sr_name_plain(&b, &qi->qname, &qi->qname_len) == SR_OK &&
             sr_buf_u16(&b, &qi->qtype) == SR_OK && sr_buf_u16(&b, &qi->qclass) == SR_OK) {
             qi->has_question = true;
             qi->question_end = b.off;
@@ -134,17 +83,17 @@ fwd_verdict_t fwd_parse_query(const uint8_t *pkt, size_t len, fwd_qinfo_t *qi)
         return FWD_FORMERR;
 
     for (unsigned i = 0; i < ar; i++) {
-        bool root;
+        size_t owner = b.off;
         uint16_t type, cls, rdlen;
         uint32_t ttl;
-        if (skip_name(&b, &root) != FWD_OK || sr_buf_u16(&b, &type) != SR_OK ||
+        if (sr_name_skip(&b) != SR_OK || sr_buf_u16(&b, &type) != SR_OK ||
             sr_buf_u16(&b, &cls) != SR_OK || sr_buf_u32(&b, &ttl) != SR_OK ||
             sr_buf_u16(&b, &rdlen) != SR_OK || sr_buf_skip(&b, rdlen) != SR_OK)
             return FWD_FORMERR;
         if (type != SR_TYPE_OPT)
             continue; /* TSIG and friends: not verified, not forwarded */
         /* RFC 6891 6.1.1: one OPT, owned by the root. */
-        if (qi->edns || !root)
+        if (qi->edns || pkt[owner] != 0) /* the root name is one zero byte */
             return FWD_FORMERR;
         qi->edns = true;
         qi->edns_size = cls < 512 ? 512 : cls; /* RFC 6891 6.2.5 */

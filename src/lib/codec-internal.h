@@ -42,6 +42,107 @@ static inline size_t sr_ptr_as_off(const char *p)
     return (size_t)(uintptr_t)p;
 }
 
+/* ---- walks over wire bytes ----
+ * The one home of every walk over names and records of a packet; nothing
+ * else in the library or the daemon steps through labels itself. */
+
+/* Skip the possibly compressed name at the cursor: labels up to the root
+ * label or a compression pointer, which ends the name and is checked
+ * (RFC 1035 4.1.4: before the name's start and past the header) but not
+ * followed. SR_E_MSG_TOO_SHORT, or SR_E_FORMERR for a bad pointer, the
+ * extended label types (RFC 6891 5) or a name over 255 bytes. Inline: the
+ * daemon skips the OPT owner of every client's query with it. */
+static inline sr_status_t sr_name_skip(sr_buf_t *b)
+{
+    size_t start = b->off, total = 0;
+
+    /* Each step consumes at least one byte, so the loop ends with the
+     * data; total bounds the inline part (RFC 1035 2.3.4). */
+    for (;;) {
+        uint8_t len, lo;
+        sr_status_t status = sr_buf_u8(b, &len);
+        if (status != SR_OK)
+            return status;
+        if ((len & 0xC0u) == 0xC0u) {
+            status = sr_buf_u8(b, &lo);
+            if (status != SR_OK)
+                return status;
+            size_t ptr = ((size_t)(len & 0x3Fu) << 8) | lo;
+            if (ptr < SR_HEADER_LEN || ptr >= start)
+                return SR_E_FORMERR;
+            return SR_OK;
+        }
+        if ((len & 0xC0u) != 0)
+            return SR_E_FORMERR; /* RFC 6891 5: extended labels are gone */
+        if (len == 0)
+            return SR_OK;
+        total += (size_t)len + 1;
+        if (total + 1 > SR_NAME_MAX_WIRE)
+            return SR_E_FORMERR;
+        status = sr_buf_skip(b, len);
+        if (status != SR_OK)
+            return status;
+    }
+}
+
+/* Read the uncompressed name at the cursor (a question's: a query has no
+ * earlier name a pointer could refer to) without copying: *name points at
+ * its first length byte in the packet, *len is its wire length. A pointer
+ * or an extended label is SR_E_FORMERR, as is a name over 255 bytes; the
+ * packet ending inside it is SR_E_MSG_TOO_SHORT. Inline: the daemon reads
+ * every client's question with it. */
+static inline sr_status_t sr_name_plain(sr_buf_t *b, const uint8_t **name, size_t *len)
+{
+    size_t start = b->off, total = 0;
+
+    for (;;) {
+        uint8_t l;
+        sr_status_t status = sr_buf_u8(b, &l);
+        if (status != SR_OK)
+            return status;
+        total += 1u + l;
+        if (total > SR_NAME_MAX_WIRE)
+            return SR_E_FORMERR;
+        if (l == 0)
+            break;
+        if (l > SR_LABEL_MAX) /* a pointer or the obsolete 0x40/0x80 kinds */
+            return SR_E_FORMERR;
+        status = sr_buf_skip(b, l);
+        if (status != SR_OK)
+            return status;
+    }
+    *name = b->data + start;
+    *len = total;
+    return SR_OK;
+}
+
+/* What sr_msg_check() saw of a message. */
+typedef struct sr_msg_shape {
+    uint16_t counts[4];   /* QD, AN, NS, AR */
+    size_t end;           /* offset just past the last record walked */
+    bool opt_found;       /* the OPT record (RFC 6891), then: */
+    size_t opt_rdlen_off; /* offset of its RDLENGTH field */
+    size_t opt_rdata_off;
+    uint16_t opt_rdlen;
+} sr_msg_shape_t;
+
+/* Structural check of a whole DNS message: header, question, every RR
+ * within bounds, compression pointers backwards. SR_OK, SR_E_MSG_TOO_SHORT
+ * or SR_E_FORMERR. With question_only, records are not walked (a TC=1
+ * answer may be cut anywhere after the question). Bytes after the last
+ * record are allowed; shape->end tells where it ended. With shape (may be
+ * NULL) the OPT rules of RFC 6891 6.1.1 are enforced as well (at most one
+ * OPT, owned by the root, in the additional section) and its place is
+ * reported. */
+sr_status_t sr_msg_check(const uint8_t *m, size_t len, bool question_only, sr_msg_shape_t *shape);
+
+/* RFC 8467 padding: make q (length *len, capacity cap) a multiple of block,
+ * adding an OPT record when it has none or a padding option to it. An
+ * existing padding option is replaced. SR_E_NOBUFS when cap is too small,
+ * SR_E_FORMERR when q does not parse. */
+/* (padding.c) */
+sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block);
+
 /* ---- name text cache ----
  * Responses name the same few domains again and again through compression
  * pointers (RFC 1035 4.1.4). The presentation text of the name that starts
@@ -74,9 +175,33 @@ void sr_namecache_reset(sr_namecache_t *nc);
 sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
                               sr_namecache_t *nc, size_t *text_off);
 
-/* Write the presentation form of one label's bytes (DESIGN.md "Record
- * fields": '.' and '\' escaped, bytes outside 0x21-0x7E as \DDD) to out,
- * which must hold 4 * n bytes. Returns the number of chars written. */
+/* Presentation form of n bytes (DESIGN.md "Record fields") into out,
+ * which must hold 4 * n bytes: bytes outside the printable range as \DDD,
+ * '\' escaped; in a label (label true) also '.' escaped and the space
+ * written \032. Returns the number of chars written. Inline, so that each
+ * caller gets a copy with label fixed: names and strings are the hot part
+ * of making record text. */
+static inline size_t sr_escape_bytes(char *out, const uint8_t *p, size_t n, bool label)
+{
+    const uint8_t lo = label ? 0x21 : 0x20;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c >= lo && c < 0x7F) {
+            if (c == '\\' || (label && c == '.'))
+                out[o++] = '\\';
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '\\';
+            out[o++] = (char)('0' + c / 100);
+            out[o++] = (char)('0' + c / 10 % 10);
+            out[o++] = (char)('0' + c % 10);
+        }
+    }
+    return o;
+}
+
+/* One label's bytes: sr_escape_bytes() with label set. */
 size_t sr_name_escape_label(char *out, const uint8_t *p, size_t n);
 
 /* Presentation -> wire for names inside master-file RDATA text: the n
@@ -164,6 +289,35 @@ static inline sr_status_t sr_wbuf_zeros(sr_wbuf_t *w, size_t n)
     w->len += n;
     return SR_OK;
 }
+
+/* ---- a growable writer with a size cap ----
+ * The one buffer that messages are built in when their size is not known
+ * beforehand (DoH JSON answers turned into wire form, the test and fuzz
+ * packet builders). It grows by doubling from 512 bytes and never beyond
+ * max, so a peer that sends a huge answer cannot make it grow without
+ * bound. p and len may be read and p[0..len) written directly. */
+typedef struct sr_dbuf {
+    uint8_t *p; /* owned; NULL until the first byte is reserved */
+    size_t len; /* bytes written */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the cap: len never exceeds it */
+} sr_dbuf_t;
+
+/* An empty buffer that may grow to max bytes (allocates nothing). */
+void sr_dbuf_init(sr_dbuf_t *b, size_t max);
+/* Free the bytes and make b empty again (b itself is the caller's). */
+void sr_dbuf_free(sr_dbuf_t *b);
+/* Make room for n more bytes: SR_E_MSGSIZE past max, SR_E_NOMEM. */
+sr_status_t sr_dbuf_reserve(sr_dbuf_t *b, size_t n);
+/* Append n bytes (data may be NULL when n is 0). */
+sr_status_t sr_dbuf_put(sr_dbuf_t *b, const void *data, size_t n);
+/* Append big-endian values. */
+sr_status_t sr_dbuf_u8(sr_dbuf_t *b, uint8_t v);
+sr_status_t sr_dbuf_u16(sr_dbuf_t *b, uint16_t v);
+sr_status_t sr_dbuf_u32(sr_dbuf_t *b, uint32_t v);
+/* Hand the bytes to the caller (who frees them with sr_free) and make b
+ * empty; *len gets their count. NULL when nothing was reserved. */
+uint8_t *sr_dbuf_take(sr_dbuf_t *b, size_t *len);
 
 /* ---- small text helpers ---- */
 

@@ -15,64 +15,8 @@
 
 #include <jansson.h>
 
+#include "codec-internal.h"
 #include "doh-internal.h"
-
-/* A growing output buffer, capped at the largest DNS message. */
-typedef struct wbuf {
-    uint8_t *p;
-    size_t len;
-    size_t cap;
-} wbuf_t;
-
-/* Make room for n more bytes. */
-static sr_status_t wb_reserve(wbuf_t *b, size_t n)
-{
-    size_t ncap;
-    uint8_t *np;
-
-    if (n > SR_DOH_WIRE_MAX - b->len)
-        return SR_E_MSGSIZE;
-    if (b->cap - b->len >= n)
-        return SR_OK;
-    ncap = b->cap != 0 ? b->cap : 512;
-    while (ncap - b->len < n)
-        ncap *= 2;
-    if (ncap > SR_DOH_WIRE_MAX)
-        ncap = SR_DOH_WIRE_MAX;
-    np = sr_realloc(b->p, ncap);
-    if (np == NULL)
-        return SR_E_NOMEM;
-    b->p = np;
-    b->cap = ncap;
-    return SR_OK;
-}
-
-/* Append n bytes. */
-static sr_status_t wb_put(wbuf_t *b, const void *data, size_t n)
-{
-    sr_status_t status = wb_reserve(b, n);
-    if (status != SR_OK)
-        return status;
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    return SR_OK;
-}
-
-/* Append a big-endian 16-bit value. */
-static sr_status_t wb_u16(wbuf_t *b, uint16_t v)
-{
-    uint8_t tmp[2];
-    sr_put16(tmp, v);
-    return wb_put(b, tmp, 2);
-}
-
-/* Append a big-endian 32-bit value. */
-static sr_status_t wb_u32(wbuf_t *b, uint32_t v)
-{
-    uint8_t tmp[4];
-    sr_put32(tmp, v);
-    return wb_put(b, tmp, 4);
-}
 
 /* Write a detail message (detail may be NULL). */
 static void set_detail(char *detail, size_t dcap, const char *fmt, ...)
@@ -218,7 +162,7 @@ static sr_status_t data_to_rdata(uint16_t type, const char *data, uint8_t *rd, s
 /* Append the record rr (element i of section sec) to b. *added is false
  * for entries that have no place in a message (OPT pseudo-records). rd is
  * a scratch buffer of SR_DOH_WIRE_MAX bytes. */
-static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size_t i,
+static sr_status_t put_record(sr_dbuf_t *b, const json_t *rr, const char *sec, size_t i,
                               const sr_doh_question_t *q, uint8_t *rd, bool *added, char *detail,
                               size_t dcap)
 {
@@ -281,19 +225,19 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size
      * at offset 12 (RFC 1035 4.1.4); exact bytes only, so the case the
      * server wrote survives. */
     if (olen == q->qname_len && memcmp(owner, q->qname, olen) == 0)
-        status = wb_u16(b, 0xC000 | SR_HEADER_LEN);
+        status = sr_dbuf_u16(b, 0xC000 | SR_HEADER_LEN);
     else
-        status = wb_put(b, owner, olen);
+        status = sr_dbuf_put(b, owner, olen);
     if (status == SR_OK)
-        status = wb_u16(b, (uint16_t)type);
+        status = sr_dbuf_u16(b, (uint16_t)type);
     if (status == SR_OK)
-        status = wb_u16(b, q->qclass);
+        status = sr_dbuf_u16(b, q->qclass);
     if (status == SR_OK)
-        status = wb_u32(b, (uint32_t)ttl);
+        status = sr_dbuf_u32(b, (uint32_t)ttl);
     if (status == SR_OK)
-        status = wb_u16(b, (uint16_t)rdlen);
+        status = sr_dbuf_u16(b, (uint16_t)rdlen);
     if (status == SR_OK)
-        status = wb_put(b, rd, rdlen);
+        status = sr_dbuf_put(b, rd, rdlen);
     if (status == SR_E_MSGSIZE)
         set_detail(detail, dcap,
                    "JSON: the answer exceeds %d bytes as a DNS "
@@ -304,10 +248,30 @@ static sr_status_t put_record(wbuf_t *b, const json_t *rr, const char *sec, size
     return status;
 }
 
+/* The header (ID, flags, one question, other counts 0 until the end) and
+ * the question asked, into an empty b. */
+static sr_status_t put_head(sr_dbuf_t *b, const sr_doh_question_t *q, uint16_t flags)
+{
+    sr_status_t status = sr_dbuf_reserve(b, SR_HEADER_LEN + q->qname_len + 4);
+    if (status != SR_OK)
+        return status;
+    memset(b->p, 0, SR_HEADER_LEN);
+    sr_put16(b->p, q->id);
+    sr_put16(b->p + 2, flags);
+    sr_put16(b->p + 4, 1);
+    b->len = SR_HEADER_LEN;
+    status = sr_dbuf_put(b, q->qname, q->qname_len);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, q->qtype);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, q->qclass);
+    return status;
+}
+
 sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t *outlen)
 {
     sr_status_t status = SR_OK;
-    wbuf_t b = {NULL, 0, 0};
+    sr_dbuf_t b = {NULL, 0, 0, SR_DOH_WIRE_MAX}; /* capped at the largest DNS message */
 
     *out = NULL;
     *outlen = 0;
@@ -315,41 +279,123 @@ sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t
         status = SR_E_FORMERR;
         goto done;
     }
-    status = wb_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    status = put_head(&b, q, SR_FLAG_QR | SR_DOH_RCODE_NOTIMP);
     if (status != SR_OK)
         goto done;
-    memset(b.p, 0, SR_HEADER_LEN);
-    sr_put16(b.p, q->id);
-    sr_put16(b.p + 2, SR_FLAG_QR | SR_DOH_RCODE_NOTIMP);
-    sr_put16(b.p + 4, 1);
-    b.len = SR_HEADER_LEN;
-    if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
-        goto done;
-    *out = b.p;
-    *outlen = b.len;
-    b.p = NULL;
+    *out = sr_dbuf_take(&b, outlen);
 
 done:
     sr_free(b.p);
     return status;
 }
 
-sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
-                                uint8_t **out, size_t *outlen, char *detail, size_t dcap)
+/* Status and the flags of the JSON answer as the header's flags word
+ * (RCODE: its lower 4 bits; *rcode: all 12), once its question is
+ * checked against the one asked. */
+static sr_status_t read_head(const json_t *root, const sr_doh_question_t *q, uint16_t *flags,
+                             unsigned *rcode, char *detail, size_t dcap)
+{
+    const json_t *js = json_object_get(root, "Status");
+    bool tc, rdf, ra, ad, cd;
+    sr_status_t status;
+
+    if (js == NULL) {
+        set_detail(detail, dcap, "JSON: no Status");
+        return SR_E_FORMERR;
+    }
+    /* 12 bits: 4 in the header, 8 in OPT (RFC 6891 6.1.3). */
+    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 4095) {
+        set_detail(detail, dcap, "JSON: Status is not an RCODE");
+        return SR_E_FORMERR;
+    }
+    *rcode = (unsigned)json_integer_value(js);
+    if ((status = get_flag(root, "TC", &tc, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "RD", &rdf, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "RA", &ra, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "AD", &ad, detail, dcap)) != SR_OK ||
+        (status = get_flag(root, "CD", &cd, detail, dcap)) != SR_OK)
+        return status;
+    status = check_question(root, q, detail, dcap);
+    if (status != SR_OK)
+        return status;
+    if (q->qname_len == 0 || q->qname_len > SR_NAME_MAX_WIRE) {
+        set_detail(detail, dcap, "query has no valid question");
+        return SR_E_FORMERR;
+    }
+    *flags = SR_FLAG_QR | (*rcode & 0xF);
+    *flags |= tc ? SR_FLAG_TC : 0;
+    *flags |= rdf ? SR_FLAG_RD : 0;
+    *flags |= ra ? SR_FLAG_RA : 0;
+    *flags |= ad ? SR_FLAG_AD : 0;
+    *flags |= cd ? SR_FLAG_CD : 0;
+    return SR_OK;
+}
+
+/* The records of the Answer, Authority and Additional arrays, counted per
+ * section in counts. */
+static sr_status_t put_sections(sr_dbuf_t *b, const json_t *root, const sr_doh_question_t *q,
+                                uint16_t counts[3], char *detail, size_t dcap)
 {
     static const char *const sections[3] = {"Answer", "Authority", "Additional"};
     sr_status_t status = SR_OK;
+    uint8_t *rd = sr_malloc(SR_DOH_WIRE_MAX);
+
+    if (rd == NULL)
+        return SR_E_NOMEM;
+    for (size_t s = 0; status == SR_OK && s < 3; s++) {
+        const json_t *arr = json_object_get(root, sections[s]);
+
+        if (arr == NULL || json_is_null(arr))
+            continue;
+        if (!json_is_array(arr)) {
+            set_detail(detail, dcap, "JSON: %s is not an array", sections[s]);
+            status = SR_E_FORMERR;
+            break;
+        }
+        size_t n = json_array_size(arr);
+        for (size_t i = 0; status == SR_OK && i < n; i++) {
+            bool added;
+            status =
+                put_record(b, json_array_get(arr, i), sections[s], i, q, rd, &added, detail, dcap);
+            /* Each record takes at least 11 bytes, so a count can never
+             * pass 65535 within the size cap; keep the check anyway. */
+            if (status == SR_OK && added && ++counts[s] == 0)
+                status = SR_E_MSGSIZE;
+        }
+    }
+    sr_free(rd);
+    return status;
+}
+
+/* An extended RCODE needs an OPT record to carry its upper 8 bits
+ * (RFC 6891 6.1.3): root owner, our UDP size, version 0, no options. */
+static sr_status_t put_rcode_opt(sr_dbuf_t *b, unsigned rcode)
+{
+    sr_status_t status = sr_dbuf_reserve(b, 11);
+    if (status == SR_OK)
+        status = sr_dbuf_u8(b, 0);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, SR_TYPE_OPT);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, 1232);
+    if (status == SR_OK)
+        status = sr_dbuf_u32(b, (uint32_t)(rcode >> 4) << 24);
+    if (status == SR_OK)
+        status = sr_dbuf_u16(b, 0);
+    return status;
+}
+
+sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
+                                uint8_t **out, size_t *outlen, char *detail, size_t dcap)
+{
+    sr_status_t status = SR_OK;
     json_t *root = NULL;
     json_error_t jerr;
-    const json_t *js;
-    wbuf_t b = {NULL, 0, 0};
-    uint8_t *rd = NULL;
+    sr_dbuf_t b = {NULL, 0, 0, SR_DOH_WIRE_MAX}; /* capped at the largest DNS message */
     sr_msg_t *check = NULL;
     uint16_t counts[3] = {0, 0, 0};
-    bool tc, rdf, ra, ad, cd;
-    unsigned rcode;
-    uint16_t flags;
+    unsigned rcode = 0;
+    uint16_t flags = 0;
 
     *out = NULL;
     *outlen = 0;
@@ -376,96 +422,20 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
         status = SR_E_FORMERR;
         goto done;
     }
-    js = json_object_get(root, "Status");
-    if (js == NULL) {
-        set_detail(detail, dcap, "JSON: no Status");
-        status = SR_E_FORMERR;
-        goto done;
-    }
-    /* 12 bits: 4 in the header, 8 in OPT (RFC 6891 6.1.3). */
-    if (!json_is_integer(js) || json_integer_value(js) < 0 || json_integer_value(js) > 4095) {
-        set_detail(detail, dcap, "JSON: Status is not an RCODE");
-        status = SR_E_FORMERR;
-        goto done;
-    }
-    rcode = (unsigned)json_integer_value(js);
-    if ((status = get_flag(root, "TC", &tc, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "RD", &rdf, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "RA", &ra, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "AD", &ad, detail, dcap)) != SR_OK ||
-        (status = get_flag(root, "CD", &cd, detail, dcap)) != SR_OK)
-        goto done;
-    status = check_question(root, q, detail, dcap);
+    status = read_head(root, q, &flags, &rcode, detail, dcap);
     if (status != SR_OK)
         goto done;
-    if (q->qname_len == 0 || q->qname_len > SR_NAME_MAX_WIRE) {
-        set_detail(detail, dcap, "query has no valid question");
-        status = SR_E_FORMERR;
-        goto done;
-    }
-
-    flags = SR_FLAG_QR | (rcode & 0xF);
-    flags |= tc ? SR_FLAG_TC : 0;
-    flags |= rdf ? SR_FLAG_RD : 0;
-    flags |= ra ? SR_FLAG_RA : 0;
-    flags |= ad ? SR_FLAG_AD : 0;
-    flags |= cd ? SR_FLAG_CD : 0;
     /* Header with the counts filled in at the end, then the question. */
-    status = wb_reserve(&b, SR_HEADER_LEN + q->qname_len + 4);
+    status = put_head(&b, q, flags);
     if (status != SR_OK)
         goto done;
-    memset(b.p, 0, SR_HEADER_LEN);
-    sr_put16(b.p, q->id);
-    sr_put16(b.p + 2, flags);
-    sr_put16(b.p + 4, 1);
-    b.len = SR_HEADER_LEN;
-    if ((status = wb_put(&b, q->qname, q->qname_len)) != SR_OK ||
-        (status = wb_u16(&b, q->qtype)) != SR_OK || (status = wb_u16(&b, q->qclass)) != SR_OK)
-        goto done;
-
-    rd = sr_malloc(SR_DOH_WIRE_MAX);
-    if (rd == NULL) {
-        status = SR_E_NOMEM;
-        goto done;
-    }
-    for (size_t s = 0; s < 3; s++) {
-        const json_t *arr = json_object_get(root, sections[s]);
-        size_t n;
-
-        if (arr == NULL || json_is_null(arr))
-            continue;
-        if (!json_is_array(arr)) {
-            set_detail(detail, dcap, "JSON: %s is not an array", sections[s]);
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        n = json_array_size(arr);
-        for (size_t i = 0; i < n; i++) {
-            bool added;
-            status =
-                put_record(&b, json_array_get(arr, i), sections[s], i, q, rd, &added, detail, dcap);
-            if (status != SR_OK)
-                goto done;
-            /* Each record takes at least 11 bytes, so a count can never
-             * pass 65535 within the size cap; keep the check anyway. */
-            if (added && ++counts[s] == 0) {
-                status = SR_E_MSGSIZE;
-                goto done;
-            }
-        }
-    }
-    /* An extended RCODE needs an OPT record to carry its upper 8 bits
-     * (RFC 6891 6.1.3): root owner, our UDP size, version 0, no options. */
-    if (rcode > 15) {
-        if ((status = wb_reserve(&b, 11)) != SR_OK)
-            goto done;
-        b.p[b.len++] = 0;
-        if ((status = wb_u16(&b, SR_TYPE_OPT)) != SR_OK || (status = wb_u16(&b, 1232)) != SR_OK ||
-            (status = wb_u32(&b, (uint32_t)(rcode >> 4) << 24)) != SR_OK ||
-            (status = wb_u16(&b, 0)) != SR_OK)
-            goto done;
+    status = put_sections(&b, root, q, counts, detail, dcap);
+    if (status == SR_OK && rcode > 15) {
+        status = put_rcode_opt(&b, rcode);
         counts[2]++;
     }
+    if (status != SR_OK)
+        goto done;
     sr_put16(b.p + 6, counts[0]);
     sr_put16(b.p + 8, counts[1]);
     sr_put16(b.p + 10, counts[2]);
@@ -486,9 +456,7 @@ sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_quest
         }
         goto done;
     }
-    *out = b.p;
-    *outlen = b.len;
-    b.p = NULL;
+    *out = sr_dbuf_take(&b, outlen);
 
 done:
     if (status == SR_E_MSGSIZE && detail != NULL && detail[0] == '\0')
@@ -499,7 +467,6 @@ done:
     if (status == SR_E_NOMEM && detail != NULL && detail[0] == '\0')
         set_detail(detail, dcap, "out of memory");
     sr_msg_free(check);
-    sr_free(rd);
     sr_free(b.p);
     json_decref(root);
     return status;

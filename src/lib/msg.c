@@ -495,3 +495,58 @@ SR_API const char *sr_rr_field(const sr_rr_t *rr, const char *name)
     }
     return NULL;
 }
+
+/* ---- the shape of a message, without parsing it ---- */
+
+/* Skip one RR at the cursor; with shape, note and check its OPT record
+ * (RFC 6891 6.1.1: one OPT, owner the root, in the additional section). */
+static sr_status_t check_rr(sr_buf_t *b, bool additional, sr_msg_shape_t *shape)
+{
+    size_t name_off = b->off;
+    uint16_t type, rdlen;
+    sr_status_t status;
+
+    status = sr_name_skip(b);
+    if (status == SR_OK)
+        status = sr_buf_u16(b, &type);
+    if (status == SR_OK)
+        status = sr_buf_skip(b, 6); /* class, ttl */
+    size_t rdlen_off = b->off;
+    if (status == SR_OK)
+        status = sr_buf_u16(b, &rdlen);
+    if (status != SR_OK)
+        return status;
+    if (shape != NULL && type == SR_TYPE_OPT) {
+        if (!additional || shape->opt_found || rdlen_off - name_off != 1 + 8)
+            return SR_E_FORMERR;
+        shape->opt_found = true;
+        shape->opt_rdlen_off = rdlen_off;
+        shape->opt_rdata_off = b->off;
+        shape->opt_rdlen = rdlen;
+    }
+    return sr_buf_skip(b, rdlen);
+}
+
+sr_status_t sr_msg_check(const uint8_t *m, size_t len, bool question_only, sr_msg_shape_t *shape)
+{
+    sr_msg_shape_t local;
+    sr_buf_t b;
+    sr_status_t status;
+    sr_msg_shape_t *s = shape != NULL ? shape : &local;
+
+    memset(s, 0, sizeof(*s));
+    sr_buf_init(&b, m, len);
+    status = sr_buf_skip(&b, 4); /* ID, flags */
+    for (int i = 0; status == SR_OK && i < 4; i++)
+        status = sr_buf_u16(&b, &s->counts[i]);
+    for (unsigned i = 0; status == SR_OK && i < s->counts[0]; i++) {
+        status = sr_name_skip(&b);
+        if (status == SR_OK)
+            status = sr_buf_skip(&b, 4); /* type, class */
+    }
+    for (unsigned sect = 1; !question_only && status == SR_OK && sect < 4; sect++)
+        for (unsigned i = 0; status == SR_OK && i < s->counts[sect]; i++)
+            status = check_rr(&b, sect == 3, shape);
+    s->end = b.off;
+    return status;
+}

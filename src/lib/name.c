@@ -32,21 +32,7 @@ void sr_namecache_reset(sr_namecache_t *nc)
 
 size_t sr_name_escape_label(char *out, const uint8_t *p, size_t n)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c > 0x20 && c < 0x7F) {
-            if (c == '.' || c == '\\')
-                out[o++] = '\\';
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = (char)('0' + c / 100);
-            out[o++] = (char)('0' + c / 10 % 10);
-            out[o++] = (char)('0' + c % 10);
-        }
-    }
-    return o;
+    return sr_escape_bytes(out, p, n, true);
 }
 
 /* Follow the pointer whose first byte is at b->off: checks and moves the
@@ -66,154 +52,177 @@ static sr_status_t follow_pointer(sr_buf_t *b, size_t *seq_start)
     return SR_OK;
 }
 
+/* A walk over the labels of a possibly compressed name that follows its
+ * pointers: the one loop under sr_name_unpack() and sr_name_read_text(). */
+typedef struct name_walk {
+    sr_buf_t b;
+    size_t seq_start; /* start of the current label sequence */
+    size_t end;       /* where the name ends in the packet */
+    bool jumped;      /* a pointer was followed (end is set) */
+    size_t wlen;      /* uncompressed wire length so far */
+} name_walk_t;
+
+typedef enum { WALK_LABEL, WALK_ROOT, WALK_JUMP } walk_step_t;
+
+static inline void walk_init(name_walk_t *w, const uint8_t *pkt, size_t pktlen, size_t off)
+{
+    sr_buf_init(&w->b, pkt, pktlen);
+    w->b.off = off;
+    w->seq_start = off;
+    w->end = 0;
+    w->jumped = false;
+    w->wlen = 0;
+}
+
+/* One step: a label (*p, *n: its bytes), the root label (the name ends,
+ * w->end is set), or a pointer followed (the cursor is at its target). */
+static inline sr_status_t walk_next(name_walk_t *w, walk_step_t *step, const uint8_t **p,
+                                    uint8_t *n)
+{
+    sr_status_t status;
+
+    if (sr_buf_remaining(&w->b) < 1)
+        return SR_E_MSG_TOO_SHORT;
+    uint8_t c = w->b.data[w->b.off];
+    if ((c & LABEL_TYPE_MASK) == LABEL_POINTER) {
+        size_t here = w->b.off;
+        status = follow_pointer(&w->b, &w->seq_start);
+        if (status != SR_OK)
+            return status;
+        if (!w->jumped) {
+            w->end = here + 2;
+            w->jumped = true;
+        }
+        *step = WALK_JUMP;
+        return SR_OK;
+    }
+    if ((c & LABEL_TYPE_MASK) != 0)
+        return SR_E_FORMERR;
+    w->b.off++;
+    if (c == 0) {
+        w->wlen++;
+        if (!w->jumped)
+            w->end = w->b.off;
+        *step = WALK_ROOT;
+        return SR_OK;
+    }
+    /* Room for this label and at least the root label after it. */
+    if (w->wlen + 1 + c + 1 > SR_NAME_MAX_WIRE)
+        return SR_E_FORMERR;
+    status = sr_buf_fetch(&w->b, c, p);
+    if (status != SR_OK)
+        return status;
+    w->wlen += 1u + c;
+    *n = c;
+    *step = WALK_LABEL;
+    return SR_OK;
+}
+
 SR_API sr_status_t sr_name_unpack(const uint8_t *pkt, size_t pktlen, size_t *off, uint8_t *wire,
                                   size_t *wlen)
 {
-    sr_status_t status = SR_OK;
-    sr_buf_t b;
-    size_t seq_start = *off;
-    size_t end = 0;
-    bool jumped = false;
+    sr_status_t status;
+    name_walk_t w;
+    walk_step_t step;
+    const uint8_t *p = NULL;
+    uint8_t c = 0;
     size_t n = 0;
 
-    sr_buf_init(&b, pkt, pktlen);
-    b.off = *off;
-    for (;;) {
-        uint8_t c;
-        if (sr_buf_remaining(&b) < 1) {
-            status = SR_E_MSG_TOO_SHORT;
-            goto done;
-        }
-        c = b.data[b.off];
-        if ((c & LABEL_TYPE_MASK) == LABEL_POINTER) {
-            size_t here = b.off;
-            status = follow_pointer(&b, &seq_start);
-            if (status != SR_OK)
-                goto done;
-            if (!jumped) {
-                end = here + 2;
-                jumped = true;
-            }
-            continue;
-        }
-        if ((c & LABEL_TYPE_MASK) != 0) {
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        b.off++;
-        if (c == 0) {
-            wire[n++] = 0;
-            break;
-        }
-        /* Room for this label and at least the root label after it. */
-        if (n + 1 + c + 1 > SR_NAME_MAX_WIRE) {
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        const uint8_t *p;
-        status = sr_buf_fetch(&b, c, &p);
+    walk_init(&w, pkt, pktlen, *off);
+    do {
+        status = walk_next(&w, &step, &p, &c);
         if (status != SR_OK)
-            goto done;
-        wire[n++] = c;
-        memcpy(wire + n, p, c);
-        n += c;
-    }
-    *off = jumped ? end : b.off;
+            return status;
+        if (step == WALK_LABEL) {
+            wire[n++] = c;
+            memcpy(wire + n, p, c);
+            n += c;
+        }
+    } while (step != WALK_ROOT);
+    wire[n++] = 0;
+    *off = w.end;
     *wlen = n;
-done:
-    return status;
+    return SR_OK;
+}
+
+/* Where each label of a name read by sr_name_read_text() starts: wire
+ * offset, and its position in the text and in the uncompressed name. */
+typedef struct label_pos {
+    uint32_t woff;
+    uint16_t tpos;
+    uint16_t wpos;
+} label_pos_t;
+
+/* Remember the text of every label read as the text of the name that
+ * starts there, for pointers to it later in the packet. */
+static void namecache_fill(sr_namecache_t *nc, const label_pos_t *lab, size_t nlab, size_t base,
+                           size_t tlen, size_t wlen)
+{
+    for (size_t i = 0; i < nlab; i++) {
+        /* Only offsets a pointer can reach (14 bits) are worth keeping. */
+        if (lab[i].woff > 0x3FFFu)
+            continue;
+        sr_namecache_entry_t *e = &nc->e[lab[i].woff % SR_NAMECACHE_SIZE];
+        e->gen = nc->gen;
+        e->woff = lab[i].woff;
+        e->text_off = (uint32_t)(base + lab[i].tpos);
+        e->text_len = (uint16_t)(tlen - lab[i].tpos);
+        e->wire_len = (uint16_t)(wlen - lab[i].wpos);
+    }
 }
 
 sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
                               sr_namecache_t *nc, size_t *text_off)
 {
     sr_status_t status;
-    /* Where each label read here starts: wire offset, and its position in
-     * the text and in the uncompressed name, for the cache. */
-    struct {
-        uint32_t woff;
-        uint16_t tpos;
-        uint16_t wpos;
-    } lab[SR_NAME_MAX_WIRE / 2];
+    label_pos_t lab[SR_NAME_MAX_WIRE / 2];
     size_t nlab = 0;
     const sr_namecache_entry_t *hit = NULL;
-    sr_buf_t b;
-    size_t seq_start = *off;
-    size_t end = 0;
-    bool jumped = false;
-    size_t wlen = 0, tlen = 0;
+    name_walk_t w;
+    walk_step_t step;
+    const uint8_t *p = NULL;
+    uint8_t c = 0;
+    size_t tlen = 0;
 
     status = sr_arena_reserve(a, SR_NAME_MAX_TEXT);
     if (status != SR_OK)
-        goto done;
+        return status;
     char *out = a->buf + a->len;
 
-    sr_buf_init(&b, pkt, pktlen);
-    b.off = *off;
+    walk_init(&w, pkt, pktlen, *off);
     for (;;) {
-        uint8_t c;
-        if (sr_buf_remaining(&b) < 1) {
-            status = SR_E_MSG_TOO_SHORT;
-            goto done;
-        }
-        c = b.data[b.off];
-        if ((c & LABEL_TYPE_MASK) == LABEL_POINTER) {
-            size_t here = b.off;
-            status = follow_pointer(&b, &seq_start);
-            if (status != SR_OK)
-                goto done;
-            if (!jumped) {
-                end = here + 2;
-                jumped = true;
-            }
+        status = walk_next(&w, &step, &p, &c);
+        if (status != SR_OK)
+            return status;
+        if (step == WALK_ROOT)
+            break;
+        if (step == WALK_JUMP) {
             if (nc != NULL) {
-                const sr_namecache_entry_t *e = &nc->e[b.off % SR_NAMECACHE_SIZE];
-                if (e->gen == nc->gen && e->woff == b.off) {
+                const sr_namecache_entry_t *e = &nc->e[w.b.off % SR_NAMECACHE_SIZE];
+                if (e->gen == nc->gen && e->woff == w.b.off) {
                     hit = e;
                     break;
                 }
             }
             continue;
         }
-        if ((c & LABEL_TYPE_MASK) != 0) {
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        b.off++;
-        if (c == 0) {
-            wlen++;
-            break;
-        }
-        if (wlen + 1 + c + 1 > SR_NAME_MAX_WIRE) {
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        const uint8_t *p;
-        status = sr_buf_fetch(&b, c, &p);
-        if (status != SR_OK)
-            goto done;
-        lab[nlab].woff = (uint32_t)(b.off - c - 1);
+        lab[nlab].woff = (uint32_t)(p - pkt - 1);
         lab[nlab].tpos = (uint16_t)tlen;
-        lab[nlab].wpos = (uint16_t)wlen;
+        lab[nlab].wpos = (uint16_t)(w.wlen - 1u - c);
         nlab++;
         tlen += sr_name_escape_label(out + tlen, p, c);
         out[tlen++] = '.';
-        wlen += 1u + c;
     }
-    if (!jumped)
-        end = b.off;
 
     if (hit != NULL) {
-        wlen += hit->wire_len;
-        if (wlen > SR_NAME_MAX_WIRE) {
-            status = SR_E_FORMERR;
-            goto done;
-        }
+        w.wlen += hit->wire_len;
+        if (w.wlen > SR_NAME_MAX_WIRE)
+            return SR_E_FORMERR;
         if (nlab == 0) {
             /* The whole name is a pointer to one already made: share it. */
             *text_off = hit->text_off;
-            *off = end;
-            goto done;
+            *off = w.end;
+            return SR_OK;
         }
         memcpy(out + tlen, a->buf + hit->text_off, hit->text_len);
         tlen += hit->text_len;
@@ -224,24 +233,12 @@ sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr
     }
     out[tlen] = '\0';
 
-    if (nc != NULL) {
-        for (size_t i = 0; i < nlab; i++) {
-            /* Only offsets a pointer can reach (14 bits) are worth keeping. */
-            if (lab[i].woff > 0x3FFFu)
-                continue;
-            sr_namecache_entry_t *e = &nc->e[lab[i].woff % SR_NAMECACHE_SIZE];
-            e->gen = nc->gen;
-            e->woff = lab[i].woff;
-            e->text_off = (uint32_t)(a->len + lab[i].tpos);
-            e->text_len = (uint16_t)(tlen - lab[i].tpos);
-            e->wire_len = (uint16_t)(wlen - lab[i].wpos);
-        }
-    }
+    if (nc != NULL)
+        namecache_fill(nc, lab, nlab, a->len, tlen, w.wlen);
     *text_off = a->len;
     a->len += tlen + 1;
-    *off = end;
-done:
-    return status;
+    *off = w.end;
+    return SR_OK;
 }
 
 /* Value of the three decimal digits at s, or -1. */

@@ -6,7 +6,7 @@
  * from an observer of the encrypted stream. */
 #include "config.h"
 
-#include "upstream-internal.h"
+#include "codec-internal.h"
 
 /* Fixed part of an OPT RR with the root owner: name(1) type(2) class(2)
  * ttl(4) rdlength(2). */
@@ -18,61 +18,21 @@
  * value is not used for anything, but the field must hold one. */
 #define PAD_EDNS_SIZE 1232
 
-/* Where the OPT RR of a message lies. */
-struct opt_loc {
-    bool found;
-    size_t rdlen_off; /* offset of the RDLENGTH field */
-    size_t rdata_off;
-    uint16_t rdlen;
-};
-
-/* Skip one RR at the cursor, reporting the OPT record if it is one. */
-static sr_status_t skip_rr(sr_buf_t *b, bool additional, struct opt_loc *opt)
-{
-    size_t name_off = b->off;
-    uint16_t type, rdlen;
-    sr_status_t status;
-
-    status = sr_upstream_skip_name(b);
-    if (status != SR_OK)
-        return status;
-    status = sr_buf_u16(b, &type);
-    if (status != SR_OK)
-        return status;
-    status = sr_buf_skip(b, 6); /* class, ttl */
-    if (status != SR_OK)
-        return status;
-    size_t rdlen_off = b->off;
-    status = sr_buf_u16(b, &rdlen);
-    if (status != SR_OK)
-        return status;
-    /* RFC 6891 6.1.1: one OPT, owner the root, in the additional section. */
-    if (type == SR_TYPE_OPT) {
-        if (!additional || opt->found || b->off - name_off != 1 + 10)
-            return SR_E_FORMERR;
-        opt->found = true;
-        opt->rdlen_off = rdlen_off;
-        opt->rdata_off = b->off;
-        opt->rdlen = rdlen;
-    }
-    return sr_buf_skip(b, rdlen);
-}
-
-/* Remove every Padding option from the OPT RDATA at q+opt->rdata_off, in
+/* Remove every Padding option from the OPT RDATA at q+opt->opt_rdata_off, in
  * place; returns the new RDATA length, or -1 when the options do not
  * parse. */
-static long strip_padding(uint8_t *q, const struct opt_loc *opt)
+static long strip_padding(uint8_t *q, const sr_msg_shape_t *opt)
 {
-    uint8_t *rd = q + opt->rdata_off;
+    uint8_t *rd = q + opt->opt_rdata_off;
     size_t in = 0, out = 0;
 
-    while (in < opt->rdlen) {
+    while (in < opt->opt_rdlen) {
         uint16_t code, olen;
-        if (opt->rdlen - in < OPT_HDR_LEN)
+        if (opt->opt_rdlen - in < OPT_HDR_LEN)
             return -1;
         code = sr_get16(rd + in);
         olen = sr_get16(rd + in + 2);
-        if (opt->rdlen - in - OPT_HDR_LEN < olen)
+        if (opt->opt_rdlen - in - OPT_HDR_LEN < olen)
             return -1;
         if (code != SR_EDNS_OPT_PADDING) {
             memmove(rd + out, rd + in, OPT_HDR_LEN + (size_t)olen);
@@ -85,56 +45,37 @@ static long strip_padding(uint8_t *q, const struct opt_loc *opt)
 
 sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block)
 {
-    sr_buf_t b;
-    uint16_t counts[4];
-    struct opt_loc opt = {0};
+    sr_msg_shape_t shape;
     size_t msglen = *len, base_len, pad, insert_at, grow;
     sr_status_t status = SR_OK;
 
     if (block == 0)
         return SR_OK;
-    sr_buf_init(&b, q, msglen);
-    status = sr_buf_skip(&b, 4); /* ID, flags */
-    for (int i = 0; status == SR_OK && i < 4; i++)
-        status = sr_buf_u16(&b, &counts[i]);
+    status = sr_msg_check(q, msglen, false, &shape);
     if (status != SR_OK)
         goto done;
-    for (unsigned i = 0; i < counts[0]; i++) {
-        status = sr_upstream_skip_name(&b);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, 4);
-        if (status != SR_OK)
-            goto done;
-    }
-    for (unsigned s = 1; s < 4; s++) {
-        for (unsigned i = 0; i < counts[s]; i++) {
-            status = skip_rr(&b, s == 3, &opt);
-            if (status != SR_OK)
-                goto done;
-        }
-    }
-    if (b.off != msglen) {
+    if (shape.end != msglen) {
         status = SR_E_FORMERR; /* trailing bytes: not a message we pad */
         goto done;
     }
 
-    if (opt.found) {
-        long rdlen = strip_padding(q, &opt);
+    if (shape.opt_found) {
+        long rdlen = strip_padding(q, &shape);
         if (rdlen < 0) {
             status = SR_E_FORMERR;
             goto done;
         }
         /* Close the gap the stripped options left. */
-        size_t old_end = opt.rdata_off + opt.rdlen;
-        size_t new_end = opt.rdata_off + (size_t)rdlen;
+        size_t old_end = shape.opt_rdata_off + shape.opt_rdlen;
+        size_t new_end = shape.opt_rdata_off + (size_t)rdlen;
         memmove(q + new_end, q + old_end, msglen - old_end);
         msglen -= old_end - new_end;
-        opt.rdlen = (uint16_t)rdlen;
-        sr_put16(q + opt.rdlen_off, opt.rdlen);
+        shape.opt_rdlen = (uint16_t)rdlen;
+        sr_put16(q + shape.opt_rdlen_off, shape.opt_rdlen);
         base_len = msglen + OPT_HDR_LEN;
         insert_at = new_end;
     } else {
-        if (counts[3] == 0xffff) {
+        if (shape.counts[3] == 0xffff) {
             status = SR_E_FORMERR; /* no room in ARCOUNT */
             goto done;
         }
@@ -144,7 +85,7 @@ sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block)
     pad = (block - base_len % block) % block;
     grow = base_len + pad - msglen;
     if (base_len + pad > cap || base_len + pad > 65535 ||
-        (opt.found && (size_t)opt.rdlen + OPT_HDR_LEN + pad > 65535)) {
+        (shape.opt_found && (size_t)shape.opt_rdlen + OPT_HDR_LEN + pad > 65535)) {
         /* The stripped message is still whole and valid: report it. */
         *len = msglen;
         status = SR_E_NOBUFS;
@@ -152,16 +93,16 @@ sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block)
     }
     memmove(q + insert_at + grow, q + insert_at, msglen - insert_at);
     uint8_t *p = q + insert_at;
-    if (!opt.found) {
+    if (!shape.opt_found) {
         p[0] = 0; /* root owner */
         sr_put16(p + 1, SR_TYPE_OPT);
         sr_put16(p + 3, PAD_EDNS_SIZE);
         sr_put32(p + 5, 0); /* extended RCODE, version 0, no flags */
         sr_put16(p + 9, (uint16_t)(OPT_HDR_LEN + pad));
         p += OPT_RR_LEN;
-        sr_put16(q + 10, (uint16_t)(counts[3] + 1)); /* ARCOUNT */
+        sr_put16(q + 10, (uint16_t)(shape.counts[3] + 1)); /* ARCOUNT */
     } else {
-        sr_put16(q + opt.rdlen_off, (uint16_t)(opt.rdlen + OPT_HDR_LEN + pad));
+        sr_put16(q + shape.opt_rdlen_off, (uint16_t)(shape.opt_rdlen + OPT_HDR_LEN + pad));
     }
     sr_put16(p, SR_EDNS_OPT_PADDING);
     sr_put16(p + 2, (uint16_t)pad);

@@ -18,18 +18,13 @@
 static bool valid_wire_name(const uint8_t *q, size_t n)
 {
     sr_buf_t b;
-    if (q == NULL || n == 0 || n > SR_NAME_MAX_WIRE)
+    const uint8_t *name;
+    size_t len;
+
+    if (q == NULL)
         return false;
     sr_buf_init(&b, q, n);
-    for (;;) {
-        uint8_t c;
-        if (sr_buf_u8(&b, &c) != SR_OK || c > SR_LABEL_MAX)
-            return false;
-        if (c == 0)
-            return sr_buf_remaining(&b) == 0;
-        if (sr_buf_skip(&b, c) != SR_OK)
-            return false;
-    }
+    return sr_name_plain(&b, &name, &len) == SR_OK && len == n;
 }
 
 SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len, const uint8_t *qname,

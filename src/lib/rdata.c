@@ -215,27 +215,6 @@ static sr_status_t f_ipv6(rd_t *r)
     return SR_OK;
 }
 
-/* Character-string text (DESIGN.md): '\' as "\\", bytes outside
- * 0x20-0x7E as \DDD. out must hold 4 * n bytes. */
-static size_t escape_string(char *out, const uint8_t *p, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c >= 0x20 && c < 0x7F) {
-            if (c == '\\')
-                out[o++] = '\\';
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = (char)('0' + c / 100);
-            out[o++] = (char)('0' + c / 10 % 10);
-            out[o++] = (char)('0' + c % 10);
-        }
-    }
-    return o;
-}
-
 /* One <character-string> (RFC 1035 3.3): a length byte and that many
  * bytes. */
 static sr_status_t read_string(rd_t *r, const uint8_t **p, uint8_t *n)
@@ -256,7 +235,7 @@ static sr_status_t f_string(rd_t *r)
     status = sr_arena_reserve(r->d->arena, 4u * n + 1);
     if (status != SR_OK)
         return status;
-    add_field(r, escape_string(r->d->arena->buf + r->d->arena->len, p, n));
+    add_field(r, sr_escape_bytes(r->d->arena->buf + r->d->arena->len, p, n, false));
     return SR_OK;
 }
 
@@ -283,7 +262,7 @@ static sr_status_t f_txt_strings(rd_t *r)
         if (status != SR_OK)
             return status;
         if (out != NULL)
-            t += escape_string(out + t, p, n);
+            t += sr_escape_bytes(out + t, p, n, false);
     }
     if (out != NULL)
         add_field(r, t);

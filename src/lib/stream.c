@@ -28,6 +28,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "codec-internal.h"
 #include "upstream-internal.h"
 
 /* Buckets of the per-connection ID table. */
@@ -370,7 +371,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, FRAME_HDR);
         evbuffer_remove(in, st->rbuf, mlen);
         bool tc = (sr_get16(st->rbuf + 2) & SR_FLAG_TC) != 0;
-        if (sr_upstream_check_msg(st->rbuf, mlen, tc) != SR_OK) {
+        if (sr_msg_check(st->rbuf, mlen, tc, NULL) != SR_OK) {
             /* A stream is in sync or it is not: after a malformed message
              * nothing that follows can be trusted. */
             conn_lost(c, SR_E_FORMERR, "malformed message on the stream");

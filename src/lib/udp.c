@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "codec-internal.h"
 #include "upstream-internal.h"
 
 /* Datagrams read per wake-up before yielding to other events, so that a
@@ -119,7 +120,7 @@ static size_t cut_to_question(uint8_t *m, size_t cap)
         return 0;
     sr_buf_init(&b, m, cap);
     b.off = SR_HEADER_LEN;
-    if (sr_get16(m + 4) == 1 && (sr_upstream_skip_name(&b) != SR_OK || sr_buf_skip(&b, 4) != SR_OK))
+    if (sr_get16(m + 4) == 1 && (sr_name_skip(&b) != SR_OK || sr_buf_skip(&b, 4) != SR_OK))
         return 0;
     if (sr_get16(m + 4) != 1) {
         b.off = SR_HEADER_LEN;

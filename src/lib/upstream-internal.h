@@ -123,7 +123,7 @@ extern const sr_transport_ops_t sr_doh_ops;
  * do not touch x afterwards either way. */
 bool sr_xfer_offer(sr_xfer_t *x, const uint8_t *resp, size_t len);
 /* The same for a reply the caller has already passed through
- * sr_upstream_check_msg() (with question_only for TC=1). */
+ * sr_msg_check() (with question_only for TC=1). */
 bool sr_xfer_offer_checked(sr_xfer_t *x, const uint8_t *resp, size_t len);
 
 /* Finish x with an error (or, with SR_OK, with resp, whose ID is replaced
@@ -153,14 +153,6 @@ void sr_xfer_fail_soon(sr_xfer_t *x, sr_status_t status, const char *detail);
  * state when it is set. release returns true when it freed up. */
 void sr_upstream_hold(sr_upstream_t *up);
 bool sr_upstream_release(sr_upstream_t *up);
-
-/* Structural check of a whole DNS message (header, question, every RR
- * within bounds, compression pointers backwards): SR_OK, SR_E_MSG_TOO_SHORT
- * or SR_E_FORMERR. With question_only, records are not walked (a TC=1
- * answer may be cut anywhere after the question). */
-sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only);
-/* Skip one possibly compressed name at the cursor. */
-sr_status_t sr_upstream_skip_name(sr_buf_t *b);
 
 /* Parse a numeric address literal (IPv4, IPv6, IPv6 with %zone) with port
  * into ss; no name lookups. SR_E_BAD_ADDRESS when it is not one. */
@@ -201,17 +193,5 @@ uint16_t sr_random16(void);
  * close-on-exec, with the socket settings of cfg applied and bound to
  * local_host/local_port when set. Returns the fd or -1 with *status. */
 int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status);
-
-/* Resolve up->host into up->addr (a literal at once; a name through the
- * bootstrap server); calls done(up, status, arg) from the event loop.
- * upstream.c resolves before it calls ops->send, so modules always find
- * up->addr valid. One lookup at a time per upstream (SR_E_ALREADY). */
-sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg);
-
-/* RFC 8467 padding: make q (length *len, capacity cap) a multiple of block,
- * adding an OPT record when it has none or a padding option to it. An
- * existing padding option is replaced. SR_E_NOBUFS when cap is too small,
- * SR_E_FORMERR when q does not parse. */
-sr_status_t sr_query_pad(uint8_t *q, size_t *len, size_t cap, uint16_t block);
 
 #endif

@@ -16,7 +16,8 @@
 
 #include <openssl/rand.h>
 
-#include "upstream-internal.h"
+#include "bootstrap-internal.h"
+#include "codec-internal.h"
 
 #define DEFAULT_TIMEOUT_MS 60000 /* the reference's timeout default */
 #define DEFAULT_MAX_PACKET 4096
@@ -27,10 +28,6 @@
 #define MAX_PIPELINE_LIMIT 4096
 #define PAD_BLOCK 128 /* RFC 8467 4.1 */
 #define PAD_ROOM (11 + 4 + PAD_BLOCK)
-#define BOOTSTRAP_TIMEOUT_MS 5000
-/* CNAME records the bootstrap follows from the host name to its address
- * (a loop, or a longer chain, fails the resolution). */
-#define BOOTSTRAP_CNAME_MAX 8
 #define DNS_MAX_MSG 65535
 
 /* ------------------------------------------------------------------ */
@@ -84,109 +81,6 @@ static bool ascii_eq_nocase(uint8_t a, uint8_t b)
     if (b >= 'A' && b <= 'Z')
         b = (uint8_t)(b + 32);
     return a == b;
-}
-
-sr_status_t sr_upstream_skip_name(sr_buf_t *b)
-{
-    size_t start = b->off, total = 0;
-    sr_status_t status;
-
-    /* Each step consumes at least one byte, so the loop ends with the
-     * data; total bounds the inline part (RFC 1035 2.3.4). */
-    for (;;) {
-        uint8_t len, lo;
-        status = sr_buf_u8(b, &len);
-        if (status != SR_OK)
-            return status;
-        if ((len & 0xc0) == 0xc0) {
-            status = sr_buf_u8(b, &lo);
-            if (status != SR_OK)
-                return status;
-            /* RFC 1035 4.1.4; pointing backwards, past the header, is what
-             * keeps a decoder from looping. */
-            size_t ptr = ((size_t)(len & 0x3f) << 8) | lo;
-            if (ptr < SR_HEADER_LEN || ptr >= start)
-                return SR_E_FORMERR;
-            return SR_OK;
-        }
-        if ((len & 0xc0) != 0)
-            return SR_E_FORMERR; /* RFC 6891 5: extended labels are gone */
-        if (len == 0)
-            return SR_OK;
-        total += (size_t)len + 1;
-        if (total + 1 > SR_NAME_MAX_WIRE)
-            return SR_E_FORMERR;
-        status = sr_buf_skip(b, len);
-        if (status != SR_OK)
-            return status;
-    }
-}
-
-/* An uncompressed name at the cursor (a question's, where a pointer can
- * have nothing to point to) into wire. */
-static sr_status_t read_plain_name(sr_buf_t *b, uint8_t *wire, size_t *wlen)
-{
-    size_t n = 0;
-    sr_status_t status;
-
-    for (;;) {
-        uint8_t len;
-        const uint8_t *p;
-        status = sr_buf_u8(b, &len);
-        if (status != SR_OK)
-            return status;
-        if (len > SR_LABEL_MAX)
-            return SR_E_FORMERR;
-        if (n + 1 + len > SR_NAME_MAX_WIRE)
-            return SR_E_FORMERR;
-        wire[n++] = len;
-        if (len == 0)
-            break;
-        status = sr_buf_fetch(b, len, &p);
-        if (status != SR_OK)
-            return status;
-        memcpy(wire + n, p, len);
-        n += len;
-    }
-    *wlen = n;
-    return SR_OK;
-}
-
-sr_status_t sr_upstream_check_msg(const uint8_t *m, size_t len, bool question_only)
-{
-    sr_buf_t b;
-    uint16_t counts[4];
-    sr_status_t status;
-
-    sr_buf_init(&b, m, len);
-    status = sr_buf_skip(&b, 4);
-    for (int i = 0; status == SR_OK && i < 4; i++)
-        status = sr_buf_u16(&b, &counts[i]);
-    if (status != SR_OK)
-        return status;
-    for (unsigned i = 0; i < counts[0]; i++) {
-        status = sr_upstream_skip_name(&b);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, 4);
-        if (status != SR_OK)
-            return status;
-    }
-    if (question_only)
-        return SR_OK;
-    unsigned rrs = (unsigned)counts[1] + counts[2] + counts[3];
-    for (unsigned i = 0; i < rrs; i++) {
-        uint16_t rdlen;
-        status = sr_upstream_skip_name(&b);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, 8); /* type, class, ttl */
-        if (status == SR_OK)
-            status = sr_buf_u16(&b, &rdlen);
-        if (status == SR_OK)
-            status = sr_buf_skip(&b, rdlen);
-        if (status != SR_OK)
-            return status;
-    }
-    return SR_OK;
 }
 
 sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port)
@@ -254,31 +148,6 @@ static bool valid_host_name(const char *s)
             return false;
     }
     return true;
-}
-
-/* Host name -> wire form (no escapes: valid_host_name() came first). */
-static sr_status_t host_to_wire(const char *host, uint8_t *out, size_t cap, size_t *len)
-{
-    size_t n = 0;
-    const char *p = host;
-
-    while (*p != '\0') {
-        const char *dot = strchr(p, '.');
-        size_t l = dot != NULL ? (size_t)(dot - p) : strlen(p);
-        if (l == 0 || l > SR_LABEL_MAX || n + 1 + l + 1 > cap)
-            return SR_E_BAD_ADDRESS;
-        out[n++] = (uint8_t)l;
-        memcpy(out + n, p, l);
-        n += l;
-        p += l;
-        if (*p == '.')
-            p++;
-    }
-    if (n + 1 > cap)
-        return SR_E_BAD_ADDRESS;
-    out[n++] = 0;
-    *len = n;
-    return SR_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -745,7 +614,7 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
 {
     sr_buf_t b;
     uint16_t flags, qd, qtype, qclass;
-    uint8_t wire[SR_NAME_MAX_WIRE];
+    const uint8_t *wire = NULL;
     size_t wlen = 0;
 
     if (len < SR_HEADER_LEN)
@@ -764,13 +633,13 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
         unsigned rcode = flags & 0xf;
         if (rcode != 1 && rcode != 4)
             return "question missing";
-        return sr_upstream_check_msg(resp, len, false) == SR_OK ? NULL : "malformed";
+        return sr_msg_check(resp, len, false, NULL) == SR_OK ? NULL : "malformed";
     }
     if (qd != 1)
         return "question count mismatch";
     sr_buf_init(&b, resp, len);
     b.off = SR_HEADER_LEN;
-    if (read_plain_name(&b, wire, &wlen) != SR_OK || sr_buf_u16(&b, &qtype) != SR_OK ||
+    if (sr_name_plain(&b, &wire, &wlen) != SR_OK || sr_buf_u16(&b, &qtype) != SR_OK ||
         sr_buf_u16(&b, &qclass) != SR_OK)
         return "malformed question";
     if (wlen != x->qname_len)
@@ -781,7 +650,7 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
     if (qtype != x->qtype || qclass != x->qclass)
         return "question type or class mismatch";
     /* A TC=1 answer may stop anywhere after the question (RFC 2181 9). */
-    if (!checked && sr_upstream_check_msg(resp, len, (flags & SR_FLAG_TC) != 0) != SR_OK)
+    if (!checked && sr_msg_check(resp, len, (flags & SR_FLAG_TC) != 0, NULL) != SR_OK)
         return "malformed";
     return NULL;
 }
@@ -899,13 +768,75 @@ static void on_resolved(sr_upstream_t *up, sr_status_t status, void *arg)
     sr_upstream_release(up);
 }
 
+/* The question of q into x (what replies are matched against) and q
+ * itself, padded for the encrypted transports, into x->q. */
+static sr_status_t xfer_take_query(const sr_upstream_t *up, sr_xfer_t *x, const uint8_t *q,
+                                   size_t qlen)
+{
+    const uint8_t *qname = NULL;
+    sr_buf_t b;
+    size_t cap;
+    sr_status_t st;
+
+    sr_buf_init(&b, q, qlen);
+    b.off = SR_HEADER_LEN;
+    st = sr_name_plain(&b, &qname, &x->qname_len);
+    if (st == SR_OK)
+        memcpy(x->qname, qname, x->qname_len);
+    if (st == SR_OK)
+        st = sr_buf_u16(&b, &x->qtype);
+    if (st == SR_OK)
+        st = sr_buf_u16(&b, &x->qclass);
+    if (st == SR_OK)
+        st = sr_msg_check(q, qlen, false, NULL);
+    if (st != SR_OK)
+        return SR_E_FORMERR;
+    bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
+    cap = pad ? qlen + PAD_ROOM : qlen;
+    if (cap > DNS_MAX_MSG)
+        cap = DNS_MAX_MSG;
+    x->q = sr_malloc(cap);
+    if (x->q == NULL)
+        return SR_E_NOMEM;
+    memcpy(x->q, q, qlen);
+    x->qlen = qlen;
+    if (pad) {
+        /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
+        st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
+        if (st == SR_E_NOBUFS)
+            st = SR_OK;
+    }
+    return st;
+}
+
+/* Send x now, or once up's host name is resolved; failures reach x's
+ * callback from the loop. */
+static void xfer_dispatch(sr_upstream_t *up, sr_xfer_t *x)
+{
+    if (up->resolved) {
+        x->sent = true;
+        sr_status_t sst = up->ops->send(up, x);
+        if (sst == SR_OK)
+            up->stats.queries++;
+        else
+            sr_xfer_fail_soon(x, sst, "cannot send the query");
+    } else {
+        x->waiting_resolve = true;
+        if (!up->resolving) {
+            sr_status_t rst = sr_upstream_resolve(up, on_resolved, NULL);
+            if (rst != SR_OK) {
+                x->waiting_resolve = false;
+                sr_xfer_fail_soon(x, rst, "cannot resolve the server's host name");
+            }
+        }
+    }
+}
+
 SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t qlen,
                                     unsigned flags, int timeout_ms, sr_xfer_cb cb, void *arg,
                                     sr_status_t *status)
 {
     sr_xfer_t *x = NULL;
-    sr_buf_t b;
-    size_t cap;
     struct timeval tv;
     sr_status_t st = SR_OK;
 
@@ -931,38 +862,9 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
         st = SR_E_NOMEM;
         goto done;
     }
-    sr_buf_init(&b, q, qlen);
-    b.off = SR_HEADER_LEN;
-    st = read_plain_name(&b, x->qname, &x->qname_len);
-    if (st == SR_OK)
-        st = sr_buf_u16(&b, &x->qtype);
-    if (st == SR_OK)
-        st = sr_buf_u16(&b, &x->qclass);
-    if (st == SR_OK)
-        st = sr_upstream_check_msg(q, qlen, false);
-    if (st != SR_OK) {
-        st = SR_E_FORMERR;
+    st = xfer_take_query(up, x, q, qlen);
+    if (st != SR_OK)
         goto done;
-    }
-    bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
-    cap = pad ? qlen + PAD_ROOM : qlen;
-    if (cap > DNS_MAX_MSG)
-        cap = DNS_MAX_MSG;
-    x->q = sr_malloc(cap);
-    if (x->q == NULL) {
-        st = SR_E_NOMEM;
-        goto done;
-    }
-    memcpy(x->q, q, qlen);
-    x->qlen = qlen;
-    if (pad) {
-        /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
-        st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
-        if (st == SR_E_NOBUFS)
-            st = SR_OK;
-        if (st != SR_OK)
-            goto done;
-    }
     x->up = up;
     x->caller_id = sr_get16(q);
     x->flags = flags;
@@ -987,23 +889,7 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
     up->inflight = x;
     up->ninflight++;
 
-    if (up->resolved) {
-        x->sent = true;
-        sr_status_t sst = up->ops->send(up, x);
-        if (sst == SR_OK)
-            up->stats.queries++;
-        else
-            sr_xfer_fail_soon(x, sst, "cannot send the query");
-    } else {
-        x->waiting_resolve = true;
-        if (!up->resolving) {
-            sr_status_t rst = sr_upstream_resolve(up, on_resolved, NULL);
-            if (rst != SR_OK) {
-                x->waiting_resolve = false;
-                sr_xfer_fail_soon(x, rst, "cannot resolve the server's host name");
-            }
-        }
-    }
+    xfer_dispatch(up, x);
     sr_upstream_log(up, 3, "Info", "%s: query ID %u (wire %u), %zu bytes", up->name, x->caller_id,
                     x->wire_id, x->qlen);
 done:
@@ -1016,254 +902,4 @@ done:
     if (status != NULL)
         *status = st;
     return x;
-}
-
-/* ------------------------------------------------------------------ */
-/* resolving a host name through the bootstrap server (never through the
- * system resolver: that may be stubresd itself) */
-
-static void resolve_finish(sr_upstream_t *up, sr_status_t status)
-{
-    sr_upstream_t *boot = up->bootstrap;
-
-    up->bootstrap = NULL;
-    up->bootstrap_xfer = NULL;
-    up->resolving = false;
-    /* We may be inside boot's own callback: its free is deferred then. */
-    sr_upstream_free(boot);
-    if (status == SR_OK)
-        sr_upstream_log(up, 2, "Info", "%s: %s is %s", up->name, up->host, up->addr_text);
-    else
-        sr_upstream_log(up, 1, "Info", "%s: cannot resolve %s: [%d] %s", up->name, up->host,
-                        (int)status, sr_strerror(status));
-    sr_upstream_hold(up);
-    up->resolve_done(up, status, up->resolve_arg);
-    sr_upstream_release(up);
-}
-
-static void resolve_ev_cb(evutil_socket_t fd, short what, void *arg)
-{
-    sr_upstream_t *up = arg;
-    (void)fd;
-    (void)what;
-    resolve_finish(up, up->resolve_status);
-}
-
-static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype);
-
-/* One record of the bootstrap answer: its owner, decoded, and where its
- * RDATA is. */
-typedef struct boot_rr {
-    uint8_t owner[SR_NAME_MAX_WIRE];
-    size_t owner_len;
-    uint16_t type, rclass, rdlen;
-    size_t rdoff;
-} boot_rr_t;
-
-static sr_status_t boot_next_rr(sr_buf_t *b, boot_rr_t *rr)
-{
-    const uint8_t *rd;
-    sr_status_t status = sr_name_unpack(b->data, b->len, &b->off, rr->owner, &rr->owner_len);
-    if (status == SR_OK)
-        status = sr_buf_u16(b, &rr->type);
-    if (status == SR_OK)
-        status = sr_buf_u16(b, &rr->rclass);
-    if (status == SR_OK)
-        status = sr_buf_skip(b, 4);
-    if (status == SR_OK)
-        status = sr_buf_u16(b, &rr->rdlen);
-    rr->rdoff = b->off;
-    if (status == SR_OK)
-        status = sr_buf_fetch(b, rr->rdlen, &rd);
-    return status;
-}
-
-/* The address the answer gives the host: the first address record of the
- * wanted type owned by the end of the CNAME chain that starts at the name
- * asked (RFC 1034 3.6.2), compared as names (case-insensitive); records
- * of any other owner are not the host's and are ignored. The records
- * before the first malformed one count, as in an answer cut short. A
- * chain longer than BOOTSTRAP_CNAME_MAX (which every loop is) fails. */
-static sr_status_t take_address(sr_upstream_t *up, const uint8_t *m, size_t len, uint16_t qtype)
-{
-    uint8_t name[SR_NAME_MAX_WIRE];
-    size_t nlen, first;
-    sr_buf_t b;
-    boot_rr_t rr;
-    uint16_t an;
-    size_t addr_off = 0;
-    sr_status_t status;
-
-    status = host_to_wire(up->host, name, sizeof(name), &nlen);
-    if (status != SR_OK)
-        return status;
-    sr_buf_init(&b, m, len);
-    b.off = 6;
-    status = sr_buf_u16(&b, &an);
-    b.off = SR_HEADER_LEN;
-    if (status == SR_OK)
-        status = sr_upstream_skip_name(&b);
-    if (status == SR_OK)
-        status = sr_buf_skip(&b, 4);
-    if (status != SR_OK)
-        return SR_E_NO_DATA;
-    first = b.off;
-    for (unsigned hops = 0;; hops++) {
-        bool alias = false;
-        b.off = first;
-        for (unsigned i = 0; i < an && boot_next_rr(&b, &rr) == SR_OK; i++) {
-            if (rr.rclass != SR_CLASS_IN || !sr_name_equal(rr.owner, rr.owner_len, name, nlen))
-                continue;
-            if (rr.type == SR_TYPE_CNAME) {
-                size_t o = rr.rdoff;
-                if (sr_name_unpack(m, len, &o, name, &nlen) != SR_OK || o != rr.rdoff + rr.rdlen)
-                    return SR_E_FORMERR;
-                alias = true;
-                break;
-            }
-            if (addr_off == 0 && rr.type == qtype && rr.rdlen == (qtype == SR_TYPE_A ? 4 : 16))
-                addr_off = rr.rdoff;
-        }
-        if (!alias)
-            break;
-        /* Only the chain's last name may own the address. */
-        addr_off = 0;
-        if (hops == BOOTSTRAP_CNAME_MAX) {
-            sr_upstream_log(up, 1, "Info",
-                            "%s: the answer for %s has a CNAME loop or a chain of "
-                            "more than %u",
-                            up->name, up->host, BOOTSTRAP_CNAME_MAX);
-            return SR_E_FORMERR;
-        }
-    }
-    if (addr_off == 0)
-        return SR_E_NO_DATA;
-    memset(&up->addr, 0, sizeof(up->addr));
-    if (qtype == SR_TYPE_A) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&up->addr;
-        in->sin_family = AF_INET;
-        in->sin_port = htons(up->port);
-        memcpy(&in->sin_addr, m + addr_off, 4);
-        up->addrlen = sizeof(*in);
-    } else {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&up->addr;
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(up->port);
-        memcpy(&in6->sin6_addr, m + addr_off, 16);
-        up->addrlen = sizeof(*in6);
-    }
-    sr_addr_text((struct sockaddr *)&up->addr, up->addr_text, sizeof(up->addr_text), NULL);
-    up->resolved = true;
-    return SR_OK;
-}
-
-static void bootstrap_cb(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
-                         const sr_xfer_info_t *info)
-{
-    sr_upstream_t *up = arg;
-    (void)info;
-
-    up->bootstrap_xfer = NULL;
-    if (status == SR_OK) {
-        unsigned rcode = sr_get16(resp + 2) & 0xf;
-        if (rcode == 3) {
-            status = SR_E_HOST_NOT_FOUND; /* NXDOMAIN */
-        } else if (rcode == 2) {
-            status = SR_E_TRY_AGAIN; /* SERVFAIL */
-        } else if (rcode != 0) {
-            status = SR_E_NO_RECOVERY;
-        } else {
-            status = take_address(up, resp, len, up->bootstrap_qtype);
-            if (status == SR_E_NO_DATA) {
-                /* No address of the preferred family: ask for the other. */
-                uint16_t other = up->cfg.use_ipv6 ? SR_TYPE_A : SR_TYPE_AAAA;
-                if (up->bootstrap_qtype != other && bootstrap_send(up, other) == SR_OK)
-                    return;
-            }
-        }
-    }
-    resolve_finish(up, status);
-}
-
-static sr_status_t bootstrap_send(sr_upstream_t *up, uint16_t qtype)
-{
-    uint8_t q[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4];
-    size_t nlen = 0;
-    sr_status_t status;
-
-    memset(q, 0, SR_HEADER_LEN);
-    sr_put16(q + 2, SR_FLAG_RD);
-    sr_put16(q + 4, 1);
-    status = host_to_wire(up->host, q + SR_HEADER_LEN, SR_NAME_MAX_WIRE, &nlen);
-    if (status != SR_OK)
-        return status;
-    sr_put16(q + SR_HEADER_LEN + nlen, qtype);
-    sr_put16(q + SR_HEADER_LEN + nlen + 2, SR_CLASS_IN);
-    up->bootstrap_qtype = qtype;
-    up->bootstrap_xfer = sr_upstream_query(up->bootstrap, q, SR_HEADER_LEN + nlen + 4, 0,
-                                           BOOTSTRAP_TIMEOUT_MS, bootstrap_cb, up, &status);
-    return up->bootstrap_xfer != NULL ? SR_OK : status;
-}
-
-sr_status_t sr_upstream_resolve(sr_upstream_t *up, sr_resolve_cb done, void *arg)
-{
-    char server[SR_NAME_MAX_TEXT], host[300];
-    uint16_t port = 53;
-    sr_upstream_cfg_t cfg;
-    sr_status_t status = SR_OK;
-
-    if (up->resolving)
-        return SR_E_ALREADY;
-    up->resolve_done = done;
-    up->resolve_arg = arg;
-    if (up->resolve_ev == NULL) {
-        up->resolve_ev = evtimer_new(up->base, resolve_ev_cb, up);
-        if (up->resolve_ev == NULL)
-            return SR_E_NOMEM;
-    }
-    if (up->resolved) {
-        up->resolving = true;
-        up->resolve_status = SR_OK;
-        event_active(up->resolve_ev, EV_TIMEOUT, 1);
-        return SR_OK;
-    }
-    if (up->cfg.bootstrap != NULL && up->cfg.bootstrap[0] != '\0') {
-        size_t blen = strlen(up->cfg.bootstrap);
-        if (blen >= sizeof(server))
-            return SR_E_BAD_ADDRESS;
-        memcpy(server, up->cfg.bootstrap, blen + 1);
-    } else {
-        status = sr_resolv_conf_server(up->cfg.resolv_conf, server, sizeof(server));
-        if (status != SR_OK)
-            return status;
-    }
-    status = sr_hostport_split(server, host, sizeof(host), &port);
-    if (status != SR_OK)
-        return status;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.proto = SR_PROTO_UDP;
-    cfg.server = host;
-    cfg.port = port;
-    cfg.tcp_fallback = true;
-    cfg.local_host = up->cfg.local_host;
-    cfg.log_level = up->cfg.log_level;
-    up->bootstrap = sr_upstream_new(up->base, &cfg, &up->ev, &status);
-    if (up->bootstrap == NULL)
-        return status;
-    if (!up->bootstrap->resolved) {
-        /* A bootstrap server given by name would need itself resolved. */
-        status = SR_E_BAD_ADDRESS;
-        goto fail;
-    }
-    status = bootstrap_send(up, up->cfg.use_ipv6 ? SR_TYPE_AAAA : SR_TYPE_A);
-    if (status != SR_OK)
-        goto fail;
-    up->resolving = true;
-    sr_upstream_log(up, 2, "Info", "%s: resolving %s via %s", up->name, up->host,
-                    up->bootstrap->name);
-    return SR_OK;
-fail:
-    sr_upstream_free(up->bootstrap);
-    up->bootstrap = NULL;
-    return status;
 }

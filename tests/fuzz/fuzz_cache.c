@@ -28,6 +28,7 @@
 #include "cache.h"
 #include "fuzz.h"
 #include "lib-internal.h"
+#include "../pktbuild.h"
 
 #define CHECK(cond) FUZZ_CHECK(cond)
 
@@ -125,58 +126,27 @@ static uint32_t pick_ttl(fz_t *f)
 
 /* ---- building responses ---- */
 
-typedef struct bld {
-    uint8_t b[4096];
-    size_t len;
-    uint16_t count[4];
-    bool bad;
-} bld_t;
-
-static void b_put(bld_t *b, const void *p, size_t n)
-{
-    if (b->len + n > sizeof(b->b)) {
-        b->bad = true;
-        return;
-    }
-    memcpy(b->b + b->len, p, n);
-    b->len += n;
-}
-
-static void b_u16(bld_t *b, uint16_t v)
-{
-    uint8_t t[2];
-    sr_put16(t, v);
-    b_put(b, t, 2);
-}
-
-static void b_u32(bld_t *b, uint32_t v)
-{
-    uint8_t t[4];
-    sr_put32(t, v);
-    b_put(b, t, 4);
-}
-
 /* An owner: a pointer to the question, or the name written out. */
-static void b_owner(bld_t *b, fz_t *f, const uint8_t *w, size_t len, bool may_point)
+static void b_owner(tpkt_t *b, fz_t *f, const uint8_t *w, size_t len, bool may_point)
 {
     uint8_t tmp[SR_NAME_MAX_WIRE];
     if (may_point && bit(f)) {
-        b_u16(b, 0xC00C);
+        tpkt_u16(b, 0xC00C);
         return;
     }
     name_variant(f, w, len, tmp);
-    b_put(b, tmp, len);
+    tpkt_put(b, tmp, len);
 }
 
-static void b_rr_head(bld_t *b, uint16_t type, uint16_t cls, uint32_t ttl, uint16_t rdlen)
+static void b_rr_head(tpkt_t *b, uint16_t type, uint16_t cls, uint32_t ttl, uint16_t rdlen)
 {
-    b_u16(b, type);
-    b_u16(b, cls);
-    b_u32(b, ttl);
-    b_u16(b, rdlen);
+    tpkt_u16(b, type);
+    tpkt_u16(b, cls);
+    tpkt_u32(b, ttl);
+    tpkt_u16(b, rdlen);
 }
 
-static void b_rdata(bld_t *b, fz_t *f, uint16_t type)
+static void b_rdata(tpkt_t *b, fz_t *f, uint16_t type)
 {
     uint8_t r[16];
     for (size_t i = 0; i < sizeof(r); i++)
@@ -184,116 +154,93 @@ static void b_rdata(bld_t *b, fz_t *f, uint16_t type)
     switch (type) {
     case SR_TYPE_AAAA:
         b_rr_head(b, type, SR_CLASS_IN, pick_ttl(f), 16);
-        b_put(b, r, 16);
+        tpkt_put(b, r, 16);
         break;
     case SR_TYPE_TXT:
         r[0] = 5;
         b_rr_head(b, type, SR_CLASS_IN, pick_ttl(f), 6);
-        b_put(b, r, 6);
+        tpkt_put(b, r, 6);
         break;
     case SR_TYPE_MX:
         b_rr_head(b, type, SR_CLASS_IN, pick_ttl(f), 4);
-        b_put(b, r, 2);
-        b_u16(b, 0xC00C);
+        tpkt_put(b, r, 2);
+        tpkt_u16(b, 0xC00C);
         break;
     default:
         b_rr_head(b, type == SR_TYPE_ANY || type == SR_TYPE_CNAME ? SR_TYPE_A : type, SR_CLASS_IN,
                   pick_ttl(f), 4);
-        b_put(b, r, 4);
+        tpkt_put(b, r, 4);
         break;
     }
 }
 
-static void b_soa(bld_t *b, fz_t *f, uint8_t section)
+static void b_soa(tpkt_t *b, fz_t *f, uint8_t section)
 {
     b_owner(b, f, N3, sizeof(N3), true);
     uint32_t ttl = pick_ttl(f);
     /* MNAME a pointer to the question, RNAME the root. */
     b_rr_head(b, SR_TYPE_SOA, SR_CLASS_IN, ttl, 2 + 1 + 20);
-    b_u16(b, 0xC00C);
-    b_put(b, "", 1);
-    b_u32(b, 2024010101u);
-    b_u32(b, 7200);
-    b_u32(b, 3600);
-    b_u32(b, 1209600);
-    b_u32(b, pick_ttl(f));
+    tpkt_u16(b, 0xC00C);
+    tpkt_put(b, "", 1);
+    tpkt_u32(b, 2024010101u);
+    tpkt_u32(b, 7200);
+    tpkt_u32(b, 3600);
+    tpkt_u32(b, 1209600);
+    tpkt_u32(b, pick_ttl(f));
     b->count[section]++;
 }
 
-static void b_opt(bld_t *b, fz_t *f)
+static void b_opt(tpkt_t *b, fz_t *f)
 {
-    b_put(b, "", 1);
+    tpkt_put(b, "", 1);
     b_rr_head(b, SR_TYPE_OPT, 1232, bit(f) ? 0x8000u : 0u, 0);
     b->count[3]++;
 }
 
-/* A response to (w, qtype) made from fuzzer choices; false when it came
- * out unparseable (it never should). */
-static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtype, sr_msg_t *msg)
+/* The answer and authority sections of a response to (w, qtype) chosen
+ * by kind; returns the RCODE and may change the header flags. */
+static unsigned b_sections(tpkt_t *b, fz_t *f, uint8_t kind, const uint8_t *w, size_t wlen,
+                           uint16_t qtype, uint16_t *flags)
 {
-    bld_t b;
-    uint8_t qn[SR_NAME_MAX_WIRE];
-    uint8_t kind = u8(f);
-    uint8_t opts = u8(f);
-    uint16_t flags = 0x8180; /* QR RD RA */
     unsigned rcode = 0;
-
-    memset(&b, 0, sizeof(b));
-    if (opts & 0x01)
-        flags |= SR_FLAG_AD;
-    if (opts & 0x02)
-        flags |= SR_FLAG_AA;
-    b.len = SR_HEADER_LEN;
-    /* The question, now and then a different one. */
-    if ((opts & 0x1C) == 0x1C) {
-        size_t k = u8(f) % NNAMES;
-        name_variant(f, NAMES[k].w, NAMES[k].len, qn);
-        b_put(&b, qn, NAMES[k].len);
-        b_u16(&b, QTYPES[u8(f) % NQTYPES]);
-    } else {
-        name_variant(f, w, wlen, qn);
-        b_put(&b, qn, wlen);
-        b_u16(&b, qtype);
-    }
-    b_u16(&b, (opts & 0x1C) == 0x18 ? 3 : SR_CLASS_IN);
 
     switch (kind % 8) {
     case 0:
     case 1: { /* positive, maybe with authority and additional data */
         unsigned n = 1 + u8(f) % 4;
         for (unsigned i = 0; i < n; i++) {
-            b_owner(&b, f, w, wlen, true);
-            b_rdata(&b, f, qtype);
-            b.count[1]++;
+            b_owner(b, f, w, wlen, true);
+            b_rdata(b, f, qtype);
+            b->count[1]++;
         }
         if (bit(f)) {
-            b_owner(&b, f, N3, sizeof(N3), false);
-            b_rr_head(&b, SR_TYPE_NS, SR_CLASS_IN, pick_ttl(f), 2);
-            b_u16(&b, 0xC00C);
-            b.count[2]++;
+            b_owner(b, f, N3, sizeof(N3), false);
+            b_rr_head(b, SR_TYPE_NS, SR_CLASS_IN, pick_ttl(f), 2);
+            tpkt_u16(b, 0xC00C);
+            b->count[2]++;
         }
         break;
     }
     case 2:
         rcode = 3;
-        b_soa(&b, f, 2);
+        b_soa(b, f, 2);
         break;
     case 3:
         if (bit(f))
-            b_soa(&b, f, 2);
+            b_soa(b, f, 2);
         break;
     case 4: { /* a CNAME chain, maybe ending in data, maybe NODATA */
         size_t k = u8(f) % NNAMES;
-        b_owner(&b, f, w, wlen, true);
-        b_rr_head(&b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f), (uint16_t)NAMES[k].len);
-        b_put(&b, NAMES[k].w, NAMES[k].len);
-        b.count[1]++;
+        b_owner(b, f, w, wlen, true);
+        b_rr_head(b, SR_TYPE_CNAME, SR_CLASS_IN, pick_ttl(f), (uint16_t)NAMES[k].len);
+        tpkt_put(b, NAMES[k].w, NAMES[k].len);
+        b->count[1]++;
         if (bit(f)) {
-            b_owner(&b, f, NAMES[k].w, NAMES[k].len, false);
-            b_rdata(&b, f, qtype);
-            b.count[1]++;
+            b_owner(b, f, NAMES[k].w, NAMES[k].len, false);
+            b_rdata(b, f, qtype);
+            b->count[1]++;
         } else if (bit(f)) {
-            b_soa(&b, f, 2);
+            b_soa(b, f, 2);
         }
         break;
     }
@@ -303,18 +250,51 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
         if (v == 0)
             rcode = 5;
         else if (v == 1)
-            flags |= SR_FLAG_TC;
+            *flags |= SR_FLAG_TC;
         else if (v == 2)
-            flags &= (uint16_t)~SR_FLAG_QR;
+            *flags &= (uint16_t)~SR_FLAG_QR;
         else
-            flags |= 0x0800; /* opcode 1 */
-        b_owner(&b, f, w, wlen, true);
-        b_rdata(&b, f, qtype);
-        b.count[1]++;
+            *flags |= 0x0800; /* opcode 1 */
+        b_owner(b, f, w, wlen, true);
+        b_rdata(b, f, qtype);
+        b->count[1]++;
         break;
     }
     default: rcode = bit(f) ? 3 : 0; break;
     }
+    return rcode;
+}
+
+/* A response to (w, qtype) made from fuzzer choices; false when it came
+ * out unparseable (it never should). */
+static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtype, sr_msg_t *msg)
+{
+    tpkt_t b;
+    uint8_t qn[SR_NAME_MAX_WIRE];
+    uint8_t kind = u8(f);
+    uint8_t opts = u8(f);
+    uint16_t flags = 0x8180; /* QR RD RA */
+    unsigned rcode;
+
+    tpkt_init(&b, 4096, true);
+    if (opts & 0x01)
+        flags |= SR_FLAG_AD;
+    if (opts & 0x02)
+        flags |= SR_FLAG_AA;
+    /* The question, now and then a different one. */
+    if ((opts & 0x1C) == 0x1C) {
+        size_t k = u8(f) % NNAMES;
+        name_variant(f, NAMES[k].w, NAMES[k].len, qn);
+        tpkt_put(&b, qn, NAMES[k].len);
+        tpkt_u16(&b, QTYPES[u8(f) % NQTYPES]);
+    } else {
+        name_variant(f, w, wlen, qn);
+        tpkt_put(&b, qn, wlen);
+        tpkt_u16(&b, qtype);
+    }
+    tpkt_u16(&b, (opts & 0x1C) == 0x18 ? 3 : SR_CLASS_IN);
+
+    rcode = b_sections(&b, f, kind, w, wlen, qtype, &flags);
     /* Additional data and an OPT: last, first, or in between. */
     uint8_t add = u8(f) % 4;
     if (add == 1 || add == 3)
@@ -327,15 +307,11 @@ static bool build_response(fz_t *f, const uint8_t *w, size_t wlen, uint16_t qtyp
     if (add == 2)
         b_opt(&b, f);
 
-    if (b.bad)
-        return false;
-    sr_put16(b.b, u16(f));
-    sr_put16(b.b + 2, (uint16_t)(flags | rcode));
-    sr_put16(b.b + 4, 1);
-    sr_put16(b.b + 6, b.count[1]);
-    sr_put16(b.b + 8, b.count[2]);
-    sr_put16(b.b + 10, b.count[3]);
-    return sr_msg_parse(msg, b.b, b.len, 0) == SR_OK;
+    b.count[0] = 1;
+    tpkt_header(&b, u16(f), (uint16_t)(flags | rcode));
+    bool ok = !b.bad && sr_msg_parse(msg, b.d.p, b.d.len, 0) == SR_OK;
+    tpkt_free(&b);
+    return ok;
 }
 
 /* ---- the model ---- */
@@ -555,6 +531,46 @@ done:
     return ok;
 }
 
+/* The kept records of msg into m, TTLs clamped to the settings and made
+ * one per RRset (runs of one section, owner, type and class get their
+ * least). */
+static void model_fill_recs(ment_t *m, const sr_msg_t *msg, const uint8_t *wire, size_t wlen,
+                            size_t keep, const cache_cfg_t *cfg)
+{
+    for (size_t i = 0; i < keep; i++) {
+        const sr_rr_t *rr = sr_msg_rr(msg, i);
+        mrec_t *r = &m->recs[i];
+        uint32_t t = rr->ttl >= 0x80000000u ? 0 : rr->ttl;
+        if (t < cfg->min_ttl)
+            t = cfg->min_ttl;
+        if (t > cfg->max_ttl)
+            t = cfg->max_ttl;
+        r->section = (uint8_t)rr->section;
+        r->type = rr->type;
+        r->rclass = rr->rclass;
+        r->ttl = t;
+        r->offset = rr->offset;
+        r->ttloff = rr->ttl_offset;
+        r->rdoff = (size_t)(rr->rdata - wire);
+        r->rdlength = rr->rdlength;
+    }
+    /* RRsets: runs of one (section, owner, type, class) get their least
+     * TTL. */
+    for (size_t a = 0; a < keep;) {
+        size_t b = a + 1;
+        while (b < keep && m->recs[b].section == m->recs[a].section &&
+               m->recs[b].type == m->recs[a].type && m->recs[b].rclass == m->recs[a].rclass &&
+               owner_equal(wire, wlen, m->recs[b].offset, m->recs[b - 1].offset))
+            b++;
+        uint32_t lo = UINT32_MAX;
+        for (size_t i = a; i < b; i++)
+            lo = umin(lo, m->recs[i].ttl);
+        for (size_t i = a; i < b; i++)
+            m->recs[i].ttl = lo;
+        a = b;
+    }
+}
+
 /* cache_store's rules, from cache.h, RFC 2308, RFC 2181 5.2 and 8. */
 static bool model_store(model_t *md, const uint8_t *qname, size_t qlen, uint16_t qtype,
                         uint16_t qclass, uint8_t bits, const sr_msg_t *msg, uint32_t now)
@@ -630,38 +646,7 @@ static bool model_store(model_t *md, const uint8_t *qname, size_t qlen, uint16_t
     CHECK(m->recs != NULL && m->wire != NULL);
     memcpy(m->wire, wire, img_len);
     m->img_len = img_len;
-    for (size_t i = 0; i < keep; i++) {
-        const sr_rr_t *rr = sr_msg_rr(msg, i);
-        mrec_t *r = &m->recs[i];
-        uint32_t t = rr->ttl >= 0x80000000u ? 0 : rr->ttl;
-        if (t < cfg->min_ttl)
-            t = cfg->min_ttl;
-        if (t > cfg->max_ttl)
-            t = cfg->max_ttl;
-        r->section = (uint8_t)rr->section;
-        r->type = rr->type;
-        r->rclass = rr->rclass;
-        r->ttl = t;
-        r->offset = rr->offset;
-        r->ttloff = rr->ttl_offset;
-        r->rdoff = (size_t)(rr->rdata - wire);
-        r->rdlength = rr->rdlength;
-    }
-    /* RRsets: runs of one (section, owner, type, class) get their least
-     * TTL. */
-    for (size_t a = 0; a < keep;) {
-        size_t b = a + 1;
-        while (b < keep && m->recs[b].section == m->recs[a].section &&
-               m->recs[b].type == m->recs[a].type && m->recs[b].rclass == m->recs[a].rclass &&
-               owner_equal(wire, wlen, m->recs[b].offset, m->recs[b - 1].offset))
-            b++;
-        uint32_t lo = UINT32_MAX;
-        for (size_t i = a; i < b; i++)
-            lo = umin(lo, m->recs[i].ttl);
-        for (size_t i = a; i < b; i++)
-            m->recs[i].ttl = lo;
-        a = b;
-    }
+    model_fill_recs(m, msg, wire, wlen, keep, cfg);
     uint32_t ttl = keep == 0 ? 0 : UINT32_MAX;
     for (size_t i = 0; i < keep; i++) {
         if (negative)
@@ -852,6 +837,123 @@ static void dump_count(void *arg, const char *line)
     (*(size_t *)arg)++;
 }
 
+/* Store msg under (qname, qtype, qclass) in the cache and the models,
+ * compare the verdicts (strict), then check how msg renders. */
+static void op_store(cache_t *c, model_t *md, model_t *last, fz_t *f, const sr_msg_t *msg,
+                     const uint8_t *qname, size_t qlen, uint16_t qtype, uint16_t qclass,
+                     uint8_t bits, uint32_t now, uint8_t *out)
+{
+    bool got = cache_store(c, qname, qlen, qtype, qclass, bits & 1u, (bits & 2u) != 0, msg, now);
+    bool want = model_store(md, qname, qlen, qtype, qclass, bits, msg, now);
+    if (md->strict)
+        CHECK(got == want);
+    if (got && sr_msg_rcode(msg) != 2)
+        model_store(last, qname, qlen, qtype, qclass, bits, msg, now);
+    check_render(msg, f, qname, qlen, qtype, qclass, out, 65536 + 64);
+}
+
+/* One lookup of (qn, qtype) checked against the model (strict), or for
+ * a reply consistent with the last store (loose). */
+static void op_lookup(cache_t *c, model_t *md, model_t *last, fz_t *f, const uint8_t *qn,
+                      size_t qlen, uint16_t qtype, uint8_t bits, uint32_t now, uint8_t *out)
+{
+    static const uint16_t sizes[] = {512, 1232, 100, 65535};
+    cache_query_t q;
+    uint8_t o = u8(f);
+    size_t len = 0;
+    memset(&q, 0, sizeof(q));
+    q.id = u16(f);
+    q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) | ((bits & 2u) ? SR_FLAG_CD : 0) |
+                         ((o & 2u) ? SR_FLAG_AD : 0));
+    q.qname = qn;
+    q.qname_len = qlen;
+    q.qtype = qtype;
+    q.qclass = SR_CLASS_IN;
+    q.do_bit = (bits & 1u) != 0;
+    q.edns = q.do_bit || (o & 4u) != 0;
+    q.max_len = q.edns ? sizes[(o >> 3) & 3] : 512;
+    bool allow_stale = (o & 0x20) != 0;
+    cache_result_t got = cache_lookup(c, &q, now, allow_stale, out, 65536 + 64, &len);
+    CHECK((got == CACHE_MISS) == (len == 0));
+
+    uint8_t lname[SR_NAME_MAX_WIRE];
+    lower(qn, qlen, lname);
+    size_t i = model_find(md, lname, qlen, qtype, SR_CLASS_IN, bits);
+    cache_result_t want = CACHE_MISS;
+    ment_t *m = i != SIZE_MAX ? md->e[i] : NULL;
+    if (m != NULL && now < m->expire) {
+        want = CACHE_HIT;
+    } else if (m != NULL && model_dead(md, m, now)) {
+        model_drop(md, i);
+        m = NULL;
+    } else if (m != NULL && (allow_stale || now < m->fail_until)) {
+        want = CACHE_STALE;
+    }
+    if (!md->strict) {
+        if (got != CACHE_MISS) {
+            size_t j = model_find(last, lname, qlen, qtype, SR_CLASS_IN, bits);
+            check_loose(last, j != SIZE_MAX ? last->e[j] : NULL, &q, out, len);
+        }
+        /* Keep the model's clock-driven state roughly in step;
+         * what was evicted it cannot know. */
+        if (got == CACHE_MISS && m != NULL && want != CACHE_MISS)
+            model_drop(md, model_find(md, lname, qlen, qtype, SR_CLASS_IN, bits));
+        return;
+    }
+    if (want == CACHE_HIT) {
+        m->hits++;
+        if (md->cfg.prefetch && !m->prefetched && m->rcode != 2 && m->hits >= 2 &&
+            (uint64_t)(m->expire - now) * 10 <= m->ttl) {
+            m->prefetched = true;
+            want = CACHE_HIT_PREFETCH;
+        }
+    }
+    CHECK(got == want);
+    if (got != CACHE_MISS)
+        check_reply(md, m, &q, out, len, now, got == CACHE_STALE);
+}
+
+/* Flush one name or all, change the settings, or dump: checked against
+ * the model where it is exact. */
+static void op_admin(cache_t *c, model_t *md, model_t *last, fz_t *f, const uint8_t *qn,
+                     size_t qlen, uint32_t now)
+{
+    uint8_t v = u8(f) % 4;
+    if (v == 0) {
+        uint8_t lname[SR_NAME_MAX_WIRE];
+        size_t want = 0;
+        lower(qn, qlen, lname);
+        for (size_t i = 0; i < md->n;) {
+            if (md->e[i]->nlen == qlen && memcmp(md->e[i]->name, lname, qlen) == 0) {
+                model_drop(md, i);
+                want++;
+            } else {
+                i++;
+            }
+        }
+        size_t got = cache_flush(c, qn, qlen);
+        if (md->strict)
+            CHECK(got == want);
+    } else if (v == 1) {
+        size_t want = md->n;
+        while (md->n > 0)
+            model_drop(md, 0);
+        size_t got = cache_flush(c, NULL, 0);
+        if (md->strict)
+            CHECK(got == want);
+    } else if (v == 2) {
+        cache_cfg_t cfg = pick_cfg(f, md->strict);
+        cache_set_cfg(c, &cfg);
+        md->cfg = cfg;
+        last->cfg = cfg;
+    } else {
+        size_t lines = 0;
+        cache_dump(c, now, dump_count, &lines);
+        if (md->strict)
+            CHECK(lines == md->n);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_t f = {data, size, 0};
@@ -889,14 +991,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             if (md.n >= MODEL_MAX || last.n >= MODEL_MAX)
                 goto out;
-            bool got =
-                cache_store(c, qn, qlen, qtype, SR_CLASS_IN, bits & 1u, (bits & 2u) != 0, msg, now);
-            bool want = model_store(&md, qn, qlen, qtype, SR_CLASS_IN, bits, msg, now);
-            if (md.strict)
-                CHECK(got == want);
-            if (got && sr_msg_rcode(msg) != 2)
-                model_store(&last, qn, qlen, qtype, SR_CLASS_IN, bits, msg, now);
-            check_render(msg, &f, qn, qlen, qtype, SR_CLASS_IN, out, 65536 + 64);
+            op_store(c, &md, &last, &f, msg, qn, qlen, qtype, SR_CLASS_IN, bits, now, out);
             break;
         }
         case 3: { /* store fuzzer bytes under their own question */
@@ -914,13 +1009,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint8_t own[SR_NAME_MAX_WIRE];
             memcpy(own, rq, rl);
             uint16_t t = sr_msg_qtype(msg), cl = sr_msg_qclass(msg);
-            bool got = cache_store(c, own, rl, t, cl, bits & 1u, (bits & 2u) != 0, msg, now);
-            bool want = model_store(&md, own, rl, t, cl, bits, msg, now);
-            if (md.strict)
-                CHECK(got == want);
-            if (got && sr_msg_rcode(msg) != 2)
-                model_store(&last, own, rl, t, cl, bits, msg, now);
-            check_render(msg, &f, own, rl, t, cl, out, 65536 + 64);
+            op_store(c, &md, &last, &f, msg, own, rl, t, cl, bits, now, out);
             break;
         }
         case 4: { /* the upstreams failed */
@@ -933,108 +1022,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 CHECK(got == want);
             break;
         }
+        /* look up */
         case 5:
         case 6:
-        case 7: { /* look up */
-            static const uint16_t sizes[] = {512, 1232, 100, 65535};
-            cache_query_t q;
-            uint8_t o = u8(&f);
-            size_t len = 0;
-            memset(&q, 0, sizeof(q));
-            q.id = u16(&f);
-            q.flags = (uint16_t)(((o & 1u) ? SR_FLAG_RD : 0) | ((bits & 2u) ? SR_FLAG_CD : 0) |
-                                 ((o & 2u) ? SR_FLAG_AD : 0));
-            q.qname = qn;
-            q.qname_len = qlen;
-            q.qtype = qtype;
-            q.qclass = SR_CLASS_IN;
-            q.do_bit = (bits & 1u) != 0;
-            q.edns = q.do_bit || (o & 4u) != 0;
-            q.max_len = q.edns ? sizes[(o >> 3) & 3] : 512;
-            bool allow_stale = (o & 0x20) != 0;
-            cache_result_t got = cache_lookup(c, &q, now, allow_stale, out, 65536 + 64, &len);
-            CHECK((got == CACHE_MISS) == (len == 0));
-
-            uint8_t lname[SR_NAME_MAX_WIRE];
-            lower(qn, qlen, lname);
-            size_t i = model_find(&md, lname, qlen, qtype, SR_CLASS_IN, bits);
-            cache_result_t want = CACHE_MISS;
-            ment_t *m = i != SIZE_MAX ? md.e[i] : NULL;
-            if (m != NULL && now < m->expire) {
-                want = CACHE_HIT;
-            } else if (m != NULL && model_dead(&md, m, now)) {
-                model_drop(&md, i);
-                m = NULL;
-            } else if (m != NULL && (allow_stale || now < m->fail_until)) {
-                want = CACHE_STALE;
-            }
-            if (!md.strict) {
-                if (got != CACHE_MISS) {
-                    size_t j = model_find(&last, lname, qlen, qtype, SR_CLASS_IN, bits);
-                    check_loose(&last, j != SIZE_MAX ? last.e[j] : NULL, &q, out, len);
-                }
-                /* Keep the model's clock-driven state roughly in step;
-                 * what was evicted it cannot know. */
-                if (got == CACHE_MISS && m != NULL && want != CACHE_MISS)
-                    model_drop(&md, model_find(&md, lname, qlen, qtype, SR_CLASS_IN, bits));
-                break;
-            }
-            if (want == CACHE_HIT) {
-                m->hits++;
-                if (md.cfg.prefetch && !m->prefetched && m->rcode != 2 && m->hits >= 2 &&
-                    (uint64_t)(m->expire - now) * 10 <= m->ttl) {
-                    m->prefetched = true;
-                    want = CACHE_HIT_PREFETCH;
-                }
-            }
-            CHECK(got == want);
-            if (got != CACHE_MISS)
-                check_reply(&md, m, &q, out, len, now, got == CACHE_STALE);
-            break;
-        }
+        case 7: op_lookup(c, &md, &last, &f, qn, qlen, qtype, bits, now, out); break;
         case 8: { /* time passes */
             static const uint32_t steps[] = {0, 1, 4, 5, 29, 30, 31, 299, 300, 301, 3600, 90000};
             uint8_t s = u8(&f);
             now += s < 12 * 16 ? steps[s % 12] : s;
             break;
         }
-        default: { /* flush, settings, dump */
-            uint8_t v = u8(&f) % 4;
-            if (v == 0) {
-                uint8_t lname[SR_NAME_MAX_WIRE];
-                size_t want = 0;
-                lower(qn, qlen, lname);
-                for (size_t i = 0; i < md.n;) {
-                    if (md.e[i]->nlen == qlen && memcmp(md.e[i]->name, lname, qlen) == 0) {
-                        model_drop(&md, i);
-                        want++;
-                    } else {
-                        i++;
-                    }
-                }
-                size_t got = cache_flush(c, qn, qlen);
-                if (md.strict)
-                    CHECK(got == want);
-            } else if (v == 1) {
-                size_t want = md.n;
-                while (md.n > 0)
-                    model_drop(&md, 0);
-                size_t got = cache_flush(c, NULL, 0);
-                if (md.strict)
-                    CHECK(got == want);
-            } else if (v == 2) {
-                cache_cfg_t cfg = pick_cfg(&f, md.strict);
-                cache_set_cfg(c, &cfg);
-                md.cfg = cfg;
-                last.cfg = cfg;
-            } else {
-                size_t lines = 0;
-                cache_dump(c, now, dump_count, &lines);
-                if (md.strict)
-                    CHECK(lines == md.n);
-            }
-            break;
-        }
+        /* flush, settings, dump */
+        default: op_admin(c, &md, &last, &f, qn, qlen, now); break;
         }
         cache_stats_t st;
         cache_stats(c, &st);

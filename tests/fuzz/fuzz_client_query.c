@@ -46,6 +46,7 @@
 #include "forwarder.h"
 #include "fuzz.h"
 #include "lib-internal.h"
+#include "../pktbuild.h"
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
@@ -146,37 +147,6 @@ static size_t name_variant(size_t k, uint32_t mask, uint8_t *out)
 
 /* ---- building messages ---- */
 
-typedef struct bld {
-    uint8_t b[8192];
-    size_t len;
-    uint16_t count[3];
-    bool bad;
-} bld_t;
-
-static void b_put(bld_t *b, const void *p, size_t n)
-{
-    if (n > sizeof(b->b) - b->len) {
-        b->bad = true;
-        return;
-    }
-    memcpy(b->b + b->len, p, n);
-    b->len += n;
-}
-
-static void b_u16(bld_t *b, uint16_t v)
-{
-    uint8_t t[2];
-    sr_put16(t, v);
-    b_put(b, t, 2);
-}
-
-static void b_u32(bld_t *b, uint32_t v)
-{
-    uint8_t t[4];
-    sr_put32(t, v);
-    b_put(b, t, 4);
-}
-
 static uint32_t pick_ttl(fz_t *f)
 {
     static const uint32_t v[] = {0, 1, 5, 30, 300, 3600, 86400, 0x80000000u};
@@ -185,69 +155,69 @@ static uint32_t pick_ttl(fz_t *f)
 }
 
 /* One record owned by the question (a pointer to offset 12). */
-static void b_record(bld_t *b, fz_t *f, uint16_t type, int section)
+static void b_record(tpkt_t *b, fz_t *f, uint16_t type, int section)
 {
     uint8_t r[256];
-    b_u16(b, 0xC00C);
+    tpkt_u16(b, 0xC00C);
     switch (type) {
     case SR_TYPE_AAAA:
-        b_u16(b, type);
-        b_u16(b, SR_CLASS_IN);
-        b_u32(b, pick_ttl(f));
-        b_u16(b, 16);
+        tpkt_u16(b, type);
+        tpkt_u16(b, SR_CLASS_IN);
+        tpkt_u32(b, pick_ttl(f));
+        tpkt_u16(b, 16);
         for (int i = 0; i < 16; i++)
             r[i] = u8(f);
-        b_put(b, r, 16);
+        tpkt_put(b, r, 16);
         break;
     case SR_TYPE_TXT: { /* long strings make answers that must truncate */
         size_t n = u8(f);
-        b_u16(b, type);
-        b_u16(b, SR_CLASS_IN);
-        b_u32(b, pick_ttl(f));
-        b_u16(b, (uint16_t)(n + 1));
+        tpkt_u16(b, type);
+        tpkt_u16(b, SR_CLASS_IN);
+        tpkt_u32(b, pick_ttl(f));
+        tpkt_u16(b, (uint16_t)(n + 1));
         r[0] = (uint8_t)n;
         memset(r + 1, 't', n);
-        b_put(b, r, n + 1);
+        tpkt_put(b, r, n + 1);
         break;
     }
     case SR_TYPE_MX:
-        b_u16(b, type);
-        b_u16(b, SR_CLASS_IN);
-        b_u32(b, pick_ttl(f));
-        b_u16(b, 4);
-        b_u16(b, u16(f));
-        b_u16(b, 0xC00C);
+        tpkt_u16(b, type);
+        tpkt_u16(b, SR_CLASS_IN);
+        tpkt_u32(b, pick_ttl(f));
+        tpkt_u16(b, 4);
+        tpkt_u16(b, u16(f));
+        tpkt_u16(b, 0xC00C);
         break;
     case SR_TYPE_SOA:
-        b_u16(b, type);
-        b_u16(b, SR_CLASS_IN);
-        b_u32(b, pick_ttl(f));
-        b_u16(b, 2 + 1 + 20);
-        b_u16(b, 0xC00C);
-        b_put(b, "", 1);
+        tpkt_u16(b, type);
+        tpkt_u16(b, SR_CLASS_IN);
+        tpkt_u32(b, pick_ttl(f));
+        tpkt_u16(b, 2 + 1 + 20);
+        tpkt_u16(b, 0xC00C);
+        tpkt_put(b, "", 1);
         for (int i = 0; i < 4; i++)
-            b_u32(b, 3600);
-        b_u32(b, pick_ttl(f));
+            tpkt_u32(b, 3600);
+        tpkt_u32(b, pick_ttl(f));
         break;
     case SR_TYPE_CNAME: {
         size_t k = u8(f) % NNAMES;
         uint8_t t[SR_NAME_MAX_WIRE];
         size_t n = name_variant(k, 0, t);
-        b_u16(b, type);
-        b_u16(b, SR_CLASS_IN);
-        b_u32(b, pick_ttl(f));
-        b_u16(b, (uint16_t)n);
-        b_put(b, t, n);
+        tpkt_u16(b, type);
+        tpkt_u16(b, SR_CLASS_IN);
+        tpkt_u32(b, pick_ttl(f));
+        tpkt_u16(b, (uint16_t)n);
+        tpkt_put(b, t, n);
         break;
     }
     default:
-        b_u16(b, SR_TYPE_A);
-        b_u16(b, SR_CLASS_IN);
-        b_u32(b, pick_ttl(f));
-        b_u16(b, 4);
+        tpkt_u16(b, SR_TYPE_A);
+        tpkt_u16(b, SR_CLASS_IN);
+        tpkt_u32(b, pick_ttl(f));
+        tpkt_u16(b, 4);
         for (int i = 0; i < 4; i++)
             r[i] = u8(f);
-        b_put(b, r, 4);
+        tpkt_put(b, r, 4);
         break;
     }
     b->count[section]++;
@@ -257,21 +227,19 @@ static void b_record(bld_t *b, fz_t *f, uint16_t type, int section)
  * an answer, a CNAME, NXDOMAIN or NODATA with an SOA, SERVFAIL and other
  * failures, TC, a wrong question, QR=0, or raw records. */
 static void build_response(fz_t *f, uint16_t id, const uint8_t *qname, size_t qlen, uint16_t qtype,
-                           uint16_t qclass, bld_t *b)
+                           uint16_t qclass, tpkt_t *b)
 {
     uint8_t kind = u8(f), opts = u8(f);
     uint16_t flags = 0x8180; /* QR RD RA */
     unsigned rcode = 0;
 
-    memset(b, 0, sizeof(*b));
-    b->len = SR_HEADER_LEN;
     if (opts & 1)
         flags |= SR_FLAG_AA;
     if (opts & 2)
         flags |= SR_FLAG_AD;
-    b_put(b, qname, qlen);
-    b_u16(b, qtype);
-    b_u16(b, qclass);
+    tpkt_put(b, qname, qlen);
+    tpkt_u16(b, qtype);
+    tpkt_u16(b, qclass);
     switch (kind % 10) {
     case 0:
     case 1:
@@ -304,13 +272,13 @@ static void build_response(fz_t *f, uint16_t id, const uint8_t *qname, size_t ql
     case 8: { /* a question or header the forwarder must not believe */
         uint8_t v = (opts >> 3) & 3;
         if (v == 0)
-            sr_put16(b->b + b->len - 4, (uint16_t)(qtype + 1));
+            sr_put16(b->d.p + b->d.len - 4, (uint16_t)(qtype + 1));
         else if (v == 1)
             flags &= (uint16_t)~SR_FLAG_QR;
         else if (v == 2)
             flags |= 0x2800; /* opcode 5 */
         else
-            b->b[SR_HEADER_LEN + qlen - 2] ^= 0x01; /* a different name */
+            b->d.p[SR_HEADER_LEN + qlen - 2] ^= 0x01; /* a different name */
         b_record(b, f, qtype, 0);
         break;
     }
@@ -320,24 +288,24 @@ static void build_response(fz_t *f, uint16_t id, const uint8_t *qname, size_t ql
         b->count[0] = u8(f) % 4;
         b->count[1] = u8(f) % 4;
         b->count[2] = u8(f) % 4;
-        b_put(b, p, n);
+        tpkt_put(b, p, n);
         break;
     }
     }
     if (opts & 0x20) { /* an OPT record: size, extended RCODE bits, DO */
-        b_put(b, "", 1);
-        b_u16(b, 41);
-        b_u16(b, u16(f));
-        b_u32(b, (opts & 0x40) ? 0x01008000u : 0x8000u);
-        b_u16(b, 0);
+        tpkt_put(b, "", 1);
+        tpkt_u16(b, 41);
+        tpkt_u16(b, u16(f));
+        tpkt_u32(b, (opts & 0x40) ? 0x01008000u : 0x8000u);
+        tpkt_u16(b, 0);
         b->count[2]++;
     }
-    sr_put16(b->b, id);
-    sr_put16(b->b + 2, (uint16_t)(flags | rcode));
-    sr_put16(b->b + 4, 1);
-    sr_put16(b->b + 6, b->count[0]);
-    sr_put16(b->b + 8, b->count[1]);
-    sr_put16(b->b + 10, b->count[2]);
+    sr_put16(b->d.p, id);
+    sr_put16(b->d.p + 2, (uint16_t)(flags | rcode));
+    sr_put16(b->d.p + 4, 1);
+    sr_put16(b->d.p + 6, b->count[0]);
+    sr_put16(b->d.p + 8, b->count[1]);
+    sr_put16(b->d.p + 10, b->count[2]);
 }
 
 /* ---- the world outside the forwarder ---- */
@@ -608,31 +576,30 @@ static void client(fwd_ctx_t *fx, fz_t *f, uint8_t *out)
         const uint8_t *p = take(f, u16(f) % sizeof(pkt), &len);
         memcpy(pkt, p, len);
     } else {
-        bld_t *b = calloc(1, sizeof(*b));
+        tpkt_t pb, *b = &pb;
         uint8_t qn[SR_NAME_MAX_WIRE];
         uint8_t fl = u8(f), ed = u8(f);
         size_t k = u8(f) % NNAMES;
         size_t ql = name_variant(k, u32(f), qn);
         uint16_t qtype = (fl & 0x80) ? u16(f) : QTYPES[u8(f) % NQTYPES];
-        FUZZ_CHECK(b != NULL);
-        b->len = SR_HEADER_LEN;
-        b_put(b, qn, ql);
-        b_u16(b, qtype);
-        b_u16(b, (fl & 0x40) ? 3 : SR_CLASS_IN);
+        tpkt_init(b, 8192, true);
+        tpkt_put(b, qn, ql);
+        tpkt_u16(b, qtype);
+        tpkt_u16(b, (fl & 0x40) ? 3 : SR_CLASS_IN);
         uint16_t ar = 0;
         if (ed & 1) { /* OPT: size, version, DO */
             static const uint16_t sizes[] = {512, 1232, 4096, 65535, 100, 1400, 0, 2048};
-            b_put(b, "", 1);
-            b_u16(b, 41);
-            b_u16(b, sizes[(ed >> 1) & 7]);
-            b_u32(b, (uint32_t)(((ed & 0x10) ? 1u : 0u) << 16 | ((ed & 0x20) ? 0x8000u : 0u)));
-            b_u16(b, 0);
+            tpkt_put(b, "", 1);
+            tpkt_u16(b, 41);
+            tpkt_u16(b, sizes[(ed >> 1) & 7]);
+            tpkt_u32(b, (uint32_t)(((ed & 0x10) ? 1u : 0u) << 16 | ((ed & 0x20) ? 0x8000u : 0u)));
+            tpkt_u16(b, 0);
             ar++;
         }
         if (ed & 0x40) { /* extra records: junk a query may carry, or not */
             size_t n;
             const uint8_t *p = take(f, u8(f) % 64, &n);
-            b_put(b, p, n);
+            tpkt_put(b, p, n);
             ar = (uint16_t)(ar + 1 + (u8(f) & 7));
         }
         uint16_t flags = (uint16_t)(((fl & 1) ? SR_FLAG_RD : 0) | ((fl & 2) ? SR_FLAG_CD : 0) |
@@ -641,15 +608,15 @@ static void client(fwd_ctx_t *fx, fz_t *f, uint8_t *out)
             flags |= (uint16_t)((u8(f) & 0xF) << 11); /* an opcode */
         if ((fl & 0x38) == 0x30)
             flags |= SR_FLAG_QR;
-        sr_put16(b->b, u16(f));
-        sr_put16(b->b + 2, flags);
-        sr_put16(b->b + 4, (fl & 0x38) == 0x20 ? 2 : 1);
-        sr_put16(b->b + 6, 0);
-        sr_put16(b->b + 8, 0);
-        sr_put16(b->b + 10, ar);
-        len = b->len < sizeof(pkt) ? b->len : sizeof(pkt);
-        memcpy(pkt, b->b, len);
-        free(b);
+        sr_put16(b->d.p, u16(f));
+        sr_put16(b->d.p + 2, flags);
+        sr_put16(b->d.p + 4, (fl & 0x38) == 0x20 ? 2 : 1);
+        sr_put16(b->d.p + 6, 0);
+        sr_put16(b->d.p + 8, 0);
+        sr_put16(b->d.p + 10, ar);
+        len = b->d.len < sizeof(pkt) ? b->d.len : sizeof(pkt);
+        memcpy(pkt, b->d.p, len);
+        tpkt_free(b);
     }
 
     size_t i = g.nq++;
@@ -696,14 +663,14 @@ static void client(fwd_ctx_t *fx, fz_t *f, uint8_t *out)
 /* A response in the cache, as if an upstream had answered earlier. */
 static void prefill(fwd_ctx_t *fx, fz_t *f, sr_msg_t *m)
 {
-    bld_t *b = malloc(sizeof(*b));
+    tpkt_t pb, *b = &pb;
     uint8_t qn[SR_NAME_MAX_WIRE];
     uint8_t o = u8(f);
     size_t k = u8(f) % NNAMES;
     size_t ql = name_variant(k, u32(f), qn);
     uint16_t qtype = QTYPES[u8(f) % NQTYPES];
 
-    FUZZ_CHECK(b != NULL);
+    tpkt_init(b, 8192, true);
     if (o & 1) { /* raw bytes, stored under their own question */
         size_t n;
         const uint8_t *p = take(f, u16(f) % 2048, &n);
@@ -716,11 +683,11 @@ static void prefill(fwd_ctx_t *fx, fz_t *f, sr_msg_t *m)
         }
     } else {
         build_response(f, u16(f), qn, ql, qtype, SR_CLASS_IN, b);
-        if (!b->bad && sr_msg_parse(m, b->b, b->len, 0) == SR_OK)
+        if (!b->bad && sr_msg_parse(m, b->d.p, b->d.len, 0) == SR_OK)
             cache_store(fx->cache, qn, ql, qtype, SR_CLASS_IN, (o & 2) != 0, (o & 4) != 0, m,
                         g.now);
     }
-    free(b);
+    tpkt_free(b);
 }
 
 /* The outcome of one upstream transfer in flight. */
@@ -746,8 +713,8 @@ static void upstream_event(fz_t *f)
     case 0: x->cb(x->arg, SR_E_TIMEDOUT, NULL, 0, &info); break;
     case 1: x->cb(x->arg, SR_E_CONNREFUSED, NULL, 0, &info); break;
     case 2: { /* a response built for the question it asked */
-        bld_t *b = malloc(sizeof(*b));
-        FUZZ_CHECK(b != NULL);
+        tpkt_t pb, *b = &pb;
+        tpkt_init(b, 8192, true);
         /* The question as sent (names never compressed in our queries);
          * an OPT after it is not part of the question. */
         uint8_t qn[SR_NAME_MAX_WIRE];
@@ -755,14 +722,14 @@ static void upstream_event(fz_t *f)
         FUZZ_CHECK(sr_name_unpack(x->q, x->qlen, &o, qn, &wl) == SR_OK);
         build_response(f, sr_get16(x->q), qn, wl, sr_get16(x->q + o), sr_get16(x->q + o + 2), b);
         if (trace())
-            fprintf(stderr, "  response of %zu bytes: %s\n", b->len,
-                    sr_msg_parse(g.reply, b->b, b->len, 0) == SR_OK ? "parses"
-                                                                    : sr_msg_error(g.reply));
+            fprintf(stderr, "  response of %zu bytes: %s\n", b->d.len,
+                    sr_msg_parse(g.reply, b->d.p, b->d.len, 0) == SR_OK ? "parses"
+                                                                        : sr_msg_error(g.reply));
         if (b->bad)
             x->cb(x->arg, SR_E_TIMEDOUT, NULL, 0, &info);
         else
-            x->cb(x->arg, SR_OK, b->b, b->len, &info);
-        free(b);
+            x->cb(x->arg, SR_OK, b->d.p, b->d.len, &info);
+        tpkt_free(b);
         break;
     }
     default: { /* raw bytes */

@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "fuzz.h"
 #include "lib-internal.h"
+#include "../pktbuild.h"
 #include "log.h"
 #include "sandbox.h"
 #include "worker.h"
@@ -43,68 +44,44 @@ static struct event_base *g_base;
 
 /* ---- the cache's contents ---- */
 
-typedef struct bld {
-    uint8_t b[512];
-    size_t len;
-} bld_t;
-
-static void b_bytes(bld_t *b, const void *p, size_t n)
-{
-    FUZZ_CHECK(b->len + n <= sizeof(b->b));
-    memcpy(b->b + b->len, p, n);
-    b->len += n;
-}
-
-static void b_u16(bld_t *b, uint16_t v)
-{
-    uint8_t t[2];
-    sr_put16(t, v);
-    b_bytes(b, t, 2);
-}
-
-static void b_name(bld_t *b, const char *text)
-{
-    uint8_t w[SR_NAME_MAX_WIRE];
-    size_t n;
-    FUZZ_CHECK(sr_name_from_text(text, w, sizeof(w), &n) == SR_OK);
-    b_bytes(b, w, n);
-}
-
 /* A response to (qname, qtype) with rcode, then count records of type
  * rtype and the rdata given, owned by the question (a pointer to it). */
 static void store(cache_t *c, const char *qname, uint16_t qtype, unsigned rcode, uint16_t section,
                   uint16_t rtype, const void *rdata, size_t rdlen, unsigned count, uint32_t now)
 {
     static const uint8_t ttl[] = {0, 0, 0x0e, 0x10};
-    bld_t b = {.len = 0};
+    tpkt_t b;
     sr_msg_t *m = sr_msg_new();
     uint8_t qw[SR_NAME_MAX_WIRE];
     size_t ql;
 
     FUZZ_CHECK(m != NULL);
-    b_u16(&b, 0x4242);
-    b_u16(&b, (uint16_t)(0x8180 | rcode));
-    b_u16(&b, 1);
-    b_u16(&b, section == 0 ? (uint16_t)count : 0);
-    b_u16(&b, section == 1 ? (uint16_t)count : 0);
-    b_u16(&b, 0);
-    b_name(&b, qname);
-    b_u16(&b, qtype);
-    b_u16(&b, SR_CLASS_IN);
+    tpkt_init(&b, 512, false);
+    tpkt_u16(&b, 0x4242);
+    tpkt_u16(&b, (uint16_t)(0x8180 | rcode));
+    tpkt_u16(&b, 1);
+    tpkt_u16(&b, section == 0 ? (uint16_t)count : 0);
+    tpkt_u16(&b, section == 1 ? (uint16_t)count : 0);
+    tpkt_u16(&b, 0);
+    tpkt_name(&b, qname);
+    tpkt_u16(&b, qtype);
+    tpkt_u16(&b, SR_CLASS_IN);
     for (unsigned i = 0; i < count; i++) {
-        b_u16(&b, 0xC00C);
-        b_u16(&b, rtype);
-        b_u16(&b, SR_CLASS_IN);
-        b_bytes(&b, ttl, 4);
-        b_u16(&b, (uint16_t)rdlen);
-        b_bytes(&b, rdata, rdlen);
+        tpkt_u16(&b, 0xC00C);
+        tpkt_u16(&b, rtype);
+        tpkt_u16(&b, SR_CLASS_IN);
+        tpkt_put(&b, ttl, 4);
+        tpkt_u16(&b, (uint16_t)rdlen);
+        tpkt_put(&b, rdata, rdlen);
     }
-    if (sr_msg_parse(m, b.b, b.len, 0) != SR_OK)
+    FUZZ_CHECK(!b.bad);
+    if (sr_msg_parse(m, b.d.p, b.d.len, 0) != SR_OK)
         fprintf(stderr, "%s: %s\n", qname, sr_msg_error(m));
-    FUZZ_CHECK(sr_msg_parse(m, b.b, b.len, 0) == SR_OK);
+    FUZZ_CHECK(sr_msg_parse(m, b.d.p, b.d.len, 0) == SR_OK);
     FUZZ_CHECK(sr_name_from_text(qname, qw, sizeof(qw), &ql) == SR_OK);
     FUZZ_CHECK(cache_store(c, qw, ql, qtype, SR_CLASS_IN, false, false, m, now));
     sr_msg_free(m);
+    tpkt_free(&b);
 }
 
 static void prefill(cache_t *c)

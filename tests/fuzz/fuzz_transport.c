@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-internal.h"
 #include "upstream-internal.h"
 #include <stubres/wire.h>
 
@@ -34,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* As a reply. */
     codec_ok = sr_msg_parse(msg, data, size, SR_PARSE_NO_FIELDS) == SR_OK;
-    if (codec_ok && sr_upstream_check_msg(data, size, false) != SR_OK)
+    if (codec_ok && sr_msg_check(data, size, false, NULL) != SR_OK)
         abort();
-    (void)sr_upstream_check_msg(data, size, true);
+    (void)sr_msg_check(data, size, true, NULL);
 
     /* As a query to pad, in a buffer with exactly the room we give. */
     buf = malloc(size + 11 + 4 + 128);
@@ -44,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf, data, size);
         len = size;
         if (sr_query_pad(buf, &len, size + 11 + 4 + 128, 128) == SR_OK) {
-            if (len % 128 != 0 || sr_upstream_check_msg(buf, len, false) != SR_OK)
+            if (len % 128 != 0 || sr_msg_check(buf, len, false, NULL) != SR_OK)
                 abort();
             if (codec_ok && sr_msg_parse(msg, buf, len, SR_PARSE_NO_FIELDS) != SR_OK)
                 abort();

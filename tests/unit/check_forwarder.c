@@ -160,6 +160,28 @@ START_TEST(test_formerr)
 }
 END_TEST
 
+/* An additional record's owner is read with the codec's one name skip:
+ * a pointer back into the question is fine, one forward or into the
+ * header is malformed (RFC 1035 4.1.4), whatever the record's type. */
+START_TEST(test_additional_owner_pointer)
+{
+    static const uint8_t rr[] = {0, 250, 0, 255, 0, 0, 0, 0, 0, 0}; /* TSIG head, no RDATA */
+    static const uint8_t targets[] = {12, 200, 4};
+    uint8_t p[512];
+    fwd_qinfo_t qi;
+
+    for (size_t i = 0; i < sizeof(targets); i++) {
+        size_t n = make_query(p, 0x0100, 1, 0, 0, 1);
+        p[n++] = 0xC0;
+        p[n++] = targets[i];
+        memcpy(p + n, rr, sizeof(rr));
+        n += sizeof(rr);
+        ck_assert_int_eq(fwd_parse_query(p, n, &qi), (i == 0 ? FWD_OK : FWD_FORMERR));
+        ck_assert(qi.has_question);
+    }
+}
+END_TEST
+
 START_TEST(test_other_verdicts)
 {
     uint8_t p[512];
@@ -656,7 +678,8 @@ int main(void)
 {
     Suite *s = suite_create("forwarder");
     add_tcase(s, "parse", NULL, NULL,
-              TESTS(test_good_query, test_dropped, test_formerr, test_other_verdicts,
+              TESTS(test_good_query, test_dropped, test_formerr, test_additional_owner_pointer,
+                    test_other_verdicts,
                     test_error_replies, test_random_garbage));
     add_tcase(s, "sink", NULL, NULL,
               TESTS(test_sink_cache_hit, test_sink_miss_held_then_replied,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec-internal.h"
 #include "upstream-internal.h"
 #include "check-main.h"
 #include "xport-helpers.h"
@@ -32,11 +33,11 @@ static int padding_len(const uint8_t *q, size_t len)
     uint16_t ar = sr_get16(q + 10);
     sr_buf_init(&b, q, len);
     b.off = 12;
-    ck_assert_int_eq(sr_upstream_skip_name(&b), SR_OK);
+    ck_assert_int_eq(sr_name_skip(&b), SR_OK);
     b.off += 4;
     for (unsigned i = 0; i < ar; i++) {
         uint16_t type, rdlen;
-        ck_assert_int_eq(sr_upstream_skip_name(&b), SR_OK);
+        ck_assert_int_eq(sr_name_skip(&b), SR_OK);
         ck_assert_int_eq(sr_buf_u16(&b, &type), SR_OK);
         b.off += 6;
         ck_assert_int_eq(sr_buf_u16(&b, &rdlen), SR_OK);
@@ -65,7 +66,7 @@ START_TEST(test_adds_opt)
     ck_assert_uint_eq(len, 128);
     ck_assert_uint_eq(sr_get16(q + 10), 1);
     ck_assert_int_eq(padding_len(q, len), (int)(128 - before - 11 - 4));
-    ck_assert_int_eq(sr_upstream_check_msg(q, len, false), SR_OK);
+    ck_assert_int_eq(sr_msg_check(q, len, false, NULL), SR_OK);
     /* the padding octets are zero (RFC 7830 4) */
     for (size_t i = before + 15; i < len; i++)
         ck_assert_int_eq(q[i], 0);
@@ -82,7 +83,7 @@ START_TEST(test_extends_opt)
     ck_assert_uint_eq(sr_get16(q + 10), 1); /* still one OPT */
     /* the DO bit of the existing OPT survives */
     ck_assert_int_ge(padding_len(q, len), 0);
-    ck_assert_int_eq(sr_upstream_check_msg(q, len, false), SR_OK);
+    ck_assert_int_eq(sr_msg_check(q, len, false, NULL), SR_OK);
 }
 END_TEST
 
@@ -99,7 +100,7 @@ START_TEST(test_idempotent_and_replaces)
     /* To another block size */
     ck_assert_int_eq(sr_query_pad(q, &len2, sizeof(q), 468), SR_OK);
     ck_assert_uint_eq(len2, 468);
-    ck_assert_int_eq(sr_upstream_check_msg(q, len2, false), SR_OK);
+    ck_assert_int_eq(sr_msg_check(q, len2, false, NULL), SR_OK);
 }
 END_TEST
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../pktbuild.h"
 #include "testutil.h"
 
 static int hexval(int c)
@@ -264,24 +265,20 @@ void tu_free_vecs(tu_vec_t *v, size_t n)
 size_t tu_one_rr(uint8_t *out, size_t cap, uint16_t type, uint16_t rclass, const uint8_t *rdata,
                  size_t rdlen)
 {
-    /* Header: ID 0, QR|RD|RA, no question, one answer. */
-    static const uint8_t hdr[] = {0, 0, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0};
-    size_t n = 0;
-    ck_assert_uint_le(sizeof(hdr) + 11 + rdlen, cap);
-    memcpy(out, hdr, sizeof(hdr));
-    n = sizeof(hdr);
-    out[n++] = 0; /* root owner */
-    out[n++] = (uint8_t)(type >> 8);
-    out[n++] = (uint8_t)type;
-    out[n++] = (uint8_t)(rclass >> 8);
-    out[n++] = (uint8_t)rclass;
-    memset(out + n, 0, 4); /* TTL */
-    n += 4;
-    out[n++] = (uint8_t)(rdlen >> 8);
-    out[n++] = (uint8_t)rdlen;
-    if (rdlen > 0)
-        memcpy(out + n, rdata, rdlen);
-    return n + rdlen;
+    /* ID 0, QR|RD|RA, no question, one answer owned by the root. */
+    static const uint8_t root[] = {0};
+    tpkt_t b;
+    size_t n;
+
+    tpkt_init(&b, cap, true);
+    tpkt_rr(&b, 1, root, sizeof(root), type, rclass, 0, (uint16_t)rdlen);
+    tpkt_put(&b, rdata, rdlen);
+    tpkt_header(&b, 0, 0x8180);
+    ck_assert(!b.bad);
+    memcpy(out, b.d.p, b.d.len);
+    n = b.d.len;
+    tpkt_free(&b);
+    return n;
 }
 
 sr_msg_t *tu_msg_new(void)
