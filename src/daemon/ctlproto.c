@@ -96,6 +96,53 @@ static char *next_word(char **p)
     return start;
 }
 
+/* The rest of a `config` line: NAME or NAME=VALUE (blanks around the '='
+ * and at the ends do not count), or `reset [NAME]`. 1 to go on checking
+ * the arguments, 0 when req is complete, -1 with err. */
+static int config_argument(char *p, ctl_request_t *req, char *err, size_t errcap)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    char *end = p + strlen(p);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    if (*p == '\0')
+        return 1;
+    char *eq = strchr(p, '=');
+    if (eq != NULL) {
+        char *ne = eq, *vs = eq + 1;
+        while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
+            ne--;
+        while (*vs == ' ' || *vs == '\t')
+            vs++;
+        /* Rebuild as NAME=VALUE in place. */
+        size_t vl = strlen(vs);
+        *ne = '=';
+        memmove(ne + 1, vs, vl + 1);
+        req->argv[req->argc++] = p;
+        return 1;
+    }
+    req->argv[req->argc++] = p;
+    /* `config reset [NAME]`: no key is called reset, and a name has no
+     * blanks, so "reset" first cannot be anything else. */
+    if (strncmp(p, "reset", 5) != 0 || (p[5] != '\0' && p[5] != ' ' && p[5] != '\t'))
+        return 1;
+    char *q = p + 5;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    req->cmd = CTL_CONFIG_RESET;
+    req->name = "config reset";
+    req->argc = 0;
+    if (*q == '\0')
+        return 0;
+    if (strpbrk(q, " \t") != NULL) {
+        snprintf(err, errcap, "usage: config reset [NAME]");
+        return -1;
+    }
+    req->argv[req->argc++] = q;
+    return 0;
+}
+
 int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
 {
     const char *words[NCMDS];
@@ -168,47 +215,9 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
         def->sub != NULL ? (def->cmd == CTL_CACHE_FLUSH ? "cache flush" : "cache dump") : def->word;
 
     if (def->cmd == CTL_CONFIG) {
-        /* The rest of the line is NAME or NAME=VALUE; blanks around the
-         * '=' and at the ends do not count. */
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *end = p + strlen(p);
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-            *--end = '\0';
-        if (*p != '\0') {
-            char *eq = strchr(p, '=');
-            if (eq != NULL) {
-                char *ne = eq, *vs = eq + 1;
-                while (ne > p && (ne[-1] == ' ' || ne[-1] == '\t'))
-                    ne--;
-                while (*vs == ' ' || *vs == '\t')
-                    vs++;
-                /* Rebuild as NAME=VALUE in place. */
-                size_t vl = strlen(vs);
-                *ne = '=';
-                memmove(ne + 1, vs, vl + 1);
-            }
-            req->argv[req->argc++] = p;
-        }
-        /* `config reset [NAME]`: no key is called reset, and a name has
-         * no blanks, so "reset" first cannot be anything else. */
-        if (req->argc == 1 && strncmp(p, "reset", 5) == 0 &&
-            (p[5] == '\0' || p[5] == ' ' || p[5] == '\t') && strchr(p, '=') == NULL) {
-            char *q = p + 5;
-            while (*q == ' ' || *q == '\t')
-                q++;
-            req->cmd = CTL_CONFIG_RESET;
-            req->name = "config reset";
-            req->argc = 0;
-            if (*q != '\0') {
-                if (strpbrk(q, " \t") != NULL) {
-                    snprintf(err, errcap, "usage: config reset [NAME]");
-                    return -1;
-                }
-                req->argv[req->argc++] = q;
-            }
-            return 0;
-        }
+        int rc = config_argument(p, req, err, errcap);
+        if (rc <= 0)
+            return rc;
     } else {
         char *w;
         while ((w = next_word(&p)) != NULL) {
