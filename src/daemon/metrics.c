@@ -85,10 +85,10 @@ static void one(struct evbuffer *out, const char *name, const char *type, const 
     evbuffer_add_printf(out, "%s %llu\n", name, (unsigned long long)v);
 }
 
-void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
+/* The daemon's own counters and gauges. */
+static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
 {
     const stats_totals_t *t = &s->totals;
-    uint64_t now_us = pool_now_us();
 
     one(out, "stubresd_uptime_seconds", "gauge", "Seconds since start.", s->uptime_s);
     one(out, "stubresd_threads", "gauge", "Event loop threads.", s->threads);
@@ -132,9 +132,12 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
     one(out, "stubresd_tcp_connections", "gauge", "Open client TCP connections.", t->tcp_clients);
     one(out, "stubresd_tcp_accepted_total", "counter", "Client TCP connections accepted.",
         t->tcp_accepted);
+}
 
-    if (s->pool == NULL)
-        return;
+/* Per upstream: counters, health, the RTT histogram. */
+static void format_upstreams(struct evbuffer *out, const pool_t *pool)
+{
+    uint64_t now_us = pool_now_us();
     static const struct {
         const char *name, *help;
         size_t off;
@@ -150,8 +153,8 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
     };
     for (size_t k = 0; k < sizeof(ctrs) / sizeof(ctrs[0]); k++) {
         head(out, ctrs[k].name, "counter", ctrs[k].help);
-        for (size_t i = 0; i < s->pool->n; i++) {
-            pool_server_t *sv = s->pool->servers[i];
+        for (size_t i = 0; i < pool->n; i++) {
+            pool_server_t *sv = pool->servers[i];
             atomic_uint_fast64_t *c = (atomic_uint_fast64_t *)(void *)((char *)sv + ctrs[k].off);
             evbuffer_add_printf(out, "%s{server=\"", ctrs[k].name);
             label(out, sv->spec.name);
@@ -159,16 +162,16 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
         }
     }
     head(out, "stubresd_upstream_healthy", "gauge", "1 when the upstream is in use.");
-    for (size_t i = 0; i < s->pool->n; i++) {
+    for (size_t i = 0; i < pool->n; i++) {
         pool_health_t h;
-        pool_server_health(s->pool->servers[i], now_us, &h);
+        pool_server_health(pool->servers[i], now_us, &h);
         evbuffer_add_printf(out, "stubresd_upstream_healthy{server=\"");
-        label(out, s->pool->servers[i]->spec.name);
+        label(out, pool->servers[i]->spec.name);
         evbuffer_add_printf(out, "\"} %d\n", h.healthy ? 1 : 0);
     }
     head(out, "stubresd_upstream_rtt_seconds", "histogram", "Upstream round-trip times.");
-    for (size_t i = 0; i < s->pool->n; i++) {
-        pool_server_t *sv = s->pool->servers[i];
+    for (size_t i = 0; i < pool->n; i++) {
+        pool_server_t *sv = pool->servers[i];
         uint64_t cum = 0;
         for (int b = 0; b <= POOL_RTT_BUCKETS; b++) {
             cum += atomic_load(&sv->rtt_hist[b]);
@@ -187,6 +190,13 @@ void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
         label(out, sv->spec.name);
         evbuffer_add_printf(out, "\"} %llu\n", (unsigned long long)cum);
     }
+}
+
+void metrics_format(struct evbuffer *out, const metrics_snapshot_t *s)
+{
+    format_totals(out, s);
+    if (s->pool != NULL)
+        format_upstreams(out, s->pool);
 }
 
 /* ------------------------------------------------------------- serving */
