@@ -743,6 +743,48 @@ static bool query_do_bit(doh_up_t *d, const uint8_t *q, size_t qlen)
 
 /* A transfer finished (completion loop, outside curl): check HTTP status,
  * media type and body, turn the body into a DNS message and offer it. */
+/* The response body as a wire message for dx's query into *msg (the
+ * caller frees it): converted from the JSON API, or taken as it is after
+ * its Content-Type and size were checked. SR_OK, or an error with detail. */
+static sr_status_t take_body(doh_up_t *d, doh_xfer_t *dx, const char *ctype, uint8_t **msg,
+                             size_t *mlen, char *detail, size_t cap)
+{
+    sr_xfer_t *x = dx->x;
+    sr_status_t status = SR_OK;
+
+    if (d->method == SR_DOH_JSON) {
+        sr_doh_question_t q = {x->wire_id, x->qname, x->qname_len, x->qtype, x->qclass};
+
+        if (!sr_doh_media_type_is(ctype, "application/dns-json") &&
+            !sr_doh_media_type_is(ctype, "application/json")) {
+            snprintf(detail, cap, "Content-Type %.60s is not JSON",
+                     ctype != NULL ? ctype : "(none)");
+            status = SR_E_FORMERR;
+        } else {
+            status = sr_doh_json_to_wire((const char *)dx->body, dx->blen, &q, msg, mlen, detail,
+                                         cap);
+        }
+    } else if (!sr_doh_media_type_is(ctype, "application/dns-message")) {
+        snprintf(detail, cap, "Content-Type %.60s is not application/dns-message",
+                 ctype != NULL ? ctype : "(none)");
+        status = SR_E_FORMERR;
+    } else if (dx->blen < SR_HEADER_LEN) {
+        snprintf(detail, cap, "body of %zu bytes is no DNS message", dx->blen);
+        status = SR_E_MSG_TOO_SHORT;
+    } else {
+        /* Take the body: the generic code may detach (and free dx)
+         * before it is done with the bytes. We sent ID 0 (RFC 8484 4.1);
+         * the generic matching wants the wire ID it assigned. */
+        *msg = dx->body;
+        *mlen = dx->blen;
+        dx->body = NULL;
+        dx->blen = dx->bcap = 0;
+        if (sr_get16(*msg) == dx->sent_id)
+            sr_put16(*msg, x->wire_id);
+    }
+    return status;
+}
+
 static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
 {
     sr_xfer_t *x = dx->x;
@@ -788,50 +830,9 @@ static void xfer_done(doh_up_t *d, doh_xfer_t *dx, CURLcode rc)
         status = SR_E_NO_RECOVERY;
         goto done;
     }
-    if (d->method == SR_DOH_JSON) {
-        sr_doh_question_t q;
-
-        if (!sr_doh_media_type_is(ctype, "application/dns-json") &&
-            !sr_doh_media_type_is(ctype, "application/json")) {
-            snprintf(detail, sizeof(detail), "Content-Type %.60s is not JSON",
-                     ctype != NULL ? ctype : "(none)");
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        q.id = x->wire_id;
-        q.qname = x->qname;
-        q.qname_len = x->qname_len;
-        q.qtype = x->qtype;
-        q.qclass = x->qclass;
-        status = sr_doh_json_to_wire((const char *)dx->body, dx->blen, &q, &msg, &mlen, detail,
-                                     sizeof(detail));
-        if (status != SR_OK)
-            goto done;
-    } else {
-        if (!sr_doh_media_type_is(ctype, "application/dns-message")) {
-            snprintf(detail, sizeof(detail), "Content-Type %.60s is not application/dns-message",
-                     ctype != NULL ? ctype : "(none)");
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        if (dx->blen < SR_HEADER_LEN) {
-            snprintf(detail, sizeof(detail),
-                     "body of %zu bytes is no DNS "
-                     "message",
-                     dx->blen);
-            status = SR_E_MSG_TOO_SHORT;
-            goto done;
-        }
-        /* Take the body: the generic code may detach (and free dx)
-         * before it is done with the bytes. We sent ID 0 (RFC 8484 4.1);
-         * the generic matching wants the wire ID it assigned. */
-        msg = dx->body;
-        mlen = dx->blen;
-        dx->body = NULL;
-        dx->blen = dx->bcap = 0;
-        if (sr_get16(msg) == dx->sent_id)
-            sr_put16(msg, x->wire_id);
-    }
+    status = take_body(d, dx, ctype, &msg, &mlen, detail, sizeof(detail));
+    if (status != SR_OK)
+        goto done;
     /* Over HTTP nothing else will arrive for this query: a reply that does
      * not match it ends it. */
     if (!sr_xfer_offer(x, msg, mlen)) {
