@@ -395,130 +395,121 @@ static sr_status_t encode_wks(sr_wbuf_t *w, lexer_t *lx)
     return sr_wbuf_bytes(w, map, maplen);
 }
 
-static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
+/* The types whose presentation form is a fixed list of fields, one
+ * character per field: 'a' IPv4 address, '6' IPv6 address, 'N' domain
+ * name, '2' and '4' unsigned integers of that many bytes, 'S' a
+ * character-string (RFC 1035 5.1). */
+static const struct {
+    uint16_t type;
+    const char *fields;
+} text_fields[] = {
+    {SR_TYPE_A, "a"},         {SR_TYPE_AAAA, "6"},       {SR_TYPE_NS, "N"},     {SR_TYPE_MD, "N"},
+    {SR_TYPE_MF, "N"},        {SR_TYPE_CNAME, "N"},      {SR_TYPE_MB, "N"},     {SR_TYPE_MG, "N"},
+    {SR_TYPE_MR, "N"},        {SR_TYPE_PTR, "N"},        {SR_TYPE_MINFO, "NN"}, {SR_TYPE_RP, "NN"},
+    {SR_TYPE_SOA, "NN44444"}, {SR_TYPE_MX, "2N"},        {SR_TYPE_AFSDB, "2N"}, {SR_TYPE_RT, "2N"},
+    {SR_TYPE_SRV, "222N"},    {SR_TYPE_NAPTR, "22SSSN"}, {SR_TYPE_HINFO, "SS"}, {SR_TYPE_X25, "S"},
+};
+
+static const char *fields_of(uint16_t type)
+{
+    for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++)
+        if (text_fields[i].type == type)
+            return text_fields[i].fields;
+    return NULL;
+}
+
+/* One token per field of fields into w. */
+static sr_status_t encode_fields(const char *fields, sr_wbuf_t *w, lexer_t *lx)
 {
     sr_status_t status = SR_OK;
     tok_t t;
-    uint32_t v;
-    size_t n;
 
-    switch (type) {
-    case SR_TYPE_A:
-        if ((status = need_token(lx, &t)) == SR_OK)
-            status = put_addr(w, &t, AF_INET);
-        break;
-    case SR_TYPE_AAAA:
-        if ((status = need_token(lx, &t)) == SR_OK)
-            status = put_addr(w, &t, AF_INET6);
-        break;
-    case SR_TYPE_NS:
-    case SR_TYPE_MD:
-    case SR_TYPE_MF:
-    case SR_TYPE_CNAME:
-    case SR_TYPE_MB:
-    case SR_TYPE_MG:
-    case SR_TYPE_MR:
-    case SR_TYPE_PTR:
-        if ((status = need_token(lx, &t)) == SR_OK)
-            status = put_name(w, &t);
-        break;
-    case SR_TYPE_MINFO:
-    case SR_TYPE_RP:
-        for (int i = 0; i < 2 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_name(w, &t);
-        }
-        break;
-    case SR_TYPE_SOA:
-        for (int i = 0; i < 2 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_name(w, &t);
-        }
-        for (int i = 0; i < 5 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_uint(w, &t, 4);
-        }
-        break;
-    case SR_TYPE_MX:
-    case SR_TYPE_AFSDB:
-    case SR_TYPE_RT:
-        if ((status = need_token(lx, &t)) == SR_OK && (status = put_uint(w, &t, 2)) == SR_OK &&
-            (status = need_token(lx, &t)) == SR_OK)
-            status = put_name(w, &t);
-        break;
-    case SR_TYPE_SRV:
-        for (int i = 0; i < 3 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_uint(w, &t, 2);
-        }
-        if (status == SR_OK && (status = need_token(lx, &t)) == SR_OK)
-            status = put_name(w, &t);
-        break;
-    case SR_TYPE_NAPTR:
-        for (int i = 0; i < 2 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_uint(w, &t, 2);
-        }
-        for (int i = 0; i < 3 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_string(w, &t);
-        }
-        if (status == SR_OK && (status = need_token(lx, &t)) == SR_OK)
-            status = put_name(w, &t);
-        break;
-    case SR_TYPE_HINFO:
-        for (int i = 0; i < 2 && status == SR_OK; i++) {
-            if ((status = need_token(lx, &t)) == SR_OK)
-                status = put_string(w, &t);
-        }
-        break;
-    case SR_TYPE_X25:
-        if ((status = need_token(lx, &t)) == SR_OK)
-            status = put_string(w, &t);
-        break;
-    case SR_TYPE_ISDN: {
-        /* RFC 1183 3.2: the address, then an optional sub-address. */
-        if ((status = need_token(lx, &t)) != SR_OK || (status = put_string(w, &t)) != SR_OK)
+    for (const char *f = fields; *f != '\0' && status == SR_OK; f++) {
+        if ((status = need_token(lx, &t)) != SR_OK)
             break;
+        switch (*f) {
+        case 'a': status = put_addr(w, &t, AF_INET); break;
+        case '6': status = put_addr(w, &t, AF_INET6); break;
+        case 'N': status = put_name(w, &t); break;
+        case '2': status = put_uint(w, &t, 2); break;
+        case '4': status = put_uint(w, &t, 4); break;
+        default: status = put_string(w, &t); break;
+        }
+    }
+    return status;
+}
+
+/* ISDN (RFC 1183 3.2): the address, then an optional sub-address. */
+static sr_status_t encode_isdn(sr_wbuf_t *w, lexer_t *lx)
+{
+    tok_t t;
+    sr_status_t status = need_token(lx, &t);
+
+    if (status == SR_OK)
+        status = put_string(w, &t);
+    if (status == SR_OK) {
         status = next_token(lx, &t);
         if (status == SR_E_NO_DATA)
             status = SR_OK;
         else if (status == SR_OK)
             status = put_string(w, &t);
-        break;
     }
-    case SR_TYPE_TXT:
-        /* One or more strings (RFC 1035 3.3.14). */
-        if ((status = need_token(lx, &t)) != SR_OK)
-            break;
-        do {
-            status = put_string(w, &t);
-        } while (status == SR_OK && (status = next_token(lx, &t)) == SR_OK);
-        if (status == SR_E_NO_DATA)
-            status = SR_OK;
-        break;
-    case SR_TYPE_WKS: status = encode_wks(w, lx); break;
-    case SR_TYPE_NULL:
-        /* RFC 1035 gives NULL no presentation form: hex, like RFC 3597. */
-        status = put_hex_rest(w, lx, &n);
-        break;
-    case SR_TYPE_CERT:
-        if ((status = need_token(lx, &t)) != SR_OK ||
-            (status = tok_mnemonic(&t, cert_types, 65535, &v)) != SR_OK ||
-            (status = sr_wbuf_u16(w, (uint16_t)v)) != SR_OK ||
-            (status = need_token(lx, &t)) != SR_OK || (status = put_uint(w, &t, 2)) != SR_OK ||
-            (status = need_token(lx, &t)) != SR_OK ||
-            (status = tok_mnemonic(&t, algorithms, 255, &v)) != SR_OK ||
-            (status = sr_wbuf_u8(w, (uint8_t)v)) != SR_OK)
-            break;
-        status = put_base64_rest(w, lx);
-        break;
-    default:
-        /* Types without a presentation parser take only the generic form,
-         * handled by the caller. */
-        status = SR_E_FORMERR;
-        break;
+    return status;
+}
+
+/* TXT: one or more strings (RFC 1035 3.3.14). */
+static sr_status_t encode_txt(sr_wbuf_t *w, lexer_t *lx)
+{
+    tok_t t;
+    sr_status_t status = need_token(lx, &t);
+
+    while (status == SR_OK) {
+        status = put_string(w, &t);
+        if (status == SR_OK)
+            status = next_token(lx, &t);
     }
+    return status == SR_E_NO_DATA ? SR_OK : status;
+}
+
+/* CERT (RFC 4398 2.2): type, key tag, algorithm, base64. */
+static sr_status_t encode_cert(sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status;
+    tok_t t;
+    uint32_t v;
+
+    if ((status = need_token(lx, &t)) != SR_OK ||
+        (status = tok_mnemonic(&t, cert_types, 65535, &v)) != SR_OK ||
+        (status = sr_wbuf_u16(w, (uint16_t)v)) != SR_OK || (status = need_token(lx, &t)) != SR_OK ||
+        (status = put_uint(w, &t, 2)) != SR_OK || (status = need_token(lx, &t)) != SR_OK ||
+        (status = tok_mnemonic(&t, algorithms, 255, &v)) != SR_OK ||
+        (status = sr_wbuf_u8(w, (uint8_t)v)) != SR_OK)
+        return status;
+    return put_base64_rest(w, lx);
+}
+
+static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status;
+    const char *fields = fields_of(type);
+    tok_t t;
+    size_t n;
+
+    if (fields != NULL)
+        status = encode_fields(fields, w, lx);
+    else if (type == SR_TYPE_ISDN)
+        status = encode_isdn(w, lx);
+    else if (type == SR_TYPE_TXT)
+        status = encode_txt(w, lx);
+    else if (type == SR_TYPE_WKS)
+        status = encode_wks(w, lx);
+    else if (type == SR_TYPE_NULL)
+        status = put_hex_rest(w, lx, &n); /* RFC 1035 gives NULL no
+                                             presentation form: hex, as RFC 3597 */
+    else if (type == SR_TYPE_CERT)
+        status = encode_cert(w, lx);
+    else
+        status = SR_E_FORMERR; /* only the generic form, handled by the caller */
     if (status != SR_OK)
         return status;
     /* Nothing may follow the last field. */
