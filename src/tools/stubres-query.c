@@ -417,153 +417,129 @@ static int show_version(sr_dns_t *dns)
     return EXIT_SUCCESS;
 }
 
-int main(int argc, char **argv)
+/* What the options set beside the class's own properties. */
+struct cli {
+    struct run run;
+    bool json, port_given;
+};
+
+/* Returned by option() when the next option may follow. */
+#define GO_ON (-1)
+
+/* One option c (argument optarg) into dns or cli: GO_ON, or the exit
+ * status to end with (the error already printed). */
+static int option(sr_dns_t *dns, struct cli *cli, int c)
 {
     static const char *const protocols[] = {"udp", "tcp", "tls", "https"};
     static const char *const methods[] = {"post", "get", "json"};
-    struct run run = {0};
-    bool json = false, port_given = false;
-    int status = SR_OK, rc = EXIT_FAILURE, c, v;
+    int status = SR_OK, v;
     char num[16];
-    sr_dns_t *dns = sr_dns_new();
 
-    if (dns == NULL)
-        return fail(NULL, SR_E_NOMEM);
-    while ((c = getopt_long(argc, argv, "s:p:P:t:c:", long_opts, NULL)) != -1) {
-        status = SR_OK;
-        switch (c) {
-        case 's':
-            status = sr_dns_set_dns_server(dns, optarg);
-            break;
-        case 'p':
-            if (!parse_int(optarg, &v)) {
-                rc = fail_arg("dns_port: '%s' is not a number", optarg);
-                goto done;
-            }
-            status = sr_dns_set_dns_port(dns, v);
-            port_given = true;
-            break;
-        case 'P':
-            if ((v = parse_choice(optarg, protocols, 4)) < 0) {
-                rc = fail_arg("protocol: '%s' is not udp, tcp, tls, https or "
-                              "0..3",
-                              optarg);
-                goto done;
-            }
-            status = sr_dns_set_protocol(dns, v);
-            break;
-        case 't':
-            if ((v = sr_type_from_name(optarg)) < 0) {
-                fprintf(stderr, PROG ": [%d] %s '%s'\n", SR_E_UNKNOWN_TYPE,
-                        sr_strerror(SR_E_UNKNOWN_TYPE), optarg);
-                goto done;
-            }
-            status = sr_dns_set_query_type(dns, v);
-            break;
-        case 'c': {
-            const char *eq = strchr(optarg, '=');
-            if (eq == NULL) {
-                rc = fail_arg("--config '%s': expected NAME=VALUE", optarg);
-                goto done;
-            }
-            status = sr_dns_config(dns, optarg, NULL);
-            break;
+    switch (c) {
+    case 's': status = sr_dns_set_dns_server(dns, optarg); break;
+    case 'p':
+        if (!parse_int(optarg, &v))
+            return fail_arg("dns_port: '%s' is not a number", optarg);
+        status = sr_dns_set_dns_port(dns, v);
+        cli->port_given = true;
+        break;
+    case 'P':
+        if ((v = parse_choice(optarg, protocols, 4)) < 0)
+            return fail_arg("protocol: '%s' is not udp, tcp, tls, https or 0..3", optarg);
+        status = sr_dns_set_protocol(dns, v);
+        break;
+    case 't':
+        if ((v = sr_type_from_name(optarg)) < 0) {
+            fprintf(stderr, PROG ": [%d] %s '%s'\n", SR_E_UNKNOWN_TYPE,
+                    sr_strerror(SR_E_UNKNOWN_TYPE), optarg);
+            return EXIT_FAILURE;
         }
-        case OPT_DOH_METHOD:
-            if ((v = parse_choice(optarg, methods, 3)) < 0) {
-                rc = fail_arg("DoHMethod: '%s' is not post, get, json or 0..2",
-                              optarg);
-                goto done;
-            }
-            snprintf(num, sizeof(num), "%d", v);
-            if ((rc = set_config(dns, "DoHMethod", num)) != EXIT_SUCCESS)
-                goto done;
-            break;
-        case OPT_NORECURSE:
-            status = sr_dns_set_recursive(dns, false);
-            break;
-        case OPT_TIMEOUT:
-            if (!parse_int(optarg, &v)) {
-                rc = fail_arg("timeout: '%s' is not a number", optarg);
-                goto done;
-            }
-            status = sr_dns_set_timeout(dns, v);
-            break;
-        case OPT_ID:
-            if (!parse_int(optarg, &v)) {
-                rc = fail_arg("request_id: '%s' is not a number", optarg);
-                goto done;
-            }
-            status = sr_dns_set_request_id(dns, v);
-            break;
-        case OPT_LOCAL_HOST:
-            status = sr_dns_set_local_host(dns, optarg);
-            break;
-        case OPT_CA_FILE:
-            if ((rc = set_config(dns, "CAFile", optarg)) != EXIT_SUCCESS)
-                goto done;
-            break;
-        case OPT_TLS_NAME:
-            if ((rc = set_config(dns, "TLSName", optarg)) != EXIT_SUCCESS)
-                goto done;
-            break;
-        case OPT_INSECURE:
-            run.insecure = true;
-            break;
-        case OPT_JSON:
-            json = true;
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            rc = EXIT_SUCCESS;
-            goto done;
-        case OPT_VERSION:
-            rc = show_version(dns);
-            goto done;
-        default:
-            usage(stderr);
-            goto done;
-        }
-        if (status != SR_OK) {
-            rc = fail(dns, status);
-            goto done;
-        }
+        status = sr_dns_set_query_type(dns, v);
+        break;
+    case 'c':
+        if (strchr(optarg, '=') == NULL)
+            return fail_arg("--config '%s': expected NAME=VALUE", optarg);
+        status = sr_dns_config(dns, optarg, NULL);
+        break;
+    case OPT_DOH_METHOD:
+        if ((v = parse_choice(optarg, methods, 3)) < 0)
+            return fail_arg("DoHMethod: '%s' is not post, get, json or 0..2", optarg);
+        snprintf(num, sizeof(num), "%d", v);
+        return set_config(dns, "DoHMethod", num) == EXIT_SUCCESS ? GO_ON : EXIT_FAILURE;
+    case OPT_NORECURSE: status = sr_dns_set_recursive(dns, false); break;
+    case OPT_TIMEOUT:
+        if (!parse_int(optarg, &v))
+            return fail_arg("timeout: '%s' is not a number", optarg);
+        status = sr_dns_set_timeout(dns, v);
+        break;
+    case OPT_ID:
+        if (!parse_int(optarg, &v))
+            return fail_arg("request_id: '%s' is not a number", optarg);
+        status = sr_dns_set_request_id(dns, v);
+        break;
+    case OPT_LOCAL_HOST: status = sr_dns_set_local_host(dns, optarg); break;
+    case OPT_CA_FILE:
+        return set_config(dns, "CAFile", optarg) == EXIT_SUCCESS ? GO_ON : EXIT_FAILURE;
+    case OPT_TLS_NAME:
+        return set_config(dns, "TLSName", optarg) == EXIT_SUCCESS ? GO_ON : EXIT_FAILURE;
+    case OPT_INSECURE: cli->run.insecure = true; break;
+    case OPT_JSON: cli->json = true; break;
+    case OPT_HELP: usage(stdout); return EXIT_SUCCESS;
+    case OPT_VERSION: return show_version(dns);
+    default: usage(stderr); return EXIT_FAILURE;
     }
-    if (optind != argc - 1) {
-        fputs(PROG ": [10022] exactly one NAME expected\n", stderr);
-        usage(stderr);
-        goto done;
-    }
-    if (!port_given) {
+    return status == SR_OK ? GO_ON : fail(dns, status);
+}
+
+/* Ask for name and print the answer: the exit status. */
+static int query_and_print(sr_dns_t *dns, struct cli *cli, const char *name)
+{
+    sr_dns_events_t ev = {0};
+    int status, rc;
+
+    if (!cli->port_given) {
         int proto = sr_dns_get_protocol(dns);
         sr_dns_set_dns_port(dns, proto == SR_PROTO_TLS     ? 853
                                  : proto == SR_PROTO_HTTPS ? 443
                                                            : 53);
     }
-
-    sr_dns_events_t ev = {0};
     ev.on_response = on_response;
     ev.on_ssl_server_authentication = on_ssl_auth;
-    ev.arg = &run;
+    ev.arg = &cli->run;
     sr_dns_set_events(dns, &ev);
 
-    const char *name = argv[optind];
     status = sr_dns_query(dns, name);
     /* timeout 0: the class returns at once; run its loop until the answer */
     while (status == SR_OK && !sr_dns_get_idle(dns))
         status = sr_dns_do_events(dns);
     if (status == SR_OK && sr_dns_get_message(dns) == NULL)
         status = sr_dns_get_status_code(dns);
-    if (status != SR_OK) {
-        rc = fail(dns, status);
-        goto done;
-    }
-    status = json ? print_json(dns, &run, name) : print_text(dns, &run, name);
+    if (status != SR_OK)
+        return fail(dns, status);
+    status = cli->json ? print_json(dns, &cli->run, name) : print_text(dns, &cli->run, name);
     rc = status == SR_OK ? EXIT_SUCCESS : fail(dns, status);
     if (fflush(stdout) != 0)
         rc = EXIT_FAILURE;
+    return rc;
+}
 
-done:
+int main(int argc, char **argv)
+{
+    struct cli cli = {0};
+    int rc = GO_ON, c;
+    sr_dns_t *dns = sr_dns_new();
+
+    if (dns == NULL)
+        return fail(NULL, SR_E_NOMEM);
+    while (rc == GO_ON && (c = getopt_long(argc, argv, "s:p:P:t:c:", long_opts, NULL)) != -1)
+        rc = option(dns, &cli, c);
+    if (rc == GO_ON && optind != argc - 1) {
+        fputs(PROG ": [10022] exactly one NAME expected\n", stderr);
+        usage(stderr);
+        rc = EXIT_FAILURE;
+    }
+    if (rc == GO_ON)
+        rc = query_and_print(dns, &cli, argv[optind]);
     sr_dns_free(dns);
     return rc;
 }
