@@ -1027,6 +1027,24 @@ static void server_for_log(const sr_dns_t *dns, char *out, size_t cap)
         snprintf(out, cap, "%s", name);
 }
 
+/* A synchronous query: run the loop until the query is complete. */
+static sr_status_t wait_sync(sr_dns_t *dns, struct event_base *base)
+{
+    dns->in_loop = true;
+    while (dns->busy) {
+        if (event_base_loop(base, EVLOOP_ONCE) != 0 && dns->busy) {
+            /* -1 (loop failure) or 1 (no events left): nothing will ever
+             * complete the query, so end it here */
+            sr_xfer_cancel(dns->xfer);
+            sr_dns_fail(dns, SR_E_INVAL, "%s the event loop stopped",
+                        sr_strerror(SR_E_INVAL));
+            finish(dns, SR_E_INVAL);
+        }
+    }
+    dns->in_loop = false;
+    return dns->result;
+}
+
 SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain)
 {
     sr_status_t status = SR_OK;
@@ -1112,22 +1130,7 @@ SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain)
         sr_dns_interrupt(dns);
         return SR_E_INTR;
     }
-    if (!sync)
-        return SR_OK;
-
-    dns->in_loop = true;
-    while (dns->busy) {
-        if (event_base_loop(base, EVLOOP_ONCE) != 0 && dns->busy) {
-            /* -1 (loop failure) or 1 (no events left): nothing will ever
-             * complete the query, so end it here */
-            sr_xfer_cancel(dns->xfer);
-            sr_dns_fail(dns, SR_E_INVAL, "%s the event loop stopped",
-                        sr_strerror(SR_E_INVAL));
-            finish(dns, SR_E_INVAL);
-        }
-    }
-    dns->in_loop = false;
-    return dns->result;
+    return sync ? wait_sync(dns, base) : SR_OK;
 }
 
 SR_API sr_status_t sr_dns_reset(sr_dns_t *dns)
