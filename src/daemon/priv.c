@@ -19,7 +19,6 @@
 
 #include <openssl/rand.h>
 
-#include "log.h"
 #include "priv.h"
 
 int priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errcap)
@@ -172,9 +171,12 @@ fail:
 }
 
 /* Leave the fresh directory of priv_bind_unix: the node's name (if still
- * there), the directory, and the way back to the old working directory. */
-static void bind_cleanup(int tmpfd, int dirfd, const char *tmpname, int cwd)
+ * there), the directory, and the way back to the old working directory.
+ * -1 when that way back failed. */
+static int bind_cleanup(int tmpfd, int dirfd, const char *tmpname, int cwd)
 {
+    int rc = 0;
+
     if (tmpfd >= 0) {
         unlinkat(tmpfd, "s", 0);
         close(tmpfd);
@@ -182,10 +184,10 @@ static void bind_cleanup(int tmpfd, int dirfd, const char *tmpname, int cwd)
     if (dirfd >= 0 && tmpname != NULL)
         unlinkat(dirfd, tmpname, AT_REMOVEDIR);
     if (cwd >= 0) {
-        if (fchdir(cwd) != 0)
-            log_warn("cannot return to the working directory");
+        rc = fchdir(cwd);
         close(cwd);
     }
+    return rc;
 }
 
 int priv_bind_unix(int fd, const char *path, uid_t uid, gid_t gid, char *err, size_t errcap)
@@ -273,7 +275,12 @@ int priv_bind_unix(int fd, const char *path, uid_t uid, gid_t gid, char *err, si
     }
     rc = 0;
 done:
-    bind_cleanup(tmpfd, dirfd, made ? tmpname : NULL, cwd);
+    if (bind_cleanup(tmpfd, dirfd, made ? tmpname : NULL, cwd) != 0 && rc == 0) {
+        /* Relative paths would now mean something else: stop here. */
+        snprintf(err, errcap, "%s: cannot return to the working directory: %s", path,
+                 strerror(errno));
+        rc = -1;
+    }
     if (dirfd >= 0)
         close(dirfd);
     free(dircopy);
