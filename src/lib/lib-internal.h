@@ -10,6 +10,8 @@
 
 #include <stubres/error.h>
 
+#include "util.h"
+
 /* ---- allocation ----
  * Every allocation of the library goes through these, so tests can make the
  * n-th one fail (sr_alloc_fail_after) and check that no path leaks or

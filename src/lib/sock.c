@@ -1,12 +1,11 @@
-/* Sockets for the transports: address literals and the reference's socket
- * config settings (DontFragment, QOSDSCPValue, InBufferSize,
- * OutBufferSize, ShareLocalPort, LocalHost, LocalPort). */
+/* Sockets for the transports: the reference's socket config settings
+ * (DontFragment, QOSDSCPValue, InBufferSize, OutBufferSize, ShareLocalPort,
+ * LocalHost, LocalPort). Address literals are in util.c. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -17,54 +16,15 @@
 
 #include "upstream-internal.h"
 
-sr_status_t sr_addr_parse(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                          socklen_t *len)
-{
-    struct addrinfo hints, *res = NULL;
-    char portstr[8];
-    sr_status_t status = SR_E_BAD_ADDRESS;
-
-    if (host == NULL || *host == '\0')
-        return SR_E_BAD_ADDRESS;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    /* Numeric only: this never asks a resolver (which may be ourselves).
-     * getaddrinfo is used because it understands IPv6 zone ids. */
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-    if (getaddrinfo(host, portstr, &hints, &res) != 0 || res == NULL)
-        goto done;
-    if (res->ai_addrlen > sizeof(*ss))
-        goto done;
-    memset(ss, 0, sizeof(*ss));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = (socklen_t)res->ai_addrlen;
-    status = SR_OK;
-done:
-    if (res != NULL)
-        freeaddrinfo(res);
-    return status;
-}
-
 void sr_addr_text(const struct sockaddr *sa, char *out, size_t cap, uint16_t *port)
 {
     if (cap == 0)
         return;
     out[0] = '\0';
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)cap);
-        if (port != NULL)
-            *port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)cap);
-        if (port != NULL)
-            *port = ntohs(in6->sin6_port);
-    } else if (port != NULL) {
-        *port = 0;
-    }
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6)
+        sr_ip_format(sa, out, cap);
+    if (port != NULL)
+        *port = sr_sockaddr_port(sa);
 }
 
 /* Apply one setsockopt; a failure is fatal only when the user asked for

@@ -154,10 +154,6 @@ void sr_xfer_fail_soon(sr_xfer_t *x, sr_status_t status, const char *detail);
 void sr_upstream_hold(sr_upstream_t *up);
 bool sr_upstream_release(sr_upstream_t *up);
 
-/* Parse a numeric address literal (IPv4, IPv6, IPv6 with %zone) with port
- * into ss; no name lookups. SR_E_BAD_ADDRESS when it is not one. */
-sr_status_t sr_addr_parse(const char *host, uint16_t port, struct sockaddr_storage *ss,
-                          socklen_t *len);
 /* Split "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 literal
  * into host (brackets removed) and port (left alone when absent). */
 sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port);
@@ -183,11 +179,6 @@ bool sr_tls_authenticate_ex(sr_upstream_t *up, SSL *ssl, sr_status_t *why);
 SSL *sr_tls_ssl_new(sr_upstream_t *up, sr_status_t *status);
 /* TLS: decode cfg.spki_pins into up->pins (SR_E_INVAL on a bad pin). */
 sr_status_t sr_tls_pins_parse(sr_upstream_t *up, const char *pins);
-
-/* Monotonic microseconds. */
-uint64_t sr_now_us(void);
-/* Unpredictable 16-bit value (OpenSSL RAND_bytes). */
-uint16_t sr_random16(void);
 
 /* Open a socket for up (type SOCK_DGRAM or SOCK_STREAM), non-blocking,
  * close-on-exec, with the socket settings of cfg applied and bound to

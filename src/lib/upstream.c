@@ -11,10 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
-
-#include <openssl/rand.h>
 
 #include "bootstrap-internal.h"
 #include "codec-internal.h"
@@ -32,34 +29,6 @@
 
 /* ------------------------------------------------------------------ */
 /* small utilities */
-
-uint64_t sr_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* A per-thread pool of random bytes: one RAND_bytes call per 128 IDs. */
-static _Thread_local uint8_t rand_pool[256];
-static _Thread_local size_t rand_left;
-
-uint16_t sr_random16(void)
-{
-    if (rand_left < 2) {
-        if (RAND_bytes(rand_pool, sizeof(rand_pool)) != 1 &&
-            getrandom(rand_pool, sizeof(rand_pool), 0) != (ssize_t)sizeof(rand_pool)) {
-            /* Both CSPRNGs failed; degrade rather than stop resolving.
-             * Never seen on Linux with a working kernel. */
-            uint64_t t = sr_now_us();
-            for (size_t i = 0; i < sizeof(rand_pool); i++)
-                rand_pool[i] ^= (uint8_t)(t >> ((i % 8) * 8)) + (uint8_t)i;
-        }
-        rand_left = sizeof(rand_pool);
-    }
-    rand_left -= 2;
-    return sr_get16(rand_pool + rand_left);
-}
 
 void sr_upstream_log(const sr_upstream_t *up, int level, const char *type, const char *fmt, ...)
 {
@@ -85,43 +54,16 @@ static bool ascii_eq_nocase(uint8_t a, uint8_t b)
 
 sr_status_t sr_hostport_split(const char *spec, char *host, size_t cap, uint16_t *port)
 {
-    const char *h = spec, *hend, *pstr = NULL;
+    sr_hostport_t hp;
 
-    if (spec == NULL || *spec == '\0')
+    if (spec == NULL || *spec == '\0' || sr_hostport_scan(spec, "", &hp) != 0)
         return SR_E_BAD_ADDRESS;
-    if (*spec == '[') {
-        h = spec + 1;
-        hend = strchr(h, ']');
-        if (hend == NULL)
-            return SR_E_BAD_ADDRESS;
-        if (hend[1] == ':')
-            pstr = hend + 2;
-        else if (hend[1] != '\0')
-            return SR_E_BAD_ADDRESS;
-    } else {
-        const char *colon = strchr(spec, ':');
-        if (colon != NULL && strchr(colon + 1, ':') == NULL) {
-            hend = colon;
-            pstr = colon + 1;
-        } else {
-            hend = spec + strlen(spec); /* no port, or a bare IPv6 */
-        }
-    }
-    if (hend == h || (size_t)(hend - h) >= cap)
+    if (*hp.end != '\0' || hp.host_len == 0 || hp.host_len >= cap)
         return SR_E_BAD_ADDRESS;
-    memcpy(host, h, (size_t)(hend - h));
-    host[hend - h] = '\0';
-    if (pstr != NULL) {
-        char *end;
-        unsigned long v;
-        if (*pstr < '0' || *pstr > '9')
-            return SR_E_BAD_ADDRESS;
-        errno = 0;
-        v = strtoul(pstr, &end, 10);
-        if (errno != 0 || *end != '\0' || v == 0 || v > 65535)
-            return SR_E_BAD_ADDRESS;
-        *port = (uint16_t)v;
-    }
+    memcpy(host, hp.host, hp.host_len);
+    host[hp.host_len] = '\0';
+    if (hp.port != NULL && sr_port_parse(hp.port, hp.port_len, false, port) != 0)
+        return SR_E_BAD_ADDRESS;
     return SR_OK;
 }
 

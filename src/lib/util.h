@@ -1,0 +1,73 @@
+/* Small helpers shared by the library and the daemon: address text, the
+ * monotonic clock and randomness (not installed; reached through
+ * lib-internal.h). One home for each, after unbound's util/net_help.c. */
+#ifndef STUBRES_UTIL_H
+#define STUBRES_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <stubres/error.h>
+
+/* ---- addresses ---- */
+
+/* The port text s[0..n): decimal digits only, 1 to 65535 (0 as well when
+ * allow_zero). Returns 0 and sets *port, or -1 (then *port is untouched). */
+int sr_port_parse(const char *s, size_t n, bool allow_zero, uint16_t *port);
+
+/* Where the parts of "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare
+ * IPv6 address (two colons or more, taken whole) lie in a text. Pointers
+ * are into that text; nothing is checked but the brackets. */
+typedef struct sr_hostport {
+    const char *host; /* first byte of HOST, brackets excluded */
+    size_t host_len;  /* may be 0: the caller says what an empty host is */
+    const char *port; /* first byte after the ':' of ":PORT", or NULL */
+    size_t port_len;  /* bytes up to the first of stop, or to the NUL */
+    const char *end;  /* first byte after HOST[:PORT] (after ']' at least) */
+} sr_hostport_t;
+
+/* Scan text into *hp. An unbracketed HOST and a PORT end at the first byte
+ * of stop ("" for none: the whole text). Returns 0, or -1 when a '[' has no
+ * ']'. After "[V6]" anything may follow: *hp->end tells the caller. */
+int sr_hostport_scan(const char *text, const char *stop, sr_hostport_t *hp);
+
+/* An IPv4 or IPv6 literal (inet_pton: no zone, no shorthand like "127.1")
+ * with port into ss. Returns 0, or -1 when host is not one. */
+int sr_ip_parse(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len);
+
+/* "V4", "V4:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 literal into ss;
+ * default_port when none is given; a port of 0 only when allow_zero.
+ * Returns 0, or -1 (ss zeroed) when text is not one of these. */
+int sr_ipport_parse(const char *text, uint16_t default_port, bool allow_zero,
+                    struct sockaddr_storage *ss, socklen_t *len);
+
+/* Parse a numeric address literal (IPv4, IPv6, IPv6 with %zone) with port
+ * into ss; no name lookups. SR_E_BAD_ADDRESS when it is not one. */
+sr_status_t sr_addr_parse(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                          socklen_t *len);
+
+/* The numeric text of an address, no port ("192.0.2.1", "::1"; "?" for
+ * another family) into out; returns out. */
+const char *sr_ip_format(const struct sockaddr *sa, char *out, size_t cap);
+
+/* The port of an IPv4 or IPv6 address in host order (0 for another family). */
+uint16_t sr_sockaddr_port(const struct sockaddr *sa);
+
+/* ---- clocks ---- */
+
+/* Monotonic microseconds (CLOCK_MONOTONIC). */
+uint64_t sr_now_us(void);
+/* Monotonic seconds from the coarse clock (a plain vDSO read): for TTLs. */
+uint32_t sr_now_coarse_s(void);
+
+/* ---- randomness ---- */
+
+/* Fill p[0..n) from OpenSSL's CSPRNG. Returns false when it failed; the
+ * caller decides whether a fallback is good enough. */
+bool sr_random_bytes(void *p, size_t n);
+/* Unpredictable 16-bit value (OpenSSL RAND_bytes, then getrandom). */
+uint16_t sr_random16(void);
+
+#endif
