@@ -10,96 +10,17 @@
 #include <string.h>
 
 #include "acl.h"
-
-static int parse_port(const char *s, bool allow_zero, uint16_t *port)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s == '\0' || !isdigit((unsigned char)*s))
-        return -1;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > 65535 || (v == 0 && !allow_zero))
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
-}
+#include "lib-internal.h"
 
 int addr_parse(const char *text, uint16_t default_port, bool allow_zero,
                struct sockaddr_storage *ss, socklen_t *len)
 {
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *portp = NULL;
-    uint16_t port = default_port;
-    size_t hl;
-
-    memset(ss, 0, sizeof(*ss));
-    if (text == NULL)
-        return -1;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (close == NULL)
-            return -1;
-        hl = (size_t)(close - text - 1);
-        if (hl == 0 || hl >= sizeof(host))
-            return -1;
-        memcpy(host, text + 1, hl);
-        host[hl] = '\0';
-        if (close[1] == ':')
-            portp = close + 2;
-        else if (close[1] != '\0')
-            return -1;
-    } else {
-        const char *colon = strchr(text, ':');
-        if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-            /* Two colons or more: a bare IPv6 address, no port. */
-            hl = strlen(text);
-        } else if (colon != NULL) {
-            hl = (size_t)(colon - text);
-            portp = colon + 1;
-        } else {
-            hl = strlen(text);
-        }
-        if (hl == 0 || hl >= sizeof(host))
-            return -1;
-        memcpy(host, text, hl);
-        host[hl] = '\0';
-    }
-    if (portp != NULL && parse_port(portp, allow_zero, &port) != 0)
-        return -1;
-
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons(port);
-        *len = sizeof(*sin);
-        return 0;
-    }
-    if (strchr(host, '.') == NULL || strchr(host, ':') != NULL) {
-        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-            sin6->sin6_family = AF_INET6;
-            sin6->sin6_port = htons(port);
-            *len = sizeof(*sin6);
-            return 0;
-        }
-    }
-    return -1;
+    return sr_ipport_parse(text, default_port, allow_zero, ss, len);
 }
 
 const char *addr_format_ip(const struct sockaddr *sa, char *out, size_t cap)
 {
-    if (cap == 0)
-        return out;
-    out[0] = '\0';
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
-    else
-        snprintf(out, cap, "?");
-    return out;
+    return sr_ip_format(sa, out, cap);
 }
 
 const char *addr_format(const struct sockaddr *sa, char *out, size_t cap)
@@ -116,11 +37,7 @@ const char *addr_format(const struct sockaddr *sa, char *out, size_t cap)
 
 uint16_t addr_port(const struct sockaddr *sa)
 {
-    if (sa->sa_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
-    if (sa->sa_family == AF_INET6)
-        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
-    return 0;
+    return sr_sockaddr_port(sa);
 }
 
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)

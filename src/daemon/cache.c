@@ -35,7 +35,6 @@
  * the 2,000 of a whole hit. */
 #include "config.h"
 
-#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -739,7 +738,7 @@ cache_t *cache_new(const cache_cfg_t *cfg)
     c = sr_calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
-    if (RAND_bytes(seed, (int)sizeof(seed)) != 1)
+    if (!sr_random_bytes(seed, sizeof(seed)))
         goto fail;
     for (size_t i = 0; i < 4; i++)
         c->k[i] = load64le(seed + 8 * i);

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <stubres/wire.h>
 
+#include "lib-internal.h"
 #include "log.h"
 #include "pool.h"
 
@@ -29,9 +30,7 @@ const double pool_rtt_bounds_ms[POOL_RTT_BUCKETS] = {
 
 uint64_t pool_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return sr_now_us();
 }
 
 /* ---------------------------------------------------------------- pools */

@@ -17,8 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
+#include "lib-internal.h"
 #include "priv.h"
 
 int priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errcap)
@@ -241,7 +240,7 @@ int priv_bind_unix(int fd, const char *path, uid_t uid, gid_t gid, char *err, si
     }
     for (int i = 0; i < 16 && !made; i++) {
         uint32_t r;
-        if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        if (!sr_random_bytes(&r, sizeof(r)))
             r = (uint32_t)getpid() * 2654435761u + (uint32_t)i;
         snprintf(tmpname, sizeof(tmpname), ".stubresd.%08x", r);
         if (mkdirat(dirfd, tmpname, 0700) == 0)

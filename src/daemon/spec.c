@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "acl.h"
+#include "lib-internal.h"
 #include "spec.h"
 
 static const char *const proto_scheme[] = {"udp", "tcp", "tls", "https"};
@@ -60,23 +61,6 @@ static bool host_name_ok(const char *h)
     return true;
 }
 
-static int parse_port_text(const char *s, size_t n, uint16_t *port)
-{
-    unsigned long v = 0;
-
-    if (n == 0 || n > 5)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (unsigned long)(s[i] - '0');
-    }
-    if (v == 0 || v > 65535)
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
-}
-
 /* SCHEME:// (UDP without one) and the protocol's port; *rest after it. */
 static int parse_scheme(const char *text, spec_t *spec, const char **rest, char *err, size_t errcap)
 {
@@ -107,44 +91,28 @@ static int parse_scheme(const char *text, spec_t *spec, const char **rest, char 
 static int parse_host_port(const char *text, const char *p, char *host, size_t cap, spec_t *spec,
                            const char **rest, char *err, size_t errcap)
 {
-    size_t hl;
+    sr_hostport_t hp;
 
-    if (*p == '[') {
-        const char *close = strchr(p, ']');
-        if (close == NULL) {
-            snprintf(err, errcap, "'%s': missing ']'; %s", text, accepted);
-            return -1;
-        }
-        hl = (size_t)(close - p - 1);
-        if (hl == 0 || hl >= cap) {
+    if (sr_hostport_scan(p, "/#", &hp) != 0) {
+        snprintf(err, errcap, "'%s': missing ']'; %s", text, accepted);
+        return -1;
+    }
+    if (hp.host_len == 0 || hp.host_len >= cap) {
+        if (*p == '[')
             snprintf(err, errcap, "'%s': bad address; %s", text, accepted);
-            return -1;
-        }
-        memcpy(host, p + 1, hl);
-        *rest = close + 1;
-    } else {
-        size_t n = strcspn(p, "/#");
-        const char *c1 = memchr(p, ':', n);
-        if (c1 != NULL && memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - p)) != NULL)
-            hl = n; /* bare IPv6 */
         else
-            hl = c1 != NULL ? (size_t)(c1 - p) : n;
-        if (hl == 0 || hl >= cap) {
             snprintf(err, errcap, "'%s': no host; %s", text, accepted);
-            return -1;
-        }
-        memcpy(host, p, hl);
-        *rest = p + hl;
+        return -1;
     }
-    host[hl] = '\0';
-    if (**rest == ':') {
-        size_t n = strcspn(*rest + 1, "/#");
-        if (parse_port_text(*rest + 1, n, &spec->port) != 0) {
-            snprintf(err, errcap, "'%s': bad port (1 to 65535); %s", text, accepted);
-            return -1;
-        }
-        *rest += 1 + n;
+    memcpy(host, hp.host, hp.host_len);
+    host[hp.host_len] = '\0';
+    /* At most five digits: "000053" is not a port here. */
+    if (hp.port != NULL &&
+        (hp.port_len > 5 || sr_port_parse(hp.port, hp.port_len, false, &spec->port) != 0)) {
+        snprintf(err, errcap, "'%s': bad port (1 to 65535); %s", text, accepted);
+        return -1;
     }
+    *rest = hp.end;
     return 0;
 }
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/rand.h>
 
 #include "forwarder.h"
+#include "lib-internal.h"
 #include "listener.h"
 #include "log.h"
 #include "tcpconn.h"
@@ -19,10 +19,7 @@
 
 uint32_t worker_now_s(void)
 {
-    struct timespec ts;
-    /* The coarse clock is a plain memory read (vDSO): fine for TTLs. */
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (uint32_t)ts.tv_sec;
+    return sr_now_coarse_s();
 }
 
 static unsigned conn_share(const cfg_t *cfg, unsigned nthreads)
@@ -164,7 +161,7 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->socks = socks;
     w->nsocks = nsocks;
     pthread_mutex_init(&w->mu, NULL);
-    if (RAND_bytes((unsigned char *)&w->fwd.rnd, sizeof(w->fwd.rnd)) != 1 || w->fwd.rnd == 0)
+    if (!sr_random_bytes(&w->fwd.rnd, sizeof(w->fwd.rnd)) || w->fwd.rnd == 0)
         w->fwd.rnd = 0x9e3779b9u ^ id;
     w->wake_fd = -1;
     w->base = new_base();
