@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "acl.h"
-#include "lib-internal.h"
+#include "util.h" /* addresses, clocks, randomness */
 
 int addr_parse(const char *text, uint16_t default_port, bool allow_zero,
                struct sockaddr_storage *ss, socklen_t *len)

@@ -9,7 +9,7 @@
 #include <event2/event.h>
 #include <stubres/wire.h>
 
-#include "lib-internal.h"
+#include "util.h" /* addresses, clocks, randomness */
 #include "log.h"
 #include "pool.h"
 

@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "lib-internal.h"
+#include "util.h" /* addresses, clocks, randomness */
 #include "priv.h"
 
 int priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errcap)

@@ -8,7 +8,7 @@
 #include <strings.h>
 
 #include "acl.h"
-#include "lib-internal.h"
+#include "util.h" /* addresses, clocks, randomness */
 #include "spec.h"
 
 static const char *const proto_scheme[] = {"udp", "tcp", "tls", "https"};

@@ -11,7 +11,7 @@
 #include <event2/event.h>
 
 #include "forwarder.h"
-#include "lib-internal.h"
+#include "util.h" /* addresses, clocks, randomness */
 #include "listener.h"
 #include "log.h"
 #include "tcpconn.h"
