@@ -18,4 +18,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                                          \
     } while (0)
 
+/* The input read as a stream of big-endian numbers; past its end, zeros
+ * (fuzz_cache and fuzz_client_query drive their programs with it). */
+typedef struct fz {
+    const uint8_t *p;
+    size_t len, off;
+} fz_t;
+
+static inline int fz_more(const fz_t *f)
+{
+    return f->off < f->len;
+}
+
+static inline uint8_t u8(fz_t *f)
+{
+    return f->off < f->len ? f->p[f->off++] : 0;
+}
+
+static inline uint16_t u16(fz_t *f)
+{
+    uint16_t hi = u8(f);
+    return (uint16_t)(hi << 8 | u8(f));
+}
+
+static inline uint32_t u32(fz_t *f)
+{
+    uint32_t hi = u16(f);
+    return hi << 16 | u16(f);
+}
+
 #endif

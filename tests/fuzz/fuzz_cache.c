@@ -34,34 +34,6 @@
 
 /* ---- reading the input ---- */
 
-typedef struct fz {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-} fz_t;
-
-static bool fz_more(const fz_t *f)
-{
-    return f->off < f->len;
-}
-
-static uint8_t u8(fz_t *f)
-{
-    return f->off < f->len ? f->p[f->off++] : 0;
-}
-
-static uint16_t u16(fz_t *f)
-{
-    uint16_t hi = u8(f);
-    return (uint16_t)(hi << 8 | u8(f));
-}
-
-static uint32_t u32(fz_t *f)
-{
-    uint32_t hi = u16(f);
-    return hi << 16 | u16(f);
-}
-
 static bool bit(fz_t *f)
 {
     return (u8(f) & 1u) != 0;
