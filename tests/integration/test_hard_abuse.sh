@@ -256,7 +256,12 @@ assert_eq 1000 "$opened" "1,000 slow clients connected"
 [ "$maxc" -le 256 ] || fail "stubresd held $maxc client connections (tcp_max_clients 256)"
 ok "stubresd never held more than tcp_max_clients: at most $maxc connections"
 assert_eq 0 "$left" "every slow client was disconnected"
-"$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 3.5 else 1)' "$longest" ||
+# A client sees the close only when a later send fails: up to about two
+# of its one-second turns after it (longer when the 1,000 sends of a turn
+# are slow on a loaded machine; 4.0 s was seen with the CPU shared). So
+# the bound is tcp_idle_timeout plus those turns, 5 s: a connection that
+# the timeout did not close lives for the whole run (over 20 s).
+"$PY" -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 5 else 1)' "$longest" ||
     fail "a client sending a byte a second kept its connection $longest s (tcp_idle_timeout 2 s)"
 ok "a client trickling a byte a second is cut off after at most $longest s (tcp_idle_timeout 2 s)"
 _it_alive "$PID" || fail "stubresd died"
