@@ -443,14 +443,9 @@ done:
  * set non-empty. */
 static int restore_file_value(daemon_t *d, cfg_t *c, const char *key, char *err, size_t errcap)
 {
-    const char *names[2] = {key, NULL};
-    size_t n = 1;
+    const char *names[STATE_RELATED_MAX];
+    size_t n = state_related_keys(key, names);
 
-    if (strcasecmp(key, "servers") == 0 || strcasecmp(key, "dns_server") == 0) {
-        names[0] = "servers";
-        names[1] = "dns_server";
-        n = 2;
-    }
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++) {
             int k = cfg_key_index(names[i]);
@@ -461,6 +456,18 @@ static int restore_file_value(daemon_t *d, cfg_t *c, const char *key, char *err,
                 return -1;
         }
     return 0;
+}
+
+/* Whether `config reset name` resets the entry of key. */
+static bool reset_covers(const char *name, const char *key)
+{
+    const char *rel[STATE_RELATED_MAX];
+    size_t n = state_related_keys(cfg_key_name((size_t)cfg_key_index(name)), rel);
+
+    for (size_t i = 0; i < n; i++)
+        if (cfg_key_index(rel[i]) == cfg_key_index(key))
+            return true;
+    return false;
 }
 
 /* `config reset [NAME]`: back to the config file's value of NAME (of
@@ -492,9 +499,7 @@ static json_t *cmd_reset(daemon_t *d, const char *name)
     for (size_t i = 0; i < state_count(d->state); i++) {
         state_get(d->state, i, &o);
         int k = cfg_key_index(o.key);
-        if (name != NULL && k != cfg_key_index(name) &&
-            !(strcasecmp(name, "servers") == 0 && strcasecmp(o.key, "dns_server") == 0) &&
-            !(strcasecmp(name, "dns_server") == 0 && strcasecmp(o.key, "servers") == 0))
+        if (name != NULL && !reset_covers(name, o.key))
             continue;
         if (restore_file_value(d, c, o.key, err, sizeof(err)) != 0) {
             reply = fail(err);

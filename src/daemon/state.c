@@ -19,7 +19,7 @@
 
 /* Most config-file values one entry records: the key's own, and for
  * servers / dns_server the other one's. */
-#define FILE_VALUES 2
+#define FILE_VALUES STATE_RELATED_MAX
 
 typedef struct entry {
     char *key;   /* canonical name */
@@ -147,8 +147,7 @@ static bool upstream_pair(const char *key)
     return strcasecmp(key, "servers") == 0 || strcasecmp(key, "dns_server") == 0;
 }
 
-/* The keys whose config-file values an entry of key records. */
-static size_t related_keys(const char *key, const char *out[FILE_VALUES])
+size_t state_related_keys(const char *key, const char *out[STATE_RELATED_MAX])
 {
     if (upstream_pair(key)) {
         out[0] = strcasecmp(key, "servers") == 0 ? "servers" : "dns_server";
@@ -197,7 +196,7 @@ int state_set(state_t *st, const cfg_t *file, const char *key, const char *value
               char *err, size_t errcap)
 {
     const char *rel[FILE_VALUES];
-    size_t nrel = related_keys(key, rel);
+    size_t nrel = state_related_keys(key, rel);
     bool same = strcmp(file_text(file, key), value) == 0;
     entry_t *e;
 

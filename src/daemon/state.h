@@ -80,6 +80,11 @@ size_t state_apply(state_t *st, const cfg_t *file, const char *config_id, cfg_t 
  * too. */
 int state_set(state_t *st, const cfg_t *file, const char *key, const char *value, int64_t since,
               char *err, size_t errcap);
+/* The keys a change of key stands or falls with, key first: servers and
+ * dns_server replace each other (cfg_set), so an entry of either records
+ * the config file's values of both, and a reset of either restores both. */
+#define STATE_RELATED_MAX 2
+size_t state_related_keys(const char *key, const char *out[STATE_RELATED_MAX]);
 /* Drop the entry of key (servers and dns_server: both). True when there
  * was one. */
 bool state_remove(state_t *st, const char *key);
