@@ -1,8 +1,8 @@
 /* libstubres: the DNS class object.
  *
  * One opaque object whose properties, methods, events, config settings and
- * error numbers are those of the DNS class reference (shared/seed): set the
- * properties, call sr_dns_query(), then walk the records. Synchronous by
+ * error numbers are those of the DNS class reference this library follows
+ * (docs/architecture.md, libstubres(3)): set the properties, call sr_dns_query(), then walk the records. Synchronous by
  * default (sr_dns_query() returns when the answer is in or the timeout
  * passes); with timeout 0 it returns at once and the answer arrives through
  * sr_dns_do_events() or through an event_base attached with
@@ -176,7 +176,7 @@ SR_API sr_status_t sr_dns_set_record_field_index(sr_dns_t *dns, int record_index
 /* record_field_name: the name of the selected field ("PREFERENCE"). */
 SR_API sr_status_t sr_dns_get_record_field_name(const sr_dns_t *dns,
                                                 int record_index, const char **out);
-/* record_field_value: the selected field as text (DESIGN.md rules). */
+/* record_field_value: the selected field as text (the rules of stubres-query(1), OUTPUT). */
 SR_API sr_status_t sr_dns_get_record_field_value(const sr_dns_t *dns,
                                                  int record_index, const char **out);
 

@@ -1,8 +1,8 @@
 /* libstubres: error numbers.
  *
  * Every status the library returns is a number of the DNS class reference
- * (shared/seed): the DNS errors (100, 220-225), the UDP errors (104-119,
- * 434), the SSL errors (270-284) and the TCP/IP errors (10004-11004, which
+ * this library follows (docs/architecture.md, libstubres(3)): the DNS
+ * errors (100, 220-225), the UDP errors (104-119, 434), the SSL errors (270-284) and the TCP/IP errors (10004-11004, which
  * are 10000 + the BSD errno, and 11001-11004 for resolver outcomes). */
 #ifndef STUBRES_ERROR_H
 #define STUBRES_ERROR_H

@@ -58,7 +58,7 @@ enum {
 /* EDNS option codes we produce or read. */
 #define SR_EDNS_OPT_PADDING 12 /* RFC 7830 */
 
-/* One named field of a record, as text (DESIGN.md "Record fields").
+/* One named field of a record, as text (stubres-query(1), OUTPUT).
  * Both strings live in the message that owns the record. */
 typedef struct sr_field {
     const char *name;  /* e.g. "PREFERENCE" */
@@ -177,7 +177,7 @@ SR_API const char *sr_rr_field(const sr_rr_t *rr, const char *name);
  * sr_name_idn() first) give SR_E_INVAL. *len receives the wire length. */
 SR_API sr_status_t sr_name_from_text(const char *text, uint8_t *wire,
                                      size_t cap, size_t *len);
-/* Uncompressed wire name -> presentation text per DESIGN.md (no trailing
+/* Uncompressed wire name -> presentation text per stubres-query(1), OUTPUT (no trailing
  * dot, root as "."). out must hold SR_NAME_MAX_TEXT bytes for any name.
  * SR_E_FORMERR on a malformed name, SR_E_NOBUFS when cap is too small. */
 SR_API sr_status_t sr_name_to_text(const uint8_t *wire, size_t len, char *out,

@@ -158,7 +158,7 @@ static cfg_status_t set_servers(cfg_t *c, const keydef_t *k, const char *v, set_
 /* clang-format on */
 
 static const keydef_t keys[] = {
-    /* ---- the daemon's keys (DESIGN.md) ---- */
+    /* ---- the daemon's keys (stubresd.conf(5)) ---- */
     KEY_LISTEN("listen", listen, "127.0.0.1:53, [::1]:53", KF_RESTART,
                "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53",
                "addresses to answer DNS on (UDP and TCP)"),
@@ -214,7 +214,7 @@ static const keydef_t keys[] = {
     KEY_STR("resolv_conf", resolv_conf, "/etc/resolv.conf", check_abs_path, KF_UPSTREAM,
             "an absolute path",
             "nameservers used when no upstream is configured (never stubresd itself)"),
-    /* ---- tuning keys of stubresd beyond DESIGN.md ---- */
+    /* ---- tuning keys of stubresd (stubresd.conf(5), marked as tuning) ---- */
     KEY_SECS("servfail_ttl", servfail_ttl, "5", 0, 300, 0,
              "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"),
     KEY_SECS("stale_max", stale_max, "86400", 0, 604800, 0,

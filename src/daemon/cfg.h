@@ -3,7 +3,7 @@
  * One table of keys serves the config file (inih), `config NAME[=VALUE]`
  * on the control socket and the state file: every key has a default, a
  * parser/validator and a canonical text form. The keys are the daemon's
- * own (DESIGN.md) plus the class reference's properties and config
+ * own (stubresd.conf(5), DAEMON KEYS) plus the class reference's properties and config
  * settings under their own names (dns_server, DoHMethod, MaxPacketSize,
  * ...); names are matched case-insensitively.
  *
@@ -49,7 +49,7 @@ typedef struct cfg cfg_t;
 
 /* The typed values. Strings are never NULL ("" when unset). */
 struct cfg {
-    /* ---- daemon keys (DESIGN.md) ---- */
+    /* ---- daemon keys (stubresd.conf(5)) ---- */
     struct sockaddr_storage *listen; /* listen: addresses to serve */
     socklen_t *listen_len;
     size_t nlisten;

@@ -4,7 +4,7 @@
  * for `cache` the second) may be abbreviated to any unique prefix, as
  * unwindctl allows. `config` takes the rest of the line as one argument
  * (NAME or NAME=VALUE, the value may contain blanks). The reply is one
- * JSON object on one line (DESIGN.md). */
+ * JSON object on one line (stubresctl(8), PROTOCOL). */
 #ifndef STUBRESD_CTLPROTO_H
 #define STUBRESD_CTLPROTO_H
 

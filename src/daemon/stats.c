@@ -96,7 +96,8 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                         json_pack("{s:I, s:I, s:I}", "total",
                                   (json_int_t)(t->queries_udp + t->queries_tcp), "udp",
                                   (json_int_t)t->queries_udp, "tcp", (json_int_t)t->queries_tcp));
-    /* The four DESIGN.md names always, then every other RCODE seen. */
+    /* The four names stubresctl(8) documents always, then every other RCODE
+     * seen. */
     static const unsigned always[] = {0, 3, 2, 5, 1, 4};
     for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
         char buf[16];

@@ -4,7 +4,7 @@
  * a relaxed load and store, no locked instruction on the hot path); a
  * reader sums the threads. Upstream counters live in the pool, cache
  * counters in the cache. stats_json() builds the `stats` reply of the
- * control socket (DESIGN.md), stats_prometheus() the /metrics text. */
+ * control socket (stubresctl(8)), stats_prometheus() the /metrics text. */
 #ifndef STUBRESD_STATS_H
 #define STUBRESD_STATS_H
 

@@ -175,7 +175,7 @@ void sr_namecache_reset(sr_namecache_t *nc);
 sr_status_t sr_name_read_text(const uint8_t *pkt, size_t pktlen, size_t *off, sr_arena_t *a,
                               sr_namecache_t *nc, size_t *text_off);
 
-/* Presentation form of n bytes (DESIGN.md "Record fields") into out,
+/* Presentation form of n bytes (stubres-query(1), OUTPUT) into out,
  * which must hold 4 * n bytes: bytes outside the printable range as \DDD,
  * '\' escaped; in a label (label true) also '.' escaped and the space
  * written \032. Returns the number of chars written. Inline, so that each

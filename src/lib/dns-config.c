@@ -472,7 +472,8 @@ sr_status_t sr_dns_config_apply(sr_dns_t *dns, const char *setting, char **value
         return sr_dns_fail(dns, SR_E_INVAL, "Unknown setting '%.*s'",
                            (int)name_len, name);
     if (e->kind == CFG_UNSUPPORTED)
-        /* DESIGN.md: accepted, refused with exactly this text */
+        /* Windows-only: accepted as a name, refused with exactly this text
+         * (docs/architecture.md) */
         return sr_dns_fail(dns, SR_E_NOT_SUPPORTED,
                            "%s: not supported on this platform", e->name);
 

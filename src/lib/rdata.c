@@ -1,5 +1,5 @@
 /* RDATA decoders: wire RDATA -> the named text fields of the class
- * reference (DESIGN.md "Record fields").
+ * reference (stubres-query(1), OUTPUT).
  *
  * Every decoder reads through a cursor that ends where the RDATA ends, so a
  * field running past rdlength fails like a short read; after the last field

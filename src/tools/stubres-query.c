@@ -1,5 +1,4 @@
-/* stubres-query: the DNS class on the command line (DESIGN.md
- * "stubres-query"). Every flag sets a property or a config setting of one
+/* stubres-query: the DNS class on the command line (stubres-query(1)). Every flag sets a property or a config setting of one
  * sr_dns_t; the output is a dig-like text or one JSON object. Exit status
  * 0 when a response arrived (whatever its RCODE), else 1 with
  * "stubres-query: [CODE] message" on stderr. */

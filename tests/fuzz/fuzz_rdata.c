@@ -307,7 +307,7 @@ static void t_raw(text_t *t, const char *v)
     t_str(t, v);
 }
 
-/* A name field. Its text (DESIGN.md) escapes '.', '\' and bytes outside
+/* A name field. Its text (the man pages) escapes '.', '\' and bytes outside
  * 0x21-0x7E; the master-file lexer also gives a meaning to a leading '"'
  * (a quoted token) and to a lone '@' (the origin), so those two get a
  * backslash, which stands for the character itself (RFC 1035 5.1). */

@@ -1,7 +1,7 @@
 #!/bin/bash
-# test_daemon_contract.sh -- DESIGN.md's fixed contracts, name by name, the
+# test_daemon_contract.sh -- the documented contracts (man pages in docs/), name by name, the
 # way a test outside this repository holds the project to them: every key
-# of DESIGN.md's list is accepted in a config file (stubresd -t) and, unless
+# of stubresd.conf(5)'s list is accepted in a config file (stubresd -t) and, unless
 # it needs a restart, by stubresctl config NAME=VALUE; stubresctl config
 # NAME reads back the default etc/stubresd.conf gives; the exact reply
 # shapes of config and of errors; and stubres-query --json's schema (names,
@@ -17,7 +17,7 @@ ETC=$IT_DIR/../../etc/stubresd.conf
 [ -x "$Q" ] || fail "$Q is missing: build it first"
 [ -f "$ETC" ] || fail "$ETC is missing"
 
-# DESIGN.md "stubresd": the keys every config file may use, the class's
+# stubresd.conf(5): the keys every config file may use, the class's
 # properties that work as keys, and a config setting by its own name.
 DESIGN_KEYS="listen allow user threads control control_group metrics state_file
 servers strategy ca_file bootstrap doh_method timeout cache_size min_ttl max_ttl
@@ -34,7 +34,7 @@ for k in $DESIGN_KEYS; do
     [ "$k" = DoHMethod ] && continue # documented under doh_method
     grep -q "^# $k =" "$ETC" || fail "etc/stubresd.conf does not give the default of $k"
 done
-ok "etc/stubresd.conf gives a default for every key of DESIGN.md"
+ok "etc/stubresd.conf gives a default for every key of stubresd.conf(5)"
 
 start_fakedns up1
 
@@ -55,8 +55,8 @@ P=$(free_port)
         esac
     done
 } >"$T/all.conf"
-out=$("$STUBRESD" -t -c "$T/all.conf" 2>&1) || fail "stubresd -t rejects DESIGN.md's keys: $out"
-assert_eq "config OK" "$out" "stubresd -t accepts every key of DESIGN.md (etc/stubresd.conf's defaults)"
+out=$("$STUBRESD" -t -c "$T/all.conf" 2>&1) || fail "stubresd -t rejects stubresd.conf(5)'s keys: $out"
+assert_eq "config OK" "$out" "stubresd -t accepts every key of stubresd.conf(5) (etc/stubresd.conf's defaults)"
 
 # --- the defaults, read back -----------------------------------------------------------
 start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT"
@@ -119,7 +119,7 @@ for k in $DESIGN_KEYS; do
     case $RESTART_KEYS in *" $k "*) continue ;; esac
     grep -q "^$k=" <<<"$CHANGES" || fail "no run-time change of $k tried"
 done
-ok "every run-time key of DESIGN.md was changed through the control socket"
+ok "every run-time key of stubresd.conf(5) was changed through the control socket"
 assert_eq 10.0.0.1 "$($SR_DIG www.$ZONE A +short)" "still answering (over TCP, from 127.0.0.1) after every change"
 assert_eq tcp "$(json_get "$UP1_STATS" recent -1 proto)" "... the upstream saw protocol = tcp"
 assert_eq false "$(json_get "$UP1_STATS" recent -1 rd)" "... and recursive = false (RD=0)"
@@ -144,11 +144,11 @@ assert isinstance(j["entries"], list) and all(isinstance(e, str) for e in j["ent
 ok "cache dump: the entries in the JSON array entries, one string each"
 stop_stubresd sr
 
-# --- stubres-query --json: the schema of DESIGN.md ---------------------------------------------
+# --- stubres-query --json: the schema of stubres-query(1) ---------------------------------------------
 printf 'nameserver 127.0.0.1\n' >"$T/query-resolv.conf"
 out=$(STUBRES_RESOLV_CONF=$T/query-resolv.conf "$Q" --json --timeout 5 --id 7 -p "$UP1_PORT" \
     -t MX mx.$ZONE) || fail "stubres-query --json -t MX failed"
-"$PY" - "$out" <<'PYEOF' || fail "stubres-query --json differs from DESIGN.md's schema: $out"
+"$PY" - "$out" <<'PYEOF' || fail "stubres-query --json differs from stubres-query(1)'s schema: $out"
 import json, re, sys
 text = sys.argv[1]
 assert "\n" not in text.strip(), "one object on one line"
@@ -176,7 +176,7 @@ for r in j["records"]:
 got = sorted((r["fields"][0]["value"], r["fields"][1]["value"]) for r in j["records"])
 assert got == [("10", "mail.example.test"), ("20", "mail2.example.test")], got
 PYEOF
-ok "stubres-query --json: every name, type and nesting of DESIGN.md's schema"
+ok "stubres-query --json: every name, type and nesting of stubres-query(1)'s schema"
 out=$(STUBRES_RESOLV_CONF=$T/query-resolv.conf "$Q" --json --timeout 5 -p "$UP1_PORT" nxdomain.$ZONE) ||
     fail "stubres-query: NXDOMAIN must exit 0"
 assert_eq NXDOMAIN "$(printf '%s' "$out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["status"])')" \

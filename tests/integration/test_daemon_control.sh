@@ -29,7 +29,7 @@ assert_match '^queries: +[0-9]+ +\(udp [0-9]+, tcp [0-9]+\)$' "$out" "stats for 
 assert_match '^  NXDOMAIN +[0-9]+$' "$out" "stats for a person: responses by RCODE"
 assert_match "^  udp://127\.0\.0\.1:$UP1_PORT +up +[0-9]+" "$out" "stats for a person: the upstream table"
 $SR_CTL --json stats >"$T/s.json"
-"$PY" - "$T/s0.json" "$T/s.json" <<'PYEOF' || fail "stats --json lacks keys of DESIGN.md"
+"$PY" - "$T/s0.json" "$T/s.json" <<'PYEOF' || fail "stats --json lacks keys of stubresctl(8)"
 import json, sys
 s0, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 assert s["ok"] is True and isinstance(s["uptime_s"], int)
@@ -53,7 +53,7 @@ assert d(u0, u, "queries") == 2 and u["healthy"] is True, u
 assert sum(u["rtt_histogram"]["counts"]) == u["queries"], u
 assert s["inflight"]["upstream"] == 0
 PYEOF
-ok "stats --json: every key of DESIGN.md, with the right counts"
+ok "stats --json: every key of stubresd.conf(5), with the right counts"
 
 # --- status ----------------------------------------------------------------------------
 out=$($SR_CTL status)
@@ -74,7 +74,7 @@ rc=0
 out=$($SR_CTL --json config UseDNSAPIDLL 2>/dev/null) || rc=$?
 assert_eq 1 "$rc" "config UseDNSAPIDLL: exit 1"
 assert_eq '{"ok":false,"error":"UseDNSAPIDLL: not supported on this platform"}' "$out" \
-    "... not supported on this platform (DESIGN.md)"
+    "... not supported on this platform (the man pages)"
 rc=0
 out=$($SR_CTL config query_type 2>&1) || rc=$?
 assert_eq 1 "$rc" "config query_type: exit 1"

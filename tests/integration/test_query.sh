@@ -5,7 +5,7 @@
 # UDP, TCP, DoT (test CA) and DoH (POST, GET), and from fakedns over the
 # same plus the DoH JSON API: every protocol must give the same records and
 # fields, and the fields must say what dig says. Then the contract of
-# DESIGN.md: NXDOMAIN exits 0 with its status, a silent server gives
+# the man pages: NXDOMAIN exits 0 with its status, a silent server gives
 # [10060], a certificate for another name [280], a Windows-only setting its
 # "not supported on this platform" text, RevLookup keeps the address and
 # 100. The machine's resolv.conf is never read: STUBRES_RESOLV_CONF points
@@ -179,7 +179,7 @@ for nt in $CASES; do
 done
 ok "the fields of every record type agree with dig +short"
 
-# A few values spelled out (DESIGN.md "Record fields").
+# A few values spelled out (stubres-query(1) OUTPUT).
 field() { # FILE NAME: the value of field NAME in the first answer record
     "$PY" -c 'import json,sys
 j=json.load(open(sys.argv[1]))
@@ -237,15 +237,15 @@ print("\n".join(sorted(r["data"] for r in json.load(open(sys.argv[1]))["records"
     "$T/fake/udp/mx.example.test-MX.json")
 assert_eq "$want" "$got" "MX data: the RDATA bytes as received (compression pointers included), lowercase hex"
 # the JSON API has no RDATA: data is the presentation form encoded, names
-# uncompressed, as in DESIGN.md's example
+# uncompressed, as in stubres-query(1)'s example
 assert_eq 000a046d61696c076578616d706c65047465737400 \
     "$("$PY" -c 'import json,sys
 j=json.load(open(sys.argv[1]))
 print([r["data"] for r in j["records"] if r["section"]=="answer" and r["fields"][0]["value"]=="10"][0])' \
     "$T/fake/https-json/mx.example.test-MX.json")" \
-    "DoH JSON: MX data 000a046d61696c076578616d706c65047465737400 (DESIGN.md's example)"
+    "DoH JSON: MX data 000a046d61696c076578616d706c65047465737400 (stubres-query(1)'s example)"
 
-# --- the JSON object of DESIGN.md ----------------------------------------------------
+# --- the JSON object of stubres-query(1) ----------------------------------------------------
 out=$("$Q" --json $U -p "$UNBOUND_PORT" --id 7 -t MX mx.example.test)
 printf '%s\n' "$out" >"$T/mx.json"
 assert_eq 1 "$(printf '%s\n' "$out" | wc -l)" "--json prints one line"
@@ -256,7 +256,7 @@ assert_eq "0 NOERROR false false" "$(json_get "$T/mx.json" status_code) $(json_g
     "status_code, status, authoritative (unbound is not), truncated"
 assert_eq '["section", "domain", "type", "type_name", "ttl", "fields", "data"]' \
     "$("$PY" -c 'import json,sys; print(json.dumps(list(json.load(open(sys.argv[1]))["records"][0])))' "$T/mx.json")" \
-    "record keys in DESIGN.md's order"
+    "record keys in stubres-query(1)'s order"
 out=$("$Q" --json $U -p "$FK_PORT" -t MX mx.example.test)
 printf '%s\n' "$out" >"$T/mx-fake.json"
 assert_eq true "$(json_get "$T/mx-fake.json" authoritative)" "fakedns answers authoritatively"

@@ -182,7 +182,7 @@ START_TEST(test_defaults)
             ck_assert_msg(strcmp(v, cfg_key_default(i)) == 0, "%s: default '%s', read '%s'",
                           cfg_key_name(i), cfg_key_default(i), v);
     }
-    /* The documented defaults of DESIGN.md and the issue. */
+    /* The documented defaults (stubresd.conf(5)). */
     ck_assert_uint_eq(c->nlisten, 2);
     ck_assert_uint_eq(c->threads, 1);
     ck_assert_int_eq(c->strategy, STRATEGY_FAILOVER);

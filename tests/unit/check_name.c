@@ -126,7 +126,7 @@ START_TEST(test_to_text)
     ck_assert_str_eq(out, "www.example.com");
     ck_assert_int_eq(to_text("00", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, ".");
-    /* DESIGN.md: '.' -> \., '\' -> \\, bytes outside 0x21-0x7E -> \DDD. */
+    /* the man pages: '.' -> \., '\' -> \\, bytes outside 0x21-0x7E -> \DDD. */
     ck_assert_int_eq(to_text("06 2e5c20217e7f 02 00ff 00", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "\\.\\\\\\032!~\\127.\\000\\255");
     ck_assert_int_eq(to_text("05 22283b4024 00", out, sizeof(out)), SR_OK);

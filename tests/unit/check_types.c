@@ -39,7 +39,7 @@ START_TEST(test_type_names)
     ck_assert_str_eq(sr_type_name(0, buf), "TYPE0");
     /* 100 is UINFO to IANA (reserved) and REVLOOKUP to the reference; its
      * reserved neighbours 101-103 (in known[] above) have their IANA names,
-     * as DESIGN.md's record_type_name asks. */
+     * as the record_type_name of stubres-query(1) asks. */
     ck_assert_str_eq(sr_type_name(100, buf), "TYPE100");
 }
 END_TEST

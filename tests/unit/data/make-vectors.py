@@ -6,7 +6,7 @@ Every .bin file here is a DNS message built by dnspython (dns.message
 serving tests/unit/data/nsd/example.test.zone. Each gets a .txt sidecar
 with what a correct parser must report: header, question, EDNS, and for
 every record its section, owner, type, type name, class, TTL, RDATA bytes
-and the text of every field per DESIGN.md "Record fields".
+and the text of every field per stubres-query(1) OUTPUT.
 
 The sidecar is computed from dnspython's own parse of the message
 (dns.name.from_wire, dns.rdata.from_wire), never from libstubres, and is
@@ -57,7 +57,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 IN = dns.rdataclass.IN
 
 # ---------------------------------------------------------------------------
-# Expected texts per DESIGN.md "Record fields"
+# Expected texts per stubres-query(1) OUTPUT
 
 
 def name_text(name):
@@ -113,7 +113,7 @@ IN_ONLY = {"A", "AAAA", "WKS", "SRV", "NAPTR"}
 
 
 def plain(text):
-    """True when dnspython and DESIGN.md write this value the same way."""
+    """True when dnspython and stubres-query(1) write this value the same way."""
     return all(c.isalnum() or c in "-_*:/" for c in text)
 
 
@@ -125,7 +125,7 @@ def check_same(ours, theirs, what):
         theirs = theirs[1:-1]
     if plain(ours) or plain(theirs):
         if ours != theirs:
-            raise SystemExit("%s: DESIGN.md text %r != dnspython %r" % (what, ours, theirs))
+            raise SystemExit("%s: documented text %r != dnspython %r" % (what, ours, theirs))
 
 
 def expected_fields(wire, rtype, rclass, rdoff, rdlen):
