@@ -24,9 +24,8 @@
 #include "log.h"
 #include "stats.h"
 #include "tcpconn.h"
-#include "worker.h"
 
-/* recvmmsg batches one wake-up may take at most (of WORKER_BATCH). */
+/* recvmmsg batches one wake-up may take at most (of LISTENER_BATCH). */
 #define UDP_ROUNDS 8
 
 /* Pending TCP connections the kernel may queue. */
@@ -310,24 +309,24 @@ static void pktinfo_write(struct msghdr *mh, ctlbuf_t *ctl, const fwd_client_t *
  * slots' lengths are put back (setting up all 32 slots before every call
  * was a third of a cache hit's instructions at one datagram a wake-up). */
 struct udp_batch {
-    struct mmsghdr rmsg[WORKER_BATCH];
-    struct mmsghdr smsg[WORKER_BATCH];
-    struct iovec riov[WORKER_BATCH];
-    struct iovec siov[WORKER_BATCH];
-    struct sockaddr_storage peer[WORKER_BATCH];
-    ctlbuf_t rctl[WORKER_BATCH];
-    ctlbuf_t sctl[WORKER_BATCH];
-    uint8_t rx[WORKER_BATCH][WORKER_UDP_RX];
-    uint8_t tx[WORKER_BATCH][WORKER_UDP_TX];
+    struct mmsghdr rmsg[LISTENER_BATCH];
+    struct mmsghdr smsg[LISTENER_BATCH];
+    struct iovec riov[LISTENER_BATCH];
+    struct iovec siov[LISTENER_BATCH];
+    struct sockaddr_storage peer[LISTENER_BATCH];
+    ctlbuf_t rctl[LISTENER_BATCH];
+    ctlbuf_t sctl[LISTENER_BATCH];
+    uint8_t rx[LISTENER_BATCH][LISTENER_UDP_RX];
+    uint8_t tx[LISTENER_BATCH][LISTENER_UDP_TX];
     /* Late replies (answers that came from upstream), gathered over one
      * loop pass and sent with one sendmmsg: a DoT/DoH read hands over
      * dozens of answers at once, and a sendmsg each was the most frequent
      * system call of forwarding. */
-    struct mmsghdr lmsg[WORKER_BATCH];
-    struct iovec liov[WORKER_BATCH];
-    struct sockaddr_storage lpeer[WORKER_BATCH];
-    ctlbuf_t lctl[WORKER_BATCH];
-    uint8_t ltx[WORKER_BATCH][WORKER_UDP_TX];
+    struct mmsghdr lmsg[LISTENER_BATCH];
+    struct iovec liov[LISTENER_BATCH];
+    struct sockaddr_storage lpeer[LISTENER_BATCH];
+    ctlbuf_t lctl[LISTENER_BATCH];
+    uint8_t ltx[LISTENER_BATCH][LISTENER_UDP_TX];
     int lfd;               /* the socket of the late replies queued */
     int nlate;             /* late replies queued */
     struct event *late_ev; /* sends them at the end of the pass */
@@ -392,7 +391,7 @@ static void late_cb(evutil_socket_t fd, short what, void *arg)
  * together (sendmmsg) at its end, or when the batch is full. */
 static void udp_send_late(udp_batch_t *b, const fwd_client_t *c, const void *buf, size_t len)
 {
-    if (len > WORKER_UDP_TX || c->peerlen > sizeof(b->lpeer[0])) {
+    if (len > LISTENER_UDP_TX || c->peerlen > sizeof(b->lpeer[0])) {
         /* Never for UDP (replies are cut to max_udp_size): sent alone. */
         struct msghdr mh;
         struct iovec iov = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
@@ -408,7 +407,7 @@ static void udp_send_late(udp_batch_t *b, const fwd_client_t *c, const void *buf
         (void)sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
         return;
     }
-    if (b->nlate > 0 && (b->nlate == WORKER_BATCH || b->lfd != c->fd))
+    if (b->nlate > 0 && (b->nlate == LISTENER_BATCH || b->lfd != c->fd))
         udp_flush(b);
     if (b->nlate == 0)
         event_active(b->late_ev, EV_TIMEOUT, 1);
@@ -431,8 +430,8 @@ static void udp_sink_send(const fwd_client_t *c, const uint8_t *msg, size_t len)
     udp_batch_t *b = c->sink->ctx;
     int ns = b->nreply;
 
-    /* nreply < WORKER_BATCH there: udp_read answers at most one reply per
-     * datagram, and a batch holds at most WORKER_BATCH of them. */
+    /* nreply < LISTENER_BATCH there: udp_read answers at most one reply per
+     * datagram, and a batch holds at most LISTENER_BATCH of them. */
     if (msg == b->tx[ns]) {
         struct msghdr *sh = &b->smsg[ns].msg_hdr;
         b->siov[ns].iov_len = len;
@@ -458,27 +457,32 @@ static void udp_sink_release(const fwd_client_t *c, const uint8_t *msg, size_t l
         udp_send_late(c->sink->ctx, c, msg, len);
 }
 
+static const fwd_sink_t udp_sink = {
+    .name = "udp",
+    .datagram = true,
+    .max_size = LISTENER_UDP_TX,
+    .send = udp_sink_send,
+    .hold = udp_sink_hold,
+    .release = udp_sink_release,
+    .ctx = NULL, /* each batch's own copy points to the batch */
+};
+
 udp_batch_t *listener_batch_new(struct event_base *base)
 {
     udp_batch_t *b = calloc(1, sizeof(*b));
 
     if (b == NULL)
         return NULL;
-    b->sink.name = "udp";
-    b->sink.datagram = true;
-    b->sink.max_size = WORKER_UDP_TX;
-    b->sink.send = udp_sink_send;
-    b->sink.hold = udp_sink_hold;
-    b->sink.release = udp_sink_release;
+    b->sink = udp_sink;
     b->sink.ctx = b;
     b->late_ev = event_new(base, -1, 0, late_cb, b);
     if (b->late_ev == NULL) {
         free(b);
         return NULL;
     }
-    for (int i = 0; i < WORKER_BATCH; i++) {
+    for (int i = 0; i < LISTENER_BATCH; i++) {
         b->riov[i].iov_base = b->rx[i];
-        b->riov[i].iov_len = WORKER_UDP_RX;
+        b->riov[i].iov_len = LISTENER_UDP_RX;
         b->rmsg[i].msg_hdr.msg_name = &b->peer[i];
         b->rmsg[i].msg_hdr.msg_namelen = sizeof(b->peer[i]);
         b->rmsg[i].msg_hdr.msg_iov = &b->riov[i];
@@ -511,8 +515,7 @@ void listener_batch_free(udp_batch_t *b)
 static void udp_read(evutil_socket_t fd, short what, void *arg)
 {
     listen_sock_t *ls = arg;
-    worker_t *w = ls->w;
-    udp_batch_t *b = w->udp;
+    udp_batch_t *b = ls->udp;
     struct mmsghdr *rmsg = b->rmsg, *smsg = b->smsg;
 
     (void)what;
@@ -525,7 +528,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
      * clients and upstream answers get their turn. */
     for (int round = 0; round < UDP_ROUNDS; round++) {
         int n;
-        n = raw_recvmmsg(fd, rmsg, WORKER_BATCH, MSG_DONTWAIT);
+        n = raw_recvmmsg(fd, rmsg, LISTENER_BATCH, MSG_DONTWAIT);
         if (n <= 0) {
             if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 log_debug("recvmmsg: %s", strerror(errno));
@@ -537,7 +540,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             socklen_t pl = mh->msg_namelen;
 
             if (mh->msg_flags & MSG_TRUNC) {
-                STAT_INC(&w->stats, dropped); /* larger than any sane query */
+                STAT_INC(ls->fwd->stats, dropped); /* larger than any sane query */
                 goto next;
             }
             if (pl > sizeof(c.peer))
@@ -556,7 +559,7 @@ static void udp_read(evutil_socket_t fd, short what, void *arg)
             /* An answer known at once is rendered into the next slot of
              * the send batch (udp_sink_send). */
             b->cur = i;
-            fwd_query(&w->fwd, b->rx[i], rmsg[i].msg_len, &c, b->tx[b->nreply], WORKER_UDP_TX);
+            fwd_query(ls->fwd, b->rx[i], rmsg[i].msg_len, &c, b->tx[b->nreply], LISTENER_UDP_TX);
         next:
             /* What the kernel changed in this slot, back for the next call. */
             mh->msg_namelen = sizeof(b->peer[i]);
@@ -576,7 +579,7 @@ static void tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct so
 {
     listen_sock_t *ls = arg;
     (void)lev;
-    tcpconn_accept(ls->w, fd, sa, salen);
+    tcpconn_accept(ls->tcp, fd, sa, salen);
 }
 
 static void tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -584,7 +587,7 @@ static void tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
     listen_sock_t *ls = arg;
     (void)fd;
     (void)what;
-    if (ls->lev != NULL && !ls->w->fwd.draining)
+    if (ls->lev != NULL && !ls->fwd->draining)
         evconnlistener_enable(ls->lev);
 }
 
@@ -597,20 +600,24 @@ static void tcp_error(struct evconnlistener *lev, void *arg)
      * once, forever. Pause a second instead. */
     log_warn("accept");
     evconnlistener_disable(lev);
-    event_base_once(ls->w->base, -1, EV_TIMEOUT, tcp_resume_cb, ls, &one);
+    event_base_once(ls->base, -1, EV_TIMEOUT, tcp_resume_cb, ls, &one);
 }
 
-int listener_attach(worker_t *w, listen_sock_t *socks, size_t n)
+int listener_attach(struct event_base *base, fwd_ctx_t *fwd, udp_batch_t *udp, tcp_set_t *tcp,
+                    listen_sock_t *socks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         listen_sock_t *ls = &socks[i];
-        ls->w = w;
+        ls->base = base;
+        ls->fwd = fwd;
+        ls->udp = udp;
+        ls->tcp = tcp;
         if (ls->type == SOCK_DGRAM) {
-            ls->ev = event_new(w->base, ls->fd, EV_READ | EV_PERSIST, udp_read, ls);
+            ls->ev = event_new(base, ls->fd, EV_READ | EV_PERSIST, udp_read, ls);
             if (ls->ev == NULL || event_add(ls->ev, NULL) != 0)
                 return -1;
         } else {
-            ls->lev = evconnlistener_new(w->base, tcp_accept, ls, LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd);
+            ls->lev = evconnlistener_new(base, tcp_accept, ls, LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd);
             if (ls->lev == NULL)
                 return -1;
             evconnlistener_set_error_cb(ls->lev, tcp_error);

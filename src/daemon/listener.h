@@ -16,10 +16,27 @@
 #include <sys/socket.h>
 
 #include "cfg.h"
+#include "forwarder.h"
+#include "tcpconn.h"
 
-struct worker;
 struct event;
+struct event_base;
 struct evconnlistener;
+
+/* UDP receive batch (recvmmsg/sendmmsg). */
+#define LISTENER_BATCH 32
+/* Largest query read over UDP; larger datagrams are dropped. */
+#define LISTENER_UDP_RX 4096
+/* Largest UDP reply (max_udp_size is capped to this). */
+#define LISTENER_UDP_TX 4096
+
+/* The recvmmsg/sendmmsg headers and buffers of one worker's UDP batches
+ * (set up once; see listener.c), and the sink the forwarder replies to
+ * UDP clients through: replies to one recvmmsg batch go out with one
+ * sendmmsg, and late replies (answers from upstream) queued during one
+ * pass of the event loop go out together at its end, or when the batch
+ * is full. */
+typedef struct udp_batch udp_batch_t;
 
 /* One listening socket of one thread. */
 typedef struct listen_sock {
@@ -30,8 +47,12 @@ typedef struct listen_sock {
                       destination address (IP_PKTINFO) */
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    /* set up by listener_attach() on the thread's event_base */
-    struct worker *w;
+    /* set up by listener_attach() on the thread's event_base: what its
+     * queries feed (the thread's, borrowed) */
+    struct event_base *base;
+    fwd_ctx_t *fwd;
+    udp_batch_t *udp;
+    tcp_set_t *tcp;
     struct event *ev;           /* UDP */
     struct evconnlistener *lev; /* TCP */
 } listen_sock_t;
@@ -50,25 +71,20 @@ int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errca
 /* Close every socket and free the set (after the workers are gone). */
 void listener_close(listener_set_t *set);
 
-/* Start receiving on thread w's sockets. Returns 0 or -1. */
-int listener_attach(struct worker *w, listen_sock_t *socks, size_t n);
+/* Start receiving on one thread's sockets, on its base: queries go to
+ * fwd, UDP replies through udp, TCP connections into tcp. Returns 0 or
+ * -1. */
+int listener_attach(struct event_base *base, fwd_ctx_t *fwd, udp_batch_t *udp, tcp_set_t *tcp,
+                    listen_sock_t *socks, size_t n);
 /* Stop reading new queries (drain): UDP events and TCP listeners go,
  * the UDP sockets stay open for the answers still to come. */
 void listener_pause(listen_sock_t *socks, size_t n);
 /* Resume accepting TCP (after a connection slot freed up). */
 void listener_tcp_resume(listen_sock_t *socks, size_t n);
 void listener_tcp_pause(listen_sock_t *socks, size_t n);
-/* Free the events of thread w's sockets (not the sockets). */
+/* Free the events of one thread's sockets (not the sockets). */
 void listener_detach(listen_sock_t *socks, size_t n);
 
-/* The recvmmsg/sendmmsg headers and buffers of one worker's UDP batches
- * (set up once; see listener.c), and the sink the forwarder replies to
- * UDP clients through: replies to one recvmmsg batch go out with one
- * sendmmsg, and late replies (answers from upstream) queued during one
- * pass of the event loop go out together at its end, or when the batch
- * is full. */
-typedef struct udp_batch udp_batch_t;
-struct event_base;
 udp_batch_t *listener_batch_new(struct event_base *base);
 /* Send what is queued, then free (before the event_base goes). */
 void listener_batch_free(udp_batch_t *b);

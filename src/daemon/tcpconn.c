@@ -12,11 +12,10 @@
 #include <event2/event.h>
 
 #include "forwarder.h"
-#include "listener.h"
 #include "log.h"
+#include "pool.h"
 #include "stats.h"
 #include "tcpconn.h"
-#include "worker.h"
 
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
@@ -25,12 +24,12 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_account(tcpconn_t *c);
 static const fwd_sink_t tcp_sink;
 
-static void unlink_conn(worker_t *w, tcpconn_t *c)
+static void unlink_conn(tcp_set_t *set, tcpconn_t *c)
 {
     if (c->prev != NULL)
         c->prev->next = c->next;
-    else if (w->conns == c)
-        w->conns = c->next;
+    else if (set->conns == c)
+        set->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
     c->next = c->prev = NULL;
@@ -40,7 +39,7 @@ static void unlink_conn(worker_t *w, tcpconn_t *c)
  * are in flight (their waiters point to it) or one of its callbacks runs. */
 static void conn_close(tcpconn_t *c)
 {
-    worker_t *w = c->w;
+    tcp_set_t *set = c->set;
 
     if (c->bev == NULL)
         return;
@@ -52,9 +51,9 @@ static void conn_close(tcpconn_t *c)
         c->drain_ev = NULL;
     }
     c->mark_us = 0;
-    unlink_conn(w, c);
-    w->nconns--;
-    STAT_SET(&w->stats, tcp_clients, w->nconns);
+    unlink_conn(set, c);
+    set->nconns--;
+    STAT_SET(set->fwd->stats, tcp_clients, set->nconns);
 }
 
 /* Close a connection whose client does not read what it is sent: with a
@@ -72,9 +71,9 @@ static void conn_abort(tcpconn_t *c)
 static void conn_maybe_free(tcpconn_t *c)
 {
     if (c->bev == NULL && c->inflight == 0 && !c->in_cb) {
-        worker_t *w = c->w;
+        tcp_set_t *set = c->set;
         free(c);
-        worker_drain_check(w);
+        set->freed(set->arg);
     }
 }
 
@@ -87,7 +86,7 @@ static size_t out_len(const tcpconn_t *c)
  * written: after EOF from the client, or when draining. */
 static void conn_check_done(tcpconn_t *c)
 {
-    if (c->bev != NULL && (c->eof || c->w->fwd.draining) && c->inflight == 0 && out_len(c) == 0)
+    if (c->bev != NULL && (c->eof || c->set->fwd->draining) && c->inflight == 0 && out_len(c) == 0)
         conn_close(c);
     conn_maybe_free(c);
 }
@@ -110,7 +109,7 @@ static void conn_account(tcpconn_t *c)
     size_t need = conn_need(c);
     size_t loan = need > TCPCONN_MAX_OUTPUT ? need - TCPCONN_MAX_OUTPUT : 0;
 
-    c->w->tcp_loans = c->w->tcp_loans - c->loan + loan;
+    c->set->loans = c->set->loans - c->loan + loan;
     c->loan = loan;
 }
 
@@ -125,12 +124,11 @@ static bool conn_full(const tcpconn_t *c)
 {
     size_t need = conn_need(c);
 
-    if (c->inflight >= c->w->fwd.cfg->tcp_max_pipeline)
+    if (c->inflight >= c->set->fwd->cfg->tcp_max_pipeline)
         return true;
     if (need < TCPCONN_MAX_OUTPUT)
         return false;
-    return need + TCPCONN_MAX_MSG - TCPCONN_MAX_OUTPUT + (c->w->tcp_loans - c->loan) >
-           TCPCONN_SHARED;
+    return need + TCPCONN_MAX_MSG - TCPCONN_MAX_OUTPUT + (c->set->loans - c->loan) > TCPCONN_SHARED;
 }
 
 static void conn_pause(tcpconn_t *c)
@@ -145,9 +143,9 @@ static void conn_pause(tcpconn_t *c)
  * handled without waiting for more bytes. */
 static void conn_maybe_resume(tcpconn_t *c)
 {
-    worker_t *w = c->w;
+    tcp_set_t *set = c->set;
 
-    if (c->bev == NULL || !c->paused || c->eof || w->fwd.draining)
+    if (c->bev == NULL || !c->paused || c->eof || set->fwd->draining)
         return;
     if (conn_full(c))
         return;
@@ -163,7 +161,7 @@ static void conn_maybe_resume(tcpconn_t *c)
 static void conn_mark(tcpconn_t *c)
 {
     struct timeval tv;
-    uint32_t ms = c->w->fwd.cfg->tcp_idle_timeout_ms;
+    uint32_t ms = c->set->fwd->cfg->tcp_idle_timeout_ms;
 
     c->mark_total = c->out_total;
     c->mark_us = pool_now_us();
@@ -224,17 +222,17 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     conn_maybe_free(c);
 }
 
-void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
+void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen)
 {
     tcpconn_t *c;
     struct timeval idle;
     int one = 1;
 
-    if (w->fwd.draining) {
+    if (set->fwd->draining) {
         close(fd);
         return;
     }
-    if (w->nconns >= w->max_conns) {
+    if (set->nconns >= set->max_conns) {
         /* At the cap: make room by closing a connection with nothing in
          * flight (RFC 7766 6.2.3 lets a server close idle connections):
          * first the one whose unfinished message began longest ago (a
@@ -245,7 +243,7 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
          * client to read them (a slow reader). When all are waiting for
          * upstream answers, the newcomer is the one turned away. */
         tcpconn_t *victim = NULL, *unread = NULL;
-        for (tcpconn_t *o = w->conns; o != NULL; o = o->next) {
+        for (tcpconn_t *o = set->conns; o != NULL; o = o->next) {
             if (out_len(o) != 0) {
                 if (o->mark_us != 0 && (unread == NULL || o->mark_us < unread->mark_us))
                     unread = o;
@@ -263,7 +261,7 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
                 victim = o;
             }
         }
-        STAT_INC(&w->stats, tcp_refused);
+        STAT_INC(set->fwd->stats, tcp_refused);
         if (victim == NULL && unread != NULL) {
             conn_abort(unread);
             victim = unread;
@@ -280,16 +278,16 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
         close(fd);
         return;
     }
-    c->w = w;
+    c->set = set;
     if (salen > 0 && (size_t)salen <= sizeof(c->peer)) {
         memcpy(&c->peer, sa, (size_t)salen);
         c->peerlen = (socklen_t)salen;
     }
     /* Answers go out as soon as they are written, not after Nagle's wait. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->drain_ev = evtimer_new(w->base, drain_cb, c);
+    c->drain_ev = evtimer_new(set->base, drain_cb, c);
     c->bev =
-        c->drain_ev != NULL ? bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+        c->drain_ev != NULL ? bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
     if (c->bev == NULL) {
         if (c->drain_ev != NULL)
             event_free(c->drain_ev);
@@ -302,25 +300,25 @@ void tcpconn_accept(worker_t *w, int fd, const struct sockaddr *sa, int salen)
      * when half the output cap has drained. */
     bufferevent_setwatermark(c->bev, EV_READ, 2, 2 * 65537);
     bufferevent_setwatermark(c->bev, EV_WRITE, TCPCONN_MAX_OUTPUT / 2, 0);
-    idle.tv_sec = w->fwd.cfg->tcp_idle_timeout_ms / 1000;
-    idle.tv_usec = (w->fwd.cfg->tcp_idle_timeout_ms % 1000) * 1000;
+    idle.tv_sec = set->fwd->cfg->tcp_idle_timeout_ms / 1000;
+    idle.tv_usec = (set->fwd->cfg->tcp_idle_timeout_ms % 1000) * 1000;
     bufferevent_set_timeouts(c->bev, &idle, &idle);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->last_active_us = pool_now_us();
 
     /* Append: the list stays ordered oldest first. */
-    if (w->conns == NULL) {
-        w->conns = c;
+    if (set->conns == NULL) {
+        set->conns = c;
     } else {
-        tcpconn_t *t = w->conns;
+        tcpconn_t *t = set->conns;
         while (t->next != NULL)
             t = t->next;
         t->next = c;
         c->prev = t;
     }
-    w->nconns++;
-    STAT_INC(&w->stats, tcp_accepted);
-    STAT_SET(&w->stats, tcp_clients, w->nconns);
+    set->nconns++;
+    STAT_INC(set->fwd->stats, tcp_accepted);
+    STAT_SET(set->fwd->stats, tcp_clients, set->nconns);
 }
 
 /* A message must arrive whole within tcp_idle_timeout of its first byte.
@@ -351,9 +349,10 @@ static void conn_check_partial(tcpconn_t *c)
     uint64_t now = pool_now_us();
     if (c->partial_since_us == 0) {
         c->partial_since_us = now;
-    } else if (now - c->partial_since_us > (uint64_t)c->w->fwd.cfg->tcp_idle_timeout_ms * 1000u) {
+    } else if (now - c->partial_since_us >
+               (uint64_t)c->set->fwd->cfg->tcp_idle_timeout_ms * 1000u) {
         log_debug("tcp: a message took longer than tcp_idle_timeout to arrive; closing");
-        STAT_INC(&c->w->stats, malformed);
+        STAT_INC(c->set->fwd->stats, malformed);
         conn_close(c);
     }
 }
@@ -361,7 +360,7 @@ static void conn_check_partial(tcpconn_t *c)
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     tcpconn_t *c = arg;
-    worker_t *w = c->w;
+    tcp_set_t *set = c->set;
     struct evbuffer *in = bufferevent_get_input(bev);
     unsigned handled = 0;
     fwd_client_t client;
@@ -375,7 +374,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
     c->in_cb = true;
     c->last_active_us = pool_now_us();
-    while (c->bev != NULL && !w->fwd.draining) {
+    while (c->bev != NULL && !set->fwd->draining) {
         uint8_t lenb[2];
         size_t avail = evbuffer_get_length(in), mlen;
         uint8_t *msg;
@@ -395,7 +394,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         mlen = ((size_t)lenb[0] << 8) | lenb[1];
         if (mlen < 12) {
             /* Not even a header: this is no DNS client. */
-            STAT_INC(&w->stats, malformed);
+            STAT_INC(set->fwd->stats, malformed);
             conn_close(c);
             break;
         }
@@ -408,7 +407,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         }
         /* An answer known at once is written from here (tcp_send). */
-        fwd_query(&w->fwd, msg, mlen, &client, w->tcpbuf, 65535);
+        fwd_query(set->fwd, msg, mlen, &client, set->buf, 65535);
         evbuffer_drain(in, mlen);
         handled++;
     }
@@ -477,7 +476,7 @@ static void tcp_hold(const fwd_client_t *client)
 static void conn_touch(tcpconn_t *c)
 {
     struct timeval idle;
-    uint32_t ms = c->w->fwd.cfg->tcp_idle_timeout_ms;
+    uint32_t ms = c->set->fwd->cfg->tcp_idle_timeout_ms;
 
     if (c->bev == NULL)
         return;
@@ -521,9 +520,27 @@ static const fwd_sink_t tcp_sink = {
     .ctx = NULL,
 };
 
-void tcpconn_drain_all(worker_t *w)
+int tcpconn_set_init(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
+                     void (*freed)(void *arg), void *arg)
 {
-    tcpconn_t *c = w->conns;
+    memset(set, 0, sizeof(*set));
+    set->base = base;
+    set->fwd = fwd;
+    set->freed = freed;
+    set->arg = arg;
+    set->buf = malloc(65536);
+    return set->buf != NULL ? 0 : -1;
+}
+
+void tcpconn_set_fini(tcp_set_t *set)
+{
+    free(set->buf);
+    set->buf = NULL;
+}
+
+void tcpconn_drain_all(tcp_set_t *set)
+{
+    tcpconn_t *c = set->conns;
     while (c != NULL) {
         tcpconn_t *next = c->next;
         conn_pause(c);
@@ -532,17 +549,17 @@ void tcpconn_drain_all(worker_t *w)
     }
 }
 
-void tcpconn_free_all(worker_t *w)
+void tcpconn_free_all(tcp_set_t *set)
 {
-    while (w->conns != NULL) {
-        tcpconn_t *c = w->conns;
+    while (set->conns != NULL) {
+        tcpconn_t *c = set->conns;
         conn_close(c);
         c->inflight = 0;
         conn_maybe_free(c);
     }
 }
 
-bool tcpconn_all_idle(worker_t *w)
+bool tcpconn_all_idle(const tcp_set_t *set)
 {
-    return w->conns == NULL;
+    return set->conns == NULL;
 }

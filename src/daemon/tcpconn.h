@@ -21,9 +21,11 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-struct worker;
+#include "forwarder.h"
+
 struct bufferevent;
 struct event;
+struct event_base;
 
 /* Unsent reply bytes, counting each query in flight as a largest
  * message, at which a connection stops being read. */
@@ -36,8 +38,26 @@ struct event;
 /* Messages handled per read event before yielding to other clients. */
 #define TCPCONN_BURST 32
 
+struct tcpconn;
+
+/* One thread's client TCP connections and what they share. The worker
+ * embeds it: tcpconn_set_init() fills it in, the worker sets max_conns
+ * (and changes it with new settings); the rest is tcpconn.c's. */
+typedef struct tcp_set {
+    struct event_base *base;
+    fwd_ctx_t *fwd;     /* the thread's query path: settings, drain, stats */
+    unsigned max_conns; /* this thread's share of tcp_max_clients */
+    /* A connection was freed: the worker sees whether its drain is over. */
+    void (*freed)(void *arg);
+    void *arg;
+    uint8_t *buf;          /* scratch for one TCP reply (64 KiB) */
+    struct tcpconn *conns; /* open connections, oldest first */
+    unsigned nconns;
+    size_t loans; /* bytes of TCPCONN_SHARED the connections hold */
+} tcp_set_t;
+
 typedef struct tcpconn {
-    struct worker *w;
+    tcp_set_t *set;
     struct bufferevent *bev; /* NULL once closed */
     struct sockaddr_storage peer;
     socklen_t peerlen;
@@ -52,19 +72,27 @@ typedef struct tcpconn {
     uint64_t mark_us;            /* ... tcp_idle_timeout after this; 0: none */
     struct event *drain_ev;      /* fires then (drain_cb) */
     size_t loan;                 /* need above TCPCONN_MAX_OUTPUT, recorded */
-    struct tcpconn *next, *prev; /* the worker's list */
+    struct tcpconn *next, *prev; /* the set's list */
 } tcpconn_t;
 
-/* A connection was accepted on thread w. Its queries go to the
+/* An empty set on base for the query path fwd; freed(arg) is called
+ * whenever a connection is freed. Returns 0, or -1 out of memory. */
+int tcpconn_set_init(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
+                     void (*freed)(void *arg), void *arg);
+/* A connection was accepted on the set's thread. Its queries go to the
  * forwarder with a sink of this file's, which answers them on the
  * connection and counts those in flight upstream. */
-void tcpconn_accept(struct worker *w, int fd, const struct sockaddr *sa, int salen);
-/* Stop reading every connection of w (drain); connections close when
- * their answers are out. */
-void tcpconn_drain_all(struct worker *w);
-/* Close and free every connection of w (at exit). */
-void tcpconn_free_all(struct worker *w);
-/* True when no connection of w has unsent output or queries in flight. */
-bool tcpconn_all_idle(struct worker *w);
+void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen);
+/* Stop reading every connection of the set (drain); connections close
+ * when their answers are out. */
+void tcpconn_drain_all(tcp_set_t *set);
+/* Close and free every connection of the set (at exit). */
+void tcpconn_free_all(tcp_set_t *set);
+/* Free the set's buffer (after tcpconn_free_all). Accepts a set that
+ * tcpconn_set_init() never filled in (zeroed). */
+void tcpconn_set_fini(tcp_set_t *set);
+/* True when no connection of the set has unsent output or queries in
+ * flight. */
+bool tcpconn_all_idle(const tcp_set_t *set);
 
 #endif

@@ -34,7 +34,7 @@ static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
     if (cfg != NULL) {
         cfg_unref(w->fwd.cfg);
         w->fwd.cfg = cfg;
-        w->max_conns = conn_share(cfg, nthreads);
+        w->tcp.max_conns = conn_share(cfg, nthreads);
     }
     if (pool != NULL) {
         if (w->fwd.pool == NULL || w->fwd.pool->pool != pool) {
@@ -62,14 +62,16 @@ static void drain_timeout(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(w->base, NULL);
 }
 
-void worker_drain_check(worker_t *w)
+/* Check whether a drain has finished. */
+static void worker_drain_check(worker_t *w)
 {
-    if (w->fwd.draining && fwd_table_count(w->fwd.table) == 0 && tcpconn_all_idle(w))
+    if (w->fwd.draining && fwd_table_count(w->fwd.table) == 0 && tcpconn_all_idle(&w->tcp))
         event_base_loopexit(w->base, NULL);
 }
 
-/* The forwarder's drain hook: a query in flight finished. */
-static void fwd_finished(void *arg)
+/* The drain hook of the forwarder (a query in flight finished) and of
+ * the TCP connections (one was freed). */
+static void drain_hook(void *arg)
 {
     worker_drain_check(arg);
 }
@@ -82,7 +84,7 @@ static void begin_drain(worker_t *w, unsigned drain_ms)
         return;
     w->fwd.draining = true;
     listener_pause(w->socks, w->nsocks);
-    tcpconn_drain_all(w);
+    tcpconn_drain_all(&w->tcp);
     w->drain_ev = evtimer_new(w->base, drain_timeout, w);
     if (w->drain_ev != NULL)
         evtimer_add(w->drain_ev, &tv);
@@ -156,7 +158,7 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->fwd.now_us = pool_now_us;
     w->fwd.query = sr_upstream_query;
     w->fwd.cancel = sr_xfer_cancel;
-    w->fwd.finished = fwd_finished;
+    w->fwd.finished = drain_hook;
     w->fwd.arg = w;
     w->socks = socks;
     w->nsocks = nsocks;
@@ -168,10 +170,9 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->fwd.table = fwd_table_new(fwd_random(&w->fwd));
     w->fwd.msg = sr_msg_new();
     w->fwd.out = malloc(65536);
-    w->tcpbuf = malloc(65536);
     w->udp = w->base != NULL ? listener_batch_new(w->base) : NULL;
     if (w->base == NULL || w->fwd.table == NULL || w->fwd.msg == NULL || w->fwd.out == NULL ||
-        w->tcpbuf == NULL || w->udp == NULL)
+        w->udp == NULL || tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0)
         goto fail;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0)
@@ -181,11 +182,11 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
         goto fail;
     cfg_ref(cfg);
     w->fwd.cfg = cfg;
-    w->max_conns = conn_share(cfg, nthreads);
+    w->tcp.max_conns = conn_share(cfg, nthreads);
     w->fwd.pool = pool_inst_new(pool, w->base);
     if (w->fwd.pool == NULL)
         goto fail;
-    if (listener_attach(w, socks, nsocks) != 0)
+    if (listener_attach(w->base, &w->fwd, w->udp, &w->tcp, socks, nsocks) != 0)
         goto fail;
     return w;
 fail:
@@ -200,7 +201,7 @@ static void cleanup(worker_t *w)
     /* In-flight queries hold TCP connections: let go of them first. */
     fwd_table_free(w->fwd.table);
     w->fwd.table = NULL;
-    tcpconn_free_all(w);
+    tcpconn_free_all(&w->tcp);
     listener_detach(w->socks, w->nsocks);
     /* Replies still queued go out before the loop's events go. */
     listener_batch_free(w->udp);
@@ -273,7 +274,7 @@ void worker_join_free(worker_t *w)
     cfg_unref(w->fwd.cfg);
     sr_msg_free(w->fwd.msg);
     free(w->fwd.out);
-    free(w->tcpbuf);
+    tcpconn_set_fini(&w->tcp);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
     pthread_mutex_destroy(&w->mu);

@@ -24,17 +24,10 @@
 #include "listener.h"
 #include "pool.h"
 #include "stats.h"
+#include "tcpconn.h"
 
 struct event_base;
 struct event;
-struct tcpconn;
-
-/* UDP receive batch (recvmmsg/sendmmsg). */
-#define WORKER_BATCH 32
-/* Largest query read over UDP; larger datagrams are dropped. */
-#define WORKER_UDP_RX 4096
-/* Largest UDP reply (max_udp_size is capped to this). */
-#define WORKER_UDP_TX 4096
 
 typedef struct worker {
     unsigned id;
@@ -46,14 +39,9 @@ typedef struct worker {
      * queries in flight, the drain flag (fwd.draining), clocks. */
     fwd_ctx_t fwd;
     stats_thread_t stats;
-    uint8_t *tcpbuf;      /* scratch for one TCP reply (64 KiB) */
     listen_sock_t *socks; /* this thread's listening sockets */
     size_t nsocks;
-    /* client TCP */
-    struct tcpconn *conns; /* open connections, oldest first */
-    unsigned nconns;
-    unsigned max_conns; /* this thread's share of tcp_max_clients */
-    size_t tcp_loans;   /* bytes of TCPCONN_SHARED the connections hold */
+    tcp_set_t tcp; /* client TCP connections (tcpconn.c's) */
     /* the mailbox */
     pthread_mutex_t mu;
     int wake_fd; /* eventfd: the main thread's doorbell */
@@ -83,7 +71,5 @@ void worker_join_free(worker_t *w);
 
 /* Inside the worker: monotonic seconds for the cache. */
 uint32_t worker_now_s(void);
-/* Inside the worker: check whether a drain has finished. */
-void worker_drain_check(worker_t *w);
 
 #endif

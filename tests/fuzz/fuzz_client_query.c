@@ -475,7 +475,7 @@ static void sink_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
 
 static const fwd_sink_t udp_sink = {.name = "udp",
                                     .datagram = true,
-                                    .max_size = 4096, /* WORKER_UDP_TX */
+                                    .max_size = 4096, /* LISTENER_UDP_TX */
                                     .send = sink_send,
                                     .hold = sink_hold,
                                     .release = sink_release};
