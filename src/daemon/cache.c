@@ -183,25 +183,12 @@ static centry_t *shard_find(const shard_t *s, const ckey_t *k)
 
 static void lru_unlink(shard_t *s, centry_t *e)
 {
-    if (e->lru_prev != NULL)
-        e->lru_prev->lru_next = e->lru_next;
-    else
-        s->head = e->lru_next;
-    if (e->lru_next != NULL)
-        e->lru_next->lru_prev = e->lru_prev;
-    else
-        s->tail = e->lru_prev;
+    SR_LIST_UNLINK_TAIL(s->head, s->tail, e, lru_prev, lru_next);
 }
 
 static void lru_push_head(shard_t *s, centry_t *e)
 {
-    e->lru_prev = NULL;
-    e->lru_next = s->head;
-    if (s->head != NULL)
-        s->head->lru_prev = e;
-    else
-        s->tail = e;
-    s->head = e;
+    SR_LIST_PUSH_HEAD(s->head, s->tail, e, lru_prev, lru_next);
 }
 
 static inline void lru_touch(shard_t *s, centry_t *e)

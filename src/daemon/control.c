@@ -21,6 +21,7 @@
 #include "control.h"
 #include "log.h"
 #include "priv.h"
+#include "util.h" /* lists */
 
 typedef struct cclient {
     struct control *ctl;
@@ -70,12 +71,7 @@ char *control_handle_line(control_handler_fn fn, void *arg, const char *line)
 static void client_free(cclient_t *cl)
 {
     control_t *c = cl->ctl;
-    if (cl->prev != NULL)
-        cl->prev->next = cl->next;
-    else
-        c->clients = cl->next;
-    if (cl->next != NULL)
-        cl->next->prev = cl->prev;
+    SR_LIST_UNLINK(c->clients, cl);
     bufferevent_free(cl->bev);
     c->nclients--;
     free(cl);

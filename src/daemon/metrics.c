@@ -18,6 +18,7 @@
 #include "log.h"
 #include "acceptor.h"
 #include "metrics.h"
+#include "util.h" /* lists */
 
 typedef struct mconn mconn_t;
 
@@ -217,14 +218,7 @@ static void conn_free(mconn_t *c)
 {
     metrics_t *m = c->m;
 
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        m->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    else
-        m->tail = c->prev;
+    SR_LIST_UNLINK_TAIL(m->conns, m->tail, c, prev, next);
     m->nconns--;
     if (c->deadline != NULL)
         event_free(c->deadline);
@@ -393,12 +387,7 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     bufferevent_setwatermark(c->bev, EV_READ, 0, METRICS_REQ_MAX + 1);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     evtimer_add(c->deadline, &dl);
-    c->prev = m->tail;
-    if (m->tail != NULL)
-        m->tail->next = c;
-    else
-        m->conns = c;
-    m->tail = c;
+    SR_LIST_PUSH_TAIL(m->conns, m->tail, c, prev, next);
     m->nconns++;
 }
 

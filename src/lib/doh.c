@@ -162,13 +162,7 @@ static void xfer_link(doh_up_t *d, doh_xfer_t *dx, enum doh_where w)
 /* Take dx off its list. */
 static void xfer_unlink(doh_up_t *d, doh_xfer_t *dx)
 {
-    if (dx->prev != NULL)
-        dx->prev->next = dx->next;
-    else
-        d->lists[dx->where] = dx->next;
-    if (dx->next != NULL)
-        dx->next->prev = dx->prev;
-    dx->next = dx->prev = NULL;
+    SR_LIST_UNLINK(d->lists[dx->where], dx);
 }
 
 /* ---- logging ---- */
@@ -273,12 +267,7 @@ static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
 static void sock_free(doh_up_t *d, doh_sock_t *ds)
 {
     event_free(ds->ev);
-    if (ds->prev != NULL)
-        ds->prev->next = ds->next;
-    else
-        d->socks = ds->next;
-    if (ds->next != NULL)
-        ds->next->prev = ds->prev;
+    SR_LIST_UNLINK(d->socks, ds);
     sr_free(ds);
 }
 
@@ -569,8 +558,7 @@ static void xfer_free(doh_xfer_t *dx)
 {
     if (dx == NULL)
         return;
-    if (dx->easy != NULL)
-        curl_easy_cleanup(dx->easy);
+    curl_easy_cleanup(dx->easy); /* accepts NULL */
     sr_free(dx->url);
     sr_free(dx->body);
     sr_free(dx);
@@ -891,10 +879,8 @@ static void destroy(doh_up_t *d)
         sock_free(d, d->socks);
     if (d->share != NULL)
         curl_share_cleanup(d->share);
-    if (d->timer != NULL)
-        event_free(d->timer);
-    if (d->deferred != NULL)
-        event_free(d->deferred);
+    sr_event_free(d->timer);
+    sr_event_free(d->deferred);
     curl_slist_free_all(d->headers);
     curl_slist_free_all(d->connect_to);
     sr_msg_free(d->qmsg);
@@ -1420,10 +1406,5 @@ static void doh_detach(sr_upstream_t *up, sr_xfer_t *x)
     }
 }
 
-const sr_transport_ops_t sr_doh_ops = {
-    .name = "https",
-    .init = doh_init,
-    .fini = doh_fini,
-    .send = doh_send,
-    .detach = doh_detach,
-};
+const sr_transport_ops_t sr_doh_ops =
+    SR_TRANSPORT_OPS("https", doh_init, doh_fini, doh_send, doh_detach);

@@ -103,38 +103,19 @@ static void pump(struct stream *st);
 
 static void list_push_tail(struct sx_list *l, struct sx *s)
 {
-    s->next = NULL;
-    s->prev = l->tail;
-    if (l->tail != NULL)
-        l->tail->next = s;
-    else
-        l->head = s;
-    l->tail = s;
+    SR_LIST_PUSH_TAIL(l->head, l->tail, s, prev, next);
     l->n++;
 }
 
 static void list_push_head(struct sx_list *l, struct sx *s)
 {
-    s->prev = NULL;
-    s->next = l->head;
-    if (l->head != NULL)
-        l->head->prev = s;
-    else
-        l->tail = s;
-    l->head = s;
+    SR_LIST_PUSH_HEAD(l->head, l->tail, s, prev, next);
     l->n++;
 }
 
 static void list_remove(struct sx_list *l, struct sx *s)
 {
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        l->head = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    else
-        l->tail = s->prev;
+    SR_LIST_UNLINK_TAIL(l->head, l->tail, s, prev, next);
     s->next = s->prev = NULL;
     l->n--;
 }
@@ -224,12 +205,9 @@ static void conn_arm_timer(struct conn *c)
  * upstream freed), so its TLS session stays resumable. */
 static void conn_free(struct conn *c, bool clean)
 {
-    if (c->connect_ev != NULL)
-        event_free(c->connect_ev);
-    if (c->timer != NULL)
-        event_free(c->timer);
-    if (c->flush_ev != NULL)
-        event_free(c->flush_ev);
+    sr_event_free(c->connect_ev);
+    sr_event_free(c->timer);
+    sr_event_free(c->flush_ev);
     if (c->stage != NULL)
         evbuffer_free(c->stage);
     if (c->bev != NULL) {
@@ -263,13 +241,7 @@ static void conn_free(struct conn *c, bool clean)
 
 static void conn_unlink(struct stream *st, struct conn *c)
 {
-    if (c->prev != NULL)
-        c->prev->next = c->next;
-    else
-        st->conns = c->next;
-    if (c->next != NULL)
-        c->next->prev = c->prev;
-    c->next = c->prev = NULL;
+    SR_LIST_UNLINK(st->conns, c);
     st->nconns--;
 }
 
@@ -836,8 +808,7 @@ static void stream_fini(sr_upstream_t *up)
         conn_unlink(st, c);
         conn_free(c, true);
     }
-    if (st->kick != NULL)
-        event_free(st->kick);
+    sr_event_free(st->kick);
     sr_free(st->rbuf);
     sr_free(st);
     up->tp = NULL;
@@ -879,18 +850,8 @@ static void stream_detach(sr_upstream_t *up, sr_xfer_t *x)
     }
 }
 
-const sr_transport_ops_t sr_tcp_ops = {
-    .name = "tcp",
-    .init = tcp_init,
-    .fini = stream_fini,
-    .send = stream_send,
-    .detach = stream_detach,
-};
+const sr_transport_ops_t sr_tcp_ops =
+    SR_TRANSPORT_OPS("tcp", tcp_init, stream_fini, stream_send, stream_detach);
 
-const sr_transport_ops_t sr_tls_ops = {
-    .name = "tls",
-    .init = tls_init,
-    .fini = stream_fini,
-    .send = stream_send,
-    .detach = stream_detach,
-};
+const sr_transport_ops_t sr_tls_ops =
+    SR_TRANSPORT_OPS("tls", tls_init, stream_fini, stream_send, stream_detach);

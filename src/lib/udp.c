@@ -272,20 +272,13 @@ static void udp_detach(sr_upstream_t *up, sr_xfer_t *x)
     (void)up;
     if (ux == NULL)
         return;
-    if (ux->ev != NULL)
-        event_free(ux->ev);
-    if (ux->rtx != NULL)
-        event_free(ux->rtx);
+    sr_event_free(ux->ev);
+    sr_event_free(ux->rtx);
     if (ux->fd >= 0)
         close(ux->fd);
     sr_free(ux);
     x->tp = NULL;
 }
 
-const sr_transport_ops_t sr_udp_ops = {
-    .name = "udp",
-    .init = udp_init,
-    .fini = udp_fini,
-    .send = udp_send,
-    .detach = udp_detach,
-};
+const sr_transport_ops_t sr_udp_ops =
+    SR_TRANSPORT_OPS("udp", udp_init, udp_fini, udp_send, udp_detach);

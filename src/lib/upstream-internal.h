@@ -69,6 +69,12 @@ typedef struct sr_transport_ops {
     void (*detach)(sr_upstream_t *up, sr_xfer_t *x);
 } sr_transport_ops_t;
 
+/* A transport's table, one row: its fields in the order above. */
+#define SR_TRANSPORT_OPS(name_, init_, fini_, send_, detach_)                                      \
+    {                                                                                              \
+        .name = (name_), .init = (init_), .fini = (fini_), .send = (send_), .detach = (detach_)    \
+    }
+
 /* Completion of sr_upstream_resolve(). */
 typedef void (*sr_resolve_cb)(sr_upstream_t *up, sr_status_t status, void *arg);
 

@@ -125,12 +125,9 @@ static void upstream_destroy(sr_upstream_t *up)
         up->ops->fini(up);
     sr_upstream_free(up->fallback);
     sr_upstream_free(up->bootstrap);
-    if (up->resolve_ev != NULL)
-        event_free(up->resolve_ev);
-    if (up->ssl_session != NULL)
-        SSL_SESSION_free(up->ssl_session);
-    if (up->ssl_ctx != NULL)
-        SSL_CTX_free(up->ssl_ctx);
+    sr_event_free(up->resolve_ev);
+    SSL_SESSION_free(up->ssl_session); /* both accept NULL */
+    SSL_CTX_free(up->ssl_ctx);
     free_cfg_strings(&up->cfg);
     sr_free(up->pins);
     sr_free(up->name);
@@ -362,13 +359,7 @@ static void xfer_unlink(sr_xfer_t *x)
 {
     sr_upstream_t *up = x->up;
 
-    if (x->prev != NULL)
-        x->prev->next = x->next;
-    else
-        up->inflight = x->next;
-    if (x->next != NULL)
-        x->next->prev = x->prev;
-    x->next = x->prev = NULL;
+    SR_LIST_UNLINK(up->inflight, x);
     up->ninflight--;
     if (x->sent && up->ops->detach != NULL)
         up->ops->detach(up, x);
@@ -836,8 +827,7 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
                     x->wire_id, x->qlen);
 done:
     if (st != SR_OK && x != NULL) {
-        if (x->timer != NULL)
-            event_free(x->timer);
+        sr_event_free(x->timer);
         xfer_free(x);
         x = NULL;
     }

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/rand.h>
 
 #include "lib-internal.h"
@@ -200,4 +201,12 @@ uint16_t sr_random16(void)
     }
     rand_left -= 2;
     return sr_get16(rand_pool + rand_left);
+}
+
+/* ---- events ---- */
+
+void sr_event_free(struct event *ev)
+{
+    if (ev != NULL)
+        event_free(ev);
 }

@@ -62,6 +62,47 @@ uint64_t sr_now_us(void);
 /* Monotonic seconds from the coarse clock (a plain vDSO read): for TTLs. */
 uint32_t sr_now_coarse_s(void);
 
+/* ---- events ---- */
+
+struct event;
+/* libevent's event_free() for an event that may be NULL (nothing then). */
+void sr_event_free(struct event *ev);
+
+/* ---- lists ---- */
+
+/* Take node n off a doubly linked list threaded through its fields PREV
+ * and NEXT, whose first node is head and last node tail (lvalues). n's
+ * own links are left as they are. */
+#define SR_LIST_UNLINK_TAIL(head, tail, n, PREV, NEXT)                                             \
+    do {                                                                                           \
+        *((n)->PREV != NULL ? &(n)->PREV->NEXT : &(head)) = (n)->NEXT;                             \
+        *((n)->NEXT != NULL ? &(n)->NEXT->PREV : &(tail)) = (n)->PREV;                             \
+    } while (0)
+
+/* Put node n first (PUSH_HEAD) or last (PUSH_TAIL) on such a list. */
+#define SR_LIST_PUSH_HEAD(head, tail, n, PREV, NEXT)                                               \
+    do {                                                                                           \
+        (n)->PREV = NULL, (n)->NEXT = (head);                                                      \
+        *((head) != NULL ? &(head)->PREV : &(tail)) = (n);                                         \
+        (head) = (n);                                                                              \
+    } while (0)
+#define SR_LIST_PUSH_TAIL(head, tail, n, PREV, NEXT)                                               \
+    do {                                                                                           \
+        (n)->NEXT = NULL, (n)->PREV = (tail);                                                      \
+        *((tail) != NULL ? &(tail)->NEXT : &(head)) = (n);                                         \
+        (tail) = (n);                                                                              \
+    } while (0)
+
+/* Take node n off a list through its fields prev and next that keeps only
+ * its first node, head; n's links are cleared. */
+#define SR_LIST_UNLINK(head, n)                                                                    \
+    do {                                                                                           \
+        *((n)->prev != NULL ? &(n)->prev->next : &(head)) = (n)->next;                             \
+        if ((n)->next != NULL)                                                                     \
+            (n)->next->prev = (n)->prev;                                                           \
+        (n)->next = (n)->prev = NULL;                                                              \
+    } while (0)
+
 /* ---- randomness ---- */
 
 /* Fill p[0..n) from OpenSSL's CSPRNG. Returns false when it failed; the
