@@ -94,79 +94,46 @@ static void log_vwrite(int level, const char *fmt, va_list ap, int err)
     }
 }
 
-void log_warn(const char *fmt, ...)
-{
-    int err = errno;
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_WARNING, fmt, ap, err);
-    va_end(ap);
-    errno = err;
-}
+/* The loggers differ only in their level, whether errno's text follows
+ * the message (with_errno, as OpenBSD's log_warn; errno is read on entry)
+ * and what happens after: log_warn leaves errno as it found it, fatal and
+ * fatalx end the process. */
+#define LOGGER(fn, level, with_errno, after)                                                       \
+    void fn(const char *fmt, ...)                                                                  \
+    {                                                                                              \
+        int err = errno;                                                                           \
+        va_list ap;                                                                                \
+        va_start(ap, fmt);                                                                         \
+        log_vwrite(level, fmt, ap, (with_errno) ? err : 0);                                        \
+        va_end(ap);                                                                                \
+        after;                                                                                     \
+    }
 
-void log_warnx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_WARNING, fmt, ap, 0);
-    va_end(ap);
-}
-
-void log_err(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_ERROR, fmt, ap, 0);
-    va_end(ap);
-}
-
-void log_notice(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_NOTICE, fmt, ap, 0);
-    va_end(ap);
-}
-
-void log_info(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_INFO, fmt, ap, 0);
-    va_end(ap);
-}
-
-void log_debug(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_DEBUG, fmt, ap, 0);
-    va_end(ap);
-}
-
-void fatal(const char *fmt, ...)
-{
-    int err = errno;
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_ERROR, fmt, ap, err);
-    va_end(ap);
-    exit(1);
-}
-
-void fatalx(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    log_vwrite(LOG_LEVEL_ERROR, fmt, ap, 0);
-    va_end(ap);
-    exit(1);
-}
+LOGGER(log_warn, LOG_LEVEL_WARNING, true, errno = err)
+LOGGER(log_warnx, LOG_LEVEL_WARNING, false, (void)err)
+LOGGER(log_err, LOG_LEVEL_ERROR, false, (void)err)
+LOGGER(log_notice, LOG_LEVEL_NOTICE, false, (void)err)
+LOGGER(log_info, LOG_LEVEL_INFO, false, (void)err)
+LOGGER(log_debug, LOG_LEVEL_DEBUG, false, (void)err)
+LOGGER(fatal, LOG_LEVEL_ERROR, true, exit(1))
+LOGGER(fatalx, LOG_LEVEL_ERROR, false, exit(1))
 
 void log_query_owner(uid_t uid, gid_t gid)
 {
     qlog_uid = uid;
     qlog_gid = gid;
+}
+
+/* Put f (may be NULL) and sink in place of the query log's own, closing
+ * the file it had. */
+static void qlog_swap(FILE *f, int sink)
+{
+    pthread_mutex_lock(&qlog_mu);
+    if (qlog_file != NULL)
+        fclose(qlog_file);
+    qlog_file = f;
+    atomic_store_explicit(&qlog_sink, sink, memory_order_relaxed);
+    pthread_mutex_unlock(&qlog_mu);
 }
 
 int log_query_open(const char *where, char *err, size_t errcap)
@@ -196,12 +163,7 @@ int log_query_open(const char *where, char *err, size_t errcap)
         setvbuf(f, NULL, _IOLBF, 0);
         sink = QLOG_FILE;
     }
-    pthread_mutex_lock(&qlog_mu);
-    if (qlog_file != NULL)
-        fclose(qlog_file);
-    qlog_file = f;
-    atomic_store_explicit(&qlog_sink, sink, memory_order_relaxed);
-    pthread_mutex_unlock(&qlog_mu);
+    qlog_swap(f, sink);
     if (sink == QLOG_SYSLOG && !log_syslog_open) {
         openlog("stubresd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
         log_syslog_open = true;
@@ -247,12 +209,7 @@ void log_query(const char *fmt, ...)
 
 void log_shutdown(void)
 {
-    pthread_mutex_lock(&qlog_mu);
-    if (qlog_file != NULL)
-        fclose(qlog_file);
-    qlog_file = NULL;
-    atomic_store_explicit(&qlog_sink, QLOG_OFF, memory_order_relaxed);
-    pthread_mutex_unlock(&qlog_mu);
+    qlog_swap(NULL, QLOG_OFF);
     if (log_syslog_open) {
         closelog();
         log_syslog_open = false;

@@ -791,45 +791,23 @@ static sr_status_t bad_record(const sr_dns_t *dns, int record_index)
                        sr_dns_get_record_count(dns));
 }
 
-SR_API sr_status_t sr_dns_get_record_domain(const sr_dns_t *dns,
-                                            int record_index, const char **out)
-{
-    const dns_rec_t *r = rec_at(dns, record_index);
-    if (r == NULL)
-        return bad_record(dns, record_index);
-    *out = r->rr->name;
-    return SR_OK;
-}
+/* The getters of one value of a record: out gets expr, read from r. */
+#define RECORD_GETTER(fn, type, expr)                                                              \
+    SR_API sr_status_t fn(const sr_dns_t *dns, int record_index, type *out)                        \
+    {                                                                                              \
+        const dns_rec_t *r = rec_at(dns, record_index);                                            \
+        if (r == NULL)                                                                             \
+            return bad_record(dns, record_index);                                                  \
+        *out = (expr);                                                                             \
+        return SR_OK;                                                                              \
+    }
 
-SR_API sr_status_t sr_dns_get_record_type(const sr_dns_t *dns, int record_index,
-                                          int *out)
-{
-    const dns_rec_t *r = rec_at(dns, record_index);
-    if (r == NULL)
-        return bad_record(dns, record_index);
-    *out = r->rr->type;
-    return SR_OK;
-}
-
-SR_API sr_status_t sr_dns_get_record_type_name(const sr_dns_t *dns,
-                                               int record_index, const char **out)
-{
-    const dns_rec_t *r = rec_at(dns, record_index);
-    if (r == NULL)
-        return bad_record(dns, record_index);
-    *out = r->type_name;
-    return SR_OK;
-}
-
-SR_API sr_status_t sr_dns_get_record_ttl(const sr_dns_t *dns, int record_index,
-                                         uint32_t *out)
-{
-    const dns_rec_t *r = rec_at(dns, record_index);
-    if (r == NULL)
-        return bad_record(dns, record_index);
-    *out = r->rr->ttl;
-    return SR_OK;
-}
+RECORD_GETTER(sr_dns_get_record_domain, const char *, r->rr->name)
+RECORD_GETTER(sr_dns_get_record_type, int, r->rr->type)
+RECORD_GETTER(sr_dns_get_record_type_name, const char *, r->type_name)
+RECORD_GETTER(sr_dns_get_record_ttl, uint32_t, r->rr->ttl)
+RECORD_GETTER(sr_dns_get_record_field_count, int, (int)r->rr->field_count)
+RECORD_GETTER(sr_dns_get_record_field_index, int, r->field_index)
 
 SR_API sr_status_t sr_dns_get_record_data(const sr_dns_t *dns, int record_index,
                                           const uint8_t **out, size_t *len)
@@ -839,26 +817,6 @@ SR_API sr_status_t sr_dns_get_record_data(const sr_dns_t *dns, int record_index,
         return bad_record(dns, record_index);
     *out = r->rr->rdata;
     *len = r->rr->rdlength;
-    return SR_OK;
-}
-
-SR_API sr_status_t sr_dns_get_record_field_count(const sr_dns_t *dns,
-                                                 int record_index, int *out)
-{
-    const dns_rec_t *r = rec_at(dns, record_index);
-    if (r == NULL)
-        return bad_record(dns, record_index);
-    *out = (int)r->rr->field_count;
-    return SR_OK;
-}
-
-SR_API sr_status_t sr_dns_get_record_field_index(const sr_dns_t *dns,
-                                                 int record_index, int *out)
-{
-    const dns_rec_t *r = rec_at(dns, record_index);
-    if (r == NULL)
-        return bad_record(dns, record_index);
-    *out = r->field_index;
     return SR_OK;
 }
 

@@ -408,15 +408,21 @@ SR_API const uint8_t *sr_msg_wire(const sr_msg_t *msg, size_t *len)
     return msg->wire;
 }
 
-SR_API uint16_t sr_msg_id(const sr_msg_t *msg)
-{
-    return msg->id;
-}
+/* The getters that return one field of the message as it is. */
+#define MSG_GETTER(type, fn, field)                                                                \
+    SR_API type fn(const sr_msg_t *msg)                                                            \
+    {                                                                                              \
+        return msg->field;                                                                         \
+    }
 
-SR_API uint16_t sr_msg_flags(const sr_msg_t *msg)
-{
-    return msg->flags;
-}
+MSG_GETTER(uint16_t, sr_msg_id, id)
+MSG_GETTER(uint16_t, sr_msg_flags, flags)
+MSG_GETTER(size_t, sr_msg_qdcount, qdcount)
+MSG_GETTER(const char *, sr_msg_qname, qname)
+MSG_GETTER(uint16_t, sr_msg_qtype, qtype)
+MSG_GETTER(uint16_t, sr_msg_qclass, qclass)
+MSG_GETTER(size_t, sr_msg_question_end, question_end)
+MSG_GETTER(size_t, sr_msg_rr_count, rr_count)
 
 SR_API unsigned sr_msg_opcode(const sr_msg_t *msg)
 {
@@ -432,40 +438,10 @@ SR_API unsigned sr_msg_rcode(const sr_msg_t *msg)
     return rcode;
 }
 
-SR_API size_t sr_msg_qdcount(const sr_msg_t *msg)
-{
-    return msg->qdcount;
-}
-
-SR_API const char *sr_msg_qname(const sr_msg_t *msg)
-{
-    return msg->qname;
-}
-
 SR_API const uint8_t *sr_msg_qname_wire(const sr_msg_t *msg, size_t *len)
 {
     *len = msg->qname_wire_len;
     return msg->qname_wire;
-}
-
-SR_API uint16_t sr_msg_qtype(const sr_msg_t *msg)
-{
-    return msg->qtype;
-}
-
-SR_API uint16_t sr_msg_qclass(const sr_msg_t *msg)
-{
-    return msg->qclass;
-}
-
-SR_API size_t sr_msg_question_end(const sr_msg_t *msg)
-{
-    return msg->question_end;
-}
-
-SR_API size_t sr_msg_rr_count(const sr_msg_t *msg)
-{
-    return msg->rr_count;
 }
 
 SR_API const sr_rr_t *sr_msg_rr(const sr_msg_t *msg, size_t i)

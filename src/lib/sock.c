@@ -36,6 +36,14 @@ static sr_status_t set_opt(int fd, int level, int name, int value)
     return SR_OK;
 }
 
+/* The IPv4 option (name4, value4) or the IPv6 one, by the family. */
+static sr_status_t set_opt_family(int fd, int family, int name4, int value4, int name6, int value6)
+{
+    if (family == AF_INET)
+        return set_opt(fd, IPPROTO_IP, name4, value4);
+    return set_opt(fd, IPPROTO_IPV6, name6, value6);
+}
+
 int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status)
 {
     const sr_upstream_cfg_t *cfg = &up->cfg;
@@ -62,10 +70,8 @@ int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status)
         /* DontFragment: set DF and never fragment locally (RFC 8085 3.2
          * for why a DNS client may want it; the kernel then reports
          * EMSGSIZE instead of fragmenting). */
-        if (family == AF_INET)
-            st = set_opt(fd, IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO);
-        else
-            st = set_opt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_DO);
+        st = set_opt_family(fd, family, IP_MTU_DISCOVER, IP_PMTUDISC_DO, IPV6_MTU_DISCOVER,
+                            IPV6_PMTUDISC_DO);
         if (st != SR_OK)
             goto done;
     }
@@ -73,10 +79,7 @@ int sr_socket_open(const sr_upstream_t *up, int type, sr_status_t *status)
         /* QOSDSCPValue: the DSCP is the upper six bits of the TOS / traffic
          * class octet (RFC 2474 3). */
         int tos = (cfg->dscp & 0x3f) << 2;
-        if (family == AF_INET)
-            st = set_opt(fd, IPPROTO_IP, IP_TOS, tos);
-        else
-            st = set_opt(fd, IPPROTO_IPV6, IPV6_TCLASS, tos);
+        st = set_opt_family(fd, family, IP_TOS, tos, IPV6_TCLASS, tos);
         if (st != SR_OK)
             goto done;
     }
