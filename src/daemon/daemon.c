@@ -13,6 +13,7 @@
 #include <stubres/wire.h>
 
 #include "daemon.h"
+#include "localdata.h"
 #include "log.h"
 #include "stats.h"
 
@@ -123,9 +124,85 @@ unsigned daemon_drain_ms(const cfg_t *c)
     return ms > 30000 ? 30000 : (unsigned)ms;
 }
 
+static void local_warn(void *arg, const char *msg)
+{
+    (void)arg;
+    log_warnx("%s", msg);
+}
+
+int daemon_local_build(cfg_t *c, char *err, size_t errcap)
+{
+    local_src_t src = {
+        .records = (const char *const *)c->local,
+        .nrecords = c->nlocal,
+        .local_ttl = c->local_ttl,
+        .hosts = c->hosts,
+        .special_names = c->special_names,
+        .warn = local_warn,
+    };
+    localdata_t *ld = localdata_new(&src, err, errcap);
+
+    if (ld == NULL)
+        return -1;
+    localdata_unref(c->localdata);
+    c->localdata = ld;
+    return 0;
+}
+
+/* Whether a and b have the same local answer keys. */
+static bool same_local_keys(const cfg_t *a, const cfg_t *b)
+{
+    static const char *const names[] = {"local", "local_ttl", "hosts", "special_names"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int k = cfg_key_index(names[i]);
+        const char *x = a->text[k] != NULL ? a->text[k] : "";
+        const char *y = b->text[k] != NULL ? b->text[k] : "";
+        if (strcmp(x, y) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void hosts_tick(evutil_socket_t fd, short what, void *arg)
+{
+    daemon_t *d = arg;
+    char err[1024];
+    cfg_t *c;
+
+    (void)fd;
+    (void)what;
+    if (!localdata_hosts_changed(d->cfg->localdata))
+        return;
+    c = cfg_dup(d->cfg);
+    if (c == NULL || daemon_local_build(c, err, sizeof(err)) != 0 ||
+        daemon_publish(d, c, NULL, err, sizeof(err)) != 0)
+        log_warnx("hosts: %s", c == NULL ? "out of memory" : err);
+    else
+        log_notice("hosts: read %s again", c->hosts);
+    cfg_unref(c);
+}
+
+int daemon_watch_hosts(daemon_t *d)
+{
+    struct timeval one = {1, 0};
+
+    d->hosts_ev = event_new(d->base, -1, EV_PERSIST, hosts_tick, d);
+    return d->hosts_ev != NULL && event_add(d->hosts_ev, &one) == 0 ? 0 : -1;
+}
+
 int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap)
 {
     bool new_pool = false;
+
+    if (c->localdata == NULL) {
+        /* Unchanged keys keep the table (and the hosts files as read). */
+        if (d->cfg != NULL && d->cfg->localdata != NULL && same_local_keys(d->cfg, c)) {
+            localdata_ref(d->cfg->localdata);
+            c->localdata = d->cfg->localdata;
+        } else if (daemon_local_build(c, err, errcap) != 0) {
+            return -1;
+        }
+    }
 
     if (pool == NULL && (d->pool == NULL || !pool_matches(d->pool, c))) {
         pool = pool_new(c, d->pool, err, errcap);
@@ -232,7 +309,8 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
             goto done;
         }
     }
-    if (daemon_publish(d, c, NULL, err, errcap) != 0)
+    /* reload re-reads the hosts files whatever their times say. */
+    if (daemon_local_build(c, err, errcap) != 0 || daemon_publish(d, c, NULL, err, errcap) != 0)
         goto done;
     state_free(d->state);
     d->state = st;
