@@ -714,6 +714,123 @@ static json_t *cmd_dump(daemon_t *d)
     return json_pack("{s:b, s:o}", "ok", 1, "entries", entries);
 }
 
+static void list_line(void *arg, const char *line)
+{
+    json_array_append_new(arg, json_string(line));
+}
+
+/* The `local` records in force, as {"ok": true, "records": [...]}, or
+ * added to reply. */
+static json_t *local_list(daemon_t *d, json_t *reply)
+{
+    json_t *a = json_array();
+
+    if (reply == NULL)
+        reply = json_pack("{s:b}", "ok", 1);
+    if (reply == NULL || a == NULL) {
+        json_decref(a);
+        return reply;
+    }
+    localdata_list(d->cfg->localdata, list_line, a);
+    json_object_del(reply, "name");
+    json_object_del(reply, "value");
+    json_object_set_new(reply, "records", a);
+    return reply;
+}
+
+/* The `local` key's new text: the records in force, with text added or
+ * those of (name, type) removed (type -1: every type); *removed counts
+ * them. NULL with err. */
+struct local_edit {
+    char *out;
+    size_t off, cap;
+    const uint8_t *name;
+    size_t name_len;
+    int type;
+    size_t removed;
+    local_rec_t rec;
+};
+
+static int local_keep(void *arg, const char *text)
+{
+    struct local_edit *x = arg;
+    char err[256];
+
+    if (x->name != NULL && local_rec_parse(text, &x->rec, NULL, 0, err, sizeof(err)) == 0 &&
+        sr_name_equal(x->rec.name, x->rec.name_len, x->name, x->name_len) &&
+        (x->type < 0 || x->rec.type == x->type)) {
+        x->removed++;
+        return 0;
+    }
+    int n = snprintf(x->out + x->off, x->cap - x->off, "%s%s", x->off ? ", " : "", text);
+    if (n < 0 || (size_t)n >= x->cap - x->off)
+        return -1;
+    x->off += (size_t)n;
+    return 0;
+}
+
+static json_t *cmd_local_edit(daemon_t *d, const ctl_request_t *req)
+{
+    struct local_edit *x = calloc(1, sizeof(*x));
+    char err[600], canon[CFG_VALUE_MAX + 64];
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    int k = cfg_key_index("local");
+    json_t *r = NULL;
+
+    if (x == NULL)
+        return fail("out of memory");
+    x->cap = CFG_VALUE_MAX + 1;
+    x->out = calloc(1, x->cap);
+    x->type = -1;
+    if (x->out == NULL) {
+        r = fail("out of memory");
+        goto done;
+    }
+    if (req->cmd == CTL_LOCAL_REMOVE) {
+        if (sr_name_from_text(req->argv[0], wire, sizeof(wire), &x->name_len) != SR_OK) {
+            snprintf(err, sizeof(err), "local remove: '%.100s' is not a domain name",
+                     req->argv[0]);
+            r = fail(err);
+            goto done;
+        }
+        x->name = wire;
+        if (req->argc > 1 && (x->type = sr_type_from_name(req->argv[1])) < 0) {
+            snprintf(err, sizeof(err), "local remove: '%.40s' is not a record type",
+                     req->argv[1]);
+            r = fail(err);
+            goto done;
+        }
+    } else if (local_rec_parse(req->argv[0], &x->rec, canon, sizeof(canon), err, sizeof(err)) !=
+               0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "local add: %s", err);
+        r = fail(msg);
+        goto done;
+    }
+    if (d->cfg->text[k] != NULL && local_split(d->cfg->text[k], local_keep, x) != 0) {
+        r = fail("local: the records take too much room: put them in a hosts file");
+        goto done;
+    }
+    if (req->cmd == CTL_LOCAL_REMOVE && x->removed == 0) {
+        snprintf(err, sizeof(err), "local remove: no local record of %.100s%s%.20s", req->argv[0],
+                 req->argc > 1 ? " " : "", req->argc > 1 ? req->argv[1] : "");
+        r = fail(err);
+        goto done;
+    }
+    if (req->cmd == CTL_LOCAL_ADD && local_keep(x, canon) != 0) {
+        r = fail("local: the records take too much room: put them in a hosts file");
+        goto done;
+    }
+    r = change(d, "local", x->out);
+    if (r != NULL && json_is_true(json_object_get(r, "ok")))
+        r = local_list(d, r);
+done:
+    if (x != NULL)
+        free(x->out);
+    free(x);
+    return r;
+}
+
 json_t *daemon_command(void *arg, const ctl_request_t *req)
 {
     daemon_t *d = arg;
@@ -731,6 +848,9 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
         if (daemon_reload(d, err, sizeof(err)) != 0)
             return fail(err);
         return json_pack("{s:b}", "ok", 1);
+    case CTL_LOCAL: return local_list(d, NULL);
+    case CTL_LOCAL_ADD:
+    case CTL_LOCAL_REMOVE: return cmd_local_edit(d, req);
     }
     return fail("unknown command");
 }

@@ -317,6 +317,14 @@ static void print_human(const ctl_request_t *req, json_t *r)
         }
         break;
     case CTL_RELOAD: printf("reloaded\n"); break;
+    case CTL_LOCAL:
+    case CTL_LOCAL_ADD:
+    case CTL_LOCAL_REMOVE:
+        json_array_foreach(json_object_get(r, "records"), i, v)
+        {
+            printf("%s\n", json_string_value(v));
+        }
+        break;
     }
 }
 
