@@ -397,7 +397,8 @@ static int hosts_line(localdata_t *ld, char *line, bool *bad, char *err, size_t 
     return n;
 }
 
-size_t localdata_add_hosts_text(localdata_t *ld, const char *file, const char *text, size_t len)
+/* The lines of one hosts file; returns the number of names taken. */
+static size_t add_hosts_text(localdata_t *ld, const char *file, const char *text, size_t len)
 {
     unsigned warned = 0, skipped = 0, max = ld->max_warnings ? ld->max_warnings : 10;
     size_t taken = 0, lineno = 0, i = 0;
@@ -477,7 +478,7 @@ static void read_hosts_file(localdata_t *ld, hfile_t *hf)
         goto done;
     }
     got = fread(buf, 1, (size_t)sb.st_size, f);
-    localdata_add_hosts_text(ld, hf->path, buf, got);
+    add_hosts_text(ld, hf->path, buf, got);
 done:
     free(buf);
     fclose(f);
@@ -799,6 +800,8 @@ localdata_t *localdata_new(const local_src_t *src, char *err, size_t errcap)
             p += strcspn(p, ",");
         }
     }
+    if (src->hosts_text != NULL)
+        add_hosts_text(ld, "(text)", src->hosts_text, src->hosts_text_len);
     if ((ld->special && add_special(ld) != 0) || add_ptrs(ld) != 0) {
         snprintf(err, errcap, "out of memory");
         goto fail;

@@ -78,6 +78,8 @@ typedef struct local_src {
     size_t nrecords;
     uint32_t local_ttl;      /* TTL of records written without one */
     const char *hosts;       /* `hosts`: files separated by commas, "" none */
+    const char *hosts_text;  /* or (tests, the fuzzer) one hosts file's text */
+    size_t hosts_text_len;
     bool special_names;      /* answer the special-use names */
     unsigned max_warnings;   /* per hosts file (then a count); 0: 10 */
     void (*warn)(void *arg, const char *msg); /* bad hosts lines, unreadable
@@ -90,9 +92,6 @@ typedef struct local_src {
  * hosts line or an unreadable hosts file is a warning, and the rest is
  * served. refs = 1. */
 localdata_t *localdata_new(const local_src_t *src, char *err, size_t errcap);
-/* Parse a hosts file's text (for the fuzzer and tests): as a file of
- * localdata_new. Returns the number of names taken. */
-size_t localdata_add_hosts_text(localdata_t *ld, const char *file, const char *text, size_t len);
 void localdata_ref(localdata_t *ld);
 /* Drop a reference; frees on the last. Accepts NULL. */
 void localdata_unref(localdata_t *ld);
