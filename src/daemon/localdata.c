@@ -585,7 +585,8 @@ static int freeze(localdata_t *ld, char *err, size_t errcap)
 
     if (keep == NULL)
         goto nomem;
-    qsort(r, n, sizeof(*r), rec_cmp);
+    if (n > 0) /* qsort's base may not be NULL, even for no elements */
+        qsort(r, n, sizeof(*r), rec_cmp);
     for (size_t i = 0; i < n; i++) {
         bool first_of_name = i == 0 || rec_cmp(&(brec_t){.name = r[i - 1].name,
                                                          .name_len = r[i - 1].name_len},
