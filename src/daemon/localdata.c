@@ -1228,32 +1228,79 @@ static void answer_special(wr_t *w, const localdata_t *ld, const zone_t *z, size
         put_soa(w, zoff, ld->local_ttl);
 }
 
+/* A name of the table: its records. */
+__attribute__((noinline)) static local_source_t answer_found(const localdata_t *ld, const lnode_t *nd,
+                                   const cache_query_t *q, uint8_t *out, size_t cap,
+                                   size_t *outlen)
+{
+    wr_t w = {out, cap, 0, false, 0, 0};
+
+    put_question(&w, q);
+    answer_node(&w, ld, nd, q->qtype);
+    *outlen = finish(&w, q, RCODE_NOERROR);
+    return nd->source == SRC_LOCAL ? LOCAL_LOCAL
+                                   : (nd->source == SRC_HOSTS ? LOCAL_HOSTS : LOCAL_SPECIAL);
+}
+
+/* A name that may be in a special-use zone: the zone's rule, if it is. */
+__attribute__((noinline)) static local_source_t answer_zone(const localdata_t *ld, const cache_query_t *q,
+                                  local_covered_fn covered, void *covered_arg, uint8_t *out,
+                                  size_t cap, size_t *outlen)
+{
+    wr_t w = {out, cap, 0, false, 0, 0};
+    unsigned rcode = RCODE_NOERROR;
+    size_t zoff = 0;
+    const zone_t *z = special_zone(q->qname, q->qname_len, &zoff);
+
+    if (z == NULL || (covered != NULL && covered(covered_arg, q->qname, q->qname_len)))
+        return LOCAL_NONE;
+    put_question(&w, q);
+    answer_special(&w, ld, z, zoff, q->qtype, &rcode);
+    *outlen = finish(&w, q, rcode);
+    return LOCAL_SPECIAL;
+}
+
+/* Could the name end in arpa, local, invalid or localhost? Two bytes each
+ * (the length byte of a last label of that length and its first letter):
+ * most names are ruled out here, the rest by special_zone(). */
+static inline bool maybe_special(const uint8_t *n, size_t len)
+{
+    return (len >= 6 && n[len - 6] == 4 && (n[len - 5] | 0x20) == 'a') ||
+           (len >= 7 && n[len - 7] == 5 && (n[len - 6] | 0x20) == 'l') ||
+           (len >= 9 && n[len - 9] == 7 && (n[len - 8] | 0x20) == 'i') ||
+           (len >= 11 && n[len - 11] == 9 && (n[len - 10] | 0x20) == 'l');
+}
+
+/* The names the quick test below let through. */
+__attribute__((noinline)) static local_source_t answer_slow(const localdata_t *ld,
+                                                             const cache_query_t *q,
+                                                             local_covered_fn covered,
+                                                             void *covered_arg, uint8_t *out,
+                                                             size_t cap, size_t *outlen)
+{
+    const lnode_t *nd = find(ld, q->qname, q->qname_len);
+
+    if (nd != NULL)
+        return answer_found(ld, nd, q, out, cap, outlen);
+    if (!ld->special)
+        return LOCAL_NONE;
+    return answer_zone(ld, q, covered, covered_arg, out, cap, outlen);
+}
+
 local_source_t localdata_answer(const localdata_t *ld, const cache_query_t *q,
                                 local_covered_fn covered, void *covered_arg, uint8_t *out,
                                 size_t cap, size_t *outlen)
 {
-    wr_t w = {out, cap, 0, false, 0, 0};
-    unsigned rcode = RCODE_NOERROR;
-    local_source_t src;
+    size_t len = q->qname_len;
 
     *outlen = 0;
-    if (ld == NULL || q->qclass != SR_CLASS_IN || q->qname_len > SR_NAME_MAX_WIRE)
+    if (ld == NULL || q->qclass != SR_CLASS_IN || len > SR_NAME_MAX_WIRE)
         return LOCAL_NONE;
-    const lnode_t *nd = ld->nnodes > 0 ? find(ld, q->qname, q->qname_len) : NULL;
-    if (nd != NULL) {
-        src = nd->source == SRC_LOCAL ? LOCAL_LOCAL
-                                      : (nd->source == SRC_HOSTS ? LOCAL_HOSTS : LOCAL_SPECIAL);
-        put_question(&w, q);
-        answer_node(&w, ld, nd, q->qtype);
-    } else {
-        size_t zoff = 0;
-        const zone_t *z = ld->special ? special_zone(q->qname, q->qname_len, &zoff) : NULL;
-        if (z == NULL || (covered != NULL && covered(covered_arg, q->qname, q->qname_len)))
-            return LOCAL_NONE;
-        src = LOCAL_SPECIAL;
-        put_question(&w, q);
-        answer_special(&w, ld, z, zoff, q->qtype, &rcode);
-    }
-    *outlen = finish(&w, q, rcode);
-    return src;
+    /* Every query comes here, and most are not ours: a leaf that calls
+     * nothing rules them out (no name of this length in the table, no
+     * special-use last label). */
+    if (!((ld->lens[len >> 6] >> (len & 63)) & 1u) &&
+        !(ld->special && maybe_special(q->qname, len)))
+        return LOCAL_NONE;
+    return answer_slow(ld, q, covered, covered_arg, out, cap, outlen);
 }
