@@ -503,6 +503,15 @@ static int rec_cmp(const void *pa, const void *pb)
         return a->type < b->type ? -1 : 1;
     if (a->synth != b->synth)
         return a->synth ? 1 : -1; /* a given PTR before a made one */
+    if (!a->synth) {
+        /* Equal records side by side (an RRset has no order); made PTRs
+         * stay in the order written, the first name first. */
+        if (a->rdlen != b->rdlen)
+            return a->rdlen < b->rdlen ? -1 : 1;
+        c = memcmp(a->rdata, b->rdata, a->rdlen);
+        if (c != 0)
+            return c;
+    }
     return a->seq < b->seq ? -1 : (a->seq > b->seq ? 1 : 0);
 }
 
@@ -592,7 +601,7 @@ static bool same_rec(const brec_t *a, const brec_t *b)
  * beside a given one (or after the first made one). */
 static int freeze(localdata_t *ld, char *err, size_t errcap)
 {
-    size_t blob_len = 0, names_len = 0, nnodes = 0, nsets = 0;
+    size_t blob_len = 0, names_len = 0, nnodes = 0, nsets = 0, head = 0, last = SIZE_MAX;
     brec_t *r = ld->recs;
     size_t n = ld->nrecs;
     bool *keep = calloc(n ? n : 1, sizeof(bool));
@@ -602,29 +611,21 @@ static int freeze(localdata_t *ld, char *err, size_t errcap)
     if (n > 0) /* qsort's base may not be NULL, even for no elements */
         qsort(r, n, sizeof(*r), rec_cmp);
     for (size_t i = 0; i < n; i++) {
-        bool first_of_name = i == 0 || rec_cmp(&(brec_t){.name = r[i - 1].name,
-                                                         .name_len = r[i - 1].name_len},
-                                               &(brec_t){.name = r[i].name,
-                                                         .name_len = r[i].name_len}) != 0;
-        size_t head = i;
-        if (!first_of_name) {
-            while (head > 0 && r[head - 1].name_len == r[i].name_len &&
-                   memcmp(r[head - 1].name, r[i].name, r[i].name_len) == 0)
-                head--;
-        }
+        bool first_of_name = i == 0 || r[i - 1].name_len != r[i].name_len ||
+                             memcmp(r[i - 1].name, r[i].name, r[i].name_len) != 0;
+        if (first_of_name)
+            head = i; /* the name's first record: its source wins */
         if (r[i].source != r[head].source)
             continue;
-        bool dup = false, new_set = true;
-        for (size_t j = head; j < i; j++) {
-            if (!keep[j] || r[j].type != r[i].type)
-                continue;
-            new_set = false;
-            if (same_rec(&r[j], &r[i]) || (r[i].synth && (!r[j].synth || r[j].synth)))
-                dup = true;
-        }
-        if (dup)
+        /* Sorted, a repeat is next to what it repeats, and a made PTR
+         * comes after every other PTR of its name: one look back each
+         * (thousands of block-list names on 127.0.0.1 make thousands of
+         * PTRs of one name). */
+        bool new_set = last == SIZE_MAX || last < head || r[last].type != r[i].type;
+        if (!new_set && (r[i].synth || same_rec(&r[last], &r[i])))
             continue;
         keep[i] = true;
+        last = i;
         if (first_of_name) {
             nnodes++;
             names_len += r[i].name_len;

@@ -301,6 +301,7 @@ START_TEST(test_hosts)
     const char *p = write_hosts("hosts", "# comment\n"
                                          "192.168.1.20 printer.lan printer # trailing\n"
                                          "192.168.1.20 second.lan\n"
+                                         "192.168.1.20 second.lan\n"
                                          "fd00::20\tprinter.lan\n"
                                          "10.0.0.2 both.lan\n"
                                          "not-an-address x.lan\n"
@@ -313,9 +314,9 @@ START_TEST(test_hosts)
     char buf[512];
 
     ck_assert_uint_eq(nwarnings, 2);
-    ck_assert_msg(strstr(warnings, "/hosts:6: 'not-an-address' is not an IP address") != NULL,
+    ck_assert_msg(strstr(warnings, "/hosts:7: 'not-an-address' is not an IP address") != NULL,
                   "%s", warnings);
-    ck_assert_msg(strstr(warnings, "/hosts:7: 'bad..name' is not a host name") != NULL, "%s",
+    ck_assert_msg(strstr(warnings, "/hosts:8: 'bad..name' is not a host name") != NULL, "%s",
                   warnings);
     ask(ld, "PRINTER", SR_TYPE_A, &r);
     ck_assert_int_eq(r.src, LOCAL_HOSTS);
@@ -331,6 +332,9 @@ START_TEST(test_hosts)
     ask(ld, "both.lan", SR_TYPE_A, &r);
     ck_assert_int_eq(r.src, LOCAL_LOCAL);
     ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "both.lan 300 A 10.0.0.1");
+    /* Repeated lines are one record. */
+    ask(ld, "second.lan", SR_TYPE_A, &r);
+    ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "second.lan 300 A 192.168.1.20");
     /* No PTR for 0.0.0.0. */
     ask(ld, "0.0.0.0.in-addr.arpa", SR_TYPE_PTR, &r);
     ck_assert_int_eq(r.src, LOCAL_NONE);
@@ -343,6 +347,31 @@ START_TEST(test_hosts)
     localdata_unref(ld);
     unlink(p);
     rmdir(tmpdir);
+}
+END_TEST
+
+/* Thousands of names on one address (a block list in hosts format): one
+ * PTR, the first name's; the build looks back one record per record. */
+START_TEST(test_many_names_one_address)
+{
+    size_t n = 20000, len = 0;
+    char *text = malloc(n * 32);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(text + len, "127.0.0.1 ad%05zu.example\n", i);
+    local_src_t src = {.local_ttl = 300, .hosts_text = text, .hosts_text_len = len};
+    char err[256], buf[512];
+    localdata_t *ld = localdata_new(&src, err, sizeof(err));
+    reply_t r = {0};
+
+    ck_assert_ptr_nonnull(ld);
+    ck_assert_uint_eq(localdata_names(ld), n + 1);
+    ask(ld, "1.0.0.127.in-addr.arpa", SR_TYPE_PTR, &r);
+    ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "1.0.0.127.in-addr.arpa 300 PTR ad00000.example");
+    ask(ld, "AD19999.example", SR_TYPE_A, &r);
+    ck_assert_int_eq(r.src, LOCAL_HOSTS);
+    sr_msg_free(r.m);
+    localdata_unref(ld);
+    free(text);
 }
 END_TEST
 
@@ -503,7 +532,8 @@ int main(void)
     add_tcase(s, "parse", NULL, NULL, TESTS(test_parse_record, test_split));
     add_tcase(s, "match", NULL, NULL,
               TESTS(test_match_case_and_boundaries, test_nodata_ttl_cname_ptr,
-                    test_cname_beside_data_refused, test_hosts, test_special_names,
+                    test_cname_beside_data_refused, test_hosts, test_many_names_one_address,
+                    test_special_names,
                     test_covered_and_local_first, test_truncation_and_edns,
                     test_answer_allocates_nothing));
     return run_suite(s);
