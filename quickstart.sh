@@ -21,7 +21,7 @@ libjansson-dev libsystemd-dev"
 # they query with, and the tools of the fuzz and sanitizer runs.
 TEST_DEPS="clang libclang-rt-14-dev unbound nsd knot knot-resolver dnsdist
 dnsmasq bind9-dnsutils knot-dnsutils ldnsutils python3 python3-dnspython
-openssl curl tshark valgrind iproute2 procps psmisc dnsperf"
+openssl curl tshark tcpdump valgrind iproute2 procps psmisc dnsperf"
 
 log() { printf '\033[1mquickstart:\033[0m %s\n' "$*"; }
 

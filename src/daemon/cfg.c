@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "cfg.h"
+#include "localdata.h"
 #include "log.h"
 
 enum ktype {
@@ -43,6 +44,7 @@ enum ktype {
     KT_LISTEN,  /* listen addresses */
     KT_ACL,     /* acl_t */
     KT_SERVERS, /* char **servers */
+    KT_LOCAL,   /* char **local: records (localdata.h) */
     KT_RO,      /* read-only value (BuildInfo, LicenseInfo, idle) */
     KT_UNSUP,   /* Windows-only setting of the class */
     KT_NOTD,    /* per-query property of the class */
@@ -102,6 +104,7 @@ static int check_addr_or_empty(const char *v);
 static int check_ip_or_empty(const char *v);
 static int check_query_log(const char *v);
 static int check_server(const char *v);
+static int check_hosts(const char *v);
 
 static int parse_uint(const char *v, uint64_t *u);
 static int parse_secs(const char *v, uint64_t *u);
@@ -116,6 +119,7 @@ static cfg_status_t set_str(cfg_t *c, const keydef_t *k, const char *v, set_out_
 static cfg_status_t set_listen(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
 static cfg_status_t set_acl(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
 static cfg_status_t set_servers(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_local(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
 
 /* The row macros, one per key type, name the fields they set. (Left as
  * written: clang-format would spread each one's braces over four lines.) */
@@ -151,6 +155,8 @@ static cfg_status_t set_servers(cfg_t *c, const keydef_t *k, const char *v, set_
     {KEY_VALUE(n, KT_ACL, set_acl, f, acl_t, d, fl, doc), .accepted = acc}
 #define KEY_SERVERS(n, f, d, fl, acc, doc)                                                         \
     {KEY_VALUE(n, KT_SERVERS, set_servers, f, char **, d, fl, doc), .accepted = acc}
+#define KEY_LOCAL(n, f, d, fl, acc, doc)                                                           \
+    {KEY_VALUE(n, KT_LOCAL, set_local, f, char **, d, fl, doc), .accepted = acc}
 /* Keys without a value: */
 #define KEY_RO(n, doc_) {.name = n, .type = KT_RO, .doc = doc_}
 #define KEY_UNSUP(n) {.name = n, .type = KT_UNSUP}
@@ -214,6 +220,15 @@ static const keydef_t keys[] = {
     KEY_STR("resolv_conf", resolv_conf, "/etc/resolv.conf", check_abs_path, KF_UPSTREAM,
             "an absolute path",
             "nameservers used when no upstream is configured (never stubresd itself)"),
+    /* ---- local answers (stubresd.conf(5), LOCAL ANSWERS) ---- */
+    KEY_LOCAL("local", local, "", 0, "NAME [TTL] [IN] TYPE RDATA (one record a line)",
+              "a record answered by stubresd itself, authoritative (repeatable)"),
+    KEY_SECS("local_ttl", local_ttl, "300", 0, 2147483647, 0,
+             "TTL of local and hosts records written without one"),
+    KEY_STR("hosts", hosts, "", check_hosts, 0, "absolute file paths separated by commas",
+            "files in /etc/hosts format answered as A, AAAA and PTR"),
+    KEY_BOOL("special_names", special_names, "true", 0,
+             "answer localhost, invalid, local, home.arpa and private reverse zones here"),
     /* ---- tuning keys of stubresd (stubresd.conf(5), marked as tuning) ---- */
     KEY_SECS("servfail_ttl", servfail_ttl, "5", 0, 300, 0,
              "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"),
@@ -486,6 +501,24 @@ static int check_abs_path(const char *v)
     return 0;
 }
 
+/* hosts: absolute paths separated by commas, or nothing. */
+static int check_hosts(const char *v)
+{
+    const char *p = v;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        if (*p != '/')
+            return -1;
+        for (; *p != '\0' && *p != ','; p++)
+            if ((unsigned char)*p < 0x20)
+                return -1;
+    }
+    return 0;
+}
+
 static int check_abs_path_or_empty(const char *v)
 {
     return v[0] == '\0' ? 0 : check_abs_path(v);
@@ -699,6 +732,15 @@ static void free_listen(cfg_t *c)
     c->listen = NULL;
     c->listen_len = NULL;
     c->nlisten = 0;
+}
+
+static void free_local(cfg_t *c)
+{
+    for (size_t i = 0; i < c->nlocal; i++)
+        free(c->local[i]);
+    free(c->local);
+    c->local = NULL;
+    c->nlocal = 0;
 }
 
 static void free_servers(cfg_t *c)
@@ -1003,6 +1045,69 @@ done:
     return st;
 }
 
+/* The `local` records: parsed one by one (localdata.c), kept in their
+ * canonical text. */
+struct local_ctx {
+    char **items;
+    size_t n;
+    set_out_t *o;
+    size_t off;
+    local_rec_t rec;
+};
+
+static int local_item(void *arg, const char *text)
+{
+    struct local_ctx *x = arg;
+    char canon[CFG_VALUE_MAX + 64], err[512];
+    char **items;
+
+    if (local_rec_parse(text, &x->rec, canon, sizeof(canon), err, sizeof(err)) != 0) {
+        snprintf(x->o->why, sizeof(x->o->why), "%s", err);
+        return -1;
+    }
+    if (x->off + strlen(canon) + 2 > CFG_VALUE_MAX) {
+        snprintf(x->o->why, sizeof(x->o->why),
+                 "the records take more than %d bytes: put the rest in a hosts file",
+                 CFG_VALUE_MAX);
+        return -1;
+    }
+    items = realloc(x->items, (x->n + 1) * sizeof(*items));
+    if (items == NULL)
+        return -1;
+    x->items = items;
+    if ((x->items[x->n] = strdup(canon)) == NULL)
+        return -1;
+    list_append(x->o, &x->off, x->n, canon);
+    x->n++;
+    return 0;
+}
+
+static cfg_status_t set_local(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    struct local_ctx *x = calloc(1, sizeof(*x));
+    cfg_status_t st = CFG_ENOMEM;
+
+    (void)k;
+    if (x == NULL)
+        return CFG_ENOMEM;
+    x->o = o;
+    o->canon[0] = '\0';
+    if (local_split(v, local_item, x) != 0) {
+        if (o->why[0] != '\0')
+            st = CFG_EINVAL;
+        for (size_t i = 0; i < x->n; i++)
+            free(x->items[i]);
+        free(x->items);
+    } else {
+        free_local(c);
+        c->local = x->items;
+        c->nlocal = x->n;
+        st = CFG_OK;
+    }
+    free(x);
+    return st;
+}
+
 /* Why a key without a value refuses one. */
 static cfg_status_t no_value(const keydef_t *k)
 {
@@ -1251,6 +1356,8 @@ void cfg_unref(cfg_t *c)
     }
     free_listen(c);
     free_servers(c);
+    free_local(c);
+    localdata_unref(c->localdata);
     acl_clear(&c->allow);
     free(c->text);
     free(c->where);
@@ -1367,7 +1474,8 @@ static void load_handler(void *user, const char *where, const char *section, con
     }
     i = cfg_key_index(name);
     if (i >= 0 && x->seen[i] &&
-        (keys[i].type == KT_LISTEN || keys[i].type == KT_ACL || keys[i].type == KT_SERVERS)) {
+        (keys[i].type == KT_LISTEN || keys[i].type == KT_ACL || keys[i].type == KT_SERVERS ||
+         keys[i].type == KT_LOCAL)) {
         /* A list key repeated in one file adds to the list. */
         size_t n = strlen(x->c->text[i]) + strlen(value) + 3;
         char *joined = malloc(n);

@@ -73,6 +73,12 @@ struct cfg {
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */
+    /* ---- local answers (localdata.h) ---- */
+    char **local;        /* local: records, canonical text */
+    size_t nlocal;
+    uint32_t local_ttl;  /* local_ttl: TTL of records without one */
+    char *hosts;         /* hosts: files, comma-separated ("" none) */
+    bool special_names;  /* special_names */
     /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
     uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
     uint32_t stale_max;    /* serve_stale: how long past expiry */
@@ -109,6 +115,9 @@ struct cfg {
     unsigned class_log_level;       /* LogLevel: transport verbosity 0..3 */
 
     /* ---- bookkeeping ---- */
+    /* The local answers built from the keys above (daemon_publish); not
+     * copied by cfg_dup, released with the cfg. */
+    struct localdata *localdata;
     char **text;  /* canonical text of each key (cfg_nkeys) */
     char **where; /* "FILE:LINE" that set each key, or NULL */
     char *path;   /* the config file this came from */

@@ -25,6 +25,10 @@ static const ctl_def_t cmds[] = {
     {"cache", "flush", CTL_CACHE_FLUSH, 0, 1, "cache flush [NAME]         drop all, or one name"},
     {"cache", "dump", CTL_CACHE_DUMP, 0, 0, "cache dump                 list the entries"},
     {"reload", NULL, CTL_RELOAD, 0, 0, "reload                     re-read the config file"},
+    {"local", NULL, CTL_LOCAL, 0, 2,
+     "local                      list the local records\n"
+     "  local add RECORD           add one: NAME [TTL] [IN] TYPE RDATA\n"
+     "  local remove NAME [TYPE]   remove the records of NAME (of TYPE)"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -143,6 +147,47 @@ static int config_argument(char *p, ctl_request_t *req, char *err, size_t errcap
     return 0;
 }
 
+/* The rest of a `local` line: nothing (the list), `add RECORD` (the rest
+ * of the line, blanks kept: RDATA may hold quoted blanks) or `remove NAME
+ * [TYPE]`. 0 when req is complete, -1 with err. */
+static int local_argument(char *p, ctl_request_t *req, char *err, size_t errcap)
+{
+    static const char *const subs[] = {"add", "remove"};
+    char *w = next_word(&p);
+    const char *sub;
+
+    if (w == NULL)
+        return 0;
+    sub = match_word(w, subs, 2, "local subcommand", err, errcap);
+    if (sub == NULL)
+        return -1;
+    if (strcmp(sub, "add") == 0) {
+        char *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strlen(p);
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        req->cmd = CTL_LOCAL_ADD;
+        req->name = "local add";
+        if (*p == '\0') {
+            snprintf(err, errcap, "usage: local add NAME [TTL] [IN] TYPE RDATA");
+            return -1;
+        }
+        req->argv[req->argc++] = p;
+        return 0;
+    }
+    req->cmd = CTL_LOCAL_REMOVE;
+    req->name = "local remove";
+    while ((w = next_word(&p)) != NULL && req->argc < 3)
+        req->argv[req->argc++] = w;
+    if (req->argc < 1 || req->argc > 2) {
+        snprintf(err, errcap, "usage: local remove NAME [TYPE]");
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
 {
     const char *words[NCMDS];
@@ -218,6 +263,8 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
         int rc = config_argument(p, req, err, errcap);
         if (rc <= 0)
             return rc;
+    } else if (def->cmd == CTL_LOCAL) {
+        return local_argument(p, req, err, errcap);
     } else {
         char *w;
         while ((w = next_word(&p)) != NULL) {

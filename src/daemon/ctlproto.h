@@ -24,6 +24,9 @@ typedef enum ctl_cmd {
     CTL_CACHE_FLUSH,
     CTL_CACHE_DUMP,
     CTL_RELOAD,
+    CTL_LOCAL,        /* `local`: list the local records */
+    CTL_LOCAL_ADD,    /* `local add RECORD` (the rest of the line) */
+    CTL_LOCAL_REMOVE, /* `local remove NAME [TYPE]` */
 } ctl_cmd_t;
 
 typedef struct ctl_request {

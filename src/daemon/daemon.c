@@ -13,6 +13,7 @@
 #include <stubres/wire.h>
 
 #include "daemon.h"
+#include "localdata.h"
 #include "log.h"
 #include "stats.h"
 
@@ -123,9 +124,85 @@ unsigned daemon_drain_ms(const cfg_t *c)
     return ms > 30000 ? 30000 : (unsigned)ms;
 }
 
+static void local_warn(void *arg, const char *msg)
+{
+    (void)arg;
+    log_warnx("%s", msg);
+}
+
+int daemon_local_build(cfg_t *c, char *err, size_t errcap)
+{
+    local_src_t src = {
+        .records = (const char *const *)c->local,
+        .nrecords = c->nlocal,
+        .local_ttl = c->local_ttl,
+        .hosts = c->hosts,
+        .special_names = c->special_names,
+        .warn = local_warn,
+    };
+    localdata_t *ld = localdata_new(&src, err, errcap);
+
+    if (ld == NULL)
+        return -1;
+    localdata_unref(c->localdata);
+    c->localdata = ld;
+    return 0;
+}
+
+/* Whether a and b have the same local answer keys. */
+static bool same_local_keys(const cfg_t *a, const cfg_t *b)
+{
+    static const char *const names[] = {"local", "local_ttl", "hosts", "special_names"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        int k = cfg_key_index(names[i]);
+        const char *x = a->text[k] != NULL ? a->text[k] : "";
+        const char *y = b->text[k] != NULL ? b->text[k] : "";
+        if (strcmp(x, y) != 0)
+            return false;
+    }
+    return true;
+}
+
+static void hosts_tick(evutil_socket_t fd, short what, void *arg)
+{
+    daemon_t *d = arg;
+    char err[1024];
+    cfg_t *c;
+
+    (void)fd;
+    (void)what;
+    if (!localdata_hosts_changed(d->cfg->localdata))
+        return;
+    c = cfg_dup(d->cfg);
+    if (c == NULL || daemon_local_build(c, err, sizeof(err)) != 0 ||
+        daemon_publish(d, c, NULL, err, sizeof(err)) != 0)
+        log_warnx("hosts: %s", c == NULL ? "out of memory" : err);
+    else
+        log_notice("hosts: read %s again", c->hosts);
+    cfg_unref(c);
+}
+
+int daemon_watch_hosts(daemon_t *d)
+{
+    struct timeval one = {1, 0};
+
+    d->hosts_ev = event_new(d->base, -1, EV_PERSIST, hosts_tick, d);
+    return d->hosts_ev != NULL && event_add(d->hosts_ev, &one) == 0 ? 0 : -1;
+}
+
 int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap)
 {
     bool new_pool = false;
+
+    if (c->localdata == NULL) {
+        /* Unchanged keys keep the table (and the hosts files as read). */
+        if (d->cfg != NULL && d->cfg->localdata != NULL && same_local_keys(d->cfg, c)) {
+            localdata_ref(d->cfg->localdata);
+            c->localdata = d->cfg->localdata;
+        } else if (daemon_local_build(c, err, errcap) != 0) {
+            return -1;
+        }
+    }
 
     if (pool == NULL && (d->pool == NULL || !pool_matches(d->pool, c))) {
         pool = pool_new(c, d->pool, err, errcap);
@@ -232,7 +309,8 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
             goto done;
         }
     }
-    if (daemon_publish(d, c, NULL, err, errcap) != 0)
+    /* reload re-reads the hosts files whatever their times say. */
+    if (daemon_local_build(c, err, errcap) != 0 || daemon_publish(d, c, NULL, err, errcap) != 0)
         goto done;
     state_free(d->state);
     d->state = st;
@@ -636,6 +714,123 @@ static json_t *cmd_dump(daemon_t *d)
     return json_pack("{s:b, s:o}", "ok", 1, "entries", entries);
 }
 
+static void list_line(void *arg, const char *line)
+{
+    json_array_append_new(arg, json_string(line));
+}
+
+/* The `local` records in force, as {"ok": true, "records": [...]}, or
+ * added to reply. */
+static json_t *local_list(daemon_t *d, json_t *reply)
+{
+    json_t *a = json_array();
+
+    if (reply == NULL)
+        reply = json_pack("{s:b}", "ok", 1);
+    if (reply == NULL || a == NULL) {
+        json_decref(a);
+        return reply;
+    }
+    localdata_list(d->cfg->localdata, list_line, a);
+    json_object_del(reply, "name");
+    json_object_del(reply, "value");
+    json_object_set_new(reply, "records", a);
+    return reply;
+}
+
+/* The `local` key's new text: the records in force, with text added or
+ * those of (name, type) removed (type -1: every type); *removed counts
+ * them. NULL with err. */
+struct local_edit {
+    char *out;
+    size_t off, cap;
+    const uint8_t *name;
+    size_t name_len;
+    int type;
+    size_t removed;
+    local_rec_t rec;
+};
+
+static int local_keep(void *arg, const char *text)
+{
+    struct local_edit *x = arg;
+    char err[256];
+
+    if (x->name != NULL && local_rec_parse(text, &x->rec, NULL, 0, err, sizeof(err)) == 0 &&
+        sr_name_equal(x->rec.name, x->rec.name_len, x->name, x->name_len) &&
+        (x->type < 0 || x->rec.type == x->type)) {
+        x->removed++;
+        return 0;
+    }
+    int n = snprintf(x->out + x->off, x->cap - x->off, "%s%s", x->off ? ", " : "", text);
+    if (n < 0 || (size_t)n >= x->cap - x->off)
+        return -1;
+    x->off += (size_t)n;
+    return 0;
+}
+
+static json_t *cmd_local_edit(daemon_t *d, const ctl_request_t *req)
+{
+    struct local_edit *x = calloc(1, sizeof(*x));
+    char err[600], canon[CFG_VALUE_MAX + 64];
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    int k = cfg_key_index("local");
+    json_t *r = NULL;
+
+    if (x == NULL)
+        return fail("out of memory");
+    x->cap = CFG_VALUE_MAX + 1;
+    x->out = calloc(1, x->cap);
+    x->type = -1;
+    if (x->out == NULL) {
+        r = fail("out of memory");
+        goto done;
+    }
+    if (req->cmd == CTL_LOCAL_REMOVE) {
+        if (sr_name_from_text(req->argv[0], wire, sizeof(wire), &x->name_len) != SR_OK) {
+            snprintf(err, sizeof(err), "local remove: '%.100s' is not a domain name",
+                     req->argv[0]);
+            r = fail(err);
+            goto done;
+        }
+        x->name = wire;
+        if (req->argc > 1 && (x->type = sr_type_from_name(req->argv[1])) < 0) {
+            snprintf(err, sizeof(err), "local remove: '%.40s' is not a record type",
+                     req->argv[1]);
+            r = fail(err);
+            goto done;
+        }
+    } else if (local_rec_parse(req->argv[0], &x->rec, canon, sizeof(canon), err, sizeof(err)) !=
+               0) {
+        char msg[700];
+        snprintf(msg, sizeof(msg), "local add: %s", err);
+        r = fail(msg);
+        goto done;
+    }
+    if (d->cfg->text[k] != NULL && local_split(d->cfg->text[k], local_keep, x) != 0) {
+        r = fail("local: the records take too much room: put them in a hosts file");
+        goto done;
+    }
+    if (req->cmd == CTL_LOCAL_REMOVE && x->removed == 0) {
+        snprintf(err, sizeof(err), "local remove: no local record of %.100s%s%.20s", req->argv[0],
+                 req->argc > 1 ? " " : "", req->argc > 1 ? req->argv[1] : "");
+        r = fail(err);
+        goto done;
+    }
+    if (req->cmd == CTL_LOCAL_ADD && local_keep(x, canon) != 0) {
+        r = fail("local: the records take too much room: put them in a hosts file");
+        goto done;
+    }
+    r = change(d, "local", x->out);
+    if (r != NULL && json_is_true(json_object_get(r, "ok")))
+        r = local_list(d, r);
+done:
+    if (x != NULL)
+        free(x->out);
+    free(x);
+    return r;
+}
+
 json_t *daemon_command(void *arg, const ctl_request_t *req)
 {
     daemon_t *d = arg;
@@ -653,6 +848,9 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
         if (daemon_reload(d, err, sizeof(err)) != 0)
             return fail(err);
         return json_pack("{s:b}", "ok", 1);
+    case CTL_LOCAL: return local_list(d, NULL);
+    case CTL_LOCAL_ADD:
+    case CTL_LOCAL_REMOVE: return cmd_local_edit(d, req);
     }
     return fail("unknown command");
 }

@@ -40,6 +40,7 @@ typedef struct daemon {
     unsigned nworkers;
     control_t *control;
     metrics_t *metrics;
+    struct event *hosts_ev; /* checks the hosts files once a second */
     uint64_t start_us;
     bool stopping;
     /* ---- start-up (startup.c) ---- */
@@ -93,6 +94,13 @@ cache_cfg_t daemon_cache_cfg(const cfg_t *c);
  * level, query log; then every worker. Returns 0 or -1 with err (nothing
  * changed). */
 int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap);
+
+/* Build c->localdata from c's local answer keys (hosts files read now;
+ * their bad lines are logged). 0, or -1 with err. */
+int daemon_local_build(cfg_t *c, char *err, size_t errcap);
+/* Watch the hosts files from the main loop: a changed one is read again
+ * (at most once a second). */
+int daemon_watch_hosts(daemon_t *d);
 
 /* Re-read the config file (SIGHUP, `reload`). 0, or -1 with err (the
  * running settings stay). */

@@ -13,6 +13,7 @@
 
 #include "cache.h"
 #include "forwarder.h"
+#include "localdata.h"
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
@@ -728,6 +729,28 @@ static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, 
         c->sink->send(c, out, n);
 }
 
+/* Special names, `local` records, hosts files (localdata.h): answered
+ * here, as a cache hit is, when the name is stubresd's own. */
+static bool answer_local(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q,
+                         uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    /* A `forward` rule covering a special-use name passes its predicate
+     * here (NULL: none). */
+    local_source_t s = localdata_answer(fx->cfg->localdata, q, NULL, NULL, out, cap, &n);
+
+    if (s == LOCAL_NONE)
+        return false;
+    if (s == LOCAL_SPECIAL)
+        STAT_INC(fx->stats, local_special);
+    else
+        STAT_INC(fx->stats, local_answers);
+    if (log_query_enabled())
+        query_log_line(fx, c, q, out, n, local_source_name(s), fx->now_us());
+    reply_now(fx, c, out, n);
+    return true;
+}
+
 void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t *c, uint8_t *out,
                size_t cap)
 {
@@ -776,6 +799,8 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
     q.do_bit = qi.do_bit;
     q.max_len = reply_limit(fx, sink, &qi);
 
+    if (answer_local(fx, c, &q, out, cap))
+        return;
     cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {
         STAT_INC(st, cache_hits);

@@ -123,6 +123,10 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
     one(out, "stubresd_local_errors_total", "counter",
         "Queries failed for want of descriptors or buffers here (no upstream blamed).",
         t->local_errors);
+    one(out, "stubresd_local_answers_total", "counter",
+        "Answers from local records and hosts files.", t->local_answers);
+    one(out, "stubresd_local_special_total", "counter", "Answers for special-use names.",
+        t->local_special);
     one(out, "stubresd_dropped_total", "counter", "Queries dropped.", t->dropped);
     one(out, "stubresd_malformed_total", "counter", "Malformed queries.", t->malformed);
     one(out, "stubresd_refused_acl_total", "counter", "Queries refused by allow.", t->refused_acl);

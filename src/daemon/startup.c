@@ -42,6 +42,13 @@ daemon_t *daemon_new(const char *config_path, cfg_errors_t *errs)
         daemon_free(d);
         return NULL;
     }
+    /* The local answers now, so that -t reports what is wrong in them. */
+    char err[1024];
+    if (daemon_local_build(d->cfg, err, sizeof(err)) != 0) {
+        cfg_errors_add(errs, "%s", err);
+        daemon_free(d);
+        return NULL;
+    }
     return d;
 }
 
@@ -169,6 +176,10 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
     d->pool = pool_new(d->cfg, NULL, err, errcap);
     if (d->pool == NULL || start_workers(d, err, errcap) != 0)
         return -1;
+    if (daemon_watch_hosts(d) != 0) {
+        snprintf(err, errcap, "libevent: cannot watch the hosts files");
+        return -1;
+    }
     if (d->control != NULL && control_start(d->control, d->base, daemon_command, d) != 0) {
         snprintf(err, errcap, "control: cannot listen");
         return -1;
@@ -206,6 +217,8 @@ void daemon_free(daemon_t *d)
     free(d->workers);
     control_free(d->control);
     metrics_free(d->metrics);
+    if (d->hosts_ev != NULL)
+        event_free(d->hosts_ev);
     listener_close(&d->listeners);
     pool_unref(d->pool);
     cache_free(d->cache);

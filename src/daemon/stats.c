@@ -29,6 +29,8 @@ void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out)
         SUM(coalesced);
         SUM(upstream_queries);
         SUM(local_errors);
+        SUM(local_answers);
+        SUM(local_special);
         SUM(dropped);
         SUM(malformed);
         SUM(refused_acl);
@@ -127,6 +129,9 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
     json_object_set_new(o, "coalesced", json_integer((json_int_t)t->coalesced));
     json_object_set_new(o, "upstream_queries", json_integer((json_int_t)t->upstream_queries));
     json_object_set_new(o, "local_errors", json_integer((json_int_t)t->local_errors));
+    json_object_set_new(o, "local",
+                        json_pack("{s:I, s:I}", "answers", (json_int_t)t->local_answers, "special",
+                                  (json_int_t)t->local_special));
     json_object_set_new(o, "dropped", json_integer((json_int_t)t->dropped));
     json_object_set_new(o, "malformed", json_integer((json_int_t)t->malformed));
     json_object_set_new(o, "refused_acl", json_integer((json_int_t)t->refused_acl));

@@ -33,6 +33,8 @@ typedef struct stats_thread {
     stat_t coalesced;        /* queries that joined one in flight */
     stat_t upstream_queries; /* upstream attempts started */
     stat_t local_errors;     /* queries failed for want of descriptors or buffers here */
+    stat_t local_answers;    /* answered from local records and hosts files */
+    stat_t local_special;    /* answered as special-use names */
     stat_t dropped;          /* queries dropped (garbage, overload) */
     stat_t malformed;        /* FORMERR sent or header unreadable */
     stat_t refused_acl;      /* REFUSED for a source outside allow */
@@ -58,6 +60,7 @@ typedef struct stats_totals {
     uint64_t responses[STATS_RCODES + 1];
     uint64_t cache_hits, cache_misses, cache_stale, prefetches, coalesced;
     uint64_t upstream_queries, local_errors, dropped, malformed, refused_acl, truncated;
+    uint64_t local_answers, local_special;
     uint64_t tcp_accepted, tcp_refused, tcp_clients, inflight, waiting;
 } stats_totals_t;
 

@@ -233,6 +233,7 @@ static void print_stats(json_t *r)
     print_counters("responses", json_object_get(r, "responses"));
     print_counters("cache", json_object_get(r, "cache"));
     print_counters("tcp", json_object_get(r, "tcp"));
+    print_counters("local", json_object_get(r, "local"));
     printf("other:\n");
     static const char *const more[] = {"coalesced", "upstream_queries", "local_errors", "dropped",
                                        "malformed", "refused_acl",      "truncated"};
@@ -317,6 +318,14 @@ static void print_human(const ctl_request_t *req, json_t *r)
         }
         break;
     case CTL_RELOAD: printf("reloaded\n"); break;
+    case CTL_LOCAL:
+    case CTL_LOCAL_ADD:
+    case CTL_LOCAL_REMOVE:
+        json_array_foreach(json_object_get(r, "records"), i, v)
+        {
+            printf("%s\n", json_string_value(v));
+        }
+        break;
     }
 }
 

@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "fuzz.h"
 #include "lib-internal.h"
+#include "localdata.h"
 #include "../pktbuild.h"
 #include "log.h"
 #include "sandbox.h"
@@ -193,6 +194,22 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         break;
     }
     case CTL_RELOAD: break;
+    case CTL_LOCAL:
+    case CTL_LOCAL_ADD:
+    case CTL_LOCAL_REMOVE: {
+        /* Every record listed is one the `local` key takes back. */
+        json_t *e = json_object_get(r, "records"), *v;
+        local_rec_t *rec = malloc(sizeof(*rec));
+        size_t i;
+        FUZZ_CHECK(json_is_array(e) && rec != NULL);
+        json_array_foreach(e, i, v)
+        {
+            FUZZ_CHECK(json_is_string(v));
+            FUZZ_CHECK(local_rec_parse(json_string_value(v), rec, NULL, 0, err, sizeof(err)) == 0);
+        }
+        free(rec);
+        break;
+    }
     }
 done:
     json_decref(r);
