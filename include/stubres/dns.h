@@ -92,7 +92,9 @@ SR_API sr_status_t sr_dns_set_dns_port(sr_dns_t *dns, int port);
  * (default: the first nameserver of resolv.conf, or ""). */
 SR_API const char *sr_dns_get_dns_server(const sr_dns_t *dns);
 /* Set dns_server (copied). For protocol 3 a plain host means
- * https://HOST[:PORT]/dns-query (/resolve for DoHMethod 2). SR_E_INVAL for
+ * https://HOST[:PORT]/dns-query (/resolve for DoHMethod 2). A URL must
+ * have the protocol's scheme (https://, tls://HOST[:PORT][#NAME], tcp://,
+ * udp://), else query() fails with SR_E_BAD_ADDRESS. SR_E_INVAL for
  * NULL or text with blanks, SR_E_UDP_ACTIVE while busy. */
 SR_API sr_status_t sr_dns_set_dns_server(sr_dns_t *dns, const char *server);
 /* idle: false while a query is in flight. */

@@ -1133,8 +1133,9 @@ SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain)
     /* From here on the query exists: one on_response, a new request_id. */
     unsigned flags = dns->request_id_set ? SR_XFER_KEEP_ID : 0;
     int timeout_ms = dns->timeout_ms > 0 ? dns->timeout_ms : ASYNC_TIMEOUT_MS;
-    /* Tries N over UDP: timeout is each try's (dig's +time and +tries) */
-    if (dns->protocol == SR_PROTO_UDP && dns->cfg.tries > 0)
+    /* Tries N over UDP: timeout is each try's (dig's +time and +tries);
+     * the asynchronous limit stays the whole query's */
+    if (dns->protocol == SR_PROTO_UDP && dns->cfg.tries > 0 && dns->timeout_ms > 0)
         timeout_ms = (int)((int64_t)timeout_ms * dns->cfg.tries > INT_MAX
                                ? INT_MAX
                                : (int64_t)timeout_ms * dns->cfg.tries);

@@ -75,13 +75,16 @@ static void usage(FILE *f)
           f);
 }
 
+static json_t *jstr(const char *s);
+
 /* "stubres-query: [CODE] message" on stderr and, with --json,
  * {"error": {"code": CODE, "message": "message"}} on stdout. */
 static int report(int code, const char *msg)
 {
     fprintf(stderr, PROG ": [%d] %s\n", code, msg);
     if (json_errors) {
-        json_t *err = json_pack("{s:{s:i,s:s}}", "error", "code", code, "message", msg);
+        /* the message may quote a name that is not UTF-8: jstr() */
+        json_t *err = json_pack("{s:{s:i,s:o}}", "error", "code", code, "message", jstr(msg));
         if (err == NULL || json_dumpf(err, stdout, JSON_PRESERVE_ORDER) != 0)
             fputs("{\"error\": {\"code\": 10055, \"message\": \"out of memory\"}}", stdout);
         fputc('\n', stdout);

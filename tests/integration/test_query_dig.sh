@@ -41,9 +41,9 @@ assert_eq 0 "$rc" "-s https://HOST/dns-query without -P: exit 0 ($(cat "$T/doh.e
 assert_eq "HTTPS 10.0.0.1" \
     "$(json_get "$T/doh.out" protocol) $(json_get "$T/doh.out" records 0 fields 0 value)" \
     "-s https://... is DNS over HTTPS (protocol 3): the answer came over HTTPS"
-run dot --ca-file "$CA_FILE" --tls-name "$TLS_NAME" -s "tls://127.0.0.1:$UNBOUND_TLS_PORT" a.example.test
-assert_eq 0 "$rc" "-s tls://HOST:PORT without -P: exit 0 ($(cat "$T/dot.err"))"
-assert_match "^;; SERVER: 127\.0\.0\.1#$UNBOUND_TLS_PORT\(tls://127\.0\.0\.1:$UNBOUND_TLS_PORT\) \(TLS\)$" \
+run dot --ca-file "$CA_FILE" -s "tls://127.0.0.1:$UNBOUND_TLS_PORT#$TLS_NAME" a.example.test
+assert_eq 0 "$rc" "-s tls://HOST:PORT#NAME without -P: exit 0 ($(cat "$T/dot.err"))"
+assert_match "^;; SERVER: 127\.0\.0\.1#$UNBOUND_TLS_PORT\(tls://127\.0\.0\.1:$UNBOUND_TLS_PORT#$TLS_NAME\) \(TLS\)$" \
     "$(cat "$T/dot.out")" "-s tls://... is DNS over TLS: SERVER names TLS"
 run contra -s "$UNBOUND_DOH_URL" -P udp a.example.test
 assert_eq 1 "$rc" "-s https://... -P udp: exit 1"
