@@ -92,7 +92,9 @@ SR_API sr_status_t sr_dns_set_dns_port(sr_dns_t *dns, int port);
  * (default: the first nameserver of resolv.conf, or ""). */
 SR_API const char *sr_dns_get_dns_server(const sr_dns_t *dns);
 /* Set dns_server (copied). For protocol 3 a plain host means
- * https://HOST[:PORT]/dns-query (/resolve for DoHMethod 2). SR_E_INVAL for
+ * https://HOST[:PORT]/dns-query (/resolve for DoHMethod 2). A URL must
+ * have the protocol's scheme (https://, tls://HOST[:PORT][#NAME], tcp://,
+ * udp://), else query() fails with SR_E_BAD_ADDRESS. SR_E_INVAL for
  * NULL or text with blanks, SR_E_UDP_ACTIVE while busy. */
 SR_API sr_status_t sr_dns_set_dns_server(sr_dns_t *dns, const char *server);
 /* idle: false while a query is in flight. */
@@ -135,7 +137,9 @@ SR_API const char *sr_dns_get_status(const sr_dns_t *dns);
 /* status_code: the response RCODE (extended with EDNS), or the class
  * error number after a failed query; 0 before any query. */
 SR_API int sr_dns_get_status_code(const sr_dns_t *dns);
-/* timeout in seconds (default 60); 0 = asynchronous. */
+/* timeout in seconds (default 60); 0 = asynchronous. A timeout set in
+ * milliseconds (the TimeoutMillis setting) reads back rounded up. With
+ * the Tries setting N > 0 it is the time of each of N tries over UDP. */
 SR_API int sr_dns_get_timeout(const sr_dns_t *dns);
 /* Set timeout: 0..2147483 seconds, else SR_E_INVAL. An asynchronous query
  * still ends after 60 s without an answer. */
@@ -212,6 +216,22 @@ SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain);
  * (a query in flight is interrupted first). Events and an attached base
  * stay. */
 SR_API sr_status_t sr_dns_reset(sr_dns_t *dns);
+
+/* How the last response came (sr_dns_get_response_info()). */
+typedef struct sr_dns_response_info {
+    int protocol;        /* what carried it, 0..3: 1 (TCP) when a UDP answer
+                            with TC=1 was retried (TCPFallback) */
+    uint16_t wire_id;    /* the query's ID on the wire */
+    uint64_t elapsed_us; /* from the query's start to the answer: name
+                            lookup, connection, retries included */
+    char address[64];    /* the server's numeric address ("" if unknown) */
+    int port;            /* and its port (0 if unknown) */
+} sr_dns_response_info_t;
+
+/* Fill *out for the last response: SR_OK, or SR_E_NO_RECORDS (100) when
+ * the last query got none (*out is then zeroed). */
+SR_API sr_status_t sr_dns_get_response_info(const sr_dns_t *dns,
+                                            sr_dns_response_info_t *out);
 
 /* Whether the last response had AA set (as on_response reports). */
 SR_API bool sr_dns_get_authoritative(const sr_dns_t *dns);

@@ -115,6 +115,12 @@ typedef struct sr_upstream_cfg {
                                    queries largely in order, so a deep
                                    pipeline goes faster over two. 0: only
                                    when the queue overflows max_pipeline */
+    int udp_tries;              /* UDP: 0 re-sends the datagram after 2, 4,
+                                   8, 16, 16... s while the timeout lasts
+                                   (RFC 1035 4.2.1); N > 0 sends it N times,
+                                   timeout_ms / N apart, as dig's +tries
+                                   (a TC=1 retry over TCP then gets one such
+                                   try) */
 } sr_upstream_cfg_t;
 
 typedef struct sr_upstream sr_upstream_t;
@@ -128,6 +134,7 @@ typedef struct sr_xfer_info {
     int http_status;            /* DoH: the HTTP status, else 0 */
     unsigned ignored;           /* mismatched replies ignored meanwhile */
     const char *detail;         /* why it failed, for logs ("" if none) */
+    uint16_t wire_id;           /* the ID the query carried on the wire */
 } sr_xfer_info_t;
 
 /* Called exactly once per query, from the event loop (never from inside
@@ -160,7 +167,8 @@ SR_API void sr_upstream_free(sr_upstream_t *up);
 /* Send the query q (a whole DNS message, copied) and wait at most
  * timeout_ms (<= 0: the reference's default, 60 s) for its answer; q must
  * hold exactly one question. Over UDP the same datagram is sent again
- * after 2, 4, 8, 16, 16... s while the timeout lasts (RFC 1035 4.2.1). For TLS and HTTPS the query is padded to a
+ * after 2, 4, 8, 16, 16... s while the timeout lasts (RFC 1035 4.2.1), or
+ * as cfg.udp_tries says. For TLS and HTTPS the query is padded to a
  * multiple of 128 bytes (RFC 8467), adding an OPT record if it has none.
  * Returns a handle for sr_xfer_cancel(), or NULL with *status set when the
  * query cannot even be started (malformed q, SR_E_NOMEM). */

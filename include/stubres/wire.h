@@ -56,6 +56,7 @@ enum {
 #define SR_CLASS_IN 1
 
 /* EDNS option codes we produce or read. */
+#define SR_EDNS_OPT_NSID 3     /* RFC 5001 */
 #define SR_EDNS_OPT_PADDING 12 /* RFC 7830 */
 
 /* One named field of a record, as text (stubres-query(1), OUTPUT).
@@ -168,6 +169,14 @@ SR_API const sr_edns_t *sr_msg_edns(const sr_msg_t *msg);
 
 /* Value of the field called name (case-insensitive) in rr, or NULL. */
 SR_API const char *sr_rr_field(const sr_rr_t *rr, const char *name);
+/* The RDATA of rr as one line of master-file text (RFC 1035 5.1), as dig
+ * prints it: the fields separated by blanks, each <character-string> in
+ * double quotes with '"' written \" (every string of a TXT record quoted
+ * on its own), everything else as the field's value. NUL-terminated into
+ * out; SR_E_NOBUFS when cap is too small (5 * rdlength + the fields'
+ * lengths + 16 always suffices), SR_E_INVAL for a record parsed with
+ * SR_PARSE_NO_FIELDS. */
+SR_API sr_status_t sr_rr_text(const sr_rr_t *rr, char *out, size_t cap);
 
 /* ---- names ---- */
 
@@ -207,11 +216,13 @@ typedef struct sr_query_opts {
     bool do_bit;           /* DNSSEC OK, with EDNS */
     uint16_t pad_block;    /* with EDNS: pad the message to a multiple of
                               this (RFC 7830/8467, 128 for DoT/DoH); 0: none */
+    bool nsid;             /* with EDNS: ask for the server's NSID (an empty
+                              NSID option, RFC 5001 2.3) */
 } sr_query_opts_t;
 
 /* Build a one-question query for qname (uncompressed wire form) into buf.
- * SR_E_NOBUFS when cap is too small; SR_E_INVAL for a malformed qname or
- * pad_block without edns_size (padding needs the OPT record). */
+ * SR_E_NOBUFS when cap is too small; SR_E_INVAL for a malformed qname, or
+ * pad_block or nsid without edns_size (both are EDNS options). */
 SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len,
                                   const uint8_t *qname, size_t qname_len,
                                   uint16_t qtype, uint16_t qclass,

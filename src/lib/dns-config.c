@@ -212,6 +212,26 @@ static sr_status_t get_truncated(sr_dns_t *dns, char **out)
     return *out != NULL ? SR_OK : SR_E_NOMEM;
 }
 
+static sr_status_t get_timeout_millis(sr_dns_t *dns, char **out)
+{
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d", dns->timeout_ms);
+    *out = dup_text(buf);
+    return *out != NULL ? SR_OK : SR_E_NOMEM;
+}
+
+/* The timeout property in milliseconds: fractions of a second, as dig
+ * users expect of +time (and kdig of +timeout). */
+static sr_status_t set_timeout_millis(sr_dns_t *dns, const cfg_entry_t *e,
+                                      const char *text)
+{
+    long v;
+    if (!parse_int(text, &v) || v < 0 || v > INT_MAX)
+        return bad_value(dns, e, text);
+    dns->timeout_ms = (int)v;
+    return SR_OK;
+}
+
 static sr_status_t get_build_info(sr_dns_t *dns, char **out)
 {
     char buf[512];
@@ -331,6 +351,15 @@ static const cfg_entry_t cfg_table[] = {
     STR_SETTING("ResolvConf", resolv_conf, "a file name", NULL,
                 sr_dns_refresh_auto_server),
     BOOL_SETTING("UseEDNS", use_edns, false),
+    {"TimeoutMillis", CFG_SPECIAL, 0, 0, 0, false, 0,
+     "milliseconds from 0 (asynchronous) to 2147483647", NULL,
+     get_timeout_millis, set_timeout_millis, NULL},
+    INT_SETTING("Tries", tries, 0, 100, true, 0,
+                "0 (re-send after 2, 4, 8, 16 s within the timeout) or the "
+                "number of tries over UDP, 1 to 100",
+                NULL),
+    BOOL_SETTING("DNSSECOK", dnssec_ok, false),
+    BOOL_SETTING("RequestNSID", request_nsid, false),
 };
 
 static const cfg_entry_t *cfg_find(const char *name, size_t len)

@@ -34,6 +34,9 @@ typedef struct dns_settings {
     bool tcp_fallback;           /* TCPFallback */
     bool insecure_tls;           /* InsecureTLS */
     bool use_edns;               /* UseEDNS */
+    int tries;                   /* Tries: 0 RFC 1035 schedule, N dig's */
+    bool dnssec_ok;              /* DNSSECOK: the DO bit (RFC 3225) */
+    bool request_nsid;           /* RequestNSID: the NSID option (RFC 5001) */
     char *ca_file;               /* CAFile */
     char *tls_name;              /* TLSName */
     char *spki_pins;             /* SPKIPins */
@@ -60,7 +63,7 @@ struct sr_dns {
     bool recursive;
     int request_id;
     bool request_id_set;         /* set by the caller: send it unchanged */
-    int timeout;
+    int timeout_ms;              /* timeout, or TimeoutMillis */
     dns_settings_t cfg;
 
     /* the result of the last query */
@@ -68,6 +71,7 @@ struct sr_dns {
     char status[160];
     bool authoritative;
     bool truncated;
+    sr_dns_response_info_t info; /* how the response came */
     sr_msg_t *msg;               /* NULL or the parsed response */
     bool have_response;
     dns_rec_t *recs;             /* one per record of msg, wire order */

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <iconv.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,7 @@ static void clear_results(sr_dns_t *dns)
     dns->status[0] = '\0';
     dns->authoritative = false;
     dns->truncated = false;
+    memset(&dns->info, 0, sizeof(dns->info));
 }
 
 /* A TC=1 answer may stop anywhere after the question (RFC 2181 9): keep
@@ -229,6 +231,14 @@ static void xfer_done(void *arg, sr_status_t status, const uint8_t *resp,
         dns_log_hex(dns, "ResponseBody", resp, len);
         status = load_response(dns, resp, len);
         if (status == SR_OK && info != NULL) {
+            dns->info.protocol = (int)info->proto;
+            dns->info.wire_id = info->wire_id;
+            dns->info.elapsed_us = info->rtt_us;
+            if (dns->up != NULL) {
+                snprintf(dns->info.address, sizeof(dns->info.address), "%s",
+                         dns->up->addr_text);
+                dns->info.port = dns->up->port;
+            }
             dns_log(dns, 2, "Info", "Answer over %s in %llu us%s",
                     info->proto == SR_PROTO_UDP   ? "UDP"
                     : info->proto == SR_PROTO_TCP ? "TCP"
@@ -287,6 +297,16 @@ static bool is_url(const char *s)
     return strstr(s, "://") != NULL;
 }
 
+/* A URL whose scheme is the protocol's (https://, or the daemon's
+ * tls://HOST[:PORT][#NAME], tcp:// and udp:// forms, which the transport
+ * reads). */
+static bool url_fits_protocol(const char *s, int protocol)
+{
+    static const char *const schemes[] = {"udp://", "tcp://", "tls://", "https://"};
+    const char *sch = schemes[protocol];
+    return strncasecmp(s, sch, strlen(sch)) == 0;
+}
+
 /* protocol 3 with a plain host: the RFC 8484 default path, or /resolve,
  * where the public resolvers serve the JSON API. dns_port 53 is the
  * property's default, never an HTTPS port, so it means 443 here. */
@@ -321,10 +341,11 @@ static sr_status_t ensure_upstream(sr_dns_t *dns, struct event_base *base)
     sr_upstream_free(dns->up);
     dns->up = NULL;
 
-    if (dns->protocol != SR_PROTO_HTTPS && is_url(dns->dns_server))
+    if (dns->protocol != SR_PROTO_HTTPS && is_url(dns->dns_server) &&
+        !url_fits_protocol(dns->dns_server, dns->protocol))
         return sr_dns_fail(dns, SR_E_BAD_ADDRESS,
                            "%s dns_server '%s' is a URL: set protocol 3 "
-                           "(HTTPS) for DNS over HTTPS",
+                           "(HTTPS) for an https:// URL, 2 (TLS) for tls://",
                            sr_strerror(SR_E_BAD_ADDRESS), dns->dns_server);
     memset(&cfg, 0, sizeof(cfg));
     cfg.proto = (sr_proto_t)dns->protocol;
@@ -357,6 +378,7 @@ static sr_status_t ensure_upstream(sr_dns_t *dns, struct event_base *base)
     cfg.tcp_fallback = dns->cfg.tcp_fallback;
     cfg.absolute_timeout = dns->cfg.absolute_timeout;
     cfg.log_level = dns->cfg.log_level;
+    cfg.udp_tries = dns->cfg.tries;
 
     memset(&ev, 0, sizeof(ev));
     ev.on_log = up_on_log;
@@ -496,7 +518,7 @@ static void set_defaults(sr_dns_t *dns)
     dns->recursive = true;
     dns->request_id = 1;
     dns->request_id_set = false;
-    dns->timeout = 60;
+    dns->timeout_ms = 60000;
     sr_dns_settings_init(&dns->cfg);
 }
 
@@ -749,7 +771,8 @@ SR_API int sr_dns_get_status_code(const sr_dns_t *dns)
 
 SR_API int sr_dns_get_timeout(const sr_dns_t *dns)
 {
-    return dns->timeout;
+    /* rounded up: a timeout of 500 ms is not 0, asynchronous */
+    return (int)(((long)dns->timeout_ms + 999) / 1000);
 }
 
 SR_API sr_status_t sr_dns_set_timeout(sr_dns_t *dns, int seconds)
@@ -760,7 +783,7 @@ SR_API sr_status_t sr_dns_set_timeout(sr_dns_t *dns, int seconds)
                            "timeout: %d is not 0 (asynchronous) or a number "
                            "of seconds up to 2147483",
                            seconds);
-    dns->timeout = seconds;
+    dns->timeout_ms = seconds * 1000;
     return SR_OK;
 }
 
@@ -1019,7 +1042,7 @@ SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain)
         return sr_dns_fail(dns, SR_E_ALREADY,
                            "%s A query is in flight: one at a time per object",
                            sr_strerror(SR_E_ALREADY));
-    sync = dns->timeout > 0 && dns->ext_base == NULL;
+    sync = dns->timeout_ms > 0 && dns->ext_base == NULL;
     if (sync && dns->in_loop)
         /* the loop that is running now is ours and cannot be re-entered */
         return sr_dns_fail(dns, SR_E_ALREADY,
@@ -1052,6 +1075,9 @@ SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain)
     /* RFC 6891: the advertised size is what we can receive over UDP; over
      * TCP/TLS/HTTPS it is harmless, and the transport pads there */
     opts.edns_size = dns->cfg.use_edns ? (uint16_t)dns->cfg.max_packet_size : 0;
+    /* DO and NSID are EDNS: without OPT they are not asked for */
+    opts.do_bit = dns->cfg.use_edns && dns->cfg.dnssec_ok;
+    opts.nsid = dns->cfg.use_edns && dns->cfg.request_nsid;
     status = sr_query_build(q, sizeof(q), &qlen, qname, qname_len, qtype,
                             SR_CLASS_IN, &opts);
     if (status != SR_OK)
@@ -1064,7 +1090,13 @@ SR_API sr_status_t sr_dns_query(sr_dns_t *dns, const char *domain)
 
     /* From here on the query exists: one on_response, a new request_id. */
     unsigned flags = dns->request_id_set ? SR_XFER_KEEP_ID : 0;
-    int timeout_ms = dns->timeout > 0 ? dns->timeout * 1000 : ASYNC_TIMEOUT_MS;
+    int timeout_ms = dns->timeout_ms > 0 ? dns->timeout_ms : ASYNC_TIMEOUT_MS;
+    /* Tries N over UDP: timeout is each try's (dig's +time and +tries);
+     * the asynchronous limit stays the whole query's */
+    if (dns->protocol == SR_PROTO_UDP && dns->cfg.tries > 0 && dns->timeout_ms > 0)
+        timeout_ms = (int)((int64_t)timeout_ms * dns->cfg.tries > INT_MAX
+                               ? INT_MAX
+                               : (int64_t)timeout_ms * dns->cfg.tries);
     dns->cur_id = dns->request_id;
     dns->request_id_set = false;
     dns->request_id = dns->request_id >= REQUEST_ID_MAX ? 1 : dns->request_id + 1;
@@ -1111,6 +1143,17 @@ SR_API sr_status_t sr_dns_reset(sr_dns_t *dns)
 SR_API bool sr_dns_get_authoritative(const sr_dns_t *dns)
 {
     return dns->authoritative;
+}
+
+SR_API sr_status_t sr_dns_get_response_info(const sr_dns_t *dns,
+                                            sr_dns_response_info_t *out)
+{
+    if (!dns->have_response) {
+        memset(out, 0, sizeof(*out));
+        return SR_E_NO_RECORDS;
+    }
+    *out = dns->info;
+    return SR_OK;
 }
 
 SR_API const sr_msg_t *sr_dns_get_message(const sr_dns_t *dns)

@@ -677,7 +677,10 @@ static sr_status_t map_curl(doh_xfer_t *dx, CURLcode rc, const char **why)
             return dx->auth_status;
         }
         if (dx->auth_status != SR_OK) {
-            *why = "the server's certificate was not accepted";
+            /* the verdict's reason, kept by the upstream */
+            *why = dx->d != NULL && dx->d->up != NULL && dx->d->up->tls_reject[0] != '\0'
+                       ? dx->d->up->tls_reject
+                       : "the server's certificate was not accepted";
             return dx->auth_status;
         }
         return SR_E_CONNABORTED;

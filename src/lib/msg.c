@@ -472,6 +472,101 @@ SR_API const char *sr_rr_field(const sr_rr_t *rr, const char *name)
     return NULL;
 }
 
+/* ---- master-file text of a record ---- */
+
+/* The fields that are <character-string>s (RFC 1035 3.3), by name: a type
+ * decoded in another class has only "RDATA", which is not one. TXT's one
+ * field joins several strings and is written from the RDATA instead. */
+static const struct {
+    uint16_t type;
+    const char *fields[3];
+} string_fields[] = {
+    {SR_TYPE_HINFO, {"CPU", "OS"}},
+    {SR_TYPE_X25, {"PSDNADDRESS"}},
+    {SR_TYPE_ISDN, {"ISDNADDRESS", "SA"}},
+    {SR_TYPE_NAPTR, {"FLAGS", "SERVICES", "REGEXP"}},
+};
+
+static bool is_string_field(uint16_t type, const char *name)
+{
+    for (size_t i = 0; i < sizeof(string_fields) / sizeof(string_fields[0]); i++) {
+        if (string_fields[i].type != type)
+            continue;
+        for (size_t f = 0; f < 3 && string_fields[i].fields[f] != NULL; f++)
+            if (strcmp(string_fields[i].fields[f], name) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Append the n chars of s at *o of out (cap), with '"' around them and
+ * before every '"' in them when quote is set. */
+static sr_status_t put_text(char *out, size_t cap, size_t *o, const char *s, size_t n,
+                            bool quote)
+{
+    size_t need = n + (quote ? 2 : 0);
+    if (quote)
+        for (size_t i = 0; i < n; i++)
+            need += s[i] == '"';
+    if (cap - *o <= need)
+        return SR_E_NOBUFS;
+    if (quote)
+        out[(*o)++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (quote && s[i] == '"')
+            out[(*o)++] = '\\';
+        out[(*o)++] = s[i];
+    }
+    if (quote)
+        out[(*o)++] = '"';
+    out[*o] = '\0';
+    return SR_OK;
+}
+
+/* TXT (RFC 1035 3.3.14): each <character-string> of the RDATA quoted. */
+static sr_status_t txt_text(const sr_rr_t *rr, char *out, size_t cap, size_t *o)
+{
+    sr_status_t status = SR_OK;
+    char esc[4 * 255];
+    sr_buf_t b;
+
+    sr_buf_init(&b, rr->rdata, rr->rdlength);
+    while (status == SR_OK && sr_buf_remaining(&b) > 0) {
+        const uint8_t *p;
+        uint8_t n;
+        if ((status = sr_buf_u8(&b, &n)) != SR_OK || (status = sr_buf_fetch(&b, n, &p)) != SR_OK)
+            break;
+        if (*o > 0)
+            status = put_text(out, cap, o, " ", 1, false);
+        if (status == SR_OK)
+            status = put_text(out, cap, o, esc, sr_escape_bytes(esc, p, n, false), true);
+    }
+    return status;
+}
+
+SR_API sr_status_t sr_rr_text(const sr_rr_t *rr, char *out, size_t cap)
+{
+    sr_status_t status = SR_OK;
+    size_t o = 0;
+
+    if (rr == NULL || out == NULL || cap == 0)
+        return SR_E_INVAL;
+    out[0] = '\0';
+    if (rr->field_count == 0)
+        return SR_E_INVAL; /* parsed with SR_PARSE_NO_FIELDS */
+    if (rr->type == SR_TYPE_TXT && strcmp(rr->fields[0].name, "TXT") == 0)
+        return txt_text(rr, out, cap, &o);
+    for (size_t i = 0; i < rr->field_count && status == SR_OK; i++) {
+        const char *v = rr->fields[i].value;
+        if (i > 0)
+            status = put_text(out, cap, &o, " ", 1, false);
+        if (status == SR_OK)
+            status = put_text(out, cap, &o, v, strlen(v),
+                              is_string_field(rr->type, rr->fields[i].name));
+    }
+    return status;
+}
+
 /* ---- the shape of a message, without parsing it ---- */
 
 /* Skip one RR at the cursor; with shape, note and check its OPT record

@@ -42,8 +42,9 @@ SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len, const u
     }
     edns = opts->edns_size != 0;
     /* Padding lives in an EDNS option: without OPT there is nowhere to put
-     * it, and sending the query unpadded would silently weaken privacy. */
-    if (opts->pad_block != 0 && !edns) {
+     * it, and sending the query unpadded would silently weaken privacy.
+     * NSID is an option too. */
+    if ((opts->pad_block != 0 || opts->nsid) && !edns) {
         status = SR_E_INVAL;
         goto done;
     }
@@ -65,13 +66,14 @@ SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len, const u
     if (!edns)
         goto out;
 
-    size_t rdlen = 0, pad = 0;
+    /* RFC 5001 2.3: a client asks for the NSID with an empty option. */
+    size_t rdlen = opts->nsid ? OPT_HDR_LEN : 0, pad = 0;
     if (opts->pad_block != 0) {
         /* RFC 7830 3 / RFC 8467 4.1: the padding option makes the whole
          * message a multiple of the block size; its own header counts. */
-        size_t unpadded = w.len + OPT_RR_LEN + OPT_HDR_LEN;
+        size_t unpadded = w.len + OPT_RR_LEN + rdlen + OPT_HDR_LEN;
         pad = (opts->pad_block - unpadded % opts->pad_block) % opts->pad_block;
-        rdlen = OPT_HDR_LEN + pad;
+        rdlen += OPT_HDR_LEN + pad;
     }
     /* OPT (RFC 6891 6.1.2): root owner, CLASS = UDP payload size, TTL =
      * extended RCODE 0, version 0 and the flags. */
@@ -80,6 +82,9 @@ SR_API sr_status_t sr_query_build(uint8_t *buf, size_t cap, size_t *len, const u
         (status = sr_wbuf_u16(&w, opts->edns_size)) != SR_OK ||
         (status = sr_wbuf_u32(&w, opts->do_bit ? EDNS_DO : 0)) != SR_OK ||
         (status = sr_wbuf_u16(&w, (uint16_t)rdlen)) != SR_OK)
+        goto done;
+    if (opts->nsid && ((status = sr_wbuf_u16(&w, SR_EDNS_OPT_NSID)) != SR_OK ||
+                       (status = sr_wbuf_u16(&w, 0)) != SR_OK))
         goto done;
     if (opts->pad_block != 0) {
         if ((status = sr_wbuf_u16(&w, SR_EDNS_OPT_PADDING)) != SR_OK ||

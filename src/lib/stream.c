@@ -390,7 +390,7 @@ static void tls_connected(struct conn *c)
     if (!sr_tls_authenticate_ex(up, ssl, &why)) {
         if (!up->dying) {
             ssl_status(up, "certificate rejected, closing");
-            conn_lost(c, why, "server certificate rejected");
+            conn_lost(c, why, up->tls_reject);
         }
         return;
     }

@@ -294,6 +294,10 @@ bool sr_tls_authenticate_ex(sr_upstream_t *up, SSL *ssl, sr_status_t *why)
         up->ev.on_ssl_server_authentication(up->ev.arg, &auth);
     if (!auth.accept && why != NULL)
         *why = verdict ? SR_E_SSL_CERT_VERIFY : code;
+    if (!auth.accept)
+        snprintf(up->tls_reject, sizeof(up->tls_reject),
+                 "the server's certificate was not accepted: %s (subject %s)",
+                 verdict ? "by the handler" : status_text, auth.cert_subject);
     if (auth.accept != (verdict || up->cfg.insecure))
         sr_upstream_log(up, 1, "Info", "%s: certificate %s by the handler", up->name,
                         auth.accept ? "accepted" : "rejected");

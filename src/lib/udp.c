@@ -35,6 +35,7 @@ struct udp_xfer {
     struct event *ev;
     struct event *rtx; /* retransmission timer */
     int rtx_ms;        /* its next interval */
+    int sends_left;    /* udp_tries: datagrams still to send; else unused */
     bool sending;      /* waiting for EV_WRITE after EAGAIN */
     bool connected;    /* UseConnection: connect()ed socket */
 };
@@ -196,14 +197,18 @@ done:
     sr_upstream_release(up);
 }
 
-static void udp_rtx_arm(struct udp_xfer *ux)
+static void udp_rtx_arm(const sr_upstream_t *up, struct udp_xfer *ux)
 {
     struct timeval tv;
 
+    /* dig's tries: a fixed interval, and none after the last try (whose
+     * end is the query's timeout) */
+    if (up->cfg.udp_tries > 0 && ux->sends_left-- <= 0)
+        return;
     tv.tv_sec = ux->rtx_ms / 1000;
     tv.tv_usec = (ux->rtx_ms % 1000) * 1000;
     evtimer_add(ux->rtx, &tv);
-    if (ux->rtx_ms < UDP_RTX_MAX_MS)
+    if (up->cfg.udp_tries == 0 && ux->rtx_ms < UDP_RTX_MAX_MS)
         ux->rtx_ms *= 2;
 }
 
@@ -227,7 +232,7 @@ static void udp_rtx_cb(evutil_socket_t fd, short what, void *arg)
         sr_upstream_log(up, 3, "Info", "%s: ID %u retransmitted%s", up->name, x->caller_id,
                         st == SR_OK ? "" : " (send failed)");
     }
-    udp_rtx_arm(ux);
+    udp_rtx_arm(up, ux);
 }
 
 static sr_status_t udp_send(sr_upstream_t *up, sr_xfer_t *x)
@@ -261,7 +266,13 @@ static sr_status_t udp_send(sr_upstream_t *up, sr_xfer_t *x)
     if (ux->rtx == NULL)
         return SR_E_NOMEM;
     ux->rtx_ms = UDP_RTX_FIRST_MS;
-    udp_rtx_arm(ux);
+    if (up->cfg.udp_tries > 0) {
+        ux->rtx_ms = x->timeout_ms / up->cfg.udp_tries;
+        if (ux->rtx_ms < 1)
+            ux->rtx_ms = 1;
+        ux->sends_left = up->cfg.udp_tries - 1;
+    }
+    udp_rtx_arm(up, ux);
     return SR_OK;
 }
 

@@ -113,6 +113,8 @@ struct sr_upstream {
     void *resolve_arg;
     uint8_t (*pins)[32]; /* decoded cfg.spki_pins (SHA-256) */
     size_t npins;
+    char tls_reject[256]; /* why the last certificate was rejected: the
+                             failure detail of the queries it fails */
 };
 
 extern const sr_transport_ops_t sr_udp_ops;

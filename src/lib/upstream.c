@@ -466,6 +466,7 @@ void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, siz
     info.rtt_us = sr_now_us() - x->sent_us;
     info.http_status = x->http_status;
     info.ignored = x->ignored;
+    info.wire_id = x->wire_id;
     info.detail = detail != NULL ? detail : (status != SR_OK ? sr_strerror(status) : "");
     if (status == SR_OK)
         sr_upstream_log(up, 3, "Info", "%s: answer to ID %u, %zu bytes, %llu us", up->name,
@@ -595,6 +596,7 @@ static void fallback_cb(void *arg, sr_status_t status, const uint8_t *resp, size
 
     x->child = NULL;
     x->ignored += info->ignored;
+    x->wire_id = info->wire_id; /* what the answer came with */
     sr_xfer_complete(x, status, resp, len, info->detail);
 }
 
@@ -621,7 +623,9 @@ static sr_status_t start_fallback(sr_xfer_t *x)
         up->fallback->addrlen = up->addrlen;
         up->fallback->resolved = true;
     }
-    child = sr_upstream_query(up->fallback, x->q, x->qlen, x->flags, x->timeout_ms, fallback_cb, x,
+    /* With dig's tries, TCP gets one try (as dig gives it). */
+    int timeout_ms = up->cfg.udp_tries > 0 ? x->timeout_ms / up->cfg.udp_tries : x->timeout_ms;
+    child = sr_upstream_query(up->fallback, x->q, x->qlen, x->flags, timeout_ms, fallback_cb, x,
                               &status);
     if (child == NULL)
         return status;

@@ -32,6 +32,8 @@ static void usage(FILE *f)
             "usage: stubresctl [-s SOCKET] [--json] COMMAND [ARG...]\n"
             "  -s, --socket PATH  control socket (default %s)\n"
             "  -j, --json         print the daemon's JSON reply as it is\n"
+            "  -h, --help         this text\n"
+            "  -V, --version      version\n"
             "commands (any unique prefix will do):\n%s",
             DEFAULT_SOCKET, ctl_usage());
 }
@@ -345,16 +347,18 @@ int main(int argc, char **argv)
         {"socket", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     if (sock == NULL)
         sock = DEFAULT_SOCKET;
     /* '+': options end at the command (config values may start with -). */
-    while ((ch = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
         switch (ch) {
         case 's': sock = optarg; break;
         case 'j': raw = true; break;
         case 'h': usage(stdout); return 0;
+        case 'V': printf("stubresctl (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }
@@ -378,6 +382,9 @@ int main(int argc, char **argv)
         return 1;
     if (ctl_parse(line, req, err, sizeof(err)) != 0) {
         fprintf(stderr, "stubresctl: %s\n", err);
+        /* a typo: show what would have been understood */
+        if (strncmp(err, "unknown ", 8) == 0)
+            fprintf(stderr, "commands (any unique prefix will do):\n%s", ctl_usage());
         free(req);
         return 2;
     }

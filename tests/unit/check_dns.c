@@ -565,6 +565,10 @@ START_TEST(test_config_every_setting)
         {"ResolvConf=/nonexistent/resolv.conf", "ResolvConf",
          "/nonexistent/resolv.conf"},
         {"UseEDNS=false", "UseEDNS", "False"},
+        {"TimeoutMillis=1500", "TimeoutMillis", "1500"},
+        {"Tries=3", "Tries", "3"},
+        {"DNSSECOK=true", "DNSSECOK", "True"},
+        {"RequestNSID=yes", "RequestNSID", "True"},
         /* names are case-insensitive, blanks around name and value go */
         {" dohmethod = 1 ", "DOHMETHOD", "1"},
     };
@@ -1072,6 +1076,92 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+/* dig's timing: TimeoutMillis per try, Tries datagrams, the timeout
+ * property rounded up to whole seconds. */
+START_TEST(test_tries_and_millis)
+{
+    env_t *e = env_start(FAKE_DROP);
+
+    ck_assert_int_eq(sr_dns_config(e->dns, "TimeoutMillis=300", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_get_timeout(e->dns), 1);
+    ck_cfg_eq(e->dns, "TimeoutMillis", "300");
+    ck_assert_int_eq(sr_dns_config(e->dns, "Tries=2", NULL), SR_OK);
+    double t0 = now_s();
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_TIMEDOUT);
+    double took = now_s() - t0;
+    ck_assert_msg(took > 0.5 && took < 2.0, "took %.2f s", took);
+    ck_assert_uint_eq(fake_queries(e->f), 2);
+    /* three tries: three datagrams, no more */
+    ck_assert_int_eq(sr_dns_config(e->dns, "Tries=3", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_TIMEDOUT);
+    ck_assert_uint_eq(fake_queries(e->f), 5);
+    /* the property in seconds is the same timeout */
+    ck_assert_int_eq(sr_dns_set_timeout(e->dns, 2), SR_OK);
+    ck_cfg_eq(e->dns, "TimeoutMillis", "2000");
+    ck_assert_int_eq(sr_dns_config(e->dns, "TimeoutMillis=-1", NULL), SR_E_INVAL);
+    ck_assert_int_eq(sr_dns_config(e->dns, "Tries=101", NULL), SR_E_INVAL);
+    env_stop(e);
+}
+END_TEST
+
+/* DNSSECOK and RequestNSID go into the query's OPT record; the response
+ * info names what answered and the ID on the wire. */
+START_TEST(test_edns_flags_and_info)
+{
+    env_t *e = env_start(FAKE_ANSWER);
+    sr_dns_response_info_t info;
+
+    ck_assert_int_eq(sr_dns_get_response_info(e->dns, &info), SR_E_NO_RECORDS);
+    ck_assert_int_eq(sr_dns_config(e->dns, "DNSSECOK=true", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_config(e->dns, "RequestNSID=true", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    sr_msg_t *q = fake_last(e->f);
+    const sr_edns_t *edns = sr_msg_edns(q);
+    ck_assert(edns->present);
+    ck_assert(edns->do_bit);
+    ck_assert_uint_eq(edns->opt_count, 1);
+    ck_assert_uint_eq(edns->opts[0].code, SR_EDNS_OPT_NSID);
+    ck_assert_uint_eq(edns->opts[0].len, 0);
+    ck_assert_int_eq(sr_dns_get_response_info(e->dns, &info), SR_OK);
+    ck_assert_int_eq(info.protocol, SR_PROTO_UDP);
+    ck_assert_uint_eq(info.wire_id, sr_msg_id(q));
+    ck_assert_str_eq(info.address, "127.0.0.1");
+    ck_assert_int_eq(info.port, e->f->port);
+    sr_msg_free(q);
+    /* without EDNS neither can be asked for */
+    ck_assert_int_eq(sr_dns_config(e->dns, "UseEDNS=false", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    q = fake_last(e->f);
+    ck_assert(!sr_msg_edns(q)->present);
+    sr_msg_free(q);
+    /* a failed query has no response info */
+    fake_set_mode(e->f, FAKE_DROP);
+    ck_assert_int_eq(sr_dns_config(e->dns, "TimeoutMillis=200", NULL), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_TIMEDOUT);
+    ck_assert_int_eq(sr_dns_get_response_info(e->dns, &info), SR_E_NO_RECORDS);
+    ck_assert_int_eq(info.protocol, 0);
+    env_stop(e);
+}
+END_TEST
+
+/* A URL as dns_server needs the protocol its scheme names. */
+START_TEST(test_url_schemes)
+{
+    env_t *e = env_start(FAKE_ANSWER);
+    char url[64];
+
+    snprintf(url, sizeof(url), "udp://127.0.0.1:%u", (unsigned)e->f->port);
+    ck_assert_int_eq(sr_dns_set_dns_server(e->dns, url), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_OK);
+    /* tls:// with protocol 0 is refused before anything is sent */
+    snprintf(url, sizeof(url), "tls://127.0.0.1:%u", (unsigned)e->f->port);
+    ck_assert_int_eq(sr_dns_set_dns_server(e->dns, url), SR_OK);
+    ck_assert_int_eq(sr_dns_query(e->dns, "example.test"), SR_E_BAD_ADDRESS);
+    ck_assert_ptr_nonnull(strstr(sr_dns_last_error(e->dns), "2 (TLS) for tls://"));
+    env_stop(e);
+}
+END_TEST
+
 START_TEST(test_truncated_and_malformed)
 {
     env_t *e = env_start(FAKE_TC);
@@ -1356,6 +1446,7 @@ static Suite *dns_suite(void)
                     test_config_booleans, test_config_read_only_texts, test_code_pages));
     TCase *q = add_tcase(s, "query", NULL, NULL,
                          TESTS(test_records, test_query_wire, test_request_id, test_timeout,
+                               test_tries_and_millis, test_edns_flags_and_info, test_url_schemes,
                                test_truncated_and_malformed, test_revlookup, test_idn,
                                test_interrupt_sync, test_async_do_events, test_upstream_rebuild,
                                test_free_busy, test_log_levels, test_attach_many));

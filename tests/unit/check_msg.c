@@ -336,6 +336,35 @@ START_TEST(test_reuse_after_error)
 END_TEST
 
 /* The question in both forms, and the owner name cache shared with it. */
+/* sr_rr_text(): master-file RDATA as dig prints it: every string of a
+ * TXT record quoted, '"' escaped, the other fields as they are. */
+START_TEST(test_rr_text)
+{
+    /* TXT "say \"hi\"" "a\\b" "" ; HINFO "INTEL 386" "Linux"; MX 10 mail. */
+    static const char hex[] = HDR("0000", "0003", "0000", "0000")
+        RR_ROOT("0010", "0010") "08 7361792022686922 03 615c62 00 01 ff"
+        RR_ROOT("000d", "0010") "09 494e54454c20333836 05 4c696e7578"
+        RR_ROOT("000f", "0008") "000a 046d61696c 00";
+    uint8_t buf[256];
+    char out[128];
+    size_t n = tu_unhex(hex, buf, sizeof(buf));
+    sr_msg_t *msg = tu_msg_new();
+    ck_assert_int_eq(sr_msg_parse(msg, buf, n, 0), SR_OK);
+    ck_assert_int_eq(sr_rr_text(sr_msg_rr(msg, 0), out, sizeof(out)), SR_OK);
+    ck_assert_str_eq(out, "\"say \\\"hi\\\"\" \"a\\\\b\" \"\" \"\\255\"");
+    ck_assert_int_eq(sr_rr_text(sr_msg_rr(msg, 1), out, sizeof(out)), SR_OK);
+    ck_assert_str_eq(out, "\"INTEL 386\" \"Linux\"");
+    ck_assert_int_eq(sr_rr_text(sr_msg_rr(msg, 2), out, sizeof(out)), SR_OK);
+    ck_assert_str_eq(out, "10 mail");
+    /* too small a buffer: an error, never a write past it */
+    for (size_t cap = 1; cap < 8; cap++)
+        ck_assert_int_eq(sr_rr_text(sr_msg_rr(msg, 1), out, cap), SR_E_NOBUFS);
+    ck_assert_int_eq(sr_msg_parse(msg, buf, n, SR_PARSE_NO_FIELDS), SR_OK);
+    ck_assert_int_eq(sr_rr_text(sr_msg_rr(msg, 0), out, sizeof(out)), SR_E_INVAL);
+    sr_msg_free(msg);
+}
+END_TEST
+
 START_TEST(test_question_forms)
 {
     uint8_t m[128];
@@ -367,7 +396,7 @@ int main(void)
     add_tcase(s, "malformed", NULL, NULL,
               TESTS(test_malformed, test_name_length_limit, test_too_long));
     add_tcase(s, "parse", NULL, NULL,
-              TESTS(test_edns, test_question_forms, test_reuse_after_error));
+              TESTS(test_edns, test_question_forms, test_reuse_after_error, test_rr_text));
     TCase *tc =
         add_tcase(s, "exhaustive", NULL, NULL,
                   TESTS(test_every_truncation, test_alloc_failures, test_steady_state_no_alloc));

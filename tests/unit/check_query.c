@@ -142,6 +142,35 @@ START_TEST(test_small_buffers)
 }
 END_TEST
 
+/* RFC 5001 2.3: an empty NSID option, before the padding, which still
+ * fills the block. */
+START_TEST(test_nsid)
+{
+    uint8_t buf[512];
+    size_t len;
+    sr_msg_t *msg = tu_msg_new();
+    sr_query_opts_t o = {.id = 5, .rd = true, .edns_size = 1232, .nsid = true};
+    build("www.example.com", SR_TYPE_A, &o, buf, sizeof(buf), &len, SR_OK);
+    ck_assert_int_eq(sr_msg_parse(msg, buf, len, 0), SR_OK);
+    const sr_edns_t *e = sr_msg_edns(msg);
+    ck_assert_uint_eq(e->opt_count, 1);
+    ck_assert_uint_eq(e->opts[0].code, SR_EDNS_OPT_NSID);
+    ck_assert_uint_eq(e->opts[0].len, 0);
+    o.pad_block = 128;
+    build("www.example.com", SR_TYPE_A, &o, buf, sizeof(buf), &len, SR_OK);
+    ck_assert_uint_eq(len, 128);
+    ck_assert_int_eq(sr_msg_parse(msg, buf, len, 0), SR_OK);
+    e = sr_msg_edns(msg);
+    ck_assert_uint_eq(e->opt_count, 2);
+    ck_assert_uint_eq(e->opts[0].code, SR_EDNS_OPT_NSID);
+    ck_assert_uint_eq(e->opts[1].code, SR_EDNS_OPT_PADDING);
+    /* without EDNS there is no option to carry it */
+    sr_query_opts_t no_edns = {.id = 5, .nsid = true};
+    build("www.example.com", SR_TYPE_A, &no_edns, buf, sizeof(buf), &len, SR_E_INVAL);
+    sr_msg_free(msg);
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
     uint8_t buf[512], q[64];
@@ -172,7 +201,7 @@ int main(void)
 {
     Suite *s = suite_create("query");
     add_tcase(s, "core", NULL, NULL,
-              TESTS(test_same_as_dnspython, test_fields_read_back, test_padding, test_small_buffers,
-                    test_bad_arguments));
+              TESTS(test_same_as_dnspython, test_fields_read_back, test_padding, test_nsid,
+                    test_small_buffers, test_bad_arguments));
     return run_suite(s);
 }
