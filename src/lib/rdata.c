@@ -718,7 +718,8 @@ static size_t fmt_loc_size(char *out, uint8_t b)
     uint64_t cm = b >> 4;
     unsigned e = b & 0xF;
     size_t t;
-    if (e >= 2) {
+    /* A zero with any power is zero: "0.00m", as dig shows 0x00. */
+    if (e >= 2 && cm > 0) {
         for (unsigned i = 2; i < e; i++)
             cm *= 10;
         t = sr_fmt_u32(out, (uint32_t)cm);

@@ -510,6 +510,10 @@ START_TEST(test_modern_edges)
         /* LOC: the poles, the date line, altitude below the reference. */
         {SR_TYPE_LOC, SR_CLASS_IN, "00 00 99 10 6cb02700 80000000 00000000",
          "90 0 0.000 S|0 0 0.000 E|-100000.00m|0.00m|90000000m|0.01m"},
+        /* A zero size with a power of ten is zero all the same (found by
+         * fuzz_rdata: "0m" came back as "0.00m"). */
+        {SR_TYPE_LOC, SR_CLASS_IN, "00 06 09 02 80000000 80000000 00989680",
+         "0 0 0.000 N|0 0 0.000 E|0.00m|0.00m|0.00m|0.00m"},
         /* SvcParams: known keys whose value does not fit their form are
          * shown as keyNNNNN; ohttp and dohpath (RFC 9540, 9461). */
         {SR_TYPE_SVCB, SR_CLASS_IN, "0001 00 0003 0003 01bb00", "1|.|key3=\"\\001\\187\\000\""},

@@ -130,7 +130,7 @@ def loc_angle(value, hemi):
 def loc_size(byte):
     """Size/precision byte: whole metres from 10^2 cm up, else 2 decimals."""
     mant, exp = byte >> 4, byte & 0xF
-    if exp >= 2:
+    if exp >= 2 and mant:
         return "%dm" % (mant * 10 ** (exp - 2))
     cm = mant * 10 ** exp
     return "%d.%02dm" % (cm // 100, cm % 100)
