@@ -49,6 +49,13 @@ enum {
     SR_TYPE_RP = 17, SR_TYPE_AFSDB = 18, SR_TYPE_X25 = 19, SR_TYPE_ISDN = 20,
     SR_TYPE_RT = 21, SR_TYPE_AAAA = 28, SR_TYPE_SRV = 33, SR_TYPE_NAPTR = 35,
     SR_TYPE_CERT = 37, SR_TYPE_OPT = 41, SR_TYPE_ANY = 255,
+    /* Decoded field by field too (stubres-query(1), OUTPUT). */
+    SR_TYPE_LOC = 29, SR_TYPE_DNAME = 39, SR_TYPE_DS = 43, SR_TYPE_SSHFP = 44,
+    SR_TYPE_RRSIG = 46, SR_TYPE_NSEC = 47, SR_TYPE_DNSKEY = 48,
+    SR_TYPE_NSEC3 = 50, SR_TYPE_NSEC3PARAM = 51, SR_TYPE_TLSA = 52,
+    SR_TYPE_CDS = 59, SR_TYPE_CDNSKEY = 60, SR_TYPE_OPENPGPKEY = 61,
+    SR_TYPE_ZONEMD = 63, SR_TYPE_SVCB = 64, SR_TYPE_HTTPS = 65,
+    SR_TYPE_URI = 256, SR_TYPE_CAA = 257,
     /* query_type 100: PTR query for the reverse name of an address. */
     SR_QTYPE_REVLOOKUP = 100,
 };
@@ -128,7 +135,9 @@ SR_API void sr_msg_free(sr_msg_t *msg);
  * shape, parsing one like it again allocates nothing.
  * Fields: A, AAAA, WKS, SRV and NAPTR are decoded in class IN only (RFC
  * 3597 section 4), and records of class ANY/NONE (RFC 2136) are shown as
- * RFC 3597 "RDATA"; every other type of the reference in any class. */
+ * RFC 3597 "RDATA"; every other type of the reference, and the later
+ * types of stubres-query(1) OUTPUT (DS, RRSIG, SVCB, CAA, ...), in any
+ * class. A record whose RDATA breaks its type's rules is SR_E_FORMERR. */
 SR_API sr_status_t sr_msg_parse(sr_msg_t *msg, const uint8_t *pkt, size_t len,
                                 unsigned flags);
 /* A human-readable reason for the last parse failure ("" after success).
@@ -242,7 +251,8 @@ SR_API const char *sr_rcode_name(unsigned rcode, char buf[16]);
 /* An RCODE from its mnemonic (case-insensitive) or number; -1 if unknown. */
 SR_API int sr_rcode_from_name(const char *s);
 /* The field names of a type as the reference's record_field_name table
- * gives them (NULL-terminated array, static); NULL for types decoded as
+ * gives them, or for the later types (stubres-query(1) OUTPUT) after
+ * their RFCs (NULL-terminated array, static); NULL for types decoded as
  * a single RFC 3597 "RDATA" field. ISDN lists SA, which a record has only
  * when its sub-address is present. */
 SR_API const char *const *sr_type_fields(uint16_t type);
@@ -260,7 +270,8 @@ SR_API sr_status_t sr_reverse_name(const char *addr, char *out, size_t cap);
  * DoH JSON API's "data" strings give it, e.g. "10 mail.example.com.") into
  * wire RDATA with uncompressed names. Accepts RFC 3597 "\# LEN HEX" for
  * every type but OPT (RFC 6891 6.1.1: no master-file form); other forms
- * for the 25 types of the reference (class IN). Relative names are taken
+ * for the 25 types of the reference and the later types of
+ * stubres-query(1) OUTPUT (class IN). Relative names are taken
  * as absolute. SR_E_FORMERR when the text does
  * not parse, SR_E_NOBUFS when cap is too small. */
 SR_API sr_status_t sr_rdata_from_text(uint16_t type, const char *text,

@@ -221,8 +221,8 @@ typedef struct sr_fieldvec {
     size_t cap;
 } sr_fieldvec_t;
 
-/* The most fields any decoder adds for one record (SOA). */
-#define SR_RDATA_MAX_FIELDS 7
+/* The most fields any decoder adds for one record (RRSIG). */
+#define SR_RDATA_MAX_FIELDS 9
 
 /* What a decoder works on: the whole message (names may point anywhere
  * before them), where text goes, and where fields go. */
@@ -240,6 +240,22 @@ typedef struct sr_dec {
  * length; SR_E_NOMEM. */
 sr_status_t sr_rdata_decode(sr_dec_t *d, uint16_t type, uint16_t rclass, size_t rdoff,
                             size_t rdlen);
+
+/* The layout of a type decoded and encoded from a table (rdata.c), one
+ * letter per field, or NULL: '1' '2' '4' unsigned integers of that many
+ * bytes; 'N' a domain name; 'T' a type mnemonic (16 bits); 'D' a time
+ * (32 bits, YYYYMMDDHHmmSS, RFC 4034 3.2); 'H' a salt (a length byte and
+ * hex, "-" when empty, RFC 5155 3.3); 'Z' a length byte and base32hex
+ * (RFC 5155 3.3); 'C' a CAA tag (a length byte and 1-255 letters or
+ * digits); the rest of the RDATA as 'X' hex, 'B' base64, 'M' a type bit
+ * map (RFC 4034 4.1.2), 'Q' a quoted string, 'U' a quoted non-empty string,
+ * 'P' SvcParams (RFC 9460 2.1), or 'L' all of LOC (RFC 1876, six
+ * fields). */
+const char *sr_rdata_layout(uint16_t type);
+
+/* The mnemonic of a SvcParamKey (RFC 9460 14.3.2: "alpn", "port", ...),
+ * or "key<n>" written into buf. */
+const char *sr_svc_key_name(uint16_t key, char buf[16]);
 
 /* The types decoded field by field; class-specific ones (A, AAAA, WKS,
  * SRV, NAPTR: RFC 3597 section 4) only in class IN. */

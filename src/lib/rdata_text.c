@@ -253,44 +253,18 @@ static sr_status_t put_hex_rest(sr_wbuf_t *w, lexer_t *lx, size_t *count)
     return SR_OK;
 }
 
-/* Base64 of all remaining tokens (RFC 4398 2.2), decoded with OpenSSL. */
-static sr_status_t put_base64_rest(sr_wbuf_t *w, lexer_t *lx)
+/* n (at least 1) base64 characters, without blanks, into w. */
+static sr_status_t put_base64(sr_wbuf_t *w, const char *b64, size_t n)
 {
     sr_status_t status;
-    tok_t t;
-    char *b64 = NULL;
     uint8_t *bin = NULL;
-    size_t n = 0, cap = 0;
+    size_t pad = 0;
 
-    while ((status = next_token(lx, &t)) == SR_OK) {
-        if (t.quoted) {
-            status = SR_E_FORMERR;
-            goto done;
-        }
-        if (n + t.n + 1 > cap) {
-            size_t ncap = (n + t.n + 1) * 2;
-            char *nb = sr_realloc(b64, ncap);
-            if (nb == NULL) {
-                status = SR_E_NOMEM;
-                goto done;
-            }
-            b64 = nb;
-            cap = ncap;
-        }
-        memcpy(b64 + n, t.s, t.n);
-        n += t.n;
-    }
-    if (status != SR_E_NO_DATA)
-        goto done;
-    status = SR_OK;
-    if (n == 0)
-        goto done; /* an empty certificate */
     /* EVP_DecodeBlock wants whole quanta and counts padding as data. */
-    if (n % 4 != 0 || n > INT32_MAX) {
+    if (n == 0 || n % 4 != 0 || n > INT32_MAX) {
         status = SR_E_FORMERR;
         goto done;
     }
-    size_t pad = 0;
     if (b64[n - 1] == '=')
         pad++;
     if (b64[n - 2] == '=')
@@ -313,8 +287,41 @@ static sr_status_t put_base64_rest(sr_wbuf_t *w, lexer_t *lx)
     }
     status = sr_wbuf_bytes(w, bin, (size_t)m - pad);
 done:
-    sr_free(b64);
     sr_free(bin);
+    return status;
+}
+
+/* Base64 of all remaining tokens (RFC 4398 2.2), decoded with OpenSSL. */
+static sr_status_t put_base64_rest(sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status;
+    tok_t t;
+    char *b64 = NULL;
+    size_t n = 0, cap = 0;
+
+    while ((status = next_token(lx, &t)) == SR_OK) {
+        if (t.quoted) {
+            status = SR_E_FORMERR;
+            goto done;
+        }
+        if (n + t.n + 1 > cap) {
+            size_t ncap = (n + t.n + 1) * 2;
+            char *nb = sr_realloc(b64, ncap);
+            if (nb == NULL) {
+                status = SR_E_NOMEM;
+                goto done;
+            }
+            b64 = nb;
+            cap = ncap;
+        }
+        memcpy(b64 + n, t.s, t.n);
+        n += t.n;
+    }
+    if (status != SR_E_NO_DATA)
+        goto done;
+    status = n == 0 ? SR_OK : put_base64(w, b64, n); /* empty: a CERT may be */
+done:
+    sr_free(b64);
     return status;
 }
 
@@ -488,10 +495,568 @@ static sr_status_t encode_cert(sr_wbuf_t *w, lexer_t *lx)
     return put_base64_rest(w, lx);
 }
 
+/* ---- the types with a layout (sr_rdata_layout()) ---- */
+
+/* A type mnemonic or number (RRSIG's type covered). */
+static sr_status_t put_type(sr_wbuf_t *w, const tok_t *t)
+{
+    char s[SHORT_TOKEN_MAX];
+    int v;
+    if (tok_cstr(t, s, sizeof(s)) != SR_OK || (v = sr_type_from_name(s)) < 0)
+        return SR_E_FORMERR;
+    return sr_wbuf_u16(w, (uint16_t)v);
+}
+
+/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* RFC 4034 3.2: YYYYMMDDHHmmSS (UTC), taken modulo 2^32 as serial
+ * arithmetic wants, or the seconds as a decimal number. */
+static sr_status_t put_time(sr_wbuf_t *w, const tok_t *t)
+{
+    char s[SHORT_TOKEN_MAX];
+    unsigned v[6];
+    static const unsigned widths[6] = {4, 2, 2, 2, 2, 2};
+    static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = s;
+
+    if (tok_cstr(t, s, sizeof(s)) != SR_OK)
+        return SR_E_FORMERR;
+    if (strlen(s) != 14)
+        return put_uint(w, t, 4);
+    for (int i = 0; i < 6; i++) {
+        v[i] = 0;
+        for (unsigned k = 0; k < widths[i]; k++, p++) {
+            if (*p < '0' || *p > '9')
+                return SR_E_FORMERR;
+            v[i] = v[i] * 10 + (unsigned)(*p - '0');
+        }
+    }
+    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] || v[3] > 23 || v[4] > 59 ||
+        v[5] > 59)
+        return SR_E_FORMERR;
+    int64_t secs = days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    return sr_wbuf_u32(w, (uint32_t)((uint64_t)secs & 0xFFFFFFFFu));
+}
+
+/* Hex digits of one token into w; *n gets the byte count. */
+static sr_status_t put_hex_token(sr_wbuf_t *w, const tok_t *t, size_t *n)
+{
+    sr_status_t status;
+    if (t->quoted || t->n % 2 != 0)
+        return SR_E_FORMERR;
+    for (size_t i = 0; i < t->n; i += 2) {
+        int hi = sr_hexval((unsigned char)t->s[i]), lo = sr_hexval((unsigned char)t->s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return SR_E_FORMERR;
+        if ((status = sr_wbuf_u8(w, (uint8_t)(hi << 4 | lo))) != SR_OK)
+            return status;
+    }
+    *n = t->n / 2;
+    return SR_OK;
+}
+
+/* NSEC3 salt (RFC 5155 3.3): "-" for none, else hex of up to 255 bytes
+ * after its length byte. */
+static sr_status_t put_salt(sr_wbuf_t *w, const tok_t *t)
+{
+    sr_status_t status;
+    size_t at = w->len, n;
+    if (!t->quoted && t->n == 1 && t->s[0] == '-')
+        return sr_wbuf_u8(w, 0);
+    if ((status = sr_wbuf_u8(w, 0)) != SR_OK || (status = put_hex_token(w, t, &n)) != SR_OK)
+        return status;
+    if (n == 0 || n > 255)
+        return SR_E_FORMERR;
+    w->p[at] = (uint8_t)n;
+    return SR_OK;
+}
+
+/* NSEC3 next hashed owner: base32hex without padding (RFC 4648 7), any
+ * case, 1-255 bytes after a length byte; unused low bits must be zero. */
+static sr_status_t put_base32hex(sr_wbuf_t *w, const tok_t *t)
+{
+    sr_status_t status;
+    size_t at = w->len, n = 0;
+    unsigned acc = 0, bits = 0;
+
+    if (t->quoted)
+        return SR_E_FORMERR;
+    if ((status = sr_wbuf_u8(w, 0)) != SR_OK)
+        return status;
+    for (size_t i = 0; i < t->n; i++) {
+        int c = (unsigned char)t->s[i], v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'v')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'V')
+            v = c - 'A' + 10;
+        else
+            return SR_E_FORMERR;
+        acc = (acc << 5 | (unsigned)v) & 0xFFFu;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            if ((status = sr_wbuf_u8(w, (uint8_t)(acc >> bits))) != SR_OK)
+                return status;
+            n++;
+        }
+    }
+    if (bits >= 5 || (acc & ((1u << bits) - 1)) != 0 || n == 0 || n > 255)
+        return SR_E_FORMERR;
+    w->p[at] = (uint8_t)n;
+    return SR_OK;
+}
+
+/* CAA tag (RFC 8659 4.1.1): letters and digits, after a length byte. */
+static sr_status_t put_caa_tag(sr_wbuf_t *w, const tok_t *t)
+{
+    sr_status_t status;
+    if (t->quoted || t->n == 0 || t->n > 255)
+        return SR_E_FORMERR;
+    for (size_t i = 0; i < t->n; i++) {
+        char c = t->s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return SR_E_FORMERR;
+    }
+    if ((status = sr_wbuf_u8(w, (uint8_t)t->n)) != SR_OK)
+        return status;
+    return sr_wbuf_bytes(w, t->s, t->n);
+}
+
+/* The bytes of one token (quoted or not) as the rest of the RDATA. */
+static sr_status_t put_rest_string(sr_wbuf_t *w, const tok_t *t, bool nonempty)
+{
+    size_t n;
+    uint8_t *b = sr_malloc(t->n > 0 ? t->n : 1); /* escapes only shrink */
+    sr_status_t status = b != NULL ? tok_bytes(t, b, t->n, &n) : SR_E_NOMEM;
+    if (status == SR_OK && nonempty && n == 0)
+        status = SR_E_FORMERR;
+    if (status == SR_OK)
+        status = sr_wbuf_bytes(w, b, n);
+    sr_free(b);
+    return status;
+}
+
+/* NSEC/NSEC3 type bit map (RFC 4034 4.1.2) of the remaining tokens. */
+static sr_status_t put_type_bitmap(sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status;
+    tok_t t;
+    uint8_t map[256][32];
+    char s[SHORT_TOKEN_MAX];
+
+    memset(map, 0, sizeof(map));
+    while ((status = next_token(lx, &t)) == SR_OK) {
+        int v;
+        if (tok_cstr(&t, s, sizeof(s)) != SR_OK || (v = sr_type_from_name(s)) < 0)
+            return SR_E_FORMERR;
+        map[v >> 8][(v & 0xFF) / 8] |= (uint8_t)(0x80u >> (v % 8));
+    }
+    if (status != SR_E_NO_DATA)
+        return status;
+    for (unsigned win = 0; win < 256; win++) {
+        uint8_t len = 32;
+        while (len > 0 && map[win][len - 1] == 0)
+            len--;
+        if (len == 0)
+            continue;
+        if ((status = sr_wbuf_u8(w, (uint8_t)win)) != SR_OK ||
+            (status = sr_wbuf_u8(w, len)) != SR_OK ||
+            (status = sr_wbuf_bytes(w, map[win], len)) != SR_OK)
+            return status;
+    }
+    return SR_OK;
+}
+
+/* ---- LOC (RFC 1876 3) ---- */
+
+/* A decimal with up to digits fraction digits, scaled by 10^digits:
+ * "23.5" with 3 digits is 23500. An optional trailing 'm' when unit. */
+static sr_status_t tok_fixed(const tok_t *t, unsigned digits, bool unit, bool sign, int64_t max,
+                             int64_t *v)
+{
+    char s[SHORT_TOKEN_MAX];
+    const char *p = s;
+    int64_t x = 0;
+    unsigned frac = 0;
+    bool neg = false, dot = false, any = false;
+
+    if (tok_cstr(t, s, sizeof(s)) != SR_OK)
+        return SR_E_FORMERR;
+    if (sign && *p == '-') {
+        neg = true;
+        p++;
+    }
+    for (; *p != '\0'; p++) {
+        if (*p == '.' && !dot) {
+            dot = true;
+        } else if (*p >= '0' && *p <= '9') {
+            if (dot && ++frac > digits)
+                return SR_E_FORMERR;
+            x = x * 10 + (*p - '0');
+            any = true;
+            if (x > max * 1000)
+                return SR_E_FORMERR;
+        } else if (unit && *p == 'm' && p[1] == '\0' && any) {
+            break;
+        } else {
+            return SR_E_FORMERR;
+        }
+    }
+    if (!any)
+        return SR_E_FORMERR;
+    for (; frac < digits; frac++)
+        x *= 10;
+    *v = neg ? -x : x;
+    return SR_OK;
+}
+
+/* "D [M [S.sss]] H" of an angle of at most max degrees, H one of hemi
+ * (positive first); the wire value is thousandths of an arc second off
+ * 2^31. */
+static sr_status_t put_loc_angle(sr_wbuf_t *w, lexer_t *lx, uint32_t max, const char *hemi)
+{
+    sr_status_t status;
+    tok_t t;
+    int64_t parts[3] = {0, 0, 0}, x;
+    int i;
+
+    for (i = 0;; i++) {
+        if ((status = need_token(lx, &t)) != SR_OK)
+            return status;
+        if (t.n == 1 && !t.quoted &&
+            (t.s[0] == hemi[0] || t.s[0] == hemi[1] || t.s[0] == hemi[0] + 32 ||
+             t.s[0] == hemi[1] + 32))
+            break;
+        if (i == 3 || (status = tok_fixed(&t, i == 2 ? 3 : 0, false, false, 1000, &x)) != SR_OK)
+            return SR_E_FORMERR;
+        if (i > 0 && x >= (i == 2 ? 60000 : 60))
+            return SR_E_FORMERR;
+        parts[i] = x;
+    }
+    if (i == 0)
+        return SR_E_FORMERR;
+    int64_t ms = parts[0] * 3600000 + parts[1] * 60000 + parts[2];
+    if (ms > (int64_t)max * 3600000)
+        return SR_E_FORMERR;
+    bool positive = t.s[0] == hemi[0] || t.s[0] == hemi[0] + 32;
+    return sr_wbuf_u32(
+        w, (uint32_t)(positive ? 0x80000000u + (uint64_t)ms : 0x80000000u - (uint64_t)ms));
+}
+
+/* A size or precision in metres as mantissa and power of ten of
+ * centimetres; the largest power that keeps the value exact, else the
+ * value rounded down to one digit. */
+static sr_status_t loc_size(const tok_t *t, uint8_t *b)
+{
+    int64_t cm;
+    unsigned e = 0;
+    if (tok_fixed(t, 2, true, false, 90000000, &cm) != SR_OK || cm > 9000000000LL)
+        return SR_E_FORMERR;
+    while (cm > 9) {
+        cm /= 10;
+        e++;
+    }
+    *b = (uint8_t)(cm << 4 | e);
+    return SR_OK;
+}
+
+/* LOC: latitude, longitude, altitude, then optional size (1m),
+ * horizontal (10000m) and vertical (10m) precision. */
+static sr_status_t put_loc(sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status;
+    uint8_t head[4] = {0, 0x12, 0x16, 0x13};
+    size_t at = w->len;
+    tok_t t;
+    int64_t alt;
+
+    if ((status = sr_wbuf_bytes(w, head, 4)) != SR_OK ||
+        (status = put_loc_angle(w, lx, 90, "NS")) != SR_OK ||
+        (status = put_loc_angle(w, lx, 180, "EW")) != SR_OK ||
+        (status = need_token(lx, &t)) != SR_OK)
+        return status;
+    /* -100000.00m to 42849672.95m */
+    if ((status = tok_fixed(&t, 2, true, true, 42849673, &alt)) != SR_OK || alt < -10000000 ||
+        alt + 10000000 > 0xFFFFFFFFLL)
+        return SR_E_FORMERR;
+    if ((status = sr_wbuf_u32(w, (uint32_t)(alt + 10000000))) != SR_OK)
+        return status;
+    for (int i = 1; i <= 3; i++) {
+        status = next_token(lx, &t);
+        if (status == SR_E_NO_DATA)
+            break;
+        if (status != SR_OK || (status = loc_size(&t, &w->p[at + (size_t)i])) != SR_OK)
+            return SR_E_FORMERR;
+    }
+    return SR_OK;
+}
+
+/* ---- SvcParams (RFC 9460 2.1, appendix A) ---- */
+
+/* Split a value-list (RFC 9460 A.1) at its unescaped commas: the next
+ * item of v[*i..n) into out (without "\" escapes); false at the end. */
+static bool next_item(const uint8_t *v, size_t n, size_t *i, uint8_t *out, size_t cap, size_t *len,
+                      bool *bad)
+{
+    size_t o = 0;
+    if (*i > n)
+        return false;
+    for (; *i < n && v[*i] != ','; (*i)++) {
+        if (v[*i] == '\\' && ++*i == n) {
+            *bad = true; /* a lone backslash at the end */
+            return false;
+        }
+        if (o == cap) {
+            *bad = true;
+            return false;
+        }
+        out[o++] = v[*i];
+    }
+    (*i)++; /* past the comma, or beyond n at the end */
+    *len = o;
+    return true;
+}
+
+/* A key's number from its mnemonic or from "keyNNNNN" (*generic set:
+ * its value is then the bytes themselves, RFC 9460 2.1); -1 if neither. */
+static int svc_key_from_name(const char *s, size_t n, bool *generic)
+{
+    char buf[16];
+    *generic = false;
+    for (unsigned k = 0; k < 9; k++) {
+        const char *name = sr_svc_key_name((uint16_t)k, buf);
+        if (strlen(name) == n && strncasecmp(name, s, n) == 0)
+            return (int)k;
+    }
+    *generic = true;
+    if (n > 3 && n <= 8 && strncasecmp(s, "key", 3) == 0) {
+        long v = 0;
+        for (size_t i = 3; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return -1;
+            v = v * 10 + (s[i] - '0');
+        }
+        return v <= 65535 ? (int)v : -1;
+    }
+    return -1;
+}
+
+/* One value of a known key (the bytes of its character-string) into w. */
+static sr_status_t put_svc_value(sr_wbuf_t *w, int key, const uint8_t *v, size_t n)
+{
+    sr_status_t status = SR_OK;
+    uint8_t item[256];
+    size_t i = 0, len, count = 0;
+    bool bad = false;
+    char s[SHORT_TOKEN_MAX];
+
+    switch (key) {
+    case 0: /* mandatory: key names, written in increasing order */
+    case 3: /* port */
+    case 4: /* ipv4hint */
+    case 6: /* ipv6hint */
+        while (status == SR_OK && next_item(v, n, &i, item, sizeof(s) - 1, &len, &bad)) {
+            memcpy(s, item, len);
+            s[len] = '\0';
+            tok_t t = {.s = s, .n = len, .quoted = false};
+            int k;
+            bool generic;
+            if (key == 0) {
+                if ((k = svc_key_from_name(s, len, &generic)) <= 0)
+                    return SR_E_FORMERR;
+                /* insertion into the keys so far, which are sorted */
+                size_t at = w->len - 2 * count, j = count;
+                if ((status = sr_wbuf_u16(w, (uint16_t)k)) != SR_OK)
+                    return status;
+                while (j > 0 && sr_get16(w->p + at + 2 * (j - 1)) > k) {
+                    sr_put16(w->p + at + 2 * j, sr_get16(w->p + at + 2 * (j - 1)));
+                    j--;
+                }
+                if (j > 0 && sr_get16(w->p + at + 2 * (j - 1)) == k)
+                    return SR_E_FORMERR;
+                sr_put16(w->p + at + 2 * j, (uint16_t)k);
+            } else if (key == 3) {
+                if (count > 0)
+                    return SR_E_FORMERR;
+                status = put_uint(w, &t, 2);
+            } else {
+                status = put_addr(w, &t, key == 4 ? AF_INET : AF_INET6);
+            }
+            count++;
+        }
+        break;
+    case 1: /* alpn: length-prefixed ids */
+        while (status == SR_OK && next_item(v, n, &i, item, 255, &len, &bad)) {
+            if (len == 0)
+                return SR_E_FORMERR;
+            if ((status = sr_wbuf_u8(w, (uint8_t)len)) == SR_OK)
+                status = sr_wbuf_bytes(w, item, len);
+            count++;
+        }
+        break;
+    case 5: /* ech: base64 */
+        count = 1;
+        status = put_base64(w, (const char *)v, n);
+        break;
+    default: /* dohpath */
+        count = n > 0;
+        status = sr_wbuf_bytes(w, v, n);
+        break;
+    }
+    if (status == SR_OK && (bad || count == 0))
+        status = SR_E_FORMERR;
+    return status;
+}
+
+/* The sort order of encoded params: their key. */
+static int param_cmp(const void *a, const void *b)
+{
+    const uint8_t *const *pa = a, *const *pb = b;
+    uint16_t ka = sr_get16(*pa), kb = sr_get16(*pb);
+    return (ka > kb) - (ka < kb);
+}
+
+/* One "key[=value]" at *pp into scratch as key, length, value. */
+static sr_status_t parse_svc_param(const char **pp, sr_wbuf_t *scratch)
+{
+    const char *p = *pp, *k = p;
+    sr_status_t status;
+    uint8_t *val;
+    size_t vlen = 0, at;
+    bool generic;
+    int key;
+
+    while (*p != '\0' && !is_blank(*p) && *p != '=')
+        p++;
+    if ((key = svc_key_from_name(k, (size_t)(p - k), &generic)) < 0)
+        return SR_E_FORMERR;
+    if ((status = sr_wbuf_u16(scratch, (uint16_t)key)) != SR_OK ||
+        (status = sr_wbuf_u16(scratch, 0)) != SR_OK)
+        return status;
+    at = scratch->len;
+    if (*p == '=') {
+        /* the value: a character-string, quoted or not (RFC 9460 2.1) */
+        lexer_t vl = {.p = p + 1};
+        tok_t t;
+        if (is_blank(p[1]) || p[1] == '\0' || next_token(&vl, &t) != SR_OK)
+            return SR_E_FORMERR;
+        p = vl.p;
+        val = sr_malloc(t.n > 0 ? t.n : 1);
+        if (val == NULL)
+            return SR_E_NOMEM;
+        status = tok_bytes(&t, val, t.n, &vlen);
+        if (status == SR_OK && generic)
+            status = sr_wbuf_bytes(scratch, val, vlen);
+        else if (status == SR_OK)
+            status = key == 2 || key == 8 ? SR_E_FORMERR : put_svc_value(scratch, key, val, vlen);
+        sr_free(val);
+        if (status != SR_OK)
+            return status;
+    } else if (!generic && key != 2 && key != 8) {
+        return SR_E_FORMERR; /* a key that has a value needs one */
+    }
+    if (scratch->len - at > 0xFFFF)
+        return SR_E_FORMERR;
+    sr_put16(scratch->p + at - 2, (uint16_t)(scratch->len - at));
+    *pp = p;
+    return SR_OK;
+}
+
+/* SvcParams in any order in the text; on the wire sorted by key, each key
+ * at most once (RFC 9460 2.2). */
+static sr_status_t put_svc_params(sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status = SR_OK;
+    uint8_t *buf = sr_malloc(65535);
+    const uint8_t **params = NULL;
+    size_t count = 0, cap = 0;
+    sr_wbuf_t scratch = {.p = buf, .cap = 65535, .len = 0};
+
+    if (buf == NULL)
+        return SR_E_NOMEM;
+    for (;;) {
+        while (is_blank(*lx->p))
+            lx->p++;
+        if (*lx->p == '\0')
+            break;
+        size_t at = scratch.len;
+        if ((status = parse_svc_param(&lx->p, &scratch)) != SR_OK)
+            goto done;
+        if (count == cap) {
+            size_t ncap = cap > 0 ? 2 * cap : 8;
+            const uint8_t **np = sr_realloc(params, ncap * sizeof(*np));
+            if (np == NULL) {
+                status = SR_E_NOMEM;
+                goto done;
+            }
+            params = np;
+            cap = ncap;
+        }
+        params[count++] = buf + at;
+    }
+    if (count > 0)
+        qsort(params, count, sizeof(*params), param_cmp);
+    for (size_t i = 0; i < count && status == SR_OK; i++) {
+        if (i > 0 && sr_get16(params[i]) == sr_get16(params[i - 1]))
+            status = SR_E_FORMERR;
+        else
+            status = sr_wbuf_bytes(w, params[i], 4u + sr_get16(params[i] + 2));
+    }
+done:
+    sr_free(params);
+    sr_free(buf);
+    return status;
+}
+
+/* One token per letter of a layout (codec-internal.h). */
+static sr_status_t encode_layout(const char *letters, sr_wbuf_t *w, lexer_t *lx)
+{
+    sr_status_t status = SR_OK;
+    tok_t t;
+    size_t n;
+
+    for (const char *l = letters; *l != '\0' && status == SR_OK; l++) {
+        switch (*l) {
+        case 'X': status = put_hex_rest(w, lx, &n); continue;
+        case 'B': status = put_base64_rest(w, lx); continue;
+        case 'M': status = put_type_bitmap(w, lx); continue;
+        case 'P': status = put_svc_params(w, lx); continue;
+        case 'L': status = put_loc(w, lx); continue;
+        default: break;
+        }
+        if ((status = need_token(lx, &t)) != SR_OK)
+            break;
+        switch (*l) {
+        case '1': status = put_uint(w, &t, 1); break;
+        case '2': status = put_uint(w, &t, 2); break;
+        case '4': status = put_uint(w, &t, 4); break;
+        case 'N': status = put_name(w, &t); break;
+        case 'T': status = put_type(w, &t); break;
+        case 'D': status = put_time(w, &t); break;
+        case 'H': status = put_salt(w, &t); break;
+        case 'Z': status = put_base32hex(w, &t); break;
+        case 'C': status = put_caa_tag(w, &t); break;
+        default: status = put_rest_string(w, &t, *l == 'U'); break; /* 'Q', 'U' */
+        }
+    }
+    return status;
+}
+
 static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
 {
     sr_status_t status;
-    const char *fields = fields_of(type);
+    const char *fields = fields_of(type), *layout;
     tok_t t;
     size_t n;
 
@@ -508,6 +1073,8 @@ static sr_status_t encode(uint16_t type, sr_wbuf_t *w, lexer_t *lx)
                                              presentation form: hex, as RFC 3597 */
     else if (type == SR_TYPE_CERT)
         status = encode_cert(w, lx);
+    else if ((layout = sr_rdata_layout(type)) != NULL)
+        status = encode_layout(layout, w, lx);
     else
         status = SR_E_FORMERR; /* only the generic form, handled by the caller */
     if (status != SR_OK)

@@ -2,7 +2,8 @@
  * its inverse, the presentation parser (src/lib/rdata_text.c).
  *
  * Input: a type selector (one of the class reference's 25 types, or any
- * 16-bit type), a class selector, an options byte, then the RDATA (or,
+ * 16-bit type: the later types of stubres-query(1) OUTPUT are reached
+ * this way), a class selector, an options byte, then the RDATA (or,
  * with bit 7 of the options, master-file text for it). The
  * RDATA is wrapped in an otherwise valid response (question, one answer
  * record whose owner points at the question, optionally an A record
@@ -10,7 +11,9 @@
  *
  * Checks:
  * - a model of each type's RDATA layout (RFC 1035 3.3/3.4, RFC 1183,
- *   RFC 2782, RFC 3403, RFC 3596, RFC 4398; RFC 3597 section 4 for the
+ *   RFC 2782, RFC 3403, RFC 3596, RFC 4398, and for the later types RFC
+ *   1876, 4034, 4255, 5155, 6672, 6698, 7553, 7929, 8659, 8976, 9460;
+ *   RFC 3597 section 4 for the
  *   class-specific types; RFC 2136 for classes ANY and NONE) says whether
  *   the RDATA fills its length exactly; the parser must accept exactly
  *   then, with and without field text, and also at length - 1 and
@@ -40,6 +43,15 @@ static const uint16_t TYPES25[] = {
     SR_TYPE_RT,  SR_TYPE_AAAA, SR_TYPE_SRV,   SR_TYPE_NAPTR, SR_TYPE_CERT,
 };
 #define NTYPES25 (sizeof(TYPES25) / sizeof(TYPES25[0]))
+
+/* The types decoded after the reference. */
+static const uint16_t TYPES_LATER[] = {
+    SR_TYPE_LOC,   SR_TYPE_DNAME,   SR_TYPE_DS,         SR_TYPE_SSHFP,      SR_TYPE_RRSIG,
+    SR_TYPE_NSEC,  SR_TYPE_DNSKEY,  SR_TYPE_NSEC3,      SR_TYPE_NSEC3PARAM, SR_TYPE_TLSA,
+    SR_TYPE_CDS,   SR_TYPE_CDNSKEY, SR_TYPE_OPENPGPKEY, SR_TYPE_ZONEMD,     SR_TYPE_SVCB,
+    SR_TYPE_HTTPS, SR_TYPE_URI,     SR_TYPE_CAA,
+};
+#define NTYPES_LATER (sizeof(TYPES_LATER) / sizeof(TYPES_LATER[0]))
 
 /* The question: mixed case, several labels, so that RDATA pointers have
  * suffixes to point at. */
@@ -86,6 +98,84 @@ static bool m_name(mcur_t *c)
     return true;
 }
 
+/* A type bit map (RFC 4034 4.1.2) filling the rest: windows in increasing
+ * order, 1-32 bytes each, the last byte of each not zero. */
+static bool m_bitmap(mcur_t *c)
+{
+    int prev = -1;
+    while (c->off < c->end) {
+        if (c->end - c->off < 2)
+            return false;
+        uint8_t win = c->pkt[c->off], len = c->pkt[c->off + 1];
+        if (win <= prev || len < 1 || len > 32 || c->end - c->off - 2 < len ||
+            c->pkt[c->off + 1 + len] == 0)
+            return false;
+        prev = win;
+        c->off += 2u + len;
+    }
+    return true;
+}
+
+/* LOC (RFC 1876 2): 16 bytes, version 0, sizes of two digits 0-9, the
+ * angles within 90 and 180 degrees of 2^31 thousandths of a second. */
+static bool m_loc(mcur_t *c)
+{
+    const uint8_t *p = c->pkt + c->off;
+    if (c->end - c->off < 16 || p[0] != 0)
+        return false;
+    for (int i = 1; i <= 3; i++)
+        if ((p[i] >> 4) > 9 || (p[i] & 15) > 9)
+            return false;
+    int64_t lat = (int64_t)sr_get32(p + 4) - 0x80000000LL;
+    int64_t lon = (int64_t)sr_get32(p + 8) - 0x80000000LL;
+    if (lat < -324000000 || lat > 324000000 || lon < -648000000 || lon > 648000000)
+        return false;
+    c->off += 16;
+    return true;
+}
+
+/* SvcParams (RFC 9460 2.2): keys strictly increasing, values inside. */
+static bool m_params(mcur_t *c)
+{
+    long prev = -1;
+    while (c->off < c->end) {
+        if (c->end - c->off < 4)
+            return false;
+        uint16_t key = sr_get16(c->pkt + c->off), len = sr_get16(c->pkt + c->off + 2);
+        if (key <= prev)
+            return false;
+        prev = key;
+        c->off += 4;
+        if (!m_fixed(c, len))
+            return false;
+    }
+    return true;
+}
+
+/* CAA tag (RFC 8659 4.1.1): 1-255 letters and digits after a length byte. */
+static bool m_caa_tag(mcur_t *c)
+{
+    if (c->off >= c->end || c->pkt[c->off] == 0)
+        return false;
+    size_t n = c->pkt[c->off];
+    if (c->end - c->off - 1 < n)
+        return false;
+    for (size_t i = 1; i <= n; i++) {
+        uint8_t ch = c->pkt[c->off + i];
+        if (!((ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z')))
+            return false;
+    }
+    c->off += 1 + n;
+    return true;
+}
+
+/* The rest of the RDATA, whatever it holds. */
+static bool m_rest(mcur_t *c)
+{
+    c->off = c->end;
+    return true;
+}
+
 /* Whether (type, class) is decoded field by field; else RFC 3597. */
 static bool m_has_decoder(uint16_t type, uint16_t rclass)
 {
@@ -101,6 +191,9 @@ static bool m_has_decoder(uint16_t type, uint16_t rclass)
         return false;
     for (size_t i = 0; i < NTYPES25; i++)
         if (TYPES25[i] == type)
+            return true;
+    for (size_t i = 0; i < NTYPES_LATER; i++)
+        if (TYPES_LATER[i] == type)
             return true;
     return false;
 }
@@ -199,6 +292,68 @@ static bool model(const uint8_t *pkt, size_t pktlen, uint16_t type, uint16_t rcl
         *nf = 4;
         ok = m_fixed(&c, 5);
         c.off = c.end;
+        break;
+    case SR_TYPE_LOC:
+        *nf = 6;
+        ok = m_loc(&c);
+        break;
+    case SR_TYPE_DNAME:
+        *nf = 1;
+        ok = m_name(&c);
+        break;
+    case SR_TYPE_DS:
+    case SR_TYPE_CDS:
+    case SR_TYPE_DNSKEY:
+    case SR_TYPE_CDNSKEY:
+        *nf = 4;
+        ok = m_fixed(&c, 4) && m_rest(&c);
+        break;
+    case SR_TYPE_SSHFP:
+        *nf = 3;
+        ok = m_fixed(&c, 2) && m_rest(&c);
+        break;
+    case SR_TYPE_TLSA:
+        *nf = 4;
+        ok = m_fixed(&c, 3) && m_rest(&c);
+        break;
+    case SR_TYPE_ZONEMD:
+        *nf = 4;
+        ok = m_fixed(&c, 6) && m_rest(&c);
+        break;
+    case SR_TYPE_OPENPGPKEY:
+        *nf = 1;
+        ok = m_rest(&c);
+        break;
+    case SR_TYPE_RRSIG:
+        *nf = 9;
+        ok = m_fixed(&c, 18) && m_name(&c) && m_rest(&c);
+        break;
+    case SR_TYPE_NSEC:
+        *nf = 2;
+        ok = m_name(&c) && m_bitmap(&c);
+        break;
+    case SR_TYPE_NSEC3:
+        /* the hash is at least one byte (RFC 5155 3.2) */
+        *nf = 6;
+        ok = m_fixed(&c, 4) && m_string(&c) && c.off < c.end && c.pkt[c.off] > 0 && m_string(&c) &&
+             m_bitmap(&c);
+        break;
+    case SR_TYPE_NSEC3PARAM:
+        *nf = 4;
+        ok = m_fixed(&c, 4) && m_string(&c);
+        break;
+    case SR_TYPE_SVCB:
+    case SR_TYPE_HTTPS:
+        *nf = 3;
+        ok = m_fixed(&c, 2) && m_name(&c) && m_params(&c);
+        break;
+    case SR_TYPE_URI: /* a target of at least one byte (RFC 7553 4.4) */
+        *nf = 3;
+        ok = m_fixed(&c, 4) && c.off < c.end && m_rest(&c);
+        break;
+    case SR_TYPE_CAA:
+        *nf = 3;
+        ok = m_fixed(&c, 1) && m_caa_tag(&c) && m_rest(&c);
         break;
     default: FUZZ_CHECK(!"a type with a decoder the model does not know");
     }
@@ -443,7 +598,25 @@ static void fields_to_text(const sr_rr_t *rr, text_t *t)
             t_string(t, f[i].value);
         break;
     case SR_TYPE_TXT: t_txt(t, f[0].value); break;
-    default: /* A, AAAA, NULL, WKS, CERT: tokens as they are */
+    case SR_TYPE_DNAME:
+    case SR_TYPE_RRSIG:
+    case SR_TYPE_NSEC:
+    case SR_TYPE_SVCB:
+    case SR_TYPE_HTTPS:
+        /* The later types' fields are their presentation as it stands
+         * (strings quoted already), but for a name's leading '"' or '@'. */
+        for (size_t i = 0; i < rr->field_count; i++) {
+            bool name = (rr->type == SR_TYPE_RRSIG && i == 7) ||
+                        ((rr->type == SR_TYPE_SVCB || rr->type == SR_TYPE_HTTPS) && i == 1) ||
+                        ((rr->type == SR_TYPE_DNAME || rr->type == SR_TYPE_NSEC) && i == 0);
+            if (name)
+                t_name(t, f[i].value);
+            else
+                t_raw(t, f[i].value);
+        }
+        break;
+    default: /* A, AAAA, NULL, WKS, CERT and the later types: tokens as
+                they are */
         for (size_t i = 0; i < rr->field_count; i++)
             t_raw(t, f[i].value);
         break;

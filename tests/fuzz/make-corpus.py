@@ -107,6 +107,38 @@ RDATA_TEXT = {
     "CERT": ["1 12345 8 MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA", "3 0 0 AA=="],
 }
 
+# The later types (stubres-query(1) OUTPUT), reached through an explicit
+# type selector (200, then the type).
+RDATA_TEXT_LATER = {
+    "LOC": ["52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m",
+            "90 S 180 W 42849672.95m 90000000m 0.01m 0m"],
+    "DNAME": ["target.example.net.", "."],
+    "DS": ["60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"],
+    "CDS": ["12345 13 2 3490A6806D47F17A34C29E2CE80E8A999FFBE4BE01F3A6D5E3C5F4E1E9C6B1E0"],
+    "SSHFP": ["4 2 123456789ABCDEF67890123456789ABCDEF67890123456789ABCDEF123456789"],
+    "RRSIG": ["A 15 3 300 20270101000000 20261201000000 49484 sig.test. "
+              "wuTasFK4uBlgnKMpplCLRhKJfCh5mWP+G+KNztMaICRF+LfdOTI3SDKfdHDeJsMkeYj8aBu3C8ExqaabdNyfAA==",
+              "TYPE65280 8 0 0 21060207062815 19700101000000 0 . AA=="],
+    "NSEC": ["www.example.test. A NS SOA MX TXT AAAA RRSIG NSEC DNSKEY CAA TYPE65280 TYPE65535",
+             "a.example.test. NSEC"],
+    "DNSKEY": ["256 3 15 H8A/LG1oy+Za9601G75MQIdOXVUfgNnwVGhC5EKL/Ok="],
+    "CDNSKEY": ["0 3 0 AA=="],
+    "NSEC3": ["1 1 5 ABCD 07OSUDA6U3F9KUBKVD9NP2RLFDSF2BTO NS SOA RRSIG DNSKEY NSEC3PARAM",
+              "1 0 0 - 07OSUDA6U3F9KUBKVD9NP2RLFDSF2BTO"],
+    "NSEC3PARAM": ["1 0 5 ABCD", "1 0 0 -"],
+    "TLSA": ["3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6"],
+    "OPENPGPKEY": ["mQENBFVHm5sBCADGt4HIjl4Kd1ha0Ds2cr6a1p4M"],
+    "ZONEMD": ["2018031500 1 1 FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B6"
+               "41A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE"],
+    "SVCB": ['1 svc.example.test. alpn="h2,h3" port=8443 ipv4hint=192.0.2.1,192.0.2.2 '
+             'ech=AEn+DQBFKwAgACABWIHUGj4u+PIggYXcR5JF0gYk3dCRioBW8uJq9H4mKAAIAAEAAQABAANAEnB1YmxpYy50bHMtZWNoLmRldgAA '
+             'ipv6hint=2001:db8::1,2001:db8::2',
+             '2 . key65000="a b" key65001', '3 . alpn="a\\\\,b,c\\\\\\\\d"', "0 www.example.test."],
+    "HTTPS": ["1 . alpn=h2 no-default-alpn mandatory=alpn,port port=443"],
+    "URI": ['10 1 "ftp://ftp1.example.test/public"'],
+    "CAA": ['0 issue "letsencrypt.org"', '128 tbs "say \\"hi\\" \\000x"', '0 issue ""'],
+}
+
 
 def rdata_wire(t, text):
     """RDATA of zone-file text; MD, MF, MB, MG, MR and MINFO (names only)
@@ -148,6 +180,27 @@ def rdata_seeds():
     out.append(("srv-any", bytes([TYPES25.index("SRV"), 13, 0])))
     out.append(("mx-none", bytes([TYPES25.index("MX"), 12, 0])))
     out.append(("mx-chaos", bytes([TYPES25.index("MX"), 10, 0, 0, 10, 0])))
+    for t, texts in RDATA_TEXT_LATER.items():
+        typ = dns.rdatatype.from_text(t)
+        sel = bytes([200, typ >> 8, typ & 0xFF])
+        for i, text in enumerate(texts):
+            rd = rdata_wire(t, text)
+            out.append(("%s-%d" % (t.lower(), i), sel + bytes([0, 0]) + rd))
+            out.append(("%s-%d-trailer" % (t.lower(), i), sel + bytes([0, 3]) + rd))
+            out.append(("%s-%d-short" % (t.lower(), i), sel + bytes([0, 0]) + rd[:-1]))
+            out.append(("%s-%d-text" % (t.lower(), i), sel + bytes([0, 0x80]) + text.encode()))
+    # Hostile forms of the later types' own rules.
+    for name, typ, hexdata in (
+            ("nsec-window-order", 47, "00 000140 000140"),
+            ("nsec-trailing-zero", 47, "00 00024000"),
+            ("nsec3-empty-hash", 50, "0100000000 00"),
+            ("svcb-key-order", 64, "0001 00 00030002 01bb 00010003 026832"),
+            ("svcb-bad-port", 64, "0001 00 00030003 01bb00"),
+            ("caa-bad-tag", 257, "00 03 692d65 78"),
+            ("loc-range", 29, "00 12 16 13 934fd901 80000000 00989680"),
+            ("uri-empty", 256, "000a 0001")):
+        out.append(("%s" % name, bytes([200, typ >> 8, typ & 0xFF, 0, 0]) +
+                    bytes.fromhex(hexdata.replace(" ", ""))))
     for typ in (0, 41, 46, 99, 100, 250, 255, 256, 65535):
         out.append(("type%d" % typ, bytes([200, typ >> 8, typ & 0xFF, 0, 0]) + b"\x01\x02\x03"))
     return out

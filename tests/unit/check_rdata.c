@@ -23,6 +23,15 @@ static const uint16_t ref_types[] = {
 };
 #define N_REF_TYPES (sizeof(ref_types) / sizeof(ref_types[0]))
 
+/* The types decoded after the reference (stubres-query(1) OUTPUT). */
+static const uint16_t modern_types[] = {
+    SR_TYPE_LOC,   SR_TYPE_DNAME,   SR_TYPE_DS,         SR_TYPE_SSHFP,      SR_TYPE_RRSIG,
+    SR_TYPE_NSEC,  SR_TYPE_DNSKEY,  SR_TYPE_NSEC3,      SR_TYPE_NSEC3PARAM, SR_TYPE_TLSA,
+    SR_TYPE_CDS,   SR_TYPE_CDNSKEY, SR_TYPE_OPENPGPKEY, SR_TYPE_ZONEMD,     SR_TYPE_SVCB,
+    SR_TYPE_HTTPS, SR_TYPE_URI,     SR_TYPE_CAA,
+};
+#define N_MODERN_TYPES (sizeof(modern_types) / sizeof(modern_types[0]))
+
 static const char *section_name(int s)
 {
     static const char *const n[] = {"answer", "authority", "additional"};
@@ -156,6 +165,8 @@ START_TEST(test_vectors_cover_every_type)
     }
     for (size_t t = 0; t < N_REF_TYPES; t++)
         ck_assert_msg(seen[ref_types[t]], "no vector has type %u", ref_types[t]);
+    for (size_t t = 0; t < N_MODERN_TYPES; t++)
+        ck_assert_msg(seen[modern_types[t]], "no vector has type %u", modern_types[t]);
     ck_assert(seen[65280]);
     tu_free_vecs(v, n);
 }
@@ -226,10 +237,29 @@ START_TEST(test_type_fields_table)
         {SR_TYPE_SRV, "PRIORITY WEIGHT PORT TARGET"},
         {SR_TYPE_NAPTR, "ORDER PRIORITY FLAGS SERVICES REGEXP REPLACEMENT"},
         {SR_TYPE_CERT, "TYPE KEYTAG ALGORITHM CERTIFICATE"},
+        {SR_TYPE_LOC, "LATITUDE LONGITUDE ALTITUDE SIZE HORIZPRE VERTPRE"},
+        {SR_TYPE_DNAME, "TARGET"},
+        {SR_TYPE_DS, "KEYTAG ALGORITHM DIGESTTYPE DIGEST"},
+        {SR_TYPE_CDS, "KEYTAG ALGORITHM DIGESTTYPE DIGEST"},
+        {SR_TYPE_SSHFP, "ALGORITHM FPTYPE FINGERPRINT"},
+        {SR_TYPE_RRSIG,
+         "TYPECOVERED ALGORITHM LABELS ORIGINALTTL EXPIRATION INCEPTION KEYTAG SIGNER SIGNATURE"},
+        {SR_TYPE_NSEC, "NEXT TYPES"},
+        {SR_TYPE_DNSKEY, "FLAGS PROTOCOL ALGORITHM PUBLICKEY"},
+        {SR_TYPE_CDNSKEY, "FLAGS PROTOCOL ALGORITHM PUBLICKEY"},
+        {SR_TYPE_NSEC3, "ALGORITHM FLAGS ITERATIONS SALT NEXT TYPES"},
+        {SR_TYPE_NSEC3PARAM, "ALGORITHM FLAGS ITERATIONS SALT"},
+        {SR_TYPE_TLSA, "USAGE SELECTOR MATCHINGTYPE DATA"},
+        {SR_TYPE_OPENPGPKEY, "PUBLICKEY"},
+        {SR_TYPE_ZONEMD, "SERIAL SCHEME HASHALGORITHM DIGEST"},
+        {SR_TYPE_SVCB, "PRIORITY TARGET PARAMS"},
+        {SR_TYPE_HTTPS, "PRIORITY TARGET PARAMS"},
+        {SR_TYPE_URI, "PRIORITY WEIGHT TARGET"},
+        {SR_TYPE_CAA, "FLAGS TAG VALUE"},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         const char *const *f = sr_type_fields(want[i].type);
-        char joined[128] = "";
+        char joined[160] = "";
         ck_assert_ptr_nonnull(f);
         for (size_t k = 0; f[k] != NULL; k++) {
             if (k > 0)
@@ -239,7 +269,7 @@ START_TEST(test_type_fields_table)
         ck_assert_str_eq(joined, want[i].names);
     }
     ck_assert_ptr_null(sr_type_fields(SR_TYPE_OPT));
-    ck_assert_ptr_null(sr_type_fields(43)); /* DS */
+    ck_assert_ptr_null(sr_type_fields(108)); /* EUI48: named, not decoded */
     ck_assert_ptr_null(sr_type_fields(65280));
 }
 END_TEST
@@ -291,8 +321,19 @@ START_TEST(test_zero_length_rdata)
     /* Unknown and undecoded types are shown as RFC 3597 text, empty too. */
     ck_assert_int_eq(decode_one(65280, SR_CLASS_IN, "", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "\\# 0");
-    ck_assert_int_eq(decode_one(43, SR_CLASS_IN, "", out, sizeof(out)), SR_OK);
+    ck_assert_int_eq(decode_one(108, SR_CLASS_IN, "", out, sizeof(out)), SR_OK);
     ck_assert_str_eq(out, "\\# 0");
+    /* Of the later types only OPENPGPKEY may be empty (a key of no
+     * bytes: nothing in RFC 7929 2 forbids it). */
+    for (size_t i = 0; i < N_MODERN_TYPES; i++) {
+        sr_status_t st = decode_one(modern_types[i], SR_CLASS_IN, "", out, sizeof(out));
+        if (modern_types[i] == SR_TYPE_OPENPGPKEY) {
+            ck_assert_int_eq(st, SR_OK);
+            ck_assert_str_eq(out, "");
+        } else {
+            ck_assert_msg(st == SR_E_FORMERR, "type %u: status %d", modern_types[i], st);
+        }
+    }
 }
 END_TEST
 
@@ -386,6 +427,106 @@ START_TEST(test_text_edges)
         /* RFC 2136 2.4/2.5: class ANY/NONE records carry empty RDATA. */
         {SR_TYPE_A, 255, "", "\\# 0"},
         {SR_TYPE_MX, 254, "", "\\# 0"},
+    };
+    char out[512];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        sr_status_t st = decode_one(ok[i].type, ok[i].rclass, ok[i].hex, out, sizeof(out));
+        ck_assert_msg(st == SR_OK, "case %zu: status %d", i, st);
+        ck_assert_msg(strcmp(out, ok[i].fields) == 0, "case %zu: \"%s\" != \"%s\"", i, out,
+                      ok[i].fields);
+    }
+}
+END_TEST
+
+/* Hostile RDATA of the later types: each is refused as a whole (the
+ * message is FORMERR, with a reason), never read past. */
+START_TEST(test_modern_malformed)
+{
+    static const struct rd_case bad[] = {
+        {SR_TYPE_DS, "3039 08", "DS without digest type"},
+        {SR_TYPE_DNSKEY, "0100 03", "DNSKEY without algorithm"},
+        {SR_TYPE_RRSIG, "0001 0f 03 0000012c 6b8e1f00 6a5a5d00 c14c", "RRSIG without signer"},
+        {SR_TYPE_RRSIG, "0001 0f 03 0000012c 6b8e1f00 6a5a5d00 c14c 05616263", "signer runs past"},
+        {SR_TYPE_NSEC, "00 0000", "bit map window of 0 bytes"},
+        {SR_TYPE_NSEC, "00 00", "bit map window header cut"},
+        {SR_TYPE_NSEC,
+         "00 0021 "
+         "4000000000000000000000000000000000000000000000000000000000000000 01",
+         "bit map window of 33 bytes"},
+        {SR_TYPE_NSEC, "00 000240 00", "bit map with a trailing zero byte"},
+        {SR_TYPE_NSEC, "00 000140 000140", "bit map windows out of order"},
+        {SR_TYPE_NSEC, "00 010140 000140", "bit map windows descending"},
+        {SR_TYPE_NSEC, "00 000340", "bit map window runs past"},
+        {SR_TYPE_NSEC3, "01 00 0000 00 00", "NSEC3 hash of 0 bytes"},
+        {SR_TYPE_NSEC3, "01 00 0000 05 ab", "NSEC3 salt runs past"},
+        {SR_TYPE_NSEC3, "01 00 0000 00 14 ab", "NSEC3 hash runs past"},
+        {SR_TYPE_NSEC3PARAM, "01 00 0000 01", "NSEC3PARAM salt runs past"},
+        {SR_TYPE_NSEC3PARAM, "01 00 0000 00 00", "NSEC3PARAM trailing byte"},
+        {SR_TYPE_CAA, "00 00", "CAA tag of 0 bytes"},
+        {SR_TYPE_CAA, "00 05 697373", "CAA tag runs past"},
+        {SR_TYPE_CAA, "00 03 69 2d 65", "CAA tag with a '-'"},
+        {SR_TYPE_CAA, "00 01 20 61", "CAA tag with a blank"},
+        {SR_TYPE_URI, "000a 0001", "URI with an empty target (RFC 7553 4.4)"},
+        {SR_TYPE_LOC, "00 12 16 13 80000000 80000000 009896", "LOC of 15 bytes"},
+        {SR_TYPE_LOC, "01 12 16 13 80000000 80000000 00989680", "LOC version 1"},
+        {SR_TYPE_LOC, "00 a2 16 13 80000000 80000000 00989680", "LOC size mantissa 10"},
+        {SR_TYPE_LOC, "00 12 1a 13 80000000 80000000 00989680", "LOC precision power 10"},
+        {SR_TYPE_LOC, "00 12 16 13 934fd901 80000000 00989680", "LOC latitude over 90"},
+        {SR_TYPE_LOC, "00 12 16 13 80000000 a69fb201 00989680", "LOC longitude over 180"},
+        {SR_TYPE_SVCB, "0001", "SVCB without target"},
+        {SR_TYPE_SVCB, "0001 00 0003 0002 01bb 0001 0003 026832", "SVCB keys out of order"},
+        {SR_TYPE_SVCB, "0001 00 0003 0002 01bb 0003 0002 01bb", "SVCB key twice"},
+        {SR_TYPE_SVCB, "0001 00 0003 0004 01bb", "SvcParam value runs past"},
+        {SR_TYPE_HTTPS, "0001 00 0003 00", "SvcParam header cut"},
+        {SR_TYPE_TLSA, "03 01", "TLSA without matching type"},
+        {SR_TYPE_ZONEMD, "78563412 01", "ZONEMD without hash algorithm"},
+        {SR_TYPE_DNAME, "0374677400 00", "DNAME trailing byte"},
+    };
+    char out[256];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sr_status_t st = decode_one(bad[i].type, SR_CLASS_IN, bad[i].hex, out, sizeof(out));
+        ck_assert_msg(st == SR_E_FORMERR, "%s: status %d", bad[i].why, st);
+    }
+}
+END_TEST
+
+/* The later types' text rules at their edges. */
+START_TEST(test_modern_edges)
+{
+    static const struct rd_ok ok[] = {
+        /* RRSIG times: the ends of the 32-bit range; an unknown type. */
+        {SR_TYPE_RRSIG, SR_CLASS_IN, "ff00 08 00 00000000 ffffffff 00000000 0000 00",
+         "TYPE65280|8|0|0|21060207062815|19700101000000|0|.|"},
+        /* Types in the second window and the last one. */
+        {SR_TYPE_NSEC, SR_CLASS_IN,
+         "00 000180 010140 ff20"
+         "0000000000000000000000000000000000000000000000000000000000000001",
+         ".|TYPE0 CAA TYPE65535"},
+        {SR_TYPE_NSEC3, SR_CLASS_IN, "01 01 ffff 00 01 ff", "1|1|65535|-|VS|"},
+        {SR_TYPE_NSEC3, SR_CLASS_IN, "01 00 000a 02 aabb 05 0102030405", "1|0|10|AABB|04106105|"},
+        /* CAA values: bytes that need escapes; a tag in any case. */
+        {SR_TYPE_CAA, SR_CLASS_IN, "80 05 497373554520 22 5c 00 ff",
+         "128|IssUE|\" \\\"\\\\\\000\\255\""},
+        /* LOC: the poles, the date line, altitude below the reference. */
+        {SR_TYPE_LOC, SR_CLASS_IN, "00 00 99 10 6cb02700 80000000 00000000",
+         "90 0 0.000 S|0 0 0.000 E|-100000.00m|0.00m|90000000m|0.01m"},
+        /* A zero size with a power of ten is zero all the same (found by
+         * fuzz_rdata: "0m" came back as "0.00m"). */
+        {SR_TYPE_LOC, SR_CLASS_IN, "00 06 09 02 80000000 80000000 00989680",
+         "0 0 0.000 N|0 0 0.000 E|0.00m|0.00m|0.00m|0.00m"},
+        /* SvcParams: known keys whose value does not fit their form are
+         * shown as keyNNNNN; ohttp and dohpath (RFC 9540, 9461). */
+        {SR_TYPE_SVCB, SR_CLASS_IN, "0001 00 0003 0003 01bb00", "1|.|key3=\"\\001\\187\\000\""},
+        {SR_TYPE_SVCB, SR_CLASS_IN, "0001 00 0001 0004 02683200", "1|.|key1=\"\\002h2\\000\""},
+        {SR_TYPE_SVCB, SR_CLASS_IN, "0001 00 0000 0004 00030001",
+         "1|.|key0=\"\\000\\003\\000\\001\""},
+        {SR_TYPE_SVCB, SR_CLASS_IN, "0001 00 0002 0001 00", "1|.|key2=\"\\000\""},
+        {SR_TYPE_SVCB, SR_CLASS_IN, "0001 00 0004 0003 c00002", "1|.|key4=\"\\192\\000\\002\""},
+        {SR_TYPE_HTTPS, SR_CLASS_IN, "0001 00 0007 0004 2f3f7b7d 0008 0000 ffff 0000",
+         "1|.|dohpath=\"/?{}\" ohttp key65535"},
+        {SR_TYPE_HTTPS, SR_CLASS_IN, "0000 00", "0|.|"},
+        /* Class-independent: decoded in class CH too. */
+        {SR_TYPE_DS, 3, "3039 08 02 ab", "12345|8|2|AB"},
     };
     char out[512];
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -491,6 +632,6 @@ int main(void)
     add_tcase(s, "decoders", NULL, NULL,
               TESTS(test_type_fields_table, test_zero_length_rdata, test_length_mismatch,
                     test_text_edges, test_wks_map_limits, test_pointer_target_beyond_rdata,
-                    test_arena_growth));
+                    test_arena_growth, test_modern_malformed, test_modern_edges));
     return run_suite(s);
 }
