@@ -74,11 +74,11 @@ struct cfg {
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */
     /* ---- local answers (localdata.h) ---- */
-    char **local;        /* local: records, canonical text */
+    char **local; /* local: records, canonical text */
     size_t nlocal;
-    uint32_t local_ttl;  /* local_ttl: TTL of records without one */
-    char *hosts;         /* hosts: files, comma-separated ("" none) */
-    bool special_names;  /* special_names */
+    uint32_t local_ttl; /* local_ttl: TTL of records without one */
+    char *hosts;        /* hosts: files, comma-separated ("" none) */
+    bool special_names; /* special_names */
     /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
     uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
     uint32_t stale_max;    /* serve_stale: how long past expiry */

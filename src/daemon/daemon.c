@@ -788,15 +788,13 @@ static json_t *cmd_local_edit(daemon_t *d, const ctl_request_t *req)
     }
     if (req->cmd == CTL_LOCAL_REMOVE) {
         if (sr_name_from_text(req->argv[0], wire, sizeof(wire), &x->name_len) != SR_OK) {
-            snprintf(err, sizeof(err), "local remove: '%.100s' is not a domain name",
-                     req->argv[0]);
+            snprintf(err, sizeof(err), "local remove: '%.100s' is not a domain name", req->argv[0]);
             r = fail(err);
             goto done;
         }
         x->name = wire;
         if (req->argc > 1 && (x->type = sr_type_from_name(req->argv[1])) < 0) {
-            snprintf(err, sizeof(err), "local remove: '%.40s' is not a record type",
-                     req->argv[1]);
+            snprintf(err, sizeof(err), "local remove: '%.40s' is not a record type", req->argv[1]);
             r = fail(err);
             goto done;
         }

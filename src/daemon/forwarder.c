@@ -731,8 +731,8 @@ static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, 
 
 /* Special names, `local` records, hosts files (localdata.h): answered
  * here, as a cache hit is, when the name is stubresd's own. */
-static bool answer_local(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q,
-                         uint8_t *out, size_t cap)
+static bool answer_local(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, uint8_t *out,
+                         size_t cap)
 {
     size_t n = 0;
     /* A `forward` rule covering a special-use name passes its predicate

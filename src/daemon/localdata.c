@@ -234,9 +234,9 @@ int local_rec_parse(const char *text, local_rec_t *r, char *canon, size_t canon_
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    sr_status_t st = rl == 0 ? SR_E_FORMERR
-                             : sr_rdata_from_text(r->type, rd, r->rdata, sizeof(r->rdata),
-                                                  &r->rdlen);
+    sr_status_t st = rl == 0
+                         ? SR_E_FORMERR
+                         : sr_rdata_from_text(r->type, rd, r->rdata, sizeof(r->rdata), &r->rdlen);
     if (st != SR_OK) {
         snprintf(err, errcap, "%.80s %s: '%.100s' is not %s RDATA%s", name,
                  sr_type_name(r->type, tb), rd, sr_type_name(r->type, tb),
@@ -559,8 +559,8 @@ static int add_special(localdata_t *ld)
         return -1;
     for (size_t i = 0; i < 2; i++)
         if (sr_name_from_text(rev[i], wire, sizeof(wire), &wl) != SR_OK ||
-            add_rec(ld, wire, wl, SR_TYPE_PTR, ld->local_ttl, lh, sizeof(lh), SRC_SPECIAL,
-                    false) != 0)
+            add_rec(ld, wire, wl, SR_TYPE_PTR, ld->local_ttl, lh, sizeof(lh), SRC_SPECIAL, false) !=
+                0)
             return -1;
     return 0;
 }
@@ -708,8 +708,8 @@ static int freeze(localdata_t *ld, char *err, size_t errcap)
             char t[SR_NAME_MAX_TEXT];
             if (sr_name_to_text(ld->names + nd->name_off, nd->name_len, t, sizeof(t)) != SR_OK)
                 snprintf(t, sizeof(t), "?");
-            snprintf(err, errcap, "local: %s: a CNAME must be the only record of its name (RFC 1034 3.6.2)",
-                     t);
+            snprintf(err, errcap,
+                     "local: %s: a CNAME must be the only record of its name (RFC 1034 3.6.2)", t);
             free(keep);
             return -1;
         }
@@ -995,6 +995,8 @@ typedef struct zone {
     uint8_t kind;
 } zone_t;
 
+/* The table as written (clang-format would spread each row). */
+/* clang-format off */
 #define Z(s, k) {s, (uint8_t)sizeof(s), k}
 /* Zones whose last label is "arpa": RFC 6303 4.1-4.6 and RFC 8375. */
 static const zone_t arpa_zones[] = {
@@ -1013,6 +1015,7 @@ static const zone_t localhost_zone = Z("\x09localhost", ZONE_LOCALHOST);
 static const zone_t invalid_zone = Z("\x07invalid", ZONE_NXDOMAIN);
 static const zone_t local_zone = Z("\x05local", ZONE_NXDOMAIN);
 #undef Z
+/* clang-format on */
 
 /* Does the name's suffix starting at off equal z (case-insensitively)? */
 static bool suffix_is(const uint8_t *name, size_t len, size_t off, const zone_t *z)
@@ -1080,7 +1083,9 @@ static const zone_t *special_zone(const uint8_t *name, size_t len, size_t *zoff)
             }
         }
         /* RFC 6303 4.2: 16.172.in-addr.arpa through 31.172.in-addr.arpa. */
-        static const uint8_t tail[] = "\x03" "172\x07in-addr\x04" "arpa";
+        static const uint8_t tail[] = "\x03"
+                                      "172\x07in-addr\x04"
+                                      "arpa";
         const uint8_t *l = name + offs[i];
         if (l[0] == 2 && len - offs[i] == 3 + sizeof(tail) && isdigit(l[1]) && isdigit(l[2])) {
             int v = (l[1] - '0') * 10 + (l[2] - '0');
@@ -1230,9 +1235,10 @@ static void answer_special(wr_t *w, const localdata_t *ld, const zone_t *z, size
 }
 
 /* A name of the table: its records. */
-__attribute__((noinline)) static local_source_t answer_found(const localdata_t *ld, const lnode_t *nd,
-                                   const cache_query_t *q, uint8_t *out, size_t cap,
-                                   size_t *outlen)
+__attribute__((noinline)) static local_source_t answer_found(const localdata_t *ld,
+                                                             const lnode_t *nd,
+                                                             const cache_query_t *q, uint8_t *out,
+                                                             size_t cap, size_t *outlen)
 {
     wr_t w = {out, cap, 0, false, 0, 0};
 
@@ -1244,9 +1250,9 @@ __attribute__((noinline)) static local_source_t answer_found(const localdata_t *
 }
 
 /* A name that may be in a special-use zone: the zone's rule, if it is. */
-__attribute__((noinline)) static local_source_t answer_zone(const localdata_t *ld, const cache_query_t *q,
-                                  local_covered_fn covered, void *covered_arg, uint8_t *out,
-                                  size_t cap, size_t *outlen)
+__attribute__((noinline)) static local_source_t
+answer_zone(const localdata_t *ld, const cache_query_t *q, local_covered_fn covered,
+            void *covered_arg, uint8_t *out, size_t cap, size_t *outlen)
 {
     wr_t w = {out, cap, 0, false, 0, 0};
     unsigned rcode = RCODE_NOERROR;
@@ -1273,11 +1279,9 @@ static inline bool maybe_special(const uint8_t *n, size_t len)
 }
 
 /* The names the quick test below let through. */
-__attribute__((noinline)) static local_source_t answer_slow(const localdata_t *ld,
-                                                             const cache_query_t *q,
-                                                             local_covered_fn covered,
-                                                             void *covered_arg, uint8_t *out,
-                                                             size_t cap, size_t *outlen)
+__attribute__((noinline)) static local_source_t
+answer_slow(const localdata_t *ld, const cache_query_t *q, local_covered_fn covered,
+            void *covered_arg, uint8_t *out, size_t cap, size_t *outlen)
 {
     const lnode_t *nd = find(ld, q->qname, q->qname_len);
 

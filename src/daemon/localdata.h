@@ -76,12 +76,12 @@ typedef bool (*local_covered_fn)(void *arg, const uint8_t *qname, size_t qname_l
 typedef struct local_src {
     const char *const *records; /* `local` records (texts as local_split gives) */
     size_t nrecords;
-    uint32_t local_ttl;      /* TTL of records written without one */
-    const char *hosts;       /* `hosts`: files separated by commas, "" none */
-    const char *hosts_text;  /* or (tests, the fuzzer) one hosts file's text */
+    uint32_t local_ttl;     /* TTL of records written without one */
+    const char *hosts;      /* `hosts`: files separated by commas, "" none */
+    const char *hosts_text; /* or (tests, the fuzzer) one hosts file's text */
     size_t hosts_text_len;
-    bool special_names;      /* answer the special-use names */
-    unsigned max_warnings;   /* per hosts file (then a count); 0: 10 */
+    bool special_names;                       /* answer the special-use names */
+    unsigned max_warnings;                    /* per hosts file (then a count); 0: 10 */
     void (*warn)(void *arg, const char *msg); /* bad hosts lines, unreadable
                                                  files; may be NULL */
     void *warn_arg;

@@ -38,7 +38,8 @@ static int take(void *arg, const char *text)
     ctx_t *x = arg;
     char canon[LOCAL_RDATA_MAX + SR_NAME_MAX_TEXT + 64], err[600];
 
-    if (x->n == MAX_RECS || local_rec_parse(text, &x->a, canon, sizeof(canon), err, sizeof(err)) != 0)
+    if (x->n == MAX_RECS ||
+        local_rec_parse(text, &x->a, canon, sizeof(canon), err, sizeof(err)) != 0)
         return 0;
     /* The canonical text means the same record. */
     if (local_rec_parse(canon, &x->b, NULL, 0, err, sizeof(err)) != 0)
@@ -90,10 +91,11 @@ static void ask(const localdata_t *ld, sr_msg_t *m, const uint8_t *qname, size_t
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const uint16_t types[] = {SR_TYPE_A, SR_TYPE_AAAA, SR_TYPE_PTR, SR_TYPE_CNAME,
-                                     SR_TYPE_TXT, SR_TYPE_MX, SR_TYPE_ANY};
-    static const char *const fixed[] = {"localhost", "x.home.arpa", "1.0.0.127.in-addr.arpa",
-                                        "1.1.20.172.in-addr.arpa", "printer.local", "example"};
+    static const uint16_t types[] = {SR_TYPE_A,   SR_TYPE_AAAA, SR_TYPE_PTR, SR_TYPE_CNAME,
+                                     SR_TYPE_TXT, SR_TYPE_MX,   SR_TYPE_ANY};
+    static const char *const fixed[] = {
+        "localhost",     "x.home.arpa", "1.0.0.127.in-addr.arpa", "1.1.20.172.in-addr.arpa",
+        "printer.local", "example"};
     ctx_t *x;
     char *text, err[600];
     uint8_t flags;

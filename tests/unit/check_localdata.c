@@ -134,21 +134,20 @@ START_TEST(test_parse_record)
     local_rec_t *r = malloc(sizeof(*r));
     char canon[600], err[300];
 
-    ck_assert_int_eq(local_rec_parse("nas.home.arpa A 192.168.1.10", r, canon, sizeof(canon), err,
-                                     sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        local_rec_parse("nas.home.arpa A 192.168.1.10", r, canon, sizeof(canon), err, sizeof(err)),
+        0);
     ck_assert_str_eq(canon, "nas.home.arpa IN A 192.168.1.10");
     ck_assert(!r->has_ttl);
     ck_assert_uint_eq(r->rdlen, 4);
     /* TTL and class either way round, any case. */
-    ck_assert_int_eq(local_rec_parse("Mx.Lan in 60 mx 10 mail.lan.", r, canon, sizeof(canon), err,
-                                     sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        local_rec_parse("Mx.Lan in 60 mx 10 mail.lan.", r, canon, sizeof(canon), err, sizeof(err)),
+        0);
     ck_assert_str_eq(canon, "Mx.Lan 60 IN MX 10 mail.lan.");
     ck_assert_uint_eq(r->ttl, 60);
-    ck_assert_int_eq(local_rec_parse("a\\.b.lan 5 TXT \"x y\"", r, canon, sizeof(canon), err,
-                                     sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        local_rec_parse("a\\.b.lan 5 TXT \"x y\"", r, canon, sizeof(canon), err, sizeof(err)), 0);
     ck_assert_uint_eq(r->name[0], 3); /* one label "a.b" */
     /* What is wrong, said. */
     ck_assert_int_eq(local_rec_parse("x.lan A 1.2.3", r, NULL, 0, err, sizeof(err)), -1);
@@ -222,10 +221,10 @@ END_TEST
 START_TEST(test_nodata_ttl_cname_ptr)
 {
     static const char *const recs[] = {
-        "nas.lan A 192.168.1.10", "nas.lan 60 AAAA fd00::10", "nas.lan A 192.168.1.11",
-        "www.lan CNAME nas.lan.", "far.lan CNAME elsewhere.example.",
-        "loop1.lan CNAME loop2.lan.", "loop2.lan CNAME loop1.lan.",
-        "11.1.168.192.in-addr.arpa PTR given.lan.",
+        "nas.lan A 192.168.1.10",           "nas.lan 60 AAAA fd00::10",
+        "nas.lan A 192.168.1.11",           "www.lan CNAME nas.lan.",
+        "far.lan CNAME elsewhere.example.", "loop1.lan CNAME loop2.lan.",
+        "loop2.lan CNAME loop1.lan.",       "11.1.168.192.in-addr.arpa PTR given.lan.",
     };
     localdata_t *ld = build(recs, sizeof(recs) / sizeof(recs[0]), "", false);
     reply_t r = {0};
@@ -259,8 +258,8 @@ START_TEST(test_nodata_ttl_cname_ptr)
     ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "10.1.168.192.in-addr.arpa 300 PTR nas.lan");
     ask(ld, "11.1.168.192.in-addr.arpa", SR_TYPE_PTR, &r);
     ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "11.1.168.192.in-addr.arpa 300 PTR given.lan");
-    ask(ld, "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa",
-        SR_TYPE_PTR, &r);
+    ask(ld, "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa", SR_TYPE_PTR,
+        &r);
     ck_assert_str_eq(answers(&r, buf, sizeof(buf)),
                      "0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa 60 "
                      "PTR nas.lan");
@@ -314,8 +313,8 @@ START_TEST(test_hosts)
     char buf[512];
 
     ck_assert_uint_eq(nwarnings, 2);
-    ck_assert_msg(strstr(warnings, "/hosts:7: 'not-an-address' is not an IP address") != NULL,
-                  "%s", warnings);
+    ck_assert_msg(strstr(warnings, "/hosts:7: 'not-an-address' is not an IP address") != NULL, "%s",
+                  warnings);
     ck_assert_msg(strstr(warnings, "/hosts:8: 'bad..name' is not a host name") != NULL, "%s",
                   warnings);
     ask(ld, "PRINTER", SR_TYPE_A, &r);
@@ -327,7 +326,8 @@ START_TEST(test_hosts)
     ck_assert_int_eq(r.src, LOCAL_HOSTS);
     /* The first name of an address answers its PTR (as glibc does). */
     ask(ld, "20.1.168.192.in-addr.arpa", SR_TYPE_PTR, &r);
-    ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "20.1.168.192.in-addr.arpa 300 PTR printer.lan");
+    ck_assert_str_eq(answers(&r, buf, sizeof(buf)),
+                     "20.1.168.192.in-addr.arpa 300 PTR printer.lan");
     /* local wins over hosts for a name. */
     ask(ld, "both.lan", SR_TYPE_A, &r);
     ck_assert_int_eq(r.src, LOCAL_LOCAL);
@@ -366,7 +366,8 @@ START_TEST(test_many_names_one_address)
     ck_assert_ptr_nonnull(ld);
     ck_assert_uint_eq(localdata_names(ld), n + 1);
     ask(ld, "1.0.0.127.in-addr.arpa", SR_TYPE_PTR, &r);
-    ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "1.0.0.127.in-addr.arpa 300 PTR ad00000.example");
+    ck_assert_str_eq(answers(&r, buf, sizeof(buf)),
+                     "1.0.0.127.in-addr.arpa 300 PTR ad00000.example");
     ask(ld, "AD19999.example", SR_TYPE_A, &r);
     ck_assert_int_eq(r.src, LOCAL_HOSTS);
     sr_msg_free(r.m);
@@ -392,10 +393,22 @@ START_TEST(test_special_names)
     ask(ld, "1.0.0.127.in-addr.arpa", SR_TYPE_PTR, &r);
     ck_assert_str_eq(answers(&r, buf, sizeof(buf)), "1.0.0.127.in-addr.arpa 300 PTR localhost");
     static const char *const nx[] = {
-        "invalid", "x.invalid", "printer.local", "local", "x.home.arpa", "home.arpa",
-        "3.2.1.10.in-addr.arpa", "10.in-addr.arpa", "1.1.16.172.in-addr.arpa",
-        "9.9.31.172.in-addr.arpa", "1.1.168.192.in-addr.arpa", "2.0.254.169.in-addr.arpa",
-        "2.0.0.127.in-addr.arpa", "1.d.f.ip6.arpa", "0.8.e.f.ip6.arpa", "b.e.f.ip6.arpa",
+        "invalid",
+        "x.invalid",
+        "printer.local",
+        "local",
+        "x.home.arpa",
+        "home.arpa",
+        "3.2.1.10.in-addr.arpa",
+        "10.in-addr.arpa",
+        "1.1.16.172.in-addr.arpa",
+        "9.9.31.172.in-addr.arpa",
+        "1.1.168.192.in-addr.arpa",
+        "2.0.254.169.in-addr.arpa",
+        "2.0.0.127.in-addr.arpa",
+        "1.d.f.ip6.arpa",
+        "0.8.e.f.ip6.arpa",
+        "b.e.f.ip6.arpa",
     };
     for (size_t i = 0; i < sizeof(nx) / sizeof(nx[0]); i++) {
         ask(ld, nx[i], SR_TYPE_PTR, &r);
@@ -409,15 +422,25 @@ START_TEST(test_special_names)
     ask(ld, "x.home.arpa", SR_TYPE_A, &r);
     ck_assert_str_eq(sr_msg_rr(r.m, 0)->name, "home.arpa");
     /* Not special: neighbours on label boundaries. */
-    static const char *const not[] = {
-        "localhost.example", "xlocalhost", "notlocal", "home.arpa.example", "myhome.arpa",
-        "1.1.15.172.in-addr.arpa", "1.1.32.172.in-addr.arpa", "1.1.169.192.in-addr.arpa",
-        "110.in-addr.arpa", "1.c.f.ip6.arpa", "c.e.f.ip6.arpa", "arpa", "in-addr.arpa",
+    static const char *const not [] = {
+        "localhost.example",
+        "xlocalhost",
+        "notlocal",
+        "home.arpa.example",
+        "myhome.arpa",
+        "1.1.15.172.in-addr.arpa",
+        "1.1.32.172.in-addr.arpa",
+        "1.1.169.192.in-addr.arpa",
+        "110.in-addr.arpa",
+        "1.c.f.ip6.arpa",
+        "c.e.f.ip6.arpa",
+        "arpa",
+        "in-addr.arpa",
         "example.com",
     };
-    for (size_t i = 0; i < sizeof(not) / sizeof(not[0]); i++) {
-        ask(ld, not[i], SR_TYPE_A, &r);
-        ck_assert_msg(r.src == LOCAL_NONE, "%s answered", not[i]);
+    for (size_t i = 0; i < sizeof(not ) / sizeof(not [0]); i++) {
+        ask(ld, not [i], SR_TYPE_A, &r);
+        ck_assert_msg(r.src == LOCAL_NONE, "%s answered", not [i]);
     }
     sr_msg_free(r.m);
     localdata_unref(ld);
@@ -436,13 +459,15 @@ END_TEST
 static bool cover_home(void *arg, const uint8_t *qname, size_t len)
 {
     (void)arg;
-    return len > 11 && memcmp(qname + len - 11, "\x04home\x04" "arpa", 11) == 0;
+    return len > 11 && memcmp(qname + len - 11,
+                              "\x04home\x04"
+                              "arpa",
+                              11) == 0;
 }
 
 START_TEST(test_covered_and_local_first)
 {
-    static const char *const recs[] = {"nas.home.arpa A 192.168.1.10",
-                                       "localhost A 127.0.0.2"};
+    static const char *const recs[] = {"nas.home.arpa A 192.168.1.10", "localhost A 127.0.0.2"};
     localdata_t *ld = build(recs, 2, "", true);
     reply_t r = {0};
     char buf[512];
@@ -508,8 +533,8 @@ START_TEST(test_answer_allocates_nothing)
     localdata_t *ld = build(recs, 2, "", true);
     uint8_t out[1500], qn[64];
     size_t ql, n;
-    cache_query_t q = {.id = 1, .qtype = SR_TYPE_A, .qclass = SR_CLASS_IN, .max_len = 1232,
-                       .edns = true};
+    cache_query_t q = {
+        .id = 1, .qtype = SR_TYPE_A, .qclass = SR_CLASS_IN, .max_len = 1232, .edns = true};
     static const char *const names[] = {"nas.lan", "WWW.lan", "x.home.arpa", "localhost",
                                         "example.com"};
 
@@ -533,8 +558,7 @@ int main(void)
     add_tcase(s, "match", NULL, NULL,
               TESTS(test_match_case_and_boundaries, test_nodata_ttl_cname_ptr,
                     test_cname_beside_data_refused, test_hosts, test_many_names_one_address,
-                    test_special_names,
-                    test_covered_and_local_first, test_truncation_and_edns,
+                    test_special_names, test_covered_and_local_first, test_truncation_and_edns,
                     test_answer_allocates_nothing));
     return run_suite(s);
 }
