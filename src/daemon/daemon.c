@@ -49,8 +49,13 @@ cfg_t *daemon_load(const char *path, cfg_t **file_cfg, state_t **st, size_t *dro
         cfg_errors_add(errs, "out of memory");
         return NULL;
     }
-    if (cfg_load_file(file, path, false, errs, NULL, NULL) != 0)
+    if (cfg_load_file(file, path, false, errs, NULL, NULL) != 0) {
+        /* What the rest of the file names is checked all the same, so
+         * that one run lists every error. */
+        cfg_check_names(file, errs);
+        cfg_check_paths(file, errs);
         goto fail;
+    }
     s = state_new(file->state_file);
     c = cfg_dup(file);
     if (s == NULL || c == NULL) {
@@ -86,8 +91,10 @@ cfg_t *daemon_load(const char *path, cfg_t **file_cfg, state_t **st, size_t *dro
             goto fail;
         }
     }
-    if (cfg_check(c, errs) != 0)
+    if (cfg_check(c, errs) != 0) {
+        cfg_check_paths(c, errs);
         goto fail;
+    }
     cfg_errors_clear(&serrs);
     *st = s;
     *file_cfg = file;

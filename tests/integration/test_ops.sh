@@ -4,6 +4,7 @@
 # logging and what make install leaves behind.
 set -eu
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
 
 TOP_SRCDIR=$(cd "$IT_DIR/../.." && pwd)
 
@@ -45,3 +46,57 @@ assert_match "names no usable nameserver .*127\.0\.0\.1: stubresd itself" "$err"
     "nothing usable: quickstart says why"
 assert_match "write servers = udp://IP:53 .* into .*/build/quickstart\.conf" "$err" \
     "nothing usable: quickstart says what to write"
+
+# --- stubresd -t: only key = value, a file, and every error at once.
+checkconf() { "$STUBRESD" -t -c "$1" 2>&1; }
+# The lines every config of this section carries: nothing of the machine's.
+own="state_file = $T/t.state
+resolv_conf = $STUBRES_RESOLV_CONF
+control = $T/t.sock"
+
+mkdir "$T/conf.d"
+out=$(checkconf "$T/conf.d") && fail "stubresd -t accepts a directory: $out"
+assert_match "conf.d: is a directory, not a config file" "$out" "stubresd -t -c DIR: an error"
+assert_no_match "config OK" "$out" "stubresd -t -c DIR: not OK"
+
+printf '%s\ntimeout: 3\n' "$own" >"$T/colon.conf"
+out=$(checkconf "$T/colon.conf") && fail "stubresd -t accepts 'timeout: 3': $out"
+assert_match "colon.conf:4: 'timeout: 3': expected key = value, not ':' \(write 'timeout = 3'\)" \
+    "$out" "'timeout: 3' is refused with the line to write"
+printf '%s\nlisten 127.0.0.1:5353\n' "$own" >"$T/colon.conf"
+out=$(checkconf "$T/colon.conf") && fail "stubresd -t accepts 'listen 127.0.0.1:5353': $out"
+assert_match "colon.conf:4: 'listen 127.0.0.1:5353': expected key = value, not ':' \(write 'listen = 127.0.0.1:5353'\)" \
+    "$out" "'listen 127.0.0.1:5353' is refused with the line to write"
+printf '%s\nservers = udp://127.0.0.1:5353\n' "$own" >"$T/colon.conf"
+assert_eq "config OK" "$(checkconf "$T/colon.conf")" "a ':' inside the value of a key = value line is fine"
+
+mkdir "$T/notafile.log"
+{
+    printf '%s\n' "$own" | grep -v '^control'
+    echo "timeout = soon"
+    echo "user = no-such-user-ops"
+    echo "control_group = no-such-group-ops"
+    echo "control = $T/missing/dir/ctl.sock"
+    echo "query_log = $T/notafile.log"
+    echo "nosuchkey = 1"
+} >"$T/many.conf"
+out=$(checkconf "$T/many.conf") && fail "stubresd -t accepts many.conf: $out"
+assert_match "many.conf:3: timeout: bad value 'soon'" "$out" "-t: the bad value"
+assert_match "many.conf:4: user: no such user 'no-such-user-ops'" "$out" "-t: the unknown user, beside other errors"
+assert_match "many.conf:5: control_group: no such group 'no-such-group-ops'" "$out" "-t: the unknown group"
+assert_match "many.conf:6: control: directory $T/missing/dir is missing and so is $T/missing" "$out" \
+    "-t: the control socket's directory"
+assert_match "many.conf:7: query_log: $T/notafile.log is not a regular file" "$out" "-t: the query log's path"
+assert_match "many.conf:8: unknown key 'nosuchkey'" "$out" "-t: the unknown key, after the others"
+assert_match "many.conf: config has errors" "$out" "-t: config has errors"
+
+# With no error of syntax or value, the paths are still checked.
+{
+    printf '%s\n' "$own"
+    echo "query_log = $T/no/such/dir/q.log"
+} >"$T/paths.conf"
+out=$(checkconf "$T/paths.conf") && fail "stubresd -t accepts paths.conf: $out"
+assert_match "paths.conf:4: query_log: $T/no/such/dir/q.log: directory $T/no/such/dir does not exist" \
+    "$out" "-t: a query log in a missing directory, in an otherwise good file"
+[ ! -e "$T/no" ] || fail "stubresd -t created $T/no"
+
