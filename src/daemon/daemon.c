@@ -382,6 +382,37 @@ static void persist(daemon_t *d, state_t *st, json_t *reply)
 /* Apply one change (already checked as far as cfg_set goes) to a copy of
  * the settings, check it, put it in force, then persist it: a change the
  * daemon refuses is never written. */
+/* The reply to `config NAME` and `config NAME=VALUE`: value is what is in
+ * force, configured the key's own text when that differs. dns_server and
+ * dns_port name the upstream in use (the class's DNSServer and DNSPort read
+ * so), which servers, resolv_conf or the protocol's default port may decide
+ * rather than their text; text is that text, cfg_get's for other keys. */
+static json_t *read_back(const daemon_t *d, const char *name, const char *text)
+{
+    char v[CFG_VALUE_MAX + 64];
+    const spec_t *up = d->pool != NULL && d->pool->n > 0 ? &d->pool->servers[0]->spec : NULL;
+    json_t *r;
+
+    snprintf(v, sizeof(v), "%s", text);
+    if (up != NULL && strcasecmp(name, "dns_server") == 0 && text[0] == '\0')
+        snprintf(v, sizeof(v), "%s", up->host);
+    else if (up != NULL && strcasecmp(name, "dns_port") == 0)
+        snprintf(v, sizeof(v), "%u", (unsigned)up->port);
+    r = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", v);
+    if (r != NULL && strcmp(v, text) != 0)
+        json_object_set_new(r, "configured", json_string(text));
+    return r;
+}
+
+/* The text read_back compares with: dns_port's own (cfg_get reads 0 as the
+ * protocol's port), else cfg_get's. */
+static const char *key_text(const cfg_t *c, const char *name, const char *got)
+{
+    int i = cfg_key_index(name);
+
+    return i >= 0 && strcasecmp(cfg_key_name((size_t)i), "dns_port") == 0 ? c->text[i] : got;
+}
+
 static json_t *change(daemon_t *d, const char *name, const char *value)
 {
     char err[2048], canon[CFG_VALUE_MAX + 64];
@@ -426,8 +457,8 @@ static json_t *change(daemon_t *d, const char *name, const char *value)
         goto done;
     }
     cfg_get(c, name, canon, sizeof(canon), err, sizeof(err));
-    log_notice("control: %s = %s", key, canon);
-    reply = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", canon);
+    log_notice("control: %s = %s", key, key_text(c, name, canon));
+    reply = read_back(d, name, key_text(c, name, canon));
     if (reply == NULL)
         goto done;
     persist(d, st, reply);
@@ -571,12 +602,7 @@ static json_t *cmd_config(daemon_t *d, const char *arg)
     } else if (st != CFG_OK) {
         return fail(err);
     }
-    if (strcasecmp(name, "dns_server") == 0 && value[0] == '\0' && d->pool != NULL &&
-        d->pool->n > 0) {
-        /* Like the class: the server in use when none was set. */
-        snprintf(value, sizeof(value), "%s", d->pool->servers[0]->spec.host);
-    }
-    return json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", value);
+    return read_back(d, name, key_text(d->cfg, name, value));
 }
 
 static json_t *cmd_server(daemon_t *d, const ctl_request_t *req)

@@ -297,7 +297,10 @@ static void print_human(const ctl_request_t *req, json_t *r)
         }
         break;
     case CTL_CONFIG:
-        if (strchr(req->argv[0], '=') != NULL)
+        if (strchr(req->argv[0], '=') != NULL && json_object_get(r, "configured") != NULL)
+            printf("%s set to %s (in force: %s)\n", str(r, "name"), str(r, "configured"),
+                   str(r, "value"));
+        else if (strchr(req->argv[0], '=') != NULL)
             printf("%s set to %s\n", str(r, "name"), str(r, "value"));
         else
             printf("%s\n", str(r, "value"));

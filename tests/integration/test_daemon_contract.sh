@@ -64,10 +64,9 @@ for k in $DESIGN_KEYS; do
     case $k in
         # set by daemon_lib.sh (test paths, the test's log level) or above
         listen | control | state_file | resolv_conf | log_level | servers) continue ;;
-        # the upstream in use; dns_port 0 reads as the port in use
-        # (docs/architecture.md)
+        # the upstream in use: servers' host and port (docs/architecture.md)
         dns_server) want=127.0.0.1 ;;
-        dns_port) want=53 ;;
+        dns_port) want=$UP1_PORT ;;
         DoHMethod) want=$(etc_default doh_method) ;;
         *) want=$(etc_default "$k") ;;
     esac

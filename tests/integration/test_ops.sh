@@ -100,3 +100,20 @@ assert_match "paths.conf:4: query_log: $T/no/such/dir/q.log: directory $T/no/suc
     "$out" "-t: a query log in a missing directory, in an otherwise good file"
 [ ! -e "$T/no" ] || fail "stubresd -t created $T/no"
 
+# --- config dns_port reads back what is in force ---------------------------------
+start_fakedns up1
+start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 1"
+assert_eq "$UP1_PORT" "$($SR_CTL config dns_port)" "config dns_port: the port servers names, not 53"
+P2=$(free_port)
+$SR_CTL server "udp://127.0.0.1:$P2" >/dev/null
+assert_eq "$P2" "$($SR_CTL config dns_port)" "config dns_port after server: the new upstream's port"
+$SR_CTL server "udp://127.0.0.1:$UP1_PORT" >/dev/null
+assert_eq "$UP1_PORT" "$($SR_CTL config dns_port)" "... and back"
+$SR_CTL config dns_server=127.0.0.1 >/dev/null
+assert_eq "dns_port set to 0 (in force: 53)" "$($SR_CTL config dns_port=0)" \
+    "config dns_port=0: the value set and the port in force"
+assert_eq 53 "$($SR_CTL config dns_port)" "config dns_port: 53 in force"
+assert_eq '{"ok":true,"name":"dns_port","value":"53","configured":"0"}' \
+    "$($SR_CTL --json config dns_port)" "--json config dns_port: in force and configured"
+assert_eq "dns_port set to $UP1_PORT" "$($SR_CTL config dns_port="$UP1_PORT")" \
+    "config dns_port=P: one value when it is the one in force"
