@@ -137,10 +137,11 @@ done
 out=$($SR_CTL --json cache dump)
 "$PY" -c 'import json,sys
 j=json.loads(sys.argv[1])
-assert set(j) == {"ok", "entries"} and j["ok"] is True, j
-assert isinstance(j["entries"], list) and all(isinstance(e, str) for e in j["entries"]), j' "$out" ||
-    fail "cache dump: not {ok, entries: [strings]}: $out"
-ok "cache dump: the entries in the JSON array entries, one string each"
+assert set(j) == {"ok", "entries", "zone"} and j["ok"] is True, j
+for k in ("entries", "zone"):
+    assert isinstance(j[k], list) and all(isinstance(e, str) for e in j[k]), j' "$out" ||
+    fail "cache dump: not {ok, entries: [strings], zone: [strings]}: $out"
+ok "cache dump: the entries in the JSON array entries, one string each; zone: master-file lines"
 stop_stubresd sr
 
 # --- stubres-query --json: the schema of stubres-query(1) ---------------------------------------------

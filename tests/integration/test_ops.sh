@@ -117,3 +117,37 @@ assert_eq '{"ok":true,"name":"dns_port","value":"53","configured":"0"}' \
     "$($SR_CTL --json config dns_port)" "--json config dns_port: in force and configured"
 assert_eq "dns_port set to $UP1_PORT" "$($SR_CTL config dns_port="$UP1_PORT")" \
     "config dns_port=P: one value when it is the one in force"
+
+# --- stubresctl: stats and status tables, cache dump, config with origins ---------
+out=$($SR_DIG "www.$ZONE" +short)
+assert_eq 10.0.0.1 "$out" "www through stubresd"
+out=$($SR_CTL cache dump)
+assert_match "^; www\.example\.test\. IN A NOERROR, [0-9]+ s left$" "$out" "cache dump: a comment per entry"
+assert_match "^www\.example\.test\. [0-9]+ IN A 10\.0\.0\.1$" "$out" "cache dump: master-file lines (name TTL IN TYPE RDATA)"
+
+fakedns_mode up1 servfail
+out=$($SR_DIG "mx.$ZONE" MX | grep -o 'status: [A-Z]*')
+fakedns_mode up1 good
+assert_eq "status: SERVFAIL" "$out" "an upstream SERVFAIL reaches the client"
+# the column named SERVFAILS of the upstream's row
+col() { awk -v want="$2" -v row="$3" '$1 == "SERVER" { for (i = 1; i <= NF; i++) if ($i == want) c = i }
+    $1 == row && c { print $c }' <<<"$1"; }
+stats=$($SR_CTL stats)
+up="udp://127.0.0.1:$UP1_PORT"
+assert_eq "$(json_get <(${SR_CTL} --json stats) upstreams 0 servfails)" "$(col "$stats" SERVFAILS "$up")" \
+    "stats table: SERVFAILS per upstream, as the JSON"
+assert_match '^[1-9]' "$(col "$stats" SERVFAILS "$up")" "stats table: the SERVFAILs counted"
+status=$($SR_CTL status)
+assert_match '^  SERVER +HEALTH +QUERIES ' "$stats" "stats: SERVER HEALTH QUERIES first"
+assert_match '^  SERVER +HEALTH +QUERIES ' "$status" "status: the same columns, named alike, in the same order"
+assert_match ' RTT ms$' "$(grep '^  SERVER' <<<"$stats")" "stats: RTT ms last"
+assert_match ' RTT ms$' "$(grep '^  SERVER' <<<"$status")" "status: RTT ms last"
+assert_eq "$(col "$stats" QUERIES "$up")" "$(col "$status" QUERIES "$up")" "stats and status: the same QUERIES"
+
+out=$($SR_CTL config)
+assert_match "^timeout += 1  ; $SR_CONF:[0-9]+$" "$out" "config: a key from the file, with file:line"
+assert_match "^dns_server += 127\.0\.0\.1  ; run-time change since 20[0-9-]+T[0-9:]+Z$" "$out" \
+    "config: a run-time change, with since when"
+assert_match "^strategy += failover  ; default$" "$out" "config: a default"
+assert_eq "$(grep -c ' = ' <<<"$out")" "$($SR_CTL --json config | $PY -c 'import json, sys; print(len(json.load(sys.stdin)["config"]))')" \
+    "config --json: the same keys"
