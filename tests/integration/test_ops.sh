@@ -151,3 +151,41 @@ assert_match "^dns_server += 127\.0\.0\.1  ; run-time change since 20[0-9-]+T[0-
 assert_match "^strategy += failover  ; default$" "$out" "config: a default"
 assert_eq "$(grep -c ' = ' <<<"$out")" "$($SR_CTL --json config | $PY -c 'import json, sys; print(len(json.load(sys.stdin)["config"]))')" \
     "config --json: the same keys"
+stop_stubresd sr
+
+# --- logging: timestamps; Extended DNS Errors (RFC 8914) in dig; POST /metrics --
+skip_unless curl
+MPORT=$(free_port)
+start_stubresd ede "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 0.5" "serve_stale = yes" \
+    "max_ttl = 1" "metrics = 127.0.0.1:$MPORT"
+assert_match '^20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]{3}Z stubresd\[notice\]: stubresd [0-9.]+ ready' \
+    "$(cat "$(log_of ede)")" "stderr log lines start with a UTC timestamp"
+
+assert_eq 10.0.0.1 "$($SR_DIG "www.$ZONE" +short)" "www cached (max_ttl 1)"
+fakedns_mode up1 drop
+sleep 1.5 # past the one-second TTL: the entry is stale
+out=$($SR_DIG "www.$ZONE")
+assert_match 'status: NOERROR' "$out" "upstream silent: the stale answer"
+assert_match '^; EDE: 3 \(Stale Answer\)' "$out" "dig shows EDE 3 Stale Answer"
+out=$($SR_DIG "mx.$ZONE" MX)
+assert_match 'status: SERVFAIL' "$out" "upstream silent, nothing cached: SERVFAIL"
+assert_match '^; EDE: 22 \(No Reachable Authority\)' "$out" "dig shows EDE 22 No Reachable Authority"
+fakedns_mode up1 good
+# A dead loopback port: over TCP the connection is refused at once.
+DEAD=$(free_port)
+$SR_CTL server "tcp://127.0.0.1:$DEAD" >/dev/null
+out=$($SR_DIG "txt.$ZONE" TXT)
+assert_match 'status: SERVFAIL' "$out" "upstream refuses the connection: SERVFAIL"
+assert_match '^; EDE: 23 \(Network Error\)' "$out" "dig shows EDE 23 Network Error"
+$SR_CTL server "udp://127.0.0.1:$DEAD" >/dev/null
+out=$($SR_DIG "hinfo.$ZONE" HINFO)
+assert_match 'status: SERVFAIL' "$out" "a dead loopback upstream: SERVFAIL"
+assert_match '^; EDE: (22 \(No Reachable Authority\)|23 \(Network Error\))' "$out" \
+    "a dead loopback upstream: dig shows why"
+out=$($SR_DIG +noedns "hinfo.$ZONE" HINFO)
+assert_no_match 'EDE' "$out" "no EDNS in the query: no EDE (RFC 8914 2)"
+
+out=$(curl -s -i --max-time 5 -X POST --data x=1 "http://127.0.0.1:$MPORT/metrics" | tr -d '\r')
+assert_match '^HTTP/1\.1 405 ' "$out" "POST /metrics: 405"
+assert_match '^Allow: GET, HEAD$' "$out" "POST /metrics: Allow: GET, HEAD"
+stop_stubresd ede
