@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_ops.sh -- what an operator's first commands print: quickstart's choice
 # of upstream, stubresd -t, the config read-backs, stubresctl's tables,
-# logging and what make install leaves behind.
+# logging and Extended DNS Errors (test_ops_build.sh: building, installing).
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -189,3 +189,4 @@ out=$(curl -s -i --max-time 5 -X POST --data x=1 "http://127.0.0.1:$MPORT/metric
 assert_match '^HTTP/1\.1 405 ' "$out" "POST /metrics: 405"
 assert_match '^Allow: GET, HEAD$' "$out" "POST /metrics: Allow: GET, HEAD"
 stop_stubresd ede
+
