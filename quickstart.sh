@@ -3,7 +3,8 @@
 #
 #   ./quickstart.sh          install build dependencies, build, run stubresd
 #                            in the foreground
-#   ./quickstart.sh test     the same set-up plus the test peers, then the
+#   ./quickstart.sh test     the same set-up plus the test peers, make
+#                            distcheck (build and install only), then the
 #                            whole test suite (normal build and ASan+UBSan
 #                            build)
 #   ./quickstart.sh upstream print the servers line that "run" would write
@@ -156,6 +157,14 @@ EOF
 test)
     install_pkgs $BUILD_DEPS $TEST_DEPS
     build build
+    # The release tarball is complete: it configures (without .git, so
+    # without -Werror), builds with its test programs, installs and
+    # uninstalls cleanly. TESTS= leaves the test run to the two below;
+    # QUICKSTART_DISTCHECK=0 skips it (about one more build's time).
+    if [ "${QUICKSTART_DISTCHECK:-1}" != 0 ]; then
+        log "make distcheck TESTS= (the tarball builds and installs)"
+        make -C build -j"$(nproc)" distcheck TESTS=
+    fi
     log "make check (build)"
     make -C build check || { cat build/test-suite.log 2>/dev/null; exit 1; }
     build build-asan --enable-sanitizers
