@@ -541,8 +541,8 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
         pool_report(s, status == SR_E_TIMEDOUT ? POOL_TIMEOUT : POOL_ERROR, 0, now_us);
         log_event(LOG_LEVEL_INFO, &(log_fields_t){NULL, s->spec.name, NULL}, "upstream %s: %s%s%s",
                   s->spec.name, sr_strerror((int)status),
-                 info != NULL && info->detail != NULL && info->detail[0] ? ": " : "",
-                 info != NULL && info->detail != NULL ? info->detail : "");
+                  info != NULL && info->detail != NULL && info->detail[0] ? ": " : "",
+                  info != NULL && info->detail != NULL ? info->detail : "");
         attempt(fx, p);
         return;
     }

@@ -2,10 +2,11 @@
  *
  * With -f everything goes to stderr, each line with a UTC timestamp;
  * otherwise to syslog, or, under systemd with the journal on stderr
- * (JOURNAL_STREAM), to the journal with fields (log_event). The level filter is the log_level setting. log_warn appends the
- * errno text the way OpenBSD's log.c does; log_warnx does not. The query
- * log is separate: one line per answered query, only when query_log is
- * set, so the hot path costs nothing when it is off. */
+ * (JOURNAL_STREAM), to the journal with fields (log_event). The level
+ * filter is the log_level setting. log_warn appends the errno text the
+ * way OpenBSD's log.c does; log_warnx does not. The query log is separate:
+ * one line per answered query, only when query_log is set, so the hot
+ * path costs nothing when it is off. */
 #ifndef STUBRESD_LOG_H
 #define STUBRESD_LOG_H
 
