@@ -3,15 +3,25 @@
 #
 #   ./quickstart.sh          install build dependencies, build, run stubresd
 #                            in the foreground
-#   ./quickstart.sh test     the same set-up plus the test peers, then the
+#   ./quickstart.sh test     the same set-up plus the test peers, make
+#                            distcheck (build and install only), then the
 #                            whole test suite (normal build and ASan+UBSan
 #                            build)
+#   ./quickstart.sh upstream print the servers line that "run" would write
+#                            (from resolv.conf, see pick_upstreams), nothing
+#                            installed or built
+#
+# QUICKSTART_RESOLV_CONF (/etc/resolv.conf) and QUICKSTART_RESOLVED_CONF
+# (/run/systemd/resolve/resolv.conf) name the files the upstreams come from.
 #
 # Builds out of tree in build/ (and build-asan/ for the sanitizer run).
 set -eu
 
 mode=${1:-run}
 top=$(cd "$(dirname "$0")" && pwd)
+# Read before the cd below, so that a relative name is the caller's.
+RESOLV=$(realpath -m "${QUICKSTART_RESOLV_CONF:-/etc/resolv.conf}")
+RESOLVED=$(realpath -m "${QUICKSTART_RESOLVED_CONF:-/run/systemd/resolve/resolv.conf}")
 cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
@@ -67,36 +77,75 @@ build() {
     make -C "$dir" -j"$(nproc)"
 }
 
-case "$mode" in
-run)
-    install_pkgs $BUILD_DEPS
-    build build
-    # stubresd on 127.0.0.1:53 forwarding to the machine's nameservers:
-    # those of resolv.conf that are not loopback (a loopback one may be
-    # stubresd itself, or another local resolver it would loop through).
-    conf=$top/build/quickstart.conf
-    resolv=${QUICKSTART_RESOLV_CONF:-/etc/resolv.conf}
-    servers=$(awk '$1 == "nameserver" { print $2 }' "$resolv" 2>/dev/null |
+# stubresd listens on 127.0.0.1:53 (LISTEN_ADDR); every nameserver of
+# resolv.conf but that one is a usable upstream, loopback ones too:
+# 127.0.0.53 (systemd-resolved) on a workstation, 127.0.0.11 (Docker's
+# embedded DNS) in a container. 0.0.0.0 and :: also reach this host's port
+# 53, so ourselves.
+LISTEN_ADDR=127.0.0.1
+
+# upstreams FILE: the usable nameservers of FILE as udp:// URLs, one a line.
+upstreams() {
+    awk '$1 == "nameserver" { print $2 }' "$1" 2>/dev/null |
         while read -r ns; do
             ns=${ns%%%*}
             case $ns in
-                127.* | ::1 | 0:0:0:0:0:0:0:1 | ::ffff:127.*) continue ;;
+                "$LISTEN_ADDR" | 0.0.0.0 | :: | ::ffff:"$LISTEN_ADDR") continue ;;
                 fe80:* | FE80:*) continue ;; # link-local: needs a scope id
-                *:*) printf 'udp://[%s]:53 ' "$ns" ;;
-                *) printf 'udp://%s:53 ' "$ns" ;;
+                *:*) printf 'udp://[%s]:53\n' "$ns" ;;
+                *) printf 'udp://%s:53\n' "$ns" ;;
             esac
-        done)
-    if [ -z "$servers" ]; then
-        echo "quickstart: $resolv names no nameserver other than loopback;" >&2
-        echo "quickstart: write servers = ... into $conf and run build/stubresd -f -c $conf" >&2
-        exit 1
-    fi
+        done
+}
+
+# pick_upstreams: sets SERVERS (space-separated URLs, empty when none is
+# usable) and SOURCE (the files they came from). systemd-resolved's stub
+# 127.0.0.53 is replaced by the real upstreams it lists in $RESOLVED when
+# that file names any: one cache less, and the stub's answers lose the
+# upstream's EDNS details.
+pick_upstreams() {
+    SERVERS= SOURCE=$RESOLV
+    for u in $(upstreams "$RESOLV"); do
+        if [ "$u" = udp://127.0.0.53:53 ] && [ -r "$RESOLVED" ] &&
+            real=$(upstreams "$RESOLVED" | grep -v '^udp://127\.0\.0\.53:' | tr '\n' ' ') &&
+            [ -n "$real" ]; then
+            SERVERS="$SERVERS$real" SOURCE="$RESOLV, $RESOLVED"
+        else
+            SERVERS="$SERVERS$u "
+        fi
+    done
+    SERVERS=${SERVERS% }
+}
+
+# no_upstream CONF: say what to write, exit 1.
+no_upstream() {
+    echo "quickstart: $RESOLV names no usable nameserver (none, or only $LISTEN_ADDR: stubresd itself)" >&2
+    echo "quickstart: write servers = udp://IP:53 (your network's resolver) into $1" >&2
+    echo "quickstart: and run build/stubresd -f -c $1" >&2
+    exit 1
+}
+
+case "$mode" in
+upstream)
+    pick_upstreams
+    [ -n "$SERVERS" ] || no_upstream "$top/build/quickstart.conf"
+    echo "servers = $SERVERS"
+    log "upstream: $SERVERS (from $SOURCE)" >&2
+    ;;
+run)
+    # stubresd on 127.0.0.1:53 forwarding to the machine's nameservers.
+    conf=$top/build/quickstart.conf
+    pick_upstreams
+    [ -n "$SERVERS" ] || no_upstream "$conf"
+    install_pkgs $BUILD_DEPS
+    build build
+    log "upstream: $SERVERS (from $SOURCE)"
     cat >"$conf" <<EOF
 ; written by quickstart.sh: stubresd in the foreground on 127.0.0.1:53,
-; forwarding to the nameservers of $resolv. See etc/stubresd.conf.
-listen = 127.0.0.1:53
-servers = $servers
-resolv_conf = $resolv
+; forwarding to the nameservers of $SOURCE. See etc/stubresd.conf.
+listen = $LISTEN_ADDR:53
+servers = $SERVERS
+resolv_conf = $RESOLV
 control = $top/build/stubresd.sock
 state_file = $top/build/quickstart.state
 log_level = info
@@ -108,6 +157,14 @@ EOF
 test)
     install_pkgs $BUILD_DEPS $TEST_DEPS
     build build
+    # The release tarball is complete: it configures (without .git, so
+    # without -Werror), builds with its test programs, installs and
+    # uninstalls cleanly. TESTS= leaves the test run to the two below;
+    # QUICKSTART_DISTCHECK=0 skips it (about one more build's time).
+    if [ "${QUICKSTART_DISTCHECK:-1}" != 0 ]; then
+        log "make distcheck TESTS= (the tarball builds and installs)"
+        make -C build -j"$(nproc)" distcheck TESTS=
+    fi
     log "make check (build)"
     make -C build check || { cat build/test-suite.log 2>/dev/null; exit 1; }
     build build-asan --enable-sanitizers
@@ -121,7 +178,7 @@ test)
     log "all tests passed"
     ;;
 *)
-    echo "usage: $0 [test]" >&2
+    echo "usage: $0 [test | upstream]" >&2
     exit 2
     ;;
 esac

@@ -146,6 +146,11 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len);
  * 0 for an entry kept past expiry for serve_stale. Holds each shard lock
  * while it walks that shard: fn must not call into the cache. */
 void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg);
+/* The same entries as master-file lines (RFC 1035 section 5.1), fn once per
+ * line: for each entry a comment "; NAME. CLASS TYPE RCODE, TTL s left",
+ * then its answer records "OWNER. TTL CLASS TYPE RDATA", e.g.
+ * "www.example.test. 287 IN A 192.0.2.1". Locks as cache_dump. */
+void cache_dump_zone(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg);
 
 void cache_stats(const cache_t *c, cache_stats_t *out);
 

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -1376,6 +1377,22 @@ struct ini_ctx {
     void *arg;
 };
 
+/* The error for a line with a ':' before any '=' (p: its text), with the
+ * `key = value` line it most likely means: the first word is the key, what
+ * follows the ':' or the blank its value. */
+static void colon_line(struct ini_ctx *x, const char *p)
+{
+    int len = (int)strcspn(p, "\r\n"), klen = (int)strcspn(p, ": \t"), vlen;
+    const char *v = p + klen;
+
+    while (*v == ':' || *v == ' ' || *v == '\t')
+        v++;
+    vlen = (int)strcspn(v, "\r\n");
+    cfg_errors_add(x->errs, "%s:%d: '%.*s': expected key = value, not ':' (write '%.*s = %.*s')",
+                   x->path, x->line, len < 64 ? len : 64, p, klen < 64 ? klen : 64, p,
+                   vlen < 128 ? vlen : 128, v);
+}
+
 /* inih's reader: one line per call, counted, so errors can name it.
  * A line too long for the buffer is refused here rather than split. */
 static char *line_reader(char *str, int num, void *stream)
@@ -1397,14 +1414,22 @@ static char *line_reader(char *str, int num, void *stream)
     }
     /* A line that is neither blank, a comment, a [section] nor key=value:
      * say so with its number (inih would only report the first one). */
-    const char *p = str;
+    const char *p = str, *delim;
     while (isspace((unsigned char)*p))
         p++;
-    if (*p != '\0' && *p != ';' && *p != '#' && *p != '[' && strpbrk(p, "=:") == NULL) {
+    if (*p == '\0' || *p == ';' || *p == '#' || *p == '[')
+        return str;
+    delim = strpbrk(p, "=:");
+    if (delim == NULL) {
         char shown[64];
         snprintf(shown, sizeof(shown), "%s", p);
         shown[strcspn(shown, "\r\n")] = '\0';
         cfg_errors_add(x->errs, "%s:%d: '%s': expected key = value", x->path, x->line, shown);
+        snprintf(str, (size_t)num, "\n");
+    } else if (*delim == ':') {
+        /* inih also splits at ':', so `timeout: 3` would be taken and
+         * `listen 127.0.0.1:5353` read as the key "listen 127.0.0.1". */
+        colon_line(x, p);
         snprintf(str, (size_t)num, "\n");
     }
     return str;
@@ -1432,6 +1457,15 @@ int cfg_read_ini(const char *path, bool missing_ok, cfg_errors_t *errs, cfg_ini_
         if (e == ENOENT && missing_ok)
             return 0;
         cfg_errors_add(errs, "%s: cannot open: %s", path, strerror(e));
+        return -1;
+    }
+    /* A directory opens and reads as empty: that is no config. */
+    struct stat sb = {0};
+    if (fstat(fileno(x.f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        cfg_errors_add(errs, "%s: %s", path,
+                       S_ISDIR(sb.st_mode) ? "is a directory, not a config file"
+                                           : "not a regular file");
+        fclose(x.f);
         return -1;
     }
     /* inih's knobs are process-wide; only the main thread parses. Values
@@ -1580,6 +1614,90 @@ static const char *where_of(const cfg_t *c, const char *name, char *buf, size_t 
     return buf;
 }
 
+int cfg_check_names(const cfg_t *c, cfg_errors_t *errs)
+{
+    size_t before = errs->n + errs->dropped;
+    char w[1100];
+
+    if (c->user[0] != '\0' && getpwnam(c->user) == NULL)
+        cfg_errors_add(errs, "%suser: no such user '%s'", where_of(c, "user", w, sizeof(w)),
+                       c->user);
+    if (c->control_group[0] != '\0' && getgrnam(c->control_group) == NULL)
+        cfg_errors_add(errs, "%scontrol_group: no such group '%s'",
+                       where_of(c, "control_group", w, sizeof(w)), c->control_group);
+    return errs->n + errs->dropped == before ? 0 : -1;
+}
+
+/* 0 when dir is a directory, or is missing and its parent is one (the
+ * daemon makes that last level); else why not into why. */
+static int dir_usable(const char *dir, char *why, size_t cap)
+{
+    struct stat sb;
+    char parent[1024];
+    const char *slash;
+
+    if (stat(dir, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return 0;
+        snprintf(why, cap, "%s is not a directory", dir);
+        return -1;
+    }
+    if (errno != ENOENT) {
+        snprintf(why, cap, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    slash = strrchr(dir, '/');
+    snprintf(parent, sizeof(parent), "%.*s", slash == NULL || slash == dir ? 1 : (int)(slash - dir),
+             slash == NULL ? "." : dir);
+    if (stat(parent, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return 0;
+    snprintf(why, cap, "directory %s is missing and so is %s, which would hold it", dir, parent);
+    return -1;
+}
+
+int cfg_check_paths(const cfg_t *c, cfg_errors_t *errs)
+{
+    size_t before = errs->n + errs->dropped;
+    char w[1100], dir[1024], why[2200];
+    const char *q = c->query_log, *slash;
+    struct stat sb;
+
+    if (c->control[0] != '\0') {
+        slash = strrchr(c->control, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash == c->control ? 1 : (int)(slash - c->control),
+                 c->control);
+        if (dir_usable(dir, why, sizeof(why)) != 0)
+            cfg_errors_add(errs, "%scontrol: %s", where_of(c, "control", w, sizeof(w)), why);
+    }
+    if (q[0] == '\0' || strcmp(q, "syslog") == 0 || strcmp(q, "stderr") == 0)
+        return errs->n + errs->dropped == before ? 0 : -1;
+    /* What log_query_open would refuse, seen without creating anything. */
+    if (lstat(q, &sb) == 0) {
+        if (S_ISLNK(sb.st_mode))
+            snprintf(why, sizeof(why),
+                     "%s is a symbolic link, which stubresd does not follow: name the file itself",
+                     q);
+        else if (!S_ISREG(sb.st_mode))
+            snprintf(why, sizeof(why), "%s is not a regular file: name a file, syslog or stderr",
+                     q);
+        else if (sb.st_nlink != 1)
+            snprintf(why, sizeof(why), "%s has %ju hard links: name a file of its own", q,
+                     (uintmax_t)sb.st_nlink);
+        else
+            why[0] = '\0';
+    } else {
+        slash = strrchr(q, '/');
+        snprintf(dir, sizeof(dir), "%.*s", slash == q ? 1 : (int)(slash - q), q);
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            snprintf(why, sizeof(why), "%s: directory %s does not exist", q, dir);
+        else
+            why[0] = '\0';
+    }
+    if (why[0] != '\0')
+        cfg_errors_add(errs, "%squery_log: %s", where_of(c, "query_log", w, sizeof(w)), why);
+    return errs->n + errs->dropped == before ? 0 : -1;
+}
+
 int cfg_check(const cfg_t *c, cfg_errors_t *errs)
 {
     size_t before = errs->n + errs->dropped;
@@ -1588,12 +1706,7 @@ int cfg_check(const cfg_t *c, cfg_errors_t *errs)
     if (c->min_ttl > c->max_ttl)
         cfg_errors_add(errs, "%smax_ttl: %u is below min_ttl (%u)",
                        where_of(c, "max_ttl", w, sizeof(w)), c->max_ttl, c->min_ttl);
-    if (c->user[0] != '\0' && getpwnam(c->user) == NULL)
-        cfg_errors_add(errs, "%suser: no such user '%s'", where_of(c, "user", w, sizeof(w)),
-                       c->user);
-    if (c->control_group[0] != '\0' && getgrnam(c->control_group) == NULL)
-        cfg_errors_add(errs, "%scontrol_group: no such group '%s'",
-                       where_of(c, "control_group", w, sizeof(w)), c->control_group);
+    cfg_check_names(c, errs);
 
     spec_t *specs = calloc(SPEC_MAX, sizeof(*specs));
     spec_keys_t sk;

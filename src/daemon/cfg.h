@@ -180,6 +180,14 @@ int cfg_load_file(cfg_t *c, const char *path, bool missing_ok, cfg_errors_t *err
 /* Checks across keys (min_ttl <= max_ttl, the upstream list, ...), after
  * loading. Returns 0 when consistent. */
 int cfg_check(const cfg_t *c, cfg_errors_t *errs);
+/* The user and control_group accounts exist (part of cfg_check; alone on
+ * a file that has other errors, so that stubresd -t names them all). */
+int cfg_check_names(const cfg_t *c, cfg_errors_t *errs);
+/* What stubresd would meet on this machine, seen with stat only (nothing
+ * is created): the control socket's directory exists or can be made, the
+ * query_log file is a regular file of its own or its directory exists.
+ * stubresd -t runs it whatever else is wrong. 0 when all is well. */
+int cfg_check_paths(const cfg_t *c, cfg_errors_t *errs);
 
 /* The values of the keys the upstream list is made of (spec_list), borrowed
  * from c. */

@@ -17,8 +17,8 @@ typedef struct ctl_def {
 static const ctl_def_t cmds[] = {
     {"stats", NULL, CTL_STATS, 0, 0, "stats                      counters"},
     {"status", NULL, CTL_STATUS, 0, 0, "status                     version, uptime, upstreams"},
-    {"config", NULL, CTL_CONFIG, 1, 1,
-     "config NAME[=VALUE]        read or change a setting\n"
+    {"config", NULL, CTL_CONFIG, 0, 1,
+     "config [NAME[=VALUE]]      read or change a setting (all, with origin: no NAME)\n"
      "  config reset [NAME]        back to the config file's value (all: no NAME)"},
     {"server", NULL, CTL_SERVER, 1, CTL_MAX_ARGS,
      "server SPEC [SPEC...]      replace the upstream list"},
@@ -284,8 +284,8 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
             *dbl = '\0';
         return -1;
     }
-    if (def->cmd == CTL_CONFIG && req->argv[0][0] == '=') {
-        snprintf(err, errcap, "usage: config NAME[=VALUE]");
+    if (def->cmd == CTL_CONFIG && req->argc > 0 && req->argv[0][0] == '=') {
+        snprintf(err, errcap, "usage: config [NAME[=VALUE]]");
         return -1;
     }
     return 0;

@@ -50,8 +50,13 @@ cfg_t *daemon_load(const char *path, cfg_t **file_cfg, state_t **st, size_t *dro
         cfg_errors_add(errs, "out of memory");
         return NULL;
     }
-    if (cfg_load_file(file, path, false, errs, NULL, NULL) != 0)
+    if (cfg_load_file(file, path, false, errs, NULL, NULL) != 0) {
+        /* What the rest of the file names is checked all the same, so
+         * that one run lists every error. */
+        cfg_check_names(file, errs);
+        cfg_check_paths(file, errs);
         goto fail;
+    }
     s = state_new(file->state_file);
     c = cfg_dup(file);
     if (s == NULL || c == NULL) {
@@ -87,8 +92,10 @@ cfg_t *daemon_load(const char *path, cfg_t **file_cfg, state_t **st, size_t *dro
             goto fail;
         }
     }
-    if (cfg_check(c, errs) != 0)
+    if (cfg_check(c, errs) != 0) {
+        cfg_check_paths(c, errs);
         goto fail;
+    }
     cfg_errors_clear(&serrs);
     *st = s;
     *file_cfg = file;
@@ -453,6 +460,43 @@ static void persist(daemon_t *d, state_t *st, json_t *reply)
 /* Apply one change (already checked as far as cfg_set goes) to a copy of
  * the settings, check it, put it in force, then persist it: a change the
  * daemon refuses is never written. */
+/* The reply to `config NAME` and `config NAME=VALUE`: value is what is in
+ * force, configured the key's own text when that differs. dns_server and
+ * dns_port name the upstream in use (the class's DNSServer and DNSPort read
+ * so), which servers, resolv_conf or the protocol's default port may decide
+ * rather than their text; text is that text, cfg_get's for other keys. */
+static void in_force(const daemon_t *d, const char *name, const char *text, char *v, size_t cap)
+{
+    const spec_t *up = d->pool != NULL && d->pool->n > 0 ? &d->pool->servers[0]->spec : NULL;
+
+    snprintf(v, cap, "%s", text);
+    if (up != NULL && strcasecmp(name, "dns_server") == 0 && text[0] == '\0')
+        snprintf(v, cap, "%s", up->host);
+    else if (up != NULL && strcasecmp(name, "dns_port") == 0)
+        snprintf(v, cap, "%u", (unsigned)up->port);
+}
+
+static json_t *read_back(const daemon_t *d, const char *name, const char *text)
+{
+    char v[CFG_VALUE_MAX + 64];
+    json_t *r;
+
+    in_force(d, name, text, v, sizeof(v));
+    r = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", v);
+    if (r != NULL && strcmp(v, text) != 0)
+        json_object_set_new(r, "configured", json_string(text));
+    return r;
+}
+
+/* The text read_back compares with: dns_port's own (cfg_get reads 0 as the
+ * protocol's port), else cfg_get's. */
+static const char *key_text(const cfg_t *c, const char *name, const char *got)
+{
+    int i = cfg_key_index(name);
+
+    return i >= 0 && strcasecmp(cfg_key_name((size_t)i), "dns_port") == 0 ? c->text[i] : got;
+}
+
 static json_t *change(daemon_t *d, const char *name, const char *value)
 {
     char err[2048], canon[CFG_VALUE_MAX + 64];
@@ -497,8 +541,8 @@ static json_t *change(daemon_t *d, const char *name, const char *value)
         goto done;
     }
     cfg_get(c, name, canon, sizeof(canon), err, sizeof(err));
-    log_notice("control: %s = %s", key, canon);
-    reply = json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", canon);
+    log_notice("control: %s = %s", key, key_text(c, name, canon));
+    reply = read_back(d, name, key_text(c, name, canon));
     if (reply == NULL)
         goto done;
     persist(d, st, reply);
@@ -642,12 +686,52 @@ static json_t *cmd_config(daemon_t *d, const char *arg)
     } else if (st != CFG_OK) {
         return fail(err);
     }
-    if (strcasecmp(name, "dns_server") == 0 && value[0] == '\0' && d->pool != NULL &&
-        d->pool->n > 0) {
-        /* Like the class: the server in use when none was set. */
-        snprintf(value, sizeof(value), "%s", d->pool->servers[0]->spec.host);
+    return read_back(d, name, key_text(d->cfg, name, value));
+}
+
+/* `config` alone: every key in force (as `config NAME` reads it) and where
+ * its value comes from: "runtime" (a change kept in the state, with since),
+ * "file" (with where, FILE:LINE) or "default". */
+static json_t *cmd_config_all(daemon_t *d)
+{
+    json_t *keys = json_array(), *o;
+    char text[CFG_VALUE_MAX + 64], v[CFG_VALUE_MAX + 64], err[1024];
+    state_override_t ov;
+
+    if (keys == NULL)
+        return NULL;
+    for (size_t i = 0; i < cfg_nkeys(); i++) {
+        const char *name = cfg_key_name(i);
+        if (!cfg_key_settable(i) ||
+            cfg_get(d->cfg, name, text, sizeof(text), err, sizeof(err)) != CFG_OK)
+            continue;
+        in_force(d, name, key_text(d->cfg, name, text), v, sizeof(v));
+        o = json_pack("{s:s, s:s}", "name", name, "value", v);
+        if (o == NULL)
+            break;
+        ov.key = NULL;
+        for (size_t k = 0; k < state_count(d->state) && ov.key == NULL; k++) {
+            state_get(d->state, k, &ov);
+            if (strcasecmp(ov.key, name) != 0)
+                ov.key = NULL;
+        }
+        if (ov.key != NULL) {
+            char when[40] = "";
+            time_t t = (time_t)ov.since;
+            struct tm tm;
+            if (ov.since > 0 && gmtime_r(&t, &tm) != NULL)
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            json_object_set_new(o, "origin", json_string("runtime"));
+            json_object_set_new(o, "since", json_string(when));
+        } else if (d->file_cfg->where[i] != NULL) {
+            json_object_set_new(o, "origin", json_string("file"));
+            json_object_set_new(o, "where", json_string(d->file_cfg->where[i]));
+        } else {
+            json_object_set_new(o, "origin", json_string("default"));
+        }
+        json_array_append_new(keys, o);
     }
-    return json_pack("{s:b, s:s, s:s}", "ok", 1, "name", name, "value", value);
+    return json_pack("{s:b, s:o}", "ok", 1, "config", keys);
 }
 
 static json_t *cmd_server(daemon_t *d, const ctl_request_t *req)
@@ -703,15 +787,23 @@ static void dump_line(void *arg, const char *line)
     json_array_append_new((json_t *)arg, json_string(line));
 }
 
+/* entries: one line per entry (cache.h), for scripts; zone: the same as
+ * master-file lines, which stubresctl prints. */
 static json_t *cmd_dump(daemon_t *d)
 {
-    json_t *entries = json_array();
+    json_t *entries = json_array(), *zone = json_array();
+    uint32_t now = worker_now_s();
 
-    if (entries == NULL)
+    if (entries == NULL || zone == NULL) {
+        json_decref(entries);
+        json_decref(zone);
         return NULL;
-    if (d->cache != NULL)
-        cache_dump(d->cache, worker_now_s(), dump_line, entries);
-    return json_pack("{s:b, s:o}", "ok", 1, "entries", entries);
+    }
+    if (d->cache != NULL) {
+        cache_dump(d->cache, now, dump_line, entries);
+        cache_dump_zone(d->cache, now, dump_line, zone);
+    }
+    return json_pack("{s:b, s:o, s:o}", "ok", 1, "entries", entries, "zone", zone);
 }
 
 static void list_line(void *arg, const char *line)
@@ -837,7 +929,7 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     switch (req->cmd) {
     case CTL_STATS: return cmd_stats(d);
     case CTL_STATUS: return cmd_status(d);
-    case CTL_CONFIG: return cmd_config(d, req->argv[0]);
+    case CTL_CONFIG: return req->argc == 0 ? cmd_config_all(d) : cmd_config(d, req->argv[0]);
     case CTL_CONFIG_RESET: return cmd_reset(d, req->argc > 0 ? req->argv[0] : NULL);
     case CTL_SERVER: return cmd_server(d, req);
     case CTL_CACHE_FLUSH: return cmd_flush(d, req);

@@ -167,6 +167,30 @@ static size_t reply_for_query(const cache_query_t *q, unsigned rcode, uint8_t *o
                        q->do_bit, rcode, CACHE_EDNS_UDP_SIZE, out, cap);
 }
 
+/* Extended DNS Errors (RFC 8914 4) stubresd gives: why a SERVFAIL, or that
+ * an answer is stale, for `dig` and logs to show. */
+#define EDE_OPTION 15
+#define EDE_STALE_ANSWER 3
+#define EDE_NO_REACHABLE_AUTHORITY 22
+#define EDE_NETWORK_ERROR 23
+
+/* Add an EDE option with info code to the reply out[0..n), when it ends in
+ * an OPT record without options (the client spoke EDNS: RFC 8914 2 puts
+ * EDE in the OPT only) and 6 more bytes fit in cap. The new length. */
+static size_t add_ede(uint8_t *out, size_t n, size_t cap, uint16_t code)
+{
+    if (code == 0 || n < SR_HEADER_LEN + 11 || n + 6 > cap || sr_get16(out + 10) == 0)
+        return n;
+    uint8_t *opt = out + n - 11;
+    if (opt[0] != 0 || sr_get16(opt + 1) != SR_TYPE_OPT || sr_get16(opt + 9) != 0)
+        return n;
+    sr_put16(opt + 9, 6);
+    sr_put16(out + n, EDE_OPTION);
+    sr_put16(out + n + 2, 2);
+    sr_put16(out + n + 4, code);
+    return n + 6;
+}
+
 /* ------------------------------------------------------------- in flight */
 
 typedef struct waiter {
@@ -198,6 +222,7 @@ typedef struct pending {
     uint32_t timeout_ms;
     bool serve_stale;
     bool plain_retry; /* the attempt in flight is the one without EDNS */
+    uint16_t ede;     /* EDE of a SERVFAIL: why the last attempt failed */
     uint8_t query[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4 + 11];
     size_t qlen;
 } pending_t;
@@ -325,7 +350,10 @@ static void query_log_line(const fwd_ctx_t *fx, const fwd_client_t *c, const cac
     addr_format_ip((const struct sockaddr *)&c->peer, ip, sizeof(ip));
     if (sr_name_to_text(q->qname, q->qname_len, name, sizeof(name)) != SR_OK)
         snprintf(name, sizeof(name), "?");
-    log_query("%s %s %s %s%s %s %s %s %.3fms", ip, name, sr_type_name(q->qtype, tb),
+    char qtext[SR_NAME_MAX_TEXT + 16];
+    snprintf(qtext, sizeof(qtext), "%s %s", name, sr_type_name(q->qtype, tb));
+    log_fields_t f = {qtext, source, sr_rcode_name(rcode, rb)};
+    log_query(&f, "%s %s %s %s%s %s %s %s %.3fms", ip, name, sr_type_name(q->qtype, tb),
               q->qclass == SR_CLASS_IN ? "IN" : "CLASS", q->qclass == SR_CLASS_IN ? "" : "?",
               sr_rcode_name(rcode, rb), c->sink->name, source,
               (double)(fx->now_us() - start_us) / 1000.0);
@@ -396,12 +424,15 @@ static void fail(fwd_ctx_t *fx, pending_t *p)
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         const char *source = "servfail";
+        size_t cap = wt->q.max_len < 65535 ? wt->q.max_len : 65535;
         if (p->serve_stale &&
             cache_lookup(fx->cache, &wt->q, now, true, fx->out, 65535, &n) == CACHE_STALE) {
             STAT_INC(fx->stats, cache_stale);
             source = "stale";
+            n = add_ede(fx->out, n, cap, EDE_STALE_ANSWER);
         } else {
-            n = reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535);
+            n = add_ede(fx->out, reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535), 65535,
+                        p->ede);
         }
         STAT_ADD(fx->stats, waiting, (uint64_t)-1);
         send_later(fx, wt, fx->out, n, source);
@@ -507,14 +538,17 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
         return;
     }
     if (status != SR_OK) {
+        p->ede = status == SR_E_TIMEDOUT ? EDE_NO_REACHABLE_AUTHORITY : EDE_NETWORK_ERROR;
         pool_report(s, status == SR_E_TIMEDOUT ? POOL_TIMEOUT : POOL_ERROR, 0, now_us);
-        log_info("upstream %s: %s%s%s", s->spec.name, sr_strerror((int)status),
-                 info != NULL && info->detail != NULL && info->detail[0] ? ": " : "",
-                 info != NULL && info->detail != NULL ? info->detail : "");
+        log_event(LOG_LEVEL_INFO, &(log_fields_t){NULL, s->spec.name, NULL}, "upstream %s: %s%s%s",
+                  s->spec.name, sr_strerror((int)status),
+                  info != NULL && info->detail != NULL && info->detail[0] ? ": " : "",
+                  info != NULL && info->detail != NULL ? info->detail : "");
         attempt(fx, p);
         return;
     }
     if (sr_msg_parse(fx->msg, resp, len, SR_PARSE_NO_FIELDS) != SR_OK || !believable(p, fx->msg)) {
+        p->ede = EDE_NETWORK_ERROR;
         pool_report(s, POOL_ERROR, 0, now_us);
         log_info("upstream %s: unusable response (%s)", s->spec.name, sr_msg_error(fx->msg));
         attempt(fx, p);
@@ -524,6 +558,7 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     uint64_t rtt = info != NULL ? info->rtt_us : 0;
     if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED) {
         /* The upstream lives but could not answer: another may. */
+        p->ede = EDE_NO_REACHABLE_AUTHORITY;
         pool_report(s, POOL_SERVFAIL, rtt, now_us);
         attempt(fx, p);
         return;
@@ -549,6 +584,7 @@ static void attempt(fwd_ctx_t *fx, pending_t *p)
         p->tried |= 1ull << i;
         p->cur = i;
         if (p->pi->ups[i] == NULL) {
+            p->ede = EDE_NETWORK_ERROR;
             pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
             continue;
         }
@@ -560,6 +596,7 @@ static void attempt(fwd_ctx_t *fx, pending_t *p)
             return;
         if (local_failure(fx, st))
             break;
+        p->ede = EDE_NETWORK_ERROR;
         pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
         log_info("upstream %s: %s", pool->servers[i]->spec.name, sr_strerror((int)st));
     }
@@ -804,8 +841,10 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
     cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {
         STAT_INC(st, cache_hits);
-        if (r == CACHE_STALE)
+        if (r == CACHE_STALE) {
             STAT_INC(st, cache_stale);
+            n = add_ede(out, n, q.max_len < cap ? q.max_len : cap, EDE_STALE_ANSWER);
+        }
         if (log_query_enabled())
             query_log_line(fx, c, &q, out, n, r == CACHE_STALE ? "stale" : "cache", fx->now_us());
         count_reply(st, sink, out, n);

@@ -12,12 +12,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_LIBSYSTEMD
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
+#endif
+
 #include "log.h"
 #include "priv.h"
 
 static atomic_int log_level_cur = LOG_LEVEL_NOTICE;
 static bool log_to_stderr = true;
 static bool log_syslog_open;
+/* Started by systemd with the journal on stderr (JOURNAL_STREAM): messages
+ * go to the journal with fields (QUERY, UPSTREAM, RCODE) besides the text. */
+static bool log_journal;
 
 /* The query log: a sink chosen by log_query_open(). Writes are rare enough
  * (only when an operator asked for them) that one mutex is fine. */
@@ -43,7 +51,10 @@ void log_init(const char *ident, bool foreground, int level)
 {
     log_to_stderr = foreground;
     log_set_level(level);
-    if (!foreground && !log_syslog_open) {
+#ifdef HAVE_LIBSYSTEMD
+    log_journal = !foreground && getenv("JOURNAL_STREAM") != NULL;
+#endif
+    if (!foreground && !log_journal && !log_syslog_open) {
         openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
         log_syslog_open = true;
     }
@@ -68,14 +79,62 @@ bool log_enabled(int level)
     return level <= log_get_level();
 }
 
+/* "2026-12-07T02:30:00.123Z": UTC, milliseconds (the query log's form). */
+static void timestamp(char *out, size_t cap)
+{
+    struct timespec now;
+    struct tm tm;
+    size_t k;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    k = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, cap - k, ".%03dZ", (int)(now.tv_nsec / 1000000L));
+}
+
+/* One message to the journal: MESSAGE, PRIORITY and the fields that are
+ * not NULL (fields[i] is "KEY=", values[i] its value). */
+static void journal_send(int prio, const char *msg, const char *const *fields,
+                         const char *const *values, size_t n)
+{
+#ifdef HAVE_LIBSYSTEMD
+    char buf[8][1100];
+    struct iovec iov[8];
+    size_t k = 0;
+
+    snprintf(buf[k], sizeof(buf[k]), "MESSAGE=%s", msg);
+    k++;
+    snprintf(buf[k], sizeof(buf[k]), "PRIORITY=%d", prio);
+    k++;
+    snprintf(buf[k], sizeof(buf[k]), "SYSLOG_IDENTIFIER=stubresd");
+    k++;
+    for (size_t i = 0; i < n && k < 8; i++)
+        if (values[i] != NULL) {
+            snprintf(buf[k], sizeof(buf[k]), "%s%s", fields[i], values[i]);
+            k++;
+        }
+    for (size_t i = 0; i < k; i++) {
+        iov[i].iov_base = buf[i];
+        iov[i].iov_len = strlen(buf[i]);
+    }
+    sd_journal_sendv(iov, (int)k);
+#else
+    (void)prio;
+    (void)msg;
+    (void)fields;
+    (void)values;
+    (void)n;
+#endif
+}
+
 /* The format attribute lets clang's -Wformat-nonliteral (in -Wformat=2)
  * see that fmt is the callers' checked format string. */
-static void log_vwrite(int level, const char *fmt, va_list ap, int err)
-    __attribute__((format(printf, 2, 0)));
+static void log_vwrite(int level, const log_fields_t *f, const char *fmt, va_list ap, int err)
+    __attribute__((format(printf, 3, 0)));
 
-static void log_vwrite(int level, const char *fmt, va_list ap, int err)
+static void log_vwrite(int level, const log_fields_t *f, const char *fmt, va_list ap, int err)
 {
-    char msg[1024];
+    char msg[1024], ts[40];
     int n;
 
     if (!log_enabled(level))
@@ -88,10 +147,23 @@ static void log_vwrite(int level, const char *fmt, va_list ap, int err)
     if (log_to_stderr) {
         /* One fprintf per line: stdio locks the stream, so lines from
          * different threads do not interleave. */
-        fprintf(stderr, "stubresd[%s]: %s\n", level_tag[level], msg);
+        timestamp(ts, sizeof(ts));
+        fprintf(stderr, "%s stubresd[%s]: %s\n", ts, level_tag[level], msg);
+    } else if (log_journal) {
+        static const char *const keys[] = {"QUERY=", "UPSTREAM=", "RCODE="};
+        const char *vals[] = {f ? f->query : NULL, f ? f->upstream : NULL, f ? f->rcode : NULL};
+        journal_send(syslog_prio[level], msg, keys, vals, 3);
     } else {
         syslog(syslog_prio[level], "%s", msg);
     }
+}
+
+void log_event(int level, const log_fields_t *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vwrite(level, f, fmt, ap, 0);
+    va_end(ap);
 }
 
 /* The loggers differ only in their level, whether errno's text follows
@@ -104,7 +176,7 @@ static void log_vwrite(int level, const char *fmt, va_list ap, int err)
         int err = errno;                                                                           \
         va_list ap;                                                                                \
         va_start(ap, fmt);                                                                         \
-        log_vwrite(level, fmt, ap, (with_errno) ? err : 0);                                        \
+        log_vwrite(level, NULL, fmt, ap, (with_errno) ? err : 0);                                        \
         va_end(ap);                                                                                \
         after;                                                                                     \
     }
@@ -176,7 +248,7 @@ bool log_query_enabled(void)
     return atomic_load_explicit(&qlog_sink, memory_order_relaxed) != QLOG_OFF;
 }
 
-void log_query(const char *fmt, ...)
+void log_query(const log_fields_t *f, const char *fmt, ...)
 {
     char line[1024];
     char ts[32];
@@ -196,7 +268,17 @@ void log_query(const char *fmt, ...)
 
     pthread_mutex_lock(&qlog_mu);
     switch (atomic_load_explicit(&qlog_sink, memory_order_relaxed)) {
-    case QLOG_SYSLOG: syslog(LOG_INFO, "query: %s", line); break;
+    case QLOG_SYSLOG:
+        if (log_journal) {
+            static const char *const keys[] = {"QUERY=", "UPSTREAM=", "RCODE="};
+            const char *vals[] = {f->query, f->upstream, f->rcode};
+            char msg[1100];
+            snprintf(msg, sizeof(msg), "query: %s", line);
+            journal_send(LOG_INFO, msg, keys, vals, 3);
+        } else {
+            syslog(LOG_INFO, "query: %s", line);
+        }
+        break;
     case QLOG_STDERR: fprintf(stderr, "%s.%03ldZ %s\n", ts, now.tv_nsec / 1000000L, line); break;
     case QLOG_FILE:
         if (qlog_file != NULL)

@@ -1,10 +1,12 @@
 /* stubresd: logging.
  *
- * With -f everything goes to stderr; otherwise to syslog (journald picks it
- * up). The level filter is the log_level setting. log_warn appends the
- * errno text the way OpenBSD's log.c does; log_warnx does not. The query
- * log is separate: one line per answered query, only when query_log is
- * set, so the hot path costs nothing when it is off. */
+ * With -f everything goes to stderr, each line with a UTC timestamp;
+ * otherwise to syslog, or, under systemd with the journal on stderr
+ * (JOURNAL_STREAM), to the journal with fields (log_event). The level
+ * filter is the log_level setting. log_warn appends the errno text the
+ * way OpenBSD's log.c does; log_warnx does not. The query log is separate:
+ * one line per answered query, only when query_log is set, so the hot
+ * path costs nothing when it is off. */
 #ifndef STUBRESD_LOG_H
 #define STUBRESD_LOG_H
 
@@ -29,6 +31,18 @@ int log_get_level(void);
 /* True when messages of level would be written; lets callers skip
  * formatting work. */
 bool log_enabled(int level);
+
+/* Structured fields of a message, for the journal (sd_journal_send); NULL
+ * leaves one out. On stderr and syslog only the text is written. */
+typedef struct log_fields {
+    const char *query;    /* QUERY: "www.example.com A" */
+    const char *upstream; /* UPSTREAM: the spec, "udp://192.0.2.1:53" */
+    const char *rcode;    /* RCODE: "SERVFAIL" */
+} log_fields_t;
+
+/* A message with fields (log_fields_t) at level. */
+void log_event(int level, const log_fields_t *f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* errno text appended: "msg: Permission denied". */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -55,8 +69,9 @@ void log_query_owner(uid_t uid, gid_t gid);
 int log_query_open(const char *where, char *err, size_t errcap);
 /* True when query logging is on (cheap: one relaxed load). */
 bool log_query_enabled(void);
-/* One line of the query log. */
-void log_query(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line of the query log; f goes to the journal with query_log = syslog
+ * under systemd. */
+void log_query(const log_fields_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Close everything (at exit). */
 void log_shutdown(void);
 

@@ -215,7 +215,15 @@ int main(int argc, char **argv)
         return 1;
     }
     d->check_transport = test_only;
-    if (daemon_check(d, err, sizeof(err)) != 0) {
+    /* -t: the paths too (a start meets them when it binds), and every
+     * error, not only the first. */
+    if (test_only && cfg_check_paths(d->cfg, &errs) != 0) {
+        print_errors(&errs);
+        cfg_errors_clear(&errs);
+        if (daemon_check(d, err, sizeof(err)) != 0)
+            log_err("%s", err);
+        fprintf(stderr, "stubresd: %s: config has errors\n", path);
+    } else if (daemon_check(d, err, sizeof(err)) != 0) {
         log_err("%s", err);
         if (test_only)
             fprintf(stderr, "stubresd: %s: config has errors\n", path);

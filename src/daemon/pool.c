@@ -374,7 +374,8 @@ void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t n
     case POOL_SERVFAIL:
         /* It answered: it is alive, whatever it thinks of the name. */
         if (!s->healthy)
-            log_notice("upstream %s is up again", s->spec.name);
+            log_event(LOG_LEVEL_NOTICE, &(log_fields_t){NULL, s->spec.name, NULL},
+                      "upstream %s is up again", s->spec.name);
         s->healthy = true;
         s->fails = 0;
         s->backoff_ms = 0;
@@ -398,8 +399,9 @@ void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t n
                 : (s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2);
         s->down_until_us = now_us + (uint64_t)s->backoff_ms * 1000u;
         if (s->healthy)
-            log_notice("upstream %s is down (%s); retrying in %u ms", s->spec.name,
-                       o == POOL_TIMEOUT ? "timeout" : "error", s->backoff_ms);
+            log_event(LOG_LEVEL_NOTICE, &(log_fields_t){NULL, s->spec.name, NULL},
+                      "upstream %s is down (%s); retrying in %u ms", s->spec.name,
+                      o == POOL_TIMEOUT ? "timeout" : "error", s->backoff_ms);
         s->healthy = false;
         break;
     }

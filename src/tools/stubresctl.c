@@ -197,23 +197,25 @@ static void print_upstreams(json_t *ups, bool counters)
             w = strlen(str(u, "server"));
     }
     printf("upstreams:\n");
+    /* stats and status name the same columns alike, in the same order, as
+     * the JSON keys: queries, responses (ANSWERS), servfails, ... */
     if (counters)
-        printf("  %-*s %-7s %10s %10s %10s %10s %8s\n", (int)w, "SERVER", "HEALTH", "QUERIES",
-               "ANSWERS", "ERRORS", "TIMEOUTS", "RTT ms");
+        printf("  %-*s %-7s %10s %10s %10s %10s %10s %8s\n", (int)w, "SERVER", "HEALTH", "QUERIES",
+               "ANSWERS", "ERRORS", "TIMEOUTS", "SERVFAILS", "RTT ms");
     else
-        printf("  %-*s %-7s %8s %10s %10s\n", (int)w, "SERVER", "HEALTH", "RTT ms", "QUERIES",
-               "FAILURES");
+        printf("  %-*s %-7s %10s %14s %8s\n", (int)w, "SERVER", "HEALTH", "QUERIES",
+               "FAILS IN A ROW", "RTT ms");
     json_array_foreach(ups, i, u)
     {
         const char *h = json_is_true(json_object_get(u, "healthy")) ? "up" : "down";
         double rtt = json_number_value(json_object_get(u, "avg_rtt_ms"));
         if (counters)
-            printf("  %-*s %-7s %10lld %10lld %10lld %10lld %8.1f\n", (int)w, str(u, "server"), h,
-                   num(u, "queries"), num(u, "responses"), num(u, "errors"), num(u, "timeouts"),
-                   rtt);
+            printf("  %-*s %-7s %10lld %10lld %10lld %10lld %10lld %8.1f\n", (int)w,
+                   str(u, "server"), h, num(u, "queries"), num(u, "responses"), num(u, "errors"),
+                   num(u, "timeouts"), num(u, "servfails"), rtt);
         else
-            printf("  %-*s %-7s %8.1f %10lld %10lld\n", (int)w, str(u, "server"), h, rtt,
-                   num(u, "queries"), num(u, "consecutive_failures"));
+            printf("  %-*s %-7s %10lld %14lld %8.1f\n", (int)w, str(u, "server"), h,
+                   num(u, "queries"), num(u, "consecutive_failures"), rtt);
     }
 }
 
@@ -282,6 +284,30 @@ static void print_status(json_t *r)
     print_upstreams(json_object_get(r, "upstreams"), false);
 }
 
+/* `config` alone: NAME = VALUE, then where the value comes from. */
+static void print_config(json_t *keys)
+{
+    size_t i, w = 0;
+    json_t *k;
+
+    json_array_foreach(keys, i, k)
+    {
+        if (strlen(str(k, "name")) > w)
+            w = strlen(str(k, "name"));
+    }
+    json_array_foreach(keys, i, k)
+    {
+        const char *origin = str(k, "origin");
+        printf("%-*s = %s  ; ", (int)w, str(k, "name"), str(k, "value"));
+        if (strcmp(origin, "file") == 0)
+            printf("%s\n", str(k, "where"));
+        else if (strcmp(origin, "runtime") == 0)
+            printf("run-time change since %s\n", str(k, "since")[0] ? str(k, "since") : "?");
+        else
+            printf("default\n");
+    }
+}
+
 static void print_human(const ctl_request_t *req, json_t *r)
 {
     size_t i;
@@ -300,7 +326,14 @@ static void print_human(const ctl_request_t *req, json_t *r)
         }
         break;
     case CTL_CONFIG:
-        if (strchr(req->argv[0], '=') != NULL)
+        if (req->argc == 0) {
+            print_config(json_object_get(r, "config"));
+            break;
+        }
+        if (strchr(req->argv[0], '=') != NULL && json_object_get(r, "configured") != NULL)
+            printf("%s set to %s (in force: %s)\n", str(r, "name"), str(r, "configured"),
+                   str(r, "value"));
+        else if (strchr(req->argv[0], '=') != NULL)
             printf("%s set to %s\n", str(r, "name"), str(r, "value"));
         else
             printf("%s\n", str(r, "value"));
@@ -314,7 +347,7 @@ static void print_human(const ctl_request_t *req, json_t *r)
         break;
     case CTL_CACHE_FLUSH: printf("%lld entries flushed\n", num(r, "flushed")); break;
     case CTL_CACHE_DUMP:
-        json_array_foreach(json_object_get(r, "entries"), i, v)
+        json_array_foreach(json_object_get(r, "zone"), i, v)
         {
             printf("%s\n", json_string_value(v));
         }

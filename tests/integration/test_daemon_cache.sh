@@ -87,8 +87,11 @@ assert_eq 49 "$(sr_stat coalesced)" "stats: 49 queries joined the one in flight"
 
 # --- flush and dump --------------------------------------------------------------------
 out=$($SR_CTL cache dump)
-assert_match '^www\.example\.test A IN NOERROR [0-9]+ www\.example\.test [0-9]+ A 10\.0\.0\.1$' "$out" \
-    "cache dump lists www.example.test"
+assert_match '^www\.example\.test\. [0-9]+ IN A 10\.0\.0\.1$' "$out" \
+    "cache dump lists www.example.test (master-file line)"
+out=$($SR_CTL --json cache dump)
+assert_match '"www\.example\.test A IN NOERROR [0-9]+ www\.example\.test [0-9]+ A 10\.0\.0\.1"' "$out" \
+    "cache dump --json: entries, one line per entry"
 out=$($SR_CTL --json cache dump)
 assert_match '^\{"ok":true,"entries":\[' "$out" "cache dump --json: the entries array"
 out=$($SR_CTL cache flush www.$ZONE)

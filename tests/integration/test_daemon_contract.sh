@@ -64,10 +64,9 @@ for k in $DESIGN_KEYS; do
     case $k in
         # set by daemon_lib.sh (test paths, the test's log level) or above
         listen | control | state_file | resolv_conf | log_level | servers) continue ;;
-        # the upstream in use; dns_port 0 reads as the port in use
-        # (docs/architecture.md)
+        # the upstream in use: servers' host and port (docs/architecture.md)
         dns_server) want=127.0.0.1 ;;
-        dns_port) want=53 ;;
+        dns_port) want=$UP1_PORT ;;
         DoHMethod) want=$(etc_default doh_method) ;;
         *) want=$(etc_default "$k") ;;
     esac
@@ -138,10 +137,11 @@ done
 out=$($SR_CTL --json cache dump)
 "$PY" -c 'import json,sys
 j=json.loads(sys.argv[1])
-assert set(j) == {"ok", "entries"} and j["ok"] is True, j
-assert isinstance(j["entries"], list) and all(isinstance(e, str) for e in j["entries"]), j' "$out" ||
-    fail "cache dump: not {ok, entries: [strings]}: $out"
-ok "cache dump: the entries in the JSON array entries, one string each"
+assert set(j) == {"ok", "entries", "zone"} and j["ok"] is True, j
+for k in ("entries", "zone"):
+    assert isinstance(j[k], list) and all(isinstance(e, str) for e in j[k]), j' "$out" ||
+    fail "cache dump: not {ok, entries: [strings], zone: [strings]}: $out"
+ok "cache dump: the entries in the JSON array entries, one string each; zone: master-file lines"
 stop_stubresd sr
 
 # --- stubres-query --json: the schema of stubres-query(1) ---------------------------------------------

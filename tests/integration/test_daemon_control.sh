@@ -67,7 +67,7 @@ assert_eq 2 "$($SR_CTL config timeout)" "config timeout: the default (2)"
 assert_eq '{"ok":true,"name":"DoHMethod","value":"post"}' "$($SR_CTL --json config DoHMethod)" \
     "config DoHMethod (the class's name) --json"
 assert_eq 127.0.0.1 "$($SR_CTL config dns_server)" "config dns_server: the upstream in use"
-assert_eq 53 "$($SR_CTL config dns_port)" "config dns_port"
+assert_eq "$UP1_PORT" "$($SR_CTL config dns_port)" "config dns_port: the port of the upstream in use"
 assert_eq true "$($SR_CTL config idle)" "config idle: nothing in flight"
 assert_match '^stubresd ' "$($SR_CTL config BuildInfo)" "config BuildInfo"
 rc=0

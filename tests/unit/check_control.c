@@ -62,7 +62,7 @@ static const struct parse_case PARSE_CASES[] = {
     {"config servers =  udp://127.0.0.1 udp://127.0.0.2 ", 0, -1, -1, 0,
      "servers=udp://127.0.0.1 udp://127.0.0.2", NULL, NULL},
     {"config FirewallData=", 0, -1, -1, 0, "FirewallData=", NULL, NULL},
-    {"config", -1, -1, -1, 0, NULL, NULL, "usage: config NAME[=VALUE]"},
+    {"config", 0, CTL_CONFIG, 0, 0, NULL, NULL, NULL},
     {"config =5", -1, -1, -1, 0, NULL, NULL, NULL},
     /* config reset [NAME]: its own command. */
     {"config reset", 0, CTL_CONFIG_RESET, 0, 0, NULL, NULL, NULL},
