@@ -73,6 +73,8 @@ struct cfg {
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */
+    char **forward;    /* forward: canonical rules "DOMAIN SPEC..." (fwdrules.h) */
+    size_t nforward;
     /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
     uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
     uint32_t stale_max;    /* serve_stale: how long past expiry */

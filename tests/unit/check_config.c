@@ -116,6 +116,8 @@ static const kv_t cases[] = {
     {"log_level", "debug", "debug", "verbose"},
     {"query_log", "stderr", "stderr", "relative.log"},
     {"resolv_conf", "/etc/resolv.conf", "/etc/resolv.conf", "resolv.conf"},
+    {"forward", "Corp.Example 10.8.0.1,10.8.0.2", "corp.example udp://10.8.0.1:53 udp://10.8.0.2:53",
+     ". udp://10.8.0.1"},
     {"servfail_ttl", "10", "10", "301"},
     {"stale_max", "3600", "3600", "x"},
     {"tcp_idle_timeout", "2500ms", "2.5", "50ms"},
