@@ -105,10 +105,11 @@ size_t fwdrules_warn_plaintext(const fwdrules_t *r, const pool_t *servers, const
 /* A worker's connections to the rules' upstreams. */
 typedef struct fwdrules_inst {
     fwdrules_t *rules;
-    pool_inst_t **pi; /* one per rule; NULL when it could not be made */
+    pool_inst_t **pi; /* one per rule, in the order of rules->rule */
 } fwdrules_inst_t;
 
-/* The instances of r on base (a reference to r is taken). */
+/* The instances of r on base (a reference to r is taken); NULL when out
+ * of memory. */
 fwdrules_inst_t *fwdrules_inst_new(fwdrules_t *r, struct event_base *base);
 /* Let go of the instances (queries in flight keep theirs) and r. Accepts
  * NULL. */

@@ -238,6 +238,14 @@ static void print_stats(json_t *r)
                                        "malformed", "refused_acl",      "truncated"};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         printf("  %-*s %14lld\n", KEY_WIDTH, more[i], num(r, more[i]));
+    json_t *fw = json_object_get(r, "forward"), *v;
+    size_t i;
+    if (json_array_size(fw) > 0)
+        printf("forward rules (cache misses sent):\n");
+    json_array_foreach(fw, i, v)
+    {
+        printf("  %-*s %14lld\n", KEY_WIDTH, str(v, "domain"), num(v, "queries"));
+    }
     print_upstreams(json_object_get(r, "upstreams"), true);
 }
 

@@ -65,6 +65,7 @@ assert_eq 0 "$(qcount up2 www.notcorp.example.)" "  and the rule's upstream neve
 assert_match "forward:corp.example" "$(cat "$T/sr.qlog")" "the query log names the rule"
 assert_match '"forward":\[\{"domain":"corp.example","queries":[3-9]' \
     "$($SR_CTL --json stats)" "stats count the rule's queries"
+assert_match "^  corp.example -> udp://127.0.0.1:$UP2_PORT\$" "$($SR_CTL status)" "status lists the rule"
 out=$($SR_CTL --json forward)
 assert_eq "{\"ok\":true,\"rules\":[{\"domain\":\"corp.example\",\"servers\":[\"udp://127.0.0.1:$UP2_PORT\"],\"encrypted\":false,\"resolvconf\":false}]}" \
     "$out" "forward lists the rule"
