@@ -233,18 +233,40 @@ int fwdrules_find(const fwdrules_t *b, const uint8_t *domain, size_t domain_len)
     return -1;
 }
 
+/* Are the len bytes at a, ASCII-folded, those of the lowercase b? */
+static bool folded_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = a[i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (uint8_t)(ch + 32);
+        if (ch != b[i])
+            return false;
+    }
+    return true;
+}
+
 int fwdrules_match(const fwdrules_t *r, const uint8_t *qname, size_t qname_len)
 {
+    uint64_t at[4] = {0}; /* bit k: a label starts at offset k */
     int best = -1;
 
-    if (r == NULL)
+    if (r == NULL || r->n == 0 || qname_len > SR_NAME_MAX_WIRE)
         return -1;
+    /* One walk of the name's labels, then a bit test per rule and a
+     * comparison only where a rule's domain would start on a label. */
+    for (size_t off = 0; off < qname_len; off += 1u + qname[off]) {
+        at[off >> 6] |= 1ull << (off & 63);
+        if (qname[off] == 0)
+            break;
+    }
     for (size_t i = 0; i < r->n; i++) {
         const fwdrule_t *ru = &r->rule[i];
+        size_t off = qname_len - ru->domain_len;
         if (ru->domain_len > qname_len ||
             (best >= 0 && ru->domain_len <= r->rule[best].domain_len))
             continue;
-        if (sr_name_below(qname, qname_len, ru->domain, ru->domain_len))
+        if ((at[off >> 6] >> (off & 63) & 1) && folded_equal(qname + off, ru->domain, ru->domain_len))
             best = (int)i;
     }
     return best;
