@@ -726,9 +726,6 @@ static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
             snprintf(err, sizeof(err), "cache flush: '%.255s' is not a domain name", req->argv[0]);
             return fail(err);
         }
-        for (size_t i = 0; i < len; i++) /* the cache's names are lowercase */
-            if (wire[i] >= 'A' && wire[i] <= 'Z')
-                wire[i] = (uint8_t)(wire[i] + 32);
         n = subtree ? cache_flush_below(d->cache, wire, len) : cache_flush(d->cache, wire, len);
     }
     log_info("control: cache flush%s%s%s: %zu entries", req->argc ? " " : "",

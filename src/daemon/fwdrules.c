@@ -48,8 +48,7 @@ static int parse_domain(const char *item, size_t n, fwdrule_t *r, char *err, siz
     }
     if (r->domain_len == 1) {
         snprintf(err, errcap,
-                 "'%s' is every name: set the upstreams of all names with servers = SPEC...",
-                 text);
+                 "'%s' is every name: set the upstreams of all names with servers = SPEC...", text);
         return -1;
     }
     for (size_t i = 0; i < r->domain_len; i++)
@@ -73,8 +72,7 @@ static int canon_append(char *canon, size_t cap, size_t *off, const char *s)
     return 0;
 }
 
-int fwdrule_parse(const char *text, fwdrule_t *r, char *canon, size_t cap, char *err,
-                  size_t errcap)
+int fwdrule_parse(const char *text, fwdrule_t *r, char *canon, size_t cap, char *err, size_t errcap)
 {
     const char *p = text, *item;
     size_t n, off = 0, nspecs = 0;
@@ -263,10 +261,10 @@ int fwdrules_match(const fwdrules_t *r, const uint8_t *qname, size_t qname_len)
     for (size_t i = 0; i < r->n; i++) {
         const fwdrule_t *ru = &r->rule[i];
         size_t off = qname_len - ru->domain_len;
-        if (ru->domain_len > qname_len ||
-            (best >= 0 && ru->domain_len <= r->rule[best].domain_len))
+        if (ru->domain_len > qname_len || (best >= 0 && ru->domain_len <= r->rule[best].domain_len))
             continue;
-        if ((at[off >> 6] >> (off & 63) & 1) && folded_equal(qname + off, ru->domain, ru->domain_len))
+        if ((at[off >> 6] >> (off & 63) & 1) &&
+            folded_equal(qname + off, ru->domain, ru->domain_len))
             best = (int)i;
     }
     return best;

@@ -39,10 +39,10 @@ struct cfg;
 typedef struct fwdrule {
     uint8_t domain[SR_NAME_MAX_WIRE]; /* lowercase wire form, never the root */
     size_t domain_len;
-    char name[SR_NAME_MAX_TEXT]; /* the domain in presentation form */
-    char *text;                  /* canonical "DOMAIN SPEC..." (owned) */
-    bool resolvconf;             /* one of its specs is `resolvconf` */
-    pool_t *pool;                /* its upstreams (fwdrules_new; NULL after fwdrules_parse) */
+    char name[SR_NAME_MAX_TEXT];  /* the domain in presentation form */
+    char *text;                   /* canonical "DOMAIN SPEC..." (owned) */
+    bool resolvconf;              /* one of its specs is `resolvconf` */
+    pool_t *pool;                 /* its upstreams (fwdrules_new; NULL after fwdrules_parse) */
     atomic_uint_fast64_t queries; /* cache misses sent its way */
 } fwdrule_t;
 
@@ -50,8 +50,8 @@ typedef struct fwdrule {
 typedef struct fwdrules {
     atomic_int refs;
     size_t n;
-    fwdrule_t *rule;       /* n rules, in the order given */
-    bool resolvconf;       /* some rule uses `resolvconf` */
+    fwdrule_t *rule;          /* n rules, in the order given */
+    bool resolvconf;          /* some rule uses `resolvconf` */
     struct timespec rc_mtime; /* resolv_conf when it was read (resolvconf) */
     off_t rc_size;
     ino_t rc_ino;

@@ -119,9 +119,9 @@ static inline sr_status_t sr_name_plain(sr_buf_t *b, const uint8_t **name, size_
 /* Is the uncompressed wire name (len bytes, well formed) zone itself or a
  * name below it, on label boundaries and ASCII case-insensitively? zone is
  * an uncompressed wire name in lowercase; the root (one zero byte) holds
- * every name. Walks the labels of name once: the daemon asks it for every
- * forward rule on a cache miss, and the cache for every entry of a
- * subtree flush. */
+ * every name. Walks the labels of name once: the cache asks it for every
+ * entry of a subtree flush (a forward rule changed, `cache flush NAME
+ * --subtree`). */
 static inline bool sr_name_below(const uint8_t *name, size_t len, const uint8_t *zone,
                                  size_t zlen)
 {

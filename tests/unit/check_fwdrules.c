@@ -81,8 +81,8 @@ START_TEST(test_parse_bad)
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        ck_assert_msg(fwdrule_parse(bad[i].text, &rule, canon, sizeof(canon), err,
-                                    sizeof(err)) == -1,
+        ck_assert_msg(fwdrule_parse(bad[i].text, &rule, canon, sizeof(canon), err, sizeof(err)) ==
+                          -1,
                       "'%s' parsed", bad[i].text);
         ck_assert_msg(strstr(err, bad[i].why) != NULL, "'%s': %s", bad[i].text, err);
     }
@@ -264,8 +264,8 @@ int main(void)
     add_tcase(s, "parse", NULL, NULL,
               TESTS(test_parse_good, test_parse_bad, test_two_rules_one_domain, test_cfg_key,
                     test_cfg_file));
-    add_tcase(s, "match", NULL, NULL,
-              TESTS(test_longest_suffix, test_label_boundaries, test_case, test_escaped_dots,
-                    test_none));
+    add_tcase(
+        s, "match", NULL, NULL,
+        TESTS(test_longest_suffix, test_label_boundaries, test_case, test_escaped_dots, test_none));
     return run_suite(s);
 }
