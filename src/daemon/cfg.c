@@ -1474,8 +1474,7 @@ static void load_handler(void *user, const char *where, const char *section, con
                 cfg_errors_add(x->errs, "%s", own);
             else
                 cfg_errors_add(x->errs, "%s", err);
-        }
-        else if (x->cb != NULL)
+        } else if (x->cb != NULL)
             x->cb(x->cbarg, keys[i].name, x->c->text[i]);
         free(joined);
         return;

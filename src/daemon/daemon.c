@@ -398,8 +398,8 @@ static json_t *forward_json(const daemon_t *d)
         for (size_t k = 0; servers != NULL && k < ru->pool->n; k++)
             json_array_append_new(servers, json_string(ru->pool->servers[k]->spec.name));
         json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:b}", "domain", ru->name, "servers",
-                                           servers, "encrypted", ru->pool->encrypted,
-                                           "resolvconf", ru->resolvconf));
+                                           servers, "encrypted", ru->pool->encrypted, "resolvconf",
+                                           ru->resolvconf));
     }
     return a;
 }

@@ -61,8 +61,8 @@ typedef struct pool {
     pool_server_t *servers[POOL_MAX_SERVERS];
     atomic_uint rr;         /* round-robin position */
     uint64_t upstream_hash; /* cfg_upstream_hash() of the cfg it was built from */
-    char *source; /* the query log's source: NULL ("upstream") for servers,
-                     "forward:DOMAIN" for a forward rule's pool (owned) */
+    char *source;           /* the query log's source: NULL ("upstream") for servers,
+                               "forward:DOMAIN" for a forward rule's pool (owned) */
 } pool_t;
 
 /* Build the pool cfg asks for. Servers whose spec appears in old keep

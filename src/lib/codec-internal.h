@@ -122,8 +122,7 @@ static inline sr_status_t sr_name_plain(sr_buf_t *b, const uint8_t **name, size_
  * every name. Walks the labels of name once: the cache asks it for every
  * entry of a subtree flush (a forward rule changed, `cache flush NAME
  * --subtree`). */
-static inline bool sr_name_below(const uint8_t *name, size_t len, const uint8_t *zone,
-                                 size_t zlen)
+static inline bool sr_name_below(const uint8_t *name, size_t len, const uint8_t *zone, size_t zlen)
 {
     size_t off = 0;
 

@@ -318,9 +318,9 @@ static void print_status(json_t *r)
                 printf("%s %s", k ? "," : "", json_string_value(sv));
             }
             printf("%s\n", !json_is_true(json_object_get(v, "encrypted")) &&
-                                  json_is_true(json_object_get(r, "encrypted"))
-                              ? "  (plaintext, beside encrypted servers)"
-                              : "");
+                                   json_is_true(json_object_get(r, "encrypted"))
+                               ? "  (plaintext, beside encrypted servers)"
+                               : "");
         }
     }
     print_upstreams(json_object_get(r, "upstreams"), false);

@@ -977,7 +977,7 @@ START_TEST(test_flush_below)
     tq_t t;
 
     ck_assert(store_file(c, "a_www", T0));
-    ck_assert(store_file(c, "nodata", T0)); /* www.example.test TXT */
+    ck_assert(store_file(c, "nodata", T0));  /* www.example.test TXT */
     ck_assert(store_file(c, "mx_glue", T0)); /* example.test MX */
     ck_assert_uint_eq(stats_of(c).entries, 3);
 
@@ -1552,9 +1552,9 @@ int main(void)
               test_ttl_clamp, test_rrset_ttls_equalised, test_negative_nxdomain,
               test_negative_nodata, test_negative_without_soa_not_cached, test_servfail_remembered,
               test_not_stored, test_opt_in_the_middle, test_render_fresh, test_lru_eviction,
-              test_set_cfg_shrinks, test_flush, test_flush_below, test_dump, test_names_spelt_by_ttls,
-              test_chaos_and_bad_args, test_serve_stale, test_prefetch, test_stats,
-              test_hit_allocates_nothing, test_allocation_failures, test_concurrency));
+              test_set_cfg_shrinks, test_flush, test_flush_below, test_dump,
+              test_names_spelt_by_ttls, test_chaos_and_bad_args, test_serve_stale, test_prefetch,
+              test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency));
     tcase_set_timeout(tc, 60);
     return run_suite(s);
 }
