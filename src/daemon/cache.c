@@ -790,7 +790,8 @@ void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg)
     }
 }
 
-size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
+/* cache_flush (subtree false) and cache_flush_below (true). */
+static size_t flush_names(cache_t *c, const uint8_t *name, size_t name_len, bool subtree)
 {
     uint8_t lname[SR_NAME_MAX_WIRE];
     size_t dropped = 0;
@@ -809,8 +810,10 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
         centry_t *e = s->head;
         while (e != NULL) {
             centry_t *next = e->lru_next;
-            if (name == NULL || (e->name_len == name_len &&
-                                 memcmp(entry_cimg(e) + SR_HEADER_LEN, lname, name_len) == 0)) {
+            const uint8_t *en = entry_cimg(e) + SR_HEADER_LEN;
+            if (name == NULL ||
+                (subtree ? sr_name_below(en, e->name_len, lname, name_len)
+                         : (e->name_len == name_len && memcmp(en, lname, name_len) == 0))) {
                 shard_remove(s, e, &dead);
                 dropped++;
             }
@@ -820,6 +823,16 @@ size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
         free_dead(dead);
     }
     return dropped;
+}
+
+size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len)
+{
+    return flush_names(c, name, name_len, false);
+}
+
+size_t cache_flush_below(cache_t *c, const uint8_t *name, size_t name_len)
+{
+    return flush_names(c, name, name_len, true);
 }
 
 void cache_stats(const cache_t *c, cache_stats_t *out)

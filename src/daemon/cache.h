@@ -138,6 +138,10 @@ size_t cache_render(const sr_msg_t *resp, const cache_query_t *q, uint8_t *out, 
 /* Drop every entry (name NULL) or every entry whose question name equals
  * name (wire form, case-insensitive). Returns how many were dropped. */
 size_t cache_flush(cache_t *c, const uint8_t *name, size_t name_len);
+/* Drop every entry whose question name is name or below it (on label
+ * boundaries, case-insensitive): unbound's flush_zone. A walk over every
+ * entry, each shard locked in turn. Returns how many were dropped. */
+size_t cache_flush_below(cache_t *c, const uint8_t *name, size_t name_len);
 
 /* Call fn once per entry with one line of text describing it:
  * "NAME TYPE CLASS RCODE TTL" then the answer records in presentation

@@ -32,6 +32,7 @@
 
 #include "cfg.h"
 #include "localdata.h"
+#include "fwdrules.h"
 #include "log.h"
 
 enum ktype {
@@ -46,6 +47,7 @@ enum ktype {
     KT_ACL,     /* acl_t */
     KT_SERVERS, /* char **servers */
     KT_LOCAL,   /* char **local: records (localdata.h) */
+    KT_FORWARD, /* char **forward: rules, one a line, "; " between them */
     KT_RO,      /* read-only value (BuildInfo, LicenseInfo, idle) */
     KT_UNSUP,   /* Windows-only setting of the class */
     KT_NOTD,    /* per-query property of the class */
@@ -121,6 +123,7 @@ static cfg_status_t set_listen(cfg_t *c, const keydef_t *k, const char *v, set_o
 static cfg_status_t set_acl(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
 static cfg_status_t set_servers(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
 static cfg_status_t set_local(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
+static cfg_status_t set_forward(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o);
 
 /* The row macros, one per key type, name the fields they set. (Left as
  * written: clang-format would spread each one's braces over four lines.) */
@@ -158,6 +161,8 @@ static cfg_status_t set_local(cfg_t *c, const keydef_t *k, const char *v, set_ou
     {KEY_VALUE(n, KT_SERVERS, set_servers, f, char **, d, fl, doc), .accepted = acc}
 #define KEY_LOCAL(n, f, d, fl, acc, doc)                                                           \
     {KEY_VALUE(n, KT_LOCAL, set_local, f, char **, d, fl, doc), .accepted = acc}
+#define KEY_FORWARD(n, f, d, fl, acc, doc)                                                         \
+    {KEY_VALUE(n, KT_FORWARD, set_forward, f, char **, d, fl, doc), .accepted = acc}
 /* Keys without a value: */
 #define KEY_RO(n, doc_) {.name = n, .type = KT_RO, .doc = doc_}
 #define KEY_UNSUP(n) {.name = n, .type = KT_UNSUP}
@@ -230,6 +235,10 @@ static const keydef_t keys[] = {
             "files in /etc/hosts format answered as A, AAAA and PTR"),
     KEY_BOOL("special_names", special_names, "true", 0,
              "answer localhost, invalid, local, home.arpa and private reverse zones here"),
+    KEY_FORWARD("forward", forward, "", 0,
+                "DOMAIN SPEC [SPEC...]: a domain other than '.', then upstream specs as for "
+                "servers or resolvconf",
+                "split DNS: queries for DOMAIN and below go to these upstreams (one rule a line)"),
     /* ---- tuning keys of stubresd (stubresd.conf(5), marked as tuning) ---- */
     KEY_SECS("servfail_ttl", servfail_ttl, "5", 0, 300, 0,
              "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"),
@@ -1109,6 +1118,84 @@ static cfg_status_t set_local(cfg_t *c, const keydef_t *k, const char *v, set_ou
     return st;
 }
 
+static void free_forward(cfg_t *c)
+{
+    free_items(c->forward, c->nforward);
+    c->forward = NULL;
+    c->nforward = 0;
+}
+
+/* The forward rules: one rule per "; "-separated part (a config file's
+ * repeated `forward` lines are joined so), each parsed by fwdrules.c and
+ * kept in its canonical text; two rules for one domain are refused. */
+static cfg_status_t set_forward(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
+{
+    cfg_status_t st = CFG_OK;
+    char **items = NULL, canon[CFG_VALUE_MAX + 1];
+    size_t n = 0, off = 0;
+    fwdrule_t *rule = malloc(sizeof(*rule));
+    fwdrules_t *set = NULL;
+
+    (void)k;
+    o->canon[0] = '\0';
+    if (rule == NULL)
+        st = CFG_ENOMEM;
+    for (const char *p = v; st == CFG_OK && *p != '\0';) {
+        size_t len = strcspn(p, ";");
+        const char *q = p;
+        while (q < p + len && isspace((unsigned char)*q))
+            q++;
+        if (q < p + len) {
+            char *part = strndup(p, len), **grown = NULL;
+            if (part == NULL || n >= FWDRULES_MAX ||
+                (grown = realloc(items, (n + 1) * sizeof(*items))) == NULL) {
+                if (part != NULL && n >= FWDRULES_MAX) {
+                    snprintf(o->why, sizeof(o->why), "at most %d rules", FWDRULES_MAX);
+                    st = CFG_EINVAL;
+                } else {
+                    st = CFG_ENOMEM;
+                }
+                free(part);
+                break;
+            }
+            items = grown;
+            items[n++] = part;
+            if (fwdrule_parse(part, rule, canon, sizeof(canon), o->why, sizeof(o->why)) != 0) {
+                st = CFG_EINVAL;
+            } else if ((items[n - 1] = strdup(canon)) == NULL) {
+                items[n - 1] = part;
+                st = CFG_ENOMEM;
+            } else {
+                free(part);
+                int w = snprintf(o->canon + off, sizeof(o->canon) - off, "%s%s", off ? "; " : "",
+                                 canon);
+                if (w > 0 && (size_t)w < sizeof(o->canon) - off)
+                    off += (size_t)w;
+            }
+        }
+        p += len;
+        if (*p == ';')
+            p++;
+    }
+    if (st == CFG_OK) {
+        /* Two rules for one domain: the longest match could not choose. */
+        set = fwdrules_parse(items, n, o->why, sizeof(o->why));
+        if (set == NULL)
+            st = CFG_EINVAL;
+    }
+    if (st == CFG_OK) {
+        free_forward(c);
+        c->forward = items;
+        c->nforward = n;
+        items = NULL;
+        n = 0;
+    }
+    fwdrules_unref(set);
+    free(rule);
+    free_items(items, n);
+    return st;
+}
+
 /* Why a key without a value refuses one. */
 static cfg_status_t no_value(const keydef_t *k)
 {
@@ -1359,6 +1446,7 @@ void cfg_unref(cfg_t *c)
     free_servers(c);
     free_local(c);
     localdata_unref(c->localdata);
+    free_forward(c);
     acl_clear(&c->allow);
     free(c->text);
     free(c->where);
@@ -1509,16 +1597,25 @@ static void load_handler(void *user, const char *where, const char *section, con
     i = cfg_key_index(name);
     if (i >= 0 && x->seen[i] &&
         (keys[i].type == KT_LISTEN || keys[i].type == KT_ACL || keys[i].type == KT_SERVERS ||
-         keys[i].type == KT_LOCAL)) {
-        /* A list key repeated in one file adds to the list. */
+         keys[i].type == KT_LOCAL || keys[i].type == KT_FORWARD)) {
+        /* A list key repeated in one file adds to the list (a forward
+         * line adds a rule). */
         size_t n = strlen(x->c->text[i]) + strlen(value) + 3;
         char *joined = malloc(n);
         if (joined == NULL)
             return;
-        snprintf(joined, n, "%s, %s", x->c->text[i], value);
-        if (cfg_set(x->c, name, joined, where, false, err, sizeof(err)) != CFG_OK)
-            cfg_errors_add(x->errs, "%s", err);
-        else if (x->cb != NULL)
+        snprintf(joined, n, "%s%s %s", x->c->text[i], keys[i].type == KT_FORWARD ? ";" : ",",
+                 value);
+        if (cfg_set(x->c, name, joined, where, false, err, sizeof(err)) != CFG_OK) {
+            /* A bad rule is shown alone, not inside the joined list (the
+             * load has failed already, so what the retry sets is moot). */
+            char own[2048];
+            if (keys[i].type == KT_FORWARD &&
+                cfg_set(x->c, name, value, where, false, own, sizeof(own)) != CFG_OK)
+                cfg_errors_add(x->errs, "%s", own);
+            else
+                cfg_errors_add(x->errs, "%s", err);
+        } else if (x->cb != NULL)
             x->cb(x->cbarg, keys[i].name, x->c->text[i]);
         free(joined);
         return;

@@ -79,6 +79,8 @@ struct cfg {
     uint32_t local_ttl; /* local_ttl: TTL of records without one */
     char *hosts;        /* hosts: files, comma-separated ("" none) */
     bool special_names; /* special_names */
+    char **forward;    /* forward: canonical rules "DOMAIN SPEC..." (fwdrules.h) */
+    size_t nforward;
     /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
     uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
     uint32_t stale_max;    /* serve_stale: how long past expiry */

@@ -22,20 +22,27 @@ static const ctl_def_t cmds[] = {
      "  config reset [NAME]        back to the config file's value (all: no NAME)"},
     {"server", NULL, CTL_SERVER, 1, CTL_MAX_ARGS,
      "server SPEC [SPEC...]      replace the upstream list"},
-    {"cache", "flush", CTL_CACHE_FLUSH, 0, 1, "cache flush [NAME]         drop all, or one name"},
+    {"cache", "flush", CTL_CACHE_FLUSH, 0, 2,
+     "cache flush [NAME [--subtree]]  drop all, one name, or NAME and all below it"},
     {"cache", "dump", CTL_CACHE_DUMP, 0, 0, "cache dump                 list the entries"},
     {"reload", NULL, CTL_RELOAD, 0, 0, "reload                     re-read the config file"},
     {"local", NULL, CTL_LOCAL, 0, 2,
      "local                      list the local records\n"
      "  local add RECORD           add one: NAME [TTL] [IN] TYPE RDATA\n"
      "  local remove NAME [TYPE]   remove the records of NAME (of TYPE)"},
+    {"forward", NULL, CTL_FORWARD, 0, 0,
+     "forward                    the forward rules (split DNS)"},
+    {"forward", "add", CTL_FORWARD_ADD, 2, CTL_MAX_ARGS,
+     "forward add DOMAIN SPEC... add or replace the rule for DOMAIN"},
+    {"forward", "remove", CTL_FORWARD_REMOVE, 1, 1,
+     "forward remove DOMAIN      drop the rule for DOMAIN"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 const char *ctl_usage(void)
 {
-    static char buf[1024];
+    static char buf[4096];
     size_t off = 0;
 
     if (buf[0] != '\0')
@@ -188,6 +195,18 @@ static int local_argument(char *p, ctl_request_t *req, char *err, size_t errcap)
     return 0;
 }
 
+/* "cache flush", "forward add", ...: the words of a command. */
+static const char *full_name(const ctl_def_t *def)
+{
+    switch (def->cmd) {
+    case CTL_CACHE_FLUSH: return "cache flush";
+    case CTL_CACHE_DUMP: return "cache dump";
+    case CTL_FORWARD_ADD: return "forward add";
+    case CTL_FORWARD_REMOVE: return "forward remove";
+    default: return def->word;
+    }
+}
+
 int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
 {
     const char *words[NCMDS];
@@ -224,7 +243,7 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
     if (first == NULL)
         return -1;
 
-    /* Commands with a second word (cache flush / cache dump). */
+    /* Commands with a second word (cache flush, forward add, ...). */
     size_t nsub = 0;
     const char *subs[NCMDS];
     for (size_t i = 0; i < NCMDS; i++)
@@ -233,19 +252,25 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
     if (nsub > 0) {
         char *w2 = next_word(&p);
         char what[64];
-        if (w2 == NULL) {
+        /* `forward` alone is a command of its own: the list. */
+        for (size_t i = 0; w2 == NULL && i < NCMDS; i++)
+            if (strcmp(cmds[i].word, first) == 0 && cmds[i].sub == NULL)
+                def = &cmds[i];
+        if (w2 == NULL && def == NULL) {
             snprintf(err, errcap, "'%s' needs one of: %s%s%s", first, subs[0], nsub > 1 ? ", " : "",
                      nsub > 1 ? subs[1] : "");
             return -1;
         }
-        snprintf(what, sizeof(what), "%s subcommand", first);
-        const char *second = match_word(w2, subs, nsub, what, err, errcap);
-        if (second == NULL)
-            return -1;
-        for (size_t i = 0; i < NCMDS; i++)
-            if (strcmp(cmds[i].word, first) == 0 && cmds[i].sub != NULL &&
-                strcmp(cmds[i].sub, second) == 0)
-                def = &cmds[i];
+        if (w2 != NULL) {
+            snprintf(what, sizeof(what), "%s subcommand", first);
+            const char *second = match_word(w2, subs, nsub, what, err, errcap);
+            if (second == NULL)
+                return -1;
+            for (size_t i = 0; i < NCMDS; i++)
+                if (strcmp(cmds[i].word, first) == 0 && cmds[i].sub != NULL &&
+                    strcmp(cmds[i].sub, second) == 0)
+                    def = &cmds[i];
+        }
     } else {
         for (size_t i = 0; i < NCMDS; i++)
             if (strcmp(cmds[i].word, first) == 0)
@@ -256,8 +281,7 @@ int ctl_parse(const char *line, ctl_request_t *req, char *err, size_t errcap)
         return -1;
     }
     req->cmd = def->cmd;
-    req->name =
-        def->sub != NULL ? (def->cmd == CTL_CACHE_FLUSH ? "cache flush" : "cache dump") : def->word;
+    req->name = full_name(def);
 
     if (def->cmd == CTL_CONFIG) {
         int rc = config_argument(p, req, err, errcap);

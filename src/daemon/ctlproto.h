@@ -1,7 +1,7 @@
 /* stubresd: the control protocol, shared by the daemon and stubresctl.
  *
  * One command per line, words separated by blanks; the first word (and
- * for `cache` the second) may be abbreviated to any unique prefix, as
+ * for `cache` and `forward` the second) may be abbreviated to any unique prefix, as
  * unwindctl allows. `config` takes the rest of the line as one argument
  * (NAME or NAME=VALUE, the value may contain blanks). The reply is one
  * JSON object on one line (stubresctl(8), PROTOCOL). */
@@ -27,6 +27,9 @@ typedef enum ctl_cmd {
     CTL_LOCAL,        /* `local`: list the local records */
     CTL_LOCAL_ADD,    /* `local add RECORD` (the rest of the line) */
     CTL_LOCAL_REMOVE, /* `local remove NAME [TYPE]` */
+    CTL_FORWARD,        /* `forward`: the rules */
+    CTL_FORWARD_ADD,    /* `forward add DOMAIN SPEC...` */
+    CTL_FORWARD_REMOVE, /* `forward remove DOMAIN` */
 } ctl_cmd_t;
 
 typedef struct ctl_request {

@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "localdata.h"
+#include "fwdrules.h"
 #include "log.h"
 #include "stats.h"
 
@@ -170,6 +171,20 @@ static bool same_local_keys(const cfg_t *a, const cfg_t *b)
     return true;
 }
 
+/* Do a and b send the same names to the same upstreams, reached alike? */
+static bool forward_same(const fwdrules_t *a, const fwdrules_t *b)
+{
+    if (a == NULL || b == NULL || a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        int j = fwdrules_find(b, a->rule[i].domain, a->rule[i].domain_len);
+        if (j < 0 || !fwdrules_same_rule(a, i, b, (size_t)j) ||
+            a->rule[i].pool->upstream_hash != b->rule[j].pool->upstream_hash)
+            return false;
+    }
+    return true;
+}
+
 static void hosts_tick(evutil_socket_t fd, short what, void *arg)
 {
     daemon_t *d = arg;
@@ -197,9 +212,66 @@ int daemon_watch_hosts(daemon_t *d)
     return d->hosts_ev != NULL && event_add(d->hosts_ev, &one) == 0 ? 0 : -1;
 }
 
+int daemon_forward_build(daemon_t *d, const cfg_t *c, fwdrules_t **out, char *err, size_t errcap)
+{
+    fwdrules_t *r = fwdrules_new(c, d->fwdrules, err, errcap);
+
+    *out = NULL;
+    if (r == NULL)
+        return -1;
+    for (size_t i = 0; i < r->n; i++)
+        if (pool_validate(r->rule[i].pool, d->base, err, errcap) != 0) {
+            fwdrules_unref(r);
+            return -1;
+        }
+    if (forward_same(r, d->fwdrules)) {
+        /* Nothing to change; what resolv_conf looked like is news. */
+        d->fwdrules->rc_mtime = r->rc_mtime;
+        d->fwdrules->rc_size = r->rc_size;
+        d->fwdrules->rc_ino = r->rc_ino;
+        fwdrules_unref(r);
+        return 0;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Drop the cached answers at and below a rule's domain. */
+static void forward_flush(daemon_t *d, const fwdrule_t *ru, const char *why)
+{
+    size_t n = cache_flush_below(d->cache, ru->domain, ru->domain_len);
+    log_info("forward %s %s: %zu cached answers at and below it dropped", ru->name, why, n);
+}
+
+void daemon_forward_install(daemon_t *d, fwdrules_t *r)
+{
+    fwdrules_t *old = d->fwdrules;
+
+    /* Answers cached from the old upstreams of a name must not outlive
+     * the rule that sent it there (a VPN's names after it went down). */
+    for (size_t i = 0; old != NULL && i < old->n; i++) {
+        int j = fwdrules_find(r, old->rule[i].domain, old->rule[i].domain_len);
+        if (j < 0)
+            forward_flush(d, &old->rule[i], "removed");
+        else if (!fwdrules_same_rule(old, i, r, (size_t)j))
+            forward_flush(d, &r->rule[j], "changed");
+    }
+    for (size_t j = 0; j < r->n; j++)
+        if (fwdrules_find(old, r->rule[j].domain, r->rule[j].domain_len) < 0)
+            forward_flush(d, &r->rule[j], "added");
+    for (unsigned i = 0; i < d->nworkers; i++)
+        worker_update_forward(d->workers[i], r);
+    d->fwdrules = r;
+    fwdrules_unref(old);
+}
+
 int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap)
 {
     bool new_pool = false;
+    fwdrules_t *rules = NULL;
+
+    if (daemon_forward_build(d, c, &rules, err, errcap) != 0)
+        return -1;
 
     if (c->localdata == NULL) {
         /* Unchanged keys keep the table (and the hosts files as read). */
@@ -213,10 +285,13 @@ int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap
 
     if (pool == NULL && (d->pool == NULL || !pool_matches(d->pool, c))) {
         pool = pool_new(c, d->pool, err, errcap);
-        if (pool == NULL)
+        if (pool == NULL) {
+            fwdrules_unref(rules);
             return -1;
+        }
         if (pool_validate(pool, d->base, err, errcap) != 0) {
             pool_unref(pool);
+            fwdrules_unref(rules);
             return -1;
         }
         new_pool = true;
@@ -229,6 +304,7 @@ int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap
         log_warnx("%s", err);
         if (new_pool)
             pool_unref(pool);
+        fwdrules_unref(rules);
         return -1;
     }
     log_set_level(c->log_level);
@@ -244,6 +320,10 @@ int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap
     if (new_pool) {
         pool_unref(d->pool);
         d->pool = pool;
+    }
+    if (rules != NULL) {
+        daemon_forward_install(d, rules);
+        fwdrules_warn_plaintext(d->fwdrules, d->pool, NULL);
     }
     return 0;
 }
@@ -378,7 +458,35 @@ static json_t *cmd_stats(daemon_t *d)
     memset(&cs, 0, sizeof(cs));
     if (d->cache != NULL)
         cache_stats(d->cache, &cs);
-    return stats_json(&t, &cs, d->pool, uptime_s(d), d->nworkers);
+    json_t *o = stats_json(&t, &cs, d->pool, uptime_s(d), d->nworkers);
+    json_t *fw = json_array();
+    for (size_t i = 0; fw != NULL && d->fwdrules != NULL && i < d->fwdrules->n; i++)
+        json_array_append_new(
+            fw, json_pack("{s:s, s:I}", "domain", d->fwdrules->rule[i].name, "queries",
+                          (json_int_t)atomic_load(&d->fwdrules->rule[i].queries)));
+    if (o != NULL && fw != NULL)
+        json_object_set_new(o, "forward", fw);
+    else
+        json_decref(fw);
+    return o;
+}
+
+/* The rules in force: domain and upstreams (`resolvconf` as read now),
+ * for `forward` and `status`. */
+static json_t *forward_json(const daemon_t *d)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; a != NULL && d->fwdrules != NULL && i < d->fwdrules->n; i++) {
+        const fwdrule_t *ru = &d->fwdrules->rule[i];
+        json_t *servers = json_array();
+        for (size_t k = 0; servers != NULL && k < ru->pool->n; k++)
+            json_array_append_new(servers, json_string(ru->pool->servers[k]->spec.name));
+        json_array_append_new(a, json_pack("{s:s, s:o, s:b, s:b}", "domain", ru->name, "servers",
+                                           servers, "encrypted", ru->pool->encrypted, "resolvconf",
+                                           ru->resolvconf));
+    }
+    return a;
 }
 
 static json_t *overrides_json(const daemon_t *d)
@@ -437,6 +545,7 @@ static json_t *cmd_status(daemon_t *d)
     json_object_set_new(o, "inflight", json_integer((json_int_t)t.inflight));
     json_object_set_new(o, "build", json_string(cfg_build_info()));
     json_object_set_new(o, "overrides", overrides_json(d));
+    json_object_set_new(o, "forward", forward_json(d));
     return o;
 }
 
@@ -767,6 +876,10 @@ static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
 
     if (d->cache == NULL)
         return json_pack("{s:b, s:i}", "ok", 1, "flushed", 0);
+    bool subtree = req->argc == 2;
+
+    if (subtree && strcmp(req->argv[1], "--subtree") != 0)
+        return fail("usage: cache flush [NAME [--subtree]]");
     if (req->argc == 0) {
         n = cache_flush(d->cache, NULL, 0);
     } else {
@@ -775,11 +888,129 @@ static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
             snprintf(err, sizeof(err), "cache flush: '%.255s' is not a domain name", req->argv[0]);
             return fail(err);
         }
-        n = cache_flush(d->cache, wire, len);
+        n = subtree ? cache_flush_below(d->cache, wire, len) : cache_flush(d->cache, wire, len);
     }
-    log_info("control: cache flush%s%s: %zu entries", req->argc ? " " : "",
-             req->argc ? req->argv[0] : "", n);
+    log_info("control: cache flush%s%s%s: %zu entries", req->argc ? " " : "",
+             req->argc ? req->argv[0] : "", subtree ? " and below" : "", n);
     return json_pack("{s:b, s:I}", "ok", 1, "flushed", (json_int_t)n);
+}
+
+/* The rules of the settings in force but the one for domain (wire,
+ * lowercase), joined as the forward key takes them, into out. Whether
+ * there was one for domain goes to *found. -1 when too long. */
+static int forward_others(const daemon_t *d, const uint8_t *domain, size_t dlen, bool *found,
+                          char *out, size_t cap)
+{
+    char err[1024];
+    fwdrules_t *cur = fwdrules_parse(d->cfg->forward, d->cfg->nforward, err, sizeof(err));
+    size_t off = 0;
+    int rc = 0;
+
+    *found = false;
+    out[0] = '\0';
+    for (size_t i = 0; cur != NULL && i < cur->n && rc == 0; i++) {
+        if (cur->rule[i].domain_len == dlen && memcmp(cur->rule[i].domain, domain, dlen) == 0) {
+            *found = true;
+            continue;
+        }
+        int w = snprintf(out + off, cap - off, "%s%s", off ? "; " : "", cur->rule[i].text);
+        if (w < 0 || (size_t)w >= cap - off)
+            rc = -1;
+        else
+            off += (size_t)w;
+    }
+    fwdrules_unref(cur);
+    return rc;
+}
+
+/* Put the forward rules text in force through the `forward` key (checked,
+ * published, kept in the state file like a `config` change); the reply
+ * lists the rules then in force. */
+static json_t *forward_change(daemon_t *d, const char *text)
+{
+    json_t *r = change(d, "forward", text);
+
+    if (r == NULL || !json_is_true(json_object_get(r, "ok")))
+        return r;
+    json_object_del(r, "name");
+    json_object_del(r, "value");
+    json_object_set_new(r, "rules", forward_json(d));
+    return r;
+}
+
+/* `forward add DOMAIN SPEC...`: add the rule, or replace the one for
+ * DOMAIN. */
+static json_t *cmd_forward_add(daemon_t *d, const ctl_request_t *req)
+{
+    char text[CFG_VALUE_MAX + 1], canon[CFG_VALUE_MAX + 1], err[1200];
+    char *list = malloc(2 * CFG_VALUE_MAX + 4);
+    fwdrule_t *rule = malloc(sizeof(*rule));
+    size_t off = 0;
+    bool found;
+    json_t *r = NULL;
+
+    if (list == NULL || rule == NULL) {
+        r = fail("out of memory");
+        goto done;
+    }
+    for (int i = 0; i < req->argc; i++) {
+        int w = snprintf(text + off, sizeof(text) - off, "%s%s", i ? " " : "", req->argv[i]);
+        if (w < 0 || (size_t)w >= sizeof(text) - off) {
+            r = fail("forward add: the rule is too long");
+            goto done;
+        }
+        off += (size_t)w;
+    }
+    if (fwdrule_parse(text, rule, canon, sizeof(canon), err + 13, sizeof(err) - 13) != 0) {
+        memcpy(err, "forward add: ", 13);
+        r = fail(err);
+        goto done;
+    }
+    if (forward_others(d, rule->domain, rule->domain_len, &found, list, CFG_VALUE_MAX + 1) != 0) {
+        r = fail("forward add: the rules are too long");
+        goto done;
+    }
+    off = strlen(list);
+    snprintf(list + off, 2 * CFG_VALUE_MAX + 4 - off, "%s%s", off ? "; " : "", canon);
+    r = forward_change(d, list);
+    if (r != NULL && json_is_true(json_object_get(r, "ok")))
+        log_notice("control: forward %s %s", found ? "replaced" : "added", canon);
+done:
+    free(rule);
+    free(list);
+    return r;
+}
+
+/* `forward remove DOMAIN`. */
+static json_t *cmd_forward_remove(daemon_t *d, const ctl_request_t *req)
+{
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t len = 0;
+    char *list = malloc(CFG_VALUE_MAX + 1), err[400];
+    bool found = false;
+    json_t *r = NULL;
+
+    if (list == NULL)
+        return fail("out of memory");
+    if (sr_name_from_text(req->argv[0], wire, sizeof(wire), &len) != SR_OK) {
+        snprintf(err, sizeof(err), "forward remove: '%.255s' is not a domain name", req->argv[0]);
+        r = fail(err);
+        goto done;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (wire[i] >= 'A' && wire[i] <= 'Z')
+            wire[i] = (uint8_t)(wire[i] + 32);
+    if (forward_others(d, wire, len, &found, list, CFG_VALUE_MAX + 1) != 0 || !found) {
+        snprintf(err, sizeof(err), "forward remove: no rule for '%.255s'", req->argv[0]);
+        r = fail(err);
+        goto done;
+    }
+    r = forward_change(d, list);
+    if (r != NULL && json_is_true(json_object_get(r, "ok")))
+        log_notice("control: forward %s removed", req->argv[0]);
+done:
+    free(list);
+    return r;
 }
 
 static void dump_line(void *arg, const char *line)
@@ -941,6 +1172,9 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     case CTL_LOCAL: return local_list(d, NULL);
     case CTL_LOCAL_ADD:
     case CTL_LOCAL_REMOVE: return cmd_local_edit(d, req);
+    case CTL_FORWARD: return json_pack("{s:b, s:o}", "ok", 1, "rules", forward_json(d));
+    case CTL_FORWARD_ADD: return cmd_forward_add(d, req);
+    case CTL_FORWARD_REMOVE: return cmd_forward_remove(d, req);
     }
     return fail("unknown command");
 }

@@ -34,6 +34,8 @@ typedef struct daemon {
     cfg_t *file_cfg; /* the config file's settings alone (last start or reload) */
     state_t *state;  /* what operators changed at run time */
     pool_t *pool;    /* upstreams in force */
+    struct fwdrules *fwdrules; /* forward rules in force (fwdrules.h) */
+    struct event *rc_timer;    /* once a second: has resolv_conf changed? */
     cache_t *cache;
     listener_set_t listeners;
     worker_t **workers;
@@ -101,6 +103,15 @@ int daemon_local_build(cfg_t *c, char *err, size_t errcap);
 /* Watch the hosts files from the main loop: a changed one is read again
  * (at most once a second). */
 int daemon_watch_hosts(daemon_t *d);
+/* The forward rules of c, built and checked (their upstreams validated on
+ * d->base); *out NULL when they send the same names to the same upstreams
+ * as those in force. 0, or -1 with err. */
+int daemon_forward_build(daemon_t *d, const cfg_t *c, struct fwdrules **out, char *err,
+                         size_t errcap);
+/* Put the rules r in force (the reference is taken over): the cached
+ * answers at and below the domain of every rule added, changed or
+ * removed are dropped, then every worker gets them. */
+void daemon_forward_install(daemon_t *d, struct fwdrules *r);
 
 /* Re-read the config file (SIGHUP, `reload`). 0, or -1 with err (the
  * running settings stay). */

@@ -14,6 +14,7 @@
 #include "cache.h"
 #include "forwarder.h"
 #include "localdata.h"
+#include "fwdrules.h"
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
@@ -405,7 +406,7 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
         if (n == 0)
             n = reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535);
         STAT_ADD(fx->stats, waiting, (uint64_t)-1);
-        send_later(fx, wt, fx->out, n, "upstream");
+        send_later(fx, wt, fx->out, n, p->pi->pool->source ? p->pi->pool->source : "upstream");
     }
     pending_free(p);
     fx->finished(fx->arg);
@@ -636,14 +637,27 @@ static void add_waiter(fwd_ctx_t *fx, pending_t *p, waiter_t *wt)
     wt->client.sink->hold(&wt->client);
 }
 
-/* A new query upstream for key; c/q may be NULL (prefetch). */
+/* The upstreams of q's name: those of the forward rule with the longest
+ * domain holding it, else servers. *rule is that rule, or NULL. */
+static pool_inst_t *route(const fwd_ctx_t *fx, const cache_query_t *q, fwdrule_t **rule)
+{
+    int i = fx->rules != NULL ? fwdrules_match(fx->rules->rules, q->qname, q->qname_len) : -1;
+
+    *rule = NULL;
+    if (i < 0)
+        return fx->pool;
+    *rule = &fx->rules->rules->rule[i];
+    return fx->rules->pi[i];
+}
+
+/* A new query upstream for key to the upstreams pi. */
 static pending_t *start(fwd_ctx_t *fx, const uint8_t *key, size_t keylen, uint32_t hash,
-                        const cache_query_t *q)
+                        const cache_query_t *q, pool_inst_t *pi)
 {
     const cfg_t *cfg = fx->cfg;
     pending_t *p;
     sr_query_opts_t opts;
-    size_t n = fx->pool->pool->n;
+    size_t n = pi->pool->n;
 
     if (fwd_table_count(fx->table) >= cfg->max_inflight || n == 0)
         return NULL;
@@ -675,7 +689,7 @@ static pending_t *start(fwd_ctx_t *fx, const uint8_t *key, size_t keylen, uint32
         free(p);
         return NULL;
     }
-    p->pi = fx->pool;
+    p->pi = pi;
     p->pi->users++;
     table_insert(fx->table, p);
     STAT_INC(fx->stats, inflight);
@@ -688,16 +702,20 @@ static void prefetch(fwd_ctx_t *fx, const cache_query_t *q)
     size_t keylen = make_key(key, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
                              (q->flags & SR_FLAG_CD) != 0);
     uint32_t hash = key_hash(fx->table->seed, key, keylen);
+    fwdrule_t *rule;
+    pool_inst_t *pi = route(fx, q, &rule);
     pending_t *p;
 
     if (table_find(fx->table, key, keylen, hash) != NULL)
         return;
-    p = start(fx, key, keylen, hash, q);
+    p = start(fx, key, keylen, hash, q, pi);
     if (p == NULL)
         return;
     STAT_INC(fx->stats, prefetches);
     attempt(fx, p);
 }
+
+static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, size_t n);
 
 static void miss(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, uint64_t now_us)
 {
@@ -706,8 +724,22 @@ static void miss(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, u
                              (q->flags & SR_FLAG_CD) != 0);
     uint32_t hash = key_hash(fx->table->seed, key, keylen);
     pending_t *p = table_find(fx->table, key, keylen, hash);
+    fwdrule_t *rule;
+    pool_inst_t *pi = route(fx, q, &rule);
     waiter_t *wt;
 
+    if (rule != NULL) {
+        atomic_fetch_add_explicit(&rule->queries, 1, memory_order_relaxed);
+        if (pi->pool->n == 0) {
+            /* A `resolvconf` rule while resolv_conf names no nameserver:
+             * its names never fall back to servers. */
+            size_t n = reply_for_query(q, RCODE_SERVFAIL, fx->out, 65535);
+            reply_now(fx, c, fx->out, n);
+            if (log_query_enabled())
+                query_log_line(fx, c, q, fx->out, n, pi->pool->source, now_us);
+            return;
+        }
+    }
     if (p != NULL) {
         /* The same question is already on its way: wait for that answer
          * (a client's retransmission of the same query is not doubled). */
@@ -729,7 +761,7 @@ static void miss(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, u
         return;
     }
     wt = waiter_new(c, q, now_us);
-    p = wt != NULL ? start(fx, key, keylen, hash, q) : NULL;
+    p = wt != NULL ? start(fx, key, keylen, hash, q, pi) : NULL;
     if (p == NULL) {
         free(wt);
         STAT_INC(fx->stats, dropped); /* overload: the client retries */
@@ -768,13 +800,21 @@ static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, 
 
 /* Special names, `local` records, hosts files (localdata.h): answered
  * here, as a cache hit is, when the name is stubresd's own. */
+/* A special-use name a forward rule takes is the rule's, not ours
+ * (a VPN that serves 10.in-addr.arpa). */
+static bool forward_covers(void *arg, const uint8_t *qname, size_t qname_len)
+{
+    const fwd_ctx_t *fx = arg;
+    return fwdrules_covers(fx->rules != NULL ? fx->rules->rules : NULL, qname, qname_len);
+}
+
 static bool answer_local(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, uint8_t *out,
                          size_t cap)
 {
     size_t n = 0;
     /* A `forward` rule covering a special-use name passes its predicate
      * here (NULL: none). */
-    local_source_t s = localdata_answer(fx->cfg->localdata, q, NULL, NULL, out, cap, &n);
+    local_source_t s = localdata_answer(fx->cfg->localdata, q, forward_covers, fx, out, cap, &n);
 
     if (s == LOCAL_NONE)
         return false;

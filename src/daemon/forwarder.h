@@ -73,6 +73,7 @@ typedef struct fwd_ctx {
     cache_t *cache;          /* shared, thread-safe */
     cfg_t *cfg;              /* current settings (a reference) */
     pool_inst_t *pool;       /* current upstreams (one user held) */
+    struct fwdrules_inst *rules; /* forward rules and their upstreams, or NULL */
     stats_thread_t *stats;   /* the thread's counters */
     struct fwd_table *table; /* queries in flight upstream */
     sr_msg_t *msg;           /* scratch for upstream responses */

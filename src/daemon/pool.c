@@ -177,6 +177,30 @@ static pool_server_t *server_new(const cfg_t *cfg, const spec_t *spec, const poo
     return s;
 }
 
+pool_t *pool_new_specs(const cfg_t *cfg, const spec_t *specs, int n, const pool_t *old, char *err,
+                       size_t errcap)
+{
+    pool_t *p = calloc(1, sizeof(*p));
+
+    if (p == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return NULL;
+    }
+    atomic_init(&p->refs, 1);
+    p->strategy = cfg->strategy;
+    p->encrypted = n > 0 && spec_encrypted(&specs[0]);
+    p->upstream_hash = cfg_upstream_hash(cfg);
+    for (int i = 0; i < n; i++) {
+        p->servers[i] = server_new(cfg, &specs[i], old, err, errcap);
+        if (p->servers[i] == NULL) {
+            pool_unref(p);
+            return NULL;
+        }
+        p->n++;
+    }
+    return p;
+}
+
 pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap)
 {
     spec_t *specs = calloc(SPEC_MAX, sizeof(*specs));
@@ -190,27 +214,8 @@ pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap)
     }
     cfg_spec_keys(cfg, &keys);
     n = spec_list(&keys, specs, err, errcap);
-    if (n < 0)
-        goto done;
-    p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        snprintf(err, errcap, "out of memory");
-        goto done;
-    }
-    atomic_init(&p->refs, 1);
-    p->strategy = cfg->strategy;
-    p->encrypted = n > 0 && spec_encrypted(&specs[0]);
-    p->upstream_hash = cfg_upstream_hash(cfg);
-    for (int i = 0; i < n; i++) {
-        p->servers[i] = server_new(cfg, &specs[i], old, err, errcap);
-        if (p->servers[i] == NULL) {
-            pool_unref(p);
-            p = NULL;
-            goto done;
-        }
-        p->n++;
-    }
-done:
+    if (n >= 0)
+        p = pool_new_specs(cfg, specs, n, old, err, errcap);
     free(specs);
     return p;
 }
@@ -226,6 +231,7 @@ void pool_unref(pool_t *p)
         return;
     for (size_t i = 0; i < p->n; i++)
         server_unref(p->servers[i]);
+    free(p->source);
     free(p);
 }
 

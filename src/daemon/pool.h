@@ -61,11 +61,17 @@ typedef struct pool {
     pool_server_t *servers[POOL_MAX_SERVERS];
     atomic_uint rr;         /* round-robin position */
     uint64_t upstream_hash; /* cfg_upstream_hash() of the cfg it was built from */
+    char *source;           /* the query log's source: NULL ("upstream") for servers,
+                               "forward:DOMAIN" for a forward rule's pool (owned) */
 } pool_t;
 
 /* Build the pool cfg asks for. Servers whose spec appears in old keep
  * their health and counters. NULL with err on error. */
 pool_t *pool_new(const cfg_t *cfg, const pool_t *old, char *err, size_t errcap);
+/* Build a pool of the n upstreams specs (a forward rule's), with the
+ * settings of cfg, as pool_new does. */
+pool_t *pool_new_specs(const cfg_t *cfg, const spec_t *specs, int n, const pool_t *old, char *err,
+                       size_t errcap);
 void pool_ref(pool_t *p);
 void pool_unref(pool_t *p);
 /* True when the settings of cfg that shape upstreams equal those p was

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "acl.h"
 #include "util.h" /* addresses, clocks, randomness */
@@ -299,22 +300,13 @@ static int list_dns_server(const spec_keys_t *k, spec_t *specs, char *err, size_
     return 1;
 }
 
-static int list_resolv_conf(const spec_keys_t *k, spec_t *specs, char *err, size_t errcap)
+int spec_nameservers(const spec_keys_t *k, spec_t *specs, int max)
 {
     char ns[SPEC_MAX][64], why[1024];
-    int m = read_resolv_conf(k->resolv_conf, ns, SPEC_MAX), n = 0;
+    int m = read_resolv_conf(k->resolv_conf, ns, max < SPEC_MAX ? max : SPEC_MAX), n = 0;
 
-    if (m < 0) {
-        snprintf(err, errcap,
-                 "resolv_conf: no upstream configured (servers, dns_server) "
-                 "and %s cannot be read: %s",
-                 k->resolv_conf, strerror(errno));
+    if (m < 0)
         return -1;
-    }
-    if (k->protocol == SR_PROTO_HTTPS) {
-        snprintf(err, errcap, "protocol: https needs dns_server or servers set to a URL");
-        return -1;
-    }
     for (int i = 0; i < m; i++) {
         struct sockaddr_storage ss;
         socklen_t sl;
@@ -326,6 +318,25 @@ static int list_resolv_conf(const spec_keys_t *k, spec_t *specs, char *err, size
         if (spec_is_self(k, &specs[n]))
             continue; /* never forward to ourselves */
         n++;
+    }
+    return n;
+}
+
+static int list_resolv_conf(const spec_keys_t *k, spec_t *specs, char *err, size_t errcap)
+{
+    int n;
+
+    if (k->protocol == SR_PROTO_HTTPS && access(k->resolv_conf, R_OK) == 0) {
+        snprintf(err, errcap, "protocol: https needs dns_server or servers set to a URL");
+        return -1;
+    }
+    n = spec_nameservers(k, specs, SPEC_MAX);
+    if (n < 0) {
+        snprintf(err, errcap,
+                 "resolv_conf: no upstream configured (servers, dns_server) "
+                 "and %s cannot be read: %s",
+                 k->resolv_conf, strerror(errno));
+        return -1;
     }
     if (n == 0) {
         snprintf(err, errcap,
@@ -363,6 +374,12 @@ static int check_list(const spec_keys_t *k, const char *key, const spec_t *specs
         return -1;
     }
     return 0;
+}
+
+int spec_check(const spec_keys_t *k, const char *key, const spec_t *specs, int n, char *err,
+               size_t errcap)
+{
+    return check_list(k, key, specs, n, err, errcap);
 }
 
 int spec_list(const spec_keys_t *k, spec_t *specs, char *err, size_t errcap)

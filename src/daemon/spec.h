@@ -64,6 +64,17 @@ typedef struct spec_keys {
  * with err starting with the key at fault ("servers: ..."). */
 int spec_list(const spec_keys_t *k, spec_t *specs, char *err, size_t errcap);
 
+/* The nameservers of k->resolv_conf that are not this daemon itself, as
+ * upstreams of k->protocol on k->dns_port, at most max into specs (the
+ * `resolvconf` spec of a forward rule). The count (0 when it names none),
+ * or -1 with errno when the file cannot be read. */
+int spec_nameservers(const spec_keys_t *k, spec_t *specs, int max);
+/* The checks spec_list() makes of a list (not stubresd itself, not mixed
+ * encrypted and plaintext, ASCII hosts without UseIDNs), for a list made
+ * elsewhere; err starts with key. 0 or -1. */
+int spec_check(const spec_keys_t *k, const char *key, const spec_t *specs, int n, char *err,
+               size_t errcap);
+
 /* The first nameserver address of k->resolv_conf that is not this daemon
  * itself, into out; NULL when there is none. */
 const char *spec_first_nameserver(const spec_keys_t *k, char *out, size_t cap);

@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "daemon.h"
+#include "fwdrules.h"
 #include "log.h"
 #include "priv.h"
 
@@ -70,6 +71,17 @@ int daemon_check(daemon_t *d, char *err, size_t errcap)
     b = event_base_new();
     p = pool_new(c, NULL, err, errcap);
     ok = p != NULL && b != NULL && pool_validate(p, b, err, errcap) == 0;
+    if (ok) {
+        /* The forward rules' upstreams alike; a plaintext rule beside
+         * encrypted servers is allowed, and said. */
+        fwdrules_t *r = fwdrules_new(c, NULL, err, errcap);
+        ok = r != NULL;
+        for (size_t i = 0; ok && i < r->n; i++)
+            ok = pool_validate(r->rule[i].pool, b, err, errcap) == 0;
+        if (ok)
+            fwdrules_warn_plaintext(r, p, c->path);
+        fwdrules_unref(r);
+    }
     pool_unref(p);
     if (b != NULL)
         event_base_free(b);
@@ -158,9 +170,32 @@ static int start_workers(daemon_t *d, char *err, size_t errcap)
     return 0;
 }
 
+/* Once a second: a forward rule's `resolvconf` follows resolv_conf (a VPN
+ * coming up or going down rewrites it). One stat(2) when a rule uses it,
+ * nothing otherwise. */
+static void resolvconf_tick(evutil_socket_t fd, short what, void *arg)
+{
+    daemon_t *d = arg;
+    fwdrules_t *r = NULL;
+    char err[1024];
+
+    (void)fd;
+    (void)what;
+    if (d->stopping || !fwdrules_resolvconf_changed(d->fwdrules, d->cfg->resolv_conf))
+        return;
+    log_notice("resolv_conf %s changed: the forward rules' resolvconf upstreams are read again",
+               d->cfg->resolv_conf);
+    if (daemon_forward_build(d, d->cfg, &r, err, sizeof(err)) != 0)
+        log_warnx("%s; the forward rules in force stay", err);
+    else if (r != NULL)
+        daemon_forward_install(d, r);
+}
+
 int daemon_start(daemon_t *d, char *err, size_t errcap)
 {
     cache_cfg_t cc = daemon_cache_cfg(d->cfg);
+    const struct timeval second = {1, 0};
+    fwdrules_t *rules = NULL;
 
     d->start_us = pool_now_us();
     d->base = event_base_new();
@@ -174,8 +209,18 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
         return -1;
     }
     d->pool = pool_new(d->cfg, NULL, err, errcap);
-    if (d->pool == NULL || start_workers(d, err, errcap) != 0)
+    if (d->pool == NULL || daemon_forward_build(d, d->cfg, &rules, err, errcap) != 0 ||
+        start_workers(d, err, errcap) != 0) {
+        fwdrules_unref(rules);
         return -1;
+    }
+    daemon_forward_install(d, rules); /* before the workers start */
+    fwdrules_warn_plaintext(d->fwdrules, d->pool, NULL);
+    d->rc_timer = event_new(d->base, -1, EV_PERSIST, resolvconf_tick, d);
+    if (d->rc_timer == NULL || event_add(d->rc_timer, &second) != 0) {
+        snprintf(err, errcap, "libevent: cannot add a timer");
+        return -1;
+    }
     if (daemon_watch_hosts(d) != 0) {
         snprintf(err, errcap, "libevent: cannot watch the hosts files");
         return -1;
@@ -215,6 +260,9 @@ void daemon_free(daemon_t *d)
     for (unsigned i = 0; i < d->nworkers; i++)
         worker_join_free(d->workers[i]);
     free(d->workers);
+    if (d->rc_timer != NULL)
+        event_free(d->rc_timer);
+    fwdrules_unref(d->fwdrules);
     control_free(d->control);
     metrics_free(d->metrics);
     if (d->hosts_ev != NULL)

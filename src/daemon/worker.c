@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "forwarder.h"
+#include "fwdrules.h"
 #include "util.h" /* addresses, clocks, randomness */
 #include "listener.h"
 #include "log.h"
@@ -50,6 +51,24 @@ static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
         }
         pool_unref(pool);
     }
+}
+
+/* Use the forward rules r (the reference is the worker's now). */
+static void apply_rules(worker_t *w, fwdrules_t *r)
+{
+    fwdrules_inst_t *ri;
+
+    if (r == NULL)
+        return;
+    ri = fwdrules_inst_new(r, w->base);
+    if (ri != NULL) {
+        /* Queries in flight keep their rule's instance alive. */
+        fwdrules_inst_free(w->fwd.rules);
+        w->fwd.rules = ri;
+    } else {
+        log_warnx("thread %u: out of memory; keeping the old forward rules", w->id);
+    }
+    fwdrules_unref(r);
 }
 
 static void drain_timeout(evutil_socket_t fd, short what, void *arg)
@@ -96,6 +115,7 @@ static void mbox_cb(evutil_socket_t fd, short what, void *arg)
     worker_t *w = arg;
     cfg_t *cfg;
     pool_t *pool;
+    fwdrules_t *rules;
     bool stop;
     unsigned drain_ms;
     uint64_t tick;
@@ -107,13 +127,16 @@ static void mbox_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_lock(&w->mu);
     cfg = w->new_cfg;
     pool = w->new_pool;
+    rules = w->new_rules;
     stop = w->stop_req;
     drain_ms = w->drain_ms;
     w->new_cfg = NULL;
     w->new_pool = NULL;
+    w->new_rules = NULL;
     pthread_mutex_unlock(&w->mu);
 
     apply(w, cfg, pool, w->nthreads);
+    apply_rules(w, rules);
     if (stop)
         begin_drain(w, drain_ms);
 }
@@ -208,6 +231,8 @@ static void cleanup(worker_t *w)
     w->udp = NULL;
     pool_inst_release(w->fwd.pool);
     w->fwd.pool = NULL;
+    fwdrules_inst_free(w->fwd.rules);
+    w->fwd.rules = NULL;
     if (w->drain_ev != NULL)
         event_free(w->drain_ev);
     w->drain_ev = NULL;
@@ -252,6 +277,21 @@ void worker_update(worker_t *w, cfg_t *cfg, pool_t *pool)
     post(w);
 }
 
+void worker_update_forward(worker_t *w, fwdrules_t *r)
+{
+    fwdrules_ref(r);
+    if (!w->started) {
+        /* Not running yet: no query may miss the rules. */
+        apply_rules(w, r);
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    fwdrules_unref(w->new_rules);
+    w->new_rules = r;
+    pthread_mutex_unlock(&w->mu);
+    post(w);
+}
+
 void worker_stop(worker_t *w, unsigned drain_ms)
 {
     pthread_mutex_lock(&w->mu);
@@ -271,6 +311,7 @@ void worker_join_free(worker_t *w)
         cleanup(w);
     cfg_unref(w->new_cfg);
     pool_unref(w->new_pool);
+    fwdrules_unref(w->new_rules);
     cfg_unref(w->fwd.cfg);
     sr_msg_free(w->fwd.msg);
     free(w->fwd.out);

@@ -48,6 +48,7 @@ typedef struct worker {
     struct event *mbox_ev;
     cfg_t *new_cfg; /* pending settings (references) */
     pool_t *new_pool;
+    struct fwdrules *new_rules; /* pending forward rules (a reference) */
     bool stop_req;
     unsigned drain_ms; /* how long a drain may take */
     struct event *drain_ev;
@@ -63,6 +64,9 @@ int worker_start(worker_t *w);
 /* From the main thread: use cfg and pool from the next query on (queries
  * in flight finish with what they started with). References taken. */
 void worker_update(worker_t *w, cfg_t *cfg, pool_t *pool);
+/* From the main thread: use the forward rules r (a reference is taken)
+ * from the next query on; before worker_start, at once. */
+void worker_update_forward(worker_t *w, struct fwdrules *r);
 /* From the main thread: stop reading queries, finish those in flight
  * (at most drain_ms), then end the thread. */
 void worker_stop(worker_t *w, unsigned drain_ms);

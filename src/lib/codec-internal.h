@@ -116,6 +116,32 @@ static inline sr_status_t sr_name_plain(sr_buf_t *b, const uint8_t **name, size_
     return SR_OK;
 }
 
+/* Is the uncompressed wire name (len bytes, well formed) zone itself or a
+ * name below it, on label boundaries and ASCII case-insensitively? zone is
+ * an uncompressed wire name in lowercase; the root (one zero byte) holds
+ * every name. Walks the labels of name once: the cache asks it for every
+ * entry of a subtree flush (a forward rule changed, `cache flush NAME
+ * --subtree`). */
+static inline bool sr_name_below(const uint8_t *name, size_t len, const uint8_t *zone, size_t zlen)
+{
+    size_t off = 0;
+
+    while (off < len && len - off > zlen)
+        off += 1u + name[off];
+    if (off >= len || len - off != zlen)
+        return false;
+    /* Length bytes (<= 63) are below 'A', so folding every byte leaves
+     * them alone. */
+    for (size_t i = 0; i < zlen; i++) {
+        uint8_t ch = name[off + i];
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (uint8_t)(ch + 32);
+        if (ch != zone[i])
+            return false;
+    }
+    return true;
+}
+
 /* What sr_msg_check() saw of a message. */
 typedef struct sr_msg_shape {
     uint16_t counts[4];   /* QD, AN, NS, AR */

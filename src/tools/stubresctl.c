@@ -243,7 +243,36 @@ static void print_stats(json_t *r)
                                        "malformed", "refused_acl",      "truncated"};
     for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++)
         printf("  %-*s %14lld\n", KEY_WIDTH, more[i], num(r, more[i]));
+    json_t *fw = json_object_get(r, "forward"), *v;
+    size_t i;
+    if (json_array_size(fw) > 0)
+        printf("forward rules (cache misses sent):\n");
+    json_array_foreach(fw, i, v)
+    {
+        printf("  %-*s %14lld\n", KEY_WIDTH, str(v, "domain"), num(v, "queries"));
+    }
     print_upstreams(json_object_get(r, "upstreams"), true);
+}
+
+/* The forward rules: "DOMAIN -> SPEC, SPEC". */
+static void print_forward(json_t *rules)
+{
+    size_t i, k;
+    json_t *v, *sv;
+
+    if (json_array_size(rules) == 0)
+        printf("no forward rules: every name goes to the servers\n");
+    json_array_foreach(rules, i, v)
+    {
+        printf("%s ->", str(v, "domain"));
+        json_array_foreach(json_object_get(v, "servers"), k, sv)
+        {
+            printf("%s %s", k ? "," : "", json_string_value(sv));
+        }
+        if (json_array_size(json_object_get(v, "servers")) == 0)
+            printf(" (none: resolv_conf names no nameserver; SERVFAIL)");
+        printf("%s\n", json_is_true(json_object_get(v, "resolvconf")) ? " (resolvconf)" : "");
+    }
 }
 
 static void print_status(json_t *r)
@@ -279,6 +308,24 @@ static void print_status(json_t *r)
             printf("  %s = %s\n      since %s; the config file has: %s\n", str(v, "key"),
                    str(v, "value"), str(v, "since")[0] ? str(v, "since") : "(unknown)",
                    str(v, "file_value")[0] ? str(v, "file_value") : "(empty)");
+        }
+    }
+    json_t *fw = json_object_get(r, "forward");
+    if (json_array_size(fw) > 0) {
+        printf("forward:    rules (split DNS):\n");
+        json_array_foreach(fw, i, v)
+        {
+            size_t k;
+            json_t *sv;
+            printf("  %s ->", str(v, "domain"));
+            json_array_foreach(json_object_get(v, "servers"), k, sv)
+            {
+                printf("%s %s", k ? "," : "", json_string_value(sv));
+            }
+            printf("%s\n", !json_is_true(json_object_get(v, "encrypted")) &&
+                                   json_is_true(json_object_get(r, "encrypted"))
+                               ? "  (plaintext, beside encrypted servers)"
+                               : "");
         }
     }
     print_upstreams(json_object_get(r, "upstreams"), false);
@@ -361,6 +408,9 @@ static void print_human(const ctl_request_t *req, json_t *r)
             printf("%s\n", json_string_value(v));
         }
         break;
+    case CTL_FORWARD:
+    case CTL_FORWARD_ADD:
+    case CTL_FORWARD_REMOVE: print_forward(json_object_get(r, "rules")); break;
     }
 }
 

@@ -31,6 +31,7 @@
 #include "ctlproto.h"
 #include "daemon.h"
 #include "fuzz.h"
+#include "fwdrules.h"
 #include "lib-internal.h"
 #include "localdata.h"
 #include "../pktbuild.h"
@@ -210,6 +211,19 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         free(rec);
         break;
     }
+    case CTL_FORWARD:
+    case CTL_FORWARD_ADD:
+    case CTL_FORWARD_REMOVE: {
+        json_t *rules = json_object_get(r, "rules"), *v;
+        size_t i;
+        FUZZ_CHECK(json_is_array(rules));
+        json_array_foreach(rules, i, v)
+        {
+            FUZZ_CHECK(json_is_string(json_object_get(v, "domain")));
+            FUZZ_CHECK(json_is_array(json_object_get(v, "servers")));
+        }
+        break;
+    }
     }
 done:
     json_decref(r);
@@ -226,6 +240,8 @@ static void check_daemon(const daemon_t *d)
     FUZZ_CHECK(rc == 0);
     cfg_errors_clear(&errs);
     FUZZ_CHECK(d->pool != NULL && pool_matches(d->pool, d->cfg));
+    /* The forward rules in force are the key's (built at the first change). */
+    FUZZ_CHECK(d->fwdrules == NULL || d->fwdrules->n == d->cfg->nforward);
     for (size_t i = 0; i < state_count(d->state); i++) {
         state_override_t o;
         state_get(d->state, i, &o);
@@ -314,6 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     log_query_open("", qerr, sizeof(qerr));
     cache_free(d.cache);
     pool_unref(d.pool);
+    fwdrules_unref(d.fwdrules);
     state_free(d.state);
     cfg_unref(d.file_cfg);
     cfg_unref(d.cfg);

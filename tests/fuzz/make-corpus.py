@@ -239,6 +239,12 @@ CONFIG_VALUES = {
     "log_level": ["debug", "0", "5", "verbose"],
     "query_log": ["stderr", "syslog", "/fuzz/query.log", "relative"],
     "resolv_conf": ["/etc/resolv.conf", "/fuzz/resolv.conf", "/nonexistent", ""],
+    "forward": ["corp.example udp://192.0.2.53", "Corp.Example. 192.0.2.53, tcp://192.0.2.54:5353",
+                "a\\.b.example tls://192.0.2.1#dns.example resolvconf", ". udp://192.0.2.53",
+                "corp.example", "corp.example udp://192.0.2.53; lab.corp.example resolvconf",
+                "x.example udp://192.0.2.1; X.EXAMPLE udp://192.0.2.2", "corp.example ftp://x",
+                "corp.example tls://192.0.2.1 udp://192.0.2.2", "corp.example udp://127.0.0.1:5353",
+                ""],
     "tcp_idle_timeout": ["0.1", "0.05", "0.101", "100ms", "1.01"],
     "tcp_max_clients": ["1", "100001"],
     "tcp_max_pipeline": ["1024", "1025"],
@@ -315,6 +321,10 @@ def config_seeds():
         b"\n".join(b"k%d = v" % i for i in range(40)) + b"\n",
         b"servers = udp://192.0.2.1\nservers = " + b" ".join(
             b"udp://192.0.2.%d" % i for i in range(1, 70)) + b"\n",
+        b"servers = udp://192.0.2.1\nforward = corp.example udp://192.0.2.53\n"
+        b"forward = lab.corp.example resolvconf\nforward = corp.example tcp://192.0.2.54\n",
+        b"servers = tls://192.0.2.1\nforward = corp.example udp://192.0.2.53\n"
+        b"forward = . udp://192.0.2.53\nforward = ; x\n",
     ]
     for i, conf in enumerate(syntax):
         out.append(("syntax-%02d" % i, config_seed(conf)))
@@ -386,6 +396,12 @@ CONTROL_LINES = [
     "c f", "x", "", "   ", "stats extra", "stats\r", "cache", "cache x", "config =5",
     "\tstats\t", "config reset", "config reset timeout", "config reset servers",
     "config reset nosuchkey", "config reset a b", "status",
+    "forward", "forward add corp.example udp://192.0.2.53", "forward add . udp://192.0.2.53",
+    "forward add corp.example resolvconf", "forward add a\\.b.example tls://192.0.2.1",
+    "forward add corp.example", "forward add x ftp://y", "forward remove corp.example",
+    "forward remove nosuch.example", "forward remove a..b", "forward rem x", "forward a x",
+    "f", "fo", "forward x", "cache flush corp.example --subtree", "cache flush . --subtree",
+    "cache flush x --deep",
 ]
 
 CONTROL_SEQUENCES = [
@@ -398,6 +414,11 @@ CONTROL_SEQUENCES = [
     ["config timeout=7", "server tcp://192.0.2.5", "status", "config reset timeout", "reload",
      "config reset", "status"],
     ["config dns_server=192.0.2.7", "config reset servers", "config servers", "reload"],
+    ["forward add corp.example udp://192.0.2.53", "forward add lab.corp.example 192.0.2.54",
+     "forward", "stats", "status", "reload", "forward", "forward remove corp.example",
+     "config reset forward", "forward"],
+    ["forward add corp.example udp://192.0.2.53", "config forward=", "forward add Corp.Example. "
+     "tcp://192.0.2.9", "cache flush corp.example --subtree", "forward remove CORP.example"],
 ]
 
 
@@ -416,6 +437,7 @@ def control_seeds():
 
 def control_words():
     words = ["stats", "status", "config ", "server ", "cache flush", "cache dump", "reload",
+             "forward", "forward add ", "forward remove ", " --subtree", "resolvconf",
              "=", "\n", "idle", "BuildInfo", "LicenseInfo", "UseDNSAPIDLL", "query_type"]
     return words + config_words()
 

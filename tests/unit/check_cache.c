@@ -964,6 +964,43 @@ START_TEST(test_flush)
 }
 END_TEST
 
+/* cache_flush_below: a name and everything below it, on label
+ * boundaries, in any case (stubresctl cache flush NAME --subtree, and a
+ * forward rule that changed). */
+START_TEST(test_flush_below)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    uint8_t name[SR_NAME_MAX_WIRE];
+    size_t nlen = 0;
+    tq_t t;
+
+    ck_assert(store_file(c, "a_www", T0));
+    ck_assert(store_file(c, "nodata", T0));  /* www.example.test TXT */
+    ck_assert(store_file(c, "mx_glue", T0)); /* example.test MX */
+    ck_assert_uint_eq(stats_of(c).entries, 3);
+
+    /* Not on a label boundary: nothing. */
+    ck_assert_int_eq(sr_name_from_text("ww.example.test", name, sizeof(name), &nlen), SR_OK);
+    ck_assert_uint_eq(cache_flush_below(c, name, nlen), 0);
+    ck_assert_int_eq(sr_name_from_text("xample.test", name, sizeof(name), &nlen), SR_OK);
+    ck_assert_uint_eq(cache_flush_below(c, name, nlen), 0);
+    /* The name itself and what is below it, not its parent. */
+    ck_assert_int_eq(sr_name_from_text("WWW.Example.TEST", name, sizeof(name), &nlen), SR_OK);
+    ck_assert_uint_eq(cache_flush_below(c, name, nlen), 2);
+    tq_init(&t, "example.test", SR_TYPE_MX);
+    ck_assert_int_eq(ask(c, &t, T0, false, r), CACHE_HIT);
+    /* The parent takes the rest. */
+    ck_assert_int_eq(sr_name_from_text("TEST", name, sizeof(name), &nlen), SR_OK);
+    ck_assert_uint_eq(cache_flush_below(c, name, nlen), 1);
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
 typedef struct lines {
     char *v[16];
     size_t n;
@@ -1515,9 +1552,9 @@ int main(void)
               test_ttl_clamp, test_rrset_ttls_equalised, test_negative_nxdomain,
               test_negative_nodata, test_negative_without_soa_not_cached, test_servfail_remembered,
               test_not_stored, test_opt_in_the_middle, test_render_fresh, test_lru_eviction,
-              test_set_cfg_shrinks, test_flush, test_dump, test_names_spelt_by_ttls,
-              test_chaos_and_bad_args, test_serve_stale, test_prefetch, test_stats,
-              test_hit_allocates_nothing, test_allocation_failures, test_concurrency));
+              test_set_cfg_shrinks, test_flush, test_flush_below, test_dump,
+              test_names_spelt_by_ttls, test_chaos_and_bad_args, test_serve_stale, test_prefetch,
+              test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency));
     tcase_set_timeout(tc, 60);
     return run_suite(s);
 }

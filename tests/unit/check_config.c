@@ -122,6 +122,8 @@ static const kv_t cases[] = {
     {"local_ttl", "1h", "3600", "-1"},
     {"hosts", "/etc/hosts, /tmp/more.hosts", "/etc/hosts, /tmp/more.hosts", "hosts.txt"},
     {"special_names", "false", "false", "sometimes"},
+    {"forward", "Corp.Example 10.8.0.1,10.8.0.2",
+     "corp.example udp://10.8.0.1:53 udp://10.8.0.2:53", ". udp://10.8.0.1"},
     {"servfail_ttl", "10", "10", "301"},
     {"stale_max", "3600", "3600", "x"},
     {"tcp_idle_timeout", "2500ms", "2.5", "50ms"},

@@ -86,6 +86,18 @@ static const struct parse_case PARSE_CASES[] = {
     {"cache x", -1, -1, -1, 0, NULL, NULL, "unknown cache subcommand 'x'"},
     {"cache", -1, -1, -1, 0, NULL, NULL, "'cache' needs one of: flush, dump"},
     {"statsx", -1, -1, -1, 0, NULL, NULL, NULL},
+    /* forward alone lists; add and remove are its subcommands */
+    {"cache flush corp.example --subtree", 0, CTL_CACHE_FLUSH, 2, 1, "--subtree", NULL, NULL},
+    {"forward", 0, CTL_FORWARD, 0, 0, NULL, "forward", NULL},
+    {"fo", 0, CTL_FORWARD, 0, 0, NULL, NULL, NULL},
+    {"forward add corp.example udp://10.8.0.1 resolvconf", 0, CTL_FORWARD_ADD, 3, 2, "resolvconf",
+     "forward add", NULL},
+    {"fo a corp.example 10.8.0.1", 0, CTL_FORWARD_ADD, 2, 0, "corp.example", NULL, NULL},
+    {"forward add corp.example", -1, -1, -1, 0, NULL, NULL, NULL},
+    {"forward remove corp.example", 0, CTL_FORWARD_REMOVE, 1, 0, "corp.example", "forward remove",
+     NULL},
+    {"forward remove a b", -1, -1, -1, 0, NULL, NULL, NULL},
+    {"forward x", -1, -1, -1, 0, NULL, NULL, "unknown forward subcommand 'x'"},
 };
 
 /* The commands, their arguments and unique-prefix matching. */
@@ -120,7 +132,7 @@ START_TEST(test_limits)
     ck_assert_int_eq(parse("stats extra"), -1);
     ck_assert_str_eq(err, "usage: stats");
     ck_assert_int_eq(parse("cache dump x"), -1);
-    ck_assert_int_eq(parse("cache flush a b"), -1);
+    ck_assert_int_eq(parse("cache flush a b c"), -1);
     ck_assert_int_eq(parse("server"), -1);
     ck_assert_int_eq(parse("stats\x01"), -1);
     ck_assert_str_eq(err, "bad character (0x01) in command");
