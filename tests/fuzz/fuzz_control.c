@@ -165,6 +165,19 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         break;
     case CTL_CONFIG: {
         json_t *name = json_object_get(r, "name"), *value = json_object_get(r, "value");
+        if (req->argc == 0) {
+            /* `config` alone: every key with its value and origin. */
+            json_t *keys = json_object_get(r, "config"), *k;
+            size_t i;
+            FUZZ_CHECK(json_is_array(keys) && json_array_size(keys) > 0);
+            json_array_foreach(keys, i, k)
+            {
+                FUZZ_CHECK(json_is_string(json_object_get(k, "name")));
+                FUZZ_CHECK(json_is_string(json_object_get(k, "value")));
+                FUZZ_CHECK(json_is_string(json_object_get(k, "origin")));
+            }
+            break;
+        }
         FUZZ_CHECK(json_is_string(name) && json_is_string(value));
         if (strchr(req->argv[0], '=') != NULL)
             check_value_round(d, json_string_value(name), json_string_value(value));
@@ -188,10 +201,11 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         break;
     }
     case CTL_CACHE_DUMP: {
-        json_t *e = json_object_get(r, "entries"), *v;
+        json_t *e = json_object_get(r, "entries"), *z = json_object_get(r, "zone"), *v;
         size_t i;
-        FUZZ_CHECK(json_is_array(e));
+        FUZZ_CHECK(json_is_array(e) && json_is_array(z));
         json_array_foreach(e, i, v) FUZZ_CHECK(json_is_string(v));
+        json_array_foreach(z, i, v) FUZZ_CHECK(json_is_string(v));
         break;
     }
     case CTL_RELOAD: break;
