@@ -71,13 +71,13 @@ assert_eq "{\"ok\":true,\"rules\":[{\"domain\":\"corp.example\",\"servers\":[\"u
     "$out" "forward lists the rule"
 
 # --- 2. forward add at run time: the longest domain wins, its cache goes ------------
-assert_match "^www.lab.corp.example A IN" "$($SR_CTL cache dump)" "www.lab.corp.example is cached"
+assert_match "^www\.lab\.corp\.example\. [0-9]+ IN A " "$($SR_CTL cache dump)" "www.lab.corp.example is cached"
 out=$($SR_CTL forward add lab.corp.example "udp://127.0.0.1:$UP1_PORT")
 assert_match "^lab.corp.example -> udp://127.0.0.1:$UP1_PORT" "$out" "forward add, for a person"
 assert_eq 10.0.0.92 "$($SR_DIG www.lab.corp.example +short)" \
     "after forward add: the longer rule's upstream answers (the cached answer was dropped)"
 assert_eq 1 "$(qcount up1 www.lab.corp.example.)" "  up1 was asked once"
-assert_match "^www.corp.example A IN" "$($SR_CTL cache dump)" \
+assert_match "^www\.corp\.example\. [0-9]+ IN A " "$($SR_CTL cache dump)" \
     "an answer outside the new rule's domain stays cached"
 assert_match "^forward = corp.example udp://127.0.0.1:$UP2_PORT; lab.corp.example udp://127.0.0.1:$UP1_PORT\$" \
     "$(cat "$SR_STATE")" "the rules are in the state file"
@@ -108,7 +108,17 @@ out=$($SR_CTL --json cache flush corp.example --subtree)
 assert_match '"flushed":[2-9]' "$out" "cache flush corp.example --subtree drops its names"
 out=$($SR_CTL cache dump)
 assert_no_match "corp.example" "$out" "  nothing at or below corp.example is left"
-assert_match "^www.example.test A IN" "$out" "  other names stay"
+assert_match "^www\.example\.test\. [0-9]+ IN A " "$out" "  other names stay"
+
+# --- 5b. a rule takes a special-use name from the local answers ---------------------
+out=$($SR_DIG -x 10.0.0.1)
+assert_match "status: NXDOMAIN" "$out" "10.in-addr.arpa is a private reverse zone: answered here"
+assert_eq 0 "$(qcount up2 1.0.0.10.in-addr.arpa.)" "  and nothing went upstream"
+$SR_CTL forward add 10.in-addr.arpa "udp://127.0.0.1:$UP2_PORT" >/dev/null
+$SR_DIG -x 10.0.0.1 >/dev/null || true
+assert_eq 1 "$(qcount up2 1.0.0.10.in-addr.arpa.)" \
+    "with forward = 10.in-addr.arpa the VPN's server is asked (the rule wins over special_names)"
+$SR_CTL forward remove 10.in-addr.arpa >/dev/null
 
 # --- 6. resolvconf follows the file --------------------------------------------------
 $SR_CTL forward add vpn.example resolvconf >/dev/null
