@@ -154,8 +154,11 @@ text = sys.argv[1]
 assert "\n" not in text.strip(), "one object on one line"
 j = json.loads(text)
 top = {"request_id": int, "domain": str, "query_type": int, "status_code": int,
-       "status": str, "authoritative": bool, "truncated": bool, "records": list}
+       "status": str, "authoritative": bool, "truncated": bool, "records": list,
+       # added for dig users (issue: stubres-query as good as dig/kdig)
+       "flags": list, "server": str, "protocol": str, "elapsed_ms": int}
 assert set(j) == set(top), sorted(j)
+assert j["protocol"] == "UDP" and "qr" in j["flags"] and j["server"].startswith("127.0.0.1#"), j
 for k, t in top.items():
     assert type(j[k]) is t, (k, j[k])
 assert (j["request_id"], j["domain"], j["query_type"]) == (7, "mx.example.test", 15), j
