@@ -505,6 +505,8 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     uint64_t now_us = fx->now_us();
 
     p->xfer = NULL;
+    if (info != NULL)
+        pool_count_guard(s, info);
     bool was_plain = p->plain_retry;
     p->plain_retry = false; /* the next upstream gets the query with EDNS */
     if (local_failure(fx, status)) {
