@@ -142,7 +142,8 @@ STATS (--stats FILE)
                   prefix), lengths = length of their padding option data
     resets       how many times SIGUSR2 reset the counters
     recent       the last 200 queries: {"t", "proto", "peer", "id",
-                  "qname", "qtype", "len", "edns", "payload", "do",
+                  "qname", "qname_sent" (in the case received), "qtype",
+                  "len", "edns", "payload", "do",
                   "padding", "rd", "mode"} (padding null when absent)
 """
 
@@ -338,6 +339,7 @@ class Stats:
             d["recent"].append({
                 "t": round(time.time(), 3), "proto": proto, "peer": peer,
                 "id": msg.id, "qname": qname, "qtype": qtype, "len": wire_len,
+                "qname_sent": "" if q is None else q.name.to_text(),
                 "edns": msg.edns >= 0,
                 "payload": msg.payload if msg.edns >= 0 else None,
                 "do": bool(msg.ednsflags & dns.flags.DO),
