@@ -26,7 +26,6 @@
 #define PAD_BLOCK 128 /* RFC 8467 4.1 */
 #define PAD_ROOM (11 + 4 + PAD_BLOCK)
 #define DNS_MAX_MSG 65535
-#define GUARD_ROOM (4 + 8 + 32) /* a COOKIE option, client and server */
 
 /* ------------------------------------------------------------------ */
 /* small utilities */
@@ -793,7 +792,11 @@ static sr_status_t xfer_take_query(sr_upstream_t *up, sr_xfer_t *x, const uint8_
     if (st != SR_OK)
         return SR_E_FORMERR;
     bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
-    cap = pad ? qlen + PAD_ROOM : guard ? qlen + GUARD_ROOM : qlen;
+    /* The cookie option as the server's cookie now stands (guard.c makes
+     * room for a longer one when it changes), and at least the 8 bytes
+     * guard.c reads past the name. */
+    size_t room = up->cfg.cookies ? 4 + 8 + up->server_cookie_len : 0;
+    cap = pad ? qlen + PAD_ROOM : guard ? qlen + (room > 8 ? room : 8) : qlen;
     if (cap > DNS_MAX_MSG)
         cap = DNS_MAX_MSG;
     x->q = sr_malloc(cap);
@@ -802,8 +805,10 @@ static sr_status_t xfer_take_query(sr_upstream_t *up, sr_xfer_t *x, const uint8_
     memcpy(x->q, q, qlen);
     x->qlen = qlen;
     x->qcap = cap;
-    if (guard && shape.end == qlen)
+    if (guard && shape.end == qlen) {
+        memset(x->q + qlen, 0, 8); /* defined bytes for guard.c's last word */
         sr_guard_prepare(up, x, &shape);
+    }
     if (pad) {
         /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
         st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
