@@ -121,6 +121,22 @@ typedef struct sr_upstream_cfg {
                                    timeout_ms / N apart, as dig's +tries
                                    (a TC=1 retry over TCP then gets one such
                                    try) */
+    /* Poisoning defences of plain UDP (other protocols ignore them) */
+    bool cookies;               /* DNS Cookies (RFC 7873, RFC 9018): a
+                                   client cookie in every query with an
+                                   OPT record, the server cookie learned
+                                   and sent back; a reply with another
+                                   client cookie is ignored, and so is one
+                                   without a cookie once the server has
+                                   shown that it does cookies */
+    bool case_randomization;    /* 0x20 (draft-vixie-dnsext-dns0x20): the
+                                   question's letters in random case; a
+                                   reply whose question differs in case is
+                                   ignored. A server that does not preserve
+                                   case is asked again without it, and
+                                   after 3 such queries in a row never
+                                   again with it. The callback sees the
+                                   caller's own case */
 } sr_upstream_cfg_t;
 
 typedef struct sr_upstream sr_upstream_t;
@@ -135,6 +151,13 @@ typedef struct sr_xfer_info {
     unsigned ignored;           /* mismatched replies ignored meanwhile */
     const char *detail;         /* why it failed, for logs ("" if none) */
     uint16_t wire_id;           /* the ID the query carried on the wire */
+    unsigned cookie_mismatches; /* UDP replies ignored meanwhile: wrong
+                                   or missing client cookie */
+    unsigned case_mismatches;   /* UDP replies ignored meanwhile: the
+                                   question's case differed (0x20) */
+    bool case_fallback;         /* asked again without 0x20 */
+    bool cookie;                /* the answer carried our client cookie
+                                   and a server cookie */
 } sr_xfer_info_t;
 
 /* Called exactly once per query, from the event loop (never from inside
@@ -194,6 +217,11 @@ typedef struct sr_upstream_stats {
     uint64_t tls_handshakes;    /* full handshakes */
     uint64_t tls_resumed;       /* handshakes resumed from a session */
     uint64_t tcp_fallbacks;
+    uint64_t cookies;           /* answers with a valid server cookie */
+    uint64_t cookie_mismatches; /* replies ignored: wrong or missing client
+                                   cookie (RFC 7873 5.3) */
+    uint64_t case_mismatches;   /* replies ignored: question case differed */
+    uint64_t case_fallbacks;    /* queries asked again without 0x20 */
 } sr_upstream_stats_t;
 
 SR_API void sr_upstream_stats(const sr_upstream_t *up, sr_upstream_stats_t *out);

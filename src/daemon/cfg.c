@@ -254,6 +254,10 @@ static const keydef_t keys[] = {
              "upstream queries in flight per thread; more are dropped"),
     KEY_UINT("max_udp_size", max_udp_size, "4096", 512, 4096, 0,
              "largest UDP answer sent, whatever size the client offers"),
+    KEY_BOOL("cookies", cookies, "true", KF_UPSTREAM,
+             "DNS Cookies (RFC 7873) towards udp:// upstreams"),
+    KEY_BOOL("case_randomization", case_randomization, "true", KF_UPSTREAM,
+             "0x20: the question in random case towards udp:// upstreams"),
     /* ---- the class reference's properties ---- */
     KEY_STR("dns_server", dns_server, "", check_server, KF_UPSTREAM,
             "an IP address, a host name or an https:// URL",

@@ -89,6 +89,8 @@ struct cfg {
     unsigned tcp_max_pipeline; /* queries in flight per TCP connection */
     unsigned max_inflight;     /* upstream queries in flight per thread */
     unsigned max_udp_size;     /* cap on the client's EDNS UDP size */
+    bool cookies;              /* DNS Cookies towards udp:// upstreams */
+    bool case_randomization;   /* 0x20 towards udp:// upstreams */
     /* ---- class properties ---- */
     char *dns_server;  /* a single upstream (address, host, URL) */
     unsigned dns_port; /* its port (0: the protocol's default) */

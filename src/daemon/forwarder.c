@@ -122,8 +122,14 @@ static size_t build_reply(uint16_t id, uint16_t qflags, unsigned opcode, const u
 
     if (len > cap)
         return 0;
-    flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | ((opcode & 0xF) << 11) |
-                       (qflags & (SR_FLAG_RD | SR_FLAG_CD)) | (rcode & 0xF));
+    /* RA, RD and CD are defined for QUERY only (RFC 1035 4.1.1, RFC 4035
+     * 3.2.2): the NOTIMP answer to another opcode carries none of them,
+     * as ISC's compliance tester expects (and no AA, TC, Z or AD, ever). */
+    if (opcode == 0)
+        flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | (qflags & (SR_FLAG_RD | SR_FLAG_CD)) |
+                           (rcode & 0xF));
+    else
+        flags = (uint16_t)(SR_FLAG_QR | ((opcode & 0xF) << 11) | (rcode & 0xF));
     sr_put16(out, id);
     sr_put16(out + 2, flags);
     sr_put16(out + 4, qname != NULL ? 1 : 0);
@@ -532,6 +538,8 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     uint64_t now_us = fx->now_us();
 
     p->xfer = NULL;
+    if (info != NULL)
+        pool_count_guard(s, info);
     bool was_plain = p->plain_retry;
     p->plain_retry = false; /* the next upstream gets the query with EDNS */
     if (local_failure(fx, status)) {

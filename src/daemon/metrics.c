@@ -155,6 +155,16 @@ static void format_upstreams(struct evbuffer *out, const pool_t *pool)
          offsetof(pool_server_t, servfails)},
         {"stubresd_upstream_errors_total", "Transport errors.", offsetof(pool_server_t, errors)},
         {"stubresd_upstream_timeouts_total", "Timeouts.", offsetof(pool_server_t, timeouts)},
+        {"stubresd_upstream_cookies_total", "Answers with a valid DNS server cookie (udp://).",
+         offsetof(pool_server_t, cookies)},
+        {"stubresd_upstream_cookie_mismatches_total",
+         "Replies dropped for a wrong or missing client cookie (udp://).",
+         offsetof(pool_server_t, cookie_mismatches)},
+        {"stubresd_upstream_case_mismatches_total",
+         "Replies dropped for a question in another case than sent (0x20, udp://).",
+         offsetof(pool_server_t, case_mismatches)},
+        {"stubresd_upstream_case_fallbacks_total",
+         "Queries asked again without 0x20 (udp://).", offsetof(pool_server_t, case_fallbacks)},
     };
     for (size_t k = 0; k < sizeof(ctrs) / sizeof(ctrs[0]); k++) {
         head(out, ctrs[k].name, "counter", ctrs[k].help);

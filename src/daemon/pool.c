@@ -135,6 +135,8 @@ static pool_server_t *server_new(const cfg_t *cfg, const spec_t *spec, const poo
     s->ucfg.out_buffer_size = (int)cfg->out_buffer_size;
     s->ucfg.max_packet_size = (uint16_t)cfg->max_packet_size;
     s->ucfg.tcp_fallback = true; /* TC from a UDP upstream: ask over TCP */
+    s->ucfg.cookies = cfg->cookies;
+    s->ucfg.case_randomization = cfg->case_randomization;
     s->ucfg.absolute_timeout = cfg->absolute_timeout;
     s->ucfg.log_level = (int)cfg->class_log_level;
     /* DoT/TCP: past 32 queries in flight on its one connection, a second
@@ -417,6 +419,20 @@ void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t n
 void pool_count_query(pool_server_t *s)
 {
     atomic_fetch_add_explicit(&s->queries, 1, memory_order_relaxed);
+}
+
+void pool_count_guard(pool_server_t *s, const sr_xfer_info_t *info)
+{
+    if (info->cookie)
+        atomic_fetch_add_explicit(&s->cookies, 1, memory_order_relaxed);
+    if (info->cookie_mismatches != 0)
+        atomic_fetch_add_explicit(&s->cookie_mismatches, info->cookie_mismatches,
+                                  memory_order_relaxed);
+    if (info->case_mismatches != 0)
+        atomic_fetch_add_explicit(&s->case_mismatches, info->case_mismatches,
+                                  memory_order_relaxed);
+    if (info->case_fallback)
+        atomic_fetch_add_explicit(&s->case_fallbacks, 1, memory_order_relaxed);
 }
 
 void pool_server_health(pool_server_t *s, uint64_t now_us, pool_health_t *h)

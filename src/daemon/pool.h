@@ -50,6 +50,10 @@ typedef struct pool_server {
     atomic_uint_fast64_t queries, responses, errors, timeouts, servfails;
     atomic_uint_fast64_t rtt_hist[POOL_RTT_BUCKETS + 1];
     atomic_uint_fast64_t rtt_sum_us;
+    /* udp:// only: answers with a valid server cookie; replies dropped
+     * for a wrong or missing client cookie, or for a question in another
+     * case than sent (0x20); queries asked again without 0x20 */
+    atomic_uint_fast64_t cookies, cookie_mismatches, case_mismatches, case_fallbacks;
 } pool_server_t;
 
 /* One generation of the upstream list. */
@@ -96,6 +100,8 @@ typedef enum pool_outcome {
 void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t now_us);
 /* Count a query sent to s. */
 void pool_count_query(pool_server_t *s);
+/* Add what a query's info says of cookies and 0x20 to s's counters. */
+void pool_count_guard(pool_server_t *s, const sr_xfer_info_t *info);
 
 /* A snapshot of one server's health for status/stats. */
 typedef struct pool_health {

@@ -59,6 +59,16 @@ json_t *stats_upstream_json(pool_server_t *s, uint64_t now_us, bool detail)
         return NULL;
     json_object_set_new(o, "responses", json_integer((json_int_t)atomic_load(&s->responses)));
     json_object_set_new(o, "servfails", json_integer((json_int_t)atomic_load(&s->servfails)));
+    if (s->spec.proto == SR_PROTO_UDP) {
+        /* The defences of plain UDP (RFC 7873 cookies, 0x20). */
+        json_object_set_new(o, "cookies", json_integer((json_int_t)atomic_load(&s->cookies)));
+        json_object_set_new(o, "cookie_mismatches",
+                            json_integer((json_int_t)atomic_load(&s->cookie_mismatches)));
+        json_object_set_new(o, "case_mismatches",
+                            json_integer((json_int_t)atomic_load(&s->case_mismatches)));
+        json_object_set_new(o, "case_fallbacks",
+                            json_integer((json_int_t)atomic_load(&s->case_fallbacks)));
+    }
     json_object_set_new(o, "consecutive_failures", json_integer(h.fails));
     if (!h.healthy)
         json_object_set_new(o, "retry_in_s", json_real(h.retry_in_s));

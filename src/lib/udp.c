@@ -276,6 +276,27 @@ static sr_status_t udp_send(sr_upstream_t *up, sr_xfer_t *x)
     return SR_OK;
 }
 
+/* x->q changed (guard.c: a new ID, and a new cookie or the caller's
+ * case): send it now from the same socket, and restart the
+ * retransmission clock. */
+static void udp_resend(sr_upstream_t *up, sr_xfer_t *x)
+{
+    struct udp_xfer *ux = x->tp;
+
+    if (ux == NULL || ux->fd < 0 || ux->sending)
+        return; /* the pending send takes the new x->q */
+    if (udp_try_send(up, x) == SR_OK && ux->sending) {
+        event_del(ux->ev);
+        event_assign(ux->ev, up->base, ux->fd, EV_WRITE | EV_PERSIST, udp_event_cb, x);
+        event_add(ux->ev, NULL);
+    }
+    if (ux->rtx != NULL) {
+        evtimer_del(ux->rtx);
+        ux->rtx_ms = UDP_RTX_FIRST_MS;
+        udp_rtx_arm(ux);
+    }
+}
+
 static void udp_detach(sr_upstream_t *up, sr_xfer_t *x)
 {
     struct udp_xfer *ux = x->tp;
@@ -291,5 +312,11 @@ static void udp_detach(sr_upstream_t *up, sr_xfer_t *x)
     x->tp = NULL;
 }
 
-const sr_transport_ops_t sr_udp_ops =
-    SR_TRANSPORT_OPS("udp", udp_init, udp_fini, udp_send, udp_detach);
+const sr_transport_ops_t sr_udp_ops = {
+    .name = "udp",
+    .init = udp_init,
+    .fini = udp_fini,
+    .send = udp_send,
+    .detach = udp_detach,
+    .resend = udp_resend,
+};

@@ -48,6 +48,17 @@ struct sr_xfer {
     const char *early_detail; /* static text for early_status */
     uint64_t touched_us;      /* last progress (inactivity timeouts) */
     sr_xfer_t *child;         /* TC fallback: the TCP query carrying x */
+    /* DNS Cookies and 0x20, plain UDP only (guard.c) */
+    size_t qcap;               /* capacity of q */
+    size_t opt_rdlen_off;      /* q's OPT RDLENGTH field (cookie_off != 0) */
+    size_t cookie_off;         /* q's COOKIE option; 0: none sent */
+    bool cased;                /* q's question is in random case */
+    bool badcookie_retried;    /* asked again after BADCOOKIE */
+    bool case_fallback;        /* asked again without 0x20 */
+    bool cookie_ok;            /* the answer had our client cookie */
+    unsigned cookie_missing;   /* replies ignored for lacking a cookie */
+    unsigned cookie_mismatches;
+    unsigned case_mismatches;
 };
 
 /* What a protocol module implements. */
@@ -67,6 +78,9 @@ typedef struct sr_transport_ops {
      * every x handed to send, even when send failed (x->tp may be NULL).
      * Never runs callbacks. */
     void (*detach)(sr_upstream_t *up, sr_xfer_t *x);
+    /* Send x->q again now (it changed: new ID, cookie or case), as the
+     * same query; NULL where queries are never rewritten (all but UDP). */
+    void (*resend)(sr_upstream_t *up, sr_xfer_t *x);
 } sr_transport_ops_t;
 
 /* A transport's table, one row: its fields in the order above. */
@@ -115,7 +129,52 @@ struct sr_upstream {
     size_t npins;
     char tls_reject[256]; /* why the last certificate was rejected: the
                              failure detail of the queries it fails */
+    /* DNS Cookies and 0x20 (guard.c) */
+    uint8_t client_cookie[8];  /* keyed hash of a secret and the server */
+    uint8_t server_cookie[32]; /* the last one the server gave */
+    size_t server_cookie_len;  /* 0: none yet */
+    bool cookie_seen;          /* the server does cookies: a reply without
+                                  one is not believed */
+    unsigned case_strikes;     /* queries in a row whose reply changed the
+                                  question's case */
+    bool case_off;             /* the server does not preserve case */
 };
+
+/* Queries in a row whose reply changed the question's case before 0x20
+ * is given up for a server (unbound asks again without it, too). Three,
+ * not one: a single such reply may be a forgery with the right ID and
+ * port, and must not switch the defence off for good. */
+#define SR_GUARD_CASE_STRIKES 3
+
+struct sr_msg_shape; /* codec-internal.h */
+
+/* Why guard.c does not believe a reply (compared by address). */
+extern const char sr_why_cookie[];
+extern const char sr_why_no_cookie[];
+extern const char sr_why_badcookie[];
+extern const char sr_why_case[];
+
+/* Compute up's client cookie (RFC 7873 4.1: a keyed hash of a secret of
+ * this process and the server's address and port). */
+void sr_guard_init(sr_upstream_t *up);
+/* x->q (capacity x->qcap) as it goes to a plain UDP server: the COOKIE
+ * option added to its OPT record (if it has one, as its last record, and
+ * no cookie of the caller's), the question in random case. shape is
+ * sr_msg_check()'s of q. */
+void sr_guard_prepare(sr_upstream_t *up, sr_xfer_t *x, const struct sr_msg_shape *shape);
+/* Judge a reply whose ID and question matched x case-insensitively
+ * (qname: its question name, plain; NULL for a FORMERR or NOTIMP
+ * without a question): NULL when believed (the server
+ * cookie is then learned), else one of the sr_why_* texts. shape: the
+ * reply's sr_msg_check() (NULL for a TC=1 reply, whose records were not
+ * walked: only TCP follows it, which is not blind-spoofable). */
+const char *sr_guard_check(sr_xfer_t *x, const uint8_t *resp, const uint8_t *qname,
+                           const struct sr_msg_shape *shape);
+/* Rewrite x->q after a reply of sr_why_badcookie (the new server cookie)
+ * or sr_why_case (the caller's case back): with a new wire ID. */
+void sr_guard_rewrite(sr_xfer_t *x);
+/* The caller's case back into an answer's question (x->cased). */
+void sr_guard_restore_case(const sr_xfer_t *x, uint8_t *resp, size_t len);
 
 extern const sr_transport_ops_t sr_udp_ops;
 extern const sr_transport_ops_t sr_tcp_ops;

@@ -341,6 +341,8 @@ SR_API sr_upstream_t *sr_upstream_new(struct event_base *base, const sr_upstream
     st = up->ops->init(up);
     if (st != SR_OK)
         goto done;
+    if (up->cfg.proto == SR_PROTO_UDP && up->cfg.cookies)
+        sr_guard_init(up);
 done:
     if (st != SR_OK && up != NULL) {
         if (up->ops != NULL && up->ops->fini != NULL && up->tp != NULL)
@@ -456,12 +458,28 @@ void sr_xfer_complete(sr_xfer_t *x, sr_status_t status, const uint8_t *resp, siz
             info.truncated = (sr_get16(copy + 2) & SR_FLAG_TC) != 0;
         }
     }
+    if (status == SR_OK && x->cased)
+        sr_guard_restore_case(x, copy, len);
+    if (status == SR_E_TIMEDOUT && x->cookie_missing > 0 && up->cookie_seen) {
+        /* Only cookie-less replies came: the server may have stopped
+         * doing cookies (a new server behind the address). Believe such
+         * replies again until it sends a cookie once more. */
+        up->cookie_seen = false;
+        sr_upstream_log(up, 1, "Info", "%s: answers without a cookie now; cookies not required",
+                        up->name);
+    }
     if (status == SR_OK)
         up->stats.responses++;
     else if (status == SR_E_TIMEDOUT)
         up->stats.timeouts++;
     else
         up->stats.errors++;
+    if (status == SR_OK && x->cookie_ok)
+        up->stats.cookies++;
+    info.cookie = status == SR_OK && x->cookie_ok;
+    info.cookie_mismatches = x->cookie_mismatches;
+    info.case_mismatches = x->case_mismatches;
+    info.case_fallback = x->case_fallback;
     info.proto = x->proto;
     info.rtt_us = sr_now_us() - x->sent_us;
     info.http_status = x->http_status;
@@ -543,9 +561,10 @@ static void xfer_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------ */
 /* matching replies (RFC 5452 9.1: ID, question, and for UDP the source) */
 
-static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_t len,
-                                  bool checked)
+static const char *reply_mismatch(sr_xfer_t *x, const uint8_t *resp, size_t len, bool checked)
 {
+    sr_msg_shape_t shape;
+    bool guarded = x->cased || x->cookie_off != 0;
     sr_buf_t b;
     uint16_t flags, qd, qtype, qclass;
     const uint8_t *wire = NULL;
@@ -567,7 +586,9 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
         unsigned rcode = flags & 0xf;
         if (rcode != 1 && rcode != 4)
             return "question missing";
-        return sr_msg_check(resp, len, false, NULL) == SR_OK ? NULL : "malformed";
+        if (sr_msg_check(resp, len, false, x->cookie_off != 0 ? &shape : NULL) != SR_OK)
+            return "malformed";
+        return x->cookie_off != 0 ? sr_guard_check(x, resp, NULL, &shape) : NULL;
     }
     if (qd != 1)
         return "question count mismatch";
@@ -584,8 +605,12 @@ static const char *reply_mismatch(const sr_xfer_t *x, const uint8_t *resp, size_
     if (qtype != x->qtype || qclass != x->qclass)
         return "question type or class mismatch";
     /* A TC=1 answer may stop anywhere after the question (RFC 2181 9). */
-    if (!checked && sr_msg_check(resp, len, (flags & SR_FLAG_TC) != 0, NULL) != SR_OK)
+    if (!checked && sr_msg_check(resp, len, (flags & SR_FLAG_TC) != 0,
+                                 x->cookie_off != 0 ? &shape : NULL) != SR_OK)
         return "malformed";
+    if (guarded)
+        return sr_guard_check(x, resp, wire,
+                              x->cookie_off != 0 && !(flags & SR_FLAG_TC) ? &shape : NULL);
     return NULL;
 }
 
@@ -653,10 +678,41 @@ static bool offer(sr_xfer_t *x, const uint8_t *resp, size_t len, bool checked)
     if (x->done)
         return false;
     why = reply_mismatch(x, resp, len, checked);
-    if (why != NULL) {
+    if (why == sr_why_cookie || why == sr_why_no_cookie) {
+        up->stats.cookie_mismatches++;
+        x->cookie_mismatches++;
+    } else if (why == sr_why_case) {
+        up->stats.case_mismatches++;
+        x->case_mismatches++;
+        /* A server that does not preserve case (or a forger who knows
+         * the ID and port): ask again in the caller's case, with a new
+         * ID, so that neither stalls the query (unbound does the same). */
+        if (!x->case_fallback && up->ops->resend != NULL) {
+            x->case_fallback = true;
+            up->stats.case_fallbacks++;
+            if (++up->case_strikes >= SR_GUARD_CASE_STRIKES && !up->case_off) {
+                up->case_off = true;
+                sr_upstream_log(up, 1, "Info", "%s: does not preserve the case of questions; "
+                                "0x20 off for it", up->name);
+            }
+            sr_xfer_ignore(up, x, why);
+            sr_guard_rewrite(x);
+            up->ops->resend(up, x);
+            return false;
+        }
+    } else if (why == sr_why_badcookie && up->ops->resend != NULL) {
+        x->badcookie_retried = true;
+        sr_xfer_ignore(up, x, why);
+        sr_guard_rewrite(x);
+        up->ops->resend(up, x);
+        return false;
+    }
+    if (why != NULL && why != sr_why_badcookie) {
         sr_xfer_ignore(up, x, why);
         return false;
     }
+    if (x->cased)
+        up->case_strikes = 0;
     if ((sr_get16(resp + 2) & SR_FLAG_TC) != 0 && up->cfg.proto == SR_PROTO_UDP &&
         x->proto == SR_PROTO_UDP && up->cfg.tcp_fallback && start_fallback(x) == SR_OK)
         return true;
@@ -707,7 +763,7 @@ static void on_resolved(sr_upstream_t *up, sr_status_t status, void *arg)
 
 /* The question of q into x (what replies are matched against) and q
  * itself, padded for the encrypted transports, into x->q. */
-static sr_status_t xfer_take_query(const sr_upstream_t *up, sr_xfer_t *x, const uint8_t *q,
+static sr_status_t xfer_take_query(sr_upstream_t *up, sr_xfer_t *x, const uint8_t *q,
                                    size_t qlen)
 {
     const uint8_t *qname = NULL;
@@ -724,12 +780,18 @@ static sr_status_t xfer_take_query(const sr_upstream_t *up, sr_xfer_t *x, const 
         st = sr_buf_u16(&b, &x->qtype);
     if (st == SR_OK)
         st = sr_buf_u16(&b, &x->qclass);
+    bool guard = up->cfg.proto == SR_PROTO_UDP && (up->cfg.cookies || up->cfg.case_randomization);
+    sr_msg_shape_t shape;
     if (st == SR_OK)
-        st = sr_msg_check(q, qlen, false, NULL);
+        st = sr_msg_check(q, qlen, false, guard ? &shape : NULL);
     if (st != SR_OK)
         return SR_E_FORMERR;
     bool pad = up->cfg.proto == SR_PROTO_TLS || up->cfg.proto == SR_PROTO_HTTPS;
-    cap = pad ? qlen + PAD_ROOM : qlen;
+    /* The cookie option as the server's cookie now stands (guard.c makes
+     * room for a longer one when it changes), and at least the 8 bytes
+     * guard.c reads past the name. */
+    size_t room = up->cfg.cookies ? 4 + 8 + up->server_cookie_len : 0;
+    cap = pad ? qlen + PAD_ROOM : guard ? qlen + (room > 8 ? room : 8) : qlen;
     if (cap > DNS_MAX_MSG)
         cap = DNS_MAX_MSG;
     x->q = sr_malloc(cap);
@@ -737,6 +799,11 @@ static sr_status_t xfer_take_query(const sr_upstream_t *up, sr_xfer_t *x, const 
         return SR_E_NOMEM;
     memcpy(x->q, q, qlen);
     x->qlen = qlen;
+    x->qcap = cap;
+    if (guard && shape.end == qlen) {
+        memset(x->q + qlen, 0, 8); /* defined bytes for guard.c's last word */
+        sr_guard_prepare(up, x, &shape);
+    }
     if (pad) {
         /* RFC 8467 4.1; a query too big to pad goes out unpadded. */
         st = sr_query_pad(x->q, &x->qlen, cap, PAD_BLOCK);
@@ -799,10 +866,10 @@ SR_API sr_xfer_t *sr_upstream_query(sr_upstream_t *up, const uint8_t *q, size_t 
         st = SR_E_NOMEM;
         goto done;
     }
+    x->up = up;
     st = xfer_take_query(up, x, q, qlen);
     if (st != SR_OK)
         goto done;
-    x->up = up;
     x->caller_id = sr_get16(q);
     x->flags = flags;
     x->wire_id = (flags & SR_XFER_KEEP_ID) ? x->caller_id : sr_random16();

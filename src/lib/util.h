@@ -110,5 +110,7 @@ void sr_event_free(struct event *ev);
 bool sr_random_bytes(void *p, size_t n);
 /* Unpredictable 16-bit value (OpenSSL RAND_bytes, then getrandom). */
 uint16_t sr_random16(void);
+/* The same, 64 bits (guard.c's 0x20 bits: one draw per 64 letters). */
+uint64_t sr_random64(void);
 
 #endif

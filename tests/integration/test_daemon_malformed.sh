@@ -114,7 +114,7 @@ assert_match '^twoqd id=8 FORMERR qd=0 qr rd$' "$out" "QDCOUNT 2: FORMERR, heade
 assert_match '^ptr id=9 FORMERR qd=0 qr rd$' "$out" "a pointer in the question: FORMERR"
 assert_match '^short no reply$' "$out" "no header: dropped"
 assert_match '^response no reply$' "$out" "a response (QR=1): never answered"
-assert_match '^notify id=[0-9]+ NOTIMP qd=1 qr rd$' "$out" "NOTIFY: NOTIMP"
+assert_match '^notify id=[0-9]+ NOTIMP qd=1 qr -$' "$out" "NOTIFY: NOTIMP, without RD (defined for QUERY only)"
 assert_match '^update id=[0-9]+ NOTIMP qd=1 qr' "$out" "UPDATE: NOTIMP"
 assert_match '^axfr id=[0-9]+ REFUSED qd=1 qr rd$' "$out" "AXFR: REFUSED"
 assert_match '^badvers BADVERS edns=0$' "$out" "EDNS version 1: BADVERS with an OPT of version 0"

@@ -8,10 +8,13 @@
 #     of port and ID (ports among those stubresd has open, so that no other
 #     program gets a forgery). The client always gets the real
 #     answer (NXDOMAIN) and the forged A record (10.99.99.99) never appears
-#     in an answer or in `cache dump`. A last control round sends the forgery
-#     with the right ID from the right port: it is believed, which shows the
+#     in an answer or in `cache dump`. Two control rounds: the forgery with
+#     the right ID from the right port but the question in lower case (all a
+#     forger who sees neither the query nor its 0x20 case can do) is not
+#     believed; the same with the question in the case stubresd sent
+#     (an on-path forger, who sees everything) is believed, which shows the
 #     forger's packets do reach the daemon and would be caught by the checks
-#     above if the ID or port check were missing.
+#     above if the ID, port or case check were missing.
 #  2. the spread of upstream query IDs and source ports over 10,000 queries,
 #     logged by a fast fake upstream: ID repeats match the birthday
 #     expectation (a counter or a weak generator fails), every one of the 16
@@ -58,10 +61,13 @@ def ip_udp(sport, dport, payload):
                      socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"))
     return ip + udp
 
-def spray(name, real_id, real_port, control=False):
-    """1,000 forgeries; none right unless control."""
+def spray(name, real_id, real_port, control=False, sent=None):
+    """1,000 forgeries; none right unless control (with the question as
+    sent when sent is given, else in lower case)."""
     wire = forged_template(name)
     if control:
+        if sent:
+            wire = forged_template(sent.rstrip("."))
         raw.sendto(ip_udp(up_port, real_port, with_id(wire, real_id)), ("127.0.0.1", 0))
         return 1
     n = 0
@@ -115,7 +121,8 @@ def daemon_udp_ports():
     return sorted(ports)
 
 def seen(name):
-    """(ID, source port) of the upstream query for name, from fakedns's stats."""
+    """(ID, source port, name as sent) of the upstream query for name,
+    from fakedns's stats."""
     end = time.monotonic() + 2
     while time.monotonic() < end:
         try:
@@ -123,13 +130,13 @@ def seen(name):
                 d = json.load(f)
             for r in d["recent"]:
                 if r["qname"] == name.lower() + ".":
-                    return r["id"], int(r["peer"].rsplit("#", 1)[1])
+                    return r["id"], int(r["peer"].rsplit("#", 1)[1]), r.get("qname_sent")
         except (OSError, ValueError):
             pass
         time.sleep(0.005)
-    return None, None
+    return None, None, None
 
-def round_(i, control=False):
+def round_(i, control=False, exact=False):
     name = "poison%d-%d.example.test" % (i, rnd.randrange(10**6))
     res = {}
     def client():
@@ -144,12 +151,12 @@ def round_(i, control=False):
         res["t"] = time.monotonic() - t
     th = threading.Thread(target=client)
     th.start()
-    qid, port = seen(name)
+    qid, port, sent = seen(name)
     if qid is None:
         th.join()
         return "noquery", res, 0, 0
     t = time.monotonic()
-    n = spray(name, qid, port, control)
+    n = spray(name, qid, port, control, sent if exact else None)
     sent_in = time.monotonic() - t
     th.join()
     return name, res, n, sent_in
@@ -165,7 +172,9 @@ for i in range(20):
     if res["rcode"] != "NXDOMAIN" or res["addrs"]:
         bad += 1
 print("forged total %d bad %d" % (total, bad))
-name, res, n, took = round_(99, control=True)
+name, res, n, took = round_(98, control=True)
+print("blindcase %s %s" % (res["rcode"], ",".join(res["addrs"])))
+name, res, n, took = round_(99, control=True, exact=True)
 print("control %s %s" % (res["rcode"], ",".join(res["addrs"])))
 PYEOF
     )
@@ -177,9 +186,12 @@ PYEOF
     assert_no_match "$FORGED" "$(printf '%s\n' "$dump" | grep -v poison99 || true)" \
         "cache dump: the forged address is nowhere (20 raced names)"
     n=$(printf '%s\n' "$dump" | grep -o 'poison[0-9]*-[0-9]*\.example\.test A IN NXDOMAIN' | sort -u | wc -l)
-    assert_eq 20 "$n" "cache dump: the 20 raced names are cached as the real NXDOMAIN"
-    # The control: the right ID from the right port is indistinguishable
-    # from the upstream (without DNSSEC or cookies) and is believed.
+    assert_eq 21 "$n" "cache dump: the 20 raced names (and the lower-case control's) are cached as the real NXDOMAIN"
+    # 0x20: the right ID from the right port is not enough.
+    assert_match "^blindcase NXDOMAIN $" "$out" \
+        "control: the right ID and port with the question in lower case is not believed (0x20)"
+    # The control: the right ID from the right port and the case as sent
+    # is indistinguishable from this upstream (no DNSSEC, no cookies).
     assert_match "^control NOERROR $FORGED$" "$out" \
         "control: a forgery with the right ID and port is believed (the forger's packets do arrive)"
     stop_stubresd sr

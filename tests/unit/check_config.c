@@ -131,6 +131,8 @@ static const kv_t cases[] = {
     {"tcp_max_pipeline", "16", "16", "1025"},
     {"max_inflight", "1000", "1000", "15"},
     {"max_udp_size", "1232", "1232", "65535"},
+    {"cookies", "off", "false", "sometimes"},
+    {"case_randomization", "no", "false", "0x20"},
     {"dns_server", "127.0.0.1", "127.0.0.1", "bad server"},
     {"dns_port", "5353", "5353", "65536"},
     {"protocol", "2", "tls", "quic"},

@@ -230,12 +230,13 @@ START_TEST(test_error_replies)
     ck_assert_int_eq(fwd_parse_query(p, 12, &qi), FWD_FORMERR);
     ck_assert_uint_eq(fwd_error_reply(&qi, p, 1, 1232, out, sizeof(out)), 12);
     ck_assert_uint_eq(out[5], 0);
-    /* NOTIMP keeps the opcode. */
-    n = make_query(p, 0x2100, 1, 0, 0, 0); /* opcode 4 (NOTIFY) */
+    /* NOTIMP keeps the opcode, and sets none of RD, RA, CD (defined for
+     * QUERY only), whatever the query had. */
+    n = make_query(p, 0x2100 | 0x0200 | 0x0080 | 0x0040 | 0x0020 | 0x0010, 1, 0, 0, 0);
     ck_assert_int_eq(fwd_parse_query(p, n, &qi), FWD_NOTIMP);
     r = fwd_error_reply(&qi, p, 4, 1232, out, sizeof(out));
-    ck_assert_uint_eq(out[2], 0x80 | 0x20 | 0x01);
-    ck_assert_uint_eq(out[3] & 0xF, 4);
+    ck_assert_uint_eq(out[2], 0x80 | 0x20);
+    ck_assert_uint_eq(out[3], 4);
     /* BADVERS (16): the upper bits in the OPT record. */
     n = make_query(p, 0x0100, 1, 0, 0, 1);
     n = add_opt(p, n, 1232, 1, true, 0);

@@ -181,6 +181,142 @@ static void h_drop_first(fake_req_t *r, void *arg)
         fake_reply_answer(r, 1);
 }
 
+/* ---- DNS Cookies and 0x20 (guard.c) ---- */
+
+/* A name of 40 letters: its random case equals the caller's with
+ * probability 2^-40. */
+#define GUARD_NAME "abcdefghijklmnopqrst.uvwxyzabcdefghijklmnopqrst.test"
+
+static uint8_t guard_q[2][512]; /* the last two queries the fake saw */
+static size_t guard_qlen[2];
+
+/* The query's COOKIE option data, or NULL. */
+static const uint8_t *query_cookie(const uint8_t *q, size_t qlen, size_t *len)
+{
+    /* header, question, then the OPT record last: 11 bytes + options */
+    size_t off = 12;
+    while (q[off] != 0)
+        off += (size_t)q[off] + 1;
+    off += 5 + 11; /* root, type, class; the OPT record's fixed part */
+    while (off + 4 <= qlen) {
+        if (get16(q + off) == 10) {
+            *len = get16(q + off + 2);
+            return q + off + 4;
+        }
+        off += 4 + get16(q + off + 2);
+    }
+    return NULL;
+}
+
+/* mode 0: lowercase the question (a server that does not preserve case);
+ * 1: answer with the cookie (client + 8-byte server cookie "SERVERCK");
+ * 2: first a reply with a wrong client cookie, then the right one. */
+static void h_guard(fake_req_t *r, void *arg)
+{
+    int mode = *(int *)arg;
+    uint8_t out[600];
+    size_t len = make_answer(r->q, r->qlen, out, 512, 0, 1), clen = 0;
+    const uint8_t *c = query_cookie(r->q, r->qlen, &clen);
+
+    memcpy(guard_q[0], guard_q[1], sizeof(guard_q[0]));
+    guard_qlen[0] = guard_qlen[1];
+    memcpy(guard_q[1], r->q, r->qlen);
+    guard_qlen[1] = r->qlen;
+    if (mode == 0) {
+        for (size_t i = 12; i < 12 + sizeof(GUARD_NAME); i++)
+            if (out[i] >= 'A' && out[i] <= 'Z')
+                out[i] = (uint8_t)(out[i] + 32);
+        fake_reply(r, out, len);
+        return;
+    }
+    /* an OPT with the cookie after the answer */
+    static const uint8_t opt[] = {0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 20, 0, 10, 0, 16};
+    memcpy(out + len, opt, sizeof(opt));
+    memcpy(out + len + sizeof(opt), c != NULL ? c : (const uint8_t *)"????????", 8);
+    memcpy(out + len + sizeof(opt) + 8, "SERVERCK", 8);
+    out[11] = 1; /* ARCOUNT */
+    if (mode == 2) {
+        out[len + sizeof(opt)] ^= 0xff; /* another client cookie */
+        fake_reply(r, out, len + sizeof(opt) + 16);
+        out[len + sizeof(opt)] ^= 0xff;
+    }
+    fake_reply(r, out, len + sizeof(opt) + 16);
+}
+
+/* An A query for GUARD_NAME with an OPT record (where the cookie goes). */
+static void ask_guarded(sr_upstream_t *up, uint16_t id, xfer_result_t *res)
+{
+    uint8_t q[512];
+    size_t n = make_query(q, sizeof(q), id, GUARD_NAME, 1);
+    static const uint8_t opt[] = {0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0};
+    sr_status_t st;
+
+    memcpy(q + n, opt, sizeof(opt));
+    q[11] = 1;
+    ck_assert_ptr_nonnull(sr_upstream_query(up, q, n + sizeof(opt), 0, 5000, xfer_on_done, res,
+                                            &st));
+}
+
+START_TEST(test_udp_guard)
+{
+    sr_upstream_cfg_t cfg;
+    sr_status_t st;
+    sr_upstream_stats_t s;
+    xfer_result_t *r = calloc(4, sizeof(*r));
+    int mode = 0;
+    size_t clen = 0;
+    const uint8_t *c;
+
+    upstream_cfg_init(&cfg, SR_PROTO_UDP, fake_port(fake));
+    cfg.cookies = true;
+    cfg.case_randomization = true;
+    sr_upstream_t *up = sr_upstream_new(base, &cfg, NULL, &st);
+    ck_assert_ptr_nonnull(up);
+    fake_set_cb(fake, h_guard, &mode);
+
+    /* 0x20 towards a server that lowercases: the reply is ignored, the
+     * query asked again in the caller's case, and that answer taken. */
+    ask_guarded(up, 1, &r[0]);
+    ck_assert(run_until(base, &r[0].done, 1, 5000));
+    ck_assert_int_eq(r[0].status, SR_OK);
+    ck_assert_int_eq(fake_queries(fake), 2);
+    ck_assert(memcmp(guard_q[0] + 12, guard_q[1] + 12, sizeof(GUARD_NAME)) != 0);
+    ck_assert_uint_eq(r[0].info.case_mismatches, 1);
+    ck_assert(r[0].info.case_fallback);
+    ck_assert_mem_eq(r[0].resp + 13, "abcdefghijklmnopqrst", 20); /* the caller's case */
+    ck_assert_uint_ne(get16(guard_q[0]), get16(guard_q[1]));     /* a new wire ID */
+    /* Both went with a client cookie only: nothing learned yet. */
+    c = query_cookie(guard_q[1], guard_qlen[1], &clen);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(clen, 8);
+
+    /* Cookies: the server cookie is learned and sent back. */
+    mode = 1;
+    ask_guarded(up, 2, &r[1]);
+    ck_assert(run_until(base, &r[1].done, 1, 5000));
+    ck_assert_int_eq(r[1].status, SR_OK);
+    ck_assert(r[1].info.cookie);
+    ask_guarded(up, 3, &r[2]);
+    ck_assert(run_until(base, &r[2].done, 1, 5000));
+    c = query_cookie(guard_q[1], guard_qlen[1], &clen);
+    ck_assert_uint_eq(clen, 16);
+    ck_assert_mem_eq(c + 8, "SERVERCK", 8);
+
+    /* A reply with another client cookie is ignored; the right one taken. */
+    mode = 2;
+    ask_guarded(up, 4, &r[3]);
+    ck_assert(run_until(base, &r[3].done, 1, 5000));
+    ck_assert_int_eq(r[3].status, SR_OK);
+    ck_assert_uint_eq(r[3].info.cookie_mismatches, 1);
+    sr_upstream_stats(up, &s);
+    ck_assert_uint_eq(s.cookie_mismatches, 1);
+    ck_assert_uint_eq(s.case_fallbacks, 1);
+    ck_assert_uint_eq(s.cookies, 3);
+    sr_upstream_free(up);
+    free(r);
+}
+END_TEST
+
 START_TEST(test_udp_1000_concurrent)
 {
     enum { N = 1000 };
@@ -1124,7 +1260,7 @@ int main(void)
                         (int)(sizeof(UPSTREAM_CASES) / sizeof(UPSTREAM_CASES[0])));
     tcase_add_loop_test(tc, test_every_proto, 0, 2 * XQ_EVERY_PROTO_N);
     tc = add_tcase(s, "udp", setup, teardown,
-                   TESTS(test_random_and_kept_ids, test_udp_1000_concurrent, test_ipv6));
+                   TESTS(test_random_and_kept_ids, test_udp_1000_concurrent, test_ipv6, test_udp_guard));
     tcase_set_timeout(tc, 60);
     tc = add_tcase(s, "tcp", setup, teardown,
                    TESTS(test_tcp_pipelining_out_of_order, test_tcp_idle_close_and_reconnect,

@@ -79,6 +79,17 @@ MODES (--mode, or the control file at run time)
                   records), as a server or middlebox that does not know EDNS
                   answers; a query without OPT: good. JSON: good
   notimp-edns     the same with NOTIMP
+  cookie          a server that does DNS Cookies (RFC 7873): like good, and
+                  a query with a COOKIE option gets back its client cookie
+                  and a 16-byte server cookie (RFC 9018 layout: version 1,
+                  reserved, timestamp, hash)
+  wrongcookie     UDP: like cookie, but first two forgeries with the right
+                  ID and question (decoy.example.test.'s address as the
+                  answer): one with another client cookie, one with no
+                  cookie at all; then the good reply. Others: cookie
+  lowercase       a server that does not preserve the case of questions:
+                  like cookie, but the question (and the names compressed to
+                  it) comes back in lower case (0x20 fallback tests)
   formerr         FORMERR without OPT to every query (JSON: "Status": 1)
 
   Besides the zones: NAME.fill.example.test. TXT is 230 TXT records of 255
@@ -121,13 +132,18 @@ STATS (--stats FILE)
     http         {"requests", "methods": {...}, "paths": {...},
                   "accept": {...}, "content_types": {...}}
     edns         {"with_edns", "without_edns", "do_bit"}
+    cookies      {"none", "client_only", "with_server_cookie"}: queries by
+                 the COOKIE option they carried
+    case         {"lower", "mixed"}: queries by the case of their question
+                 (mixed: some letter in upper case, as 0x20 sends)
     padding      {"padded", "unpadded", "sizes": {"128": N},
                   "lengths": {"87": N}}: sizes = total length of padded
                   queries (DNS message only, without the TCP length
                   prefix), lengths = length of their padding option data
     resets       how many times SIGUSR2 reset the counters
     recent       the last 200 queries: {"t", "proto", "peer", "id",
-                  "qname", "qtype", "len", "edns", "payload", "do",
+                  "qname", "qname_sent" (in the case received), "qtype",
+                  "len", "edns", "payload", "do",
                   "padding", "rd", "mode"} (padding null when absent)
 """
 
@@ -151,6 +167,7 @@ import time
 import types
 import urllib.parse
 
+import dns.edns
 import dns.exception
 import dns.flags
 import dns.message
@@ -170,6 +187,7 @@ MODES = (
     "wrongid", "wrongquestion", "loop", "unrelated", "otherport", "closemid",
     "http500", "http404", "http415", "redirect", "badctype",
     "jsonmissing", "truncated-json", "formerr-edns", "notimp-edns", "formerr",
+    "cookie", "wrongcookie", "lowercase",
 )
 PROTOS = ("udp", "tcp", "tls", "https")
 HTTP_ONLY = {"http500", "http404", "http415", "redirect", "badctype",
@@ -256,6 +274,8 @@ class Stats:
             "http": {"requests": 0, "methods": {}, "paths": {}, "accept": {},
                      "content_types": {}},
             "edns": {"with_edns": 0, "without_edns": 0, "do_bit": 0},
+            "cookies": {"none": 0, "client_only": 0, "with_server_cookie": 0},
+            "case": {"lower": 0, "mixed": 0},
             "padding": {"padded": 0, "unpadded": 0, "sizes": {},
                         "lengths": {}},
             "recent": [],
@@ -285,9 +305,13 @@ class Stats:
         qname = "" if q is None else q.name.to_text().lower()
         qtype = "" if q is None else dns.rdatatype.to_text(q.rdtype)
         pad = None
+        cookie = "none"
         for opt in msg.options:
             if opt.otype == 12:  # RFC 7830 padding
                 pad = len(opt.to_wire())
+            if opt.otype == 10:  # RFC 7873 cookie
+                cookie = "client_only" if len(opt.to_wire()) == 8 else "with_server_cookie"
+        qcase = "" if q is None else ("mixed" if q.name.to_text() != qname else "lower")
 
         def fn(d):
             inc = self._inc
@@ -297,6 +321,9 @@ class Stats:
                 inc(d["qnames"], qname)
                 inc(d["questions"], "%s %s" % (qname, qtype))
             inc(d["modes"], mode)
+            inc(d["cookies"], cookie)
+            if qcase:
+                inc(d["case"], qcase)
             if msg.edns >= 0:
                 inc(d["edns"], "with_edns")
                 if msg.ednsflags & dns.flags.DO:
@@ -312,6 +339,7 @@ class Stats:
             d["recent"].append({
                 "t": round(time.time(), 3), "proto": proto, "peer": peer,
                 "id": msg.id, "qname": qname, "qtype": qtype, "len": wire_len,
+                "qname_sent": "" if q is None else q.name.to_text(),
                 "edns": msg.edns >= 0,
                 "payload": msg.payload if msg.edns >= 0 else None,
                 "do": bool(msg.ednsflags & dns.flags.DO),
@@ -543,6 +571,15 @@ class Engine:
             resp.use_edns(0, 0, 1232, query.payload, pad=pad)
         return resp
 
+    def cookie_good(self, query):
+        """good, and the cookies of a server that does them (RFC 7873)."""
+        resp = self.good(query)
+        client = client_cookie(query)
+        if client is not None:
+            resp.use_edns(0, 0, 1232, options=[
+                dns.edns.GenericOption(10, client + server_cookie(query))])
+        return resp
+
     @staticmethod
     def udp_limit(query):
         return max(512, query.payload) if query.edns >= 0 else 512
@@ -637,6 +674,26 @@ class Engine:
             resp.flags |= dns.flags.TC | dns.flags.AA
             return mode, [("send", resp.to_wire())], query
 
+        if mode in ("cookie", "wrongcookie"):
+            good = self.render(self.cookie_good(query), query, proto)
+            client = client_cookie(query)
+            if mode == "cookie" or proto != "udp" or client is None:
+                return mode, [("send", good)], query
+            forged = []
+            for other in (bytes(b ^ 0xFF for b in client), None):
+                fake = self.good(query)
+                fake.answer = [dns.rrset.from_text(
+                    query.question[0].name, 300, "IN", "A", DECOY_ADDR)]
+                fake.use_edns(0, 0, 1232, options=[] if other is None else [
+                    dns.edns.GenericOption(10, other + server_cookie(query))])
+                forged.append(("send", fake.to_wire()))
+            return mode, forged + [("send", good)], query
+        if mode == "lowercase" and query.question:
+            good = self.render(self.cookie_good(query), query, proto)
+            n = len(query.question[0].name.to_wire())
+            return mode, [("send", good[:12] + good[12:12 + n].lower()
+                           + good[12 + n:])], query
+
         if mode == "unrelated":
             resp = self.good(query)
             resp.answer.insert(0, dns.rrset.from_text(
@@ -655,6 +712,22 @@ class Engine:
         if mode == "closemid":
             return mode, [("half", good)], query
         return mode, [("send", good)], query
+
+
+def client_cookie(query):
+    for opt in query.options:
+        if opt.otype == 10 and len(opt.to_wire()) >= 8:
+            return opt.to_wire()[:8]
+    return None
+
+
+def server_cookie(query):
+    """A 16-byte server cookie laid out as RFC 9018 4 says (version 1,
+    reserved, timestamp, hash); the hash here is of the client cookie
+    only, which is all a test needs."""
+    client = client_cookie(query) or bytes(8)
+    return (b"\x01\x00\x00\x00" + struct.pack("!I", int(time.time()))
+            + bytes((b * 7 + 3) & 0xFF for b in client))
 
 
 # --- UDP ----------------------------------------------------------------------
