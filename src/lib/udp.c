@@ -292,8 +292,11 @@ static void udp_resend(sr_upstream_t *up, sr_xfer_t *x)
     }
     if (ux->rtx != NULL) {
         evtimer_del(ux->rtx);
-        ux->rtx_ms = UDP_RTX_FIRST_MS;
-        udp_rtx_arm(ux);
+        if (up->cfg.udp_tries == 0)
+            ux->rtx_ms = UDP_RTX_FIRST_MS;
+        else
+            ux->sends_left++; /* the same try, sent again: not one more */
+        udp_rtx_arm(up, ux);
     }
 }
 
