@@ -30,7 +30,10 @@ CASES="a:A example.test:NS md:MD mf:MF cname:CNAME example.test:SOA mb:MB
 mg:MG mr:MR null:NULL wks:WKS ptr:PTR hinfo:HINFO minfo:MINFO mx:MX txt:TXT
 txt-multi:TXT txt-escapes:TXT txt-empty:TXT rp:RP afsdb:AFSDB x25:X25
 isdn:ISDN isdn-sa:ISDN rt:RT aaaa:AAAA _sip._tcp:SRV srv:SRV naptr:NAPTR
-cert:CERT unknown:TYPE65280"
+cert:CERT unknown:TYPE65280 caa:CAA caa-escapes:CAA svcb:SVCB svcb-keys:SVCB
+https:HTTPS https-alias:HTTPS ds:DS cds:CDS dnskey:DNSKEY cdnskey:CDNSKEY
+rrsig:RRSIG nsec:NSEC nsec3param:NSEC3PARAM _443._tcp.tlsa:TLSA sshfp:SSHFP
+uri:URI loc:LOC loc-short:LOC dname:DNAME openpgpkey:OPENPGPKEY zonemd:ZONEMD"
 
 # Each way to reach a server: a label and the flags of stubres-query.
 U="-s 127.0.0.1"
@@ -139,12 +142,18 @@ ok "unbound and fakedns give the same answer records and fields"
 # dig.py JSON DIG_SHORT: the answer's fields against dig +short, record by
 # record (both sorted): names lose dig's trailing dot, TXT strings are
 # concatenated with \" unescaped, NULL and unknown types compare as hex,
-# CERT's mnemonics become numbers.
+# CERT's mnemonics become numbers. The later types (stubres-query(1)
+# OUTPUT) print as dig does: their fields joined by blanks are dig's line
+# (unsplit: +split=0) without the names' trailing dots.
 cat >"$T/dig.py" <<'EOF'
-import json, shlex, sys
+import json, re, shlex, sys
+LATER = {"CAA", "SVCB", "HTTPS", "DS", "CDS", "DNSKEY", "CDNSKEY", "RRSIG", "NSEC",
+         "NSEC3PARAM", "TLSA", "SSHFP", "URI", "LOC", "DNAME", "OPENPGPKEY", "ZONEMD"}
 CERT_TYPES = {"PKIX": "1", "SPKI": "2", "PGP": "3"}
 ALGS = {"RSASHA1": "5", "RSASHA256": "8", "RSASHA512": "10"}
 def fields_of_dig(line, tname):
+    if tname in LATER:
+        return re.sub(r'(?<=[^\s"])\.(?=\s|$)', "", line)
     if line.startswith("\\# "):
         parts = line.split()
         return ["\\# %s %s" % (parts[1], "".join(parts[2:]).lower())]
@@ -163,6 +172,8 @@ with open(sys.argv[1]) as f:
     j = json.load(f)
 ours = sorted([[fl["value"] for fl in r["fields"]] for r in j["records"]
                if r["section"] == "answer" and r["type_name"] == sys.argv[3]])
+if sys.argv[3] in LATER:
+    ours = [" ".join(o).rstrip() for o in ours]
 theirs = sorted(fields_of_dig(l, sys.argv[3]) for l in sys.argv[2].splitlines() if l)
 if [o if sys.argv[3] != "NULL" else ["\\# %d %s" % (len(o[0]) // 2, o[0])] for o in ours] != theirs:
     sys.exit("ours %s, dig %s" % (ours, theirs))
@@ -172,7 +183,7 @@ for nt in $CASES; do
     [ "${nt%%:*}" = example.test ] && name=example.test
     type=${nt#*:}
     # the CNAME of a chased type would be dig's first line: ask for the type only
-    short=$(dig $DIG_OPTS @127.0.0.1 -p "$UNBOUND_PORT" "$name" "$type" +short)
+    short=$(dig $DIG_OPTS @127.0.0.1 -p "$UNBOUND_PORT" "$name" "$type" +short +split=0)
     tname=$(json_get "$T/unbound/udp/$name-$type.json" records 0 type_name)
     out=$("$PY" "$T/dig.py" "$T/unbound/udp/$name-$type.json" "$short" "$tname" 2>&1) ||
         fail "$name $type: fields differ from dig: $out"
@@ -201,6 +212,18 @@ assert_eq . "$(field "$D/naptr.example.test-NAPTR.json" REPLACEMENT)" "NAPTR REP
 assert_eq 2024010101 "$(field "$D/example.test-SOA.json" SERIAL)" "SOA SERIAL"
 assert_eq hostmaster.example.test "$(field "$D/example.test-SOA.json" RNAME)" "SOA RNAME without the trailing dot"
 assert_eq 12345 "$(field "$D/cert.example.test-CERT.json" KEYTAG)" "CERT KEYTAG"
+assert_eq 20270101000000 "$(field "$D/rrsig.example.test-RRSIG.json" EXPIRATION)" \
+    "RRSIG EXPIRATION as YYYYMMDDHHmmSS"
+assert_eq sig.test "$(field "$D/rrsig.example.test-RRSIG.json" SIGNER)" "RRSIG SIGNER without the dot"
+assert_eq "A NS SOA MX TXT AAAA RRSIG NSEC DNSKEY CAA TYPE65280" \
+    "$(field "$D/nsec.example.test-NSEC.json" TYPES)" "NSEC TYPES as mnemonics"
+assert_eq 'mandatory=alpn,port alpn="h2" no-default-alpn port=443' \
+    "$(field "$D/https.example.test-HTTPS.json" PARAMS)" "HTTPS PARAMS in RFC 9460 form"
+assert_eq '"say \"hi\" back\\slash \000x"' "$(field "$D/caa-escapes.example.test-CAA.json" VALUE)" \
+    "CAA VALUE quoted, with escapes"
+assert_eq 2BB183AF5F22588179A53B0A98631FAD1A292118 "$(field "$D/ds.example.test-DS.json" DIGEST)" \
+    "DS DIGEST in uppercase hex"
+assert_eq "52 22 23.000 N" "$(field "$D/loc.example.test-LOC.json" LATITUDE)" "LOC LATITUDE"
 # data: the RDATA bytes as received, lowercase hex. The same query sent
 # with dnspython to the same server, its RDATA cut out of the raw reply.
 cat >"$T/rawrdata.py" <<'EOF2'

@@ -513,6 +513,15 @@ class Zones:
                     rrs.update(rds)
                     resp.answer.append(rrs)
                 break
+            # dnspython files signatures by the type they cover: a query
+            # for RRSIG gets them all, as nsd answers it
+            sigs = [rds for rds in node.rdatasets if rds.rdtype == dns.rdatatype.RRSIG]
+            if q.rdtype == dns.rdatatype.RRSIG and sigs:
+                for rds in sigs:
+                    rrs = dns.rrset.RRset(name, rds.rdclass, rds.rdtype, rds.covers)
+                    rrs.update(rds)
+                    resp.answer.append(rrs)
+                break
             rds = node.get_rdataset(dns.rdataclass.IN, q.rdtype)
             if rds is not None:
                 rrs = dns.rrset.RRset(name, rds.rdclass, rds.rdtype)
