@@ -25,6 +25,10 @@ static const ctl_def_t cmds[] = {
     {"cache", "flush", CTL_CACHE_FLUSH, 0, 1, "cache flush [NAME]         drop all, or one name"},
     {"cache", "dump", CTL_CACHE_DUMP, 0, 0, "cache dump                 list the entries"},
     {"reload", NULL, CTL_RELOAD, 0, 0, "reload                     re-read the config file"},
+    {"block", NULL, CTL_BLOCK, 0, 2,
+     "block                      the block lists in force\n"
+     "  block add|remove NAME      block a name, or undo a block add\n"
+     "  block check NAME           is NAME blocked, and by which list line"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -24,6 +24,7 @@ typedef enum ctl_cmd {
     CTL_CACHE_FLUSH,
     CTL_CACHE_DUMP,
     CTL_RELOAD,
+    CTL_BLOCK, /* `block [add|remove|check NAME]` */
 } ctl_cmd_t;
 
 typedef struct ctl_request {

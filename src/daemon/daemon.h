@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "blocklist.h"
 #include "cache.h"
 #include "cfg.h"
 #include "control.h"
@@ -35,6 +36,7 @@ typedef struct daemon {
     state_t *state;  /* what operators changed at run time */
     pool_t *pool;    /* upstreams in force */
     cache_t *cache;
+    blocklist_t *block; /* the block lists in force (NULL before start) */
     listener_set_t listeners;
     worker_t **workers;
     unsigned nworkers;

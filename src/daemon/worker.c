@@ -271,6 +271,7 @@ void worker_join_free(worker_t *w)
     cfg_unref(w->new_cfg);
     pool_unref(w->new_pool);
     cfg_unref(w->fwd.cfg);
+    blocklist_view_release(&w->fwd.block_view);
     sr_msg_free(w->fwd.msg);
     free(w->fwd.out);
     free(w->tcpbuf);
