@@ -206,6 +206,27 @@ size_t bl_table_bytes(const bl_table_t *t)
     return t->arena_cap + (t->slots != NULL ? (t->mask + 1) * sizeof(bl_slot_t) : 0);
 }
 
+/* Room for extra more arena bytes. */
+static bool table_reserve(bl_table_t *t, size_t extra)
+{
+    size_t cap;
+    uint8_t *a;
+
+    if (t->arena_len + extra + HASH_SLACK <= t->arena_cap)
+        return true;
+    cap = t->arena_cap < 65536 ? 65536 : t->arena_cap * 2;
+    while (cap < t->arena_len + extra + HASH_SLACK)
+        cap *= 2;
+    if (cap > UINT32_MAX)
+        return false; /* offsets are 32 bits; BLOCK_MAX_NAMES stays far below */
+    a = sr_realloc(t->arena, cap);
+    if (a == NULL)
+        return false;
+    t->arena = a;
+    t->arena_cap = cap;
+    return true;
+}
+
 /* Append one name (lowercase wire form) listed at file:line. */
 static bool table_append(bl_table_t *t, const uint8_t *wire, size_t len, unsigned file,
                          unsigned line)
@@ -213,18 +234,8 @@ static bool table_append(bl_table_t *t, const uint8_t *wire, size_t len, unsigne
     size_t need = ENTRY_HEAD + len;
     uint32_t where = ((uint32_t)file << 24) | (line > LINE_MASK ? LINE_MASK : line);
 
-    if (t->arena_len + need + HASH_SLACK > t->arena_cap) {
-        size_t cap = t->arena_cap < 65536 ? 65536 : t->arena_cap * 2;
-        while (cap < t->arena_len + need + HASH_SLACK)
-            cap *= 2;
-        if (cap > UINT32_MAX)
-            return false; /* offsets are 32 bits; BLOCK_MAX_NAMES stays far below */
-        uint8_t *a = sr_realloc(t->arena, cap);
-        if (a == NULL)
-            return false;
-        t->arena = a;
-        t->arena_cap = cap;
-    }
+    if (!table_reserve(t, need))
+        return false;
     memcpy(t->arena + t->arena_len, &where, 4);
     t->arena[t->arena_len + 4] = (uint8_t)len;
     memcpy(t->arena + t->arena_len + ENTRY_HEAD, wire, len);
@@ -380,7 +391,7 @@ static int name_to_wire(const char *s, size_t n, uint8_t *wire, size_t *wlen)
         }
         if (!name_char(c) || wire[lab] == SR_LABEL_MAX)
             return -1;
-        wire[out++] = (uint8_t)tolower((unsigned char)c);
+        wire[out++] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
         wire[lab]++;
     }
     if (wire[lab] == 0)
@@ -558,6 +569,12 @@ static int read_file(bl_table_t *t, unsigned index, const atomic_bool *stop, cha
         close(fd);
         return -1;
     }
+    /* The file's size bounds what its names take in the arena (a name's
+     * entry is at most its line plus four bytes): reserving it at once
+     * spares the copies of doubling; pages never written cost nothing,
+     * and table_build() gives back what is left. */
+    if (sb.st_size > 0 && (uint64_t)sb.st_size < UINT32_MAX / 2)
+        table_reserve(t, (size_t)sb.st_size + (size_t)sb.st_size / 4);
     f = fdopen(fd, "r");
     if (f == NULL) {
         snprintf(err, errcap, "%s: %s", path, strerror(errno));
