@@ -62,8 +62,9 @@ struct bl_table {
     bl_slot_t *slots;
     size_t mask; /* slots - 1 */
     size_t count;
-    size_t entries; /* in the arena, duplicates included */
-    bool added;     /* block_names: every entry is "block add" */
+    size_t entries;  /* in the arena, duplicates included */
+    bool added;      /* block_names: every entry is "block add" */
+    uint64_t labels; /* bit n: a name of n labels is listed (n >= 63: bit 63) */
     size_t nfiles;
     char **files;
     size_t *file_names;
@@ -244,7 +245,7 @@ static bool table_append(bl_table_t *t, const uint8_t *wire, size_t len, unsigne
     return true;
 }
 
-static const uint8_t *probe(const bl_table_t *t, uint64_t h, const uint8_t *name, size_t len)
+static inline const uint8_t *probe(const bl_table_t *t, uint64_t h, const uint8_t *name, size_t len)
 {
     uint32_t tag = (uint32_t)(h >> 32);
 
@@ -288,14 +289,15 @@ static bool table_build(bl_table_t *t)
         size_t len = e[4];
         uint32_t where;
         memcpy(&where, e, 4);
-        if (suffix_hashes(t->k, e + ENTRY_HEAD, len, h, start) > 0 &&
-            probe(t, h[0], e + ENTRY_HEAD, len) == NULL) {
+        size_t n = suffix_hashes(t->k, e + ENTRY_HEAD, len, h, start);
+        if (n > 0 && probe(t, h[0], e + ENTRY_HEAD, len) == NULL) {
             size_t i = h[0] & t->mask;
             while (t->slots[i].off != 0)
                 i = (i + 1) & t->mask;
             t->slots[i].off = (uint32_t)off;
             t->slots[i].tag = (uint32_t)(h[0] >> 32);
             t->count++;
+            t->labels |= 1ull << (n >= 63 ? 63 : n);
             if (!t->added && (where >> 24) < t->nfiles)
                 t->file_names[where >> 24]++;
         }
@@ -304,36 +306,76 @@ static bool table_build(bl_table_t *t)
     return true;
 }
 
-bool bl_table_match(const bl_table_t *t, const uint8_t *qname, size_t qname_len,
-                    bl_where_t *where)
+/* ASCII lowercase (RFC 4343) of eight bytes at once, as cache.c folds its
+ * keys: length bytes (<= 63) are below 'A' and stay as they are. */
+static inline uint64_t fold8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = w & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: >= 'A' */
+    uint64_t gt_z = low7 + (0x7F - 'Z') * ones; /* top bit: > 'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+    return w | (upper >> 2);
+}
+
+bool bl_table_match(const bl_table_t *t, const uint8_t *qname, size_t qname_len, bl_where_t *where)
 {
     uint8_t buf[SR_NAME_MAX_WIRE + HASH_SLACK];
-    uint64_t h[SR_NAME_MAX_WIRE / 2 + 1];
     uint8_t start[SR_NAME_MAX_WIRE / 2 + 1];
-    size_t n;
+    size_t n = 0, off = 0, i;
+    const uint8_t *hit = NULL;
+    uint64_t w, acc;
 
     if (t == NULL || t->count == 0 || qname_len > SR_NAME_MAX_WIRE)
         return false;
-    for (size_t i = 0; i < qname_len; i++) {
-        uint8_t ch = qname[i];
-        buf[i] = (ch >= 'A' && ch <= 'Z') ? (uint8_t)(ch + 32) : ch;
+    if (qname_len < 8) {
+        for (i = 0; i < qname_len; i++) {
+            uint8_t ch = qname[i];
+            buf[i] = (uint8_t)(ch + ((unsigned)(ch - 'A') < 26u ? 32u : 0u));
+        }
+    } else {
+        for (i = 0; i + 8 <= qname_len; i += 8) {
+            memcpy(&w, qname + i, 8);
+            w = fold8(w);
+            memcpy(buf + i, &w, 8);
+        }
+        /* The last, partial word: the final eight bytes folded again. */
+        memcpy(&w, qname + qname_len - 8, 8);
+        w = fold8(w);
+        memcpy(buf + qname_len - 8, &w, 8);
     }
     memset(buf + qname_len, 0, HASH_SLACK);
-    n = suffix_hashes(t->k, buf, qname_len, h, start);
-    /* The whole name first: `block check` names the closest listing. */
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *e = probe(t, h[i], buf + start[i], qname_len - start[i]);
+    while (off < qname_len && buf[off] != 0) {
+        if (buf[off] > SR_LABEL_MAX || off + 1 + buf[off] >= qname_len)
+            return false;
+        start[n++] = (uint8_t)off;
+        off += 1u + buf[off];
+    }
+    /* From the last label to the first, each suffix probed as its hash
+     * comes out; only suffixes with as many labels as some listed name.
+     * The query path stops at the first hit; `block check` (where) wants
+     * the longest. */
+    acc = t->k[0];
+    uint64_t bit = 1; /* of the label count of the suffix (63: 63 or more) */
+    for (i = n; i-- > 0;) {
+        acc = fold_label(t->k, acc, buf + start[i], 1u + buf[start[i]]);
+        bit = bit == 1ull << 63 ? bit : bit << 1;
+        if (!(t->labels & bit))
+            continue;
+        const uint8_t *e = probe(t, acc, buf + start[i], qname_len - start[i]);
         if (e == NULL)
             continue;
-        if (where != NULL) {
-            uint32_t w;
-            memcpy(&w, e, 4);
-            where->file = t->added ? BL_ADDED : w >> 24;
-            where->line = w & LINE_MASK;
-        }
-        return true;
+        hit = e;
+        if (where == NULL)
+            return true;
     }
-    return false;
+    if (hit == NULL)
+        return false;
+    uint32_t packed;
+    memcpy(&packed, hit, 4);
+    where->file = t->added ? BL_ADDED : packed >> 24;
+    where->line = packed & LINE_MASK;
+    return true;
 }
 
 /* ---------------------------------------------------------------- parsing */
@@ -456,8 +498,8 @@ static void add_name(parse_ctx_t *pc, const uint8_t *wire, size_t len, unsigned 
 {
     if (pc->t->entries >= BLOCK_MAX_NAMES) {
         if (!pc->full)
-            log_warnx("%s:%u: more than %u names in the block lists; the rest is ignored",
-                      pc->file, line, BLOCK_MAX_NAMES);
+            log_warnx("%s:%u: more than %u names in the block lists; the rest is ignored", pc->file,
+                      line, BLOCK_MAX_NAMES);
         pc->full = true;
         return;
     }
@@ -918,8 +960,7 @@ void blocklist_view_release(bl_view_t *view)
     view->gen = 0;
 }
 
-bool blocklist_check(blocklist_t *b, const uint8_t *qname, size_t qname_len, char *by,
-                     size_t bycap)
+bool blocklist_check(blocklist_t *b, const uint8_t *qname, size_t qname_len, char *by, size_t bycap)
 {
     bl_where_t w;
     bool found;
@@ -953,7 +994,7 @@ void blocklist_tables(blocklist_t *b, bl_table_t **files, bl_table_t **names)
 
 size_t blocklist_render(int mode, const cache_query_t *q, uint8_t *out, size_t cap)
 {
-    unsigned rcode = mode == BLOCK_NXDOMAIN ? RCODE_NXDOMAIN
+    unsigned rcode = mode == BLOCK_NXDOMAIN  ? RCODE_NXDOMAIN
                      : mode == BLOCK_REFUSED ? RCODE_REFUSED
                                              : 0;
     size_t rdlen = 0, off;
@@ -964,8 +1005,8 @@ size_t blocklist_render(int mode, const cache_query_t *q, uint8_t *out, size_t c
     if (off + (rdlen ? 12 + rdlen : 0) + (q->edns ? 11 : 0) > cap)
         return 0;
     sr_put16(out, q->id);
-    sr_put16(out + 2, (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | (q->flags & (SR_FLAG_RD | SR_FLAG_CD)) |
-                                 rcode));
+    sr_put16(out + 2,
+             (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | (q->flags & (SR_FLAG_RD | SR_FLAG_CD)) | rcode));
     sr_put16(out + 4, 1);
     sr_put16(out + 6, rdlen ? 1 : 0);
     sr_put16(out + 8, 0);

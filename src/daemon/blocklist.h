@@ -94,8 +94,7 @@ size_t bl_table_bytes(const bl_table_t *t);
 /* Is qname (uncompressed wire form, any case) or one of its parents in
  * t? *where (may be NULL) gets the entry of the longest match. Allocates
  * nothing. */
-bool bl_table_match(const bl_table_t *t, const uint8_t *qname, size_t qname_len,
-                    bl_where_t *where);
+bool bl_table_match(const bl_table_t *t, const uint8_t *qname, size_t qname_len, bl_where_t *where);
 
 /* ---- what is in force, shared by every thread ---- */
 

@@ -676,9 +676,9 @@ static json_t *block_list(daemon_t *d)
         blocklist_tables(d->block, &files, &names);
     for (size_t i = 0; files != NULL && i < bl_table_nfiles(files); i++)
         json_array_append_new(lists, json_pack("{s:s, s:I}", "file", bl_table_file(files, i),
-                                               "names",
-                                               (json_int_t)bl_table_file_names(files, i)));
-    count = (files != NULL ? bl_table_count(files) : 0) + (names != NULL ? bl_table_count(names) : 0);
+                                               "names", (json_int_t)bl_table_file_names(files, i)));
+    count =
+        (files != NULL ? bl_table_count(files) : 0) + (names != NULL ? bl_table_count(names) : 0);
     bl_table_unref(files);
     bl_table_unref(names);
     sum_stats(d, &t);
@@ -754,8 +754,8 @@ static json_t *cmd_block(daemon_t *d, const ctl_request_t *req)
             return json_pack("{s:b, s:b}", "ok", 1, "blocked", 0);
         return json_pack("{s:b, s:b, s:s}", "ok", 1, "blocked", 1, "by", by);
     }
-    if (edit_names(d->cfg->block_names, req->argv[1], strcmp(sub, "add") == 0, names,
-                   sizeof(names), err, sizeof(err)) != 0)
+    if (edit_names(d->cfg->block_names, req->argv[1], strcmp(sub, "add") == 0, names, sizeof(names),
+                   err, sizeof(err)) != 0)
         return fail(err);
     r = change(d, "block_names", names);
     if (r == NULL || !json_is_true(json_object_get(r, "ok")))

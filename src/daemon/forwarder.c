@@ -362,8 +362,7 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
 
     table_remove(p);
     STAT_ADD(fx->stats, inflight, (uint64_t)-1);
-    if (fx->block != NULL &&
-        blocklist_cloaked(blocklist_view(fx->block, &fx->block_view), msg)) {
+    if (fx->block != NULL && blocklist_cloaked(blocklist_view(fx->block, &fx->block_view), msg)) {
         /* CNAME cloaking: a tracker behind a CNAME of the site's own
          * name. Blocked like the name itself, and not cached (the answer
          * would outlive a change of the lists). */
@@ -791,9 +790,8 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
     q.do_bit = qi.do_bit;
     q.max_len = reply_limit(fx, sink, &qi);
 
-    if (fx->block != NULL &&
-        (n = blocklist_answer(blocklist_view(fx->block, &fx->block_view), cfg->block_answer, &q,
-                              out, cap)) > 0) {
+    if (fx->block != NULL && (n = blocklist_answer(blocklist_view(fx->block, &fx->block_view),
+                                                   cfg->block_answer, &q, out, cap)) > 0) {
         STAT_INC(st, blocked);
         if (log_query_enabled())
             query_log_line(fx, c, &q, out, n, "blocked", fx->now_us());
