@@ -537,6 +537,10 @@ static void parse_line(parse_ctx_t *pc, char *s, unsigned line)
     }
     p = s;
     w = next_item(&p, &n);
+    if (w == NULL) {
+        bad_line(pc, line, "not a domain name, hosts line or ||NAME^ rule"); /* only commas */
+        return;
+    }
     if (*p == '\0') {
         /* One word: a name. */
         if (name_to_wire(w, n, wire, &wlen) != 0) {

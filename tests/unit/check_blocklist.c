@@ -71,6 +71,8 @@ START_TEST(test_bad_lines)
               "slash/name.example\n"
               "0.0.0.0 bad!name.example\n"
               "a,b.example\n"
+              ",\n"
+              " , ,\n"
               "x0123456789012345678901234567890123456789012345678901234567890123.example\n"
               "ok.example\n");
     ck_assert_uint_eq(bl_table_count(t), 1);
