@@ -68,6 +68,9 @@ assert_eq false "$(json_get "$T/c.json" blocked)" "block check: not blocked"
 $SR_CTL --json block >"$T/b.json"
 assert_eq "$LIST1 2 $LIST2 3" "$(json_get "$T/b.json" lists 0 file) $(json_get "$T/b.json" lists 0 names) $(json_get "$T/b.json" lists 1 file) $(json_get "$T/b.json" lists 1 names)" \
     "block lists the files and their names"
+assert_match "^$LIST1: 2 names$" "$($SR_CTL block)" "block for a person: each list"
+assert_eq "x.ads.example.test is blocked by $LIST1:6" "$($SR_CTL block check x.ads.example.test)" \
+    "block check for a person"
 
 # --- CNAME cloaking ------------------------------------------------------------------
 # chain1 -> chain2 -> chain3 (listed) -> www: the upstream answers, the
