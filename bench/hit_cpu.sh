@@ -10,7 +10,8 @@
 # rounds (default 3) of SECONDS (default 10) each, the order rotated every
 # round. Prints per round and the median: CPU µs per answered query
 # (utime+stime from /proc/PID/stat) and its ratio to the floor's in the
-# same round. EXTRA_CONF adds config lines to every stubresd. With
+# same round. EXTRA_CONF adds config lines to every stubresd, CONF_NAME
+# to the one called NAME (bench/block.sh: with a block list and without). With
 # SYSCALLS=1, `perf stat -e raw_syscalls:sys_enter,context-switches` counts
 # the server's system calls and wake-ups per query too (the tracepoint
 # costs a little CPU per call, for every server alike).
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
         *) break ;;
     esac
 done
-[ $# -ge 1 ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 IT_TIMEOUT=$((60 + (SECS + 3) * REPS * ($# + 1) + 20 * ($# + 1)))
 # shellcheck disable=SC2034 # read by lib.sh
@@ -68,6 +69,8 @@ for arg in "$@"; do
         echo "servers = udp://127.0.0.1:$np"
         echo "cache_size = 256M"
         printf '%s\n' "${EXTRA_CONF:-}"
+        v=CONF_$n
+        printf '%s\n' "${!v:-}"
     } >"$T/$n.conf"
     # shellcheck disable=SC2086
     start_bg "$n" $PIN0 "$bin" -f -c "$T/$n.conf"

@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "blocklist.h"
 #include "cfg.h"
 #include "localdata.h"
 #include "fwdrules.h"
@@ -97,6 +98,7 @@ static const char *const strategy_names[] = {"failover", "round-robin", "fastest
 static const char *const doh_names[] = {"post", "get", "json", NULL};
 static const char *const proto_names[] = {"udp", "tcp", "tls", "https", NULL};
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
+static const char *const block_answer_names[] = {"null", "nxdomain", "refused", NULL};
 
 static int check_any(const char *v);
 static int check_name(const char *v);
@@ -108,6 +110,8 @@ static int check_ip_or_empty(const char *v);
 static int check_query_log(const char *v);
 static int check_server(const char *v);
 static int check_hosts(const char *v);
+static int check_block_files(const char *v);
+static int check_block_names(const char *v);
 
 static int parse_uint(const char *v, uint64_t *u);
 static int parse_secs(const char *v, uint64_t *u);
@@ -239,6 +243,14 @@ static const keydef_t keys[] = {
                 "DOMAIN SPEC [SPEC...]: a domain other than '.', then upstream specs as for "
                 "servers or resolvconf",
                 "split DNS: queries for DOMAIN and below go to these upstreams (one rule a line)"),
+    KEY_STR("block", block, "", check_block_files, 0,
+            "a list of absolute paths of block lists, or nothing",
+            "block lists: names, hosts-format lines or ||NAME^ rules; re-read on reload"),
+    KEY_ENUM("block_answer", block_answer, "null", block_answer_names, 0,
+             "what a blocked name gets: 0.0.0.0/:: (NODATA for other types), NXDOMAIN or REFUSED"),
+    KEY_STR("block_names", block_names, "", check_block_names, 0,
+            "a list of domain names, or nothing",
+            "names blocked besides the lists (what `stubresctl block add` changes)"),
     /* ---- tuning keys of stubresd (stubresd.conf(5), marked as tuning) ---- */
     KEY_SECS("servfail_ttl", servfail_ttl, "5", 0, 300, 0,
              "how long an upstream's SERVFAIL is cached (RFC 2308 7.1)"),
@@ -536,6 +548,41 @@ static int check_hosts(const char *v)
 static int check_abs_path_or_empty(const char *v)
 {
     return v[0] == '\0' ? 0 : check_abs_path(v);
+}
+
+/* block: absolute paths; whether they can be read is the loader's
+ * business (a list that cannot be read keeps the lists in force). */
+static int check_block_files(const char *v)
+{
+    char path[CFG_VALUE_MAX + 1];
+    const char *p = v;
+
+    while (*p != '\0') {
+        size_t n = 0;
+        while (*p == ',' || isspace((unsigned char)*p))
+            p++;
+        while (p[n] != '\0' && p[n] != ',' && !isspace((unsigned char)p[n]))
+            n++;
+        if (n == 0)
+            break;
+        if (n > CFG_VALUE_MAX)
+            return -1;
+        memcpy(path, p, n);
+        path[n] = '\0';
+        if (check_abs_path(path) != 0)
+            return -1;
+        p += n;
+    }
+    return 0;
+}
+
+static int check_block_names(const char *v)
+{
+    char err[300];
+    bl_table_t *t = bl_table_names(v, err, sizeof(err));
+
+    bl_table_unref(t);
+    return t != NULL ? 0 : -1;
 }
 
 static int check_readable_or_empty(const char *v)

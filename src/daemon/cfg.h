@@ -81,6 +81,9 @@ struct cfg {
     bool special_names; /* special_names */
     char **forward;    /* forward: canonical rules "DOMAIN SPEC..." (fwdrules.h) */
     size_t nforward;
+    char *block;       /* block: block list files (comma/blank-separated) */
+    int block_answer;  /* block_answer: enum block_answer (blocklist.h) */
+    char *block_names; /* block_names: names blocked besides the lists */
     /* ---- further daemon keys (tuning; docs/stubresd.conf.5) ---- */
     uint32_t servfail_ttl; /* how long an upstream SERVFAIL is cached */
     uint32_t stale_max;    /* serve_stale: how long past expiry */

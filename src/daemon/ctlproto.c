@@ -36,6 +36,10 @@ static const ctl_def_t cmds[] = {
      "forward add DOMAIN SPEC... add or replace the rule for DOMAIN"},
     {"forward", "remove", CTL_FORWARD_REMOVE, 1, 1,
      "forward remove DOMAIN      drop the rule for DOMAIN"},
+    {"block", NULL, CTL_BLOCK, 0, 2,
+     "block                      the block lists in force\n"
+     "  block add|remove NAME      block a name, or undo a block add\n"
+     "  block check NAME           is NAME blocked, and by which list line"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -307,6 +307,16 @@ int daemon_publish(daemon_t *d, cfg_t *c, pool_t *pool, char *err, size_t errcap
         fwdrules_unref(rules);
         return -1;
     }
+    if (d->block != NULL && strcmp(c->block_names, d->cfg->block_names) != 0 &&
+        blocklist_set_names(d->block, c->block_names, err, errcap) != 0) {
+        if (new_pool)
+            pool_unref(pool);
+        return -1;
+    }
+    /* Lists are read in a helper thread: the ones in force answer until
+     * the new ones are ready. */
+    if (d->block != NULL && strcmp(c->block, d->cfg->block) != 0)
+        blocklist_load(d->block, c->block, false, NULL, 0);
     log_set_level(c->log_level);
     if (d->cache != NULL) {
         cache_cfg_t cc = daemon_cache_cfg(c);
@@ -396,9 +406,12 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
             goto done;
         }
     }
+    bool same_lists = strcmp(c->block, d->cfg->block) == 0;
     /* reload re-reads the hosts files whatever their times say. */
     if (daemon_local_build(c, err, errcap) != 0 || daemon_publish(d, c, NULL, err, errcap) != 0)
         goto done;
+    if (d->block != NULL && same_lists)
+        blocklist_load(d->block, c->block, false, NULL, 0); /* re-read them */
     state_free(d->state);
     d->state = st;
     st = NULL;
@@ -1152,6 +1165,124 @@ done:
     return r;
 }
 
+/* The names of block_names as a JSON array. */
+static json_t *added_json(const char *names)
+{
+    json_t *a = json_array();
+    const char *p = names;
+
+    while (a != NULL && *p != '\0') {
+        size_t n = strcspn(p, ", \t");
+        if (n > 0)
+            json_array_append_new(a, json_stringn(p, n));
+        p += n;
+        p += strspn(p, ", \t");
+    }
+    return a;
+}
+
+static json_t *block_list(daemon_t *d)
+{
+    bl_table_t *files = NULL, *names = NULL;
+    json_t *lists = json_array();
+    stats_totals_t t;
+    size_t count = 0;
+
+    if (d->block != NULL)
+        blocklist_tables(d->block, &files, &names);
+    for (size_t i = 0; files != NULL && i < bl_table_nfiles(files); i++)
+        json_array_append_new(lists, json_pack("{s:s, s:I}", "file", bl_table_file(files, i),
+                                               "names", (json_int_t)bl_table_file_names(files, i)));
+    count =
+        (files != NULL ? bl_table_count(files) : 0) + (names != NULL ? bl_table_count(names) : 0);
+    bl_table_unref(files);
+    bl_table_unref(names);
+    sum_stats(d, &t);
+    return json_pack("{s:b, s:o, s:o, s:I, s:I}", "ok", 1, "lists", lists, "added",
+                     added_json(d->cfg->block_names), "names", (json_int_t)count, "blocked",
+                     (json_int_t)t.blocked);
+}
+
+/* block_names with name added (add) or taken out; -1 with err when
+ * there is nothing to do. Names compare case-insensitively, with or
+ * without a final dot. */
+static int edit_names(const char *names, const char *name, bool add, char *out, size_t cap,
+                      char *err, size_t errcap)
+{
+    size_t want = strlen(name), off = 0;
+    const char *p = names;
+    bool found = false;
+
+    if (want > 0 && name[want - 1] == '.')
+        want--;
+    out[0] = '\0';
+    while (*p != '\0') {
+        size_t n = strcspn(p, ", \t"), m = n;
+        if (m > 0 && p[m - 1] == '.')
+            m--;
+        if (n > 0 && m == want && strncasecmp(p, name, want) == 0) {
+            found = true;
+        } else if (n > 0) {
+            int w = snprintf(out + off, cap - off, "%s%.*s", off ? ", " : "", (int)n, p);
+            if (w < 0 || (size_t)w >= cap - off)
+                goto long_list;
+            off += (size_t)w;
+        }
+        p += n;
+        p += strspn(p, ", \t");
+    }
+    if (add) {
+        int w = snprintf(out + off, cap - off, "%s%.*s", off ? ", " : "", (int)want, name);
+        if (w < 0 || (size_t)w >= cap - off)
+            goto long_list;
+        return 0;
+    }
+    if (!found) {
+        snprintf(err, errcap, "block remove: %.255s was not added by block add", name);
+        return -1;
+    }
+    return 0;
+long_list:
+    snprintf(err, errcap, "block add: block_names would be longer than %d characters",
+             CFG_VALUE_MAX);
+    return -1;
+}
+
+static json_t *cmd_block(daemon_t *d, const ctl_request_t *req)
+{
+    char err[600], by[CFG_VALUE_MAX + 32], names[CFG_VALUE_MAX + 1];
+    uint8_t wire[SR_NAME_MAX_WIRE];
+    size_t len = 0;
+    const char *sub = req->argc > 0 ? req->argv[0] : "";
+    json_t *r;
+
+    if (req->argc == 0)
+        return block_list(d);
+    if (req->argc != 2 ||
+        (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0 && strcmp(sub, "check") != 0))
+        return fail("usage: block [add|remove|check NAME]");
+    if (sr_name_from_text(req->argv[1], wire, sizeof(wire), &len) != SR_OK || len <= 1) {
+        snprintf(err, sizeof(err), "block %s: '%.255s' is not a domain name", sub, req->argv[1]);
+        return fail(err);
+    }
+    if (strcmp(sub, "check") == 0) {
+        if (d->block == NULL || !blocklist_check(d->block, wire, len, by, sizeof(by)))
+            return json_pack("{s:b, s:b}", "ok", 1, "blocked", 0);
+        return json_pack("{s:b, s:b, s:s}", "ok", 1, "blocked", 1, "by", by);
+    }
+    if (edit_names(d->cfg->block_names, req->argv[1], strcmp(sub, "add") == 0, names, sizeof(names),
+                   err, sizeof(err)) != 0)
+        return fail(err);
+    r = change(d, "block_names", names);
+    if (r == NULL || !json_is_true(json_object_get(r, "ok")))
+        return r;
+    log_notice("control: block %s %s", sub, req->argv[1]);
+    json_object_del(r, "name");
+    json_object_del(r, "value");
+    json_object_set_new(r, "added", added_json(d->cfg->block_names));
+    return r;
+}
+
 json_t *daemon_command(void *arg, const ctl_request_t *req)
 {
     daemon_t *d = arg;
@@ -1165,6 +1296,7 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     case CTL_SERVER: return cmd_server(d, req);
     case CTL_CACHE_FLUSH: return cmd_flush(d, req);
     case CTL_CACHE_DUMP: return cmd_dump(d);
+    case CTL_BLOCK: return cmd_block(d, req);
     case CTL_RELOAD:
         if (daemon_reload(d, err, sizeof(err)) != 0)
             return fail(err);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "blocklist.h"
 #include "cache.h"
 #include "cfg.h"
 #include "control.h"
@@ -37,6 +38,7 @@ typedef struct daemon {
     struct fwdrules *fwdrules; /* forward rules in force (fwdrules.h) */
     struct event *rc_timer;    /* once a second: has resolv_conf changed? */
     cache_t *cache;
+    blocklist_t *block; /* the block lists in force (NULL before start) */
     listener_set_t listeners;
     worker_t **workers;
     unsigned nworkers;

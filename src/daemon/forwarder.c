@@ -398,6 +398,20 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
 
     table_remove(p);
     STAT_ADD(fx->stats, inflight, (uint64_t)-1);
+    if (fx->block != NULL && blocklist_cloaked(blocklist_view(fx->block, &fx->block_view), msg)) {
+        /* CNAME cloaking: a tracker behind a CNAME of the site's own
+         * name. Blocked like the name itself, and not cached (the answer
+         * would outlive a change of the lists). */
+        for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
+            size_t n = blocklist_render(fx->cfg->block_answer, &wt->q, fx->out, 65535);
+            STAT_INC(fx->stats, blocked);
+            STAT_ADD(fx->stats, waiting, (uint64_t)-1);
+            send_later(fx, wt, fx->out, n, "blocked");
+        }
+        pending_free(p);
+        fx->finished(fx->arg);
+        return;
+    }
     bool cached = cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
                               p->cd, msg, now);
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
@@ -886,6 +900,14 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
 
     if (answer_local(fx, c, &q, out, cap))
         return;
+    if (fx->block != NULL && (n = blocklist_answer(blocklist_view(fx->block, &fx->block_view),
+                                                   cfg->block_answer, &q, out, cap)) > 0) {
+        STAT_INC(st, blocked);
+        if (log_query_enabled())
+            query_log_line(fx, c, &q, out, n, "blocked", fx->now_us());
+        reply_now(fx, c, out, n);
+        return;
+    }
     cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {
         STAT_INC(st, cache_hits);

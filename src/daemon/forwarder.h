@@ -20,6 +20,7 @@
 #include <stubres/upstream.h>
 
 #include "acl.h"
+#include "blocklist.h"
 #include "cache.h"
 #include "cfg.h"
 #include "pool.h"
@@ -76,6 +77,8 @@ typedef struct fwd_ctx {
     struct fwdrules_inst *rules; /* forward rules and their upstreams, or NULL */
     stats_thread_t *stats;   /* the thread's counters */
     struct fwd_table *table; /* queries in flight upstream */
+    blocklist_t *block;      /* shared block lists (NULL: none) */
+    bl_view_t block_view;    /* the snapshot this worker uses */
     sr_msg_t *msg;           /* scratch for upstream responses */
     uint8_t *out;            /* scratch for one late reply (64 KiB) */
     bool draining;           /* nothing new goes upstream */

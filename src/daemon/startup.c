@@ -165,6 +165,7 @@ static int start_workers(daemon_t *d, char *err, size_t errcap)
             snprintf(err, errcap, "thread %u: cannot set up", i);
             return -1;
         }
+        d->workers[i]->fwd.block = d->block;
         d->nworkers++;
     }
     return 0;
@@ -208,6 +209,17 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
         snprintf(err, errcap, "cache: out of memory");
         return -1;
     }
+    d->block = blocklist_new();
+    if (d->block == NULL) {
+        snprintf(err, errcap, "block lists: out of memory");
+        return -1;
+    }
+    /* Before the first answer, so that no listed name leaks at start; a
+     * list that cannot be read is no reason not to answer. */
+    char berr[1024];
+    if (blocklist_set_names(d->block, d->cfg->block_names, berr, sizeof(berr)) != 0 ||
+        blocklist_load(d->block, d->cfg->block, true, berr, sizeof(berr)) != 0)
+        log_warnx("block lists: %s; answering without them", berr);
     d->pool = pool_new(d->cfg, NULL, err, errcap);
     if (d->pool == NULL || daemon_forward_build(d, d->cfg, &rules, err, errcap) != 0 ||
         start_workers(d, err, errcap) != 0) {
@@ -270,6 +282,7 @@ void daemon_free(daemon_t *d)
     listener_close(&d->listeners);
     pool_unref(d->pool);
     cache_free(d->cache);
+    blocklist_free(d->block);
     state_free(d->state);
     cfg_unref(d->file_cfg);
     cfg_unref(d->cfg);

@@ -40,6 +40,7 @@ void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out)
         SUM(tcp_clients);
         SUM(inflight);
         SUM(waiting);
+        SUM(blocked);
 #undef SUM
     }
 }
@@ -150,6 +151,7 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                         json_pack("{s:I, s:I, s:I}", "connections", (json_int_t)t->tcp_clients,
                                   "accepted", (json_int_t)t->tcp_accepted, "refused",
                                   (json_int_t)t->tcp_refused));
+    json_object_set_new(o, "local", json_pack("{s:I}", "blocked", (json_int_t)t->blocked));
     for (size_t i = 0; pool != NULL && i < pool->n; i++) {
         json_t *u = stats_upstream_json(pool->servers[i], now_us, true);
         if (u != NULL)

@@ -44,6 +44,7 @@ typedef struct stats_thread {
     stat_t tcp_clients; /* gauge: open client connections */
     stat_t inflight;    /* gauge: upstream queries in flight */
     stat_t waiting;     /* gauge: client queries waiting */
+    stat_t blocked;     /* answered as blocked (block lists, CNAME cloaking) */
 } stats_thread_t;
 
 /* Add one to a counter of the calling thread's own stats. */
@@ -62,6 +63,7 @@ typedef struct stats_totals {
     uint64_t upstream_queries, local_errors, dropped, malformed, refused_acl, truncated;
     uint64_t local_answers, local_special;
     uint64_t tcp_accepted, tcp_refused, tcp_clients, inflight, waiting;
+    uint64_t blocked;
 } stats_totals_t;
 
 void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out);

@@ -313,6 +313,7 @@ void worker_join_free(worker_t *w)
     pool_unref(w->new_pool);
     fwdrules_unref(w->new_rules);
     cfg_unref(w->fwd.cfg);
+    blocklist_view_release(&w->fwd.block_view);
     sr_msg_free(w->fwd.msg);
     free(w->fwd.out);
     tcpconn_set_fini(&w->tcp);

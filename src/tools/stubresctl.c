@@ -355,6 +355,32 @@ static void print_config(json_t *keys)
     }
 }
 
+static void print_block(const ctl_request_t *req, json_t *r)
+{
+    size_t i;
+    json_t *v;
+
+    if (req->argc > 0 && strcmp(req->argv[0], "check") == 0) {
+        if (json_is_true(json_object_get(r, "blocked")))
+            printf("%s is blocked by %s\n", req->argv[1], str(r, "by"));
+        else
+            printf("%s is not blocked\n", req->argv[1]);
+        return;
+    }
+    json_array_foreach(json_object_get(r, "lists"), i, v)
+    {
+        printf("%s: %lld names\n", str(v, "file"), num(v, "names"));
+    }
+    printf("added: ");
+    json_array_foreach(json_object_get(r, "added"), i, v)
+    {
+        printf("%s%s", i ? ", " : "", json_string_value(v));
+    }
+    printf("%s\n", json_array_size(json_object_get(r, "added")) == 0 ? "none" : "");
+    if (req->argc == 0)
+        printf("queries blocked: %lld\n", num(r, "blocked"));
+}
+
 static void print_human(const ctl_request_t *req, json_t *r)
 {
     size_t i;
@@ -411,6 +437,7 @@ static void print_human(const ctl_request_t *req, json_t *r)
     case CTL_FORWARD:
     case CTL_FORWARD_ADD:
     case CTL_FORWARD_REMOVE: print_forward(json_object_get(r, "rules")); break;
+    case CTL_BLOCK: print_block(req, r); break;
     }
 }
 

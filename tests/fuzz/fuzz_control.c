@@ -238,6 +238,7 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         }
         break;
     }
+    case CTL_BLOCK: break;
     }
 done:
     json_decref(r);

@@ -52,6 +52,9 @@ static const struct parse_case PARSE_CASES[] = {
     {"cache flush", 0, CTL_CACHE_FLUSH, -1, 0, NULL, "cache flush", NULL},
     {"cache flush www.example.test", 0, -1, 1, 0, "www.example.test", NULL, NULL},
     {"cache dump", 0, CTL_CACHE_DUMP, -1, 0, NULL, NULL, NULL},
+    {"block", 0, CTL_BLOCK, 0, 0, NULL, "block", NULL},
+    {"bl check ads.example", 0, CTL_BLOCK, 2, 1, "ads.example", "block", NULL},
+    {"block add a b c", -1, -1, -1, 0, NULL, NULL, "usage: block"},
     {"server udp://127.0.0.1 tcp://127.0.0.2:5353  tls://[::1]#a.test", 0, CTL_SERVER, 3, 2,
      "tls://[::1]#a.test", NULL, NULL},
     /* blanks and a CR are fine */
