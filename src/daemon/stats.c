@@ -141,8 +141,9 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
     json_object_set_new(o, "upstream_queries", json_integer((json_int_t)t->upstream_queries));
     json_object_set_new(o, "local_errors", json_integer((json_int_t)t->local_errors));
     json_object_set_new(o, "local",
-                        json_pack("{s:I, s:I}", "answers", (json_int_t)t->local_answers, "special",
-                                  (json_int_t)t->local_special));
+                        json_pack("{s:I, s:I, s:I}", "answers", (json_int_t)t->local_answers,
+                                  "special", (json_int_t)t->local_special, "blocked",
+                                  (json_int_t)t->blocked));
     json_object_set_new(o, "dropped", json_integer((json_int_t)t->dropped));
     json_object_set_new(o, "malformed", json_integer((json_int_t)t->malformed));
     json_object_set_new(o, "refused_acl", json_integer((json_int_t)t->refused_acl));
@@ -151,7 +152,6 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                         json_pack("{s:I, s:I, s:I}", "connections", (json_int_t)t->tcp_clients,
                                   "accepted", (json_int_t)t->tcp_accepted, "refused",
                                   (json_int_t)t->tcp_refused));
-    json_object_set_new(o, "local", json_pack("{s:I}", "blocked", (json_int_t)t->blocked));
     for (size_t i = 0; pool != NULL && i < pool->n; i++) {
         json_t *u = stats_upstream_json(pool->servers[i], now_us, true);
         if (u != NULL)
