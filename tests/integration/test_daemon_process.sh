@@ -154,6 +154,9 @@ assert_eq 2 "$(seen mail.$ZONE.)" "prefetch: refreshed upstream while still cach
 assert_eq 1 "$(sr_stat cache prefetches)" "stats: one prefetch"
 sleep 2 # past the first expiry
 out=$($SR_DIG mail.$ZONE A +noall +answer | awk '{print $2}')
-[ "$out" -ge 16 ] || fail "after the old entry expired: TTL $out, expected the refreshed entry"
+# The refreshed entry's TTL counts down from 20 since the prefetch; how
+# far depends on how busy the machine is, so only its range is checked:
+# the upstream count below is what tells the refreshed entry apart.
+[ "$out" -ge 1 ] && [ "$out" -le 20 ] || fail "after the old entry expired: TTL $out, expected 1..20"
 assert_eq 2 "$(seen mail.$ZONE.)" "past the old expiry: served from the refreshed entry (TTL $out)"
 stop_stubresd srp
