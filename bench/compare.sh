@@ -845,7 +845,7 @@ if want encrypted && fits encrypted $((15 + REPS * $(wc -w <<<"$ENC_KINDS") * (E
     meta desc_encrypted "Upstream: unbound (1 thread, not pinned) serving UDP, DoT and DoH (HTTP/2, POST) with a test CA
 (tests/integration/lib.sh make_ca), bench.test from nsd, its cache warmed with the $HIT_NAMES names, so it answers every query from cache.
 dnsperf-dot / dnsperf-doh: \`dnsperf -m dot\` / \`-m doh -O doh-method=POST\` straight at unbound ($DP_CLIENTS, $ENC_SECS s) - dnsperf's own
-figure over that protocol (PEERS.md: its DoH numbers are unstable here).
+figure over that protocol (its DoH numbers are unstable on these machines).
 stubresd-dot / stubresd-doh: stubresd with \`cache_size = 0\` (every query forwarded) and \`servers = tls://...#$TLS_NAME\` /
 \`https://127.0.0.1:PORT/dns-query\` (doh_method post, ca_file the test CA), pinned to CPU 0, dnsperf over UDP in front ($DP_CLIENTS, $ENC_SECS s).
 Handshakes: dumpcap counts the TCP SYNs to unbound's DoT and DoH ports for the whole scenario (a TLS handshake per TCP connection);

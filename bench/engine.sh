@@ -5,7 +5,7 @@
 #
 #   cd build && make && ../bench/engine.sh [SECONDS] [INFLIGHT]
 #
-# unbound is pinned to CPU 0 and the bench to CPU 1 (PEERS.md: measure the
+# unbound is pinned to CPU 0 and the bench to CPU 1 (measured here: run the
 # client and the server on separate cores). Results go to stdout, one line
 # per transport; bench/README.md records a run.
 set -eu

@@ -33,9 +33,23 @@ IT_ZONE_DIR=$IT_DIR/zone
 FAKEDNS=$IT_DIR/servers/fakedns.py
 PROBE=$IT_DIR/servers/probe.py
 # Debian's interpreter: python3-dnspython belongs to it, and the python3
-# first on PATH may be another one (PEERS.md).
+# first on PATH may be another one on these machines.
 PY=/usr/bin/python3
 BUILD_DIR=${abs_top_builddir:-$(pwd)}
+# sr_tool NAME: the program NAME of the build. stubres-query links the
+# shared libstubres, so $BUILD_DIR/NAME is libtool's wrapper script, which
+# starts a shell before the program (half a second on a busy machine, for
+# tests that run it hundreds of times); when the real binary is there, run
+# it with the library path the wrapper would set.
+sr_tool() {
+    if [ -x "$BUILD_DIR/.libs/$1" ] && [ "$(head -c 2 "$BUILD_DIR/$1")" = "#!" ]; then
+        printf '%s\n' "$BUILD_DIR/.libs/$1"
+    else
+        printf '%s\n' "$BUILD_DIR/$1"
+    fi
+}
+LD_LIBRARY_PATH=$BUILD_DIR/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH
 TEST_NAME=$(basename "$0" .sh)
 export PYTHONDONTWRITEBYTECODE=1
 

@@ -12,7 +12,7 @@ set -eu
 . "$(dirname "$0")/daemon_lib.sh"
 skip_unless dig
 
-Q=$BUILD_DIR/stubres-query
+Q=$(sr_tool stubres-query)
 ETC=$IT_DIR/../../etc/stubresd.conf
 [ -x "$Q" ] || fail "$Q is missing: build it first"
 [ -f "$ETC" ] || fail "$ETC is missing"

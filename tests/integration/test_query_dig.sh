@@ -14,7 +14,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 
 skip_unless nsd unbound dig openssl
-Q=$BUILD_DIR/stubres-query
+Q=$(sr_tool stubres-query)
 [ -x "$Q" ] || fail "$Q is missing: build it first"
 
 printf 'nameserver 127.0.0.1\n' >"$T/resolv.conf"
