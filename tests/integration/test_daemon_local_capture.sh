@@ -26,9 +26,17 @@ done
 assert_eq "10.0.0.1" "$($SR_DIG www.example.test A +short)" "www.example.test: answered by the upstream"
 
 fakedns_wait_stat up1 1 qnames www.example.test.
+# -T domain: decode DNS on a port other than 53. Names in lower case:
+# queries to udp:// upstreams go out in 0x20 random case. tcpdump writes a
+# packet (-U) some time after the kernel gave it: wait until the control
+# query is in the file before stopping it.
+capture() { tcpdump -n -T domain -r "$T/cap.pcap" 2>/dev/null | tr 'A-Z' 'a-z'; }
+for i in $(seq 1 $((IT_WAIT * 10))); do
+    capture | grep -q 'www\.example\.test\.' && break
+    sleep 0.1
+done
 stop_bg tcpdump
-# -T domain: decode DNS on a port other than 53.
-out=$(tcpdump -n -T domain -r "$T/cap.pcap" 2>/dev/null)
+out=$(capture)
 assert_match 'www\.example\.test\.' "$out" "the capture sees the upstream query of the control name"
 for n in '3\.2\.1\.10\.in-addr\.arpa' 'home\.arpa' 'printer\.local' 'localhost'; do
     assert_no_match "$n" "$out" "nothing about $n reached the upstream's port"
