@@ -88,6 +88,7 @@ struct blocklist {
     bool busy;     /* running */
     char *want;    /* files to load next */
     atomic_bool stop;
+    cache_t *cache; /* emptied of what a change could block (or NULL) */
 };
 
 /* ------------------------------------------------------------------ hash */
@@ -844,21 +845,57 @@ void blocklist_free(blocklist_t *b)
     sr_free(b);
 }
 
-/* Loaded: put t in force (mu held). */
-static void loaded(blocklist_t *b, bl_table_t *t)
+/* Does t list a name that old does not block (t's names, one by one,
+ * until the first)? Such a name may have answers in the cache. */
+static bool blocks_more(const bl_table_t *t, const bl_table_t *old)
+{
+    size_t off = 1;
+
+    if (t == NULL || t->count == 0)
+        return false;
+    if (old == NULL || old->count == 0)
+        return true;
+    for (size_t i = 0; i < t->entries; i++) {
+        const uint8_t *name = t->arena + off + ENTRY_HEAD;
+        size_t len = t->arena[off + 4];
+        if (!bl_table_match(old, name, len, NULL))
+            return true;
+        off += ENTRY_HEAD + len;
+    }
+    return false;
+}
+
+/* Loaded: put t in force (mu held); what to log into note (empty when
+ * nothing). True when the cache must be emptied (t lists a name the lists
+ * before did not): no cached answer may be one the lists now block, since
+ * the query path looks at the lists only on a cache miss. The caller logs
+ * note after emptying it, so that a name the log says is listed is
+ * answered as blocked from then on. */
+static bool loaded(blocklist_t *b, bl_table_t *t, char *note, size_t cap)
 {
     bl_table_t *old = b->files;
+    bool more = blocks_more(t, old);
 
     b->files = t;
     if (!publish(b)) {
         b->files = old;
         bl_table_unref(t);
         log_warnx("block lists: out of memory; the lists loaded before stay in force");
-        return;
+        note[0] = '\0';
+        return false;
     }
     bl_table_unref(old);
-    log_notice("block lists: %zu names from %zu files (%zu bytes)", t->count, t->nfiles,
-               bl_table_bytes(t));
+    snprintf(note, cap, "block lists: %zu names from %zu files (%zu bytes)", t->count, t->nfiles,
+             bl_table_bytes(t));
+    return more && b->cache != NULL;
+}
+
+/* After a publish (mu not held, so that no worker waits for the walk):
+ * every answer cached before it goes. */
+static void flush_all(blocklist_t *b)
+{
+    size_t n = cache_flush(b->cache, NULL, 0);
+    log_info("block lists: %zu cached answers dropped", n);
 }
 
 static void *loader(void *arg)
@@ -873,10 +910,17 @@ static void *loader(void *arg)
         pthread_mutex_unlock(&b->mu);
         bl_table_t *t = bl_table_load(files, &b->stop, err, sizeof(err));
         pthread_mutex_lock(&b->mu);
-        if (t != NULL)
-            loaded(b, t);
-        else if (!atomic_load(&b->stop))
+        if (t != NULL) {
+            bool flush = loaded(b, t, err, sizeof(err));
+            pthread_mutex_unlock(&b->mu);
+            if (flush)
+                flush_all(b);
+            if (err[0] != '\0')
+                log_notice("%s", err);
+            pthread_mutex_lock(&b->mu);
+        } else if (!atomic_load(&b->stop)) {
             log_warnx("block lists not reloaded: %s; the lists loaded before stay in force", err);
+        }
         sr_free(files);
     }
     b->busy = false;
@@ -890,9 +934,14 @@ int blocklist_load(blocklist_t *b, const char *files, bool wait, char *err, size
         bl_table_t *t = bl_table_load(files, NULL, err, errcap);
         if (t == NULL)
             return -1;
+        char note[256];
         pthread_mutex_lock(&b->mu);
-        loaded(b, t);
+        bool flush = loaded(b, t, note, sizeof(note));
         pthread_mutex_unlock(&b->mu);
+        if (flush)
+            flush_all(b);
+        if (note[0] != '\0')
+            log_notice("%s", note);
         return 0;
     }
     pthread_mutex_lock(&b->mu);
@@ -936,9 +985,31 @@ int blocklist_set_names(blocklist_t *b, const char *names, char *err, size_t err
         snprintf(err, errcap, "out of memory");
         return -1;
     }
+    cache_t *cache = b->cache;
+    bl_table_ref(t);
     pthread_mutex_unlock(&b->mu);
+    /* A name added (not blocked before): its cached answers, and those
+     * of the names below it, go (block add NAME drops NAME's subtree).
+     * After the publish: what a worker caches later it checked against
+     * the new names. */
+    size_t off = 1;
+    for (size_t i = 0; cache != NULL && i < t->entries; i++) {
+        const uint8_t *name = t->arena + off + ENTRY_HEAD;
+        size_t len = t->arena[off + 4];
+        if (old == NULL || !bl_table_match(old, name, len, NULL))
+            cache_flush_below(cache, name, len);
+        off += ENTRY_HEAD + len;
+    }
+    bl_table_unref(t);
     bl_table_unref(old);
     return 0;
+}
+
+void blocklist_set_cache(blocklist_t *b, cache_t *c)
+{
+    pthread_mutex_lock(&b->mu);
+    b->cache = c;
+    pthread_mutex_unlock(&b->mu);
 }
 
 const bl_snap_t *blocklist_view(blocklist_t *b, bl_view_t *view)

@@ -122,6 +122,13 @@ int blocklist_load(blocklist_t *b, const char *files, bool wait, char *err, size
  * on a bad name (nothing changes). */
 int blocklist_set_names(blocklist_t *b, const char *names, char *err, size_t errcap);
 
+/* The cache a change of the lists empties of what it could block: the
+ * whole cache when loaded lists name a name the lists before did not,
+ * the subtree of each name blocklist_set_names adds. So the cache never
+ * holds an answer the lists in force block, and a query may look at the
+ * lists only when the cache misses. NULL: none. */
+void blocklist_set_cache(blocklist_t *b, cache_t *c);
+
 /* The snapshot in force for a worker: view's, renewed when a newer one was
  * published. NULL when nothing is blocked. Allocates nothing; locks only
  * when the generation moved. */

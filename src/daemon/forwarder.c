@@ -386,6 +386,48 @@ static void send_later(fwd_ctx_t *fx, waiter_t *wt, const uint8_t *buf, size_t n
     wt->client.sink->release(&wt->client, buf, n);
 }
 
+/* Is p's question name, or (msg not NULL) an owner or CNAME target in
+ * msg's answer (CNAME cloaking: a tracker behind a CNAME of the site's
+ * own name), blocked by the lists in force now? Asked again here, though
+ * the query was looked up before it went upstream, because the lists may
+ * have changed meanwhile: the cache must never get an answer they block. */
+static bool blocked_now(fwd_ctx_t *fx, const pending_t *p, const sr_msg_t *msg)
+{
+    const bl_snap_t *s;
+
+    if (fx->block == NULL || (s = blocklist_view(fx->block, &fx->block_view)) == NULL)
+        return false;
+    return bl_snap_match(s, p->qname, p->qname_len) || (msg != NULL && blocklist_cloaked(s, msg));
+}
+
+/* Every waiter of p gets the blocked answer; nothing is cached. */
+static void deliver_blocked(fwd_ctx_t *fx, pending_t *p)
+{
+    for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
+        size_t n = blocklist_render(fx->cfg->block_answer, &wt->q, fx->out, 65535);
+        STAT_INC(fx->stats, blocked);
+        STAT_ADD(fx->stats, waiting, (uint64_t)-1);
+        send_later(fx, wt, fx->out, n, "blocked");
+    }
+    pending_free(p);
+    fx->finished(fx->arg);
+}
+
+/* Cached an answer for p: if the lists changed since blocked_now() (their
+ * generation gen) and now block it, take it out again. A change publishes
+ * the new lists before it empties the cache, so an answer stored before
+ * the publish is emptied by it, and one stored after is caught here. */
+static bool unstore_blocked(fwd_ctx_t *fx, const pending_t *p, const sr_msg_t *msg, uint64_t gen)
+{
+    if (fx->block == NULL)
+        return false;
+    blocklist_view(fx->block, &fx->block_view);
+    if (fx->block_view.gen == gen || !blocked_now(fx, p, msg))
+        return false;
+    cache_flush(fx->cache, p->qname, p->qname_len);
+    return true;
+}
+
 /* The answer arrived: cache it, and give every waiter its rendering.
  * When it was cached, the waiters get what the cache now answers, so the
  * first answer already has the TTLs every later one starts from (min_ttl,
@@ -398,22 +440,19 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
 
     table_remove(p);
     STAT_ADD(fx->stats, inflight, (uint64_t)-1);
-    if (fx->block != NULL && blocklist_cloaked(blocklist_view(fx->block, &fx->block_view), msg)) {
-        /* CNAME cloaking: a tracker behind a CNAME of the site's own
-         * name. Blocked like the name itself, and not cached (the answer
-         * would outlive a change of the lists). */
-        for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
-            size_t n = blocklist_render(fx->cfg->block_answer, &wt->q, fx->out, 65535);
-            STAT_INC(fx->stats, blocked);
-            STAT_ADD(fx->stats, waiting, (uint64_t)-1);
-            send_later(fx, wt, fx->out, n, "blocked");
-        }
-        pending_free(p);
-        fx->finished(fx->arg);
+    if (blocked_now(fx, p, msg)) {
+        /* Blocked like the name itself, and not cached: the cache holds
+         * no answer the lists block (they are looked at on a miss only). */
+        deliver_blocked(fx, p);
         return;
     }
+    uint64_t gen = fx->block_view.gen;
     bool cached = cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
                               p->cd, msg, now);
+    if (cached && unstore_blocked(fx, p, msg, gen)) {
+        deliver_blocked(fx, p);
+        return;
+    }
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         if (cached) {
@@ -439,9 +478,20 @@ static void fail(fwd_ctx_t *fx, pending_t *p)
 
     table_remove(p);
     STAT_ADD(fx->stats, inflight, (uint64_t)-1);
-    if (p->nwaiters > 0) /* a failed prefetch leaves the entry alone */
+    if (blocked_now(fx, p, NULL)) {
+        /* Listed while the query was out: blocked, not stale nor a
+         * remembered SERVFAIL (an entry for it was dropped by the change). */
+        deliver_blocked(fx, p);
+        return;
+    }
+    uint64_t gen = fx->block_view.gen;
+    if (p->nwaiters > 0 && /* a failed prefetch leaves the entry alone */
         cache_store_failure(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
-                            p->cd, now);
+                            p->cd, now) &&
+        unstore_blocked(fx, p, NULL, gen)) {
+        deliver_blocked(fx, p);
+        return;
+    }
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         const char *source = "servfail";
@@ -900,14 +950,6 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
 
     if (answer_local(fx, c, &q, out, cap))
         return;
-    if (fx->block != NULL && (n = blocklist_answer(blocklist_view(fx->block, &fx->block_view),
-                                                   cfg->block_answer, &q, out, cap)) > 0) {
-        STAT_INC(st, blocked);
-        if (log_query_enabled())
-            query_log_line(fx, c, &q, out, n, "blocked", fx->now_us());
-        reply_now(fx, c, out, n);
-        return;
-    }
     cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
     if (r != CACHE_MISS) {
         STAT_INC(st, cache_hits);
@@ -922,6 +964,20 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
             sink->send(c, out, n);
         if (r == CACHE_HIT_PREFETCH && cfg->prefetch)
             prefetch(fx, &q);
+        return;
+    }
+    /* The block lists come before the cache (a blocked name is always
+     * answered as blocked) and are looked at only now, on a miss: no
+     * answer they block is ever in the cache (deliver() and fail() keep
+     * them out, a change of the lists empties the cache of what it
+     * blocks: blocklist_set_cache), so a hit costs nothing more with a
+     * million names listed. */
+    if (fx->block != NULL && (n = blocklist_answer(blocklist_view(fx->block, &fx->block_view),
+                                                   cfg->block_answer, &q, out, cap)) > 0) {
+        STAT_INC(st, blocked);
+        if (log_query_enabled())
+            query_log_line(fx, c, &q, out, n, "blocked", fx->now_us());
+        reply_now(fx, c, out, n);
         return;
     }
     STAT_INC(st, cache_misses);

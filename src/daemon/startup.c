@@ -214,6 +214,7 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
         snprintf(err, errcap, "block lists: out of memory");
         return -1;
     }
+    blocklist_set_cache(d->block, d->cache);
     /* Before the first answer, so that no listed name leaks at start; a
      * list that cannot be read is no reason not to answer. */
     char berr[1024];
@@ -281,8 +282,8 @@ void daemon_free(daemon_t *d)
         event_free(d->hosts_ev);
     listener_close(&d->listeners);
     pool_unref(d->pool);
+    blocklist_free(d->block); /* its loader may be emptying the cache */
     cache_free(d->cache);
-    blocklist_free(d->block);
     state_free(d->state);
     cfg_unref(d->file_cfg);
     cfg_unref(d->cfg);

@@ -4,7 +4,8 @@
 # block_answer as dig sees it with the client's case echoed, `block check`
 # naming FILE:LINE, `block add` / `block remove` kept across a restart, a
 # reload that keeps the old list when a list became unreadable, CNAME
-# cloaking through an upstream chain, and the stats and query log.
+# cloaking through an upstream chain, the stats and query log, and no
+# cached answer outliving a change of the lists that blocks its name.
 # shellcheck disable=SC2086
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -123,4 +124,22 @@ $SR_CTL reload >/dev/null
 wait_log sr "block lists not reloaded: $LIST2: No such file or directory"
 assert_eq 0.0.0.0 "$($SR_DIG plain.example.test A +short)" "an unreadable list keeps the old lists in force"
 assert_eq 0.0.0.0 "$($SR_DIG new.example.test A +short)" "... all of them"
+# --- a change of the lists drops the cached answers it blocks --------------------------
+# The lists are looked at only when the cache misses: a name cached before
+# it was listed must be answered as blocked from the change on.
+mv "$LIST2.gone" "$LIST2"
+for pair in mail.example.test=10.0.0.25 a.example.test=10.0.0.1; do
+    name=${pair%%=*}
+    assert_eq "${pair#*=}" "$($SR_DIG $name A +short)" "$name resolves"
+    assert_eq "${pair#*=}" "$($SR_DIG $name A +short)" "$name resolves again"
+    assert_eq 1 "$(fakedns_stat up1 qnames $name.)" "$name is answered from the cache"
+done
+$SR_CTL block add mail.example.test >/dev/null
+assert_eq 0.0.0.0 "$($SR_DIG mail.example.test A +short)" "block add: a cached name is blocked"
+echo "0.0.0.0 a.example.test" >>"$LIST1"
+$SR_CTL reload >/dev/null
+wait_log sr 'block lists: 7 names from 2 files'
+assert_eq 0.0.0.0 "$($SR_DIG a.example.test A +short)" \
+    "a reloaded list newly naming a cached name: it is blocked"
+assert_eq 10.0.0.1 "$($SR_DIG www.example.test A +short)" "an unlisted name still resolves"
 stop_stubresd sr
