@@ -219,8 +219,12 @@ int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now
         snprintf(err, errcap, "empty");
         return -1;
     }
-    if (len < CF_HEADER + CF_SUM || memcmp(buf, CF_MAGIC, 8) != 0) {
+    if (len < 8 || memcmp(buf, CF_MAGIC, 8) != 0) {
         snprintf(err, errcap, "not a stubresd cache file");
+        return -1;
+    }
+    if (len < CF_HEADER + CF_SUM) {
+        snprintf(err, errcap, "truncated (%zu bytes)", len);
         return -1;
     }
     if (sr_get32(buf + 8) != CF_VERSION) {
