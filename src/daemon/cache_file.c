@@ -179,7 +179,7 @@ static bool load_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len, uint
                        uint32_t age, uint32_t now)
 {
     size_t qlen = 0;
-    if (sr_msg_parse(msg, img, len, 0) != SR_OK || sr_msg_qdcount(msg) != 1)
+    if (sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK || sr_msg_qdcount(msg) != 1)
         return false;
     for (size_t i = 0; i < sr_msg_rr_count(msg); i++) {
         const sr_rr_t *rr = sr_msg_rr(msg, i);
@@ -190,7 +190,7 @@ static bool load_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len, uint
     }
     /* Parsed again: the codec's view of the TTLs is what cache_store
      * reads. */
-    if (sr_msg_parse(msg, img, len, 0) != SR_OK)
+    if (sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK)
         return false;
     const uint8_t *qname = sr_msg_qname_wire(msg, &qlen);
     if (qname == NULL)
