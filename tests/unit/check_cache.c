@@ -1727,18 +1727,19 @@ START_TEST(test_file_timing)
         snprintf(name, sizeof(name), "host%u.example.test", i);
         ck_assert(store_a(c, name, 300, i, T0));
     }
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    /* CPU time: the figure that does not depend on what else runs. */
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
     uint8_t *buf = cache_file_snapshot(c, T0, WALL, &len, &n);
-    clock_gettime(CLOCK_MONOTONIC, &b);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
     ck_assert_uint_eq(n, 100000);
     cache_t *c2 = cache_new(&cfg);
-    clock_gettime(CLOCK_MONOTONIC, &d);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &d);
     ck_assert_int_eq(cache_file_load_buf(c2, buf, len, 5, WALL, &loaded, err, sizeof(err)), 0);
     struct timespec e;
-    clock_gettime(CLOCK_MONOTONIC, &e);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &e);
     ck_assert_uint_eq(loaded, 100000);
-    printf("cache file: 100000 entries, %zu bytes: snapshot %.1f ms, load %.1f ms\n", len,
-           (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
+    printf("cache file: 100000 entries, %zu bytes: snapshot %.1f ms, load %.1f ms (CPU time)\n",
+           len, (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
            (double)(e.tv_sec - d.tv_sec) * 1e3 + (double)(e.tv_nsec - d.tv_nsec) / 1e6);
     sr_free(buf);
     cache_free(c);
