@@ -156,6 +156,28 @@ void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line
  * "www.example.test. 287 IN A 192.0.2.1". Locks as cache_dump. */
 void cache_dump_zone(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg);
 
+/* The cache file (cache_file). cache_file_snapshot copies every fresh
+ * entry (not SERVFAILs) into a new buffer (sr_free it) laid out as the
+ * file is, taking one shard lock at a time for a memcpy per entry; now is
+ * the cache's clock, wall the Unix time. *entries: how many. NULL when out
+ * of memory. */
+uint8_t *cache_file_snapshot(cache_t *c, uint32_t now, int64_t wall, size_t *len,
+                             size_t *entries);
+/* Write buf to path atomically: a temporary file beside it (mode 0600),
+ * fsync, rename, fsync of the directory. 0, or -1 with err set. */
+int cache_file_write(const char *path, const uint8_t *buf, size_t len, char *err, size_t errcap);
+/* Read a cache file's bytes back into c as hostile input: header, version
+ * and checksum checked, every entry parsed by the codec and stored as an
+ * upstream response would be (cache_store), its TTLs counted down by the
+ * file's age; expired entries are dropped; no more than max_bytes worth
+ * is read. *loaded: entries stored. 0, or -1 with err set (the entries
+ * before a bad one may have been stored). */
+int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now, int64_t wall,
+                        size_t *loaded, char *err, size_t errcap);
+/* The same from a file: 0; 1 when it does not exist; -1 with err set. */
+int cache_file_load(cache_t *c, const char *path, uint32_t now, int64_t wall, size_t *loaded,
+                    char *err, size_t errcap);
+
 void cache_stats(const cache_t *c, cache_stats_t *out);
 
 #endif

@@ -70,6 +70,8 @@ struct cfg {
     uint64_t cache_size; /* cache_size: bytes */
     uint32_t min_ttl, max_ttl, negative_ttl;
     bool serve_stale, prefetch;
+    char *cache_file;             /* cache_file: saved cache ("" = off) */
+    uint32_t cache_save_interval; /* cache_save_interval: seconds (0 = none) */
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */

@@ -25,6 +25,7 @@ static const ctl_def_t cmds[] = {
     {"cache", "flush", CTL_CACHE_FLUSH, 0, 2,
      "cache flush [NAME [--subtree]]  drop all, one name, or NAME and all below it"},
     {"cache", "dump", CTL_CACHE_DUMP, 0, 0, "cache dump                 list the entries"},
+    {"cache", "save", CTL_CACHE_SAVE, 0, 0, "cache save                 write cache_file now"},
     {"reload", NULL, CTL_RELOAD, 0, 0, "reload                     re-read the config file"},
     {"local", NULL, CTL_LOCAL, 0, 2,
      "local                      list the local records\n"
@@ -205,6 +206,7 @@ static const char *full_name(const ctl_def_t *def)
     switch (def->cmd) {
     case CTL_CACHE_FLUSH: return "cache flush";
     case CTL_CACHE_DUMP: return "cache dump";
+    case CTL_CACHE_SAVE: return "cache save";
     case CTL_FORWARD_ADD: return "forward add";
     case CTL_FORWARD_REMOVE: return "forward remove";
     default: return def->word;

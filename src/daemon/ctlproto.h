@@ -23,6 +23,7 @@ typedef enum ctl_cmd {
     CTL_SERVER,
     CTL_CACHE_FLUSH,
     CTL_CACHE_DUMP,
+    CTL_CACHE_SAVE,
     CTL_RELOAD,
     CTL_LOCAL,        /* `local`: list the local records */
     CTL_LOCAL_ADD,    /* `local add RECORD` (the rest of the line) */

@@ -477,6 +477,10 @@ static json_t *cmd_stats(daemon_t *d)
         json_array_append_new(
             fw, json_pack("{s:s, s:I}", "domain", d->fwdrules->rule[i].name, "queries",
                           (json_int_t)atomic_load(&d->fwdrules->rule[i].queries)));
+    if (o != NULL)
+        json_object_set_new(o, "cache_file",
+                            json_pack("{s:I, s:I}", "loaded", (json_int_t)d->cf_loaded, "saved",
+                                      (json_int_t)d->cf_saved));
     if (o != NULL && fw != NULL)
         json_object_set_new(o, "forward", fw);
     else
@@ -908,6 +912,20 @@ static json_t *cmd_flush(daemon_t *d, const ctl_request_t *req)
     return json_pack("{s:b, s:I}", "ok", 1, "flushed", (json_int_t)n);
 }
 
+/* `cache save`: cache_file written now, on this thread (the snapshot
+ * pauses each shard only for its copy). */
+static json_t *cmd_cache_save(daemon_t *d)
+{
+    char err[1024];
+    size_t n = 0;
+
+    if (daemon_cache_save(d, false, &n, err, sizeof(err)) != 0)
+        return fail(err);
+    log_info("control: cache save: %zu entries to %s", n, d->cfg->cache_file);
+    return json_pack("{s:b, s:I, s:s}", "ok", 1, "saved", (json_int_t)n, "path",
+                     d->cfg->cache_file);
+}
+
 /* The rules of the settings in force but the one for domain (wire,
  * lowercase), joined as the forward key takes them, into out. Whether
  * there was one for domain goes to *found. -1 when too long. */
@@ -1296,6 +1314,7 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     case CTL_SERVER: return cmd_server(d, req);
     case CTL_CACHE_FLUSH: return cmd_flush(d, req);
     case CTL_CACHE_DUMP: return cmd_dump(d);
+    case CTL_CACHE_SAVE: return cmd_cache_save(d);
     case CTL_BLOCK: return cmd_block(d, req);
     case CTL_RELOAD:
         if (daemon_reload(d, err, sizeof(err)) != 0)

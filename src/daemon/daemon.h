@@ -9,6 +9,7 @@
 #ifndef STUBRESD_DAEMON_H
 #define STUBRESD_DAEMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -47,6 +48,12 @@ typedef struct daemon {
     struct event *hosts_ev; /* checks the hosts files once a second */
     uint64_t start_us;
     bool stopping;
+    /* ---- cache_file (cachefile.c) ---- */
+    struct event *cf_timer; /* every cache_save_interval */
+    pthread_t cf_thread;    /* the timed save's writer */
+    bool cf_thread_on;      /* ... not joined yet */
+    size_t cf_loaded;       /* entries read back at start */
+    size_t cf_saved;        /* entries in the last snapshot written */
     /* ---- start-up (startup.c) ---- */
     uid_t uid;            /* user's uid, (uid_t)-1 without user = */
     gid_t gid;            /* user's primary group */
@@ -54,6 +61,20 @@ typedef struct daemon {
     size_t dropped;       /* state entries the config file overruled */
     bool check_transport; /* daemon_check: also build and validate the pool */
 } daemon_t;
+
+/* ---- cache_file (cachefile.c) ---- */
+
+/* Read cache_file into the cache (before the workers start); a missing or
+ * bad file is logged, never an error. */
+void daemon_cache_load(daemon_t *d);
+/* Snapshot the cache and write cache_file: from a thread of its own when
+ * background (the result is logged), else here. *entries: how many. 0, or
+ * -1 with err. */
+int daemon_cache_save(daemon_t *d, bool background, size_t *entries, char *err, size_t errcap);
+/* Start the cache_save_interval timer (nothing without cache_file). */
+int daemon_cache_timer(daemon_t *d);
+/* Stop the timer and wait for a save in progress. */
+void daemon_cache_stop(daemon_t *d);
 
 /* ---- the daemon's life, in the order main() calls it (startup.c) ---- */
 

@@ -93,6 +93,13 @@ static void prepare_state_dir(const daemon_t *d, bool chown_it)
 {
     char *copy;
 
+    /* cache_file's directory likewise (it usually is the same). */
+    if (d->cfg->cache_file[0] != '\0' && (copy = strdup(d->cfg->cache_file)) != NULL) {
+        if (priv_mkdir(dirname(copy), 0750, chown_it ? d->uid : (uid_t)-1,
+                       chown_it ? d->gid : (gid_t)-1) != 0)
+            log_warn("cache_file: cannot create or hand over %s", d->cfg->cache_file);
+        free(copy);
+    }
     if (d->cfg->state_file[0] == '\0')
         return;
     copy = strdup(d->cfg->state_file);
@@ -209,6 +216,7 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
         snprintf(err, errcap, "cache: out of memory");
         return -1;
     }
+    daemon_cache_load(d);
     d->block = blocklist_new();
     if (d->block == NULL) {
         snprintf(err, errcap, "block lists: out of memory");
@@ -231,6 +239,10 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
     fwdrules_warn_plaintext(d->fwdrules, d->pool, NULL);
     d->rc_timer = event_new(d->base, -1, EV_PERSIST, resolvconf_tick, d);
     if (d->rc_timer == NULL || event_add(d->rc_timer, &second) != 0) {
+        snprintf(err, errcap, "libevent: cannot add a timer");
+        return -1;
+    }
+    if (daemon_cache_timer(d) != 0) {
         snprintf(err, errcap, "libevent: cannot add a timer");
         return -1;
     }
@@ -264,6 +276,15 @@ void daemon_drain(daemon_t *d)
     d->control = NULL;
     for (unsigned i = 0; i < d->nworkers; i++)
         worker_stop(d->workers[i], daemon_drain_ms(d->cfg));
+    /* After the drain: the answers of the last queries are in it. */
+    if (d->cfg->cache_file[0] != '\0' && d->cache != NULL) {
+        char err[1024];
+        size_t n;
+        if (daemon_cache_save(d, false, &n, err, sizeof(err)) != 0)
+            log_warnx("%s", err);
+        else
+            log_notice("cache_file %s: %zu entries saved", d->cfg->cache_file, n);
+    }
 }
 
 void daemon_free(daemon_t *d)
@@ -273,6 +294,7 @@ void daemon_free(daemon_t *d)
     for (unsigned i = 0; i < d->nworkers; i++)
         worker_join_free(d->workers[i]);
     free(d->workers);
+    daemon_cache_stop(d);
     if (d->rc_timer != NULL)
         event_free(d->rc_timer);
     fwdrules_unref(d->fwdrules);

@@ -419,6 +419,7 @@ static void print_human(const ctl_request_t *req, json_t *r)
         }
         break;
     case CTL_CACHE_FLUSH: printf("%lld entries flushed\n", num(r, "flushed")); break;
+    case CTL_CACHE_SAVE: printf("%lld entries saved to %s\n", num(r, "saved"), str(r, "path")); break;
     case CTL_CACHE_DUMP:
         json_array_foreach(json_object_get(r, "zone"), i, v)
         {

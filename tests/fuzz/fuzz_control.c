@@ -195,6 +195,11 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         FUZZ_CHECK(json_is_array(s) && json_array_size(s) > 0);
         break;
     }
+    case CTL_CACHE_SAVE: {
+        json_t *n = json_object_get(r, "saved");
+        FUZZ_CHECK(json_is_integer(n) && json_integer_value(n) >= 0);
+        break;
+    }
     case CTL_CACHE_FLUSH: {
         json_t *n = json_object_get(r, "flushed");
         FUZZ_CHECK(json_is_integer(n) && json_integer_value(n) >= 0);

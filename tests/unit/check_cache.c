@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <stubres/wire.h>
 
@@ -1542,6 +1545,208 @@ START_TEST(test_concurrency)
 }
 END_TEST
 
+/* ---- the cache file ---- */
+
+#define WALL 1700000000
+
+/* A cache file's bytes holding www.example.test A (TTL 300 stored at T0,
+ * saved at T0+10 and wall time WALL), long.example.test A (TTL 3600), an
+ * NXDOMAIN and a DO entry. */
+static uint8_t *file_of_three(size_t *len)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    size_t n = 0;
+    ck_assert(store_a(c, "www.example.test", 300, 0xC0000201, T0));
+    ck_assert(store_a(c, "long.example.test", 3600, 0xC0000202, T0));
+    ck_assert(store_file(c, "nxdomain", T0));
+    sr_msg_t *m = msg_file("aaaa_www_do");
+    ck_assert(store_msg(c, m, true, false, T0));
+    sr_msg_free(m);
+    uint8_t *buf = cache_file_snapshot(c, T0 + 10, WALL, len, &n);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(n, 4);
+    cache_free(c);
+    return buf;
+}
+
+/* Saved, then read back into a new cache whose clock is elsewhere (a
+ * reboot): the same answers, TTLs counted down by the time that passed. */
+START_TEST(test_file_round_trip)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    char err[256];
+    size_t len = 0, loaded = 0;
+    tq_t t;
+    uint8_t *buf = file_of_three(&len);
+
+    ck_assert_int_eq(cache_file_load_buf(c, buf, len, 5, WALL + 20, &loaded, err, sizeof(err)), 0);
+    ck_assert_uint_eq(loaded, 4);
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    hit_ttl(c, &t, 5, r, 0, 270);
+    hit_ttl(c, &t, 15, r, 0, 260);
+    ck_assert_str_eq(field0(rr_at(r, 0)), "192.0.2.1");
+    tq_init(&t, "www.example.test", SR_TYPE_AAAA);
+    tq_edns(&t, true, 1232);
+    ck_assert_int_eq(ask(c, &t, 5, false, r), CACHE_HIT);
+    cache_free(c);
+
+    /* Read after the A record expired: it is dropped, the rest stays. */
+    c = cache_new(&cfg);
+    ck_assert_int_eq(cache_file_load_buf(c, buf, len, 5, WALL + 300, &loaded, err, sizeof(err)),
+                     0);
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    miss_at(c, &t, 5, r);
+    tq_init(&t, "long.example.test", SR_TYPE_A);
+    hit_ttl(c, &t, 5, r, 0, 3600 - 10 - 300);
+    ck_assert_uint_eq(stats_of(c).entries, loaded);
+    ck_assert_uint_ge(loaded, 1);
+    ck_assert_uint_lt(loaded, 4);
+
+    sr_free(buf);
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* Every damaged shape is refused as a whole and leaves the cache as it
+ * was: empty, truncated anywhere, a flipped byte, another version, random
+ * bytes. */
+START_TEST(test_file_corrupt)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    char err[256];
+    size_t len = 0, loaded = 0;
+    uint8_t *buf = file_of_three(&len);
+    uint8_t *copy = malloc(len);
+
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_int_eq(cache_file_load_buf(c, buf, 0, 5, WALL, &loaded, err, sizeof(err)), -1);
+    for (size_t cut = 1; cut < len; cut++) {
+        ck_assert_int_eq(cache_file_load_buf(c, buf, cut, 5, WALL, &loaded, err, sizeof(err)),
+                         -1);
+        ck_assert_uint_eq(loaded, 0);
+    }
+    for (size_t i = 0; i < len; i++) {
+        memcpy(copy, buf, len);
+        copy[i] ^= 0x40;
+        ck_assert_msg(cache_file_load_buf(c, copy, len, 5, WALL, &loaded, err, sizeof(err)) == -1,
+                      "byte %zu flipped: accepted", i);
+    }
+    memcpy(copy, buf, len);
+    sr_put32(copy + 8, 2);
+    ck_assert_int_eq(cache_file_load_buf(c, copy, len, 5, WALL, &loaded, err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "version"));
+    srand(7);
+    for (int round = 0; round < 100; round++) {
+        for (size_t i = 0; i < len; i++)
+            copy[i] = (uint8_t)rand();
+        ck_assert_int_eq(cache_file_load_buf(c, copy, len, 5, WALL, &loaded, err, sizeof(err)),
+                         -1);
+    }
+    ck_assert_uint_eq(stats_of(c).entries, 0);
+
+    free(copy);
+    sr_free(buf);
+    cache_free(c);
+}
+END_TEST
+
+/* A file from a larger cache fills a smaller one to its cache_size and
+ * no further. */
+START_TEST(test_file_bounded_by_cache_size)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *big = cache_new(&cfg);
+    char err[256], name[64];
+    size_t len = 0, n = 0, loaded = 0;
+
+    for (unsigned i = 0; i < 2000; i++) {
+        snprintf(name, sizeof(name), "host%u.example.test", i);
+        ck_assert(store_a(big, name, 300, i, T0));
+    }
+    uint8_t *buf = cache_file_snapshot(big, T0, WALL, &len, &n);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(n, 2000);
+    cfg.max_bytes = 64u * 1024u;
+    cache_t *small = cache_new(&cfg);
+    ck_assert_int_eq(cache_file_load_buf(small, buf, len, 5, WALL, &loaded, err, sizeof(err)), 0);
+    cache_stats_t st = stats_of(small);
+    ck_assert_uint_gt(loaded, 0);
+    ck_assert_uint_lt(loaded, 2000);
+    ck_assert_uint_le(st.bytes, cfg.max_bytes);
+    ck_assert_uint_le(st.entries, loaded);
+
+    sr_free(buf);
+    cache_free(big);
+    cache_free(small);
+}
+END_TEST
+
+/* Written atomically at mode 0600, read back; a missing file says so. */
+START_TEST(test_file_write_read)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c = cache_new(&cfg);
+    char dir[] = "/tmp/check_cache.XXXXXX", path[64], err[256];
+    size_t len = 0, loaded = 0;
+    struct stat st;
+    uint8_t *buf = file_of_three(&len);
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/cache", dir);
+    ck_assert_int_eq(cache_file_load(c, path, 5, WALL, &loaded, err, sizeof(err)), 1);
+    ck_assert_int_eq(cache_file_write(path, buf, len, err, sizeof(err)), 0);
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_uint_eq((size_t)st.st_size, len);
+    ck_assert_int_eq(cache_file_load(c, path, 5, WALL, &loaded, err, sizeof(err)), 0);
+    ck_assert_uint_eq(loaded, 4);
+    unlink(path);
+    rmdir(dir);
+    sr_free(buf);
+    cache_free(c);
+}
+END_TEST
+
+/* 100,000 entries saved and loaded: the times are printed (not
+ * asserted). */
+START_TEST(test_file_timing)
+{
+    cache_cfg_t cfg = default_cfg();
+    char name[64], err[256];
+    size_t len = 0, n = 0, loaded = 0;
+    struct timespec a, b, d;
+
+    cfg.max_bytes = 64u << 20;
+    cache_t *c = cache_new(&cfg);
+    for (unsigned i = 0; i < 100000; i++) {
+        snprintf(name, sizeof(name), "host%u.example.test", i);
+        ck_assert(store_a(c, name, 300, i, T0));
+    }
+    /* CPU time: the figure that does not depend on what else runs. */
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    uint8_t *buf = cache_file_snapshot(c, T0, WALL, &len, &n);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    ck_assert_uint_eq(n, 100000);
+    cache_t *c2 = cache_new(&cfg);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &d);
+    ck_assert_int_eq(cache_file_load_buf(c2, buf, len, 5, WALL, &loaded, err, sizeof(err)), 0);
+    struct timespec e;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &e);
+    ck_assert_uint_eq(loaded, 100000);
+    printf("cache file: 100000 entries, %zu bytes: snapshot %.1f ms, load %.1f ms (CPU time)\n",
+           len, (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
+           (double)(e.tv_sec - d.tv_sec) * 1e3 + (double)(e.tv_nsec - d.tv_nsec) / 1e6);
+    sr_free(buf);
+    cache_free(c);
+    cache_free(c2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache");
@@ -1554,7 +1759,9 @@ int main(void)
               test_not_stored, test_opt_in_the_middle, test_render_fresh, test_lru_eviction,
               test_set_cfg_shrinks, test_flush, test_flush_below, test_dump,
               test_names_spelt_by_ttls, test_chaos_and_bad_args, test_serve_stale, test_prefetch,
-              test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency));
+              test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency,
+              test_file_round_trip, test_file_corrupt, test_file_bounded_by_cache_size,
+              test_file_write_read, test_file_timing));
     tcase_set_timeout(tc, 60);
     return run_suite(s);
 }

@@ -113,6 +113,8 @@ static const kv_t cases[] = {
     {"negative_ttl", "300", "300", "1.5"},
     {"serve_stale", "yes", "true", "maybe"},
     {"prefetch", "on", "true", "2"},
+    {"cache_file", "/var/lib/x/cache", "/var/lib/x/cache", "cache"},
+    {"cache_save_interval", "1m", "60", "-1"},
     {"log_level", "debug", "debug", "verbose"},
     {"query_log", "stderr", "stderr", "relative.log"},
     {"resolv_conf", "/etc/resolv.conf", "/etc/resolv.conf", "resolv.conf"},
