@@ -32,9 +32,9 @@ struct cfg;
 #define PORTAL_TTL_MAX 30
 
 typedef struct portal {
-    pool_t *pool;                /* the network's nameservers (n may be 0) */
-    atomic_uint_fast64_t until;  /* CLOCK_MONOTONIC ms when the pass ends; 0: closed */
-    atomic_uint_fast64_t names;  /* names asked through the current or last pass */
+    pool_t *pool;               /* the network's nameservers (n may be 0) */
+    atomic_uint_fast64_t until; /* CLOCK_MONOTONIC ms when the pass ends; 0: closed */
+    atomic_uint_fast64_t names; /* names asked through the current or last pass */
 } portal_t;
 
 /* The portal of cfg->portal_resolv_conf (read now, as plaintext UDP
