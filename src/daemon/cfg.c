@@ -235,6 +235,10 @@ static const keydef_t keys[] = {
     KEY_STR("resolv_conf", resolv_conf, "/etc/resolv.conf", check_abs_path, KF_UPSTREAM,
             "an absolute path",
             "nameservers used when no upstream is configured (never stubresd itself)"),
+    KEY_STR("portal_resolv_conf", portal_resolv_conf, "", check_abs_path_or_empty, KF_RESTART,
+            "an absolute path, or nothing (off)",
+            "the network's own nameservers, asked in plaintext only while `stubresctl portal "
+            "allow` holds a pass open (captive portals)"),
     /* ---- local answers (stubresd.conf(5), LOCAL ANSWERS) ---- */
     KEY_LOCAL("local", local, "", 0, "NAME [TTL] [IN] TYPE RDATA (one record a line)",
               "a record answered by stubresd itself, authoritative (repeatable)"),

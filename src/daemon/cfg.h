@@ -75,6 +75,7 @@ struct cfg {
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */
+    char *portal_resolv_conf; /* portal pass nameservers ("" off) */
     /* ---- local answers (localdata.h) ---- */
     char **local; /* local: records, canonical text */
     size_t nlocal;

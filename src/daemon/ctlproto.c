@@ -41,6 +41,12 @@ static const ctl_def_t cmds[] = {
      "block                      the block lists in force\n"
      "  block add|remove NAME      block a name, or undo a block add\n"
      "  block check NAME           is NAME blocked, and by which list line"},
+    {"portal", NULL, CTL_PORTAL, 0, 0,
+     "portal                     is a captive-portal pass open, for how long"},
+    {"portal", "allow", CTL_PORTAL_ALLOW, 0, 1,
+     "portal allow [SECONDS]     open a pass (300 s): failed queries may ask the\n"
+     "                             network's own nameservers (portal_resolv_conf)"},
+    {"portal", "close", CTL_PORTAL_CLOSE, 0, 0, "portal close               close the pass"},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -209,6 +215,8 @@ static const char *full_name(const ctl_def_t *def)
     case CTL_CACHE_SAVE: return "cache save";
     case CTL_FORWARD_ADD: return "forward add";
     case CTL_FORWARD_REMOVE: return "forward remove";
+    case CTL_PORTAL_ALLOW: return "portal allow";
+    case CTL_PORTAL_CLOSE: return "portal close";
     default: return def->word;
     }
 }

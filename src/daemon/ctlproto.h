@@ -32,6 +32,9 @@ typedef enum ctl_cmd {
     CTL_FORWARD_ADD,    /* `forward add DOMAIN SPEC...` */
     CTL_FORWARD_REMOVE, /* `forward remove DOMAIN` */
     CTL_BLOCK, /* `block [add|remove|check NAME]` */
+    CTL_PORTAL,       /* `portal`: the captive-portal pass */
+    CTL_PORTAL_ALLOW, /* `portal allow [SECONDS]` */
+    CTL_PORTAL_CLOSE, /* `portal close` */
 } ctl_cmd_t;
 
 typedef struct ctl_request {

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "localdata.h"
 #include "fwdrules.h"
+#include "portal.h"
 #include "log.h"
 #include "stats.h"
 
@@ -462,6 +463,36 @@ static void sum_stats(daemon_t *d, stats_totals_t *t)
     stats_sum(threads, n, t);
 }
 
+/* The portal pass: {"open","names"}, with "ok" and "remaining_s" for
+ * `portal`. */
+static json_t *portal_json(daemon_t *d, bool full)
+{
+    bool open = portal_is_open(d->portal);
+    json_int_t names = d->portal != NULL ? (json_int_t)atomic_load(&d->portal->names) : 0;
+
+    if (!full)
+        return json_pack("{s:b, s:I}", "open", open, "names", names);
+    return json_pack("{s:b, s:b, s:I, s:I}", "ok", 1, "open", open, "remaining_s",
+                     (json_int_t)portal_remaining_s(d->portal), "names", names);
+}
+
+static json_t *cmd_portal(daemon_t *d, const ctl_request_t *req)
+{
+    unsigned secs;
+
+    if (req->cmd == CTL_PORTAL_CLOSE) {
+        if (d->portal != NULL && portal_is_open(d->portal))
+            portal_close(d->portal, "stubresctl portal close");
+    } else if (req->cmd == CTL_PORTAL_ALLOW) {
+        if (d->portal == NULL)
+            return fail("portal allow: portal_resolv_conf is not set");
+        if (portal_parse_seconds(req->argc > 0 ? req->argv[0] : NULL, &secs) != 0)
+            return fail("usage: portal allow [SECONDS] (1 to 86400)");
+        portal_allow(d->portal, secs);
+    }
+    return portal_json(d, true);
+}
+
 static json_t *cmd_stats(daemon_t *d)
 {
     stats_totals_t t;
@@ -485,6 +516,8 @@ static json_t *cmd_stats(daemon_t *d)
         json_object_set_new(o, "forward", fw);
     else
         json_decref(fw);
+    if (o != NULL)
+        json_object_set_new(o, "portal", portal_json(d, false));
     return o;
 }
 
@@ -560,6 +593,7 @@ static json_t *cmd_status(daemon_t *d)
                                   (json_int_t)cs.bytes, "max_bytes",
                                   (json_int_t)d->cfg->cache_size));
     json_object_set_new(o, "inflight", json_integer((json_int_t)t.inflight));
+    json_object_set_new(o, "portal", portal_json(d, false));
     json_object_set_new(o, "build", json_string(cfg_build_info()));
     json_object_set_new(o, "overrides", overrides_json(d));
     json_object_set_new(o, "forward", forward_json(d));
@@ -1326,6 +1360,9 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
     case CTL_FORWARD: return json_pack("{s:b, s:o}", "ok", 1, "rules", forward_json(d));
     case CTL_FORWARD_ADD: return cmd_forward_add(d, req);
     case CTL_FORWARD_REMOVE: return cmd_forward_remove(d, req);
+    case CTL_PORTAL:
+    case CTL_PORTAL_ALLOW:
+    case CTL_PORTAL_CLOSE: return cmd_portal(d, req);
     }
     return fail("unknown command");
 }
@@ -1343,6 +1380,8 @@ void daemon_metrics_collect(void *arg, metrics_snapshot_t *snap)
         pool_ref(snap->pool);
     snap->uptime_s = uptime_s(d);
     snap->threads = d->nworkers;
+    snap->portal_open = portal_is_open(d->portal);
+    snap->portal_names = d->portal != NULL ? atomic_load(&d->portal->names) : 0;
 }
 
 void daemon_metrics_release(void *arg, metrics_snapshot_t *snap)

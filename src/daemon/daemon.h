@@ -37,6 +37,7 @@ typedef struct daemon {
     state_t *state;  /* what operators changed at run time */
     pool_t *pool;    /* upstreams in force */
     struct fwdrules *fwdrules; /* forward rules in force (fwdrules.h) */
+    struct portal *portal;     /* the captive-portal pass (portal.h), NULL: off */
     struct event *rc_timer;    /* once a second: has resolv_conf changed? */
     cache_t *cache;
     blocklist_t *block; /* the block lists in force (NULL before start) */

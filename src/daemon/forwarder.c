@@ -17,6 +17,7 @@
 #include "fwdrules.h"
 #include "log.h"
 #include "pool.h"
+#include "portal.h"
 #include "stats.h"
 
 #define RCODE_NOERROR 0
@@ -230,6 +231,8 @@ typedef struct pending {
     bool serve_stale;
     bool plain_retry; /* the attempt in flight is the one without EDNS */
     uint16_t ede;     /* EDE of a SERVFAIL: why the last attempt failed */
+    bool portal_ok;   /* a client's query to servers: may use a portal pass */
+    bool portal;      /* the attempts are those of the portal pass */
     uint8_t query[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4 + 11];
     size_t qlen;
 } pending_t;
@@ -447,8 +450,10 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
         return;
     }
     uint64_t gen = fx->block_view.gen;
-    bool cached = cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
-                              p->cd, msg, now);
+    /* A portal answer is the network's word, not the upstreams': never
+     * cached (nor saved), and short-lived downstream too. */
+    bool cached = !p->portal && cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass,
+                                            p->do_bit, p->cd, msg, now);
     if (cached && unstore_blocked(fx, p, msg, gen)) {
         deliver_blocked(fx, p);
         return;
@@ -462,6 +467,8 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
         }
         if (n == 0)
             n = cache_render(msg, &wt->q, fx->out, 65535);
+        if (n > 0 && p->portal)
+            portal_cap_ttls(fx->out, n, PORTAL_TTL_MAX);
         if (n == 0)
             n = reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535);
         STAT_ADD(fx->stats, waiting, (uint64_t)-1);
@@ -471,11 +478,42 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
     fx->finished(fx->arg);
 }
 
+static void attempt(fwd_ctx_t *fx, pending_t *p);
+
+/* Every upstream of servers failed to answer a client's query while a
+ * portal pass is open: ask the network's own nameservers, in plaintext.
+ * True when the query is on its way there. */
+static bool portal_fallback(fwd_ctx_t *fx, pending_t *p)
+{
+    char name[SR_NAME_MAX_TEXT];
+
+    if (!p->portal_ok || p->portal || p->nwaiters == 0 || fx->portal_pool == NULL ||
+        fx->portal_pool->pool->n == 0 || !portal_is_open(fx->portal))
+        return false;
+    if (sr_name_to_text(p->qname, p->qname_len, name, sizeof(name)) != SR_OK)
+        snprintf(name, sizeof(name), "?");
+    log_notice("portal pass: %s asked of the network's nameservers in plaintext", name);
+    portal_count_name(fx->portal);
+    pool_inst_release(p->pi);
+    p->pi = fx->portal_pool;
+    p->pi->users++;
+    p->portal = true;
+    p->tried = 0;
+    p->attempts = 0;
+    p->max_attempts = p->pi->pool->n > FWD_MAX_ATTEMPTS
+                          ? FWD_MAX_ATTEMPTS
+                          : (p->pi->pool->n < 2 ? 2 : (unsigned)p->pi->pool->n);
+    attempt(fx, p);
+    return true;
+}
+
 /* Every attempt failed: stale data if allowed and there, else SERVFAIL. */
 static void fail(fwd_ctx_t *fx, pending_t *p)
 {
     uint32_t now = fx->now_s();
 
+    if (portal_fallback(fx, p))
+        return;
     table_remove(p);
     STAT_ADD(fx->stats, inflight, (uint64_t)-1);
     if (blocked_now(fx, p, NULL)) {
@@ -524,7 +562,6 @@ uint32_t fwd_random(fwd_ctx_t *fx)
     return x;
 }
 
-static void attempt(fwd_ctx_t *fx, pending_t *p);
 static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, size_t len,
                           const sr_xfer_info_t *info);
 
@@ -607,6 +644,7 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     bool was_plain = p->plain_retry;
     p->plain_retry = false; /* the next upstream gets the query with EDNS */
     if (local_failure(fx, status)) {
+        p->portal_ok = false; /* the network is not to blame either */
         fail(fx, p);
         return;
     }
@@ -632,6 +670,7 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     if (rcode == RCODE_SERVFAIL || rcode == RCODE_REFUSED) {
         /* The upstream lives but could not answer: another may. */
         p->ede = EDE_NO_REACHABLE_AUTHORITY;
+        p->portal_ok = false; /* an answer, if not a useful one: no portal */
         pool_report(s, POOL_SERVFAIL, rtt, now_us);
         attempt(fx, p);
         return;
@@ -639,6 +678,8 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     if (!was_plain && retry_without_edns(fx, p, fx->msg))
         return;
     pool_report(s, POOL_OK, rtt, now_us);
+    if (!p->portal && spec_encrypted(&s->spec))
+        portal_close(fx->portal, "an encrypted upstream answers again");
     deliver(fx, p, fx->msg);
 }
 
@@ -667,8 +708,10 @@ static void attempt(fwd_ctx_t *fx, pending_t *p)
                             p, &st);
         if (p->xfer != NULL)
             return;
-        if (local_failure(fx, st))
+        if (local_failure(fx, st)) {
+            p->portal_ok = false;
             break;
+        }
         p->ede = EDE_NETWORK_ERROR;
         pool_report(pool->servers[i], POOL_ERROR, 0, now_us);
         log_info("upstream %s: %s", pool->servers[i]->spec.name, sr_strerror((int)st));
@@ -839,6 +882,9 @@ static void miss(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, u
         STAT_INC(fx->stats, dropped); /* overload: the client retries */
         return;
     }
+    /* Only names that go to servers may use a portal pass: a forward
+     * rule's names (a VPN's) never leave to the network's nameservers. */
+    p->portal_ok = rule == NULL;
     add_waiter(fx, p, wt);
     attempt(fx, p);
 }
@@ -951,6 +997,11 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
     if (answer_local(fx, c, &q, out, cap))
         return;
     cache_result_t r = cache_lookup(fx->cache, &q, fx->now_s(), false, out, cap, &n);
+    /* A remembered SERVFAIL (servfail_ttl) would keep a freshly opened
+     * portal pass from being used until it expires. */
+    if (r == CACHE_HIT && n >= 4 && (out[3] & 0xF) == RCODE_SERVFAIL && fx->portal != NULL &&
+        portal_is_open(fx->portal))
+        r = CACHE_MISS;
     if (r != CACHE_MISS) {
         STAT_INC(st, cache_hits);
         if (r == CACHE_STALE) {

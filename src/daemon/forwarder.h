@@ -75,6 +75,8 @@ typedef struct fwd_ctx {
     cfg_t *cfg;              /* current settings (a reference) */
     pool_inst_t *pool;       /* current upstreams (one user held) */
     struct fwdrules_inst *rules; /* forward rules and their upstreams, or NULL */
+    struct portal *portal;       /* the captive-portal pass, or NULL (off) */
+    pool_inst_t *portal_pool;    /* its nameservers (one user held), or NULL */
     stats_thread_t *stats;   /* the thread's counters */
     struct fwd_table *table; /* queries in flight upstream */
     blocklist_t *block;      /* shared block lists (NULL: none) */

@@ -93,6 +93,12 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
 
     one(out, "stubresd_uptime_seconds", "gauge", "Seconds since start.", s->uptime_s);
     one(out, "stubresd_threads", "gauge", "Event loop threads.", s->threads);
+    one(out, "stubresd_portal_open", "gauge",
+        "1 while a captive-portal pass is open (stubresctl portal allow).",
+        s->portal_open ? 1 : 0);
+    one(out, "stubresd_portal_names", "gauge",
+        "Names asked of the network's nameservers through the current or last portal pass.",
+        s->portal_names);
     head(out, "stubresd_queries_total", "counter", "Queries received, by transport.");
     evbuffer_add_printf(out, "stubresd_queries_total{transport=\"udp\"} %llu\n",
                         (unsigned long long)t->queries_udp);

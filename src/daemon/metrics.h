@@ -43,6 +43,8 @@ typedef struct metrics_snapshot {
     pool_t *pool; /* borrowed; may be NULL */
     uint64_t uptime_s;
     unsigned threads;
+    bool portal_open;      /* a captive-portal pass is open */
+    uint64_t portal_names; /* names asked through the current or last pass */
 } metrics_snapshot_t;
 
 /* Fill a snapshot (a callback into the daemon). */

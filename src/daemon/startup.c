@@ -21,6 +21,7 @@
 
 #include "daemon.h"
 #include "fwdrules.h"
+#include "portal.h"
 #include "log.h"
 #include "priv.h"
 
@@ -173,6 +174,14 @@ static int start_workers(daemon_t *d, char *err, size_t errcap)
             return -1;
         }
         d->workers[i]->fwd.block = d->block;
+        if (d->portal != NULL) {
+            d->workers[i]->fwd.portal = d->portal;
+            d->workers[i]->fwd.portal_pool = pool_inst_new(d->portal->pool, d->workers[i]->base);
+            if (d->workers[i]->fwd.portal_pool == NULL) {
+                snprintf(err, errcap, "thread %u: cannot set up", i);
+                return -1;
+            }
+        }
         d->nworkers++;
     }
     return 0;
@@ -229,6 +238,10 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
     if (blocklist_set_names(d->block, d->cfg->block_names, berr, sizeof(berr)) != 0 ||
         blocklist_load(d->block, d->cfg->block, true, berr, sizeof(berr)) != 0)
         log_warnx("block lists: %s; answering without them", berr);
+    err[0] = '\0';
+    d->portal = portal_new(d->cfg, err, errcap);
+    if (d->portal == NULL && err[0] != '\0')
+        return -1;
     d->pool = pool_new(d->cfg, NULL, err, errcap);
     if (d->pool == NULL || daemon_forward_build(d, d->cfg, &rules, err, errcap) != 0 ||
         start_workers(d, err, errcap) != 0) {
@@ -305,6 +318,7 @@ void daemon_free(daemon_t *d)
     listener_close(&d->listeners);
     pool_unref(d->pool);
     blocklist_free(d->block); /* its loader may be emptying the cache */
+    portal_free(d->portal);
     cache_free(d->cache);
     state_free(d->state);
     cfg_unref(d->file_cfg);

@@ -231,6 +231,9 @@ static void cleanup(worker_t *w)
     w->udp = NULL;
     pool_inst_release(w->fwd.pool);
     w->fwd.pool = NULL;
+    if (w->fwd.portal_pool != NULL)
+        pool_inst_release(w->fwd.portal_pool);
+    w->fwd.portal_pool = NULL;
     fwdrules_inst_free(w->fwd.rules);
     w->fwd.rules = NULL;
     if (w->drain_ev != NULL)

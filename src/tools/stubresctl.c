@@ -439,6 +439,15 @@ static void print_human(const ctl_request_t *req, json_t *r)
     case CTL_FORWARD_ADD:
     case CTL_FORWARD_REMOVE: print_forward(json_object_get(r, "rules")); break;
     case CTL_BLOCK: print_block(req, r); break;
+    case CTL_PORTAL:
+    case CTL_PORTAL_ALLOW:
+    case CTL_PORTAL_CLOSE:
+        if (json_is_true(json_object_get(r, "open")))
+            printf("portal pass open: %lld s left, %lld names asked of the network's nameservers\n",
+                   num(r, "remaining_s"), num(r, "names"));
+        else
+            printf("portal pass closed (%lld names asked during the last one)\n", num(r, "names"));
+        break;
     }
 }
 

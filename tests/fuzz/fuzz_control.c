@@ -244,6 +244,13 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         break;
     }
     case CTL_BLOCK: break;
+    case CTL_PORTAL:
+    case CTL_PORTAL_ALLOW:
+    case CTL_PORTAL_CLOSE:
+        FUZZ_CHECK(json_is_boolean(json_object_get(r, "open")));
+        FUZZ_CHECK(json_is_integer(json_object_get(r, "remaining_s")));
+        FUZZ_CHECK(json_is_integer(json_object_get(r, "names")));
+        break;
     }
 done:
     json_decref(r);

@@ -118,6 +118,8 @@ static const kv_t cases[] = {
     {"log_level", "debug", "debug", "verbose"},
     {"query_log", "stderr", "stderr", "relative.log"},
     {"resolv_conf", "/etc/resolv.conf", "/etc/resolv.conf", "resolv.conf"},
+    {"portal_resolv_conf", "/run/NetworkManager/no-stub-resolv.conf",
+     "/run/NetworkManager/no-stub-resolv.conf", "no-stub-resolv.conf"},
     {"local", "nas.home.arpa A 192.168.1.10, t.home.arpa 60 in txt \"a, b\"",
      "nas.home.arpa IN A 192.168.1.10, t.home.arpa 60 IN TXT \"a, b\"",
      "nas.home.arpa A 300.1.1.1"},

@@ -21,6 +21,7 @@
 
 #include "control.h"
 #include "ctlproto.h"
+#include "portal.h"
 #include "check-main.h"
 
 static ctl_request_t req;
@@ -101,6 +102,14 @@ static const struct parse_case PARSE_CASES[] = {
      NULL},
     {"forward remove a b", -1, -1, -1, 0, NULL, NULL, NULL},
     {"forward x", -1, -1, -1, 0, NULL, NULL, "unknown forward subcommand 'x'"},
+    /* portal alone shows the pass; allow [SECONDS] and close change it */
+    {"portal", 0, CTL_PORTAL, 0, 0, NULL, "portal", NULL},
+    {"portal allow", 0, CTL_PORTAL_ALLOW, 0, 0, NULL, "portal allow", NULL},
+    {"po al 60", 0, CTL_PORTAL_ALLOW, 1, 0, "60", NULL, NULL},
+    {"portal allow 60 70", -1, -1, -1, 0, NULL, NULL, NULL},
+    {"portal close", 0, CTL_PORTAL_CLOSE, 0, 0, NULL, "portal close", NULL},
+    {"portal close now", -1, -1, -1, 0, NULL, NULL, NULL},
+    {"portal open", -1, -1, -1, 0, NULL, NULL, "unknown portal subcommand 'open'"},
 };
 
 /* The commands, their arguments and unique-prefix matching. */
@@ -277,11 +286,58 @@ START_TEST(test_socket)
 }
 END_TEST
 
+/* The SECONDS of `portal allow`: 1..PORTAL_MAX_S, digits only. */
+START_TEST(test_portal_seconds)
+{
+    unsigned v = 0;
+
+    ck_assert_int_eq(portal_parse_seconds(NULL, &v), 0);
+    ck_assert_uint_eq(v, PORTAL_DEFAULT_S);
+    ck_assert_int_eq(portal_parse_seconds("60", &v), 0);
+    ck_assert_uint_eq(v, 60);
+    ck_assert_int_eq(portal_parse_seconds("86400", &v), 0);
+    ck_assert_uint_eq(v, 86400);
+    static const char *const bad[] = {"0", "", "-1", "+5", " 5", "5s", "86401", "99999999999999999999",
+                                      "1e3", "0x10"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(portal_parse_seconds(bad[i], &v) == -1, "\"%s\" accepted", bad[i]);
+}
+END_TEST
+
+/* TTLs above the cap are lowered; OPT's TTL field (flags) is not; a
+ * truncated message is left as far as it parsed, never read past. */
+START_TEST(test_portal_cap_ttls)
+{
+    static const uint8_t img[] = {
+        0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 1,             /* header */
+        1, 'a', 0, 0, 1, 0, 1,                                     /* question */
+        0xc0, 12, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4, 10, 0, 0, 1, /* TTL 300 */
+        0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 2,       /* TTL 5 */
+        0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 0,                    /* OPT, DO */
+    };
+    uint8_t m[sizeof(img)];
+
+    memcpy(m, img, sizeof(img));
+    ck_assert_uint_eq(portal_cap_ttls(m, sizeof(m), 30), 1);
+    ck_assert_int_eq(memcmp(m + 25, "\0\0\0\x1e", 4), 0); /* 300 -> 30 */
+    ck_assert_int_eq(memcmp(m + 41, img + 41, 4), 0);       /* the short one kept */
+    ck_assert_int_eq(memcmp(m + 51, img + 51, 11), 0);      /* OPT untouched */
+    for (size_t len = 0; len < sizeof(img); len++) {
+        uint8_t *t = malloc(len > 0 ? len : 1);
+        ck_assert_ptr_nonnull(t);
+        memcpy(t, img, len);
+        ck_assert_uint_le(portal_cap_ttls(t, len, 30), 1);
+        free(t);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("control");
     TCase *tc = add_tcase(s, "protocol", NULL, NULL, TESTS(test_limits, test_handle_line));
     tcase_add_loop_test(tc, test_parse, 0, (int)(sizeof(PARSE_CASES) / sizeof(PARSE_CASES[0])));
     add_tcase(s, "socket", NULL, NULL, TESTS(test_socket));
+    add_tcase(s, "portal", NULL, NULL, TESTS(test_portal_seconds, test_portal_cap_ttls));
     return run_suite(s);
 }
