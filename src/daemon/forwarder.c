@@ -22,10 +22,13 @@
 
 #define RCODE_NOERROR 0
 #define RCODE_FORMERR 1
+#define RCODE_NXDOMAIN 3
 #define RCODE_SERVFAIL 2
 #define RCODE_NOTIMP 4
 #define RCODE_REFUSED 5
 #define RCODE_BADVERS 16
+/* Bytes of a record between owner and RDATA: type, class, TTL, length. */
+#define RR_FIXED_LEN 10
 
 /* Clients one upstream query may answer; more identical queries are
  * dropped (they retry, and by then the answer is cached). */
@@ -926,6 +929,263 @@ static bool forward_covers(void *arg, const uint8_t *qname, size_t qname_len)
     return fwdrules_covers(fx->rules != NULL ? fx->rules->rules : NULL, qname, qname_len);
 }
 
+/* ---- a local CNAME whose target is not local ----
+ * The local reply (the CNAME chain) is kept; the target is resolved as
+ * any other query (cache, then upstream with coalescing) by an internal
+ * client whose sink splices the target's answer records behind the
+ * chain and hands the result to the real client's sink. One allocation
+ * per such query; the plain local answer allocates nothing. */
+
+typedef struct cname_tail {
+    fwd_ctx_t *fx;
+    fwd_sink_t sink;     /* the internal sink (its ctx: this) */
+    fwd_client_t client; /* the internal client (conn: this) */
+    fwd_client_t real;   /* where the answer goes */
+    cache_query_t q, tq; /* the client's query, the target's */
+    uint8_t qname[SR_NAME_MAX_WIRE], tname[SR_NAME_MAX_WIRE];
+    uint64_t start_us;
+    bool busy, held, released;
+    uint16_t an;         /* CNAME records of the chain */
+    size_t chain_len;    /* their bytes, behind the question */
+    uint8_t chain[4096]; /* as localdata rendered them */
+    size_t cap;          /* of buf: the client's limit */
+    uint8_t buf[];
+} cname_tail_t;
+
+/* Append the target reply's answer records to w (at *off, cap bytes),
+ * names written out uncompressed (pointers in m refer to m). Returns the
+ * records appended, -1 when m is unusable, -2 when they do not fit. */
+static int tail_records(const uint8_t *m, size_t len, uint8_t *w, size_t *off, size_t cap)
+{
+    sr_msg_shape_t shape;
+    sr_buf_t b;
+
+    if (sr_msg_check(m, len, false, &shape) != SR_OK || shape.counts[0] != 1)
+        return -1;
+    sr_buf_init(&b, m, len);
+    if (sr_buf_skip(&b, SR_HEADER_LEN) != SR_OK || sr_name_skip(&b) != SR_OK ||
+        sr_buf_skip(&b, 4) != SR_OK)
+        return -1;
+    for (unsigned i = 0; i < shape.counts[1]; i++) {
+        uint8_t name[SR_NAME_MAX_WIRE];
+        size_t nlen, o = b.off;
+        const uint8_t *fixed;
+        if (sr_name_unpack(m, len, &o, name, &nlen) != SR_OK)
+            return -1;
+        b.off = o;
+        if (sr_buf_fetch(&b, RR_FIXED_LEN, &fixed) != SR_OK)
+            return -1;
+        uint16_t type = sr_get16(fixed), rdlen = sr_get16(fixed + 8);
+        size_t rdoff = b.off, rdend = rdoff + rdlen;
+        if (sr_buf_skip(&b, rdlen) != SR_OK)
+            return -1;
+        if (nlen + RR_FIXED_LEN > cap - *off)
+            return -2;
+        memcpy(w + *off, name, nlen);
+        memcpy(w + *off + nlen, fixed, RR_FIXED_LEN);
+        size_t rdlen_at = *off + nlen + 8;
+        *off += nlen + RR_FIXED_LEN;
+        size_t start = *off;
+        /* RFC 3597 4: only these types' RDATA names may be compressed. */
+        size_t pre = type == SR_TYPE_MX ? 2 : 0;
+        int names = (type == SR_TYPE_CNAME || type == SR_TYPE_NS || type == SR_TYPE_PTR ||
+                     type == SR_TYPE_MX)
+                        ? 1
+                        : (type == SR_TYPE_SOA ? 2 : 0);
+        o = rdoff;
+        if (names > 0) {
+            if (pre > rdlen || pre > cap - *off)
+                return pre > rdlen ? -1 : -2;
+            memcpy(w + *off, m + o, pre);
+            *off += pre;
+            o += pre;
+            for (int k = 0; k < names; k++) {
+                if (sr_name_unpack(m, rdend, &o, name, &nlen) != SR_OK)
+                    return -1;
+                if (nlen > cap - *off)
+                    return -2;
+                memcpy(w + *off, name, nlen);
+                *off += nlen;
+            }
+        }
+        if (o > rdend)
+            return -1;
+        if (rdend - o > cap - *off)
+            return -2;
+        memcpy(w + *off, m + o, rdend - o);
+        *off += rdend - o;
+        if (*off - start > 65535)
+            return -2;
+        sr_put16(w + rdlen_at, (uint16_t)(*off - start));
+    }
+    return (int)shape.counts[1];
+}
+
+/* The client's reply: its question, the chain, the target's answer
+ * records, the target's RCODE, no AA (the tail is not ours); TC with the
+ * question alone when over the client's size; SERVFAIL when the target's
+ * reply is unusable. Into t->buf; the length. */
+static size_t tail_reply(cname_tail_t *t, const uint8_t *m, size_t len)
+{
+    const cache_query_t *q = &t->q;
+    size_t qend = SR_HEADER_LEN + q->qname_len + 4, opt = q->edns ? 11 : 0;
+    size_t limit = t->cap, off;
+    unsigned rcode;
+    int nrec = -1;
+    uint16_t flags, an = 0;
+    size_t n = build_reply(q->id, q->flags, 0, q->qname, q->qname_len, q->qtype, q->qclass, q->edns,
+                           q->do_bit, RCODE_SERVFAIL, CACHE_EDNS_UDP_SIZE, t->buf, t->cap);
+
+    uint8_t optrr[11];
+
+    if (n == 0)
+        return 0;
+    memcpy(optrr, t->buf + qend, opt); /* the OPT build_reply wrote */
+    rcode = len >= 4 ? (m[3] & 0xFu) : RCODE_SERVFAIL;
+    off = qend;
+    if (rcode == RCODE_NOERROR || rcode == RCODE_NXDOMAIN) {
+        if (off + opt <= limit && t->chain_len <= limit - opt - off) {
+            memcpy(t->buf + off, t->chain, t->chain_len);
+            off += t->chain_len;
+            nrec = tail_records(m, len, t->buf, &off, limit - opt);
+        } else {
+            nrec = -2;
+        }
+    }
+    flags = (uint16_t)(SR_FLAG_QR | SR_FLAG_RA | (q->flags & (SR_FLAG_RD | SR_FLAG_CD)));
+    if (nrec == -1) {
+        rcode = RCODE_SERVFAIL; /* unusable, or the target failed */
+        off = qend;
+    } else if (nrec == -2) {
+        flags |= SR_FLAG_TC; /* RFC 2181 9: the client asks again over TCP */
+        off = qend;
+    } else {
+        an = (uint16_t)(t->an + (unsigned)nrec);
+    }
+    if (opt != 0) {
+        memcpy(t->buf + off, optrr, opt);
+        t->buf[off + 5] = (uint8_t)(rcode >> 4);
+    }
+    sr_put16(t->buf + 2, (uint16_t)(flags | (rcode & 0xFu)));
+    sr_put16(t->buf + 6, an);
+    return off + opt;
+}
+
+/* The target's reply: the client's, through its sink. */
+static void tail_send(const fwd_client_t *c, const uint8_t *msg, size_t len)
+{
+    cname_tail_t *t = c->conn;
+    fwd_ctx_t *fx = t->fx;
+    size_t n = tail_reply(t, msg, len);
+
+    if (t->real.sink->datagram && n >= 4 && (t->buf[2] & (SR_FLAG_TC >> 8)))
+        STAT_INC(fx->stats, truncated);
+    if (log_query_enabled())
+        query_log_line(fx, &t->real, &t->q, t->buf, n, "local", t->start_us);
+    if (n > 0)
+        t->real.sink->send(&t->real, t->buf, n);
+}
+
+static void tail_hold(const fwd_client_t *c)
+{
+    cname_tail_t *t = c->conn;
+    t->held = true;
+    t->real.sink->hold(&t->real);
+}
+
+static void tail_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
+{
+    cname_tail_t *t = c->conn;
+    size_t n = 0;
+
+    if (msg != NULL && len > 0) {
+        n = tail_reply(t, msg, len);
+        if (t->real.sink->datagram && n >= 4 && (t->buf[2] & (SR_FLAG_TC >> 8)))
+            STAT_INC(t->fx->stats, truncated);
+        if (log_query_enabled())
+            query_log_line(t->fx, &t->real, &t->q, t->buf, n, "local", t->start_us);
+    }
+    t->real.sink->release(&t->real, msg != NULL ? t->buf : NULL, n);
+    if (t->busy)
+        t->released = true; /* tail_resolve frees it */
+    else
+        free(t);
+}
+
+/* The local reply out[0..n) to q ends in a CNAME whose target is not
+ * local: resolve the target. False when it does not (out goes as it is). */
+static bool tail_resolve(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q,
+                         const uint8_t *out, size_t n, uint8_t *scratch, size_t cap)
+{
+    size_t qend = SR_HEADER_LEN + q->qname_len + 4, end = n - (q->edns ? 11 : 0);
+    const uint8_t *target = NULL;
+    size_t tlen = 0;
+    sr_buf_t b;
+
+    if (q->qtype == SR_TYPE_CNAME || q->qtype == SR_TYPE_ANY || n < qend || end < qend ||
+        (out[3] & 0xF) != RCODE_NOERROR || (out[2] & (SR_FLAG_TC >> 8)) || sr_get16(out + 6) == 0)
+        return false;
+    /* The last answer record (our own bytes, walked with the cursor). */
+    sr_buf_init(&b, out, end);
+    b.off = qend;
+    for (unsigned i = 0; i < sr_get16(out + 6); i++) {
+        const uint8_t *fixed;
+        if (sr_name_skip(&b) != SR_OK || sr_buf_fetch(&b, RR_FIXED_LEN, &fixed) != SR_OK)
+            return false;
+        uint16_t rdlen = sr_get16(fixed + 8);
+        target = sr_get16(fixed) == SR_TYPE_CNAME ? out + b.off : NULL;
+        tlen = rdlen;
+        if (sr_buf_skip(&b, rdlen) != SR_OK)
+            return false;
+    }
+    if (target == NULL || b.off != end || tlen > SR_NAME_MAX_WIRE ||
+        localdata_has(fx->cfg->localdata, target, tlen) ||
+        end - qend > sizeof(((cname_tail_t *)0)->chain))
+        return false;
+
+    cname_tail_t *t = malloc(sizeof(*t) + q->max_len);
+    if (t == NULL)
+        return false; /* the chain alone, as before */
+    t->fx = fx;
+    t->sink = (fwd_sink_t){c->sink->name, false, 65535, tail_send, tail_hold, tail_release, t};
+    t->client = (fwd_client_t){.sink = &t->sink, .conn = t, .fd = -1};
+    t->client.peer = c->peer;
+    t->client.peerlen = c->peerlen;
+    t->real = *c;
+    t->q = *q;
+    memcpy(t->qname, q->qname, q->qname_len);
+    t->q.qname = t->qname;
+    memcpy(t->tname, target, tlen);
+    t->tq = *q;
+    t->tq.qname = t->tname;
+    t->tq.qname_len = tlen;
+    t->tq.max_len = 65535;
+    t->start_us = fx->now_us();
+    t->busy = true;
+    t->held = t->released = false;
+    t->an = sr_get16(out + 6);
+    t->chain_len = end - qend;
+    memcpy(t->chain, out + qend, t->chain_len);
+    t->cap = q->max_len;
+
+    size_t m = 0;
+    cache_result_t r = cache_lookup(fx->cache, &t->tq, fx->now_s(), false, scratch, cap, &m);
+    if (r != CACHE_MISS) {
+        STAT_INC(fx->stats, cache_hits);
+        count_reply(fx->stats, &t->sink, scratch, m); /* as send_later counts a late one */
+        tail_send(&t->client, scratch, m);
+    } else if (fx->draining) {
+        tail_send(&t->client, scratch, reply_for_query(&t->tq, RCODE_SERVFAIL, scratch, cap));
+    } else {
+        STAT_INC(fx->stats, cache_misses);
+        miss(fx, &t->client, &t->tq, t->start_us);
+    }
+    t->busy = false;
+    if (!t->held || t->released)
+        free(t);
+    return true;
+}
+
 static bool answer_local(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, uint8_t *out,
                          size_t cap)
 {
@@ -940,6 +1200,11 @@ static bool answer_local(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query
         STAT_INC(fx->stats, local_special);
     else
         STAT_INC(fx->stats, local_answers);
+    /* A CNAME chain leaving the table: the target from upstream. The
+     * local reply is copied out first, so out is free scratch again. */
+    if (s == LOCAL_LOCAL && n > 0 && sr_get16(out + 6) > 0 &&
+        tail_resolve(fx, c, q, out, n, out, cap))
+        return true;
     if (log_query_enabled())
         query_log_line(fx, c, q, out, n, local_source_name(s), fx->now_us());
     reply_now(fx, c, out, n);

@@ -973,7 +973,7 @@ static void follow_chain(wr_t *w, const localdata_t *ld, const lnode_t *nd, uint
         nd = find(ld, rec + 2 + RR_FIXED, sr_get16(rec + 10));
         owner = rdoff;
         if (nd == NULL)
-            return; /* not ours: the CNAME alone (the client asks on) */
+            return; /* not ours: the forwarder resolves it (localdata_has) */
         const lset_t *s = find_set(ld, nd, qtype);
         if (s != NULL) {
             put_set(w, ld, s, owner);
@@ -1308,4 +1308,9 @@ local_source_t localdata_answer(const localdata_t *ld, const cache_query_t *q,
         !(ld->special && maybe_special(q->qname, len)))
         return LOCAL_NONE;
     return answer_slow(ld, q, covered, covered_arg, out, cap, outlen);
+}
+
+bool localdata_has(const localdata_t *ld, const uint8_t *name, size_t len)
+{
+    return ld != NULL && find(ld, name, len) != NULL;
 }

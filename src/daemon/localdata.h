@@ -110,6 +110,11 @@ local_source_t localdata_answer(const localdata_t *ld, const cache_query_t *q,
                                 local_covered_fn covered, void *covered_arg, uint8_t *out,
                                 size_t cap, size_t *outlen);
 
+/* Whether ld has data for name (uncompressed wire form, any case): a
+ * CNAME chain whose last target it lacks ends outside the table, and the
+ * forwarder resolves that target as any other query. */
+bool localdata_has(const localdata_t *ld, const uint8_t *name, size_t len);
+
 /* Records of ld in presentation form, "NAME TTL IN TYPE RDATA", `local`
  * records first, then the hosts files' (and the PTRs made for both); fn
  * is called for each line. */

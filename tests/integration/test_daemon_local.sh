@@ -2,10 +2,12 @@
 # test_daemon_local.sh -- stubresd answers local records, hosts files and
 # special-use names itself, authoritative, with the TTL given (or
 # local_ttl), NODATA for other types, the CNAME and its target, the PTR of
-# an address; it re-reads a hosts file whose time changed and on reload;
-# `stubresctl local add/remove` change the answers and survive a restart;
-# the query log and stats name the source; `stubresd -t` names file and
-# line of a bad local record; none of this reaches the upstream.
+# an address, a CNAME to a name that is not local with the target's records
+# from upstream (NXDOMAIN too); it re-reads a hosts file whose time changed
+# and on reload; `stubresctl local add/remove` change the answers and
+# survive a restart; the query log and stats name the source; `stubresd -t`
+# names file and line of a bad local record; none of this but the CNAME
+# targets reaches the upstream.
 # shellcheck disable=SC2086
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -24,7 +26,8 @@ start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 1" \
     "local = nas.home.arpa A 192.168.1.10" \
     "local = nas.home.arpa 60 IN AAAA fd00::10" \
     "local = files.home.arpa CNAME nas.home.arpa." \
-    "local = web.home.arpa CNAME www.example.test." \
+    "local = www.home.arpa CNAME www.example.test." \
+    "local = gone.home.arpa CNAME nosuch.example.test." \
     "local = _ipp._tcp.home.arpa 120 SRV 0 0 631 printer.lan." \
     "local = txt.home.arpa TXT \"a, b\" \"c d\"" \
     "hosts = $T/hosts"
@@ -45,8 +48,6 @@ assert_eq "" "$(answer nas.home.arpa MX)" "... with no answer (NODATA)"
 assert_eq "qr aa rd ra" "$(flags nas.home.arpa MX)" "... authoritative"
 assert_eq "files.home.arpa. 300 CNAME nas.home.arpa.
 nas.home.arpa. 300 A 192.168.1.10" "$(answer files.home.arpa A)" "local CNAME: the CNAME and the target's records"
-assert_eq "web.home.arpa. 300 CNAME www.example.test." "$(answer web.home.arpa A)" \
-    "a CNAME to a name that is not local: the CNAME alone"
 assert_eq "_ipp._tcp.home.arpa. 120 SRV 0 0 631 printer.lan." "$(answer _ipp._tcp.home.arpa SRV)" "local SRV"
 assert_eq '"a, b" "c d"' "$($SR_DIG txt.home.arpa TXT +short)" "local TXT with a comma and a blank inside quotes"
 assert_eq "10.1.168.192.in-addr.arpa. 300 PTR nas.home.arpa." "$(answer -x 192.168.1.10)" \
@@ -82,6 +83,27 @@ assert_match '^home\.arpa\.[[:space:]]+300[[:space:]]+IN[[:space:]]+SOA' \
 assert_eq 0 "$(fakedns_stat up1 queries udp)" "nothing above reached the upstream"
 assert_eq "NXDOMAIN" "$(status nosuch.example.test A)" "a name that is not local goes upstream"
 assert_eq 1 "$(fakedns_stat up1 qnames nosuch.example.test.)" "... and reaches it"
+
+# --- a local CNAME to a name that is not local: its target from upstream ------
+# owner, type, data of each answer record (the target's TTL counts down)
+chain() { $SR_DIG "$@" +noall +answer | awk '{print $1, $4, $5}'; }
+assert_eq "www.home.arpa. CNAME www.example.test.
+www.example.test. A 10.0.0.1" "$(chain www.home.arpa A)" \
+    "a CNAME to a name that is not local: the CNAME, then the target's records from upstream"
+assert_eq "www.home.arpa. 300 CNAME www.example.test." "$(answer www.home.arpa A | head -1)" \
+    "... the CNAME with its local TTL"
+assert_eq "NOERROR" "$(status www.home.arpa A)" "... NOERROR"
+assert_eq "qr rd ra" "$(flags www.home.arpa A)" "... not authoritative (the target is not ours)"
+assert_eq "WwW.HoMe.ArPa. CNAME www.example.test.
+www.example.test. A 10.0.0.1" "$(chain WwW.HoMe.ArPa A)" "... the client's case in question and answer"
+assert_eq "www.home.arpa. CNAME www.example.test.
+www.example.test. A 10.0.0.1" "$(chain +tcp www.home.arpa A)" "... over TCP too"
+out=$(kdig $KDIG_OPTS +tcp @127.0.0.1 -p "$SR_PORT" www.home.arpa AAAA +short)
+assert_eq "www.example.test.
+2001:db8::1" "$out" "kdig +tcp: AAAA through the CNAME"
+assert_eq 2 "$(fakedns_stat up1 qnames www.example.test.)" "... the target asked upstream once per type (then cached)"
+assert_eq "NXDOMAIN" "$(status gone.home.arpa A)" "a CNAME to a name upstream says does not exist: NXDOMAIN"
+assert_eq "gone.home.arpa. CNAME nosuch.example.test." "$(chain gone.home.arpa A)" "... with the CNAME"
 
 # --- stats and query log --------------------------------------------------------
 [ "$(sr_stat local answers)" -ge 15 ] || fail "stats local.answers is $(sr_stat local answers)"

@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "daemon.h"
 #include "forwarder.h"
+#include "localdata.h"
 #include "check-main.h"
 #include "lib-internal.h" /* sr_get16, sr_put16, sr_put32 */
 
@@ -675,6 +676,57 @@ START_TEST(test_sink_truncation)
 }
 END_TEST
 
+/* A local CNAME whose target is not local: the target from upstream
+ * (the client held meanwhile), then the CNAME followed by the target's
+ * records, not authoritative; the second time from the cache. */
+START_TEST(test_sink_local_cname_upstream)
+{
+    static const uint8_t HOME[] = {3,   'W', 'w', 'W', 4,   'h', 'o', 'm',
+                                   'e', 4,   'a', 'r', 'p', 'a', 0};
+    const char *recs[] = {"www.home.arpa CNAME www.example.test."};
+    local_src_t src = {.records = recs, .nrecords = 1, .local_ttl = 300};
+    fwd_ctx_t *fx = ctx_new();
+    int conn;
+    fwd_client_t c = client_of(&stream_sink, &conn), d = client_of(&dgram_sink, NULL);
+    uint8_t q[600], out[65535], r[4096];
+    char err[256];
+    size_t ql = query_for(q, 0x0404, HOME, sizeof(HOME), 0);
+    sr_msg_t *m = sr_msg_new();
+
+    fx->cfg->localdata = localdata_new(&src, err, sizeof(err));
+    ck_assert(fx->cfg->localdata != NULL && m != NULL);
+    fwd_query(fx, q, ql, &c, out, sizeof(out));
+    ck_assert_uint_eq(t.sends, 0);
+    ck_assert_uint_eq(t.holds, 1);
+    ck_assert_uint_eq(t.queries, 1);
+    size_t rl = response_to(r, t.q, t.qlen, 2);
+    ck_assert(sr_name_equal(r + SR_HEADER_LEN, sizeof(MIXED), MIXED, sizeof(MIXED)));
+    sr_xfer_info_t info;
+    memset(&info, 0, sizeof(info));
+    info.detail = "";
+    t.cb(t.cb_arg, SR_OK, r, rl, &info);
+    ck_assert_uint_eq(t.releases, 1);
+    ck_assert_ptr_eq(t.last_conn, &conn);
+    for (int round = 0; round < 2; round++) {
+        ck_assert(sr_msg_parse(m, t.last, t.last_len, 0) == SR_OK);
+        ck_assert_uint_eq(sr_msg_id(m), 0x0404);
+        ck_assert_uint_eq(sr_msg_rcode(m), 0);
+        ck_assert(!(sr_msg_flags(m) & SR_FLAG_AA)); /* the tail is not ours */
+        ck_assert_mem_eq(t.last + SR_HEADER_LEN, HOME, sizeof(HOME)); /* 0x20 case kept */
+        ck_assert_uint_eq(sr_msg_section_count(m, SR_SECTION_ANSWER), 3);
+        ck_assert_uint_eq(sr_msg_rr(m, 0)->type, SR_TYPE_CNAME);
+        ck_assert_uint_eq(sr_msg_rr(m, 1)->type, SR_TYPE_A);
+        ck_assert_uint_eq(sr_msg_rr(m, 2)->type, SR_TYPE_A);
+        /* Again over UDP: from the cache, nothing upstream. */
+        fwd_query(fx, q, ql, &d, out, sizeof(out));
+    }
+    ck_assert_uint_eq(t.sends, 2);
+    ck_assert_uint_eq(t.queries, 1);
+    sr_msg_free(m);
+    ctx_free(fx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("forwarder");
@@ -684,6 +736,7 @@ int main(void)
                     test_error_replies, test_random_garbage));
     add_tcase(s, "sink", NULL, NULL,
               TESTS(test_sink_cache_hit, test_sink_miss_held_then_replied,
-                    test_sink_release_at_exit, test_sink_formerr, test_sink_truncation));
+                    test_sink_release_at_exit, test_sink_formerr, test_sink_truncation,
+                    test_sink_local_cname_upstream));
     return run_suite(s);
 }
