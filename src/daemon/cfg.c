@@ -222,6 +222,8 @@ static const keydef_t keys[] = {
              "answer from expired cache entries when every upstream fails (RFC 8767)"),
     KEY_BOOL("prefetch", prefetch, "false", 0,
              "refresh popular entries shortly before they expire"),
+    KEY_BOOL("network_watch", network_watch, "true", 0,
+             "after a network change or a resume: reconnect to the upstreams at once"),
     KEY_ENUM("log_level", log_level, "notice", level_names, KF_NUMERIC,
              "least important messages logged"),
     KEY_STR("query_log", query_log, "", check_query_log, 0,

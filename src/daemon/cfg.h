@@ -70,6 +70,7 @@ struct cfg {
     uint64_t cache_size; /* cache_size: bytes */
     uint32_t min_ttl, max_ttl, negative_ttl;
     bool serve_stale, prefetch;
+    bool network_watch; /* follow network changes and resumes (netwatch.h) */
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */

@@ -31,6 +31,7 @@ typedef enum ctl_cmd {
     CTL_FORWARD_ADD,    /* `forward add DOMAIN SPEC...` */
     CTL_FORWARD_REMOVE, /* `forward remove DOMAIN` */
     CTL_BLOCK, /* `block [add|remove|check NAME]` */
+    CTL_NETWORK_CHANGED, /* `network changed` */
 } ctl_cmd_t;
 
 typedef struct ctl_request {
