@@ -113,6 +113,7 @@ static const kv_t cases[] = {
     {"negative_ttl", "300", "300", "1.5"},
     {"serve_stale", "yes", "true", "maybe"},
     {"prefetch", "on", "true", "2"},
+    {"network_watch", "off", "false", "sometimes"},
     {"log_level", "debug", "debug", "verbose"},
     {"query_log", "stderr", "stderr", "relative.log"},
     {"resolv_conf", "/etc/resolv.conf", "/etc/resolv.conf", "resolv.conf"},
@@ -205,6 +206,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c->resolv_conf, "/etc/resolv.conf");
     ck_assert_uint_eq(c->max_packet_size, 1232);
     ck_assert(c->recursive);
+    ck_assert(c->network_watch);
     cfg_unref(c);
 }
 END_TEST
