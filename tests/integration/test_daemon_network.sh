@@ -91,6 +91,19 @@ assert_match '0 5 443 www.example.test.' "$(cat "$T/inflight.out")" \
     "a query in flight across a change is answered"
 assert_eq 3 "$(fakedns_stat up1 connections tls)" "its retry went over a new DoT connection"
 assert_eq 2 "$(sr_stat network_changes)" "stats: network_changes 2"
+
+# An upstream that failed while the network was gone is marked down; the
+# change forgets that, so the next query tries it at once.
+fakedns_mode up1 drop count=2
+$SR_DIG mx.$ZONE MX >/dev/null || true
+assert_match '"healthy":false' "$($SR_CTL --json status)" "the upstream is down after two timeouts"
+fakedns_mode up1 good
+$SR_CTL network changed >/dev/null
+assert_match '"healthy":true' "$($SR_CTL --json status)" "after a network change it is up again"
+assert_no_match '"healthy":false' "$($SR_CTL --json status)" "and none is down"
+# (another name: mx's SERVFAIL is remembered for servfail_ttl)
+out=$($SR_DIG txt.$ZONE TXT +short)
+assert_eq '"v=spf1 -all"' "$out" "answered after the change"
 stop_stubresd sr
 
 # ---- netlink, in a namespace of its own -------------------------------------
