@@ -222,8 +222,9 @@ typedef struct pending {
     waiter_t *waiters, **wtail;
     unsigned nwaiters;
     pool_inst_t *pi; /* the upstreams it started with */
-    pool_inst_t *old_pi; /* the ones before a network change: held until the
-                            end, as an attempt on them may be reporting */
+    /* the ones before a network change: held until the end, as an
+     * attempt on them may be reporting */
+    pool_inst_t *old_pi;
     uint64_t tried;  /* upstreams used (bits) */
     unsigned attempts, max_attempts;
     int cur; /* upstream of the attempt in flight */

@@ -18,13 +18,13 @@
 
 struct netwatch {
     struct event_base *base;
-    int fd;                  /* the NETLINK_ROUTE socket, -1 without */
-    struct event *nl_ev;     /* readable */
-    struct event *fire_ev;   /* the end of a burst */
-    struct event *clock_ev;  /* once a second: did we sleep? */
+    int fd;                 /* the NETLINK_ROUTE socket, -1 without */
+    struct event *nl_ev;    /* readable */
+    struct event *fire_ev;  /* the end of a burst */
+    struct event *clock_ev; /* once a second: did we sleep? */
     netwatch_debounce_t db;
-    const char *why;         /* the first reason of the burst */
-    int64_t clock_diff;      /* BOOTTIME - MONOTONIC, ms */
+    const char *why;    /* the first reason of the burst */
+    int64_t clock_diff; /* BOOTTIME - MONOTONIC, ms */
     netwatch_cb cb;
     void *arg;
 };
@@ -37,7 +37,7 @@ int netwatch_parse(const uint8_t *buf, size_t n)
     while (off < n) {
         struct nlmsghdr h;
         if (n - off < sizeof(h))
-            return -1; /* a piece of a header */
+            return -1;                    /* a piece of a header */
         memcpy(&h, buf + off, sizeof(h)); /* buf need not be aligned */
         if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > n - off)
             return -1;
@@ -209,7 +209,8 @@ netwatch_t *netwatch_new(struct event_base *base, netwatch_cb cb, void *arg, cha
     if (nw->fd >= 0)
         nw->nl_ev = event_new(base, nw->fd, EV_READ | EV_PERSIST, nl_read, nw);
     if (nw->fire_ev == NULL || nw->clock_ev == NULL || (nw->fd >= 0 && nw->nl_ev == NULL) ||
-        event_add(nw->clock_ev, &one) != 0 || (nw->nl_ev != NULL && event_add(nw->nl_ev, NULL) != 0)) {
+        event_add(nw->clock_ev, &one) != 0 ||
+        (nw->nl_ev != NULL && event_add(nw->nl_ev, NULL) != 0)) {
         snprintf(err, errcap, "out of memory");
         netwatch_free(nw);
         return NULL;
