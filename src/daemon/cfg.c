@@ -227,6 +227,8 @@ static const keydef_t keys[] = {
             "the cache is saved there (mode 0600) and read back at start"),
     KEY_SECS("cache_save_interval", cache_save_interval, "600", 0, 604800, KF_RESTART,
              "seconds between saves of cache_file (0: only at exit and on request)"),
+    KEY_BOOL("network_watch", network_watch, "true", 0,
+             "after a network change or a resume: reconnect to the upstreams at once"),
     KEY_ENUM("log_level", log_level, "notice", level_names, KF_NUMERIC,
              "least important messages logged"),
     KEY_STR("query_log", query_log, "", check_query_log, 0,

@@ -72,6 +72,7 @@ struct cfg {
     bool serve_stale, prefetch;
     char *cache_file;             /* cache_file: saved cache ("" = off) */
     uint32_t cache_save_interval; /* cache_save_interval: seconds (0 = none) */
+    bool network_watch; /* follow network changes and resumes (netwatch.h) */
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */

@@ -37,6 +37,8 @@ static const ctl_def_t cmds[] = {
      "forward add DOMAIN SPEC... add or replace the rule for DOMAIN"},
     {"forward", "remove", CTL_FORWARD_REMOVE, 1, 1,
      "forward remove DOMAIN      drop the rule for DOMAIN"},
+    {"network", "changed", CTL_NETWORK_CHANGED, 0, 0,
+     "network changed            reconnect to the upstreams now (as after a network change)"},
     {"block", NULL, CTL_BLOCK, 0, 2,
      "block                      the block lists in force\n"
      "  block add|remove NAME      block a name, or undo a block add\n"

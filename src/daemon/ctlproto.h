@@ -35,6 +35,7 @@ typedef enum ctl_cmd {
     CTL_PORTAL,       /* `portal`: the captive-portal pass */
     CTL_PORTAL_ALLOW, /* `portal allow [SECONDS]` */
     CTL_PORTAL_CLOSE, /* `portal close` */
+    CTL_NETWORK_CHANGED, /* `network changed` */
 } ctl_cmd_t;
 
 typedef struct ctl_request {

@@ -17,6 +17,7 @@
 #include "fwdrules.h"
 #include "portal.h"
 #include "log.h"
+#include "netwatch.h"
 #include "stats.h"
 
 /* The config file's path as the state file records it: absolute, so a
@@ -211,6 +212,61 @@ int daemon_watch_hosts(daemon_t *d)
 
     d->hosts_ev = event_new(d->base, -1, EV_PERSIST, hosts_tick, d);
     return d->hosts_ev != NULL && event_add(d->hosts_ev, &one) == 0 ? 0 : -1;
+}
+
+int daemon_network_changed(daemon_t *d, const char *why, char *err, size_t errcap)
+{
+    fwdrules_t *rules;
+    pool_t *pool;
+
+    d->network_changes++;
+    log_notice("network changed (%s): reconnecting to the upstreams", why);
+    /* A new pool of the same servers (resolv_conf read now when they come
+     * from it): the workers make new upstream objects, which connect and
+     * resolve their host names again on the next query. */
+    pool = pool_new(d->cfg, d->pool, err, errcap);
+    if (pool == NULL)
+        return -1;
+    pool_forget_health(pool);
+    if (pool_validate(pool, d->base, err, errcap) != 0 ||
+        daemon_publish(d, d->cfg, pool, err, errcap) != 0) {
+        pool_unref(pool);
+        return -1;
+    }
+    pool_unref(pool);
+    /* The forward rules likewise (`resolvconf` read now), even when they
+     * send the same names to the same upstreams. */
+    rules = fwdrules_new(d->cfg, d->fwdrules, err, errcap);
+    if (rules == NULL)
+        return -1;
+    for (size_t i = 0; i < rules->n; i++) {
+        pool_forget_health(rules->rule[i].pool);
+        if (pool_validate(rules->rule[i].pool, d->base, err, errcap) != 0) {
+            fwdrules_unref(rules);
+            return -1;
+        }
+    }
+    daemon_forward_install(d, rules);
+    return 0;
+}
+
+static void network_cb(void *arg, const char *why)
+{
+    daemon_t *d = arg;
+    char err[1024];
+
+    if (daemon_network_changed(d, why, err, sizeof(err)) != 0)
+        log_warnx("network changed (%s): %s; keeping the upstreams", why, err);
+}
+
+int daemon_watch_network(daemon_t *d)
+{
+    char err[512];
+
+    if (!d->cfg->network_watch)
+        return 0;
+    d->netwatch = netwatch_new(d->base, network_cb, d, err, sizeof(err));
+    return d->netwatch != NULL ? 0 : -1;
 }
 
 int daemon_forward_build(daemon_t *d, const cfg_t *c, fwdrules_t **out, char *err, size_t errcap)
@@ -512,6 +568,7 @@ static json_t *cmd_stats(daemon_t *d)
         json_object_set_new(o, "cache_file",
                             json_pack("{s:I, s:I}", "loaded", (json_int_t)d->cf_loaded, "saved",
                                       (json_int_t)d->cf_saved));
+        json_object_set_new(o, "network_changes", json_integer((json_int_t)d->network_changes));
     if (o != NULL && fw != NULL)
         json_object_set_new(o, "forward", fw);
     else
@@ -1354,6 +1411,10 @@ json_t *daemon_command(void *arg, const ctl_request_t *req)
         if (daemon_reload(d, err, sizeof(err)) != 0)
             return fail(err);
         return json_pack("{s:b}", "ok", 1);
+    case CTL_NETWORK_CHANGED:
+        if (daemon_network_changed(d, "control", err, sizeof(err)) != 0)
+            return fail(err);
+        return json_pack("{s:b, s:I}", "ok", 1, "network_changes", (json_int_t)d->network_changes);
     case CTL_LOCAL: return local_list(d, NULL);
     case CTL_LOCAL_ADD:
     case CTL_LOCAL_REMOVE: return cmd_local_edit(d, req);

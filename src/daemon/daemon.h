@@ -47,6 +47,8 @@ typedef struct daemon {
     control_t *control;
     metrics_t *metrics;
     struct event *hosts_ev; /* checks the hosts files once a second */
+    struct netwatch *netwatch; /* network_watch (netwatch.h), NULL when off */
+    uint64_t network_changes;  /* changes acted on (netlink, suspend, control) */
     uint64_t start_us;
     bool stopping;
     /* ---- cache_file (cachefile.c) ---- */
@@ -136,6 +138,17 @@ int daemon_forward_build(daemon_t *d, const cfg_t *c, struct fwdrules **out, cha
  * answers at and below the domain of every rule added, changed or
  * removed are dropped, then every worker gets them. */
 void daemon_forward_install(daemon_t *d, struct fwdrules *r);
+
+/* The network changed (why: "netlink", "suspend", "control"): new
+ * upstream connections (host names resolved again through bootstrap),
+ * health backoff forgotten, resolv_conf read again where servers or
+ * forward rules come from it; queries in flight retry on the new
+ * connections. Logged and counted. 0, or -1 with err (the upstreams in
+ * force stay). */
+int daemon_network_changed(daemon_t *d, const char *why, char *err, size_t errcap);
+/* Start network_watch when the settings ask for it. 0 (a netlink
+ * socket that cannot be made is logged, not fatal), or -1. */
+int daemon_watch_network(daemon_t *d);
 
 /* Re-read the config file (SIGHUP, `reload`). 0, or -1 with err (the
  * running settings stay). */

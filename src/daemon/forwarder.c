@@ -226,6 +226,9 @@ typedef struct pending {
     waiter_t *waiters, **wtail;
     unsigned nwaiters;
     pool_inst_t *pi; /* the upstreams it started with */
+    /* the ones before a network change: held until the end, as an
+     * attempt on them may be reporting */
+    pool_inst_t *old_pi;
     uint64_t tried;  /* upstreams used (bits) */
     unsigned attempts, max_attempts;
     int cur; /* upstream of the attempt in flight */
@@ -329,6 +332,7 @@ static void pending_free(pending_t *p)
     if (p->xfer != NULL)
         p->fx->cancel(p->xfer);
     pool_inst_release(p->pi);
+    pool_inst_release(p->old_pi);
     free(p);
 }
 
@@ -689,7 +693,20 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
 /* Start the next attempt, or fail when there is none left. */
 static void attempt(fwd_ctx_t *fx, pending_t *p)
 {
-    pool_t *pool = p->pi->pool;
+    pool_t *pool;
+
+    /* The upstreams were rebuilt for the same servers (a network change):
+     * the next attempt goes over the new connections, not the old ones
+     * that may lead nowhere now. Same servers, same order: tried holds. */
+    if (p->attempts > 0 && fx->pool != NULL && p->pi != fx->pool && p->pi->pool->source == NULL &&
+        fx->pool->pool->source == NULL && p->pi->pool->n == fx->pool->pool->n &&
+        p->pi->pool->upstream_hash == fx->pool->pool->upstream_hash) {
+        pool_inst_release(p->old_pi);
+        p->old_pi = p->pi;
+        p->pi = fx->pool;
+        p->pi->users++;
+    }
+    pool = p->pi->pool;
 
     while (p->attempts < p->max_attempts) {
         uint64_t now_us = fx->now_us();

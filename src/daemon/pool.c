@@ -435,6 +435,19 @@ void pool_count_guard(pool_server_t *s, const sr_xfer_info_t *info)
         atomic_fetch_add_explicit(&s->case_fallbacks, 1, memory_order_relaxed);
 }
 
+void pool_forget_health(pool_t *p)
+{
+    for (size_t i = 0; p != NULL && i < p->n; i++) {
+        pool_server_t *s = p->servers[i];
+        pthread_mutex_lock(&s->mu);
+        s->healthy = true;
+        s->fails = 0;
+        s->backoff_ms = 0;
+        s->down_until_us = 0;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 void pool_server_health(pool_server_t *s, uint64_t now_us, pool_health_t *h)
 {
     pthread_mutex_lock(&s->mu);

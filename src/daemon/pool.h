@@ -98,6 +98,9 @@ typedef enum pool_outcome {
 
 /* Record an attempt's outcome (rtt_us for POOL_OK/POOL_SERVFAIL). */
 void pool_report(pool_server_t *s, pool_outcome_t o, uint64_t rtt_us, uint64_t now_us);
+/* Forget what the failures taught (after a network change): every
+ * server of p is healthy and may be tried at once; RTTs and counters stay. */
+void pool_forget_health(pool_t *p);
 /* Count a query sent to s. */
 void pool_count_query(pool_server_t *s);
 /* Add what a query's info says of cookies and 0x20 to s's counters. */

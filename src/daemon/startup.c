@@ -20,6 +20,7 @@
 #include <event2/thread.h>
 
 #include "daemon.h"
+#include "netwatch.h"
 #include "fwdrules.h"
 #include "portal.h"
 #include "log.h"
@@ -263,6 +264,10 @@ int daemon_start(daemon_t *d, char *err, size_t errcap)
         snprintf(err, errcap, "libevent: cannot watch the hosts files");
         return -1;
     }
+    if (daemon_watch_network(d) != 0) {
+        snprintf(err, errcap, "network_watch: out of memory");
+        return -1;
+    }
     if (d->control != NULL && control_start(d->control, d->base, daemon_command, d) != 0) {
         snprintf(err, errcap, "control: cannot listen");
         return -1;
@@ -315,6 +320,7 @@ void daemon_free(daemon_t *d)
     metrics_free(d->metrics);
     if (d->hosts_ev != NULL)
         event_free(d->hosts_ev);
+    netwatch_free(d->netwatch);
     listener_close(&d->listeners);
     pool_unref(d->pool);
     blocklist_free(d->block); /* its loader may be emptying the cache */

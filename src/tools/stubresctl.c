@@ -427,6 +427,9 @@ static void print_human(const ctl_request_t *req, json_t *r)
         }
         break;
     case CTL_RELOAD: printf("reloaded\n"); break;
+    case CTL_NETWORK_CHANGED:
+        printf("reconnecting (%lld network changes)\n", num(r, "network_changes"));
+        break;
     case CTL_LOCAL:
     case CTL_LOCAL_ADD:
     case CTL_LOCAL_REMOVE:

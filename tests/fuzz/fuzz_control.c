@@ -214,6 +214,11 @@ static void check_reply(const daemon_t *d, const char *line, const char *text)
         break;
     }
     case CTL_RELOAD: break;
+    case CTL_NETWORK_CHANGED: {
+        json_t *n = json_object_get(r, "network_changes");
+        FUZZ_CHECK(json_is_integer(n) && json_integer_value(n) > 0);
+        break;
+    }
     case CTL_LOCAL:
     case CTL_LOCAL_ADD:
     case CTL_LOCAL_REMOVE: {

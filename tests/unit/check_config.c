@@ -115,6 +115,7 @@ static const kv_t cases[] = {
     {"prefetch", "on", "true", "2"},
     {"cache_file", "/var/lib/x/cache", "/var/lib/x/cache", "cache"},
     {"cache_save_interval", "1m", "60", "-1"},
+    {"network_watch", "off", "false", "sometimes"},
     {"log_level", "debug", "debug", "verbose"},
     {"query_log", "stderr", "stderr", "relative.log"},
     {"resolv_conf", "/etc/resolv.conf", "/etc/resolv.conf", "resolv.conf"},
@@ -209,6 +210,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c->resolv_conf, "/etc/resolv.conf");
     ck_assert_uint_eq(c->max_packet_size, 1232);
     ck_assert(c->recursive);
+    ck_assert(c->network_watch);
     cfg_unref(c);
 }
 END_TEST
