@@ -564,11 +564,12 @@ static json_t *cmd_stats(daemon_t *d)
         json_array_append_new(
             fw, json_pack("{s:s, s:I}", "domain", d->fwdrules->rule[i].name, "queries",
                           (json_int_t)atomic_load(&d->fwdrules->rule[i].queries)));
-    if (o != NULL)
+    if (o != NULL) {
         json_object_set_new(o, "cache_file",
                             json_pack("{s:I, s:I}", "loaded", (json_int_t)d->cf_loaded, "saved",
                                       (json_int_t)d->cf_saved));
         json_object_set_new(o, "network_changes", json_integer((json_int_t)d->network_changes));
+    }
     if (o != NULL && fw != NULL)
         json_object_set_new(o, "forward", fw);
     else
