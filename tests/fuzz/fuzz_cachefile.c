@@ -68,10 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(st.bytes <= cfg.max_bytes);
     FUZZ_CHECK(st.entries <= loaded);
 
-    /* What was read is saved and read back whole. */
+    /* What was read is saved and read back whole, less what a save
+     * leaves out: SERVFAILs and entries with no time left (a file may
+     * hold a SERVFAIL answer, or one whose TTL is 0, that the load
+     * stores as it would an upstream's). */
     uint8_t *buf = cache_file_snapshot(c, 100, WALL + (mode >> 2), &len, &n);
     FUZZ_CHECK(buf != NULL);
-    FUZZ_CHECK(n == st.entries);
+    FUZZ_CHECK(n <= st.entries);
     cache_t *c2 = cache_new(&cfg);
     FUZZ_CHECK(c2 != NULL);
     FUZZ_CHECK(cache_file_load_buf(c2, buf, len, 7, WALL + (mode >> 2), &again, err,
