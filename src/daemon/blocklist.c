@@ -93,32 +93,15 @@ struct blocklist {
 
 /* ------------------------------------------------------------------ hash */
 
-static inline uint64_t load64le(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static inline uint64_t fold_mul(uint64_t a, uint64_t b)
-{
-    __extension__ typedef unsigned __int128 u128;
-    u128 r = (u128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
 /* Fold the n bytes at p (one label with its length byte; HASH_SLACK
  * readable bytes after them) into h. */
 static inline uint64_t fold_label(const uint64_t k[4], uint64_t h, const uint8_t *p, size_t n)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
-        h = fold_mul(load64le(p + i) ^ k[1], h ^ k[2]);
+        h = sr_fold_mul(sr_load64le(p + i) ^ k[1], h ^ k[2]);
     if (i < n)
-        h = fold_mul((load64le(p + i) & (~0ull >> (64 - 8 * (n - i)))) ^ k[3], h ^ k[2]);
+        h = sr_fold_mul((sr_load64le(p + i) & (~0ull >> (64 - 8 * (n - i)))) ^ k[3], h ^ k[2]);
     return h;
 }
 
@@ -160,7 +143,7 @@ static bl_table_t *table_new(void)
         return NULL;
     }
     for (size_t i = 0; i < 4; i++)
-        t->k[i] = load64le(seed + 8 * i);
+        t->k[i] = sr_load64le(seed + 8 * i);
     t->arena_len = 1; /* offset 0 marks an empty slot */
     return t;
 }

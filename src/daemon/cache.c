@@ -61,34 +61,14 @@ typedef struct ckey {
 /* ------------------------------------------------------------------ */
 /* The keyed hash (see the top of the file) */
 
-/* Eight bytes as a little-endian word (one load on the hosts we build
- * for), so the hash of a name is the same on every host. */
-static inline uint64_t load64le(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof(v));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-/* The 128-bit product of a and b, its halves xored together. */
-static inline uint64_t fold_mul(uint64_t a, uint64_t b)
-{
-    __extension__ typedef unsigned __int128 u128;
-    u128 r = (u128)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-}
-
 /* p must be readable up to len rounded up to 16, with zeros past len. */
 static uint64_t key_hash(const uint64_t k[4], const uint8_t *p, size_t len)
 {
     uint64_t h = k[0] ^ ((uint64_t)len * 0x9E3779B97F4A7C15ull);
 
     for (size_t i = 0; i < len; i += 16)
-        h = fold_mul(load64le(p + i) ^ k[1], load64le(p + i + 8) ^ h);
-    return fold_mul(h ^ k[2], (uint64_t)len ^ k[3]);
+        h = sr_fold_mul(sr_load64le(p + i) ^ k[1], sr_load64le(p + i + 8) ^ h);
+    return sr_fold_mul(h ^ k[2], (uint64_t)len ^ k[3]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -728,7 +708,7 @@ cache_t *cache_new(const cache_cfg_t *cfg)
     if (!sr_random_bytes(seed, sizeof(seed)))
         goto fail;
     for (size_t i = 0; i < 4; i++)
-        c->k[i] = load64le(seed + 8 * i);
+        c->k[i] = sr_load64le(seed + 8 * i);
     c->nshards = pick_shards(cfg);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard_t *s = sr_calloc(1, sizeof(*s));

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,64 +112,12 @@ uint8_t *cache_file_snapshot(cache_t *c, uint32_t now, int64_t wall, size_t *len
 
 int cache_file_write(const char *path, const uint8_t *buf, size_t len, char *err, size_t errcap)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16), *dircopy = NULL;
-    int fd = -1, rc = -1;
-
-    if (tmp == NULL) {
-        snprintf(err, errcap, "cache_file: out of memory");
-        return -1;
-    }
-    /* Beside the real file: rename() is atomic only within one file
-     * system. mkstemp makes it 0600. */
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
+    /* 0600: the file is a record of what was looked up. */
+    if (sr_write_atomic(path, 0600, buf, len) != 0) {
         snprintf(err, errcap, "cache_file: cannot write %s: %s", path, strerror(errno));
-        free(tmp);
         return -1;
     }
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(fd, buf + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(err, errcap, "cache_file: cannot write %s: %s", tmp, strerror(errno));
-            goto done;
-        }
-        off += (size_t)w;
-    }
-    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-        snprintf(err, errcap, "cache_file: cannot write %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        snprintf(err, errcap, "cache_file: cannot write %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errcap, "cache_file: cannot replace %s: %s", path, strerror(errno));
-        goto done;
-    }
-    dircopy = strdup(path);
-    if (dircopy != NULL) {
-        int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    rc = 0;
-done:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        unlink(tmp);
-    free(dircopy);
-    free(tmp);
-    return rc;
+    return 0;
 }
 
 /* One entry's image, TTLs counted down by age, through the codec and

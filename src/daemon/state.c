@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "log.h"
 #include "state.h"
+#include "util.h" /* sr_write_atomic */
 
 /* Most config-file values one entry records: the key's own, and for
  * servers / dns_server the other one's. */
@@ -492,34 +492,20 @@ size_t state_apply(state_t *st, const cfg_t *file, const char *config_id, cfg_t 
 
 int state_save(const state_t *st, char *err, size_t errcap)
 {
-    char *tmp = NULL, *dircopy = NULL;
-    FILE *f = NULL;
-    int fd = -1, rc = -1;
-    size_t plen;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f;
+    int rc = 0;
 
     if (st->path[0] == '\0')
         return 0;
-    plen = strlen(st->path);
-    tmp = malloc(plen + 16);
-    if (tmp == NULL) {
+    /* Rendered in memory, then written whole (sr_write_atomic): a reader
+     * sees the old state or the new one. */
+    f = open_memstream(&buf, &len);
+    if (f == NULL) {
         snprintf(err, errcap, "state_file: out of memory");
         return -1;
     }
-    /* The temporary file sits next to the real one: rename() is atomic
-     * only within one file system. */
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", st->path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errcap, "state_file: cannot write %s: %s", st->path, strerror(errno));
-        goto done;
-    }
-    fchmod(fd, 0640);
-    f = fdopen(fd, "w");
-    if (f == NULL) {
-        snprintf(err, errcap, "state_file: %s: %s", tmp, strerror(errno));
-        goto done;
-    }
-    fd = -1;
     fprintf(f, "; stubresd runtime state: settings changed through the control socket\n"
                "; (stubresctl config NAME=VALUE, stubresctl server SPEC...), applied after\n"
                "; the config file at every start and reload while the config file still\n"
@@ -537,38 +523,15 @@ int state_save(const state_t *st, char *err, size_t errcap)
                 fprintf(f, "%s.file.%s = %s\n", e->key, e->fkey[j], e->fval[j]);
         }
     }
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        snprintf(err, errcap, "state_file: cannot write %s: %s", tmp, strerror(errno));
-        goto done;
-    }
     if (fclose(f) != 0) {
-        f = NULL;
-        snprintf(err, errcap, "state_file: cannot write %s: %s", tmp, strerror(errno));
-        goto done;
+        snprintf(err, errcap, "state_file: out of memory");
+        free(buf);
+        return -1;
     }
-    f = NULL;
-    if (rename(tmp, st->path) != 0) {
-        snprintf(err, errcap, "state_file: cannot replace %s: %s", st->path, strerror(errno));
-        goto done;
+    if (sr_write_atomic(st->path, 0640, buf, len) != 0) {
+        snprintf(err, errcap, "state_file: cannot write %s: %s", st->path, strerror(errno));
+        rc = -1;
     }
-    /* Make the rename itself durable. */
-    dircopy = strdup(st->path);
-    if (dircopy != NULL) {
-        int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
-    rc = 0;
-done:
-    if (f != NULL)
-        fclose(f);
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0 && tmp != NULL)
-        unlink(tmp);
-    free(dircopy);
-    free(tmp);
+    free(buf);
     return rc;
 }

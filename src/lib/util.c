@@ -2,13 +2,19 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/rand.h>
@@ -226,4 +232,65 @@ uint64_t sr_random64(void)
     rand_left -= 8;
     memcpy(&v, rand_pool + rand_left, 8);
     return v;
+}
+
+/* ---- files ---- */
+
+int sr_write_atomic(const char *path, unsigned mode, const void *buf, size_t len)
+{
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16), *dircopy;
+    const uint8_t *p = buf;
+    int fd, saved;
+
+    if (tmp == NULL)
+        return -1;
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp); /* 0600 until the fchmod below */
+    if (fd < 0) {
+        saved = errno;
+        free(tmp);
+        errno = saved;
+        return -1;
+    }
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            goto fail;
+        }
+        off += (size_t)w;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    /* Make the rename itself durable. */
+    dircopy = strdup(path);
+    if (dircopy != NULL) {
+        int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dircopy);
+    }
+    free(tmp);
+    return 0;
+fail:
+    saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    free(tmp);
+    errno = saved;
+    return -1;
 }

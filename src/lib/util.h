@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <stubres/error.h>
@@ -102,6 +103,38 @@ void sr_event_free(struct event *ev);
             (n)->next->prev = (n)->prev;                                                           \
         (n)->next = (n)->prev = NULL;                                                              \
     } while (0)
+
+/* ---- hashing ---- */
+
+/* Eight bytes as a little-endian word (one load on the hosts we build
+ * for), so a keyed hash comes out the same on every host. */
+static inline uint64_t sr_load64le(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* The 128-bit product of a and b, its halves xored together: the mixing
+ * step of the cache's and the block lists' keyed hashes. */
+static inline uint64_t sr_fold_mul(uint64_t a, uint64_t b)
+{
+    __extension__ typedef unsigned __int128 u128;
+    u128 r = (u128)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* ---- files ---- */
+
+/* Replace the file at path with buf[0..len), mode bits mode, so that a
+ * reader sees the old file or the new one, never a part: a temporary
+ * file beside it (rename() is atomic only within one file system),
+ * fsync, rename, fsync of the directory. Returns 0, or -1 with errno set
+ * (the temporary file is removed). */
+int sr_write_atomic(const char *path, unsigned mode, const void *buf, size_t len);
 
 /* ---- randomness ---- */
 

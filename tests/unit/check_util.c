@@ -5,6 +5,12 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <time.h>
@@ -259,6 +265,51 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* Entries in dir other than . and .. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+START_TEST(test_write_atomic)
+{
+    char dir[] = "/tmp/check_util.XXXXXX", path[64], missing[80], got[32] = {0};
+    struct stat sb;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    ck_assert_int_eq(sr_write_atomic(path, 0640, "first", 5), 0);
+    ck_assert_int_eq(sr_write_atomic(path, 0600, "second", 6), 0);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fread(got, 1, sizeof(got) - 1, f), 6);
+    fclose(f);
+    ck_assert_str_eq(got, "second");
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    ck_assert_int_eq(dir_entries(dir), 1); /* no temporary file left */
+    /* A directory that is not there: -1, errno says why, nothing left. */
+    snprintf(missing, sizeof(missing), "%s/no/f", dir);
+    errno = 0;
+    ck_assert_int_eq(sr_write_atomic(missing, 0600, "x", 1), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(sr_write_atomic(path, 0600, "", 0), 0);
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 0);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("util");
@@ -266,5 +317,6 @@ int main(void)
               TESTS(test_port_parse, test_hostport_scan, test_ipport_parse, test_ip_parse,
                     test_addr_parse_zone, test_ip_format));
     add_tcase(s, "clock-random", NULL, NULL, TESTS(test_clocks, test_random));
+    add_tcase(s, "files", NULL, NULL, TESTS(test_write_atomic));
     return run_suite(s);
 }
