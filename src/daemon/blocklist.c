@@ -290,18 +290,6 @@ static bool table_build(bl_table_t *t)
     return true;
 }
 
-/* ASCII lowercase (RFC 4343) of eight bytes at once, as cache.c folds its
- * keys: length bytes (<= 63) are below 'A' and stay as they are. */
-static inline uint64_t fold8(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull;
-    uint64_t low7 = w & (0x7F * ones);
-    uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: >= 'A' */
-    uint64_t gt_z = low7 + (0x7F - 'Z') * ones; /* top bit: > 'Z' */
-    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
-    return w | (upper >> 2);
-}
-
 bool bl_table_match(const bl_table_t *t, const uint8_t *qname, size_t qname_len, bl_where_t *where)
 {
     uint8_t buf[SR_NAME_MAX_WIRE + HASH_SLACK];
@@ -320,12 +308,12 @@ bool bl_table_match(const bl_table_t *t, const uint8_t *qname, size_t qname_len,
     } else {
         for (i = 0; i + 8 <= qname_len; i += 8) {
             memcpy(&w, qname + i, 8);
-            w = fold8(w);
+            w = sr_fold8(w);
             memcpy(buf + i, &w, 8);
         }
         /* The last, partial word: the final eight bytes folded again. */
         memcpy(&w, qname + qname_len - 8, 8);
-        w = fold8(w);
+        w = sr_fold8(w);
         memcpy(buf + qname_len - 8, &w, 8);
     }
     memset(buf + qname_len, 0, HASH_SLACK);

@@ -74,21 +74,6 @@ static uint64_t key_hash(const uint64_t k[4], const uint8_t *p, size_t len)
 /* ------------------------------------------------------------------ */
 /* Keys */
 
-/* ASCII lowercase (RFC 4343), eight bytes at once (SWAR). Label length
- * bytes are <= 63, below 'A', so folding every byte of a wire name folds
- * exactly its letters. A byte is upper case when its low seven bits lie in
- * 'A'..'Z' and its top bit is clear; such bytes get 0x20 added. The sums
- * below stay under 0x100 per byte, so no carry crosses bytes. */
-static inline uint64_t fold8(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull;
-    uint64_t low7 = w & (0x7F * ones);
-    uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: >= 'A' */
-    uint64_t gt_z = low7 + (0x7F - 'Z') * ones; /* top bit: > 'Z' */
-    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
-    return w | (upper >> 2);
-}
-
 static bool name_len_ok(const uint8_t *name, size_t len)
 {
     return name != NULL && len >= 1 && len <= SR_NAME_MAX_WIRE;
@@ -107,13 +92,13 @@ static void fold_name(uint8_t *out, const uint8_t *name, size_t len)
     }
     for (size_t i = 0; i + 8 <= len; i += 8) {
         memcpy(&w, name + i, 8);
-        w = fold8(w);
+        w = sr_fold8(w);
         memcpy(out + i, &w, 8);
     }
     /* The last, partial word: fold the final eight bytes again, which
      * rewrites a few folded ones with the same values. */
     memcpy(&w, name + len - 8, 8);
-    w = fold8(w);
+    w = sr_fold8(w);
     memcpy(out + len - 8, &w, 8);
 }
 

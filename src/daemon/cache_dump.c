@@ -172,33 +172,10 @@ static void zone_entry(const centry_t *e, uint32_t now, sr_msg_t *msg, uint8_t *
     }
 }
 
-void cache_dump_zone(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg)
-{
-    strbuf_t b = {NULL, 0, 0, false};
-    size_t tmpcap = UINT16_MAX + OPT_LEN;
-    uint8_t *tmp = NULL;
-    sr_msg_t *msg = NULL;
-
-    if (c == NULL || fn == NULL)
-        return;
-    tmp = sr_malloc(tmpcap);
-    msg = sr_msg_new();
-    if (tmp == NULL || msg == NULL)
-        goto done;
-    for (unsigned i = 0; i < c->nshards; i++) {
-        shard_t *s = c->shards[i];
-        shard_lock(s);
-        for (centry_t *e = s->head; e != NULL; e = e->lru_next)
-            zone_entry(e, now, msg, tmp, tmpcap, &b, fn, arg);
-        shard_unlock(s);
-    }
-done:
-    sr_msg_free(msg);
-    sr_free(tmp);
-    sr_free(b.p);
-}
-
-void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg)
+/* Every entry of every shard, under its shard's lock, to dump_entry()
+ * (one JSON object per entry) or zone_entry() (master-file lines). */
+static void walk(cache_t *c, uint32_t now, bool zone, void (*fn)(void *arg, const char *line),
+                 void *arg)
 {
     strbuf_t b = {NULL, 0, 0, false};
     size_t tmpcap = UINT16_MAX + OPT_LEN;
@@ -215,6 +192,10 @@ void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line
         shard_t *s = c->shards[i];
         shard_lock(s);
         for (centry_t *e = s->head; e != NULL; e = e->lru_next) {
+            if (zone) {
+                zone_entry(e, now, msg, tmp, tmpcap, &b, fn, arg);
+                continue;
+            }
             b.failed = false;
             dump_entry(e, now, msg, tmp, tmpcap, &b);
             if (!b.failed && b.p != NULL)
@@ -226,4 +207,14 @@ done:
     sr_msg_free(msg);
     sr_free(tmp);
     sr_free(b.p);
+}
+
+void cache_dump_zone(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg)
+{
+    walk(c, now, true, fn, arg);
+}
+
+void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg)
+{
+    walk(c, now, false, fn, arg);
 }

@@ -127,6 +127,21 @@ static inline uint64_t sr_fold_mul(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* ASCII lowercase (RFC 4343) of eight bytes of a wire name at once: the
+ * length bytes (<= 63) are below 'A' and stay as they are. A byte is upper
+ * case when its low seven bits lie in 'A'..'Z' and its top bit is clear;
+ * such bytes get 0x20 added. The sums stay under 0x100 per byte, so no
+ * carry crosses bytes. */
+static inline uint64_t sr_fold8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t low7 = w & (0x7F * ones);
+    uint64_t ge_a = low7 + (0x80 - 'A') * ones; /* top bit: >= 'A' */
+    uint64_t gt_z = low7 + (0x7F - 'Z') * ones; /* top bit: > 'Z' */
+    uint64_t upper = (ge_a ^ gt_z) & ~w & (0x80 * ones);
+    return w | (upper >> 2);
+}
+
 /* ---- files ---- */
 
 /* Replace the file at path with buf[0..len), mode bits mode, so that a
