@@ -49,7 +49,8 @@ assert_match "tls_cert: $T/tls/nothere.pem cannot be read" "$(cat "$T/bad.out")"
 
 # --- the daemon -------------------------------------------------------------------
 start_fakedns up1
-# (A second listen line in a file adds to the first.)
+# (A second listen line in a file adds to the first.) The default
+# tls_idle_timeout is 30 s: 5 here, so the idle check ends sooner.
 start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 4" \
     "listen = tls://127.0.0.1:$DOT_PORT" "tls_cert = $T/tls/cert.pem" "tls_key = $T/tls/key.pem" \
     "tls_idle_timeout = 5" "query_log = $T/sr.queries"
@@ -173,6 +174,22 @@ if cmd == "pipeline":
     send(s, "www.example.test", 2)
     send(s, "slow2.example.test", 3)
     print("order", [recv(s).id for _ in range(3)])
+elif cmd == "resume":
+    ver = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[sys.argv[3]]
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    ctx.check_hostname = False
+    ctx.minimum_version = ctx.maximum_version = ver
+    ctx.set_alpn_protocols(["dot"])
+    def once(sess=None):
+        raw = socket.create_connection(("127.0.0.1", PORT), timeout=WAIT)
+        s = ctx.wrap_socket(raw, session=sess)
+        send(s, "www.example.test", 4)
+        recv(s)  # the TLS 1.3 ticket comes before the answer
+        return s
+    s = once()
+    print("version", s.version(), "alpn", s.selected_alpn_protocol())
+    n = once(s.session)
+    print("resumed", n.session_reused)
 elif cmd == "idle":
     s = tls(sys.argv[2])
     send(s, "www.example.test", 5)
@@ -234,6 +251,15 @@ elif cmd == "flood":
 PYEOF
 export DOT_PORT
 dot() { "$PY" "$T/dot.py" "$@"; }
+
+# TLS 1.2 and 1.3 with session tickets (a second connection resumes) and
+# ALPN dot.
+for v in 1.3 1.2; do
+    out=$(dot resume "$T/tls/cert1.pem" "$v")
+    assert_match "^version TLSv$v alpn dot$" "$out" "TLS $v: ALPN dot is agreed"
+    assert_match '^resumed True$' "$out" "TLS $v: a second connection resumes with the session ticket"
+done
+
 
 # Pipelining out of order: www is cached, the slow names wait 2 s upstream.
 fakedns_mode up1 delay delay=2
