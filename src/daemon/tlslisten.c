@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "codec-internal.h"
 #include "log.h"
@@ -177,8 +178,12 @@ static SSL_CTX *ctx_build(const cfg_t *cfg, char *err, size_t errcap)
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-        snprintf(err, errcap, "tls_key: %s: not a readable PEM private key (%s)", cfg->tls_key,
-                 ssl_why(why, sizeof(why)));
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+            snprintf(err, errcap, "tls_key: %s is not the key of the certificate in %s (%s)",
+                     cfg->tls_key, cfg->tls_cert, ssl_why(why, sizeof(why)));
+        else
+            snprintf(err, errcap, "tls_key: %s: not a readable PEM private key (%s)",
+                     cfg->tls_key, ssl_why(why, sizeof(why)));
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {

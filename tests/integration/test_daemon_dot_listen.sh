@@ -46,6 +46,19 @@ rc=0
 [ "$rc" != 0 ] || fail "stubresd -t accepts an unreadable tls_cert"
 assert_match "tls_cert: $T/tls/nothere.pem cannot be read" "$(cat "$T/bad.out")" \
     "stubresd -t: an unreadable tls_cert is named"
+echo "not a certificate" >"$T/tls/garbage.pem"
+sed -i "s|^tls_cert = .*|tls_cert = $T/tls/garbage.pem|" "$T/bad.conf"
+rc=0
+"$STUBRESD" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "stubresd -t accepts a tls_cert that is no certificate"
+assert_match "tls_cert: $T/tls/garbage.pem: not a readable PEM certificate chain" \
+    "$(cat "$T/bad.out")" "stubresd -t: a tls_cert that is no PEM chain is named"
+sed -i "s|^tls_cert = .*|tls_cert = $T/tls/cert2.pem|" "$T/bad.conf"
+rc=0
+"$STUBRESD" -t -c "$T/bad.conf" >"$T/bad.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "stubresd -t accepts a key of another certificate"
+assert_match "tls_key: $T/tls/key.pem is not the key of the certificate" "$(cat "$T/bad.out")" \
+    "stubresd -t: a key that does not match the certificate is named"
 
 # --- the daemon -------------------------------------------------------------------
 start_fakedns up1
