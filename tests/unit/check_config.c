@@ -586,11 +586,11 @@ START_TEST(test_encrypted_listen)
 
     /* Refused, leaving the value as it was. */
     static const char *const bad[] = {
-        "tls://dns.example",       /* not numeric */
-        "tls://127.0.0.1:70000",   /* no such port */
-        "quic://127.0.0.1",        /* no such scheme */
-        "https://127.0.0.1/q?x=1", /* a query string is no path */
-        "https://127.0.0.1/a#b",
+        "tls://dns.example",         /* not numeric */
+        "tls://127.0.0.1:70000",     /* no such port */
+        "quic://127.0.0.1",          /* no such scheme */
+        "https://127.0.0.1/q?x=1",   /* a query string is no path */
+        "https://127.0.0.1/a#b",     /* nor a fragment */
         "tls://127.0.0.1/dns-query", /* a path on tls:// */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -928,8 +928,7 @@ int main(void)
                     test_shipped_config));
     add_tcase(s, "files", setup, teardown,
               TESTS(test_file_ok, test_file_errors_name_file_line_key, test_checks_across_keys,
-                    test_encrypted_listen,
-                    test_servers_and_dns_server_replace_each_other, test_dup_is_deep,
-                    test_state_round_trip));
+                    test_encrypted_listen, test_servers_and_dns_server_replace_each_other,
+                    test_dup_is_deep, test_state_round_trip));
     return run_suite(s);
 }
