@@ -1763,6 +1763,8 @@ void cfg_spec_keys(const cfg_t *c, spec_keys_t *k)
         .use_idns = c->use_idns,
         .listen = c->listen,
         .nlisten = c->nlisten,
+        .tls_listen = c->tls_listen,
+        .ntls_listen = c->ntls_listen,
     };
 }
 

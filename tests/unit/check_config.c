@@ -623,6 +623,20 @@ START_TEST(test_encrypted_listen)
     ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)), CFG_OK);
     ck_assert_int_eq(cfg_check(c, &errs), 0);
 
+    /* Never ourselves: a DoT upstream on our own tls:// listener. */
+    ck_assert_int_eq(
+        cfg_set(c, "listen", "127.0.0.1:5300, tls://127.0.0.1:8853", NULL, false, err, sizeof(err)),
+        CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "tls_key", resolv_path, NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(
+        cfg_set(c, "servers", "tls://127.0.0.1:8853", "x.conf:9", false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_ne(cfg_check(c, &errs), 0);
+    ck_assert_str_eq(errs.msg[0],
+                     "x.conf:9: servers: tls://127.0.0.1:8853 is stubresd's own listen address");
+    cfg_errors_clear(&errs);
+    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.9", NULL, false, err, sizeof(err)),
+                     CFG_OK);
+
     /* A copy has them too. */
     ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300, https://127.0.0.1:8443", NULL, false,
                              err, sizeof(err)),
