@@ -66,8 +66,10 @@ void daemon_cache_load(daemon_t *d)
 
     if (path[0] == '\0' || d->cache == NULL)
         return;
+    uint64_t t0 = sr_now_us();
     int rc = cache_file_load(d->cache, path, sr_now_coarse_s(), (int64_t)time(NULL), &n, err,
                              sizeof(err));
+    uint64_t ms = (sr_now_us() - t0) / 1000;
     d->cf_loaded = n;
     if (rc == 1)
         log_info("cache_file %s: none yet; starting with an empty cache", path);
@@ -75,7 +77,8 @@ void daemon_cache_load(daemon_t *d)
         log_warnx("cache_file %s: %s; starting with %s", path, err,
                   n != 0 ? "the entries before it" : "an empty cache");
     else
-        log_notice("cache_file %s: %zu entries read back", path, n);
+        log_notice("cache_file %s: %zu entries read back in %llu ms", path, n,
+                   (unsigned long long)ms);
 }
 
 int daemon_cache_save(daemon_t *d, bool background, size_t *entries, char *err, size_t errcap)

@@ -29,7 +29,7 @@ ok "SIGTERM wrote $CF"
 assert_eq 600 "$(stat -c %a "$CF")" "the cache file is mode 0600"
 sleep 1.1
 start_stubresd sr
-assert_match 'cache_file .*: [1-9][0-9]* entries read back' "$(cat "$(log_of sr)")" \
+assert_match 'cache_file .*: [1-9][0-9]* entries read back in [0-9]+ ms' "$(cat "$(log_of sr)")" \
     "the restart read it back"
 t=$(ttl_of www.$ZONE)
 [ -n "$t" ] && [ "$t" -lt 300 ] && [ "$t" -ge 280 ] || fail "TTL after restart '$t', expected 280..299"
