@@ -37,7 +37,15 @@ NS_CL=srrec-cl-$$
 UP_ADDR=10.213.0.1
 # Namespaces are removed whatever happens; the programs inside are then
 # stopped by lib.sh's cleanup (a namespace goes once its last process has).
-trap '_rc=$?; ip netns del "$NS_CL" 2>/dev/null; ip netns del "$NS_UP" 2>/dev/null; (exit $_rc); _it_cleanup' EXIT
+_rec_cleanup() {
+    local rc=$?
+    set +e
+    ip netns del "$NS_CL" 2>/dev/null
+    ip netns del "$NS_UP" 2>/dev/null
+    (exit "$rc")
+    _it_cleanup
+}
+trap _rec_cleanup EXIT
 
 ip netns add "$NS_UP"
 ip netns add "$NS_CL"
