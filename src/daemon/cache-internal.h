@@ -163,6 +163,14 @@ unsigned cache_image_names_may_read(const uint8_t *img, size_t len, size_t qname
 bool cache_image_names_fixed(const uint8_t *img, size_t len, size_t qname_end, const uint16_t *off,
                              size_t n);
 
+/* cache_store for an answer whose TTL ran out expired_ago (> 0) seconds
+ * before now (the cache file read back): stored in its serve-stale window,
+ * or not at all when serve_stale is off, expired_ago is stale_max or more,
+ * or the clock does not reach back that far. resp's TTLs must not be 0. */
+bool cache_store_stale(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                       uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now,
+                       uint32_t expired_ago);
+
 /* e rendered as a hit for q (cache.c's render()). */
 size_t cache_entry_render(const centry_t *e, const cache_query_t *q, uint32_t elapsed,
                           const uint32_t *fixed_ttl, uint8_t *out, size_t cap);

@@ -445,8 +445,11 @@ bool cache_store_failure(cache_t *c, const uint8_t *qname, size_t qname_len, uin
     return store_failure_key(c, &k, now);
 }
 
-bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
-                 uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now)
+/* cache_store, or with expired_ago != 0 (cache_store_stale) an entry whose
+ * TTL ran out that long ago. */
+static bool store_response(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                           uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp,
+                           uint32_t now, uint32_t expired_ago)
 {
     ckey_t k;
     cache_cfg_t cfg;
@@ -531,7 +534,32 @@ bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qt
     e->expire = add_sat(now, ttl);
     e->rcode = (uint8_t)rcode;
     e->flags = (flags & SR_FLAG_AD) != 0 ? E_AD : 0;
+    if (expired_ago != 0 && ttl != 0) {
+        /* Only where the clock reaches back that far: an expiry set later
+         * than the real one would serve it beyond stale_max. */
+        if (expired_ago > now || expired_ago >= cfg.stale_max || !cfg.serve_stale) {
+            sr_free(e);
+            return false;
+        }
+        e->expire = now - expired_ago;
+        e->stored = e->expire > ttl ? e->expire - ttl : 0;
+    }
     return shard_insert(s, e, &k, now, false);
+}
+
+bool cache_store(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                 uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now)
+{
+    return store_response(c, qname, qname_len, qtype, qclass, do_bit, cd, resp, now, 0);
+}
+
+bool cache_store_stale(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                       uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now,
+                       uint32_t expired_ago)
+{
+    if (expired_ago == 0)
+        return false;
+    return store_response(c, qname, qname_len, qtype, qclass, do_bit, cd, resp, now, expired_ago);
 }
 
 /* ------------------------------------------------------------------ */

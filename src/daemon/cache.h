@@ -157,7 +157,8 @@ void cache_dump(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line
 void cache_dump_zone(cache_t *c, uint32_t now, void (*fn)(void *arg, const char *line), void *arg);
 
 /* The cache file (cache_file). cache_file_snapshot copies every fresh
- * entry (not SERVFAILs) into a new buffer (sr_free it) laid out as the
+ * entry (not SERVFAILs), and with serve_stale every expired one still
+ * within stale_max, into a new buffer (sr_free it) laid out as the
  * file is, taking one shard lock at a time for a memcpy per entry; now is
  * the cache's clock, wall the Unix time. *entries: how many. NULL when out
  * of memory. */
@@ -169,7 +170,8 @@ int cache_file_write(const char *path, const uint8_t *buf, size_t len, char *err
 /* Read a cache file's bytes back into c as hostile input: header, version
  * and checksum checked, every entry parsed by the codec and stored as an
  * upstream response would be (cache_store), its TTLs counted down by the
- * file's age; expired entries are dropped; no more than max_bytes worth
+ * file's age; expired entries are dropped, or with serve_stale kept as
+ * stale while they expired less than stale_max ago; no more than max_bytes worth
  * is read. *loaded: entries stored. 0, or -1 with err set (the entries
  * before a bad one may have been stored). */
 int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now, int64_t wall,

@@ -75,13 +75,20 @@ uint8_t *cache_file_snapshot(cache_t *c, uint32_t now, int64_t wall, size_t *len
         shard_t *s = c->shards[i];
         shard_lock(s);
         for (centry_t *e = s->head; e != NULL; e = e->lru_next) {
-            if (e->rcode == RCODE_SERVFAIL || now >= e->expire || e->ttl == 0)
+            /* Expired entries only while serve-stale may still use them;
+             * their expiry goes out as it was, in the past. */
+            if (e->rcode == RCODE_SERVFAIL || e->ttl == 0 ||
+                (now >= e->expire &&
+                 (!s->cfg.serve_stale || (uint64_t)now >= (uint64_t)e->expire + s->cfg.stale_max)))
+                continue;
+            int64_t expires = wall + ((int64_t)e->expire - (int64_t)now);
+            if (expires < 0)
                 continue;
             if (n + CF_ENTRY + e->img_len > cap - CF_SUM)
                 break;
             uint32_t elapsed = now > e->stored ? now - e->stored : 0;
             uint8_t *p = buf + n;
-            put64(p, (uint64_t)wall + (e->expire - now));
+            put64(p, (uint64_t)expires);
             p[8] = e->bits;
             p[9] = 0;
             sr_put16(p + 10, e->img_len);
@@ -121,10 +128,14 @@ int cache_file_write(const char *path, const uint8_t *buf, size_t len, char *err
 }
 
 /* One entry's image, TTLs counted down by age, through the codec and
- * cache_store as an upstream response. */
+ * cache_store as an upstream response. An entry that expired expired_ago
+ * seconds ago (serve-stale) keeps TTLs of at least 1, so that the codec
+ * and cache_store see data to keep, and is stored as expired that long
+ * ago. */
 static bool load_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len, uint8_t bits,
-                       uint32_t age, uint32_t now)
+                       uint32_t age, uint32_t expired_ago, uint32_t now)
 {
+    uint32_t floor = expired_ago != 0 ? 1 : 0;
     size_t qlen = 0;
     if (sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK || sr_msg_qdcount(msg) != 1)
         return false;
@@ -133,7 +144,7 @@ static bool load_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len, uint
         if (rr == NULL || rr->ttl_offset + 4 > len)
             return false;
         uint32_t v = sr_get32(img + rr->ttl_offset);
-        sr_put32(img + rr->ttl_offset, v > age ? v - age : 0);
+        sr_put32(img + rr->ttl_offset, (uint64_t)v > (uint64_t)age + floor ? v - age : floor);
     }
     /* Parsed again: the codec's view of the TTLs is what cache_store
      * reads. */
@@ -146,6 +157,9 @@ static bool load_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len, uint
     if (qlen > sizeof(name))
         return false;
     memcpy(name, qname, qlen);
+    if (expired_ago != 0)
+        return cache_store_stale(c, name, qlen, sr_msg_qtype(msg), sr_msg_qclass(msg),
+                                 (bits & KEY_DO) != 0, (bits & KEY_CD) != 0, msg, now, expired_ago);
     return cache_store(c, name, qlen, sr_msg_qtype(msg), sr_msg_qclass(msg), (bits & KEY_DO) != 0,
                        (bits & KEY_CD) != 0, msg, now);
 }
@@ -157,6 +171,8 @@ int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now
     uint8_t *img = NULL;
     sr_msg_t *msg = NULL;
     size_t budget = 0, used = 0;
+    bool serve_stale = false;
+    uint32_t stale_max = 0;
     int rc = -1;
 
     *loaded = 0;
@@ -197,6 +213,8 @@ int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now
         shard_t *s = c->shards[i];
         shard_lock(s);
         budget += s->max_bytes;
+        serve_stale = s->cfg.serve_stale;
+        stale_max = s->cfg.stale_max;
         shard_unlock(s);
     }
     img = sr_malloc(UINT16_MAX);
@@ -225,10 +243,18 @@ int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now
             full = true;
             break;
         }
-        if (expires <= (uint64_t)wall || ilen < SR_HEADER_LEN)
+        if (ilen < SR_HEADER_LEN)
             continue;
+        /* Expired: dropped, or kept for serve-stale within stale_max. */
+        uint32_t expired_ago = 0;
+        if (expires <= (uint64_t)wall) {
+            uint64_t ago = (uint64_t)wall - expires + 1;
+            if (!serve_stale || ago >= stale_max)
+                continue;
+            expired_ago = (uint32_t)ago;
+        }
         memcpy(img, p + CF_ENTRY, ilen);
-        if (load_entry(c, msg, img, ilen, p[8], age, now)) {
+        if (load_entry(c, msg, img, ilen, p[8], age, expired_ago, now)) {
             used += ilen + sizeof(centry_t) + CACHE_ENTRY_OVERHEAD;
             (*loaded)++;
         }

@@ -4,7 +4,9 @@
 # sees no new query, the TTL has gone down); the file is mode 0600;
 # `stubresctl cache save` writes it; `cache flush` empties it at the next
 # save; cache_save_interval saves it; a corrupt or truncated file starts
-# with a warning and an empty cache.
+# with a warning and an empty cache; with serve_stale an entry that expired
+# while stubresd was down answers stale (EDE 3) when the upstream is dead,
+# without serve_stale that query gets SERVFAIL.
 # shellcheck disable=SC2086
 set -eu
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +29,7 @@ ok "SIGTERM wrote $CF"
 assert_eq 600 "$(stat -c %a "$CF")" "the cache file is mode 0600"
 sleep 1.1
 start_stubresd sr
-assert_match 'cache_file .*: [1-9][0-9]* entries read back' "$(cat "$(log_of sr)")" \
+assert_match 'cache_file .*: [1-9][0-9]* entries read back in [0-9]+ ms' "$(cat "$(log_of sr)")" \
     "the restart read it back"
 t=$(ttl_of www.$ZONE)
 [ -n "$t" ] && [ "$t" -lt 300 ] && [ "$t" -ge 280 ] || fail "TTL after restart '$t', expected 280..299"
@@ -78,6 +80,29 @@ head -c 60 "$CF" >"$CF.cut" && mv "$CF.cut" "$CF"
 start_stubresd sr
 assert_match 'cache_file .*truncated' "$(cat "$(log_of sr)")" "a truncated file is a warning"
 assert_eq 10.0.0.1 "$($SR_DIG www.$ZONE A +short)" "and stubresd answers"
+stop_stubresd sr
+
+# --- serve_stale: an entry that expired while stubresd was down --------------
+# ttl3 (TTL 3 s) saved while fresh; the restart comes after it expired and
+# with an upstream that answers nothing (a port where nothing listens).
+DEAD=$(free_port)
+stale_conf=("servers = udp://127.0.0.1:$DEAD" "timeout = 0.5" "cache_file = $CF")
+start_stubresd sr "${conf[@]}" "serve_stale = true"
+assert_eq 10.0.0.3 "$($SR_DIG ttl3.$ZONE A +short)" "ttl3 answered and cached"
+assert_match '^[1-9][0-9]* entries saved to ' "$($SR_CTL cache save)" "cache save with ttl3 fresh"
+stop_stubresd sr
+cp "$CF" "$CF.saved"
+sleep 4
+start_stubresd sr "${stale_conf[@]}" "serve_stale = true"
+out=$(dig +time=5 +tries=1 @127.0.0.1 -p "$SR_PORT" ttl3.$ZONE A +noall +comments +answer)
+assert_match 'ttl3\.example\.test\.[[:space:]]+30[[:space:]]+IN[[:space:]]+A[[:space:]]+10\.0\.0\.3' "$out" \
+    "serve_stale: the entry read back after it expired answers stale (TTL 30) with the upstream dead"
+assert_match 'EDE: 3' "$out" "... with EDE 3 (Stale Answer)"
+stop_stubresd sr
+cp "$CF.saved" "$CF"
+start_stubresd sr "${stale_conf[@]}"
+out=$(dig +time=5 +tries=1 @127.0.0.1 -p "$SR_PORT" ttl3.$ZONE A)
+assert_match 'status: SERVFAIL' "$out" "without serve_stale the expired entry is not used: SERVFAIL"
 stop_stubresd sr
 
 echo "all ok"

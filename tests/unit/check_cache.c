@@ -1611,6 +1611,80 @@ START_TEST(test_file_round_trip)
 }
 END_TEST
 
+/* With serve_stale, an entry read back after it expired is kept while it
+ * expired less than stale_max ago: a miss for a plain lookup, stale when
+ * the upstreams fail; without serve_stale, past stale_max, or where the
+ * cache's clock does not reach back to its expiry, it is dropped. An entry
+ * saved inside its serve-stale window goes to the file as well. */
+START_TEST(test_file_serve_stale)
+{
+    cache_cfg_t cfg = default_cfg();
+    cache_t *c;
+    reply_t *r = reply_new();
+    char err[256];
+    size_t len = 0, len2 = 0, loaded = 0, n = 0;
+    tq_t t;
+    uint8_t *buf = file_of_three(&len);
+
+    /* www.example.test A expired at WALL + 290; read at WALL + 300.
+     * Without serve_stale: only the entries still fresh. */
+    size_t fresh = 0;
+    c = cache_new(&cfg);
+    ck_assert_int_eq(
+        cache_file_load_buf(c, buf, len, T0 + 5000, WALL + 300, &fresh, err, sizeof(err)), 0);
+    ck_assert_uint_lt(fresh, 4);
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 5000, true, r), CACHE_MISS);
+    cache_free(c);
+
+    cfg.serve_stale = true;
+    cfg.stale_max = 3600;
+    c = cache_new(&cfg);
+    ck_assert_int_eq(
+        cache_file_load_buf(c, buf, len, T0 + 5000, WALL + 300, &loaded, err, sizeof(err)), 0);
+    ck_assert_uint_eq(loaded, 4);
+    tq_init(&t, "www.example.test", SR_TYPE_A);
+    miss_at(c, &t, T0 + 5000, r);
+    ck_assert_int_eq(ask(c, &t, T0 + 5000, true, r), CACHE_STALE);
+    ck_assert_str_eq(field0(rr_at(r, 0)), "192.0.2.1");
+    /* Saved again while stale, read back elsewhere: still stale. */
+    uint8_t *again = cache_file_snapshot(c, T0 + 5000, WALL + 300, &len2, &n);
+    ck_assert_ptr_nonnull(again);
+    ck_assert_uint_eq(n, 4);
+    cache_free(c);
+    c = cache_new(&cfg);
+    ck_assert_int_eq(
+        cache_file_load_buf(c, again, len2, T0 + 100, WALL + 400, &loaded, err, sizeof(err)), 0);
+    ck_assert_uint_eq(loaded, 4);
+    ck_assert_int_eq(ask(c, &t, T0 + 100, true, r), CACHE_STALE);
+    /* ... until stale_max after its expiry. */
+    ck_assert_int_eq(ask(c, &t, T0 + 100 + 3600 - 110, true, r), CACHE_MISS);
+    cache_free(c);
+    sr_free(again);
+
+    /* The clock does not reach back to the expiry (a fresh boot): dropped,
+     * rather than served longer than stale_max. */
+    c = cache_new(&cfg);
+    ck_assert_int_eq(cache_file_load_buf(c, buf, len, 5, WALL + 300, &loaded, err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(loaded, fresh);
+    ck_assert_int_eq(ask(c, &t, 5, true, r), CACHE_MISS);
+    cache_free(c);
+
+    /* Expired stale_max or longer ago: dropped. */
+    cfg.stale_max = 5;
+    c = cache_new(&cfg);
+    ck_assert_int_eq(
+        cache_file_load_buf(c, buf, len, T0 + 5000, WALL + 300, &loaded, err, sizeof(err)), 0);
+    ck_assert_uint_lt(loaded, 4);
+    ck_assert_int_eq(ask(c, &t, T0 + 5000, true, r), CACHE_MISS);
+
+    sr_free(buf);
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
 /* Every damaged shape is refused as a whole and leaves the cache as it
  * was: empty, truncated anywhere, a flipped byte, another version, random
  * bytes. */
@@ -1760,7 +1834,7 @@ int main(void)
               test_set_cfg_shrinks, test_flush, test_flush_below, test_dump,
               test_names_spelt_by_ttls, test_chaos_and_bad_args, test_serve_stale, test_prefetch,
               test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency,
-              test_file_round_trip, test_file_corrupt, test_file_bounded_by_cache_size,
+              test_file_round_trip, test_file_serve_stale, test_file_corrupt, test_file_bounded_by_cache_size,
               test_file_write_read, test_file_timing));
     tcase_set_timeout(tc, 60);
     return run_suite(s);
