@@ -202,8 +202,8 @@ unsigned cache_image_names_may_read(const uint8_t *img, size_t len, size_t qname
 bool cache_image_names_fixed(const uint8_t *img, size_t len, size_t qname_end, const uint16_t *off,
                              size_t n);
 
-/* cache_popular.c, each called with s locked: count a lookup of hash
- * (e: the entry it found, or NULL); forget e's slot (e leaves the shard);
+/* cache_popular.c, each called with s locked: count a hit of e (its
+ * key's hash); forget e's slot (e leaves the shard);
  * give old's slot to e, which replaces it. */
 void cache_pop_count(popular_t *p, centry_t *e, uint64_t hash);
 void cache_pop_forget(popular_t *p, centry_t *e);

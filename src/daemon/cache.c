@@ -644,8 +644,6 @@ cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now, bo
     return res;
 miss:
     s->misses++;
-    if (s->pop != NULL)
-        cache_pop_count(s->pop, NULL, k.hash);
     shard_unlock(s);
     free_dead(dead);
     return CACHE_MISS;

@@ -195,7 +195,7 @@ typedef struct cache_key {
 } cache_key_t;
 
 /* Popular-name prefetch (prefetch_popular). With prefetch_popular > 0
- * every lookup counts its key in a count-min sketch per shard (decayed by
+ * every hit counts its key in a count-min sketch per shard (decayed by
  * halving), and each shard keeps its most-asked entries in a small array
  * (cache-internal.h): a lookup allocates nothing for it.
  * cache_popular_due hands out, into out (at most max), the keys of the

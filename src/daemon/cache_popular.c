@@ -1,12 +1,15 @@
 /* stubresd: popular-name prefetch (prefetch_popular; see cache.h).
  *
- * Counting: every lookup of a shard (hit or miss) adds one to POP_DEPTH
- * counters of that shard's count-min sketch, picked by the key's hash
+ * Counting: every hit of a shard adds one to POP_DEPTH counters of that
+ * shard's count-min sketch, picked by the key's hash
  * (already computed for the lookup), and takes their least as the key's
  * count: an estimate that is never below the true count and, for the few
  * names that matter here, close to it. All counters are halved every
  * POP_HALVE_S seconds, so a count is a decayed one and memory is fixed
  * whatever the number of names (TinyLFU's "reset", Einziger et al.).
+ * A miss is not counted: the forwarder renders the answer for each client
+ * that waited for it with a lookup of the entry just stored, and that hit
+ * counts the ask (and only it: a refresh has no one waiting).
  *
  * Candidates: each shard keeps up to cap entries with the highest counts
  * in an array; an entry knows its slot (pslot), so a hit on a listed
@@ -91,8 +94,6 @@ void cache_pop_count(popular_t *p, centry_t *e, uint64_t hash)
         if (*ctr < est)
             est = *ctr;
     }
-    if (e == NULL)
-        return;
     if (e->pslot != 0) {
         p->slot[e->pslot - 1].est = est;
         return;
