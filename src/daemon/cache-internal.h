@@ -96,6 +96,7 @@ typedef struct pop_slot {
 typedef struct popular {
     uint16_t cms[POP_DEPTH][POP_WIDTH];
     uint32_t halved_at; /* cache clock of the last halving */
+    bool clock_seen;    /* halved_at is set (at the first look) */
     uint32_t min_est;   /* no slot counts less (a lower bound) */
     unsigned used;      /* slots holding an entry */
     unsigned cap;       /* slots */
@@ -211,7 +212,7 @@ void cache_pop_replace(popular_t *p, centry_t *old, centry_t *e);
 /* The slots a shard needs for prefetch_popular = n over nshards (0: off);
  * a new, empty popular_t of that many, or NULL (off, out of memory). */
 unsigned cache_pop_cap(unsigned n, unsigned nshards);
-popular_t *cache_pop_new(unsigned cap, uint32_t now);
+popular_t *cache_pop_new(unsigned cap);
 
 /* e rendered as a hit for q (cache.c's render()). */
 size_t cache_entry_render(const centry_t *e, const cache_query_t *q, uint32_t elapsed,

@@ -810,7 +810,7 @@ void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg)
         bool same = cap == (s->pop != NULL ? s->pop->cap : 0u);
         shard_unlock(s);
         if (!same && cap > 0)
-            fresh = cache_pop_new(cap, 0);
+            fresh = cache_pop_new(cap);
         shard_lock(s);
         if (!same && (cap == 0 || fresh != NULL)) {
             old = s->pop;

@@ -48,7 +48,7 @@ unsigned cache_pop_cap(unsigned n, unsigned nshards)
     return cap < n ? cap : n;
 }
 
-popular_t *cache_pop_new(unsigned cap, uint32_t now)
+popular_t *cache_pop_new(unsigned cap)
 {
     if (cap == 0)
         return NULL;
@@ -56,7 +56,6 @@ popular_t *cache_pop_new(unsigned cap, uint32_t now)
     if (p == NULL)
         return NULL;
     p->cap = cap;
-    p->halved_at = now;
     return p;
 }
 
@@ -146,6 +145,11 @@ void cache_pop_replace(popular_t *p, centry_t *old, centry_t *e)
 /* Halve every count once POP_HALVE_S have passed since the last time. */
 static void decay(popular_t *p, uint32_t now)
 {
+    if (!p->clock_seen) {
+        /* Made where the clock is not known (cache_set_cfg). */
+        p->clock_seen = true;
+        p->halved_at = now;
+    }
     if (now - p->halved_at < POP_HALVE_S)
         return;
     p->halved_at = now;
