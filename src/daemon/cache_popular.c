@@ -23,7 +23,6 @@
  * two (bench/hit_ir.sh measures it); nothing at all when off. */
 #include "config.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "cache-internal.h"
@@ -174,10 +173,37 @@ static bool due(const centry_t *e, uint32_t now)
     return e->expire - now <= window;
 }
 
-static int by_count_desc(const void *a, const void *b)
+/* The k-th largest of v[0..n) (k < n), v reordered: Hoare's selection,
+ * linear on average (a sort cost ten times more per tick). */
+static uint32_t kth_largest(uint32_t *v, size_t n, size_t k)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? 1 : (x > y ? -1 : 0);
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        uint32_t pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot)
+                i++;
+            while (v[j] < pivot)
+                j--;
+            if (i <= j) {
+                uint32_t tmp = v[i];
+                v[i] = v[j];
+                v[j] = tmp;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
 /* The count the N-th most-asked listed entry has (threshold) and how many
@@ -209,11 +235,11 @@ static uint32_t threshold(cache_t *c, unsigned n, unsigned *at_threshold)
         shard_unlock(s);
     }
     if (k > n) {
-        qsort(counts, k, sizeof(*counts), by_count_desc);
-        t = counts[n - 1] > POP_MIN_COUNT ? counts[n - 1] : POP_MIN_COUNT;
+        uint32_t nth = kth_largest(counts, k, n - 1);
+        t = nth > POP_MIN_COUNT ? nth : POP_MIN_COUNT;
         unsigned above = 0;
-        for (size_t j = 0; j < k && counts[j] > t; j++)
-            above++;
+        for (size_t j = 0; j < k; j++)
+            above += counts[j] > t;
         *at_threshold = n > above ? n - above : 0;
     }
     sr_free(counts);
