@@ -48,7 +48,8 @@
 
 /* Entry flags. */
 #define E_AD 0x1u         /* the upstream set AD */
-#define E_PREFETCHED 0x2u /* CACHE_HIT_PREFETCH was reported */
+#define E_PREFETCHED 0x2u /* CACHE_HIT_PREFETCH was reported, or
+                             cache_popular_due handed it out */
 
 typedef struct centry centry_t;
 struct centry {
