@@ -94,3 +94,5 @@ awk '
     END { for (i = 1; i <= NR; i++)
         printf "| %s | %d | %d | %.4f | %.2fx | %d | %.2fx | %d | %d | %d |\n", l[i], q[i], m[i],
                m[i] / q[i], (m[i] / q[i]) / bw, u[i], u[i] / bu, pp[i], pr[i], an[i] }' "$T/rows"
+echo
+echo "first asks and asks more than two TTLs after the previous one (no refresh under prefetch_popular's rule can answer them): $("$PY" "$LIB" bound "$WARM" "$RUN" "$RATE" "$NAMES") of the measured queries"

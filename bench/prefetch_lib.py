@@ -13,6 +13,13 @@
       names by a generator seeded with SEED (the same trace for every
       run); writes {"sent", "answered"} to OUT.
 
+  prefetch_lib.py bound WARM RUN RATE NAMES
+      from the same two traces (seeds 1 and 2), the fraction of the RUN
+      part's queries that no refresh allowed by prefetch_popular's rule
+      could have answered from the cache: the first ask of a name, or one
+      more than two TTLs after the previous ask (an entry stored at an ask
+      is refreshed at most once unasked, so it lasts at most two TTLs).
+
 Loopback only.
 """
 import json
@@ -104,19 +111,34 @@ def query(qid, index):
     return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + name + struct.pack("!HH", 1, 1)
 
 
-def replay(port, seconds, rate, names, seed, out):
+def make_trace(seconds, rate, names, seed):
     rnd = random.Random(seed)
     weights = [1.0 / (k ** ZIPF_S) for k in range(1, names + 1)]
     cum, acc = [], 0.0
     for w in weights:
         acc += w
         cum.append(acc)
+    return rnd.choices(range(names), cum_weights=cum, k=int(seconds * rate))
+
+
+def bound(warm, run, rate, names):
+    last, unavoidable = {}, 0
+    trace = [(j / rate, n) for j, n in enumerate(make_trace(warm, rate, names, 1))]
+    trace += [(warm + j / rate, n) for j, n in enumerate(make_trace(run, rate, names, 2))]
+    for t, n in trace:
+        if t >= warm and (n not in last or t - last[n] > 2 * ttl_of(n)):
+            unavoidable += 1
+        last[n] = t
+    print("%.4f" % (unavoidable / int(run * rate)))
+
+
+def replay(port, seconds, rate, names, seed, out):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.connect(("127.0.0.1", port))
     s.setblocking(False)
     total = int(seconds * rate)
     # The whole trace first, so that drawing never delays sending.
-    trace = rnd.choices(range(names), cum_weights=cum, k=total)
+    trace = make_trace(seconds, rate, names, seed)
     sent = answered = 0
     start = time.monotonic()
     while sent < total or time.monotonic() - start < seconds + 2:
@@ -144,8 +166,11 @@ def replay(port, seconds, rate, names, seed, out):
 if __name__ == "__main__":
     if sys.argv[1] == "upstream":
         upstream(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "bound":
+        bound(float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
     elif sys.argv[1] == "replay":
         replay(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]),
                int(sys.argv[6]), sys.argv[7])
     else:
-        sys.exit("usage: prefetch_lib.py upstream PORT STATS | replay PORT SECONDS RATE NAMES SEED OUT")
+        sys.exit("usage: prefetch_lib.py upstream PORT STATS | replay PORT SECONDS RATE NAMES SEED OUT"
+                 " | bound WARM RUN RATE NAMES")

@@ -103,13 +103,17 @@ for n in $names; do wait_expired $n.$ZONE; done
 elapsed=$(($(date +%s) - start_s + 1))
 refreshed=0
 for n in $names; do refreshed=$((refreshed + $(seen $n.$ZONE.) - 1)); done
-assert_eq "$refreshed" "$(($(sr_stat cache popular_prefetches) - before))" \
-    "stats: cache.popular_prefetches counts the refreshes the upstream saw"
+started=$(($(sr_stat cache popular_prefetches) - before))
+# Every refresh the upstream saw was counted (one sent in an entry's last
+# moment may still be on its way on a loaded machine).
+[ "$refreshed" -le "$started" ] ||
+    fail "the upstream saw $refreshed refreshes, stats count $started"
+ok "stats: cache.popular_prefetches counts the $refreshed refreshes the upstream saw ($started started)"
 # A token bucket of 1 a second holding one second's worth at most: no more
 # than 1 + 1 per second since the change.
-[ "$refreshed" -ge 1 ] && [ "$refreshed" -le $((1 + elapsed)) ] && [ "$refreshed" -lt 20 ] ||
-    fail "prefetch_rate = 1: $refreshed of 20 due names refreshed in $elapsed s, expected 1..$((1 + elapsed)) and < 20"
-ok "prefetch_rate = 1: $refreshed of 20 due names refreshed in $elapsed s"
+[ "$refreshed" -ge 1 ] && [ "$started" -le $((1 + elapsed)) ] && [ "$started" -lt 20 ] ||
+    fail "prefetch_rate = 1: $started of 20 due names refreshed in $elapsed s, expected 1..$((1 + elapsed)) and < 20"
+ok "prefetch_rate = 1: $started of 20 due names refreshed in $elapsed s"
 limited=$(sr_stat cache popular_rate_limited)
 [ "$limited" -ge 1 ] || fail "stats: cache.popular_rate_limited is $limited, expected >= 1"
 ok "stats: cache.popular_rate_limited = $limited"
