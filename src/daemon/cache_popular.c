@@ -206,34 +206,32 @@ static uint32_t kth_largest(uint32_t *v, size_t n, size_t k)
     return v[k];
 }
 
-/* The count the N-th most-asked listed entry has (threshold) and how many
- * listed entries with exactly that count still belong to the top N
- * (*at_threshold). A threshold of POP_MIN_COUNT when fewer are listed. */
-static uint32_t threshold(cache_t *c, unsigned n, unsigned *at_threshold)
+/* Decay each shard's counts, then find the count the N-th most-asked
+ * listed entry has (threshold) and how many listed entries with exactly
+ * that count still belong to the top N (*at_threshold): one pass, one
+ * lock per shard. A threshold of POP_MIN_COUNT when fewer are listed. */
+static uint32_t threshold(cache_t *c, uint32_t now, unsigned n, unsigned *at_threshold)
 {
-    size_t total = 0, k = 0;
+    size_t total = (size_t)cache_pop_cap(n, c->nshards) * c->nshards, k = 0;
     uint32_t t = POP_MIN_COUNT;
 
     *at_threshold = UINT32_MAX;
+    /* NULL (out of memory, or no more than n slots): no threshold but
+     * POP_MIN_COUNT, this time. */
+    uint32_t *counts = total > n ? sr_malloc(total * sizeof(*counts)) : NULL;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard_t *s = c->shards[i];
         shard_lock(s);
-        total += s->pop != NULL ? s->pop->cap : 0;
+        popular_t *p = s->pop;
+        if (p != NULL)
+            decay(p, now);
+        for (unsigned j = 0; p != NULL && counts != NULL && j < p->cap && k < total; j++)
+            if (p->slot[j].e != NULL)
+                counts[k++] = p->slot[j].est;
         shard_unlock(s);
     }
-    if (total <= n)
-        return t;
-    uint32_t *counts = sr_malloc(total * sizeof(*counts));
-    if (counts == NULL)
-        return UINT32_MAX; /* nothing this time */
-    for (unsigned i = 0; i < c->nshards; i++) {
-        shard_t *s = c->shards[i];
-        shard_lock(s);
-        for (unsigned j = 0; s->pop != NULL && j < s->pop->cap && k < total; j++)
-            if (s->pop->slot[j].e != NULL)
-                counts[k++] = s->pop->slot[j].est;
-        shard_unlock(s);
-    }
+    if (total > n && counts == NULL)
+        return UINT32_MAX; /* out of memory: nothing this time */
     if (k > n) {
         uint32_t nth = kth_largest(counts, k, n - 1);
         t = nth > POP_MIN_COUNT ? nth : POP_MIN_COUNT;
@@ -292,14 +290,7 @@ size_t cache_popular_due(cache_t *c, uint32_t now, uint64_t now_ms, cache_key_t 
     refill(c, now_ms, &n);
     if (n == 0 || max == 0)
         return 0;
-    for (unsigned i = 0; i < c->nshards; i++) {
-        shard_t *s = c->shards[i];
-        shard_lock(s);
-        if (s->pop != NULL)
-            decay(s->pop, now);
-        shard_unlock(s);
-    }
-    uint32_t t = threshold(c, n, &at_threshold);
+    uint32_t t = threshold(c, now, n, &at_threshold);
     for (unsigned i = 0; i < c->nshards && got < max; i++) {
         shard_t *s = c->shards[i];
         shard_lock(s);
