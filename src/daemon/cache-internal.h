@@ -48,8 +48,8 @@
 
 /* Entry flags. */
 #define E_AD 0x1u         /* the upstream set AD */
-#define E_PREFETCHED 0x2u /* CACHE_HIT_PREFETCH was reported, or
-                             cache_popular_due handed it out */
+/* CACHE_HIT_PREFETCH was reported, or cache_popular_due handed it out. */
+#define E_PREFETCHED 0x2u
 
 typedef struct centry centry_t;
 struct centry {

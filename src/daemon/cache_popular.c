@@ -262,7 +262,8 @@ static void refill(cache_t *c, uint64_t now_ms, unsigned *n)
     uint64_t full = (uint64_t)c->rate * 1000;
     if (now_ms > c->bucket_ms) {
         uint64_t add = (now_ms - c->bucket_ms) * c->rate;
-        c->bucket_milli = add >= full || c->bucket_milli + add > full ? full : c->bucket_milli + add;
+        c->bucket_milli =
+            add >= full || c->bucket_milli + add > full ? full : c->bucket_milli + add;
     }
     c->bucket_ms = now_ms;
     *n = c->popular_n;

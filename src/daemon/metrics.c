@@ -125,8 +125,7 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
     one(out, "stubresd_prefetches_total", "counter", "Refreshes started by prefetch.",
         t->prefetches);
     one(out, "stubresd_popular_prefetches_total", "counter",
-        "Refreshes of popular names started by prefetch_popular, unasked.",
-        t->popular_prefetches);
+        "Refreshes of popular names started by prefetch_popular, unasked.", t->popular_prefetches);
     one(out, "stubresd_popular_rate_limited_total", "counter",
         "Popular-name refreshes held back by prefetch_rate.", t->popular_rate_limited);
     one(out, "stubresd_coalesced_total", "counter",

@@ -137,7 +137,8 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                                   (json_int_t)cs->inserts, "stale_hits", (json_int_t)t->cache_stale,
                                   "prefetches", (json_int_t)t->prefetches));
     json_t *cobj = json_object_get(o, "cache");
-    json_object_set_new(cobj, "popular_prefetches", json_integer((json_int_t)t->popular_prefetches));
+    json_object_set_new(cobj, "popular_prefetches",
+                        json_integer((json_int_t)t->popular_prefetches));
     json_object_set_new(cobj, "popular_rate_limited",
                         json_integer((json_int_t)t->popular_rate_limited));
     json_object_set_new(o, "inflight",

@@ -1586,8 +1586,8 @@ START_TEST(test_popular_bounded)
     for (int round = 0; round < 10; round++)
         for (int i = 0; i < 2000; i++)
             for (int k = 0; k <= (i < 100 ? 3 : 0); k++)
-                misses += cache_lookup(c, &t[i].q, T0 + 1, false, out, sizeof(out), &len) ==
-                          CACHE_MISS;
+                misses +=
+                    cache_lookup(c, &t[i].q, T0 + 1, false, out, sizeof(out), &len) == CACHE_MISS;
     ck_assert_uint_eq(atomic_load(&alloc_calls) - before, 0);
     ck_assert_uint_eq(misses, 0);
     /* All due at T0 + 95: only the 50 most asked, all among h0..h99. */
@@ -2011,8 +2011,8 @@ int main(void)
               test_set_cfg_shrinks, test_flush, test_flush_below, test_dump,
               test_names_spelt_by_ttls, test_chaos_and_bad_args, test_serve_stale, test_prefetch,
               test_popular_top_n, test_popular_window, test_popular_decay,
-              test_popular_rate_limited, test_popular_bounded,
-              test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency,
+              test_popular_rate_limited, test_popular_bounded, test_stats,
+              test_hit_allocates_nothing, test_allocation_failures, test_concurrency,
               test_file_round_trip, test_file_corrupt, test_file_bounded_by_cache_size,
               test_file_write_read, test_file_timing));
     tcase_set_timeout(tc, 60);
