@@ -1,7 +1,8 @@
-/* stubresd: the cache's insides, shared by its three files: cache.c (the
+/* stubresd: the cache's insides, shared by its files: cache.c (the
  * sharded LRU, lookup, store, render), cache_image.c (the rules that
- * turn an upstream response into an image) and cache_dump.c (`cache
- * dump`). Nothing outside the cache includes this. */
+ * turn an upstream response into an image), cache_dump.c (`cache
+ * dump`) and cache_popular.c (prefetch_popular). Nothing outside the
+ * cache includes this. */
 #ifndef STUBRESD_CACHE_INTERNAL_H
 #define STUBRESD_CACHE_INTERNAL_H
 
@@ -47,7 +48,8 @@
 
 /* Entry flags. */
 #define E_AD 0x1u         /* the upstream set AD */
-#define E_PREFETCHED 0x2u /* CACHE_HIT_PREFETCH was reported */
+/* CACHE_HIT_PREFETCH was reported, or cache_popular_due handed it out. */
+#define E_PREFETCHED 0x2u
 
 typedef struct centry centry_t;
 struct centry {
@@ -61,7 +63,9 @@ struct centry {
     uint32_t expire;     /* stored + ttl: fresh while now < expire */
     uint32_t ttl;        /* the entry's TTL: the least of its records' */
     uint32_t fail_until; /* RFC 8767 failure recheck: serve stale until */
-    uint32_t hits;       /* fresh hits since stored (prefetch) */
+    uint16_t hits;       /* fresh hits since stored (prefetch; stops at
+                            UINT16_MAX) */
+    uint16_t pslot;      /* its slot in the shard's popular_t + 1, or 0 */
     uint32_t charge;     /* bytes charged against the shard's budget */
     uint16_t img_len;
     uint16_t nttl;
@@ -71,6 +75,34 @@ struct centry {
     uint8_t flags;      /* E_* */
     uint16_t ttl_off[]; /* nttl offsets, then img_len bytes of image */
 };
+
+/* prefetch_popular: a count-min sketch of POP_DEPTH rows of POP_WIDTH
+ * 16-bit counters (8 KiB a shard), halved every POP_HALVE_S seconds, and
+ * the shard's most-asked entries. */
+#define POP_DEPTH 4u
+#define POP_WIDTH_LOG 10u
+#define POP_WIDTH (1u << POP_WIDTH_LOG)
+#define POP_HALVE_S 60u
+/* Asked at least this often (decayed) to be a candidate at all. */
+#define POP_MIN_COUNT 2u
+/* A popular entry is refreshed in the last tenth of its TTL, and no later
+ * than this many seconds before it expires. */
+#define POP_WINDOW_MIN_S 2u
+
+typedef struct pop_slot {
+    centry_t *e;  /* the entry (its pslot points back), NULL: free */
+    uint32_t est; /* its count when last asked (halved with the sketch) */
+} pop_slot_t;
+
+typedef struct popular {
+    uint16_t cms[POP_DEPTH][POP_WIDTH];
+    uint32_t halved_at; /* cache clock of the last halving */
+    bool clock_seen;    /* halved_at is set (at the first look) */
+    uint32_t min_est;   /* no slot counts less (a lower bound) */
+    unsigned used;      /* slots holding an entry */
+    unsigned cap;       /* slots */
+    pop_slot_t slot[];
+} popular_t;
 
 /* One lock's worth of the cache. Allocated one by one with padding at the
  * end so that two shards' hot fields never share a cache line. */
@@ -84,6 +116,7 @@ typedef struct shard {
     size_t bytes;
     size_t max_bytes; /* this shard's share of cfg.max_bytes */
     cache_cfg_t cfg;
+    popular_t *pop; /* prefetch_popular's counts, NULL when off */
     uint64_t hits, misses, stale_hits, evictions, expired, inserts;
     char pad[64];
 } shard_t;
@@ -92,6 +125,14 @@ struct cache {
     uint64_t k[4]; /* the hash key (random) */
     unsigned nshards;
     shard_t *shards[CACHE_MAX_SHARDS];
+    /* prefetch_popular's token bucket, shared by every caller of
+     * cache_popular_due: tokens in thousandths, refilled at prefetch_rate
+     * a second up to one second's worth. */
+    pthread_mutex_t bucket_lock;
+    uint64_t bucket_milli;
+    uint64_t bucket_ms; /* when it was last refilled */
+    unsigned popular_n; /* cfg.prefetch_popular (under bucket_lock) */
+    unsigned rate;      /* cfg.prefetch_rate (under bucket_lock) */
 };
 
 static inline const uint8_t *entry_cimg(const centry_t *e)
@@ -170,6 +211,16 @@ bool cache_image_names_fixed(const uint8_t *img, size_t len, size_t qname_end, c
 bool cache_store_stale(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
                        uint16_t qclass, bool do_bit, bool cd, const sr_msg_t *resp, uint32_t now,
                        uint32_t expired_ago);
+/* cache_popular.c, each called with s locked: count a hit of e (its
+ * key's hash); forget e's slot (e leaves the shard);
+ * give old's slot to e, which replaces it. */
+void cache_pop_count(popular_t *p, centry_t *e, uint64_t hash);
+void cache_pop_forget(popular_t *p, centry_t *e);
+void cache_pop_replace(popular_t *p, centry_t *old, centry_t *e);
+/* The slots a shard needs for prefetch_popular = n over nshards (0: off);
+ * a new, empty popular_t of that many, or NULL (off, out of memory). */
+unsigned cache_pop_cap(unsigned n, unsigned nshards);
+popular_t *cache_pop_new(unsigned cap);
 
 /* e rendered as a hit for q (cache.c's render()). */
 size_t cache_entry_render(const centry_t *e, const cache_query_t *q, uint32_t elapsed,

@@ -173,6 +173,8 @@ static void shard_remove(shard_t *s, centry_t *e, centry_t **dead)
         pp = &(*pp)->hnext;
     *pp = e->hnext;
     lru_unlink(s, e);
+    if (e->pslot != 0)
+        cache_pop_forget(s->pop, e);
     s->count--;
     s->bytes -= e->charge;
     e->hnext = *dead;
@@ -401,8 +403,12 @@ static bool shard_insert(shard_t *s, centry_t *e, const ckey_t *k, uint32_t now,
         dead = e;
         goto done;
     }
-    if (old != NULL)
+    if (old != NULL) {
+        /* A refresh keeps the name's place among the popular ones. */
+        if (old->pslot != 0)
+            cache_pop_replace(s->pop, old, e);
         shard_remove(s, old, &dead);
+    }
     centry_t **b = &s->buckets[e->hash & s->mask];
     e->hnext = *b;
     *b = e;
@@ -612,7 +618,10 @@ cache_result_t cache_lookup(cache_t *c, const cache_query_t *q, uint32_t now, bo
         s->stale_hits++;
     } else {
         s->hits++;
-        e->hits++;
+        if (e->hits < UINT16_MAX)
+            e->hits++;
+        if (s->pop != NULL)
+            cache_pop_count(s->pop, e, k.hash);
         /* Prefetch (Unbound's rule): a popular entry with less than a
          * tenth of its TTL left is refreshed while it can still answer. */
         if (s->cfg.prefetch && (e->flags & E_PREFETCHED) == 0 && e->rcode != RCODE_SERVFAIL &&
@@ -718,6 +727,10 @@ cache_t *cache_new(const cache_cfg_t *cfg)
     c = sr_calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
+    if (pthread_mutex_init(&c->bucket_lock, NULL) != 0) {
+        sr_free(c);
+        return NULL;
+    }
     if (!sr_random_bytes(seed, sizeof(seed)))
         goto fail;
     for (size_t i = 0; i < 4; i++)
@@ -738,6 +751,10 @@ cache_t *cache_new(const cache_cfg_t *cfg)
         s->max_bytes = shard_budget(c, cfg);
         c->shards[i] = s;
     }
+    cache_set_cfg(c, cfg);
+    for (unsigned i = 0; i < c->nshards; i++)
+        if (cfg->prefetch_popular > 0 && c->shards[i]->pop == NULL)
+            goto fail;
     return c;
 fail:
     cache_free(c);
@@ -759,9 +776,11 @@ void cache_free(cache_t *c)
             e = next;
         }
         sr_free(s->buckets);
+        sr_free(s->pop);
         pthread_mutex_destroy(&s->lock);
         sr_free(s);
     }
+    pthread_mutex_destroy(&c->bucket_lock);
     sr_free(c);
 }
 
@@ -769,10 +788,31 @@ void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg)
 {
     if (c == NULL || cfg == NULL)
         return;
+    unsigned cap = cache_pop_cap(cfg->prefetch_popular, c->nshards);
+    pthread_mutex_lock(&c->bucket_lock);
+    c->popular_n = cfg->prefetch_popular;
+    c->rate = cfg->prefetch_rate;
+    pthread_mutex_unlock(&c->bucket_lock);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard_t *s = c->shards[i];
         centry_t *dead = NULL;
+        /* The counts are allocated here, never on a lookup; a new size
+         * starts them again. */
+        popular_t *fresh = NULL, *old = NULL;
         shard_lock(s);
+        bool same = cap == (s->pop != NULL ? s->pop->cap : 0u);
+        shard_unlock(s);
+        if (!same && cap > 0)
+            fresh = cache_pop_new(cap);
+        shard_lock(s);
+        if (!same && (cap == 0 || fresh != NULL)) {
+            old = s->pop;
+            for (unsigned j = 0; old != NULL && j < old->cap; j++)
+                if (old->slot[j].e != NULL)
+                    old->slot[j].e->pslot = 0;
+            s->pop = fresh;
+            fresh = NULL;
+        }
         s->cfg = *cfg;
         s->max_bytes = shard_budget(c, cfg);
         /* Evict the LRU way; the clock is not known here, so nothing is
@@ -780,6 +820,8 @@ void cache_set_cfg(cache_t *c, const cache_cfg_t *cfg)
         shard_shrink(s, 0, &dead);
         shard_unlock(s);
         free_dead(dead);
+        sr_free(old);
+        sr_free(fresh);
     }
 }
 

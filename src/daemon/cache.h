@@ -35,6 +35,11 @@ typedef struct cache_cfg {
     uint32_t stale_max;       /* how long past expiry data may be served */
     uint32_t stale_reply_ttl; /* TTL of a stale answer (RFC 8767: 30) */
     bool prefetch;            /* report popular entries near expiry */
+    unsigned prefetch_popular; /* how many of the most-asked names
+                                  cache_popular_due hands out (0: off,
+                                  and no hit is counted) */
+    unsigned prefetch_rate;    /* cache_popular_due: names a second, all
+                                  callers together */
     unsigned shards;          /* lock shards, a power of two <= 64; 0 picks
                                  from max_bytes (>= 64 KiB each). Read by
                                  cache_new only. */
@@ -179,6 +184,34 @@ int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now
 /* The same from a file: 0; 1 when it does not exist; -1 with err set. */
 int cache_file_load(cache_t *c, const char *path, uint32_t now, int64_t wall, size_t *loaded,
                     char *err, size_t errcap);
+
+/* A question to refresh (cache_popular_due): its name in lowercase wire
+ * form and the query bits of the entry. */
+typedef struct cache_key {
+    uint8_t name[SR_NAME_MAX_WIRE];
+    size_t name_len;
+    uint16_t qtype;
+    uint16_t qclass;
+    bool do_bit;
+    bool cd;
+} cache_key_t;
+
+/* Popular-name prefetch (prefetch_popular). With prefetch_popular > 0
+ * every hit counts its key in a count-min sketch per shard (decayed by
+ * halving), and each shard keeps its most-asked entries in a small array
+ * (cache-internal.h): a lookup allocates nothing for it.
+ * cache_popular_due hands out, into out (at most max), the keys of the
+ * prefetch_popular most-asked entries that expire within their refresh
+ * window at now (the last tenth of the TTL, at least the last 2 s), were
+ * asked since they were stored (a name nobody asked for during its TTL is
+ * not refreshed) and were not handed out (or reported as
+ * CACHE_HIT_PREFETCH) before: the caller refreshes each upstream. Each
+ * key takes a token of a bucket shared by every caller, refilled at
+ * prefetch_rate a second (now_ms: a monotonic clock in milliseconds); a
+ * due key without a token is left for a later call and counted in
+ * *rate_limited. Returns how many keys it wrote. */
+size_t cache_popular_due(cache_t *c, uint32_t now, uint64_t now_ms, cache_key_t *out, size_t max,
+                         uint64_t *rate_limited);
 
 void cache_stats(const cache_t *c, cache_stats_t *out);
 

@@ -72,6 +72,8 @@ struct cfg {
     uint64_t cache_size; /* cache_size: bytes */
     uint32_t min_ttl, max_ttl, negative_ttl;
     bool serve_stale, prefetch;
+    unsigned prefetch_popular;    /* prefetch_popular: names refreshed unasked */
+    unsigned prefetch_rate;       /* prefetch_rate: their upstream queries a second */
     char *cache_file;             /* cache_file: saved cache ("" = off) */
     uint32_t cache_save_interval; /* cache_save_interval: seconds (0 = none) */
     bool network_watch; /* follow network changes and resumes (netwatch.h) */

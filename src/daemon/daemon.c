@@ -126,6 +126,8 @@ cache_cfg_t daemon_cache_cfg(const cfg_t *c)
     cc.stale_max = c->stale_max;
     cc.stale_reply_ttl = 30; /* RFC 8767 4 */
     cc.prefetch = c->prefetch;
+    cc.prefetch_popular = c->prefetch_popular;
+    cc.prefetch_rate = c->prefetch_rate;
     return cc;
 }
 

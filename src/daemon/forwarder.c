@@ -831,7 +831,7 @@ static pending_t *start(fwd_ctx_t *fx, const uint8_t *key, size_t keylen, uint32
     return p;
 }
 
-static void prefetch(fwd_ctx_t *fx, const cache_query_t *q)
+static void prefetch(fwd_ctx_t *fx, const cache_query_t *q, bool popular)
 {
     uint8_t key[SR_NAME_MAX_WIRE + 5];
     size_t keylen = make_key(key, q->qname, q->qname_len, q->qtype, q->qclass, q->do_bit,
@@ -846,8 +846,29 @@ static void prefetch(fwd_ctx_t *fx, const cache_query_t *q)
     p = start(fx, key, keylen, hash, q, pi);
     if (p == NULL)
         return;
-    STAT_INC(fx->stats, prefetches);
+    if (popular)
+        STAT_INC(fx->stats, popular_prefetches);
+    else
+        STAT_INC(fx->stats, prefetches);
     attempt(fx, p);
+}
+
+void fwd_prefetch_popular(fwd_ctx_t *fx, const cache_key_t *k)
+{
+    cache_query_t q;
+
+    if (fx->draining)
+        return;
+    memset(&q, 0, sizeof(q));
+    q.flags = k->cd ? SR_FLAG_CD : 0;
+    q.qname = k->name;
+    q.qname_len = k->name_len;
+    q.qtype = k->qtype;
+    q.qclass = k->qclass;
+    q.edns = true;
+    q.do_bit = k->do_bit;
+    q.max_len = 65535;
+    prefetch(fx, &q, true);
 }
 
 static void reply_now(fwd_ctx_t *fx, const fwd_client_t *c, const uint8_t *out, size_t n);
@@ -1306,7 +1327,7 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
         if (n > 0)
             sink->send(c, out, n);
         if (r == CACHE_HIT_PREFETCH && cfg->prefetch)
-            prefetch(fx, &q);
+            prefetch(fx, &q, false);
         return;
     }
     /* The block lists come before the cache (a blocked name is always

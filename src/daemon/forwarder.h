@@ -155,6 +155,11 @@ size_t fwd_error_reply(const fwd_qinfo_t *qi, const uint8_t *pkt, unsigned rcode
 void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t *client,
                uint8_t *out, size_t cap);
 
+/* Refresh k's answer upstream now (prefetch_popular): as a prefetch, with
+ * no client waiting; the answer only fills the cache. Nothing while
+ * draining or when k is in flight already. */
+void fwd_prefetch_popular(fwd_ctx_t *fx, const cache_key_t *k);
+
 /* A random number from fx->rnd (xorshift32): only for spreading probes,
  * never for anything an attacker must not guess (IDs come from the
  * transport's RAND). */

@@ -128,6 +128,10 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
         s->cache.evictions);
     one(out, "stubresd_prefetches_total", "counter", "Refreshes started by prefetch.",
         t->prefetches);
+    one(out, "stubresd_popular_prefetches_total", "counter",
+        "Refreshes of popular names started by prefetch_popular, unasked.", t->popular_prefetches);
+    one(out, "stubresd_popular_rate_limited_total", "counter",
+        "Popular-name refreshes held back by prefetch_rate.", t->popular_rate_limited);
     one(out, "stubresd_coalesced_total", "counter",
         "Queries that joined an identical one in flight.", t->coalesced);
     one(out, "stubresd_local_errors_total", "counter",

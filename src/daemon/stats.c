@@ -28,6 +28,8 @@ void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out)
         SUM(cache_misses);
         SUM(cache_stale);
         SUM(prefetches);
+        SUM(popular_prefetches);
+        SUM(popular_rate_limited);
         SUM(coalesced);
         SUM(upstream_queries);
         SUM(local_errors);
@@ -142,6 +144,11 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                                   "expired", (json_int_t)cs->expired, "inserts",
                                   (json_int_t)cs->inserts, "stale_hits", (json_int_t)t->cache_stale,
                                   "prefetches", (json_int_t)t->prefetches));
+    json_t *cobj = json_object_get(o, "cache");
+    json_object_set_new(cobj, "popular_prefetches",
+                        json_integer((json_int_t)t->popular_prefetches));
+    json_object_set_new(cobj, "popular_rate_limited",
+                        json_integer((json_int_t)t->popular_rate_limited));
     json_object_set_new(o, "inflight",
                         json_pack("{s:I, s:I}", "upstream", (json_int_t)t->inflight, "clients",
                                   (json_int_t)t->waiting));

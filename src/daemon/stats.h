@@ -32,6 +32,8 @@ typedef struct stats_thread {
     stat_t cache_misses;
     stat_t cache_stale;      /* stale answers (serve_stale) */
     stat_t prefetches;       /* upstream refreshes started by prefetch */
+    stat_t popular_prefetches;   /* ... by prefetch_popular (unasked) */
+    stat_t popular_rate_limited; /* ... held back by prefetch_rate */
     stat_t coalesced;        /* queries that joined one in flight */
     stat_t upstream_queries; /* upstream attempts started */
     stat_t local_errors;     /* queries failed for want of descriptors or buffers here */
@@ -71,6 +73,7 @@ typedef struct stats_totals {
     uint64_t queries_udp, queries_tcp, queries_tls, queries_https;
     uint64_t responses[STATS_RCODES + 1];
     uint64_t cache_hits, cache_misses, cache_stale, prefetches, coalesced;
+    uint64_t popular_prefetches, popular_rate_limited;
     uint64_t upstream_queries, local_errors, dropped, malformed, refused_acl, truncated;
     uint64_t local_answers, local_special;
     uint64_t tcp_accepted, tcp_refused, tcp_clients, inflight, waiting;

@@ -23,6 +23,42 @@ uint32_t worker_now_s(void)
     return sr_now_coarse_s();
 }
 
+/* prefetch_popular: how often a worker looks for names to refresh, and
+ * how many it takes at a time (the rest wait for the next look). */
+#define POPULAR_TICK_MS 500
+#define POPULAR_BATCH 16
+
+static void popular_tick(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    cache_key_t keys[POPULAR_BATCH];
+    uint64_t limited = 0;
+
+    (void)fd;
+    (void)what;
+    size_t n = cache_popular_due(w->fwd.cache, w->fwd.now_s(), w->fwd.now_us() / 1000, keys,
+                                 POPULAR_BATCH, &limited);
+    for (size_t i = 0; i < n; i++)
+        fwd_prefetch_popular(&w->fwd, &keys[i]);
+    if (limited > 0)
+        STAT_ADD(&w->stats, popular_rate_limited, limited);
+}
+
+/* The timer runs only while prefetch_popular is on: an idle laptop is
+ * not woken for nothing. */
+static void popular_arm(worker_t *w)
+{
+    struct timeval tv = {0, POPULAR_TICK_MS * 1000};
+    bool on = w->fwd.cfg->prefetch_popular > 0 && w->fwd.cache != NULL;
+
+    if (w->popular_ev == NULL)
+        return;
+    if (on && !evtimer_pending(w->popular_ev, NULL))
+        evtimer_add(w->popular_ev, &tv);
+    else if (!on)
+        evtimer_del(w->popular_ev);
+}
+
 static unsigned conn_share(unsigned max, unsigned nthreads)
 {
     unsigned s = (max + nthreads - 1) / nthreads;
@@ -37,6 +73,7 @@ static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
         w->fwd.cfg = cfg;
         w->tcp.max_conns = conn_share(cfg->tcp_max_clients, nthreads);
         w->tls.max_conns = conn_share(cfg->tls_max_clients, nthreads);
+        popular_arm(w);
     }
     if (pool != NULL) {
         if (w->fwd.pool == NULL || w->fwd.pool->pool != pool) {
@@ -207,8 +244,12 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->mbox_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, mbox_cb, w);
     if (w->mbox_ev == NULL || event_add(w->mbox_ev, NULL) != 0)
         goto fail;
+    w->popular_ev = event_new(w->base, -1, EV_PERSIST, popular_tick, w);
+    if (w->popular_ev == NULL)
+        goto fail;
     cfg_ref(cfg);
     w->fwd.cfg = cfg;
+    popular_arm(w);
     w->tcp.max_conns = conn_share(cfg->tcp_max_clients, nthreads);
     w->tls.max_conns = conn_share(cfg->tls_max_clients, nthreads);
     w->fwd.pool = pool_inst_new(pool, w->base);
@@ -248,6 +289,9 @@ static void cleanup(worker_t *w)
     if (w->mbox_ev != NULL)
         event_free(w->mbox_ev);
     w->mbox_ev = NULL;
+    if (w->popular_ev != NULL)
+        event_free(w->popular_ev);
+    w->popular_ev = NULL;
     if (w->base != NULL)
         event_base_free(w->base);
     w->base = NULL;

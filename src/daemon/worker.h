@@ -53,6 +53,7 @@ typedef struct worker {
     bool stop_req;
     unsigned drain_ms; /* how long a drain may take */
     struct event *drain_ev;
+    struct event *popular_ev; /* prefetch_popular's timer */
     udp_batch_t *udp; /* UDP batch headers and buffers, the UDP sink */
 } worker_t;
 

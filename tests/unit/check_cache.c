@@ -1353,6 +1353,257 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/* ---- prefetch_popular (cache_popular_due) ---- */
+
+#define POP_KEYS 64
+
+/* cache_popular_due at now (ms: one clock step of a second each call, so
+ * the bucket refills unless told otherwise); the names it hands out,
+ * space-separated, into names. */
+static size_t due_names(cache_t *c, uint32_t now, uint64_t now_ms, char *names, size_t cap,
+                        uint64_t *limited)
+{
+    cache_key_t keys[POP_KEYS];
+    uint64_t lim = 0;
+    size_t n = cache_popular_due(c, now, now_ms, keys, POP_KEYS, &lim);
+    names[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char text[SR_NAME_MAX_TEXT];
+        ck_assert_int_eq(sr_name_to_text(keys[i].name, keys[i].name_len, text, sizeof(text)),
+                         SR_OK);
+        ck_assert_uint_eq(keys[i].qtype, SR_TYPE_A);
+        ck_assert_uint_eq(keys[i].qclass, SR_CLASS_IN);
+        if (strlen(names) + strlen(text) + 2 < cap) {
+            strcat(names, names[0] ? " " : "");
+            strcat(names, text);
+        }
+    }
+    if (limited != NULL)
+        *limited = lim;
+    return n;
+}
+
+static void ask_n(cache_t *c, const char *name, unsigned n, uint32_t now, reply_t *r)
+{
+    tq_t t;
+    tq_init(&t, name, SR_TYPE_A);
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_int_ne(ask(c, &t, now, false, r), CACHE_MISS);
+}
+
+static cache_cfg_t popular_cfg(unsigned n, unsigned rate)
+{
+    cache_cfg_t cfg = default_cfg();
+    cfg.prefetch_popular = n;
+    cfg.prefetch_rate = rate;
+    return cfg;
+}
+
+START_TEST(test_popular_top_n)
+{
+    cache_cfg_t cfg = popular_cfg(2, 100);
+    cfg.shards = 4;
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    char names[1024];
+
+    /* TTL 300: due in the last 30 s. Asked 9, 6, 4 and 1 times. */
+    ck_assert(store_a(c, "a.test", 300, 1, T0));
+    ck_assert(store_a(c, "b.test", 300, 2, T0));
+    ck_assert(store_a(c, "c.test", 300, 3, T0));
+    ck_assert(store_a(c, "d.test", 300, 4, T0));
+    ask_n(c, "a.test", 9, T0 + 1, r);
+    ask_n(c, "b.test", 6, T0 + 1, r);
+    ask_n(c, "c.test", 4, T0 + 1, r);
+    ask_n(c, "d.test", 1, T0 + 1, r);
+    /* Not yet in the window. */
+    ck_assert_uint_eq(due_names(c, T0 + 269, 1000, names, sizeof(names), NULL), 0);
+    /* In it: the two most asked, each once. */
+    ck_assert_uint_eq(due_names(c, T0 + 270, 2000, names, sizeof(names), NULL), 2);
+    ck_assert_msg(strstr(names, "a.test") && strstr(names, "b.test"), "due: %s", names);
+    ck_assert_uint_eq(due_names(c, T0 + 271, 3000, names, sizeof(names), NULL), 0);
+    /* A hit on a handed-out entry is not reported again by prefetch. */
+    cfg.prefetch = true;
+    cache_set_cfg(c, &cfg);
+    tq_t t;
+    tq_init(&t, "a.test", SR_TYPE_A);
+    ck_assert_int_eq(ask(c, &t, T0 + 272, false, r), CACHE_HIT);
+
+    /* The refresh (a new entry) keeps a.test's place; nobody asks for it
+     * during its TTL: not refreshed again. b.test's refresh is asked for
+     * once: refreshed again. */
+    ck_assert(store_a(c, "a.test", 300, 1, T0 + 280));
+    ck_assert(store_a(c, "b.test", 300, 2, T0 + 280));
+    ask_n(c, "b.test", 1, T0 + 300, r);
+    ck_assert_uint_eq(due_names(c, T0 + 560, 4000, names, sizeof(names), NULL), 1);
+    ck_assert_str_eq(names, "b.test");
+    /* Gone from the cache: gone from the list. */
+    ck_assert_uint_eq(cache_flush(c, NULL, 0), 4);
+    ck_assert_uint_eq(due_names(c, T0 + 575, 5000, names, sizeof(names), NULL), 0);
+
+    /* Off: nothing, and set back on, the counts start again. */
+    cfg = popular_cfg(0, 100);
+    cache_set_cfg(c, &cfg);
+    ck_assert(store_a(c, "a.test", 300, 1, T0));
+    ask_n(c, "a.test", 5, T0 + 1, r);
+    ck_assert_uint_eq(due_names(c, T0 + 290, 6000, names, sizeof(names), NULL), 0);
+    cfg = popular_cfg(2, 100);
+    cache_set_cfg(c, &cfg);
+    ck_assert_uint_eq(due_names(c, T0 + 290, 7000, names, sizeof(names), NULL), 0);
+    ask_n(c, "a.test", 2, T0 + 291, r);
+    ck_assert_uint_eq(due_names(c, T0 + 292, 8000, names, sizeof(names), NULL), 1);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* Short TTLs: due in the last 2 s; SERVFAIL never. */
+START_TEST(test_popular_window)
+{
+    cache_cfg_t cfg = popular_cfg(10, 100);
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    char names[1024];
+
+    ck_assert(store_a(c, "short.test", 5, 1, T0));
+    ask_n(c, "short.test", 3, T0, r);
+    ck_assert_uint_eq(due_names(c, T0 + 2, 1000, names, sizeof(names), NULL), 0);
+    ck_assert_uint_eq(due_names(c, T0 + 3, 2000, names, sizeof(names), NULL), 1);
+    ck_assert(store_a(c, "gone.test", 5, 1, T0));
+    ask_n(c, "gone.test", 3, T0, r);
+    /* Expired: too late. */
+    ck_assert_uint_eq(due_names(c, T0 + 5, 3000, names, sizeof(names), NULL), 0);
+
+    cache_flush(c, NULL, 0);
+    sr_msg_t *m = msg_servfail("sf.test");
+    ck_assert(store_msg(c, m, false, false, T0));
+    sr_msg_free(m);
+    ask_n(c, "sf.test", 3, T0, r);
+    ck_assert_uint_eq(due_names(c, T0 + 4, 4000, names, sizeof(names), NULL), 0);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* The counts halve every POP_HALVE_S (60 s): a name asked much an hour
+ * ago gives way to one asked a little now. */
+START_TEST(test_popular_decay)
+{
+    cache_cfg_t cfg = popular_cfg(1, 100);
+    cfg.shards = 1;
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    char names[1024];
+    uint64_t ms = 1000;
+
+    ck_assert_uint_eq(due_names(c, T0, ms, names, sizeof(names), NULL), 0);
+    ck_assert(store_a(c, "old.test", 86400, 1, T0));
+    ask_n(c, "old.test", 200, T0, r);
+    /* Six halvings: 200 -> 3. */
+    for (uint32_t t = T0 + 60; t <= T0 + 360; t += 60)
+        ck_assert_uint_eq(due_names(c, t, ms += 1000, names, sizeof(names), NULL), 0);
+    ck_assert(store_a(c, "new.test", 10, 2, T0 + 360));
+    ask_n(c, "new.test", 4, T0 + 360, r);
+    ck_assert_uint_eq(due_names(c, T0 + 368, ms += 1000, names, sizeof(names), NULL), 1);
+    ck_assert_str_eq(names, "new.test");
+
+    /* Without the decay, old.test would have kept the one place. */
+    cache_free(c);
+    c = cache_new(&cfg);
+    ck_assert(store_a(c, "old.test", 86400, 1, T0));
+    ask_n(c, "old.test", 200, T0, r);
+    ck_assert(store_a(c, "new.test", 10, 2, T0 + 50));
+    ask_n(c, "new.test", 4, T0 + 50, r);
+    ck_assert_uint_eq(due_names(c, T0 + 58, ms += 1000, names, sizeof(names), NULL), 0);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* prefetch_rate: a bucket of rate tokens a second, at most one second's
+ * worth; a name without a token waits and is counted. */
+START_TEST(test_popular_rate_limited)
+{
+    cache_cfg_t cfg = popular_cfg(100, 2);
+    cache_t *c = cache_new(&cfg);
+    reply_t *r = reply_new();
+    char names[4096], name[32];
+    uint64_t limited = 0;
+
+    for (int i = 0; i < 10; i++) {
+        snprintf(name, sizeof(name), "n%d.test", i);
+        ck_assert(store_a(c, name, 100, (uint32_t)i, T0));
+        ask_n(c, name, 3, T0, r);
+    }
+    ck_assert_uint_eq(due_names(c, T0 + 90, 100000, names, sizeof(names), &limited), 2);
+    ck_assert_uint_eq(limited, 8);
+    /* The same instant: no token. */
+    ck_assert_uint_eq(due_names(c, T0 + 90, 100000, names, sizeof(names), &limited), 0);
+    ck_assert_uint_eq(limited, 8);
+    /* Half a second: one. */
+    ck_assert_uint_eq(due_names(c, T0 + 90, 100500, names, sizeof(names), &limited), 1);
+    ck_assert_uint_eq(limited, 7);
+    /* A long pause fills the bucket to one second's worth only. */
+    ck_assert_uint_eq(due_names(c, T0 + 91, 200000, names, sizeof(names), &limited), 2);
+    ck_assert_uint_eq(limited, 5);
+    /* Several callers share the bucket (one per worker). */
+    ck_assert_uint_eq(due_names(c, T0 + 91, 200250, names, sizeof(names), &limited), 0);
+    ck_assert_uint_eq(due_names(c, T0 + 91, 200500, names, sizeof(names), &limited), 1);
+    /* At most max per call; the rest stay due. */
+    cache_key_t one;
+    ck_assert_uint_eq(cache_popular_due(c, T0 + 92, 300000, &one, 1, NULL), 1);
+    ck_assert_uint_eq(cache_popular_due(c, T0 + 92, 300000, &one, 1, NULL), 1);
+    ck_assert_uint_eq(cache_popular_due(c, T0 + 92, 300000, &one, 1, NULL), 0);
+
+    reply_free(r);
+    cache_free(c);
+}
+END_TEST
+
+/* Bounded memory and nothing allocated per hit: 20,000 names asked with
+ * prefetch_popular on; the list never holds more than prefetch_popular
+ * names. */
+START_TEST(test_popular_bounded)
+{
+    cache_cfg_t cfg = popular_cfg(50, 100000);
+    cfg.max_bytes = 64u << 20;
+    cache_t *c = cache_new(&cfg);
+    uint8_t out[512];
+    size_t len = 0;
+    char name[32];
+    static tq_t t[2000];
+
+    for (int i = 0; i < 2000; i++) {
+        snprintf(name, sizeof(name), "h%d.test", i);
+        ck_assert(store_a(c, name, 100, (uint32_t)i, T0));
+        tq_init(&t[i], name, SR_TYPE_A);
+    }
+    unsigned misses = 0;
+    unsigned long before = atomic_load(&alloc_calls);
+    for (int round = 0; round < 10; round++)
+        for (int i = 0; i < 2000; i++)
+            for (int k = 0; k <= (i < 100 ? 3 : 0); k++)
+                misses +=
+                    cache_lookup(c, &t[i].q, T0 + 1, false, out, sizeof(out), &len) == CACHE_MISS;
+    ck_assert_uint_eq(atomic_load(&alloc_calls) - before, 0);
+    ck_assert_uint_eq(misses, 0);
+    /* All due at T0 + 95: only the 50 most asked, all among h0..h99. */
+    cache_key_t keys[200];
+    size_t n = cache_popular_due(c, T0 + 95, 1000, keys, 200, NULL);
+    ck_assert_uint_eq(n, 50);
+    for (size_t i = 0; i < n; i++) {
+        char text[SR_NAME_MAX_TEXT];
+        ck_assert_int_eq(sr_name_to_text(keys[i].name, keys[i].name_len, text, sizeof(text)),
+                         SR_OK);
+        ck_assert_msg(atoi(text + 1) < 100, "%s is not among the most asked", text);
+    }
+    cache_free(c);
+}
+END_TEST
+
 START_TEST(test_hit_allocates_nothing)
 {
     cache_cfg_t cfg = default_cfg();
@@ -1833,8 +2084,11 @@ int main(void)
               test_not_stored, test_opt_in_the_middle, test_render_fresh, test_lru_eviction,
               test_set_cfg_shrinks, test_flush, test_flush_below, test_dump,
               test_names_spelt_by_ttls, test_chaos_and_bad_args, test_serve_stale, test_prefetch,
-              test_stats, test_hit_allocates_nothing, test_allocation_failures, test_concurrency,
-              test_file_round_trip, test_file_serve_stale, test_file_corrupt, test_file_bounded_by_cache_size,
+              test_popular_top_n, test_popular_window, test_popular_decay,
+              test_popular_rate_limited, test_popular_bounded, test_stats,
+              test_hit_allocates_nothing, test_allocation_failures, test_concurrency,
+              test_file_round_trip, test_file_serve_stale, test_file_corrupt,
+              test_file_bounded_by_cache_size,
               test_file_write_read, test_file_timing));
     tcase_set_timeout(tc, 60);
     return run_suite(s);

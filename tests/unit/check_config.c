@@ -113,6 +113,8 @@ static const kv_t cases[] = {
     {"negative_ttl", "300", "300", "1.5"},
     {"serve_stale", "yes", "true", "maybe"},
     {"prefetch", "on", "true", "2"},
+    {"prefetch_popular", "100", "100", "-1"},
+    {"prefetch_rate", "5", "5", "0"},
     {"cache_file", "/var/lib/x/cache", "/var/lib/x/cache", "cache"},
     {"cache_save_interval", "1m", "60", "-1"},
     {"network_watch", "off", "false", "sometimes"},
