@@ -178,7 +178,7 @@ test)
         log "make deb (nocheck), lintian, tests/packaging/test_deb.sh"
         DEB_BUILD_OPTIONS=nocheck DEB_JOBS=2 make -C build deb
         lintian --fail-on error --pedantic build/debs/stubresd_*.changes
-        tests/packaging/test_deb.sh build
+        tests/packaging/test_deb.sh build || [ $? = 77 ] # 77: not root, it said so
         log "Debian packages: $(($(date +%s) - deb_start)) s"
     fi
     log "make check (build)"
