@@ -4,7 +4,9 @@
 #   ./quickstart.sh          install build dependencies, build, run stubresd
 #                            in the foreground
 #   ./quickstart.sh test     the same set-up plus the test peers, make
-#                            distcheck (build and install only), then the
+#                            distcheck (build and install only), the Debian
+#                            packages (with CI=true or QUICKSTART_DEB=1:
+#                            they are installed and purged here), then the
 #                            whole test suite (normal build and ASan+UBSan
 #                            build)
 #   ./quickstart.sh upstream print the servers line that "run" would write
@@ -31,7 +33,8 @@ libjansson-dev libsystemd-dev"
 # they query with, and the tools of the fuzz and sanitizer runs.
 TEST_DEPS="clang libclang-rt-14-dev unbound nsd knot knot-resolver dnsdist
 dnsmasq bind9-dnsutils knot-dnsutils ldnsutils python3 python3-dnspython
-openssl curl tshark tcpdump valgrind iproute2 procps psmisc dnsperf"
+openssl curl tshark tcpdump valgrind iproute2 procps psmisc dnsperf
+debhelper dh-autoreconf lintian"
 
 log() { printf '\033[1mquickstart:\033[0m %s\n' "$*"; }
 
@@ -164,6 +167,19 @@ test)
     if [ "${QUICKSTART_DISTCHECK:-1}" != 0 ]; then
         log "make distcheck TESTS= (the tarball builds and installs)"
         make -C build -j"$(nproc)" distcheck TESTS=
+    fi
+    # The Debian packages (docs/packaging.md): built without their unit
+    # suites (make check below runs them), lintian (no error), then
+    # tests/packaging/test_deb.sh installs, upgrades and purges them on
+    # this machine, which is why only CI (CI=true) or QUICKSTART_DEB=1
+    # asks for it.
+    if [ "${CI:-}" = true ] || [ "${QUICKSTART_DEB:-0}" = 1 ]; then
+        deb_start=$(date +%s)
+        log "make deb (nocheck), lintian, tests/packaging/test_deb.sh"
+        DEB_BUILD_OPTIONS="nocheck noautodbgsym" DEB_JOBS=2 make -C build deb
+        lintian --fail-on error --pedantic build/debs/stubresd_*.changes
+        tests/packaging/test_deb.sh build || [ $? = 77 ] # 77: not root, it said so
+        log "Debian packages: $(($(date +%s) - deb_start)) s"
     fi
     log "make check (build)"
     make -C build check || { cat build/test-suite.log 2>/dev/null; exit 1; }
