@@ -29,7 +29,10 @@ wait_seen() {
 wait_expired() {
     local i ttl
     for i in $(seq 1 150); do
-        ttl=$($SR_CTL cache dump | awk -v n="$1." '$1 == n && $3 == "IN" && $4 == "A" {print $2; exit}')
+        # The entry's comment line, "; NAME. IN A RCODE, N s left": an
+        # NXDOMAIN entry has no record line to read a TTL from.
+        ttl=$($SR_CTL cache dump |
+            awk -v n="$1." '$1 == ";" && $2 == n && $3 == "IN" && $4 == "A" {print ($9 == "(stale)" ? 0 : $6); exit}')
         [ -z "$ttl" ] || [ "$ttl" = 0 ] && return 0
         sleep 0.1
     done
