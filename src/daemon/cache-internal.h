@@ -167,4 +167,8 @@ bool cache_image_names_fixed(const uint8_t *img, size_t len, size_t qname_end, c
 size_t cache_entry_render(const centry_t *e, const cache_query_t *q, uint32_t elapsed,
                           const uint32_t *fixed_ttl, uint8_t *out, size_t cap);
 
+/* Copy e's image into out (img_len bytes) with its TTLs counted down to
+ * now: what the cache file and the shared cache hold. */
+void cache_entry_copy_out(const centry_t *e, uint32_t now, uint8_t *out);
+
 #endif

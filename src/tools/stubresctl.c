@@ -238,6 +238,7 @@ static void print_stats(json_t *r)
     print_counters("cache", json_object_get(r, "cache"));
     print_counters("tcp", json_object_get(r, "tcp"));
     print_counters("local", json_object_get(r, "local"));
+    print_counters("shared_cache", json_object_get(r, "shared_cache"));
     printf("other:\n");
     static const char *const more[] = {"coalesced", "upstream_queries", "local_errors", "dropped",
                                        "malformed", "refused_acl",      "truncated"};
