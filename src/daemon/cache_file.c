@@ -186,8 +186,8 @@ cache_import_result_t cache_import(cache_t *c, sr_msg_t *msg, uint8_t *img, size
                                    uint16_t qclass, uint32_t now)
 {
     size_t qlen = 0;
-    if (len < SR_HEADER_LEN ||
-        sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK || sr_msg_qdcount(msg) != 1)
+    if (len < SR_HEADER_LEN || sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK ||
+        sr_msg_qdcount(msg) != 1)
         return CACHE_IMPORT_BAD;
     for (size_t i = 0; i < sr_msg_rr_count(msg); i++) {
         const sr_rr_t *rr = sr_msg_rr(msg, i);

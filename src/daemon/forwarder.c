@@ -461,8 +461,7 @@ static void shared_store(fwd_ctx_t *fx, const pending_t *p, uint32_t now)
         return;
     n = cache_export(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, now,
                      fx->shc_buf + SHC_VALUE_HEADER, SHC_VALUE_MAX - SHC_VALUE_HEADER, &left);
-    klen = shc_key(p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, key,
-                   sizeof(key));
+    klen = shc_key(p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, key, sizeof(key));
     if (n == 0 || klen == 0 || left == 0)
         return;
     shc_value_header(fx->shc_buf, p->do_bit, p->cd, n, (int64_t)time(NULL), left);
@@ -489,10 +488,10 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg, int from)
     uint64_t gen = fx->block_view.gen;
     /* A portal answer is the network's word, not the upstreams': never
      * cached (nor saved), and short-lived downstream too. */
-    bool cached = from == FROM_SHARED_STORED ||
-                  (from == FROM_UPSTREAM && !p->portal &&
-                   cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit,
-                               p->cd, msg, now));
+    bool cached =
+        from == FROM_SHARED_STORED || (from == FROM_UPSTREAM && !p->portal &&
+                                       cache_store(fx->cache, p->qname, p->qname_len, p->qtype,
+                                                   p->qclass, p->do_bit, p->cd, msg, now));
     if (cached && unstore_blocked(fx, p, msg, gen)) {
         deliver_blocked(fx, p);
         return;
@@ -909,8 +908,7 @@ static bool shared_lookup(fwd_ctx_t *fx, pending_t *p)
 
     if (!p->shared || fx->shc_buf == NULL || !shc_ready(fx->shc))
         return false;
-    klen = shc_key(p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, key,
-                   sizeof(key));
+    klen = shc_key(p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, key, sizeof(key));
     if (klen == 0)
         return false;
     p->shc_req = shc_get(fx->shc, key, klen, shared_done, p);

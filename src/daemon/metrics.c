@@ -150,8 +150,8 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
         t->shc_hits);
     one(out, "stubresd_shared_cache_misses_total", "counter",
         "Shared cache lookups that found nothing.", t->shc_misses);
-    one(out, "stubresd_shared_cache_stores_total", "counter",
-        "Answers stored in the shared cache.", t->shc_stores);
+    one(out, "stubresd_shared_cache_stores_total", "counter", "Answers stored in the shared cache.",
+        t->shc_stores);
     one(out, "stubresd_shared_cache_errors_total", "counter",
         "Shared cache errors: bad values, refused commands, lost connections.", t->shc_errors);
     one(out, "stubresd_shared_cache_timeouts_total", "counter",

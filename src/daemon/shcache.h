@@ -49,11 +49,11 @@ struct event_base;
 #define SHC_DB_MAX 65535
 
 typedef struct shc_url {
-    bool is_unix;                         /* redis+unix:// */
-    char host[64];                        /* redis://: a numeric IP address */
-    uint16_t port;                        /* redis://: 6379 by default */
+    bool is_unix;                                           /* redis+unix:// */
+    char host[64];                                          /* redis://: a numeric IP address */
+    uint16_t port;                                          /* redis://: 6379 by default */
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* redis+unix:// */
-    char password[SHC_PASSWORD_MAX + 1]; /* "" : no AUTH */
+    char password[SHC_PASSWORD_MAX + 1];                    /* "" : no AUTH */
     size_t password_len;
     unsigned db; /* SELECT db when not 0 */
 } shc_url_t;
@@ -77,8 +77,8 @@ int shc_url_parse(const char *s, shc_url_t *u, char *err, size_t errcap);
 
 /* The key of a question (qname in wire form, any case) into out
  * (SHC_KEY_MAX bytes): its length, 0 for a malformed name. */
-size_t shc_key(const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
-               bool do_bit, bool cd, char *out, size_t cap);
+size_t shc_key(const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass, bool do_bit,
+               bool cd, char *out, size_t cap);
 
 /* Write a value's header into out for an image of img_len bytes stored
  * at Unix time wall that has ttl_left seconds to live. */

@@ -39,14 +39,16 @@ static int parse_password(const char *p, const char *end, shc_url_t *u, char *er
         if (c == '%') {
             int hi = end - p >= 3 ? hexval(p[1]) : -1, lo = end - p >= 3 ? hexval(p[2]) : -1;
             if (hi < 0 || lo < 0)
-                return url_fail(err, errcap, "a '%' in the password is not followed by two hex digits");
+                return url_fail(err, errcap,
+                                "a '%' in the password is not followed by two hex digits");
             c = (unsigned char)(hi << 4 | lo);
             if (c == 0)
                 return url_fail(err, errcap, "the password holds %00");
             p += 3;
         } else {
             if (c <= 0x20 || c >= 0x7f)
-                return url_fail(err, errcap, "the password holds a space or control byte (use %XX)");
+                return url_fail(err, errcap,
+                                "the password holds a space or control byte (use %XX)");
             p++;
         }
         if (n >= SHC_PASSWORD_MAX)
@@ -78,8 +80,7 @@ static int parse_num(const char *p, const char *end, unsigned long lo, unsigned 
     return 0;
 }
 
-static int parse_host_port(const char *p, const char *end, shc_url_t *u, char *err,
-                           size_t errcap)
+static int parse_host_port(const char *p, const char *end, shc_url_t *u, char *err, size_t errcap)
 {
     const char *hend, *port = NULL;
     unsigned long v;
@@ -199,8 +200,8 @@ static const char *class_name(uint16_t qclass, char buf[16])
     }
 }
 
-size_t shc_key(const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
-               bool do_bit, bool cd, char *out, size_t cap)
+size_t shc_key(const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass, bool do_bit,
+               bool cd, char *out, size_t cap)
 {
     uint8_t lower[SR_NAME_MAX_WIRE];
     char text[SR_NAME_MAX_TEXT], tb[16], cb[16];
@@ -261,8 +262,8 @@ shc_value_result_t shc_value_import(cache_t *c, sr_msg_t *msg, uint8_t *scratch,
     /* A value from the future (this host's clock is behind) counts as
      * fresh; its TTLs never outlive `expires`. */
     uint64_t age = (uint64_t)wall > stored ? (uint64_t)wall - stored : 0;
-    uint32_t left = (uint32_t)(expires - (uint64_t)wall < 0x7FFFFFFFu ? expires - (uint64_t)wall
-                                                                      : 0x7FFFFFFFu);
+    uint32_t left =
+        (uint32_t)(expires - (uint64_t)wall < 0x7FFFFFFFu ? expires - (uint64_t)wall : 0x7FFFFFFFu);
     size_t ilen = len - SHC_VALUE_HEADER;
     /* Only what this code stores: a response (QR), QUERY, not truncated,
      * NOERROR or NXDOMAIN (a SERVFAIL would be taken for a failure). */

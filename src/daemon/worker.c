@@ -199,7 +199,8 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->fwd.shc = w->base != NULL ? shc_new(w->base, &w->stats) : NULL;
     w->fwd.shc_buf = malloc(SHC_VALUE_MAX);
     if (w->base == NULL || w->fwd.table == NULL || w->fwd.msg == NULL || w->fwd.out == NULL ||
-        w->udp == NULL || w->fwd.shc == NULL || w->fwd.shc_buf == NULL || tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0)
+        w->udp == NULL || w->fwd.shc == NULL || w->fwd.shc_buf == NULL ||
+        tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0)
         goto fail;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0)

@@ -16,16 +16,16 @@
 
 /* www.example.test A IN: 10.0.0.1, TTL 300 (QR RD RA, NOERROR). */
 static const uint8_t www_a[] = {
-    0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
-    3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0,
-    0, 1, 0, 1,
-    0xC0, 12, 0, 1, 0, 1, 0, 0, 0x01, 0x2C, 0, 4, 10, 0, 0, 1,
+    0x12, 0x34, 0x81, 0x80, 0,   1,   0,   1, 0,    0,    0,   0,   3,  'w', 'w', 'w', 7,
+    'e',  'x',  'a',  'm',  'p', 'l', 'e', 4, 't',  'e',  's', 't', 0,  0,   1,   0,   1,
+    0xC0, 12,   0,    1,    0,   1,   0,   0, 0x01, 0x2C, 0,   4,   10, 0,   0,   1,
 };
-static const uint8_t www_wire[] = {3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-                                   4, 't', 'e', 's', 't', 0};
-static const uint8_t WWW_wire[] = {3, 'W', 'w', 'W', 7, 'E', 'x', 'a', 'm', 'p', 'l', 'e',
-                                   4, 'T', 'E', 'S', 'T', 0};
-static const uint8_t a_wire[] = {1, 'a', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
+static const uint8_t www_wire[] = {3,   'w', 'w', 'w', 7,   'e', 'x', 'a', 'm',
+                                   'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
+static const uint8_t WWW_wire[] = {3,   'W', 'w', 'W', 7,   'E', 'x', 'a', 'm',
+                                   'p', 'l', 'e', 4,   'T', 'E', 'S', 'T', 0};
+static const uint8_t a_wire[] = {1,   'a', 7, 'e', 'x', 'a', 'm', 'p',
+                                 'l', 'e', 4, 't', 'e', 's', 't', 0};
 
 static cache_t *new_cache(void)
 {
@@ -82,7 +82,7 @@ START_TEST(test_url_bad)
         "",
         "http://127.0.0.1",
         "redis://",
-        "redis://cache.example.net",       /* a name: a lookup through ourselves */
+        "redis://cache.example.net", /* a name: a lookup through ourselves */
         "redis://127.0.0.1:0",
         "redis://127.0.0.1:65536",
         "redis://127.0.0.1:",
@@ -90,12 +90,12 @@ START_TEST(test_url_bad)
         "redis://127.0.0.1/x",
         "redis://127.0.0.1/65536",
         "redis://127.0.0.1/99999999999999999999",
-        "redis://user:pw@127.0.0.1",       /* ACL users: not supported */
-        "redis://:@127.0.0.1",             /* an empty password */
-        "redis://:%4@127.0.0.1",           /* a cut escape */
+        "redis://user:pw@127.0.0.1", /* ACL users: not supported */
+        "redis://:@127.0.0.1",       /* an empty password */
+        "redis://:%4@127.0.0.1",     /* a cut escape */
         "redis://:%zz@127.0.0.1",
-        "redis://:%00@127.0.0.1",          /* NUL */
-        "redis://127.0.0.1 ",              /* spaces */
+        "redis://:%00@127.0.0.1", /* NUL */
+        "redis://127.0.0.1 ",     /* spaces */
         "redis:// 127.0.0.1",
         "redis://127.0.0.1\n",
         "redis://[::1",
@@ -185,8 +185,13 @@ static uint32_t answer_ttl(cache_t *b, uint32_t now)
 {
     uint8_t out[512];
     size_t n = 0;
-    cache_query_t q = {.id = 7, .flags = 0x0100, .qname = www_wire, .qname_len = sizeof(www_wire),
-                       .qtype = 1, .qclass = 1, .max_len = 512};
+    cache_query_t q = {.id = 7,
+                       .flags = 0x0100,
+                       .qname = www_wire,
+                       .qname_len = sizeof(www_wire),
+                       .qtype = 1,
+                       .qclass = 1,
+                       .max_len = 512};
     if (cache_lookup(b, &q, now, false, out, sizeof(out), &n) == CACHE_MISS)
         return 0;
     ck_assert_uint_eq(n, sizeof(www_a));
