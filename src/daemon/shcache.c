@@ -128,10 +128,12 @@ static void trip(shc_t *s, bool reconnect)
         schedule_reconnect(s);
     while (list != NULL) {
         shc_req_t *r = list;
+        bool cancelled = r->owner_done; /* by an earlier one's cb */
         list = r->next;
         r->prev = r->next = NULL;
         r->owner_done = true;
-        r->cb(r->arg, SHC_SKIP, NULL, 0);
+        if (!cancelled)
+            r->cb(r->arg, SHC_SKIP, NULL, 0);
         req_release(r);
     }
 }
@@ -406,9 +408,10 @@ void shc_cancel(shc_req_t *r)
 {
     if (r == NULL || r->owner_done)
         return;
-    if (!r->aborted)
-        fifo_unlink(r->s, r);
     r->owner_done = true;
+    if (r->aborted)
+        return; /* trip() holds it and releases it */
+    fifo_unlink(r->s, r);
     req_release(r);
 }
 
