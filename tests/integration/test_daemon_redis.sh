@@ -13,7 +13,7 @@
 set -eu
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
-skip_unless dig redis-server redis-cli
+skip_unless dig curl redis-server redis-cli
 
 start_fakedns up1
 seen() { fakedns_stat up1 qnames "$1"; }
@@ -198,7 +198,8 @@ for _ in $(seq 1 $((IT_WAIT * 10))); do
         break
     sleep 0.1
 done
-assert_eq 1 "$(redis-cli -p "$PP" --no-auth-warning -a "$PW" -n 5 EXISTS "stubres:ns2.$ZONE.:A:IN")"     "... is stored in database 5 of the locked Redis"
+assert_eq 1 "$(redis-cli -p "$PP" --no-auth-warning -a "$PW" -n 5 EXISTS "stubres:ns2.$ZONE.:A:IN")" \
+    "... is stored in database 5 of the locked Redis"
 stop_stubresd c
 
 # --- redis+unix:// with ?db=N --------------------------------------------------
@@ -207,7 +208,9 @@ for _ in $(seq 1 $((IT_WAIT * 10))); do
     [ -S "$T/redis.sock" ] && break
     sleep 0.1
 done
-start_stubresd d "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 1"     "shared_cache = redis+unix://$T/redis.sock?db=3"
+MP=$(free_port)
+start_stubresd d "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 1" \
+    "shared_cache = redis+unix://$T/redis.sock?db=3" "metrics = 127.0.0.1:$MP"
 wait_stat "$SR_CTL" true shared_cache connected
 ok "redis+unix://: connected"
 assert_eq 10.0.0.1 "$($SR_DIG www.$ZONE A +short)" "a query"
@@ -218,6 +221,10 @@ done
 assert_eq 1 "$(redis-cli -s "$T/redis.sock" -n 3 EXISTS "stubres:www.$ZONE.:A:IN")" \
     "... is stored in database 3 behind the socket"
 assert_match 'shared_cache:' "$($SR_CTL stats)" "stubresctl stats shows the shared_cache counters"
+metrics=$(curl -s --max-time 5 "http://127.0.0.1:$MP/metrics")
+assert_match 'stubresd_shared_cache_connected 1' "$metrics" "/metrics: stubresd_shared_cache_connected 1"
+assert_match 'stubresd_shared_cache_stores_total [1-9]' "$metrics" \
+    "/metrics: stubresd_shared_cache_stores_total counts the stores"
 stop_stubresd d
 
 # --- stubresd -t: a host name (a lookup through itself) is refused -------------
