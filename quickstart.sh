@@ -28,13 +28,13 @@ cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libinih-dev check libidn2-dev
-libjansson-dev libsystemd-dev"
+libjansson-dev libsystemd-dev libhiredis-dev"
 # Real DNS software the integration tests start on loopback, the clients
 # they query with, and the tools of the fuzz and sanitizer runs.
 TEST_DEPS="clang libclang-rt-14-dev unbound nsd knot knot-resolver dnsdist
 dnsmasq bind9-dnsutils knot-dnsutils ldnsutils python3 python3-dnspython
 openssl curl tshark tcpdump valgrind iproute2 procps psmisc dnsperf
-debhelper dh-autoreconf lintian"
+debhelper dh-autoreconf lintian redis-server redis-tools"
 
 log() { printf '\033[1mquickstart:\033[0m %s\n' "$*"; }
 

@@ -226,4 +226,8 @@ popular_t *cache_pop_new(unsigned cap);
 size_t cache_entry_render(const centry_t *e, const cache_query_t *q, uint32_t elapsed,
                           const uint32_t *fixed_ttl, uint8_t *out, size_t cap);
 
+/* Copy e's image into out (img_len bytes) with its TTLs counted down to
+ * now: what the cache file and the shared cache hold. */
+void cache_entry_copy_out(const centry_t *e, uint32_t now, uint8_t *out);
+
 #endif

@@ -642,6 +642,30 @@ miss:
     return CACHE_MISS;
 }
 
+size_t cache_export(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                    uint16_t qclass, bool do_bit, bool cd, uint32_t now, uint8_t *out, size_t cap,
+                    uint32_t *ttl_left)
+{
+    ckey_t k;
+    size_t n = 0;
+
+    *ttl_left = 0;
+    if (c == NULL || !name_len_ok(qname, qname_len))
+        return 0;
+    key_make(c, &k, qname, qname_len, qtype, qclass, do_bit, cd);
+    shard_t *s = shard_of(c, k.hash);
+    shard_lock(s);
+    centry_t *e = shard_find(s, &k);
+    if (e != NULL && now < e->expire && e->rcode != RCODE_SERVFAIL && e->ttl != 0 &&
+        e->img_len <= cap) {
+        cache_entry_copy_out(e, now, out);
+        n = e->img_len;
+        *ttl_left = e->expire - now;
+    }
+    shard_unlock(s);
+    return n;
+}
+
 size_t cache_render(const sr_msg_t *resp, const cache_query_t *q, uint8_t *out, size_t cap)
 {
     uint8_t qbuf[SR_HEADER_LEN + SR_NAME_MAX_WIRE + QFIXED];

@@ -212,6 +212,31 @@ typedef struct cache_key {
  * *rate_limited. Returns how many keys it wrote. */
 size_t cache_popular_due(cache_t *c, uint32_t now, uint64_t now_ms, cache_key_t *out, size_t max,
                          uint64_t *rate_limited);
+/* The shared cache (shcache.h) and the cache file share the entry format:
+ * an image (an upstream response without its OPT record, the question
+ * name lowercase) with its TTLs counted down to now. cache_export copies
+ * the fresh entry for the question (not a SERVFAIL, not one kept past
+ * expiry) into out (cap bytes): its length, 0 when there is none or it
+ * does not fit; *ttl_left: seconds until it expires. */
+size_t cache_export(cache_t *c, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                    uint16_t qclass, bool do_bit, bool cd, uint32_t now, uint8_t *out, size_t cap,
+                    uint32_t *ttl_left);
+/* What cache_import made of an image. */
+typedef enum cache_import_result {
+    CACHE_IMPORT_BAD = 0,   /* not a DNS message, or not the question asked */
+    CACHE_IMPORT_STORED,    /* stored: cache_lookup answers it */
+    CACHE_IMPORT_NOT_STORED /* a valid answer the cache would not keep */
+} cache_import_result_t;
+/* Read back an image (hostile input, modified in place) as cache_export
+ * or the cache file wrote it: its TTLs counted down by age seconds and
+ * capped at max_ttl_left, parsed into msg (the caller's scratch, which
+ * holds the parsed image afterwards), stored as an upstream response
+ * (cache_store) under the bits (DO 1, CD 2). With qname not NULL the
+ * image's question must be (qname, qtype, qclass), case-insensitively. */
+cache_import_result_t cache_import(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len,
+                                   unsigned bits, uint32_t age, uint32_t max_ttl_left,
+                                   const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                                   uint16_t qclass, uint32_t now);
 
 void cache_stats(const cache_t *c, cache_stats_t *out);
 

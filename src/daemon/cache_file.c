@@ -86,18 +86,12 @@ uint8_t *cache_file_snapshot(cache_t *c, uint32_t now, int64_t wall, size_t *len
                 continue;
             if (n + CF_ENTRY + e->img_len > cap - CF_SUM)
                 break;
-            uint32_t elapsed = now > e->stored ? now - e->stored : 0;
             uint8_t *p = buf + n;
             put64(p, (uint64_t)expires);
             p[8] = e->bits;
             p[9] = 0;
             sr_put16(p + 10, e->img_len);
-            memcpy(p + CF_ENTRY, entry_cimg(e), e->img_len);
-            for (size_t t = 0; t < e->nttl; t++) {
-                uint8_t *q = p + CF_ENTRY + e->ttl_off[t];
-                uint32_t v = sr_get32(q);
-                sr_put32(q, v > elapsed ? v - elapsed : 0);
-            }
+            cache_entry_copy_out(e, now, p + CF_ENTRY);
             n += CF_ENTRY + e->img_len;
             count++;
         }
@@ -127,41 +121,72 @@ int cache_file_write(const char *path, const uint8_t *buf, size_t len, char *err
     return 0;
 }
 
-/* One entry's image, TTLs counted down by age, through the codec and
- * cache_store as an upstream response. An entry that expired expired_ago
- * seconds ago (serve-stale) keeps TTLs of at least 1, so that the codec
- * and cache_store see data to keep, and is stored as expired that long
- * ago. */
-static bool load_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len, uint8_t bits,
-                       uint32_t age, uint32_t expired_ago, uint32_t now)
+void cache_entry_copy_out(const centry_t *e, uint32_t now, uint8_t *out)
+{
+    uint32_t elapsed = now > e->stored ? now - e->stored : 0;
+    memcpy(out, entry_cimg(e), e->img_len);
+    for (size_t t = 0; t < e->nttl; t++) {
+        uint8_t *q = out + e->ttl_off[t];
+        uint32_t v = sr_get32(q);
+        sr_put32(q, v > elapsed ? v - elapsed : 0);
+    }
+}
+
+/* One entry's image, TTLs counted down by age and capped at max_ttl_left,
+ * through the codec and cache_store as an upstream response. An entry
+ * that expired expired_ago seconds ago (serve-stale, the cache file)
+ * keeps TTLs of at least 1, so that the codec and cache_store see data
+ * to keep, and is stored as expired that long ago. */
+static cache_import_result_t import_entry(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len,
+                                          unsigned bits, uint32_t age, uint32_t max_ttl_left,
+                                          uint32_t expired_ago, const uint8_t *qname,
+                                          size_t qname_len, uint16_t qtype, uint16_t qclass,
+                                          uint32_t now)
 {
     uint32_t floor = expired_ago != 0 ? 1 : 0;
     size_t qlen = 0;
-    if (sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK || sr_msg_qdcount(msg) != 1)
-        return false;
+    bool stored;
+
+    if (len < SR_HEADER_LEN || sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK ||
+        sr_msg_qdcount(msg) != 1)
+        return CACHE_IMPORT_BAD;
     for (size_t i = 0; i < sr_msg_rr_count(msg); i++) {
         const sr_rr_t *rr = sr_msg_rr(msg, i);
         if (rr == NULL || rr->ttl_offset + 4 > len)
-            return false;
+            return CACHE_IMPORT_BAD;
         uint32_t v = sr_get32(img + rr->ttl_offset);
-        sr_put32(img + rr->ttl_offset, (uint64_t)v > (uint64_t)age + floor ? v - age : floor);
+        v = (uint64_t)v > (uint64_t)age + floor ? v - age : floor;
+        sr_put32(img + rr->ttl_offset, v < max_ttl_left ? v : max_ttl_left);
     }
     /* Parsed again: the codec's view of the TTLs is what cache_store
      * reads. */
     if (sr_msg_parse(msg, img, len, SR_PARSE_NO_FIELDS) != SR_OK)
-        return false;
-    const uint8_t *qname = sr_msg_qname_wire(msg, &qlen);
-    if (qname == NULL)
-        return false;
+        return CACHE_IMPORT_BAD;
+    const uint8_t *rq = sr_msg_qname_wire(msg, &qlen);
+    if (rq == NULL || qlen > SR_NAME_MAX_WIRE)
+        return CACHE_IMPORT_BAD;
+    if (qname != NULL && (!sr_name_equal(rq, qlen, qname, qname_len) ||
+                          sr_msg_qtype(msg) != qtype || sr_msg_qclass(msg) != qclass))
+        return CACHE_IMPORT_BAD;
     uint8_t name[SR_NAME_MAX_WIRE];
-    if (qlen > sizeof(name))
-        return false;
-    memcpy(name, qname, qlen);
+    memcpy(name, rq, qlen);
     if (expired_ago != 0)
-        return cache_store_stale(c, name, qlen, sr_msg_qtype(msg), sr_msg_qclass(msg),
-                                 (bits & KEY_DO) != 0, (bits & KEY_CD) != 0, msg, now, expired_ago);
-    return cache_store(c, name, qlen, sr_msg_qtype(msg), sr_msg_qclass(msg), (bits & KEY_DO) != 0,
-                       (bits & KEY_CD) != 0, msg, now);
+        stored = cache_store_stale(c, name, qlen, sr_msg_qtype(msg), sr_msg_qclass(msg),
+                                   (bits & KEY_DO) != 0, (bits & KEY_CD) != 0, msg, now,
+                                   expired_ago);
+    else
+        stored = cache_store(c, name, qlen, sr_msg_qtype(msg), sr_msg_qclass(msg),
+                             (bits & KEY_DO) != 0, (bits & KEY_CD) != 0, msg, now);
+    return stored ? CACHE_IMPORT_STORED : CACHE_IMPORT_NOT_STORED;
+}
+
+cache_import_result_t cache_import(cache_t *c, sr_msg_t *msg, uint8_t *img, size_t len,
+                                   unsigned bits, uint32_t age, uint32_t max_ttl_left,
+                                   const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                                   uint16_t qclass, uint32_t now)
+{
+    return import_entry(c, msg, img, len, bits, age, max_ttl_left, 0, qname, qname_len, qtype,
+                        qclass, now);
 }
 
 int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now, int64_t wall,
@@ -254,7 +279,8 @@ int cache_file_load_buf(cache_t *c, const uint8_t *buf, size_t len, uint32_t now
             expired_ago = (uint32_t)ago;
         }
         memcpy(img, p + CF_ENTRY, ilen);
-        if (load_entry(c, msg, img, ilen, p[8], age, expired_ago, now)) {
+        if (import_entry(c, msg, img, ilen, p[8], age, UINT32_MAX, expired_ago, NULL, 0, 0, 0,
+                         now) == CACHE_IMPORT_STORED) {
             used += ilen + sizeof(centry_t) + CACHE_ENTRY_OVERHEAD;
             (*loaded)++;
         }

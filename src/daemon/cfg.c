@@ -35,6 +35,7 @@
 #include "localdata.h"
 #include "fwdrules.h"
 #include "log.h"
+#include "shcache.h"
 
 enum ktype {
     KT_BOOL,    /* bool */
@@ -112,6 +113,7 @@ static int check_server(const char *v);
 static int check_hosts(const char *v);
 static int check_block_files(const char *v);
 static int check_block_names(const char *v);
+static int check_shared_cache(const char *v);
 
 static int parse_uint(const char *v, uint64_t *u);
 static int parse_secs(const char *v, uint64_t *u);
@@ -234,6 +236,12 @@ static const keydef_t keys[] = {
              "seconds between saves of cache_file (0: only at exit and on request)"),
     KEY_BOOL("network_watch", network_watch, "true", 0,
              "after a network change or a resume: reconnect to the upstreams at once"),
+    KEY_STR("shared_cache", shared_cache, "", check_shared_cache, 0,
+            "redis://[:PASSWORD@]IP[:PORT][/DB], redis+unix://[:PASSWORD@]PATH[?db=N], or "
+            "nothing (off)",
+            "a Redis shared by a fleet of stubresd as a second cache tier"),
+    KEY_MS("shared_cache_timeout", shared_cache_timeout_ms, "0.05", 1, 10000, 0,
+           "seconds to wait for the shared cache before asking the upstreams"),
     KEY_ENUM("log_level", log_level, "notice", level_names, KF_NUMERIC,
              "least important messages logged"),
     KEY_STR("query_log", query_log, "", check_query_log, 0,
@@ -619,6 +627,14 @@ static int check_readable_or_empty(const char *v)
     if (check_abs_path(v) != 0)
         return -1;
     return access(v, R_OK) == 0 ? 0 : -1;
+}
+
+static int check_shared_cache(const char *v)
+{
+    shc_url_t u;
+    char err[256];
+
+    return v[0] == '\0' ? 0 : shc_url_parse(v, &u, err, sizeof(err));
 }
 
 static int check_addr_or_empty(const char *v)

@@ -77,6 +77,8 @@ struct cfg {
     char *cache_file;             /* cache_file: saved cache ("" = off) */
     uint32_t cache_save_interval; /* cache_save_interval: seconds (0 = none) */
     bool network_watch; /* follow network changes and resumes (netwatch.h) */
+    char *shared_cache; /* shared_cache: Redis URL ("" = off; shcache.h) */
+    uint32_t shared_cache_timeout_ms; /* shared_cache_timeout: wait for Redis at most */
     int log_level;     /* enum log_level */
     char *query_log;   /* "" off, "syslog", "stderr" or a file */
     char *resolv_conf; /* nameservers when no upstream is set */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <stubres/upstream.h>
 #include <stubres/wire.h>
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "pool.h"
 #include "portal.h"
+#include "shcache.h"
 #include "stats.h"
 
 #define RCODE_NOERROR 0
@@ -239,6 +241,8 @@ typedef struct pending {
     uint16_t ede;     /* EDE of a SERVFAIL: why the last attempt failed */
     bool portal_ok;   /* a client's query to servers: may use a portal pass */
     bool portal;      /* the attempts are those of the portal pass */
+    bool shared;      /* the shared cache may hold it (not a forward rule's) */
+    struct shc_req *shc_req; /* the shared cache's GET waited for, or NULL */
     uint8_t query[SR_HEADER_LEN + SR_NAME_MAX_WIRE + 4 + 11];
     size_t qlen;
 } pending_t;
@@ -331,6 +335,7 @@ static void pending_free(pending_t *p)
     }
     if (p->xfer != NULL)
         p->fx->cancel(p->xfer);
+    shc_cancel(p->shc_req);
     pool_inst_release(p->pi);
     pool_inst_release(p->old_pi);
     free(p);
@@ -444,7 +449,31 @@ static bool unstore_blocked(fwd_ctx_t *fx, const pending_t *p, const sr_msg_t *m
  * max_ttl, negative_ttl and RFC 2308's SOA minimum applied), as unbound's
  * and dnsmasq's first answers do. What the cache refused (cache_size 0,
  * TTL 0, a name spelt through a TTL field, ...) goes out as it came. */
-static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
+/* An answer from upstream, now in the cache: into the shared cache too,
+ * as the cache holds it (the limits applied), for its remaining TTL. */
+static void shared_store(fwd_ctx_t *fx, const pending_t *p, uint32_t now)
+{
+    char key[SHC_KEY_MAX];
+    uint32_t left = 0;
+    size_t klen, n;
+
+    if (!p->shared || fx->shc_buf == NULL || !shc_ready(fx->shc))
+        return;
+    n = cache_export(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, now,
+                     fx->shc_buf + SHC_VALUE_HEADER, SHC_VALUE_MAX - SHC_VALUE_HEADER, &left);
+    klen = shc_key(p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, key, sizeof(key));
+    if (n == 0 || klen == 0 || left == 0)
+        return;
+    shc_value_header(fx->shc_buf, p->do_bit, p->cd, n, (int64_t)time(NULL), left);
+    shc_set(fx->shc, key, klen, fx->shc_buf, SHC_VALUE_HEADER + n, (uint64_t)left * 1000u);
+}
+
+/* from: where msg came from: FROM_UPSTREAM, or the shared cache, which
+ * stored it already (FROM_SHARED_STORED) or would not
+ * (FROM_SHARED). */
+enum { FROM_UPSTREAM, FROM_SHARED_STORED, FROM_SHARED };
+
+static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg, int from)
 {
     uint32_t now = fx->now_s();
 
@@ -459,12 +488,19 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
     uint64_t gen = fx->block_view.gen;
     /* A portal answer is the network's word, not the upstreams': never
      * cached (nor saved), and short-lived downstream too. */
-    bool cached = !p->portal && cache_store(fx->cache, p->qname, p->qname_len, p->qtype, p->qclass,
-                                            p->do_bit, p->cd, msg, now);
+    bool cached =
+        from == FROM_SHARED_STORED || (from == FROM_UPSTREAM && !p->portal &&
+                                       cache_store(fx->cache, p->qname, p->qname_len, p->qtype,
+                                                   p->qclass, p->do_bit, p->cd, msg, now));
     if (cached && unstore_blocked(fx, p, msg, gen)) {
         deliver_blocked(fx, p);
         return;
     }
+    if (cached && from == FROM_UPSTREAM)
+        shared_store(fx, p, now);
+    const char *source = from != FROM_UPSTREAM ? "shared"
+                         : p->pi->pool->source ? p->pi->pool->source
+                                               : "upstream";
     for (waiter_t *wt = p->waiters; wt != NULL; wt = wt->next) {
         size_t n = 0;
         if (cached) {
@@ -479,7 +515,7 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg)
         if (n == 0)
             n = reply_for_query(&wt->q, RCODE_SERVFAIL, fx->out, 65535);
         STAT_ADD(fx->stats, waiting, (uint64_t)-1);
-        send_later(fx, wt, fx->out, n, p->pi->pool->source ? p->pi->pool->source : "upstream");
+        send_later(fx, wt, fx->out, n, source);
     }
     pending_free(p);
     fx->finished(fx->arg);
@@ -687,7 +723,7 @@ static void upstream_done(void *arg, sr_status_t status, const uint8_t *resp, si
     pool_report(s, POOL_OK, rtt, now_us);
     if (!p->portal && spec_encrypted(&s->spec))
         portal_close(fx->portal, "an encrypted upstream answers again");
-    deliver(fx, p, fx->msg);
+    deliver(fx, p, fx->msg, FROM_UPSTREAM);
 }
 
 /* Start the next attempt, or fail when there is none left. */
@@ -831,6 +867,54 @@ static pending_t *start(fwd_ctx_t *fx, const uint8_t *key, size_t keylen, uint32
     return p;
 }
 
+/* The shared cache answered p's GET (shcache.h): a good value answers
+ * every waiter as the cache does; anything else goes upstream. */
+static void shared_done(void *arg, shc_outcome_t outcome, const uint8_t *val, size_t len)
+{
+    pending_t *p = arg;
+    fwd_ctx_t *fx = p->fx;
+    shc_value_result_t r = SHC_VALUE_BAD;
+
+    p->shc_req = NULL;
+    if (outcome == SHC_HIT)
+        r = shc_value_import(fx->cache, fx->msg, fx->shc_buf, val, len, p->qname, p->qname_len,
+                             p->qtype, p->qclass, p->do_bit, p->cd, (int64_t)time(NULL),
+                             fx->now_s());
+    if (outcome == SHC_HIT && (r == SHC_VALUE_STORED || r == SHC_VALUE_NOT_STORED)) {
+        STAT_INC(fx->stats, shc_hits);
+        deliver(fx, p, fx->msg, r == SHC_VALUE_STORED ? FROM_SHARED_STORED : FROM_SHARED);
+        return;
+    }
+    if (outcome == SHC_HIT) {
+        if (r == SHC_VALUE_EXPIRED) {
+            STAT_INC(fx->stats, shc_misses);
+        } else {
+            char name[SR_NAME_MAX_TEXT];
+            STAT_INC(fx->stats, shc_errors);
+            if (sr_name_to_text(p->qname, p->qname_len, name, sizeof(name)) != SR_OK)
+                snprintf(name, sizeof(name), "?");
+            log_info("shared_cache: the value for %s is not a valid answer: ignored", name);
+        }
+    }
+    attempt(fx, p);
+}
+
+/* Ask the shared cache for p before the upstreams. True when the GET is
+ * on its way (shared_done follows). */
+static bool shared_lookup(fwd_ctx_t *fx, pending_t *p)
+{
+    char key[SHC_KEY_MAX];
+    size_t klen;
+
+    if (!p->shared || fx->shc_buf == NULL || !shc_ready(fx->shc))
+        return false;
+    klen = shc_key(p->qname, p->qname_len, p->qtype, p->qclass, p->do_bit, p->cd, key, sizeof(key));
+    if (klen == 0)
+        return false;
+    p->shc_req = shc_get(fx->shc, key, klen, shared_done, p);
+    return p->shc_req != NULL;
+}
+
 static void prefetch(fwd_ctx_t *fx, const cache_query_t *q, bool popular)
 {
     uint8_t key[SR_NAME_MAX_WIRE + 5];
@@ -846,6 +930,7 @@ static void prefetch(fwd_ctx_t *fx, const cache_query_t *q, bool popular)
     p = start(fx, key, keylen, hash, q, pi);
     if (p == NULL)
         return;
+    p->shared = rule == NULL; /* its answer refreshes the shared cache too */
     if (popular)
         STAT_INC(fx->stats, popular_prefetches);
     else
@@ -926,8 +1011,10 @@ static void miss(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query_t *q, u
     /* Only names that go to servers may use a portal pass: a forward
      * rule's names (a VPN's) never leave to the network's nameservers. */
     p->portal_ok = rule == NULL;
+    p->shared = rule == NULL;
     add_waiter(fx, p, wt);
-    attempt(fx, p);
+    if (!shared_lookup(fx, p))
+        attempt(fx, p);
 }
 
 /* ------------------------------------------------------------- entry */

@@ -94,6 +94,8 @@ typedef struct fwd_ctx {
     blocklist_t *block;      /* shared block lists (NULL: none) */
     bl_view_t block_view;    /* the snapshot this worker uses */
     sr_msg_t *msg;           /* scratch for upstream responses */
+    struct shc *shc;         /* the shared cache (shcache.h), or NULL */
+    uint8_t *shc_buf;        /* scratch for its values (SHC_VALUE_MAX), or NULL */
     uint8_t *out;            /* scratch for one late reply (64 KiB) */
     bool draining;           /* nothing new goes upstream */
     uint32_t rnd;            /* xorshift state (spreading probes) */

@@ -157,6 +157,20 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
         t->tls_accepted);
     one(out, "stubresd_tls_handshake_failures_total", "counter",
         "Client TLS handshakes that failed or timed out.", t->tls_handshake_failed);
+    one(out, "stubresd_shared_cache_connected", "gauge",
+        "1 while every thread's shared_cache (Redis) connection is up.",
+        s->threads > 0 && t->shc_up >= s->threads ? 1 : 0);
+    one(out, "stubresd_shared_cache_hits_total", "counter", "Answers taken from the shared cache.",
+        t->shc_hits);
+    one(out, "stubresd_shared_cache_misses_total", "counter",
+        "Shared cache lookups that found nothing.", t->shc_misses);
+    one(out, "stubresd_shared_cache_stores_total", "counter", "Answers stored in the shared cache.",
+        t->shc_stores);
+    one(out, "stubresd_shared_cache_errors_total", "counter",
+        "Shared cache errors: bad values, refused commands, lost connections.", t->shc_errors);
+    one(out, "stubresd_shared_cache_timeouts_total", "counter",
+        "Shared cache lookups or set-ups that took longer than shared_cache_timeout.",
+        t->shc_timeouts);
 }
 
 /* Per upstream: counters, health, the RTT histogram. */

@@ -49,6 +49,12 @@ void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out)
         SUM(inflight);
         SUM(waiting);
         SUM(blocked);
+        SUM(shc_hits);
+        SUM(shc_misses);
+        SUM(shc_stores);
+        SUM(shc_errors);
+        SUM(shc_timeouts);
+        SUM(shc_up);
 #undef SUM
     }
 }
@@ -172,6 +178,13 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                                   "accepted", (json_int_t)t->tls_accepted, "refused",
                                   (json_int_t)t->tls_refused, "handshake_failed",
                                   (json_int_t)t->tls_handshake_failed));
+    /* Connected: every thread's connection is up (each has its own). */
+    json_object_set_new(
+        o, "shared_cache",
+        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I}", "connected",
+                  threads > 0 && t->shc_up >= threads, "hits", (json_int_t)t->shc_hits, "misses",
+                  (json_int_t)t->shc_misses, "stores", (json_int_t)t->shc_stores, "errors",
+                  (json_int_t)t->shc_errors, "timeouts", (json_int_t)t->shc_timeouts));
     for (size_t i = 0; pool != NULL && i < pool->n; i++) {
         json_t *u = stats_upstream_json(pool->servers[i], now_us, true);
         if (u != NULL)

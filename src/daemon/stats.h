@@ -58,6 +58,13 @@ typedef struct stats_thread {
     stat_t tls_refused;
     stat_t tls_clients;
     stat_t tls_handshake_failed;
+    /* The shared cache (shcache.h) */
+    stat_t shc_hits;     /* answers taken from Redis */
+    stat_t shc_misses;   /* GETs that found nothing (or an expired value) */
+    stat_t shc_stores;   /* SETs Redis took */
+    stat_t shc_errors;   /* bad values, refused commands, failed connections */
+    stat_t shc_timeouts; /* GETs or set-ups that took longer than allowed */
+    stat_t shc_up;       /* gauge: 1 while this thread's connection is ready */
 } stats_thread_t;
 
 /* Add one to a counter of the calling thread's own stats. */
@@ -79,6 +86,7 @@ typedef struct stats_totals {
     uint64_t tcp_accepted, tcp_refused, tcp_clients, inflight, waiting;
     uint64_t tls_accepted, tls_refused, tls_clients, tls_handshake_failed;
     uint64_t blocked;
+    uint64_t shc_hits, shc_misses, shc_stores, shc_errors, shc_timeouts, shc_up;
 } stats_totals_t;
 
 void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out);

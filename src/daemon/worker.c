@@ -15,6 +15,7 @@
 #include "util.h" /* addresses, clocks, randomness */
 #include "listener.h"
 #include "log.h"
+#include "shcache.h"
 #include "tcpconn.h"
 #include "worker.h"
 
@@ -74,6 +75,7 @@ static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
         w->tcp.max_conns = conn_share(cfg->tcp_max_clients, nthreads);
         w->tls.max_conns = conn_share(cfg->tls_max_clients, nthreads);
         popular_arm(w);
+        shc_configure(w->fwd.shc, cfg->shared_cache, cfg->shared_cache_timeout_ms);
     }
     if (pool != NULL) {
         if (w->fwd.pool == NULL || w->fwd.pool->pool != pool) {
@@ -234,8 +236,11 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->fwd.msg = sr_msg_new();
     w->fwd.out = malloc(65536);
     w->udp = w->base != NULL ? listener_batch_new(w->base) : NULL;
+    w->fwd.shc = w->base != NULL ? shc_new(w->base, &w->stats) : NULL;
+    w->fwd.shc_buf = malloc(SHC_VALUE_MAX);
     if (w->base == NULL || w->fwd.table == NULL || w->fwd.msg == NULL || w->fwd.out == NULL ||
-        w->udp == NULL || tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0 ||
+        w->udp == NULL || w->fwd.shc == NULL || w->fwd.shc_buf == NULL ||
+        tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0 ||
         tcpconn_set_init_tls(&w->tls, w->base, &w->fwd, drain_hook, w) != 0)
         goto fail;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -252,6 +257,7 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     popular_arm(w);
     w->tcp.max_conns = conn_share(cfg->tcp_max_clients, nthreads);
     w->tls.max_conns = conn_share(cfg->tls_max_clients, nthreads);
+    shc_configure(w->fwd.shc, cfg->shared_cache, cfg->shared_cache_timeout_ms);
     w->fwd.pool = pool_inst_new(pool, w->base);
     if (w->fwd.pool == NULL)
         goto fail;
@@ -270,6 +276,9 @@ static void cleanup(worker_t *w)
     /* In-flight queries hold TCP connections: let go of them first. */
     fwd_table_free(w->fwd.table);
     w->fwd.table = NULL;
+    /* After the table: no query waits on it any more. */
+    shc_free(w->fwd.shc);
+    w->fwd.shc = NULL;
     tcpconn_free_all(&w->tcp);
     tcpconn_free_all(&w->tls);
     listener_detach(w->socks, w->nsocks);
@@ -369,6 +378,7 @@ void worker_join_free(worker_t *w)
     blocklist_view_release(&w->fwd.block_view);
     sr_msg_free(w->fwd.msg);
     free(w->fwd.out);
+    free(w->fwd.shc_buf);
     tcpconn_set_fini(&w->tcp);
     tcpconn_set_fini(&w->tls);
     if (w->wake_fd >= 0)

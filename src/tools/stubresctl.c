@@ -241,6 +241,7 @@ static void print_stats(json_t *r)
     if (json_object_get(r, "tls") != NULL)
         print_counters("tls", json_object_get(r, "tls"));
     print_counters("local", json_object_get(r, "local"));
+    print_counters("shared_cache", json_object_get(r, "shared_cache"));
     printf("other:\n");
     static const char *const more[] = {"coalesced", "upstream_queries", "local_errors", "dropped",
                                        "malformed", "refused_acl",      "truncated"};
