@@ -176,8 +176,9 @@ static cfg_status_t set_forward(cfg_t *c, const keydef_t *k, const char *v, set_
 static const keydef_t keys[] = {
     /* ---- the daemon's keys (stubresd.conf(5)) ---- */
     KEY_LISTEN("listen", listen, "127.0.0.1:53, [::1]:53", KF_RESTART,
-               "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53",
-               "addresses to answer DNS on (UDP and TCP)"),
+               "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53, and "
+               "tls://ADDR[:PORT] or https://ADDR[:PORT][/PATH] entries",
+               "addresses to answer DNS on (UDP and TCP; tls:// DNS over TLS, https:// over HTTPS)"),
     KEY_ACL("allow", allow, "127.0.0.0/8, ::1/128", 0,
             "a list of networks: ADDRESS[/PREFIX], 'loopback' or 'any'",
             "client networks allowed to query; others get REFUSED"),
@@ -281,6 +282,17 @@ static const keydef_t keys[] = {
              "DNS Cookies (RFC 7873) towards udp:// upstreams"),
     KEY_BOOL("case_randomization", case_randomization, "true", KF_UPSTREAM,
              "0x20: the question in random case towards udp:// upstreams"),
+    /* ---- encrypted listeners (stubresd.conf(5), ENCRYPTED LISTENERS) ---- */
+    KEY_STR("tls_cert", tls_cert, "", check_abs_path_or_empty, 0,
+            "an absolute path of a PEM file, or nothing",
+            "certificate chain (PEM, leaf first) of tls:// and https:// listeners; re-read on reload"),
+    KEY_STR("tls_key", tls_key, "", check_abs_path_or_empty, 0,
+            "an absolute path of a PEM file, or nothing",
+            "private key of tls_cert; re-read on reload"),
+    KEY_UINT("tls_max_clients", tls_max_clients, "1000", 1, 100000, 0,
+             "client TLS connections at once (tls:// and https://), all threads together"),
+    KEY_MS("tls_idle_timeout", tls_idle_timeout_ms, "30", 100, 3600000, 0,
+           "close a client TLS connection idle this long, or whose handshake takes this long"),
     /* ---- the class reference's properties ---- */
     KEY_STR("dns_server", dns_server, "", check_server, KF_UPSTREAM,
             "an IP address, a host name or an https:// URL",
@@ -801,9 +813,12 @@ static void free_listen(cfg_t *c)
 {
     free(c->listen);
     free(c->listen_len);
+    free(c->tls_listen);
     c->listen = NULL;
     c->listen_len = NULL;
     c->nlisten = 0;
+    c->tls_listen = NULL;
+    c->ntls_listen = 0;
 }
 
 static void free_local(cfg_t *c)
@@ -982,14 +997,16 @@ static cfg_status_t set_str(cfg_t *c, const keydef_t *k, const char *v, set_out_
     return st;
 }
 
-/* The listen addresses: c->listen, listen_len and nlisten together. */
+/* The listen addresses: c->listen, listen_len and nlisten together, and
+ * the tls:// and https:// entries (spec_listen_parse) in tls_listen. */
 static cfg_status_t set_listen(cfg_t *c, const keydef_t *k, const char *v, set_out_t *o)
 {
     cfg_status_t st = CFG_OK;
     char **items = NULL;
-    size_t n = 0, off = 0;
+    size_t n = 0, off = 0, nplain = 0, ntls = 0;
     struct sockaddr_storage *ss = NULL;
     socklen_t *lens = NULL;
+    spec_listen_t *tl = NULL;
 
     if (split_list(v, &items, &n, 64) != 0) {
         snprintf(o->why, sizeof(o->why), "at most 64 addresses");
@@ -1003,31 +1020,42 @@ static cfg_status_t set_listen(cfg_t *c, const keydef_t *k, const char *v, set_o
     }
     ss = calloc(n, sizeof(*ss));
     lens = calloc(n, sizeof(*lens));
-    if (ss == NULL || lens == NULL) {
+    tl = calloc(n, sizeof(*tl));
+    if (ss == NULL || lens == NULL || tl == NULL) {
         st = CFG_ENOMEM;
         goto done;
     }
     o->canon[0] = '\0';
     for (size_t i = 0; i < n && st == CFG_OK; i++) {
-        char a[ADDR_TEXT_MAX];
-        if (addr_parse(items[i], 53, false, &ss[i], &lens[i]) != 0) {
+        char a[ADDR_TEXT_MAX], err[400];
+        int enc = spec_listen_parse(items[i], &tl[ntls], err, sizeof(err));
+        if (enc < 0) {
+            snprintf(o->why, sizeof(o->why), "%s", err);
+            st = CFG_EINVAL;
+        } else if (enc > 0) {
+            list_append(o, &off, i, tl[ntls++].name);
+        } else if (addr_parse(items[i], 53, false, &ss[nplain], &lens[nplain]) != 0) {
             snprintf(o->why, sizeof(o->why), "'%.64s' is not IP[:PORT] or [IPv6][:PORT]", items[i]);
             st = CFG_EINVAL;
         } else {
-            list_append(o, &off, i, addr_format((struct sockaddr *)&ss[i], a, sizeof(a)));
+            list_append(o, &off, i, addr_format((struct sockaddr *)&ss[nplain++], a, sizeof(a)));
         }
     }
     if (st == CFG_OK) {
         free_listen(c);
         c->listen = ss;
         c->listen_len = lens;
-        c->nlisten = n;
+        c->nlisten = nplain;
+        c->tls_listen = tl;
+        c->ntls_listen = ntls;
         ss = NULL;
         lens = NULL;
+        tl = NULL;
     }
 done:
     free(ss);
     free(lens);
+    free(tl);
     free_items(items, n);
     return st;
 }
@@ -1814,6 +1842,32 @@ static int dir_usable(const char *dir, char *why, size_t cap)
     return -1;
 }
 
+/* A tls:// or https:// listener needs a certificate and its key that this
+ * process can read: say which key to write, and with what. */
+static void check_tls_files(const cfg_t *c, cfg_errors_t *errs)
+{
+    static const char *const names[] = {"tls_cert", "tls_key"};
+    const char *const vals[] = {c->tls_cert, c->tls_key};
+    char w[1100];
+
+    if (c->ntls_listen == 0)
+        return;
+    for (int i = 0; i < 2; i++) {
+        if (vals[i][0] == '\0')
+            cfg_errors_add(errs,
+                           "%s%s: listen has %s, which needs %s: write %s = /path/to/%s.pem "
+                           "(%s)",
+                           where_of(c, "listen", w, sizeof(w)), names[i], c->tls_listen[0].name,
+                           i == 0 ? "a certificate" : "the certificate's private key", names[i],
+                           i == 0 ? "fullchain" : "privkey",
+                           i == 0 ? "the PEM chain, leaf first, e.g. an ACME client's fullchain.pem"
+                                  : "the PEM private key of tls_cert");
+        else if (access(vals[i], R_OK) != 0)
+            cfg_errors_add(errs, "%s%s: %s cannot be read: %s", where_of(c, names[i], w, sizeof(w)),
+                           names[i], vals[i], strerror(errno));
+    }
+}
+
 int cfg_check_paths(const cfg_t *c, cfg_errors_t *errs)
 {
     size_t before = errs->n + errs->dropped;
@@ -1866,6 +1920,7 @@ int cfg_check(const cfg_t *c, cfg_errors_t *errs)
         cfg_errors_add(errs, "%smax_ttl: %u is below min_ttl (%u)",
                        where_of(c, "max_ttl", w, sizeof(w)), c->max_ttl, c->min_ttl);
     cfg_check_names(c, errs);
+    check_tls_files(c, errs);
 
     spec_t *specs = calloc(SPEC_MAX, sizeof(*specs));
     spec_keys_t sk;

@@ -53,6 +53,8 @@ struct cfg {
     struct sockaddr_storage *listen; /* listen: addresses to serve */
     socklen_t *listen_len;
     size_t nlisten;
+    spec_listen_t *tls_listen; /* listen: its tls:// and https:// entries */
+    size_t ntls_listen;
     acl_t allow;         /* allow: client networks */
     char *user;          /* user: drop root to this account */
     unsigned threads;    /* threads: event loops */
@@ -98,6 +100,11 @@ struct cfg {
     unsigned max_udp_size;     /* cap on the client's EDNS UDP size */
     bool cookies;              /* DNS Cookies towards udp:// upstreams */
     bool case_randomization;   /* 0x20 towards udp:// upstreams */
+    /* ---- encrypted listeners (tls:// and https:// in listen) ---- */
+    char *tls_cert;            /* PEM chain, leaf first */
+    char *tls_key;             /* its private key (PEM) */
+    unsigned tls_max_clients;  /* TLS connections, all threads */
+    uint32_t tls_idle_timeout_ms;
     /* ---- class properties ---- */
     char *dns_server;  /* a single upstream (address, host, URL) */
     unsigned dns_port; /* its port (0: the protocol's default) */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "netwatch.h"
 #include "stats.h"
+#include "tlslisten.h"
 
 /* The config file's path as the state file records it: absolute, so a
  * relative -c and an absolute one name the same file. */
@@ -464,6 +465,11 @@ int daemon_reload(daemon_t *d, char *err, size_t errcap)
         }
     }
     bool same_lists = strcmp(c->block, d->cfg->block) == 0;
+    /* A renewed certificate: new connections get it, established ones
+     * keep theirs (tlslisten.h). One that does not load fails the reload
+     * and the running one stays. */
+    if (c->ntls_listen > 0 && tlslisten_load(c, err, errcap) != 0)
+        goto done;
     /* reload re-reads the hosts files whatever their times say. */
     if (daemon_local_build(c, err, errcap) != 0 || daemon_publish(d, c, NULL, err, errcap) != 0)
         goto done;

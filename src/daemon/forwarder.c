@@ -1164,7 +1164,8 @@ static bool tail_resolve(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query
     if (t == NULL)
         return false; /* the chain alone, as before */
     t->fx = fx;
-    t->sink = (fwd_sink_t){c->sink->name, false, 65535, tail_send, tail_hold, tail_release, t};
+    t->sink = (fwd_sink_t){c->sink->name, false, 65535, tail_send, tail_hold, tail_release, t,
+                           c->sink->transport};
     t->client = (fwd_client_t){.sink = &t->sink, .conn = t, .fd = -1};
     t->client.peer = c->peer;
     t->client.peerlen = c->peerlen;
@@ -1243,7 +1244,11 @@ void fwd_query(fwd_ctx_t *fx, const uint8_t *pkt, size_t len, const fwd_client_t
         STAT_INC(st, dropped);
         return;
     }
-    if (sink->datagram)
+    if (sink->transport == FWD_XPORT_TLS)
+        STAT_INC(st, queries_tls);
+    else if (sink->transport == FWD_XPORT_HTTPS)
+        STAT_INC(st, queries_https);
+    else if (sink->datagram)
         STAT_INC(st, queries_udp);
     else
         STAT_INC(st, queries_tcp);

@@ -29,6 +29,13 @@
 struct fwd_table;
 struct fwd_client;
 
+/* What a stream sink counts its queries as (stats, metrics). */
+typedef enum fwd_transport {
+    FWD_XPORT_PLAIN = 0, /* udp or tcp, by the sink's datagram flag */
+    FWD_XPORT_TLS,       /* DNS over TLS (RFC 7858) */
+    FWD_XPORT_HTTPS,     /* DNS over HTTPS (RFC 8484) */
+} fwd_transport_t;
+
 /* How replies get back to clients of one transport: the forwarder never
  * knows whether a client came over UDP or TCP (or, later, DoT or DoH);
  * listener.c and tcpconn.c fill these in. Every reply goes through
@@ -51,6 +58,7 @@ typedef struct fwd_sink {
      * or msg NULL when the worker ends with the query still in flight. */
     void (*release)(const struct fwd_client *c, const uint8_t *msg, size_t len);
     void *ctx; /* the sink's own (the UDP batch) */
+    fwd_transport_t transport; /* what its queries count as */
 } fwd_sink_t;
 
 /* Where a reply goes. The forwarder reads sink and peer (allow list,
@@ -65,6 +73,8 @@ typedef struct fwd_client {
     bool has_local; /* UDP on a wildcard socket: reply from */
     int local_ifindex;
     struct sockaddr_storage local; /* ... the address the query came to */
+    bool padded; /* encrypted sinks: the query had EDNS Padding, so must
+                    the reply (RFC 8467 4.1) */
 } fwd_client_t;
 
 /* What the forwarder works with: one per worker (thread), set up by

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "stats.h"
 #include "tcpconn.h"
+#include "tlslisten.h"
 
 /* recvmmsg batches one wake-up may take at most (of LISTENER_BATCH). */
 #define UDP_ROUNDS 8
@@ -76,8 +77,8 @@ static int open_one(const struct sockaddr_storage *ss, socklen_t len, int type, 
         goto fail;
     return fd;
 fail:
-    snprintf(err, errcap, "listen: %s (%s): %s: %s", a, type == SOCK_DGRAM ? "udp" : "tcp", what,
-             strerror(errno));
+    snprintf(err, errcap, "listen: %s (%s): %s: %s", a, type == SOCK_DGRAM ? "udp" : "tcp/tls",
+             what, strerror(errno));
     if (fd >= 0)
         close(fd);
     return -1;
@@ -156,6 +157,35 @@ static int from_systemd(const cfg_t *cfg, listener_set_t *set, char *err, size_t
 }
 #endif
 
+/* The tls:// and https:// sockets, one per thread each (SO_REUSEPORT),
+ * after the plain ones; an address must work (they are never a default). */
+static int open_tls(const cfg_t *cfg, listener_set_t *set, char *err, size_t errcap)
+{
+    for (size_t i = 0; i < cfg->ntls_listen; i++) {
+        const spec_listen_t *l = &cfg->tls_listen[i];
+        struct sockaddr_storage ss = l->addr;
+        for (unsigned t = 0; t < cfg->threads; t++) {
+            int fd = open_one(&ss, l->len, SOCK_STREAM, cfg->threads > 1, err, errcap);
+            if (fd < 0)
+                return -1;
+            if (t == 0 && addr_port((struct sockaddr *)&ss) == 0) {
+                socklen_t sl = sizeof(ss);
+                getsockname(fd, (struct sockaddr *)&ss, &sl);
+            }
+            listen_sock_t *ls = &set->socks[t][set->n];
+            ls->fd = fd;
+            ls->type = SOCK_STREAM;
+            ls->kind = l->https ? LISTEN_HTTPS : LISTEN_TLS;
+            snprintf(ls->path, sizeof(ls->path), "%s", l->path);
+            ls->family = ss.ss_family;
+            ls->addr = ss;
+            ls->addrlen = l->len;
+        }
+        set->n++;
+    }
+    return 0;
+}
+
 int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errcap)
 {
     memset(set, 0, sizeof(*set));
@@ -168,7 +198,7 @@ int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errca
     if (a > 0)
         return 0;
 #endif
-    if (set_alloc(set, cfg->threads, cfg->nlisten * 2) != 0) {
+    if (set_alloc(set, cfg->threads, cfg->nlisten * 2 + cfg->ntls_listen) != 0) {
         snprintf(err, errcap, "listen: out of memory");
         listener_close(set);
         return -1;
@@ -209,6 +239,10 @@ int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errca
             if (!skipped)
                 set->n++;
         }
+    }
+    if (open_tls(cfg, set, err, errcap) != 0) {
+        listener_close(set);
+        return -1;
     }
     if (set->n == 0) {
         snprintf(err, errcap, "listen: no address could be bound");
@@ -582,6 +616,37 @@ static void tcp_accept(struct evconnlistener *lev, evutil_socket_t fd, struct so
     tcpconn_accept(ls->tcp, fd, sa, salen);
 }
 
+/* The next turn of the loop: a TLS listener that spent its burst
+ * accepts again. */
+static void turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    listen_sock_t *ls = arg;
+    (void)fd;
+    (void)what;
+    ls->accepted = 0;
+    if (ls->lev != NULL && !ls->fwd->draining)
+        evconnlistener_enable(ls->lev);
+}
+
+/* At most TLSLISTEN_ACCEPT_BURST handshakes start per turn of the loop
+ * and listener: past it the listener rests until the next turn (a
+ * zero-time timer runs after the events already due, UDP among them),
+ * and the kernel's backlog holds the rest. */
+static void tls_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+                       int salen, void *arg)
+{
+    listen_sock_t *ls = arg;
+    static const struct timeval now = {0, 0};
+
+    tcpconn_accept_tls(ls->tls, fd, sa, salen, ls->kind == LISTEN_HTTPS, ls->path);
+    if (++ls->accepted >= TLSLISTEN_ACCEPT_BURST) {
+        evconnlistener_disable(lev);
+        evtimer_add(ls->turn_ev, &now);
+    } else if (ls->accepted == 1) {
+        evtimer_add(ls->turn_ev, &now); /* the count starts again next turn */
+    }
+}
+
 static void tcp_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
     listen_sock_t *ls = arg;
@@ -604,7 +669,7 @@ static void tcp_error(struct evconnlistener *lev, void *arg)
 }
 
 int listener_attach(struct event_base *base, fwd_ctx_t *fwd, udp_batch_t *udp, tcp_set_t *tcp,
-                    listen_sock_t *socks, size_t n)
+                    tcp_set_t *tls, listen_sock_t *socks, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         listen_sock_t *ls = &socks[i];
@@ -612,10 +677,19 @@ int listener_attach(struct event_base *base, fwd_ctx_t *fwd, udp_batch_t *udp, t
         ls->fwd = fwd;
         ls->udp = udp;
         ls->tcp = tcp;
+        ls->tls = tls;
         if (ls->type == SOCK_DGRAM) {
             ls->ev = event_new(base, ls->fd, EV_READ | EV_PERSIST, udp_read, ls);
             if (ls->ev == NULL || event_add(ls->ev, NULL) != 0)
                 return -1;
+        } else if (ls->kind != LISTEN_PLAIN) {
+            ls->turn_ev = evtimer_new(base, turn_cb, ls);
+            ls->lev = ls->turn_ev != NULL ? evconnlistener_new(base, tls_accept, ls,
+                                                               LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd)
+                                          : NULL;
+            if (ls->lev == NULL)
+                return -1;
+            evconnlistener_set_error_cb(ls->lev, tcp_error);
         } else {
             ls->lev = evconnlistener_new(base, tcp_accept, ls, LEV_OPT_CLOSE_ON_EXEC, 0, ls->fd);
             if (ls->lev == NULL)
@@ -659,5 +733,8 @@ void listener_detach(listen_sock_t *socks, size_t n)
         if (socks[i].lev != NULL)
             evconnlistener_free(socks[i].lev);
         socks[i].lev = NULL;
+        if (socks[i].turn_ev != NULL)
+            event_free(socks[i].turn_ev);
+        socks[i].turn_ev = NULL;
     }
 }

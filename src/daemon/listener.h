@@ -38,10 +38,19 @@ struct evconnlistener;
  * is full. */
 typedef struct udp_batch udp_batch_t;
 
+/* What a stream socket serves. */
+enum listen_kind {
+    LISTEN_PLAIN = 0, /* DNS over UDP or TCP */
+    LISTEN_TLS,       /* tls://: DNS over TLS */
+    LISTEN_HTTPS,     /* https://: DNS over HTTPS (the DoH module) */
+};
+
 /* One listening socket of one thread. */
 typedef struct listen_sock {
     int fd;
     int type; /* SOCK_DGRAM or SOCK_STREAM */
+    enum listen_kind kind;
+    char path[256]; /* https: the request path */
     int family;
     bool wildcard; /* bound to 0.0.0.0/:: : replies need the
                       destination address (IP_PKTINFO) */
@@ -53,8 +62,11 @@ typedef struct listen_sock {
     fwd_ctx_t *fwd;
     udp_batch_t *udp;
     tcp_set_t *tcp;
+    tcp_set_t *tls;             /* the thread's TLS connections */
     struct event *ev;           /* UDP */
     struct evconnlistener *lev; /* TCP */
+    unsigned accepted;          /* TLS: accepted this turn of the loop */
+    struct event *turn_ev;      /* TLS: the next turn (accept_burst) */
 } listen_sock_t;
 
 /* The sockets of every thread: socks[t] has n entries for thread t. */
@@ -65,17 +77,18 @@ typedef struct listener_set {
     bool activated; /* from systemd */
 } listener_set_t;
 
-/* Open the sockets for cfg->listen (or take systemd's). Returns 0, or -1
+/* Open the sockets for cfg->listen (or take systemd's, which stand for
+ * the whole of listen, tls:// and https:// entries too). Returns 0, or -1
  * with err naming the address and the reason. */
 int listener_open(const cfg_t *cfg, listener_set_t *set, char *err, size_t errcap);
 /* Close every socket and free the set (after the workers are gone). */
 void listener_close(listener_set_t *set);
 
 /* Start receiving on one thread's sockets, on its base: queries go to
- * fwd, UDP replies through udp, TCP connections into tcp. Returns 0 or
- * -1. */
+ * fwd, UDP replies through udp, TCP connections into tcp, TLS ones into
+ * tls. Returns 0 or -1. */
 int listener_attach(struct event_base *base, fwd_ctx_t *fwd, udp_batch_t *udp, tcp_set_t *tcp,
-                    listen_sock_t *socks, size_t n);
+                    tcp_set_t *tls, listen_sock_t *socks, size_t n);
 /* Stop reading new queries (drain): UDP events and TCP listeners go,
  * the UDP sockets stay open for the answers still to come. */
 void listener_pause(listen_sock_t *socks, size_t n);

@@ -104,6 +104,10 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
                         (unsigned long long)t->queries_udp);
     evbuffer_add_printf(out, "stubresd_queries_total{transport=\"tcp\"} %llu\n",
                         (unsigned long long)t->queries_tcp);
+    evbuffer_add_printf(out, "stubresd_queries_total{transport=\"tls\"} %llu\n",
+                        (unsigned long long)t->queries_tls);
+    evbuffer_add_printf(out, "stubresd_queries_total{transport=\"https\"} %llu\n",
+                        (unsigned long long)t->queries_https);
     head(out, "stubresd_responses_total", "counter", "Replies sent, by RCODE.");
     for (unsigned r = 0; r < STATS_RCODES; r++) {
         char b[16];
@@ -143,6 +147,12 @@ static void format_totals(struct evbuffer *out, const metrics_snapshot_t *s)
     one(out, "stubresd_tcp_connections", "gauge", "Open client TCP connections.", t->tcp_clients);
     one(out, "stubresd_tcp_accepted_total", "counter", "Client TCP connections accepted.",
         t->tcp_accepted);
+    one(out, "stubresd_tls_connections", "gauge", "Open client TLS connections (DoT and DoH).",
+        t->tls_clients);
+    one(out, "stubresd_tls_accepted_total", "counter", "Client TLS connections accepted.",
+        t->tls_accepted);
+    one(out, "stubresd_tls_handshake_failures_total", "counter",
+        "Client TLS handshakes that failed or timed out.", t->tls_handshake_failed);
 }
 
 /* Per upstream: counters, health, the RTT histogram. */

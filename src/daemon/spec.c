@@ -207,6 +207,62 @@ int spec_parse(const char *text, spec_t *spec, char *err, size_t errcap)
     return rc;
 }
 
+/* ------------------------------------------------------- listen entries */
+
+/* A path a client may ask for: "/" then printable ASCII without blanks,
+ * '?' or '#' (the query string is the request's, not the path's). */
+static bool path_ok(const char *p)
+{
+    if (p[0] != '/')
+        return false;
+    for (; *p != '\0'; p++)
+        if (*p <= ' ' || *p >= 0x7f || *p == '?' || *p == '#')
+            return false;
+    return true;
+}
+
+int spec_listen_parse(const char *text, spec_listen_t *l, char *err, size_t errcap)
+{
+    static const char acc[] = "expected tls://ADDR[:PORT] or https://ADDR[:PORT][/PATH] with a "
+                              "numeric address ([IPv6] in brackets)";
+    char addr[300], a[ADDR_TEXT_MAX];
+    const char *p, *slash;
+    uint16_t port;
+    int rc = 1;
+
+    memset(l, 0, sizeof(*l));
+    if (strncasecmp(text, "tls://", 6) == 0) {
+        p = text + 6;
+        port = 853;
+    } else if (strncasecmp(text, "https://", 8) == 0) {
+        p = text + 8;
+        port = 443;
+        l->https = true;
+    } else {
+        return strstr(text, "://") != NULL ? (snprintf(err, errcap, "'%.64s': %s", text, acc), -1)
+                                           : 0;
+    }
+    slash = l->https ? strchr(p, '/') : NULL;
+    if (strlen(p) >= sizeof(addr) || (slash != NULL && strlen(slash) >= sizeof(l->path))) {
+        snprintf(err, errcap, "'%.64s...' is too long", text);
+        return -1;
+    }
+    snprintf(addr, sizeof(addr), "%.*s", slash != NULL ? (int)(slash - p) : (int)strlen(p), p);
+    snprintf(l->path, sizeof(l->path), "%s", slash != NULL ? slash : l->https ? "/dns-query" : "");
+    if (addr_parse(addr, port, false, &l->addr, &l->len) != 0) {
+        snprintf(err, errcap, "'%.64s': %s", text, acc);
+        rc = -1;
+    } else if (l->https && !path_ok(l->path)) {
+        snprintf(err, errcap, "'%.64s': the path must start with / and hold no blank, ? or #",
+                 text);
+        rc = -1;
+    } else {
+        snprintf(l->name, sizeof(l->name), "%s://%s%s", l->https ? "https" : "tls",
+                 addr_format((struct sockaddr *)&l->addr, a, sizeof(a)), l->path);
+    }
+    return rc;
+}
+
 /* ---------------------------------------------------------------- lists */
 
 /* Is an upstream at host:port this daemon itself? Only numeric hosts can

@@ -42,6 +42,24 @@ bool spec_host_ascii(const spec_t *spec);
  * https. */
 uint16_t spec_default_port(sr_proto_t proto);
 
+/* One encrypted `listen` entry (DNS over TLS or HTTPS for LAN clients):
+ *   tls://ADDR[:PORT]          port 853 (RFC 7858), ALPN "dot"
+ *   https://ADDR[:PORT][/PATH] port 443, path /dns-query (RFC 8484), ALPN "h2"
+ * ADDR is numeric: IPv4, or IPv6 in brackets. */
+typedef struct spec_listen {
+    bool https;                   /* https:// (else tls://) */
+    struct sockaddr_storage addr; /* with the port */
+    socklen_t len;
+    char path[256]; /* https: the request path, "/..." */
+    char name[320]; /* canonical text */
+} spec_listen_t;
+
+/* Parse one `listen` entry. Returns 1 when text is a tls:// or https://
+ * entry (parsed into l), 0 when it has neither scheme (a plain address,
+ * not looked at), or -1 with err saying what is wrong and what is
+ * accepted. */
+int spec_listen_parse(const char *text, spec_listen_t *l, char *err, size_t errcap);
+
 /* The values of the keys an upstream list is made of. Pointers are
  * borrowed from the caller for the length of the call. */
 typedef struct spec_keys {

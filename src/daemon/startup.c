@@ -25,6 +25,7 @@
 #include "portal.h"
 #include "log.h"
 #include "priv.h"
+#include "tlslisten.h"
 
 daemon_t *daemon_new(const char *config_path, cfg_errors_t *errs)
 {
@@ -65,6 +66,18 @@ int daemon_check(daemon_t *d, char *err, size_t errcap)
     if (c->user[0] != '\0' && priv_lookup(c->user, &d->uid, &d->gid, err, errcap) != 0)
         return -1;
     if (c->control_group[0] != '\0' && priv_group(c->control_group, &d->cgid, err, errcap) != 0)
+        return -1;
+    for (size_t i = 0; i < c->ntls_listen; i++) {
+        if (c->tls_listen[i].https && tlslisten_https_ops() == NULL) {
+            snprintf(err, errcap,
+                     "listen: %s: DNS over HTTPS is not built into this stubresd yet; serve "
+                     "tls:// (DNS over TLS) for now",
+                     c->tls_listen[i].name);
+            return -1;
+        }
+    }
+    /* The certificate and its key load and match. */
+    if (c->ntls_listen > 0 && tlslisten_check(c, err, errcap) != 0)
         return -1;
     if (!d->check_transport)
         return 0;
@@ -119,6 +132,9 @@ int daemon_bind(daemon_t *d, char *err, size_t errcap)
     bool root_for_user = d->uid != (uid_t)-1 && geteuid() == 0;
 
     if (listener_open(c, &d->listeners, err, errcap) != 0)
+        return -1;
+    /* Read while still root: a key is often root's alone. */
+    if (c->ntls_listen > 0 && tlslisten_load(c, err, errcap) != 0)
         return -1;
     if (c->control[0] != '\0') {
         d->control = control_open(c->control, d->uid, d->cgid, err, errcap);
@@ -322,6 +338,7 @@ void daemon_free(daemon_t *d)
         event_free(d->hosts_ev);
     netwatch_free(d->netwatch);
     listener_close(&d->listeners);
+    tlslisten_free();
     pool_unref(d->pool);
     blocklist_free(d->block); /* its loader may be emptying the cache */
     portal_free(d->portal);

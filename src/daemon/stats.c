@@ -20,6 +20,8 @@ void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out)
 #define SUM(f) out->f += STAT_GET(s, f)
         SUM(queries_udp);
         SUM(queries_tcp);
+        SUM(queries_tls);
+        SUM(queries_https);
         for (int r = 0; r <= STATS_RCODES; r++)
             out->responses[r] += STAT_GET(s, responses[r]);
         SUM(cache_hits);
@@ -38,6 +40,10 @@ void stats_sum(stats_thread_t *const *threads, size_t n, stats_totals_t *out)
         SUM(tcp_accepted);
         SUM(tcp_refused);
         SUM(tcp_clients);
+        SUM(tls_accepted);
+        SUM(tls_refused);
+        SUM(tls_clients);
+        SUM(tls_handshake_failed);
         SUM(inflight);
         SUM(waiting);
         SUM(blocked);
@@ -106,9 +112,12 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
     json_object_set_new(o, "uptime_s", json_integer((json_int_t)uptime_s));
     json_object_set_new(o, "threads", json_integer(threads));
     json_object_set_new(o, "queries",
-                        json_pack("{s:I, s:I, s:I}", "total",
-                                  (json_int_t)(t->queries_udp + t->queries_tcp), "udp",
-                                  (json_int_t)t->queries_udp, "tcp", (json_int_t)t->queries_tcp));
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "total",
+                                  (json_int_t)(t->queries_udp + t->queries_tcp + t->queries_tls +
+                                               t->queries_https),
+                                  "udp", (json_int_t)t->queries_udp, "tcp",
+                                  (json_int_t)t->queries_tcp, "tls", (json_int_t)t->queries_tls,
+                                  "https", (json_int_t)t->queries_https));
     /* The four names stubresctl(8) documents always, then every other RCODE
      * seen. */
     static const unsigned always[] = {0, 3, 2, 5, 1, 4};
@@ -152,6 +161,11 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
                         json_pack("{s:I, s:I, s:I}", "connections", (json_int_t)t->tcp_clients,
                                   "accepted", (json_int_t)t->tcp_accepted, "refused",
                                   (json_int_t)t->tcp_refused));
+    json_object_set_new(o, "tls",
+                        json_pack("{s:I, s:I, s:I, s:I}", "connections", (json_int_t)t->tls_clients,
+                                  "accepted", (json_int_t)t->tls_accepted, "refused",
+                                  (json_int_t)t->tls_refused, "handshake_failed",
+                                  (json_int_t)t->tls_handshake_failed));
     for (size_t i = 0; pool != NULL && i < pool->n; i++) {
         json_t *u = stats_upstream_json(pool->servers[i], now_us, true);
         if (u != NULL)

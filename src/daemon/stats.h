@@ -25,6 +25,8 @@ typedef atomic_uint_fast64_t stat_t;
 typedef struct stats_thread {
     stat_t queries_udp; /* queries read (header readable) */
     stat_t queries_tcp;
+    stat_t queries_tls;   /* DNS over TLS (tls:// listeners) */
+    stat_t queries_https; /* DNS over HTTPS (https:// listeners) */
     stat_t responses[STATS_RCODES + 1]; /* replies sent, by RCODE */
     stat_t cache_hits;
     stat_t cache_misses;
@@ -37,11 +39,16 @@ typedef struct stats_thread {
     stat_t local_special;    /* answered as special-use names */
     stat_t dropped;          /* queries dropped (garbage, overload) */
     stat_t malformed;        /* FORMERR sent or header unreadable */
-    stat_t refused_acl;      /* REFUSED for a source outside allow */
+    stat_t refused_acl;      /* REFUSED for a source outside allow (and
+                                TLS connections closed for it) */
     stat_t truncated;        /* UDP replies sent with TC=1 */
     stat_t tcp_accepted;
     stat_t tcp_refused; /* connections closed at the cap */
     stat_t tcp_clients; /* gauge: open client connections */
+    stat_t tls_accepted; /* client TLS connections accepted */
+    stat_t tls_refused;  /* ... closed at tls_max_clients */
+    stat_t tls_clients;  /* gauge: open client TLS connections */
+    stat_t tls_handshake_failed;
     stat_t inflight;    /* gauge: upstream queries in flight */
     stat_t waiting;     /* gauge: client queries waiting */
     stat_t blocked;     /* answered as blocked (block lists, CNAME cloaking) */
@@ -57,12 +64,13 @@ typedef struct stats_thread {
 
 /* The sum over threads, in plain numbers. */
 typedef struct stats_totals {
-    uint64_t queries_udp, queries_tcp;
+    uint64_t queries_udp, queries_tcp, queries_tls, queries_https;
     uint64_t responses[STATS_RCODES + 1];
     uint64_t cache_hits, cache_misses, cache_stale, prefetches, coalesced;
     uint64_t upstream_queries, local_errors, dropped, malformed, refused_acl, truncated;
     uint64_t local_answers, local_special;
     uint64_t tcp_accepted, tcp_refused, tcp_clients, inflight, waiting;
+    uint64_t tls_accepted, tls_refused, tls_clients, tls_handshake_failed;
     uint64_t blocked;
 } stats_totals_t;
 

@@ -9,6 +9,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "forwarder.h"
@@ -16,13 +17,36 @@
 #include "pool.h"
 #include "stats.h"
 #include "tcpconn.h"
+#include "tlslisten.h"
 
 static void read_cb(struct bufferevent *bev, void *arg);
 static void write_cb(struct bufferevent *bev, void *arg);
 static void event_cb(struct bufferevent *bev, short what, void *arg);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_account(tcpconn_t *c);
-static const fwd_sink_t tcp_sink;
+static const fwd_sink_t tcp_sink, tls_sink;
+
+/* The set's idle timeout: tcp_idle_timeout, or tls_idle_timeout. */
+static uint32_t idle_ms(const tcp_set_t *set)
+{
+    return set->tls ? set->fwd->cfg->tls_idle_timeout_ms : set->fwd->cfg->tcp_idle_timeout_ms;
+}
+
+/* The set's connection counters: tcp_* or tls_* of the stats. */
+#define SET_INC(set, f)                                                                            \
+    do {                                                                                           \
+        if ((set)->tls)                                                                            \
+            STAT_INC((set)->fwd->stats, tls_##f);                                                  \
+        else                                                                                       \
+            STAT_INC((set)->fwd->stats, tcp_##f);                                                  \
+    } while (0)
+#define SET_CLIENTS(set)                                                                           \
+    do {                                                                                           \
+        if ((set)->tls)                                                                            \
+            STAT_SET((set)->fwd->stats, tls_clients, (set)->nconns);                               \
+        else                                                                                       \
+            STAT_SET((set)->fwd->stats, tcp_clients, (set)->nconns);                               \
+    } while (0)
 
 static void unlink_conn(tcp_set_t *set, tcpconn_t *c)
 {
@@ -43,7 +67,12 @@ static void conn_close(tcpconn_t *c)
 
     if (c->bev == NULL)
         return;
-    bufferevent_free(c->bev); /* closes the socket */
+    if (c->sess != NULL) {
+        void *sess = c->sess;
+        c->sess = NULL;
+        tlslisten_https_ops()->close(sess);
+    }
+    bufferevent_free(c->bev); /* closes the socket (and frees the SSL) */
     c->bev = NULL;
     conn_account(c); /* nothing more will be queued: the loan is repaid */
     if (c->drain_ev != NULL) {
@@ -53,7 +82,7 @@ static void conn_close(tcpconn_t *c)
     c->mark_us = 0;
     unlink_conn(set, c);
     set->nconns--;
-    STAT_SET(set->fwd->stats, tcp_clients, set->nconns);
+    SET_CLIENTS(set);
 }
 
 /* Close a connection whose client does not read what it is sent: with a
@@ -161,7 +190,7 @@ static void conn_maybe_resume(tcpconn_t *c)
 static void conn_mark(tcpconn_t *c)
 {
     struct timeval tv;
-    uint32_t ms = c->set->fwd->cfg->tcp_idle_timeout_ms;
+    uint32_t ms = idle_ms(c->set);
 
     c->mark_total = c->out_total;
     c->mark_us = pool_now_us();
@@ -207,6 +236,17 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
 
     if (c->bev == NULL)
         return;
+    if (c->handshaking) {
+        /* The handshake deadline (tcpconn_accept_tls): a client that
+         * opens connections and never finishes them holds nothing long. */
+        log_debug("tls: a handshake took longer than tls_idle_timeout; closing");
+        STAT_INC(c->set->fwd->stats, tls_handshake_failed);
+        c->in_cb = true;
+        conn_abort(c);
+        c->in_cb = false;
+        conn_maybe_free(c);
+        return;
+    }
     if (left == 0) {
         c->mark_us = 0;
         return;
@@ -222,15 +262,18 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     conn_maybe_free(c);
 }
 
-void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen)
+/* Accept fd into set: plain, or with ssl (taken over, freed on failure). */
+static tcpconn_t *conn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen,
+                              SSL *ssl)
 {
     tcpconn_t *c;
     struct timeval idle;
     int one = 1;
 
     if (set->fwd->draining) {
+        SSL_free(ssl);
         close(fd);
-        return;
+        return NULL;
     }
     if (set->nconns >= set->max_conns) {
         /* At the cap: make room by closing a connection with nothing in
@@ -261,22 +304,24 @@ void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen
                 victim = o;
             }
         }
-        STAT_INC(set->fwd->stats, tcp_refused);
+        SET_INC(set, refused);
         if (victim == NULL && unread != NULL) {
             conn_abort(unread);
             victim = unread;
         }
         if (victim == NULL) {
+            SSL_free(ssl);
             close(fd);
-            return;
+            return NULL;
         }
         conn_close(victim);
         conn_maybe_free(victim);
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
+        SSL_free(ssl);
         close(fd);
-        return;
+        return NULL;
     }
     c->set = set;
     if (salen > 0 && (size_t)salen <= sizeof(c->peer)) {
@@ -286,22 +331,33 @@ void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen
     /* Answers go out as soon as they are written, not after Nagle's wait. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->drain_ev = evtimer_new(set->base, drain_cb, c);
-    c->bev =
-        c->drain_ev != NULL ? bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    if (c->drain_ev != NULL && ssl != NULL)
+        c->bev = bufferevent_openssl_socket_new(set->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                BEV_OPT_CLOSE_ON_FREE);
+    else if (c->drain_ev != NULL)
+        c->bev = bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL) {
         if (c->drain_ev != NULL)
             event_free(c->drain_ev);
+        /* bufferevent_openssl_socket_new frees ssl when it fails. */
+        if (c->drain_ev == NULL)
+            SSL_free(ssl);
         close(fd);
         free(c);
-        return;
+        return NULL;
+    }
+    if (ssl != NULL) {
+        /* A client that closes without close_notify is done, not broken
+         * (RFC 7858 never asks for one). */
+        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
     }
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     /* Input stops being read beyond two maximal messages; write_cb fires
      * when half the output cap has drained. */
     bufferevent_setwatermark(c->bev, EV_READ, 2, 2 * 65537);
     bufferevent_setwatermark(c->bev, EV_WRITE, TCPCONN_MAX_OUTPUT / 2, 0);
-    idle.tv_sec = set->fwd->cfg->tcp_idle_timeout_ms / 1000;
-    idle.tv_usec = (set->fwd->cfg->tcp_idle_timeout_ms % 1000) * 1000;
+    idle.tv_sec = idle_ms(set) / 1000;
+    idle.tv_usec = (idle_ms(set) % 1000) * 1000;
     bufferevent_set_timeouts(c->bev, &idle, &idle);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->last_active_us = pool_now_us();
@@ -317,8 +373,49 @@ void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen
         c->prev = t;
     }
     set->nconns++;
-    STAT_INC(set->fwd->stats, tcp_accepted);
-    STAT_SET(set->fwd->stats, tcp_clients, set->nconns);
+    SET_INC(set, accepted);
+    SET_CLIENTS(set);
+    return c;
+}
+
+void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen)
+{
+    conn_accept(set, fd, sa, salen, NULL);
+}
+
+void tcpconn_accept_tls(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen, bool https,
+                        const char *path)
+{
+    SSL *ssl;
+    tcpconn_t *c;
+    struct timeval tv;
+
+    /* `allow` before the handshake: a client outside it would be REFUSED
+     * every query, and must not make us pay for a handshake first. */
+    if (salen <= 0 || !acl_match(&set->fwd->cfg->allow, sa)) {
+        STAT_INC(set->fwd->stats, refused_acl);
+        close(fd);
+        return;
+    }
+    ssl = tlslisten_ssl_new(https);
+    if (ssl == NULL) {
+        close(fd);
+        return;
+    }
+    c = conn_accept(set, fd, sa, salen, ssl);
+    if (c == NULL)
+        return;
+    c->https = https;
+    c->path = path;
+    c->handshaking = true;
+    /* A connection in its handshake is the first to go at the cap, the
+     * oldest first (as a message that has not arrived whole), and the
+     * handshake must end within tls_idle_timeout however the client
+     * trickles its bytes (drain_cb). */
+    c->partial_since_us = c->last_active_us;
+    tv.tv_sec = idle_ms(set) / 1000;
+    tv.tv_usec = (idle_ms(set) % 1000) * 1000;
+    evtimer_add(c->drain_ev, &tv);
 }
 
 /* A message must arrive whole within tcp_idle_timeout of its first byte.
@@ -349,11 +446,27 @@ static void conn_check_partial(tcpconn_t *c)
     uint64_t now = pool_now_us();
     if (c->partial_since_us == 0) {
         c->partial_since_us = now;
-    } else if (now - c->partial_since_us >
-               (uint64_t)c->set->fwd->cfg->tcp_idle_timeout_ms * 1000u) {
+    } else if (now - c->partial_since_us > (uint64_t)idle_ms(c->set) * 1000u) {
         log_debug("tcp: a message took longer than tcp_idle_timeout to arrive; closing");
         STAT_INC(c->set->fwd->stats, malformed);
         conn_close(c);
+    }
+}
+
+/* An https:// connection: every byte read goes to the DoH module. */
+static void https_read(tcpconn_t *c, struct evbuffer *in)
+{
+    const tls_https_ops_t *ops = tlslisten_https_ops();
+
+    while (c->bev != NULL && c->sess != NULL && evbuffer_get_length(in) > 0) {
+        size_t n = evbuffer_get_contiguous_space(in);
+        uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)n);
+        if (p == NULL || ops->input(c->sess, p, n) != 0) {
+            conn_close(c);
+            break;
+        }
+        if (c->bev != NULL)
+            evbuffer_drain(in, n);
     }
 }
 
@@ -365,8 +478,16 @@ static void read_cb(struct bufferevent *bev, void *arg)
     unsigned handled = 0;
     fwd_client_t client;
 
+    if (c->https) {
+        c->in_cb = true;
+        c->last_active_us = pool_now_us();
+        https_read(c, in);
+        c->in_cb = false;
+        conn_check_done(c);
+        return;
+    }
     memset(&client, 0, sizeof(client));
-    client.sink = &tcp_sink;
+    client.sink = set->tls ? &tls_sink : &tcp_sink;
     client.fd = -1;
     client.conn = c;
     client.peer = c->peer;
@@ -406,6 +527,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
             conn_close(c);
             break;
         }
+        /* RFC 8467 4.1: a padded query gets a padded answer. */
+        client.padded = set->tls && tlslisten_query_padded(msg, mlen);
         /* An answer known at once is written from here (tcp_send). */
         fwd_query(set->fwd, msg, mlen, &client, set->buf, 65535);
         evbuffer_drain(in, mlen);
@@ -430,10 +553,43 @@ static void write_cb(struct bufferevent *bev, void *arg)
     conn_check_done(c);
 }
 
+/* The TLS handshake is done: DNS over TLS from now on, or the DoH
+ * module's (https:// with ALPN h2; anything else there is closed). */
+static void handshake_done(tcpconn_t *c)
+{
+    const tls_https_ops_t *ops = tlslisten_https_ops();
+
+    c->handshaking = false;
+    c->partial_since_us = 0;
+    evtimer_del(c->drain_ev);
+    c->last_active_us = pool_now_us();
+    if (!c->https)
+        return;
+    if (ops != NULL && tlslisten_alpn_h2(bufferevent_openssl_get_ssl(c->bev)))
+        c->sess = ops->open(c, c->set->fwd, c->path);
+    if (c->sess == NULL) {
+        log_debug("https: a client without HTTP/2 (ALPN h2), or no session; closing");
+        conn_close(c);
+        conn_maybe_free(c);
+    }
+}
+
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     tcpconn_t *c = arg;
     (void)bev;
+
+    if (what & BEV_EVENT_CONNECTED) {
+        handshake_done(c);
+        return;
+    }
+    if (c->handshaking && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+        /* Not a client of ours, or one that gave up: nothing to answer. */
+        STAT_INC(c->set->fwd->stats, tls_handshake_failed);
+        conn_close(c);
+        conn_maybe_free(c);
+        return;
+    }
 
     if (what & BEV_EVENT_EOF) {
         /* The client is done asking; answers still due are sent. */
@@ -476,7 +632,7 @@ static void tcp_hold(const fwd_client_t *client)
 static void conn_touch(tcpconn_t *c)
 {
     struct timeval idle;
-    uint32_t ms = c->set->fwd->cfg->tcp_idle_timeout_ms;
+    uint32_t ms = idle_ms(c->set);
 
     if (c->bev == NULL)
         return;
@@ -520,6 +676,84 @@ static const fwd_sink_t tcp_sink = {
     .ctx = NULL,
 };
 
+/* ---- the sink of DNS over TLS: TCP's, with RFC 8467 padding ---- */
+
+/* The reply as the client asked: padded to TLSLISTEN_PAD_BLOCK when its
+ * query was (if it does not fit, as it is: an answer beats none). */
+static void tls_write(const fwd_client_t *client, const uint8_t *msg, size_t len)
+{
+    tcpconn_t *c = client->conn;
+    size_t n = 0;
+
+    if (client->padded && msg != NULL)
+        n = tlslisten_pad(msg, len, c->set->padbuf, 65535);
+    if (n > 0)
+        conn_write(c, c->set->padbuf, n);
+    else
+        conn_write(c, msg, len);
+}
+
+static void tls_send(const fwd_client_t *client, const uint8_t *msg, size_t len)
+{
+    tls_write(client, msg, len);
+}
+
+static void tls_release(const fwd_client_t *client, const uint8_t *msg, size_t len)
+{
+    tcpconn_t *c = client->conn;
+
+    if (c->inflight > 0)
+        c->inflight--;
+    if (msg != NULL) {
+        tls_write(client, msg, len);
+        conn_touch(c);
+    }
+    conn_account(c);
+    conn_maybe_resume(c);
+    conn_check_done(c);
+}
+
+static const fwd_sink_t tls_sink = {
+    .name = "tls",
+    .datagram = false,
+    .max_size = 65535,
+    .send = tls_send,
+    .hold = tcp_hold,
+    .release = tls_release,
+    .ctx = NULL,
+    .transport = FWD_XPORT_TLS,
+};
+
+/* ---- what the DoH module uses on an https:// connection ---- */
+
+void tcpconn_https_write(tcpconn_t *c, const uint8_t *data, size_t len)
+{
+    if (c->bev == NULL || len == 0)
+        return;
+    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0)
+        return;
+    c->out_total += len;
+    conn_account(c);
+    if (c->mark_us == 0)
+        conn_mark(c);
+    conn_touch(c);
+}
+
+void tcpconn_https_hold(tcpconn_t *c)
+{
+    c->inflight++;
+    conn_account(c);
+}
+
+void tcpconn_https_release(tcpconn_t *c)
+{
+    if (c->inflight > 0)
+        c->inflight--;
+    conn_account(c);
+    conn_maybe_resume(c);
+    conn_check_done(c);
+}
+
 int tcpconn_set_init(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
                      void (*freed)(void *arg), void *arg)
 {
@@ -532,10 +766,24 @@ int tcpconn_set_init(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
     return set->buf != NULL ? 0 : -1;
 }
 
+int tcpconn_set_init_tls(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
+                         void (*freed)(void *arg), void *arg)
+{
+    if (tcpconn_set_init(set, base, fwd, freed, arg) != 0)
+        return -1;
+    set->tls = true;
+    /* A padded reply: at most the largest message (sr_query_pad keeps to
+     * cap, and to 65535). */
+    set->padbuf = malloc(65536);
+    return set->padbuf != NULL ? 0 : -1;
+}
+
 void tcpconn_set_fini(tcp_set_t *set)
 {
     free(set->buf);
+    free(set->padbuf);
     set->buf = NULL;
+    set->padbuf = NULL;
 }
 
 void tcpconn_drain_all(tcp_set_t *set)

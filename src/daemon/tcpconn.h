@@ -1,4 +1,4 @@
-/* stubresd: client TCP connections (RFC 7766).
+/* stubresd: client TCP connections (RFC 7766), plain or TLS.
  *
  * Messages are framed by a 2-byte length (RFC 1035 4.2.2). A client may
  * send many queries on one connection; each is answered as soon as its
@@ -38,6 +38,13 @@ struct event_base;
 /* Messages handled per read event before yielding to other clients. */
 #define TCPCONN_BURST 32
 
+/* A set is plain TCP, or TLS (tls:// and https:// listeners: DNS over TLS,
+ * RFC 7858, and the connections the DoH module serves). A TLS set has the
+ * same framing, pipelining and bounds, with tls_max_clients and
+ * tls_idle_timeout; the handshake must end within tls_idle_timeout, and a
+ * connection still in its handshake is the first to go at the cap. Its
+ * answers to padded queries are padded (RFC 8467). */
+
 struct tcpconn;
 
 /* One thread's client TCP connections and what they share. The worker
@@ -50,7 +57,9 @@ typedef struct tcp_set {
     /* A connection was freed: the worker sees whether its drain is over. */
     void (*freed)(void *arg);
     void *arg;
+    bool tls;              /* a TLS set (tcpconn_set_init_tls) */
     uint8_t *buf;          /* scratch for one TCP reply (64 KiB) */
+    uint8_t *padbuf;       /* TLS: scratch for one padded reply */
     struct tcpconn *conns; /* open connections, oldest first */
     unsigned nconns;
     size_t loans; /* bytes of TCPCONN_SHARED the connections hold */
@@ -65,6 +74,10 @@ typedef struct tcpconn {
     bool eof;          /* the client closed its side */
     bool in_cb;        /* inside one of our callbacks */
     bool paused;       /* reading stopped for back-pressure */
+    bool handshaking;  /* TLS: the handshake is not done yet */
+    bool https;        /* TLS: came to an https:// listener */
+    const char *path;  /* https: the listener's path (the listener's) */
+    void *sess;        /* https: the DoH module's session, or NULL */
     uint64_t last_active_us;
     uint64_t partial_since_us;   /* when the incomplete message began; 0: none */
     uint64_t out_total;          /* bytes ever queued for the client */
@@ -79,10 +92,26 @@ typedef struct tcpconn {
  * whenever a connection is freed. Returns 0, or -1 out of memory. */
 int tcpconn_set_init(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
                      void (*freed)(void *arg), void *arg);
+/* A TLS set: as tcpconn_set_init(), for tls:// and https:// listeners. */
+int tcpconn_set_init_tls(tcp_set_t *set, struct event_base *base, fwd_ctx_t *fwd,
+                         void (*freed)(void *arg), void *arg);
 /* A connection was accepted on the set's thread. Its queries go to the
  * forwarder with a sink of this file's, which answers them on the
  * connection and counts those in flight upstream. */
 void tcpconn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen);
+/* The same on a TLS set: the handshake first (tlslisten.h); https: came
+ * to an https:// listener with request path path (kept by the caller for
+ * the connection's life). */
+void tcpconn_accept_tls(tcp_set_t *set, int fd, const struct sockaddr *sa, int salen, bool https,
+                        const char *path);
+
+/* For the DoH module (tlslisten.h, tls_https_ops_t), on an https://
+ * connection: queue bytes for the client (nothing once it is closed); a
+ * query went upstream (the connection lives on until its release); the
+ * query is done. */
+void tcpconn_https_write(tcpconn_t *c, const uint8_t *data, size_t len);
+void tcpconn_https_hold(tcpconn_t *c);
+void tcpconn_https_release(tcpconn_t *c);
 /* Stop reading every connection of the set (drain); connections close
  * when their answers are out. */
 void tcpconn_drain_all(tcp_set_t *set);

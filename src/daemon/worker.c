@@ -23,9 +23,9 @@ uint32_t worker_now_s(void)
     return sr_now_coarse_s();
 }
 
-static unsigned conn_share(const cfg_t *cfg, unsigned nthreads)
+static unsigned conn_share(unsigned max, unsigned nthreads)
 {
-    unsigned s = (cfg->tcp_max_clients + nthreads - 1) / nthreads;
+    unsigned s = (max + nthreads - 1) / nthreads;
     return s ? s : 1;
 }
 
@@ -35,7 +35,8 @@ static void apply(worker_t *w, cfg_t *cfg, pool_t *pool, unsigned nthreads)
     if (cfg != NULL) {
         cfg_unref(w->fwd.cfg);
         w->fwd.cfg = cfg;
-        w->tcp.max_conns = conn_share(cfg, nthreads);
+        w->tcp.max_conns = conn_share(cfg->tcp_max_clients, nthreads);
+        w->tls.max_conns = conn_share(cfg->tls_max_clients, nthreads);
     }
     if (pool != NULL) {
         if (w->fwd.pool == NULL || w->fwd.pool->pool != pool) {
@@ -84,7 +85,8 @@ static void drain_timeout(evutil_socket_t fd, short what, void *arg)
 /* Check whether a drain has finished. */
 static void worker_drain_check(worker_t *w)
 {
-    if (w->fwd.draining && fwd_table_count(w->fwd.table) == 0 && tcpconn_all_idle(&w->tcp))
+    if (w->fwd.draining && fwd_table_count(w->fwd.table) == 0 && tcpconn_all_idle(&w->tcp) &&
+        tcpconn_all_idle(&w->tls))
         event_base_loopexit(w->base, NULL);
 }
 
@@ -104,6 +106,7 @@ static void begin_drain(worker_t *w, unsigned drain_ms)
     w->fwd.draining = true;
     listener_pause(w->socks, w->nsocks);
     tcpconn_drain_all(&w->tcp);
+    tcpconn_drain_all(&w->tls);
     w->drain_ev = evtimer_new(w->base, drain_timeout, w);
     if (w->drain_ev != NULL)
         evtimer_add(w->drain_ev, &tv);
@@ -195,7 +198,8 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
     w->fwd.out = malloc(65536);
     w->udp = w->base != NULL ? listener_batch_new(w->base) : NULL;
     if (w->base == NULL || w->fwd.table == NULL || w->fwd.msg == NULL || w->fwd.out == NULL ||
-        w->udp == NULL || tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0)
+        w->udp == NULL || tcpconn_set_init(&w->tcp, w->base, &w->fwd, drain_hook, w) != 0 ||
+        tcpconn_set_init_tls(&w->tls, w->base, &w->fwd, drain_hook, w) != 0)
         goto fail;
     w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->wake_fd < 0)
@@ -205,11 +209,12 @@ worker_t *worker_new(unsigned id, unsigned nthreads, cache_t *cache, cfg_t *cfg,
         goto fail;
     cfg_ref(cfg);
     w->fwd.cfg = cfg;
-    w->tcp.max_conns = conn_share(cfg, nthreads);
+    w->tcp.max_conns = conn_share(cfg->tcp_max_clients, nthreads);
+    w->tls.max_conns = conn_share(cfg->tls_max_clients, nthreads);
     w->fwd.pool = pool_inst_new(pool, w->base);
     if (w->fwd.pool == NULL)
         goto fail;
-    if (listener_attach(w->base, &w->fwd, w->udp, &w->tcp, socks, nsocks) != 0)
+    if (listener_attach(w->base, &w->fwd, w->udp, &w->tcp, &w->tls, socks, nsocks) != 0)
         goto fail;
     return w;
 fail:
@@ -225,6 +230,7 @@ static void cleanup(worker_t *w)
     fwd_table_free(w->fwd.table);
     w->fwd.table = NULL;
     tcpconn_free_all(&w->tcp);
+    tcpconn_free_all(&w->tls);
     listener_detach(w->socks, w->nsocks);
     /* Replies still queued go out before the loop's events go. */
     listener_batch_free(w->udp);
@@ -320,6 +326,7 @@ void worker_join_free(worker_t *w)
     sr_msg_free(w->fwd.msg);
     free(w->fwd.out);
     tcpconn_set_fini(&w->tcp);
+    tcpconn_set_fini(&w->tls);
     if (w->wake_fd >= 0)
         close(w->wake_fd);
     pthread_mutex_destroy(&w->mu);

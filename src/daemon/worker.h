@@ -42,6 +42,7 @@ typedef struct worker {
     listen_sock_t *socks; /* this thread's listening sockets */
     size_t nsocks;
     tcp_set_t tcp; /* client TCP connections (tcpconn.c's) */
+    tcp_set_t tls; /* client TLS connections (tls://, https://) */
     /* the mailbox */
     pthread_mutex_t mu;
     int wake_fd; /* eventfd: the main thread's doorbell */

@@ -228,8 +228,9 @@ static void print_stats(json_t *r)
 
     duration(num(r, "uptime_s"), up, sizeof(up));
     printf("uptime: %s, %lld thread(s)\n", up, num(r, "threads"));
-    printf("%-*s %14lld  (udp %lld, tcp %lld)\n", KEY_WIDTH + 2, "queries:", num(q, "total"),
-           num(q, "udp"), num(q, "tcp"));
+    printf("%-*s %14lld  (udp %lld, tcp %lld, tls %lld, https %lld)\n", KEY_WIDTH + 2,
+           "queries:", num(q, "total"), num(q, "udp"), num(q, "tcp"), num(q, "tls"),
+           num(q, "https"));
     printf("%-*s %13.1f%%\n", KEY_WIDTH + 2, "cache hit rate:",
            hits + misses > 0 ? 100.0 * (double)hits / (double)(hits + misses) : 0.0);
     printf("%-*s %14lld  upstream queries, %lld clients waiting\n", KEY_WIDTH + 2,
@@ -237,6 +238,8 @@ static void print_stats(json_t *r)
     print_counters("responses", json_object_get(r, "responses"));
     print_counters("cache", json_object_get(r, "cache"));
     print_counters("tcp", json_object_get(r, "tcp"));
+    if (json_object_get(r, "tls") != NULL)
+        print_counters("tls", json_object_get(r, "tls"));
     print_counters("local", json_object_get(r, "local"));
     printf("other:\n");
     static const char *const more[] = {"coalesced", "upstream_queries", "local_errors", "dropped",

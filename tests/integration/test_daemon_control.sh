@@ -25,7 +25,7 @@ assert_eq "660 root" "$(stat -c '%a %G' "$SR_SOCK")" "control socket: mode 0660,
 
 # --- stats ---------------------------------------------------------------------------
 out=$($SR_CTL stats)
-assert_match '^queries: +[0-9]+ +\(udp [0-9]+, tcp [0-9]+\)$' "$out" "stats for a person: queries"
+assert_match '^queries: +[0-9]+ +\(udp [0-9]+, tcp [0-9]+, tls [0-9]+, https [0-9]+\)$' "$out" "stats for a person: queries"
 assert_match '^  NXDOMAIN +[0-9]+$' "$out" "stats for a person: responses by RCODE"
 assert_match "^  udp://127\.0\.0\.1:$UP1_PORT +up +[0-9]+" "$out" "stats for a person: the upstream table"
 $SR_CTL --json stats >"$T/s.json"

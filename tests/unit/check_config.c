@@ -142,6 +142,10 @@ static const kv_t cases[] = {
     {"max_udp_size", "1232", "1232", "65535"},
     {"cookies", "off", "false", "sometimes"},
     {"case_randomization", "no", "false", "0x20"},
+    {"tls_cert", "/etc/ssl/dns/fullchain.pem", "/etc/ssl/dns/fullchain.pem", "fullchain.pem"},
+    {"tls_key", "/etc/ssl/dns/privkey.pem", "/etc/ssl/dns/privkey.pem", "privkey.pem"},
+    {"tls_max_clients", "50", "50", "0"},
+    {"tls_idle_timeout", "45", "45", "50ms"},
     {"dns_server", "127.0.0.1", "127.0.0.1", "bad server"},
     {"dns_port", "5353", "5353", "65536"},
     {"protocol", "2", "tls", "quic"},
@@ -551,6 +555,87 @@ START_TEST(test_checks_across_keys)
 }
 END_TEST
 
+/* listen: tls:// and https:// entries beside plain addresses. */
+START_TEST(test_encrypted_listen)
+{
+    cfg_errors_t errs = {0};
+    cfg_t *c = test_cfg();
+    char err[1024], v[1024];
+
+    ck_assert_int_eq(cfg_set(c, "listen",
+                             "127.0.0.1:5300, TLS://127.0.0.1 https://[::1]:8443/q, "
+                             "https://127.0.0.1, tls://[::1]:8853",
+                             NULL, false, err, sizeof(err)),
+                     CFG_OK);
+    ck_assert_int_eq(cfg_get(c, "listen", v, sizeof(v), err, sizeof(err)), CFG_OK);
+    ck_assert_str_eq(v, "127.0.0.1:5300, tls://127.0.0.1:853, https://[::1]:8443/q, "
+                        "https://127.0.0.1:443/dns-query, tls://[::1]:8853");
+    ck_assert_uint_eq(c->nlisten, 1);
+    ck_assert_uint_eq(c->ntls_listen, 4);
+    ck_assert(!c->tls_listen[0].https);
+    ck_assert(c->tls_listen[1].https);
+    ck_assert_str_eq(c->tls_listen[1].path, "/q");
+    ck_assert_str_eq(c->tls_listen[2].path, "/dns-query");
+    ck_assert_str_eq(c->tls_listen[3].name, "tls://[::1]:8853");
+
+    /* Only encrypted listeners: allowed. */
+    ck_assert_int_eq(cfg_set(c, "listen", "tls://127.0.0.1:8853", NULL, false, err, sizeof(err)),
+                     CFG_OK);
+    ck_assert_uint_eq(c->nlisten, 0);
+    ck_assert_uint_eq(c->ntls_listen, 1);
+
+    /* Refused, leaving the value as it was. */
+    static const char *const bad[] = {
+        "tls://dns.example",       /* not numeric */
+        "tls://127.0.0.1:70000",   /* no such port */
+        "quic://127.0.0.1",        /* no such scheme */
+        "https://127.0.0.1/q?x=1", /* a query string is no path */
+        "https://127.0.0.1/a#b",
+        "tls://127.0.0.1/dns-query", /* a path on tls:// */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(cfg_set(c, "listen", bad[i], NULL, false, err, sizeof(err)) == CFG_EINVAL,
+                      "accepted %s", bad[i]);
+        ck_assert_msg(strstr(err, "listen: ") == err, "%s", err);
+    }
+    ck_assert_uint_eq(c->ntls_listen, 1);
+    ck_assert_str_eq(c->tls_listen[0].name, "tls://127.0.0.1:8853");
+
+    /* A tls:// listener needs tls_cert and tls_key, and says so. */
+    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.9", NULL, false, err, sizeof(err)),
+                     CFG_OK);
+    ck_assert_int_ne(cfg_check(c, &errs), 0);
+    ck_assert_uint_eq(errs.n, 2);
+    ck_assert_str_eq(errs.msg[0], "tls_cert: listen has tls://127.0.0.1:8853, which needs a "
+                                  "certificate: write tls_cert = /path/to/fullchain.pem (the PEM "
+                                  "chain, leaf first, e.g. an ACME client's fullchain.pem)");
+    ck_assert_msg(strstr(errs.msg[1], "tls_key: ") == errs.msg[1], "%s", errs.msg[1]);
+    cfg_errors_clear(&errs);
+    ck_assert_int_eq(cfg_set(c, "tls_cert", resolv_path, NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "tls_key", "/nonexistent/key.pem", NULL, false, err, sizeof(err)),
+                     CFG_OK);
+    ck_assert_int_ne(cfg_check(c, &errs), 0);
+    ck_assert_uint_eq(errs.n, 1);
+    ck_assert_str_eq(errs.msg[0], "tls_key: /nonexistent/key.pem cannot be read: No such file or "
+                                  "directory");
+    cfg_errors_clear(&errs);
+    /* Without encrypted listeners the keys are not needed. */
+    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(cfg_check(c, &errs), 0);
+
+    /* A copy has them too. */
+    ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300, https://127.0.0.1:8443", NULL, false,
+                             err, sizeof(err)),
+                     CFG_OK);
+    cfg_t *d = cfg_dup(c);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(d->ntls_listen, 1);
+    ck_assert_str_eq(d->tls_listen[0].name, "https://127.0.0.1:8443/dns-query");
+    cfg_unref(d);
+    cfg_unref(c);
+}
+END_TEST
+
 START_TEST(test_servers_and_dns_server_replace_each_other)
 {
     cfg_t *c = test_cfg();
@@ -843,6 +928,7 @@ int main(void)
                     test_shipped_config));
     add_tcase(s, "files", setup, teardown,
               TESTS(test_file_ok, test_file_errors_name_file_line_key, test_checks_across_keys,
+                    test_encrypted_listen,
                     test_servers_and_dns_server_replace_each_other, test_dup_is_deep,
                     test_state_round_trip));
     return run_suite(s);

@@ -333,9 +333,10 @@ static void fake_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
         rec(c, msg, len);
 }
 
-static const fwd_sink_t dgram_sink = {"udp", true, 4096, fake_send, fake_hold, fake_release, NULL};
+static const fwd_sink_t dgram_sink = {"udp",     true,         4096, fake_send,
+                                      fake_hold, fake_release, NULL, FWD_XPORT_PLAIN};
 static const fwd_sink_t stream_sink = {"tcp",     false,        65535, fake_send,
-                                       fake_hold, fake_release, NULL};
+                                       fake_hold, fake_release, NULL,  FWD_XPORT_PLAIN};
 
 static sr_xfer_t *fake_query(sr_upstream_t *up, const uint8_t *q, size_t qlen, unsigned flags,
                              int timeout_ms, sr_xfer_cb cb, void *arg, sr_status_t *status)
