@@ -10,15 +10,16 @@
 
 #include <stubres/wire.h>
 
-#include "codec-internal.h" /* sr_msg_check, sr_query_pad */
-#include "doh-internal.h"   /* base64url, the JSON API form, media types */
+#include "doh-internal.h" /* base64url, the JSON API form, media types */
 #include "dohserv.h"
 #include "forwarder.h"
+#include "tcpconn.h"
+#include "tlslisten.h"
 
-/* RFC 8467 4.1: responses padded to a multiple of 468 octets. */
-#define DOHSERV_PAD_BLOCK 468
 /* The largest DNS message (RFC 1035 4.2.2), and so the largest body. */
 #define DOHSERV_MAX_BODY 65535
+/* Body bytes read and dropped after a 413 before the stream is reset. */
+#define DOHSERV_MAX_DISCARD (1024 * 1024)
 
 enum { M_NONE, M_GET, M_POST, M_OTHER };
 
@@ -37,10 +38,13 @@ typedef struct dohs_stream {
     bool hdr_over; /* headers over DOHSERV_MAX_HEADERS */
     bool ctype_ok; /* content-type: application/dns-message */
     bool accept_json;
-    bool json;     /* answer in the JSON API form */
-    bool padded;   /* the query was padded: so is the answer */
+    bool json;                 /* answer in the JSON API form */
+    bool padded;               /* the query was padded: so is the answer */
+    void (*unhold)(void *arg); /* the transport's, at the hold's end */
+    void *arg;
     uint64_t clen; /* content-length, UINT64_MAX: none */
     size_t hdr_bytes;
+    size_t discarded; /* body bytes read after the response */
     char *path;
     uint8_t *body; /* the request body (POST), then the response's */
     size_t body_len, body_cap, body_off;
@@ -57,6 +61,7 @@ struct dohserv {
     unsigned orphans;       /* ... of them, reset by the client */
     size_t pending;         /* response body bytes not yet sent */
     unsigned depth;         /* inside nghttp2: no send from here */
+    unsigned unholds;       /* releases the transport is yet to hear of */
     bool failed;            /* a fatal error: nothing more to do */
     sr_msg_t *msg;          /* scratch for parsing answers */
 };
@@ -204,21 +209,16 @@ static void answer(dohs_stream_t *st, const uint8_t *msg, size_t len)
         respond(st, 200, "application/dns-json", (uint8_t *)json, blen, min_ttl(s->msg));
         return;
     }
-    body = malloc(len + (st->padded ? DOHSERV_PAD_BLOCK + 16 : 0));
+    /* Room for the padding: a block, and an OPT record to carry it. */
+    body = malloc(len + (st->padded ? TLSLISTEN_PAD_BLOCK + 16 : 0));
     if (body == NULL) {
         respond_error(st, 500, "out of memory");
         return;
     }
-    memcpy(body, msg, len);
-    blen = len;
-    if (st->padded) {
-        /* On failure (no room in 65535 bytes) the answer goes unpadded,
-         * as it came. */
-        size_t plen = len;
-        if (sr_query_pad(body, &plen, len + DOHSERV_PAD_BLOCK + 16, DOHSERV_PAD_BLOCK) == SR_OK)
-            blen = plen;
-        else
-            memcpy(body, msg, len);
+    blen = st->padded ? tlslisten_pad(msg, len, body, len + TLSLISTEN_PAD_BLOCK + 16) : 0;
+    if (blen == 0) { /* unpadded, or no room in 65535 bytes: as it came */
+        memcpy(body, msg, len);
+        blen = len;
     }
     respond(st, 200, "application/dns-message", body, blen, min_ttl(s->msg));
 }
@@ -233,9 +233,14 @@ static void doh_send(const fwd_client_t *c, const uint8_t *msg, size_t len)
 static void doh_hold(const fwd_client_t *c)
 {
     dohs_stream_t *st = c->conn;
+    dohserv_t *s = st->sess;
 
     st->held = true;
-    st->sess->held++;
+    s->held++;
+    st->unhold = s->conf.unhold;
+    st->arg = s->conf.arg;
+    if (s->conf.hold != NULL)
+        s->conf.hold(s->conf.arg);
 }
 
 static void doh_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
@@ -244,7 +249,9 @@ static void doh_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
     dohserv_t *s = st->sess;
 
     st->held = false;
-    if (s == NULL) { /* the connection is gone */
+    if (s == NULL) { /* the session is gone */
+        if (st->unhold != NULL)
+            st->unhold(st->arg);
         stream_free(st);
         return;
     }
@@ -253,15 +260,22 @@ static void doh_release(const fwd_client_t *c, const uint8_t *msg, size_t len)
         s->orphans--;
         stream_unlink(s, st);
         stream_free(st);
+    } else {
+        answer(st, msg, len);
+        if (s->depth == 0 && dohserv_flush(s) != 0)
+            s->failed = true;
+    }
+    if (s->depth > 0) {
+        /* Inside dohserv_recv (an answer that came at once after all):
+         * the transport hears of it when that returns. */
+        s->unholds++;
         return;
     }
-    answer(st, msg, len);
-    if (s->depth == 0) {
-        if (dohserv_flush(s) != 0)
-            s->failed = true;
-        if (s->conf.wake != NULL)
-            s->conf.wake(s->conf.arg);
-    }
+    if (s->conf.wake != NULL)
+        s->conf.wake(s->conf.arg);
+    /* Last: the transport may close the connection, and free s, on it. */
+    if (s->conf.unhold != NULL)
+        s->conf.unhold(s->conf.arg);
 }
 
 static const fwd_sink_t doh_sink = {
@@ -272,6 +286,7 @@ static const fwd_sink_t doh_sink = {
     .hold = doh_hold,
     .release = doh_release,
     .ctx = NULL,
+    .transport = FWD_XPORT_HTTPS,
 };
 
 /* ---- requests ---- */
@@ -388,28 +403,6 @@ static int json_query(const char *q, uint8_t *out, size_t cap, size_t *len, cons
     return 0;
 }
 
-/* Does the query carry a Padding option (RFC 7830)? Then its answer is
- * padded too (RFC 8467 4.1). */
-static bool query_padded(const uint8_t *q, size_t len)
-{
-    sr_msg_shape_t shape;
-    size_t off = 0;
-
-    memset(&shape, 0, sizeof(shape));
-    if (sr_msg_check(q, len, false, &shape) != SR_OK || !shape.opt_found)
-        return false;
-    while (shape.opt_rdlen - off >= 4) {
-        uint16_t code = sr_get16(q + shape.opt_rdata_off + off);
-        uint16_t olen = sr_get16(q + shape.opt_rdata_off + off + 2);
-        if (code == SR_EDNS_OPT_PADDING)
-            return true;
-        if (shape.opt_rdlen - off - 4 < olen)
-            return false;
-        off += 4 + (size_t)olen;
-    }
-    return false;
-}
-
 /* Hand the DNS query q to the forwarder for st. */
 static void ask(dohserv_t *s, dohs_stream_t *st, const uint8_t *q, size_t len)
 {
@@ -420,7 +413,7 @@ static void ask(dohserv_t *s, dohs_stream_t *st, const uint8_t *q, size_t len)
         respond_error(st, 400, "not a DNS query");
         return;
     }
-    st->padded = !st->json && query_padded(q, len);
+    st->padded = !st->json && tlslisten_query_padded(q, len);
     st->client.sink = &doh_sink;
     st->client.conn = st;
     st->client.fd = -1;
@@ -614,8 +607,18 @@ static int data_chunk_cb(nghttp2_session *h2, uint8_t flags, int32_t id, const u
     (void)flags;
     (void)arg;
 
-    if (st == NULL || st->answered)
-        return 0; /* flow control credits it back all the same */
+    if (st == NULL)
+        return 0;
+    if (st->answered) {
+        /* Answered (413) before the body ended: the rest is read and
+         * dropped (flow control credits it back), up to a point, then
+         * the stream is reset (RFC 9113 8.1). Not at once: curl 7.88
+         * drops a response whose stream is reset while it uploads. */
+        st->discarded += len;
+        if (st->discarded > DOHSERV_MAX_DISCARD && st->discarded - len <= DOHSERV_MAX_DISCARD)
+            nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR);
+        return 0;
+    }
     if (len > DOHSERV_MAX_BODY - st->body_len) {
         respond_error(st, 413, "body over 65535 bytes");
         return 0;
@@ -658,22 +661,6 @@ static int frame_recv_cb(nghttp2_session *h2, const nghttp2_frame *frame, void *
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
         handle_request(s, st);
-    return 0;
-}
-
-/* A response went out before its request ended (413, 431): the rest of
- * the request is not wanted (RFC 9113 8.1). */
-static int frame_send_cb(nghttp2_session *h2, const nghttp2_frame *frame, void *arg)
-{
-    dohs_stream_t *st;
-    (void)arg;
-
-    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
-        (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS))
-        return 0;
-    st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
-    if (st != NULL && !st->req_done)
-        nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
     return 0;
 }
 
@@ -728,7 +715,6 @@ dohserv_t *dohserv_new(const dohserv_conf_t *conf, const struct sockaddr *peer, 
     nghttp2_session_callbacks_set_on_header_callback(cbs, header_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, data_chunk_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, frame_recv_cb);
-    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, frame_send_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, stream_close_cb);
 #if HAVE_DECL_NGHTTP2_OPTION_SET_STREAM_RESET_RATE_LIMIT
     /* Rapid reset (CVE-2023-44487): open and reset streams without end. */
@@ -777,18 +763,24 @@ void dohserv_free(dohserv_t *s)
 
 int dohserv_recv(dohserv_t *s, const uint8_t *data, size_t len)
 {
-    ssize_t n;
+    void (*unhold)(void *arg) = s->conf.unhold;
+    void *arg = s->conf.arg;
+    unsigned unholds;
+    int rc = -1;
 
-    if (s->failed)
-        return -1;
-    s->depth++;
-    n = nghttp2_session_mem_recv(s->h2, data, len);
-    s->depth--;
-    if (n < 0) {
-        s->failed = true;
-        return -1;
+    if (!s->failed) {
+        s->depth++;
+        if (nghttp2_session_mem_recv(s->h2, data, len) < 0)
+            s->failed = true;
+        s->depth--;
+        rc = s->failed ? -1 : dohserv_flush(s);
     }
-    return dohserv_flush(s);
+    unholds = s->unholds;
+    s->unholds = 0;
+    /* Last, as in doh_release: these may free s. */
+    while (unhold != NULL && unholds-- > 0)
+        unhold(arg);
+    return rc;
 }
 
 int dohserv_flush(dohserv_t *s)
@@ -821,3 +813,59 @@ unsigned dohserv_inflight(const dohserv_t *s)
 {
     return s->held;
 }
+
+/* ---- the https:// listeners' hook (tlslisten.h) ---- */
+
+static ssize_t https_send(void *arg, const uint8_t *data, size_t len)
+{
+    tcpconn_https_write(arg, data, len);
+    return (ssize_t)len;
+}
+
+static void https_hold(void *arg)
+{
+    tcpconn_https_hold(arg);
+}
+
+static void https_unhold(void *arg)
+{
+    tcpconn_https_release(arg);
+}
+
+static void *https_open(struct tcpconn *conn, fwd_ctx_t *fwd, const char *path)
+{
+    dohserv_conf_t conf;
+    dohserv_t *s;
+
+    memset(&conf, 0, sizeof(conf));
+    conf.path = path != NULL && path[0] != '\0' ? path : NULL;
+    conf.query = fwd_query;
+    conf.fwd = fwd;
+    conf.buf = conn->set->buf; /* the TLS set's: used only within input */
+    conf.send = https_send;
+    conf.hold = https_hold;
+    conf.unhold = https_unhold;
+    conf.arg = conn;
+    s = dohserv_new(&conf, (const struct sockaddr *)&conn->peer, conn->peerlen);
+    if (s != NULL && dohserv_flush(s) != 0) { /* the server's SETTINGS */
+        dohserv_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static int https_input(void *sess, const uint8_t *data, size_t len)
+{
+    return dohserv_recv(sess, data, len);
+}
+
+static void https_close(void *sess)
+{
+    dohserv_free(sess);
+}
+
+const tls_https_ops_t dohserv_https_ops = {
+    .open = https_open,
+    .input = https_input,
+    .close = https_close,
+};

@@ -74,6 +74,10 @@ typedef struct dohserv_conf {
      * dohserv_recv/dohserv_flush): the transport checks
      * dohserv_finished(). May be NULL. Must not free the session. */
     void (*wake)(void *arg);
+    /* A query went upstream; it came back (called even after the session
+     * is freed, so the connection can live until then). May be NULL. */
+    void (*hold)(void *arg);
+    void (*unhold)(void *arg);
     void *arg;
 } dohserv_conf_t;
 
@@ -98,5 +102,10 @@ bool dohserv_want_read(const dohserv_t *s);
 bool dohserv_finished(const dohserv_t *s);
 /* Queries of the session waiting for the forwarder. */
 unsigned dohserv_inflight(const dohserv_t *s);
+
+/* The https:// listeners' module (tlslisten.h): a session on each
+ * connection whose handshake agreed on h2. Registered at start-up. */
+struct tls_https_ops;
+extern const struct tls_https_ops dohserv_https_ops;
 
 #endif

@@ -13,7 +13,8 @@
  *
  * Checks: every query reaching the forwarder is a whole DNS message
  * that fwd_parse_query does not drop; the session counts in flight
- * exactly the queries held and not yet let go; the server's first bytes
+ * exactly the queries held and not yet let go, and so does the
+ * transport (hold/unhold, after the session is freed too); the server's first bytes
  * are a SETTINGS frame; after the session is freed, the late releases
  * touch nothing of it (ASan), and nothing leaks. */
 #include "config.h"
@@ -35,6 +36,20 @@ static size_t nheld, outstanding;
 static fwd_ctx_t fake_fx;
 static uint8_t scratch[65536];
 static bool blocked, first_out;
+static long transport_holds; /* what the transport was told is in flight */
+
+static void t_hold(void *arg)
+{
+    (void)arg;
+    transport_holds++;
+}
+
+static void t_unhold(void *arg)
+{
+    (void)arg;
+    FUZZ_CHECK(transport_holds > 0);
+    transport_holds--;
+}
 
 /* A reply to the query q: fwd_error_reply's (the question echoed, an OPT
  * when the query had one) with RCODE NOERROR or SERVFAIL. */
@@ -112,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     flags = data[0];
     chunk = data[1];
     nheld = outstanding = 0;
+    transport_holds = 0;
     blocked = false;
     first_out = true;
     memset(&conf, 0, sizeof(conf));
@@ -121,6 +137,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     conf.fwd = &fake_fx;
     conf.buf = scratch;
     conf.send = fake_send;
+    conf.hold = t_hold;
+    conf.unhold = t_unhold;
     s = dohserv_new(&conf, NULL, 0);
     if (s == NULL)
         return 0;
@@ -153,5 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(dohserv_inflight(s) == 0);
         dohserv_free(s);
     }
+    /* Every hold the transport heard of ended, after the session too. */
+    FUZZ_CHECK(transport_holds == 0);
     return 0;
 }
