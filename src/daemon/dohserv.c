@@ -674,7 +674,8 @@ static int stream_close_cb(nghttp2_session *h2, int32_t id, uint32_t error_code,
         return 0;
     nghttp2_session_set_stream_user_data(h2, id, NULL);
     st->closed = true;
-    s->pending -= st->body_len - st->body_off; /* what was never sent */
+    if (st->answered) /* the body is the response's: what was never sent */
+        s->pending -= st->body_len - st->body_off;
     st->body_off = st->body_len;
     if (st->held) {
         /* The forwarder's client points here until it lets go. */

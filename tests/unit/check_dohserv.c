@@ -698,6 +698,39 @@ START_TEST(test_reset_held)
 }
 END_TEST
 
+/* A POST reset before its body ends: nothing is asked, nothing is owed
+ * (the request body is not counted as answer bytes). */
+START_TEST(test_reset_mid_body)
+{
+    uint8_t q[512];
+    size_t n = query("hit.partial.test", false, q, sizeof(q));
+    int32_t id;
+
+    pump();
+    id = nghttp2_submit_headers(cli, NGHTTP2_FLAG_NONE, -1, NULL,
+                                (nghttp2_nv[]){HDR(":method", "POST"), HDR(":scheme", "https"),
+                                               HDR(":authority", "dns.test"),
+                                               HDR(":path", "/dns-query"),
+                                               HDR("content-type", "application/dns-message")},
+                                5, NULL);
+    ck_assert_int_gt(id, 0);
+    pump();
+    /* Half the query as a DATA frame without END_STREAM, then a reset. */
+    uint8_t fr[9 + 512];
+    fr[0] = 0, fr[1] = 0, fr[2] = (uint8_t)(n / 2), fr[3] = 0, fr[4] = 0;
+    sr_put32(fr + 5, (uint32_t)id);
+    memcpy(fr + 9, q, n / 2);
+    ck_assert_int_eq(dohserv_recv(srv, fr, 9 + n / 2), 0);
+    nghttp2_submit_rst_stream(cli, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    pump();
+    ck_assert_uint_eq(nqueries, 0);
+    ck_assert(dohserv_want_read(srv));
+    int32_t after = get_wire("hit.after.test");
+    pump();
+    sr_msg_free(answer_of(after, "hit.after.test"));
+}
+END_TEST
+
 /* Rapid reset (CVE-2023-44487): streams opened and reset without end get
  * the connection closed. */
 START_TEST(test_rst_flood)
@@ -864,7 +897,8 @@ int main(void)
               TESTS(test_settings, test_get, test_post, test_json_resolve, test_json_accept,
                     test_json_flags, test_errors, test_dropped, test_padding));
     add_tcase(s, "streams", setup, teardown,
-              TESTS(test_out_of_order, test_reset_held, test_rst_flood, test_backpressure));
+              TESTS(test_out_of_order, test_reset_held, test_reset_mid_body, test_rst_flood,
+                    test_backpressure));
     add_tcase(s, "codec", setup, teardown, TESTS(test_garbage, test_base64url, test_wire_to_json));
     return run_suite(s);
 }
