@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
 done
 SR_BIN=$(cd "$(dirname "${1:-$TOP/build/stubresd}")" && pwd)/$(basename "${1:-stubresd}")
 
+# shellcheck disable=SC2034 # read by lib.sh
 IT_TIMEOUT=$((120 + (SECS + 5) * REPS * 2))
 # shellcheck disable=SC2034 # read by lib.sh
 IT_WAIT=60
@@ -37,6 +38,7 @@ IT_WAIT=60
 . "$BENCH_DIR/ab_lib.sh"
 export PATH=$PATH:/usr/sbin:/sbin
 skip_unless nsd unbound dnsperf openssl taskset
+# shellcheck disable=SC2034 # read by ab_lib.sh
 LIB=$BENCH_DIR/compare_lib.py
 PIN0="taskset -c 0"
 PIN1="taskset -c 1"

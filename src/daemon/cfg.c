@@ -178,7 +178,7 @@ static const keydef_t keys[] = {
     KEY_LISTEN("listen", listen, "127.0.0.1:53, [::1]:53", KF_RESTART,
                "a list of IP addresses with optional ports, e.g. 127.0.0.1:53, [::1]:53, and "
                "tls://ADDR[:PORT] or https://ADDR[:PORT][/PATH] entries",
-               "addresses to answer DNS on (UDP and TCP; tls:// DNS over TLS, https:// over HTTPS)"),
+               "addresses to answer DNS on: UDP and TCP, tls:// (DoT), https:// (DoH)"),
     KEY_ACL("allow", allow, "127.0.0.0/8, ::1/128", 0,
             "a list of networks: ADDRESS[/PREFIX], 'loopback' or 'any'",
             "client networks allowed to query; others get REFUSED"),
@@ -285,7 +285,7 @@ static const keydef_t keys[] = {
     /* ---- encrypted listeners (stubresd.conf(5), ENCRYPTED LISTENERS) ---- */
     KEY_STR("tls_cert", tls_cert, "", check_abs_path_or_empty, 0,
             "an absolute path of a PEM file, or nothing",
-            "certificate chain (PEM, leaf first) of tls:// and https:// listeners; re-read on reload"),
+            "PEM certificate chain (leaf first) of tls:// and https:// listeners; re-read"),
     KEY_STR("tls_key", tls_key, "", check_abs_path_or_empty, 0,
             "an absolute path of a PEM file, or nothing",
             "private key of tls_cert; re-read on reload"),
@@ -1763,6 +1763,8 @@ void cfg_spec_keys(const cfg_t *c, spec_keys_t *k)
         .use_idns = c->use_idns,
         .listen = c->listen,
         .nlisten = c->nlisten,
+        .tls_listen = c->tls_listen,
+        .ntls_listen = c->ntls_listen,
     };
 }
 

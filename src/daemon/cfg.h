@@ -101,9 +101,9 @@ struct cfg {
     bool cookies;              /* DNS Cookies towards udp:// upstreams */
     bool case_randomization;   /* 0x20 towards udp:// upstreams */
     /* ---- encrypted listeners (tls:// and https:// in listen) ---- */
-    char *tls_cert;            /* PEM chain, leaf first */
-    char *tls_key;             /* its private key (PEM) */
-    unsigned tls_max_clients;  /* TLS connections, all threads */
+    char *tls_cert;           /* PEM chain, leaf first */
+    char *tls_key;            /* its private key (PEM) */
+    unsigned tls_max_clients; /* TLS connections, all threads */
     uint32_t tls_idle_timeout_ms;
     /* ---- class properties ---- */
     char *dns_server;  /* a single upstream (address, host, URL) */

@@ -1164,8 +1164,13 @@ static bool tail_resolve(fwd_ctx_t *fx, const fwd_client_t *c, const cache_query
     if (t == NULL)
         return false; /* the chain alone, as before */
     t->fx = fx;
-    t->sink = (fwd_sink_t){c->sink->name, false, 65535, tail_send, tail_hold, tail_release, t,
-                           c->sink->transport};
+    t->sink = (fwd_sink_t){.name = c->sink->name,
+                           .max_size = 65535,
+                           .send = tail_send,
+                           .hold = tail_hold,
+                           .release = tail_release,
+                           .ctx = t,
+                           .transport = c->sink->transport};
     t->client = (fwd_client_t){.sink = &t->sink, .conn = t, .fd = -1};
     t->client.peer = c->peer;
     t->client.peerlen = c->peerlen;

@@ -58,7 +58,8 @@ typedef struct fwd_sink {
      * or msg NULL when the worker ends with the query still in flight. */
     void (*release)(const struct fwd_client *c, const uint8_t *msg, size_t len);
     void *ctx; /* the sink's own (the UDP batch) */
-    fwd_transport_t transport; /* what its queries count as */
+    /* What its queries count as. */
+    fwd_transport_t transport;
 } fwd_sink_t;
 
 /* Where a reply goes. The forwarder reads sink and peer (allow list,
@@ -73,8 +74,9 @@ typedef struct fwd_client {
     bool has_local; /* UDP on a wildcard socket: reply from */
     int local_ifindex;
     struct sockaddr_storage local; /* ... the address the query came to */
-    bool padded; /* encrypted sinks: the query had EDNS Padding, so must
-                    the reply (RFC 8467 4.1) */
+    /* Encrypted sinks: the query had EDNS Padding, so must the reply
+     * (RFC 8467 4.1). */
+    bool padded;
 } fwd_client_t;
 
 /* What the forwarder works with: one per worker (thread), set up by

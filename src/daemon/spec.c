@@ -265,8 +265,20 @@ int spec_listen_parse(const char *text, spec_listen_t *l, char *err, size_t errc
 
 /* ---------------------------------------------------------------- lists */
 
-/* Is an upstream at host:port this daemon itself? Only numeric hosts can
- * be checked without resolving. */
+/* Is the address ss (port included) the listening address l? */
+static bool listens_on(const struct sockaddr *l, const struct sockaddr_storage *ss)
+{
+    const struct sockaddr *a = (const struct sockaddr *)ss;
+
+    if (addr_equal(l, a))
+        return true;
+    return addr_is_any(l) && l->sa_family == a->sa_family && addr_port(l) == addr_port(a) &&
+           addr_is_loopback(a);
+}
+
+/* Is an upstream at host:port this daemon itself (a plain, tls:// or
+ * https:// listener)? Only numeric hosts can be checked without
+ * resolving. */
 static bool spec_is_self(const spec_keys_t *k, const spec_t *spec)
 {
     struct sockaddr_storage ss;
@@ -274,14 +286,12 @@ static bool spec_is_self(const spec_keys_t *k, const spec_t *spec)
 
     if (addr_parse(spec->host, spec->port, false, &ss, &sl) != 0)
         return false;
-    for (size_t i = 0; i < k->nlisten; i++) {
-        const struct sockaddr *l = (const struct sockaddr *)&k->listen[i];
-        if (addr_equal(l, (struct sockaddr *)&ss))
+    for (size_t i = 0; i < k->nlisten; i++)
+        if (listens_on((const struct sockaddr *)&k->listen[i], &ss))
             return true;
-        if (addr_is_any(l) && l->sa_family == ss.ss_family && addr_port(l) == spec->port &&
-            addr_is_loopback((struct sockaddr *)&ss))
+    for (size_t i = 0; i < k->ntls_listen; i++)
+        if (listens_on((const struct sockaddr *)&k->tls_listen[i].addr, &ss))
             return true;
-    }
     return false;
 }
 

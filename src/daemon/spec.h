@@ -72,6 +72,8 @@ typedef struct spec_keys {
     bool use_idns;                         /* non-ASCII host names allowed */
     const struct sockaddr_storage *listen; /* this daemon's own addresses */
     size_t nlisten;
+    const spec_listen_t *tls_listen; /* ... and its tls:// and https:// ones */
+    size_t ntls_listen;
 } spec_keys_t;
 
 /* The upstream list the keys ask for, in order: servers; else dns_server

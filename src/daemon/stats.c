@@ -111,13 +111,12 @@ json_t *stats_json(const stats_totals_t *t, const cache_stats_t *cs, pool_t *poo
     json_object_set_new(o, "ok", json_true());
     json_object_set_new(o, "uptime_s", json_integer((json_int_t)uptime_s));
     json_object_set_new(o, "threads", json_integer(threads));
-    json_object_set_new(o, "queries",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "total",
-                                  (json_int_t)(t->queries_udp + t->queries_tcp + t->queries_tls +
-                                               t->queries_https),
-                                  "udp", (json_int_t)t->queries_udp, "tcp",
-                                  (json_int_t)t->queries_tcp, "tls", (json_int_t)t->queries_tls,
-                                  "https", (json_int_t)t->queries_https));
+    json_object_set_new(
+        o, "queries",
+        json_pack("{s:I, s:I, s:I, s:I, s:I}", "total",
+                  (json_int_t)(t->queries_udp + t->queries_tcp + t->queries_tls + t->queries_https),
+                  "udp", (json_int_t)t->queries_udp, "tcp", (json_int_t)t->queries_tcp, "tls",
+                  (json_int_t)t->queries_tls, "https", (json_int_t)t->queries_https));
     /* The four names stubresctl(8) documents always, then every other RCODE
      * seen. */
     static const unsigned always[] = {0, 3, 2, 5, 1, 4};

@@ -25,8 +25,8 @@ typedef atomic_uint_fast64_t stat_t;
 typedef struct stats_thread {
     stat_t queries_udp; /* queries read (header readable) */
     stat_t queries_tcp;
-    stat_t queries_tls;   /* DNS over TLS (tls:// listeners) */
-    stat_t queries_https; /* DNS over HTTPS (https:// listeners) */
+    stat_t queries_tls; /* DNS over TLS (tls:// listeners) */
+    stat_t queries_https;
     stat_t responses[STATS_RCODES + 1]; /* replies sent, by RCODE */
     stat_t cache_hits;
     stat_t cache_misses;
@@ -45,13 +45,17 @@ typedef struct stats_thread {
     stat_t tcp_accepted;
     stat_t tcp_refused; /* connections closed at the cap */
     stat_t tcp_clients; /* gauge: open client connections */
-    stat_t tls_accepted; /* client TLS connections accepted */
-    stat_t tls_refused;  /* ... closed at tls_max_clients */
-    stat_t tls_clients;  /* gauge: open client TLS connections */
-    stat_t tls_handshake_failed;
     stat_t inflight;    /* gauge: upstream queries in flight */
     stat_t waiting;     /* gauge: client queries waiting */
     stat_t blocked;     /* answered as blocked (block lists, CNAME cloaking) */
+
+    /* Client TLS connections (tls:// and https:// listeners): accepted,
+     * closed at tls_max_clients, open (a gauge), handshakes that failed
+     * or timed out. */
+    stat_t tls_accepted;
+    stat_t tls_refused;
+    stat_t tls_clients;
+    stat_t tls_handshake_failed;
 } stats_thread_t;
 
 /* Add one to a counter of the calling thread's own stats. */

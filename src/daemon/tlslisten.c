@@ -182,8 +182,8 @@ static SSL_CTX *ctx_build(const cfg_t *cfg, char *err, size_t errcap)
             snprintf(err, errcap, "tls_key: %s is not the key of the certificate in %s (%s)",
                      cfg->tls_key, cfg->tls_cert, ssl_why(why, sizeof(why)));
         else
-            snprintf(err, errcap, "tls_key: %s: not a readable PEM private key (%s)",
-                     cfg->tls_key, ssl_why(why, sizeof(why)));
+            snprintf(err, errcap, "tls_key: %s: not a readable PEM private key (%s)", cfg->tls_key,
+                     ssl_why(why, sizeof(why)));
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {

@@ -64,7 +64,8 @@ assert_match "tls_key: $T/tls/key.pem is not the key of the certificate" "$(cat 
 start_fakedns up1
 # (A second listen line in a file adds to the first.) The default
 # tls_idle_timeout is 30 s: 5 here, so the idle check ends sooner.
-start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 4" \
+MPORT=$(free_port)
+start_stubresd sr "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 4" "metrics = 127.0.0.1:$MPORT" \
     "listen = tls://127.0.0.1:$DOT_PORT" "tls_cert = $T/tls/cert.pem" "tls_key = $T/tls/key.pem" \
     "tls_idle_timeout = 5" "query_log = $T/sr.queries"
 wait_tcp 127.0.0.1 "$DOT_PORT" sr
@@ -77,7 +78,9 @@ assert_eq 1 "$(sr_stat queries tls)" "stats: the query counts as tls"
 assert_eq "$udp_before" "$(sr_stat queries udp)" "... not as udp"
 assert_match ' tls ' "$(cat "$T/sr.queries")" "the query log names the transport tls"
 assert_match '^queries: .*tls 1, https 0\)$' "$($SR_CTL stats)" "stubresctl stats shows tls"
-$SR_CTL metrics >/dev/null 2>&1 || true
+out=$(curl -sS --max-time 5 "http://127.0.0.1:$MPORT/metrics")
+assert_match '^stubresd_queries_total\{transport="tls"\} 1$' "$out" "metrics: the query counts as tls"
+assert_match '^stubresd_tls_connections [0-9]+$' "$out" "metrics: open TLS connections"
 
 # Padding: kdig +padding pads its query (RFC 8467 block 128; kdig's default
 # over TLS); the answer

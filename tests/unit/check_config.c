@@ -586,11 +586,11 @@ START_TEST(test_encrypted_listen)
 
     /* Refused, leaving the value as it was. */
     static const char *const bad[] = {
-        "tls://dns.example",       /* not numeric */
-        "tls://127.0.0.1:70000",   /* no such port */
-        "quic://127.0.0.1",        /* no such scheme */
-        "https://127.0.0.1/q?x=1", /* a query string is no path */
-        "https://127.0.0.1/a#b",
+        "tls://dns.example",         /* not numeric */
+        "tls://127.0.0.1:70000",     /* no such port */
+        "quic://127.0.0.1",          /* no such scheme */
+        "https://127.0.0.1/q?x=1",   /* a query string is no path */
+        "https://127.0.0.1/a#b",     /* nor a fragment */
         "tls://127.0.0.1/dns-query", /* a path on tls:// */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -622,6 +622,20 @@ START_TEST(test_encrypted_listen)
     /* Without encrypted listeners the keys are not needed. */
     ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300", NULL, false, err, sizeof(err)), CFG_OK);
     ck_assert_int_eq(cfg_check(c, &errs), 0);
+
+    /* Never ourselves: a DoT upstream on our own tls:// listener. */
+    ck_assert_int_eq(
+        cfg_set(c, "listen", "127.0.0.1:5300, tls://127.0.0.1:8853", NULL, false, err, sizeof(err)),
+        CFG_OK);
+    ck_assert_int_eq(cfg_set(c, "tls_key", resolv_path, NULL, false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_eq(
+        cfg_set(c, "servers", "tls://127.0.0.1:8853", "x.conf:9", false, err, sizeof(err)), CFG_OK);
+    ck_assert_int_ne(cfg_check(c, &errs), 0);
+    ck_assert_str_eq(errs.msg[0],
+                     "x.conf:9: servers: tls://127.0.0.1:8853 is stubresd's own listen address");
+    cfg_errors_clear(&errs);
+    ck_assert_int_eq(cfg_set(c, "servers", "udp://127.0.0.9", NULL, false, err, sizeof(err)),
+                     CFG_OK);
 
     /* A copy has them too. */
     ck_assert_int_eq(cfg_set(c, "listen", "127.0.0.1:5300, https://127.0.0.1:8443", NULL, false,
@@ -928,8 +942,7 @@ int main(void)
                     test_shipped_config));
     add_tcase(s, "files", setup, teardown,
               TESTS(test_file_ok, test_file_errors_name_file_line_key, test_checks_across_keys,
-                    test_encrypted_listen,
-                    test_servers_and_dns_server_replace_each_other, test_dup_is_deep,
-                    test_state_round_trip));
+                    test_encrypted_listen, test_servers_and_dns_server_replace_each_other,
+                    test_dup_is_deep, test_state_round_trip));
     return run_suite(s);
 }
