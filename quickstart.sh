@@ -28,7 +28,7 @@ cd "$top"
 
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libcurl4-openssl-dev libinih-dev check libidn2-dev
-libjansson-dev libsystemd-dev libhiredis-dev"
+libjansson-dev libsystemd-dev libhiredis-dev libnghttp2-dev"
 # Real DNS software the integration tests start on loopback, the clients
 # they query with, and the tools of the fuzz and sanitizer runs.
 TEST_DEPS="clang libclang-rt-14-dev unbound nsd knot knot-resolver dnsdist

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "priv.h"
 #include "tlslisten.h"
+#include "dohserv.h"
 
 daemon_t *daemon_new(const char *config_path, cfg_errors_t *errs)
 {
@@ -38,6 +39,8 @@ daemon_t *daemon_new(const char *config_path, cfg_errors_t *errs)
     d->uid = (uid_t)-1;
     d->gid = (gid_t)-1;
     d->cgid = (gid_t)-1;
+    /* https:// listeners serve DNS over HTTPS with the DoH module. */
+    tlslisten_set_https_ops(&dohserv_https_ops);
     d->cfg = daemon_load(config_path, &d->file_cfg, &d->state, &d->dropped, errs);
     d->config_path = strdup(config_path);
     if (d->cfg == NULL || d->config_path == NULL) {

@@ -1,9 +1,10 @@
 /* libstubres internals: DNS-over-HTTPS (RFC 8484) helpers shared by doh.c,
  * the unit tests and the fuzz target (not installed).
  *
- * doh_url.c   request encoding: base64url, the GET and JSON API URLs
+ * doh_url.c   request encoding: base64url (both ways), the GET and JSON API URLs
  * doh_json.c  a JSON API answer ("application/dns-json", as Google's and
- *             Cloudflare's /resolve serve it) -> a wire-format response
+ *             Cloudflare's /resolve serve it) -> a wire-format response,
+ *             and a response -> that JSON (the server side)
  * doh.c       the sr_doh_ops transport (libcurl multi driven by libevent) */
 #ifndef STUBRES_DOH_INTERNAL_H
 #define STUBRES_DOH_INTERNAL_H
@@ -55,6 +56,17 @@ typedef struct sr_doh_question {
 sr_status_t sr_doh_json_to_wire(const char *json, size_t len, const sr_doh_question_t *q,
                                 uint8_t **out, size_t *outlen, char *detail, size_t dcap);
 
+/* The JSON API answer for the parsed response m, in the shape Google's
+ * and Cloudflare's /resolve write: Status (the extended RCODE), TC, RD,
+ * RA, AD, CD, Question [{name, type}], then Answer, Authority and Additional (each only when
+ * not empty; OPT left out) as [{name, type, TTL, data}], names
+ * absolute with their trailing dot, data the record's master-file text
+ * (sr_rr_text), or RFC 3597 "\# LEN HEX" when it has none (parsed with
+ * SR_PARSE_NO_FIELDS) or that text is not UTF-8. sr_doh_json_to_wire()
+ * reads it back. *out is NUL-terminated, *outlen its length (free with
+ * sr_free). SR_E_NOMEM. */
+sr_status_t sr_doh_wire_to_json(const sr_msg_t *m, char **out, size_t *outlen);
+
 /* RCODE 4, NOTIMP (RFC 1035 4.1.1). */
 #define SR_DOH_RCODE_NOTIMP 4
 
@@ -69,6 +81,13 @@ sr_status_t sr_doh_json_notimp(const sr_doh_question_t *q, uint8_t **out, size_t
  * dns parameter of RFC 8484 4.1 wants it, NUL-terminated into out.
  * SR_E_NOBUFS when cap is below sr_base64url_len(n) + 1. */
 sr_status_t sr_base64url_encode(const uint8_t *in, size_t n, char *out, size_t cap, size_t *outlen);
+
+/* The bytes of the base64url text in[0..n) (RFC 4648 5, without '='
+ * padding, as RFC 8484 4.1 sends the dns parameter) into out; *outlen
+ * receives their number. SR_E_FORMERR for a character outside the
+ * base64url alphabet, a length no encoding has, or text longer than the
+ * encoding of SR_DOH_WIRE_MAX bytes; SR_E_NOBUFS when cap is short. */
+sr_status_t sr_base64url_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outlen);
 
 /* Length of the unpadded base64url encoding of n bytes. */
 static inline size_t sr_base64url_len(size_t n)

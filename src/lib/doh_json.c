@@ -471,3 +471,112 @@ done:
     json_decref(root);
     return status;
 }
+
+/* ---- the other way: a response -> the JSON API answer (stubresd's DoH
+ * server) ---- */
+
+/* An absolute name for JSON: the presentation form with its trailing dot,
+ * as the public APIs write names ("." for the root). */
+static json_t *json_name(const char *name)
+{
+    char buf[SR_NAME_MAX_TEXT + 1];
+
+    if (strcmp(name, ".") == 0)
+        return json_string(".");
+    snprintf(buf, sizeof(buf), "%s.", name);
+    return json_string(buf);
+}
+
+/* The record's "data": its master-file text, or RFC 3597's generic form
+ * when there is none (no fields) or it is not valid UTF-8 (a TXT string
+ * of raw bytes), which a JSON string cannot hold. */
+static json_t *json_data(const sr_rr_t *rr)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t cap = 5 * (size_t)rr->rdlength + 16, o;
+    char *text;
+    json_t *j = NULL;
+
+    for (size_t i = 0; i < rr->field_count; i++)
+        cap += strlen(rr->fields[i].value);
+    text = sr_malloc(cap);
+    if (text == NULL)
+        return NULL;
+    if (sr_rr_text(rr, text, cap) == SR_OK)
+        j = json_string(text);
+    if (j == NULL && cap >= 2 * (size_t)rr->rdlength + 16) {
+        o = (size_t)snprintf(text, cap, "\\# %u%s", (unsigned)rr->rdlength,
+                             rr->rdlength > 0 ? " " : "");
+        for (size_t i = 0; i < rr->rdlength; i++) {
+            text[o++] = hex[rr->rdata[i] >> 4];
+            text[o++] = hex[rr->rdata[i] & 0xf];
+        }
+        text[o] = '\0';
+        j = json_string(text);
+    }
+    sr_free(text);
+    return j;
+}
+
+/* Append a JSON value to obj under key, or to array (key NULL); false when
+ * v is NULL (out of memory) or it cannot be added. */
+static bool json_put(json_t *to, const char *key, json_t *v)
+{
+    if (v == NULL)
+        return false;
+    return (key != NULL ? json_object_set_new(to, key, v) : json_array_append_new(to, v)) == 0;
+}
+
+sr_status_t sr_doh_wire_to_json(const sr_msg_t *m, char **out, size_t *outlen)
+{
+    static const char *const sec_key[3] = {"Answer", "Authority", "Additional"};
+    sr_status_t status = SR_E_NOMEM;
+    uint16_t flags = sr_msg_flags(m);
+    json_t *root = json_object(), *qa, *q0, *secs[3] = {NULL, NULL, NULL};
+    char *text = NULL;
+    bool ok = root != NULL;
+
+    *out = NULL;
+    *outlen = 0;
+    ok = ok && json_put(root, "Status", json_integer(sr_msg_rcode(m)));
+    ok = ok && json_put(root, "TC", json_boolean(flags & SR_FLAG_TC));
+    ok = ok && json_put(root, "RD", json_boolean(flags & SR_FLAG_RD));
+    ok = ok && json_put(root, "RA", json_boolean(flags & SR_FLAG_RA));
+    ok = ok && json_put(root, "AD", json_boolean(flags & SR_FLAG_AD));
+    ok = ok && json_put(root, "CD", json_boolean(flags & SR_FLAG_CD));
+    if (ok && sr_msg_qdcount(m) > 0 && sr_msg_qname(m) != NULL) {
+        qa = json_array();
+        q0 = json_object();
+        ok = json_put(root, "Question", qa) && json_put(qa, NULL, q0) &&
+             json_put(q0, "name", json_name(sr_msg_qname(m))) &&
+             json_put(q0, "type", json_integer(sr_msg_qtype(m)));
+    }
+    for (size_t i = 0; ok && i < sr_msg_rr_count(m); i++) {
+        const sr_rr_t *rr = sr_msg_rr(m, i);
+        json_t *r;
+        if (secs[rr->section] == NULL) {
+            secs[rr->section] = json_array();
+            ok = json_put(root, sec_key[rr->section], secs[rr->section]);
+        }
+        r = json_object();
+        ok = ok && json_put(secs[rr->section], NULL, r) &&
+             json_put(r, "name", json_name(rr->name)) &&
+             json_put(r, "type", json_integer(rr->type)) &&
+             json_put(r, "TTL", json_integer(rr->ttl)) && json_put(r, "data", json_data(rr));
+    }
+    if (ok) {
+        text = json_dumps(root, JSON_COMPACT);
+        if (text != NULL) {
+            size_t n = strlen(text);
+            *out = sr_malloc(n + 1);
+            if (*out != NULL) {
+                memcpy(*out, text, n + 1);
+                *outlen = n;
+                status = SR_OK;
+            }
+        }
+    }
+    free(text);
+    json_decref(root);
+    return status;
+}

@@ -56,6 +56,60 @@ done:
     return status;
 }
 
+/* base64url back to bytes: the URL-safe alphabet translated to the
+ * standard one and the '=' padding put back, then OpenSSL's decoder, which
+ * wants whole 4-character groups and counts the padding in its output
+ * length. Only the 64 characters of RFC 4648 5 are accepted: '+', '/',
+ * '=', blanks and percent escapes are not base64url. */
+sr_status_t sr_base64url_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *outlen)
+{
+    sr_status_t status = SR_OK;
+    size_t padded = (n + 3) / 4 * 4, want = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
+    unsigned char *tmp = NULL, *raw = NULL;
+    int got;
+
+    if (n % 4 == 1 || n > sr_base64url_len(SR_DOH_WIRE_MAX)) {
+        status = SR_E_FORMERR; /* no encoding ends in one character */
+        goto done;
+    }
+    if (cap < want) {
+        status = SR_E_NOBUFS;
+        goto done;
+    }
+    tmp = sr_malloc(padded + 1);
+    raw = sr_malloc(padded / 4 * 3 + 1);
+    if (tmp == NULL || raw == NULL) {
+        status = SR_E_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+            status = SR_E_FORMERR;
+            goto done;
+        }
+        tmp[i] = (unsigned char)c;
+    }
+    memset(tmp + n, '=', padded - n);
+    tmp[padded] = '\0';
+    got = n == 0 ? 0 : EVP_DecodeBlock(raw, tmp, (int)padded);
+    if (got < 0 || (size_t)got < want) {
+        status = SR_E_FORMERR;
+        goto done;
+    }
+    memcpy(out, raw, want);
+    *outlen = want;
+
+done:
+    sr_free(tmp);
+    sr_free(raw);
+    return status;
+}
+
 /* The separator that appends a parameter to base: '?' unless base has a
  * query component already. */
 static char query_sep(const char *base)

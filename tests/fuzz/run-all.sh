@@ -17,7 +17,7 @@ secs=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$top/build-fuzz}
-targets=${FUZZ_TARGETS:-"msg name rdata doh_json transport cache cachefile shcache_value query config control client_query hosts blocklist netlink"}
+targets=${FUZZ_TARGETS:-"msg name rdata doh_json transport cache cachefile shcache_value query config control client_query hosts blocklist netlink dohserv"}
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 
 log() { printf 'run-all: %s\n' "$*"; }
