@@ -22,9 +22,13 @@ ETC=$IT_DIR/../../etc/stubresd.conf
 DESIGN_KEYS="listen allow user threads control control_group metrics state_file
 servers strategy ca_file bootstrap doh_method timeout cache_size min_ttl max_ttl
 negative_ttl serve_stale prefetch log_level query_log resolv_conf
-dns_server dns_port protocol recursive local_host DoHMethod"
+dns_server dns_port protocol recursive local_host DoHMethod
+local local_ttl hosts special_names forward block block_answer network_watch
+cache_file cache_save_interval prefetch_popular prefetch_rate portal_resolv_conf
+tls_cert tls_key tls_max_clients tls_idle_timeout shared_cache shared_cache_timeout"
 # docs/architecture.md: refused at run time, with a message saying so.
 RESTART_KEYS=" listen user threads control control_group metrics state_file "
+RESTART_KEYS+="cache_file cache_save_interval portal_resolv_conf "
 
 # etc_default KEY: the default the commented etc/stubresd.conf gives.
 etc_default() {
@@ -79,7 +83,25 @@ assert_eq '{"ok":true,"name":"cache_size","value":"16M"}' "$($SR_CTL --json conf
 # a value other than the default, and what it reads back as (ca_file
 # needs a readable file: the test CA of fakedns)
 _it_need_ca
-CHANGES="allow=127.0.0.1/32|127.0.0.1/32
+printf '10.9.9.8 printer.test\n' >"$T/hosts"
+printf 'ads.invalid-test\n' >"$T/block.txt"
+CHANGES="local=here.test. 60 IN A 10.9.9.9|here.test 60 IN A 10.9.9.9
+local_ttl=60|60
+hosts=$T/hosts|$T/hosts
+special_names=false|false
+forward=corp.test udp://127.0.0.1:$UP1_PORT|corp.test udp://127.0.0.1:$UP1_PORT
+block=$T/block.txt|$T/block.txt
+block_answer=nxdomain|nxdomain
+network_watch=false|false
+prefetch_popular=10|10
+prefetch_rate=5|5
+tls_cert=$CA_FILE|$CA_FILE
+tls_key=$CA_FILE|$CA_FILE
+tls_max_clients=50|50
+tls_idle_timeout=10|10
+shared_cache=redis://127.0.0.1:1|redis://127.0.0.1:1
+shared_cache_timeout=0.1|0.1
+allow=127.0.0.1/32|127.0.0.1/32
 strategy=round-robin|round-robin
 ca_file=$CA_FILE|$CA_FILE
 bootstrap=127.0.0.1|127.0.0.1
