@@ -25,7 +25,9 @@
 # Then once: VmRSS growth per idle connection, IDLE (default 500) DoT and
 # then HTTP/2 connections held open after the handshake (and SETTINGS).
 # Prints the medians and stubresd's ratio to each peer and to the best peer.
-# SERVERS (-s) picks a subset, e.g. -s stubresd,unbound.
+# SERVERS (-s) picks a subset, e.g. -s stubresd,unbound. STRACE=1 prints
+# each server's system calls per query over DoT and DoH instead (strace -c
+# of a 3 s dnsperf run; needs ptrace rights) and stops.
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -42,7 +44,7 @@ while [ $# -gt 0 ]; do
         -k) CONNS=$2; shift 2 ;;
         -i) IDLE=$2; shift 2 ;;
         -s) SERVERS=${2//,/ }; shift 2 ;;
-        -h) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
     esac
 done
@@ -249,6 +251,31 @@ run_one() {
 }
 
 med() { tr ' ' '\n' | grep -v '^$' | grep -v nan | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "nan" }'; }
+
+if [ "${STRACE:-0}" = 1 ]; then
+    # Diagnosis only (strace slows every server): system calls per query
+    # over DoT and DoH, one 3 s dnsperf run each, then exit.
+    skip_unless strace
+    for mode in dot doh; do
+        for n in $NAMES; do
+            port=${DOT[$n]}
+            [ "$mode" = dot ] || port=${DOH[$n]}
+            strace -c -f -q -o "$T/strace.$mode.$n" -p "$(pid_of "$n")" &
+            spid=$!
+            sleep 1
+            timeout 40 $PIN1 dnsperf -m "$mode" -s 127.0.0.1 -p "$port" \
+                -O "doh-uri=https://127.0.0.1:$port/dns-query" -O doh-method=POST \
+                -d "$T/q.txt" -l 3 -c 2 -q 100 -t 5 >"$T/dp.strace" 2>&1 || true
+            kill -INT "$spid"
+            wait "$spid" || true
+            q=$(awk '/Queries completed:/ { print $3 }' "$T/dp.strace")
+            echo "$mode $n: system calls per query ($q queries under strace):"
+            awk -v q="${q:-0}" '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && q > 0 && $4 / q >= 0.01 {
+                printf "    %-16s %.2f\n", $NF, $4 / q }' "$T/strace.$mode.$n"
+        done
+    done
+    exit 0
+fi
 
 echo "servers on CPU 0, clients on CPU 1; 1000 cached names; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
 for mode in dot doh hs-dot hs-doh; do
