@@ -58,6 +58,7 @@ enum ktype {
 #define KF_RESTART 0x1u  /* only at start (sockets, privileges, threads) */
 #define KF_UPSTREAM 0x2u /* shapes the upstream pool */
 #define KF_NUMERIC 0x4u  /* enum: the class's numbers are accepted */
+#define KF_SECRET 0x8u   /* a URL's password: shown as cfg_redact makes it */
 
 /* A string check: 0 if v is acceptable. */
 typedef int (*str_check_fn)(const char *v);
@@ -236,7 +237,7 @@ static const keydef_t keys[] = {
              "seconds between saves of cache_file (0: only at exit and on request)"),
     KEY_BOOL("network_watch", network_watch, "true", 0,
              "after a network change or a resume: reconnect to the upstreams at once"),
-    KEY_STR("shared_cache", shared_cache, "", check_shared_cache, 0,
+    KEY_STR("shared_cache", shared_cache, "", check_shared_cache, KF_SECRET,
             "redis://[:PASSWORD@]IP[:PORT][/DB], redis+unix://[:PASSWORD@]PATH[?db=N], or "
             "nothing (off)",
             "a Redis shared by a fleet of stubresd as a second cache tier"),
@@ -724,6 +725,23 @@ bool cfg_key_upstream(size_t i)
 const char *cfg_key_doc(size_t i)
 {
     return i < NKEYS && keys[i].doc != NULL ? keys[i].doc : "";
+}
+
+void cfg_redact(const char *name, const char *v, char *out, size_t cap)
+{
+    int i = cfg_key_index(name);
+    const char *sep = strstr(v, "://");
+    const char *p = sep != NULL ? sep + 3 : v;
+    const char *at = strchr(p, '@'); /* the first '@' ends it, as in shc_url_parse */
+
+    if (i < 0 || !(keys[i].flags & KF_SECRET))
+        snprintf(out, cap, "%s", v);
+    else if (at != NULL)
+        snprintf(out, cap, "%.*s:*****%s", (int)(p - v), v, at);
+    else if (*p == ':') /* no '@': all of it may be the password */
+        snprintf(out, cap, "%.*s:*****", (int)(p - v), v);
+    else
+        snprintf(out, cap, "%s", v);
 }
 
 const char *cfg_build_info(void)
@@ -1348,7 +1366,12 @@ static void refusal(const keydef_t *k, const char *name, cfg_status_t st, const 
 {
     char acc[512];
     char pre[512];
+    char shown[CFG_VALUE_MAX + 16];
 
+    if (k != NULL) {
+        cfg_redact(k->name, value, shown, sizeof(shown));
+        value = shown;
+    }
     if (where != NULL)
         snprintf(pre, sizeof(pre), "%s: %s", where, name);
     else
@@ -1455,7 +1478,7 @@ cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, ch
         snprintf(out, cap, "%u", (unsigned)spec_default_port((sr_proto_t)c->protocol));
         return CFG_OK;
     }
-    snprintf(out, cap, "%s", c->text[i] != NULL ? c->text[i] : "");
+    cfg_redact(k->name, c->text[i] != NULL ? c->text[i] : "", out, cap);
     return CFG_OK;
 }
 

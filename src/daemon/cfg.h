@@ -172,7 +172,8 @@ void cfg_unref(cfg_t *c);
  * holds a message naming the key and the accepted values. */
 cfg_status_t cfg_set(cfg_t *c, const char *name, const char *value, const char *where, bool runtime,
                      char *err, size_t errcap);
-/* The canonical text of key name into out (seed names allowed). Errors as
+/* The canonical text of key name into out (seed names allowed; a secret
+ * redacted, cfg_redact: c->text keeps the real one). Errors as
  * cfg_set; read-only keys computed here (BuildInfo, LicenseInfo) and
  * "idle" (CFG_EREADONLY with out "" : the caller knows). */
 cfg_status_t cfg_get(const cfg_t *c, const char *name, char *out, size_t cap, char *err,
@@ -232,6 +233,9 @@ bool cfg_key_restart(size_t i);
 bool cfg_key_settable(size_t i);
 /* True when changing key i changes how upstreams are reached. */
 bool cfg_key_upstream(size_t i);
+/* Value v of key name as people and logs see it: a secret key's password
+ * (shared_cache's redis://:PASSWORD@...) becomes *****, else v as it is. */
+void cfg_redact(const char *name, const char *v, char *out, size_t cap);
 /* One-line description (for the commented config file). */
 const char *cfg_key_doc(size_t i);
 

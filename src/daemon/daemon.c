@@ -618,9 +618,11 @@ static json_t *overrides_json(const daemon_t *d)
         t = (time_t)o.since;
         if (o.since > 0 && gmtime_r(&t, &tm) != NULL)
             strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "key", o.key, "value", o.value,
-                                           "file_value", o.file_value != NULL ? o.file_value : "",
-                                           "since", when));
+        char v[CFG_VALUE_MAX + 16], fv[CFG_VALUE_MAX + 16];
+        cfg_redact(o.key, o.value, v, sizeof(v));
+        cfg_redact(o.key, o.file_value != NULL ? o.file_value : "", fv, sizeof(fv));
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "key", o.key, "value", v,
+                                           "file_value", fv, "since", when));
     }
     return a;
 }

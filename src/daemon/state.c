@@ -474,9 +474,11 @@ size_t state_apply(state_t *st, const cfg_t *file, const char *config_id, cfg_t 
             continue;
         }
         /* The config file wins: say so once, with what was dropped. */
+        char shown[CFG_VALUE_MAX + 16];
+        cfg_redact(e->key, e->value, shown, sizeof(shown));
         log_notice("state_file %s: dropped the run-time change %s = %.300s: %s; the config "
                    "file's value is in force",
-                   st->path, e->key, e->value, reason);
+                   st->path, e->key, shown, reason);
         remove_at(st, i);
         dropped++;
     }

@@ -7,7 +7,8 @@
 # answered, timeouts counted; poisoned, misplaced and truncated values
 # written with redis-cli: ignored, counted, the right answer given; a
 # password-protected Redis (requirepass) with the password in the URL,
-# set at run time through the control socket; redis+unix:// with ?db=N;
+# set at run time through the control socket, never shown back nor logged
+# (kept in the state file); redis+unix:// with ?db=N;
 # stubresd -t refuses a host name.
 # shellcheck disable=SC2086
 set -eu
@@ -200,6 +201,35 @@ for _ in $(seq 1 $((IT_WAIT * 10))); do
 done
 assert_eq 1 "$(redis-cli -p "$PP" --no-auth-warning -a "$PW" -n 5 EXISTS "stubres:ns2.$ZONE.:A:IN")" \
     "... is stored in database 5 of the locked Redis"
+# The password is never shown back nor logged ('w0rd' is in it, escaped or
+# not); the state file keeps it, so a restart connects again.
+shown='redis://:\*\*\*\*\*@127\.0\.0\.1'":$PP/5"
+out=$($SR_CTL config shared_cache)
+assert_match "^$shown\$" "$out" "stubresctl config shared_cache shows the URL ..."
+assert_no_match 'w0rd' "$out" "... without the password"
+assert_match "\"value\": *\"$shown\"" "$($SR_CTL --json config shared_cache)" \
+    "... the JSON read-back too"
+out=$($SR_CTL config)
+assert_match "^shared_cache *= $shown " "$out" "stubresctl config lists it ..."
+assert_no_match 'w0rd' "$out" "... without the password"
+assert_no_match 'w0rd' "$($SR_CTL status)" "stubresctl status (overrides): no password"
+out=$($SR_CTL config "shared_cache=redis://:p%40ss%20w0rd@cache.example:$PP" 2>&1 || true)
+assert_match 'bad value' "$out" "a host name is refused ..."
+assert_no_match 'w0rd' "$out" "... and the error does not echo the password"
+grep -qF "p%40ss%20w0rd@127.0.0.1:$PP/5" "$SR_STATE" || fail "the state file lost the password"
+stop_stubresd c
+start_stubresd c
+wait_stat "$SR_CTL" true shared_cache connected
+ok "restarted: the state file's URL (with its password) connects again"
+assert_eq 10.0.0.1 "$($SR_DIG a.$ZONE A +short)" "... a query ..."
+for _ in $(seq 1 $((IT_WAIT * 10))); do
+    [ "$(redis-cli -p "$PP" --no-auth-warning -a "$PW" -n 5 EXISTS "stubres:a.$ZONE.:A:IN")" = 1 ] &&
+        break
+    sleep 0.1
+done
+assert_eq 1 "$(redis-cli -p "$PP" --no-auth-warning -a "$PW" -n 5 EXISTS "stubres:a.$ZONE.:A:IN")" \
+    "... goes through the locked Redis"
+assert_no_match 'w0rd|wrong@' "$(cat "$(log_of c)")" "the daemon's log never has a password"
 stop_stubresd c
 
 # --- redis+unix:// with ?db=N --------------------------------------------------

@@ -118,7 +118,7 @@ static const kv_t cases[] = {
     {"cache_file", "/var/lib/x/cache", "/var/lib/x/cache", "cache"},
     {"cache_save_interval", "1m", "60", "-1"},
     {"network_watch", "off", "false", "sometimes"},
-    {"shared_cache", "redis://:s3cret@127.0.0.1:6380/2", "redis://:s3cret@127.0.0.1:6380/2",
+    {"shared_cache", "redis://:s3cret@127.0.0.1:6380/2", "redis://:*****@127.0.0.1:6380/2",
      "redis://cache.example.net:6379"},
     {"shared_cache_timeout", "20ms", "0.02", "0"},
     {"log_level", "debug", "debug", "verbose"},
@@ -295,6 +295,51 @@ START_TEST(test_error_texts)
     ck_assert_msg(strncmp(err, "listen: cannot be changed while stubresd runs", 45) == 0, "%s",
                   err);
     ck_assert_int_eq(cfg_set(c, "timeout", "3", NULL, true, err, sizeof(err)), CFG_OK);
+    cfg_unref(c);
+}
+END_TEST
+
+/* shared_cache's password is never shown back nor in an error; the
+ * settings keep it (the state file re-applies it at start). */
+START_TEST(test_secret_redacted)
+{
+    static const struct {
+        const char *in, *shown;
+    } shown[] = {
+        {"redis://:s3cret@127.0.0.1:6379/0", "redis://:*****@127.0.0.1:6379/0"},
+        {"redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+        {"redis+unix://:s3cret%40x@/run/redis/sock?db=2",
+         "redis+unix://:*****@/run/redis/sock?db=2"},
+        {"redis+unix:///run/redis/sock", "redis+unix:///run/redis/sock"},
+        {"", ""},
+    };
+    cfg_t *c = test_cfg();
+    char v[256], err[1024];
+
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+        cfg_redact("shared_cache", shown[i].in, v, sizeof(v));
+        ck_assert_str_eq(v, shown[i].shown);
+        ck_assert_int_eq(cfg_set(c, "shared_cache", shown[i].in, NULL, true, err, sizeof(err)),
+                         CFG_OK);
+        ck_assert_int_eq(cfg_get(c, "shared_cache", v, sizeof(v), err, sizeof(err)), CFG_OK);
+        ck_assert_str_eq(v, shown[i].shown);
+        ck_assert_str_eq(c->shared_cache, shown[i].in);
+    }
+    /* Other keys are shown as they are. */
+    cfg_redact("dns_server", "https://u:p@127.0.0.1/dns-query", v, sizeof(v));
+    ck_assert_str_eq(v, "https://u:p@127.0.0.1/dns-query");
+    /* Refused values: the error names the value without the password. */
+    ck_assert_int_eq(cfg_set(c, "shared_cache", "redis://:s3cret@cache.example:6379", NULL, true,
+                             err, sizeof(err)),
+                     CFG_EINVAL);
+    ck_assert_msg(strstr(err, "bad value 'redis://:*****@cache.example:6379'") != NULL, "%s", err);
+    ck_assert_int_eq(cfg_set(c, "shared_cache", "redis://user:s3cret@127.0.0.1", "f.conf:3", false,
+                             err, sizeof(err)),
+                     CFG_EINVAL);
+    ck_assert_msg(strstr(err, "s3cret") == NULL, "%s", err);
+    ck_assert_int_eq(cfg_set(c, "shared_cache", "redis://:s3cret", NULL, true, err, sizeof(err)),
+                     CFG_EINVAL);
+    ck_assert_msg(strstr(err, "s3cret") == NULL, "%s", err);
     cfg_unref(c);
 }
 END_TEST
@@ -943,8 +988,8 @@ int main(void)
     Suite *s = suite_create("config");
     add_tcase(s, "keys", setup, teardown,
               TESTS(test_every_key_is_tested, test_defaults, test_good_and_bad_values,
-                    test_error_texts, test_names_and_aliases, test_parsers, test_acl_match,
-                    test_shipped_config));
+                    test_error_texts, test_secret_redacted, test_names_and_aliases, test_parsers,
+                    test_acl_match, test_shipped_config));
     add_tcase(s, "files", setup, teardown,
               TESTS(test_file_ok, test_file_errors_name_file_line_key, test_checks_across_keys,
                     test_encrypted_listen, test_servers_and_dns_server_replace_each_other,
