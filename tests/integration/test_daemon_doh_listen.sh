@@ -276,6 +276,14 @@ elif cmd == "headers":
     ok = []
     frames(s, lambda t, fl, sid, p: sid == 101 and t == 1 and ok.append(p[:1] == b"\x88") is None)
     print("after big headers answered", ok == [True])
+elif cmd == "garbage":
+    # Bad HTTP/2 after the preface: the GOAWAY (PROTOCOL_ERROR, RFC 9113
+    # 5.4.1) comes before the close.
+    s = conn()
+    s.sendall(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")  # DATA on stream 0
+    code = []
+    how = frames(s, lambda t, fl, sid, p: t == 7 and code.append(int.from_bytes(p[4:8], "big")) is None)
+    print("garbage goaway", code[:1] == [1], "then", frames(s, lambda *a: False))
 PYEOF
 h2() { "$PY" "$T/h2flood.py" "$DOH_PORT" "$T/tls/cert.pem" "$TLS_NAME" "$@"; }
 
@@ -295,5 +303,8 @@ assert_match '^big headers 50 True$' "$out" "50 requests with headers over 8 KiB
 assert_match '^after big headers answered True$' "$out" "... and the connection serves on"
 assert_eq 10.0.0.1 "$($SR_DIG a.$ZONE A +short)" "UDP (a cache miss) still answered"
 assert_eq 10.0.0.1 "$($KDIG_DOH www.$ZONE A +short)" "and a new DoH client too"
+
+out=$(h2 garbage)
+assert_match '^garbage goaway True then closed$' "$out" "bad HTTP/2 gets GOAWAY (PROTOCOL_ERROR), then the close"
 
 stop_stubresd sr
