@@ -778,6 +778,8 @@ int dohserv_recv(dohserv_t *s, const uint8_t *data, size_t len)
         }
         s->depth--;
         rc = s->failed ? -1 : dohserv_flush(s);
+        if (rc == 0 && dohserv_finished(s))
+            rc = -1; /* a GOAWAY (bad HTTP/2): nothing more to read */
     }
     unholds = s->unholds;
     s->unholds = 0;
@@ -860,9 +862,7 @@ static void *https_open(struct tcpconn *conn, fwd_ctx_t *fwd, const char *path)
 
 static int https_input(void *sess, const uint8_t *data, size_t len)
 {
-    if (dohserv_recv(sess, data, len) != 0 || dohserv_finished(sess))
-        return -1;
-    return 0;
+    return dohserv_recv(sess, data, len); /* may have freed sess */
 }
 
 static bool https_want_read(const void *sess)

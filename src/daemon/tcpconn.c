@@ -188,7 +188,7 @@ static void conn_maybe_resume(tcpconn_t *c)
 {
     tcp_set_t *set = c->set;
 
-    if (c->bev == NULL || !c->paused || c->eof || c->ending || set->fwd->draining)
+    if (c->bev == NULL || !c->paused || c->eof || set->fwd->draining)
         return;
     if (c->https ? https_full(c) : conn_full(c))
         return;
@@ -469,11 +469,15 @@ static void conn_check_partial(tcpconn_t *c)
 
 /* An https:// connection: every byte read goes to the DoH module, until
  * back-pressure pauses it (a client that asks and does not read) or the
- * session ends; then its last words (a GOAWAY) go out before the close. */
+ * session ends; then its last words (a GOAWAY) go out before the close,
+ * and what the client still sends is dropped (not left unread: a client
+ * blocked writing to us would not read them). */
 static void https_read(tcpconn_t *c, struct evbuffer *in)
 {
     const tls_https_ops_t *ops = tlslisten_https_ops();
 
+    if (c->ending)
+        evbuffer_drain(in, evbuffer_get_length(in));
     while (c->bev != NULL && c->sess != NULL && !c->ending && evbuffer_get_length(in) > 0) {
         if (https_full(c)) {
             conn_pause(c);
@@ -486,10 +490,9 @@ static void https_read(tcpconn_t *c, struct evbuffer *in)
             break;
         }
         if (ops->input(c->sess, p, n) != 0) {
-            if (c->bev != NULL) {
-                c->ending = true;
-                bufferevent_disable(c->bev, EV_READ);
-            }
+            c->ending = true;
+            if (c->bev != NULL)
+                evbuffer_drain(in, evbuffer_get_length(in));
             break;
         }
         if (c->bev != NULL)
@@ -618,6 +621,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
 
+    if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING)) {
+        /* Gone while answers were being written (a client that did not
+         * read them, then left): nothing more can be sent. */
+        conn_close(c);
+        conn_maybe_free(c);
+        return;
+    }
     if (what & BEV_EVENT_EOF) {
         /* The client is done asking; answers still due are sent. */
         c->eof = true;
@@ -628,7 +638,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT) {
         if ((what & BEV_EVENT_READING) && (c->inflight > 0 || out_len(c) > 0)) {
             /* Quiet, but not idle: answers are still coming. */
-            if (!c->paused && !c->eof && !c->ending)
+            if (!c->paused && !c->eof)
                 bufferevent_enable(c->bev, EV_READ);
             return;
         }

@@ -78,9 +78,9 @@ size_t tlslisten_pad(const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
  *    transport FWD_XPORT_HTTPS), path the listener's request path.
  *  - input() gets every byte the client sends, in order; it returns 0, or
  *    -1 when the session has ended (a protocol error, or after a GOAWAY):
- *    the connection reads no more and closes once what the session wrote
- *    (its GOAWAY) is out, or when the client does not read it within
- *    tls_idle_timeout.
+ *    the connection drops what the client still sends and closes once
+ *    what the session wrote (its GOAWAY) is out, or when the client does
+ *    not read it within tls_idle_timeout.
  *  - want_read() is false while the session holds too many answer bytes
  *    the client has not taken: reading pauses until the connection's
  *    output drains (then the session may need the client's WINDOW_UPDATE).
