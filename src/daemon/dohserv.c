@@ -771,10 +771,15 @@ int dohserv_recv(dohserv_t *s, const uint8_t *data, size_t len)
 
     if (!s->failed) {
         s->depth++;
-        if (nghttp2_session_mem_recv(s->h2, data, len) < 0)
+        if (nghttp2_session_mem_recv(s->h2, data, len) < 0) {
+            /* Still hand over what nghttp2 queued (a GOAWAY saying why). */
+            (void)nghttp2_session_send(s->h2);
             s->failed = true;
+        }
         s->depth--;
         rc = s->failed ? -1 : dohserv_flush(s);
+        if (rc == 0 && dohserv_finished(s))
+            rc = -1; /* a GOAWAY (bad HTTP/2): nothing more to read */
     }
     unholds = s->unholds;
     s->unholds = 0;
@@ -857,7 +862,12 @@ static void *https_open(struct tcpconn *conn, fwd_ctx_t *fwd, const char *path)
 
 static int https_input(void *sess, const uint8_t *data, size_t len)
 {
-    return dohserv_recv(sess, data, len);
+    return dohserv_recv(sess, data, len); /* may have freed sess */
+}
+
+static bool https_want_read(const void *sess)
+{
+    return dohserv_want_read(sess);
 }
 
 static void https_close(void *sess)
@@ -868,5 +878,6 @@ static void https_close(void *sess)
 const tls_https_ops_t dohserv_https_ops = {
     .open = https_open,
     .input = https_input,
+    .want_read = https_want_read,
     .close = https_close,
 };

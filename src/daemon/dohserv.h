@@ -89,8 +89,9 @@ dohserv_t *dohserv_new(const dohserv_conf_t *conf, const struct sockaddr *peer, 
  * when they come back; their answers go nowhere. */
 void dohserv_free(dohserv_t *s);
 /* Bytes from the client: requests found are answered or sent upstream,
- * and what is to be sent is sent. Returns 0, or -1 when the connection
- * must close (a protocol error; the GOAWAY was offered to send). */
+ * and what is to be sent is sent. Returns 0, or -1 when the session has
+ * ended (a protocol error, or bad HTTP/2 that nghttp2 answered with a
+ * GOAWAY): the GOAWAY was offered to send; close once it is written. */
 int dohserv_recv(dohserv_t *s, const uint8_t *data, size_t len);
 /* Send what is pending as far as send() takes it. 0, or -1 as above. */
 int dohserv_flush(dohserv_t *s);

@@ -70,15 +70,6 @@ int daemon_check(daemon_t *d, char *err, size_t errcap)
         return -1;
     if (c->control_group[0] != '\0' && priv_group(c->control_group, &d->cgid, err, errcap) != 0)
         return -1;
-    for (size_t i = 0; i < c->ntls_listen; i++) {
-        if (c->tls_listen[i].https && tlslisten_https_ops() == NULL) {
-            snprintf(err, errcap,
-                     "listen: %s: DNS over HTTPS is not built into this stubresd yet; serve "
-                     "tls:// (DNS over TLS) for now",
-                     c->tls_listen[i].name);
-            return -1;
-        }
-    }
     /* The certificate and its key load and match. */
     if (c->ntls_listen > 0 && tlslisten_check(c, err, errcap) != 0)
         return -1;

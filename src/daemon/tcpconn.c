@@ -115,7 +115,8 @@ static size_t out_len(const tcpconn_t *c)
  * written: after EOF from the client, or when draining. */
 static void conn_check_done(tcpconn_t *c)
 {
-    if (c->bev != NULL && (c->eof || c->set->fwd->draining) && c->inflight == 0 && out_len(c) == 0)
+    if (c->bev != NULL && (((c->eof || c->set->fwd->draining) && c->inflight == 0) || c->ending) &&
+        out_len(c) == 0)
         conn_close(c);
     conn_maybe_free(c);
 }
@@ -160,6 +161,19 @@ static bool conn_full(const tcpconn_t *c)
     return need + TCPCONN_MAX_MSG - TCPCONN_MAX_OUTPUT + (c->set->loans - c->loan) > TCPCONN_SHARED;
 }
 
+/* Must an https:// connection stop reading? At the caps of conn_full, as
+ * DoT, or while the session holds answers over DOHSERV_MAX_OUTPUT and the
+ * client has not read the output yet (once it is out, reading goes on:
+ * the client's WINDOW_UPDATE may be what lets the session send). */
+static bool https_full(const tcpconn_t *c)
+{
+    const tls_https_ops_t *ops = tlslisten_https_ops();
+
+    if (conn_full(c))
+        return true;
+    return c->sess != NULL && ops->want_read != NULL && out_len(c) > 0 && !ops->want_read(c->sess);
+}
+
 static void conn_pause(tcpconn_t *c)
 {
     if (c->bev != NULL && !c->paused) {
@@ -176,7 +190,7 @@ static void conn_maybe_resume(tcpconn_t *c)
 
     if (c->bev == NULL || !c->paused || c->eof || set->fwd->draining)
         return;
-    if (conn_full(c))
+    if (c->https ? https_full(c) : conn_full(c))
         return;
     c->paused = false;
     c->partial_since_us = 0; /* the time held back was ours, not the client's */
@@ -453,16 +467,32 @@ static void conn_check_partial(tcpconn_t *c)
     }
 }
 
-/* An https:// connection: every byte read goes to the DoH module. */
+/* An https:// connection: every byte read goes to the DoH module, until
+ * back-pressure pauses it (a client that asks and does not read) or the
+ * session ends; then its last words (a GOAWAY) go out before the close,
+ * and what the client still sends is dropped (not left unread: a client
+ * blocked writing to us would not read them). */
 static void https_read(tcpconn_t *c, struct evbuffer *in)
 {
     const tls_https_ops_t *ops = tlslisten_https_ops();
 
-    while (c->bev != NULL && c->sess != NULL && evbuffer_get_length(in) > 0) {
+    if (c->ending)
+        evbuffer_drain(in, evbuffer_get_length(in));
+    while (c->bev != NULL && c->sess != NULL && !c->ending && evbuffer_get_length(in) > 0) {
+        if (https_full(c)) {
+            conn_pause(c);
+            break;
+        }
         size_t n = evbuffer_get_contiguous_space(in);
         uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)n);
-        if (p == NULL || ops->input(c->sess, p, n) != 0) {
+        if (p == NULL) {
             conn_close(c);
+            break;
+        }
+        if (ops->input(c->sess, p, n) != 0) {
+            c->ending = true;
+            if (c->bev != NULL)
+                evbuffer_drain(in, evbuffer_get_length(in));
             break;
         }
         if (c->bev != NULL)
@@ -591,6 +621,13 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
 
+    if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_WRITING)) {
+        /* Gone while answers were being written (a client that did not
+         * read them, then left): nothing more can be sent. */
+        conn_close(c);
+        conn_maybe_free(c);
+        return;
+    }
     if (what & BEV_EVENT_EOF) {
         /* The client is done asking; answers still due are sent. */
         c->eof = true;

@@ -72,6 +72,7 @@ typedef struct tcpconn {
     socklen_t peerlen;
     unsigned inflight; /* queries waiting for an upstream */
     bool eof;          /* the client closed its side */
+    bool ending;       /* https: the session ended; close once output is out */
     bool in_cb;        /* inside one of our callbacks */
     bool paused;       /* reading stopped for back-pressure */
     bool handshaking;  /* TLS: the handshake is not done yet */

@@ -77,7 +77,13 @@ size_t tlslisten_pad(const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
  *    module answers through a sink of its own, whose name is "https" and
  *    transport FWD_XPORT_HTTPS), path the listener's request path.
  *  - input() gets every byte the client sends, in order; it returns 0, or
- *    -1 to close the connection (a protocol error).
+ *    -1 when the session has ended (a protocol error, or after a GOAWAY):
+ *    the connection drops what the client still sends and closes once
+ *    what the session wrote (its GOAWAY) is out, or when the client does
+ *    not read it within tls_idle_timeout.
+ *  - want_read() is false while the session holds too many answer bytes
+ *    the client has not taken: reading pauses until the connection's
+ *    output drains (then the session may need the client's WINDOW_UPDATE).
  *  - close() is called once when the connection goes (closed by either
  *    side, idle, or at exit): the session must be freed and must not use
  *    conn again. Queries it still has upstream are released through
@@ -90,6 +96,7 @@ size_t tlslisten_pad(const uint8_t *msg, size_t len, uint8_t *out, size_t cap);
 typedef struct tls_https_ops {
     void *(*open)(struct tcpconn *conn, fwd_ctx_t *fwd, const char *path);
     int (*input)(void *sess, const uint8_t *data, size_t len);
+    bool (*want_read)(const void *sess);
     void (*close)(void *sess);
 } tls_https_ops_t;
 

@@ -210,11 +210,14 @@ def frames(s, until):
             t, fl, sid = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
             p, buf = buf[9:9 + n], buf[9 + n:]
             pending[0] = buf
-            if t == 4 and not fl & 1:
-                s.sendall(frame(4, 1, 0, b""))  # ACK the server's SETTINGS
-            if t == 0 and p:  # DATA read: open the flow-control windows again
-                inc = struct.pack("!I", len(p))
-                s.sendall(frame(8, 0, 0, inc) + (frame(8, 0, sid, inc) if not fl & 1 else b""))
+            try:
+                if t == 4 and not fl & 1:
+                    s.sendall(frame(4, 1, 0, b""))  # ACK the server's SETTINGS
+                if t == 0 and p:  # DATA read: open the flow-control windows again
+                    inc = struct.pack("!I", len(p))
+                    s.sendall(frame(8, 0, 0, inc) + (frame(8, 0, sid, inc) if not fl & 1 else b""))
+            except (OSError, ssl.SSLError):
+                pass  # the server closed (after a GOAWAY): read what came
             if until(t, fl, sid, p):
                 return "match"
         try:
@@ -276,6 +279,41 @@ elif cmd == "headers":
     ok = []
     frames(s, lambda t, fl, sid, p: sid == 101 and t == 1 and ok.append(p[:1] == b"\x88") is None)
     print("after big headers answered", ok == [True])
+elif cmd == "noread":
+    # A client that asks and never reads: big windows (so flow control
+    # holds nothing back), 2000 requests for a 61 KB answer in batches of
+    # 50 (under the 100 streams), HPACK-indexed (13 bytes each). Without
+    # back-pressure stubresd takes them all and queues over 100 MB.
+    s = conn()
+    s.sendall(frame(4, 0, 0, struct.pack("!HI", 4, 0x7FFFFFFF)) +
+              frame(8, 0, 0, struct.pack("!I", 0x7FFFFFFF - 65535)))
+    path = "/dns-query?dns=" + base64.urlsafe_b64encode(
+        dns.message.make_query(sys.argv[5], "TXT").to_wire()).rstrip(b"=").decode()
+    first = b"\x82\x87" + b"\x41" + hint(len(NAME), 7) + NAME.encode() + \
+        b"\x44" + hint(len(path), 7) + path.encode()  # both indexed (62, 63)
+    sid, sent = 1, 0
+    s.settimeout(2)
+    try:
+        for i in range(40):
+            out = b""
+            for j in range(50):
+                out += frame(1, 5, sid, first if sid == 1 else b"\x82\x87\xbf\xbe")
+                sid += 2
+            s.sendall(out)
+            sent += 50
+            time.sleep(0.02)  # pacing, so batches are read one by one
+    except (socket.timeout, ssl.SSLError, OSError):
+        pass  # the server stopped reading: what back-pressure is for
+    print("sent", sent, flush=True)
+    time.sleep(WAIT)  # hold the connection, unread, while the others ask
+elif cmd == "garbage":
+    # Bad HTTP/2 after the preface: the GOAWAY (PROTOCOL_ERROR, RFC 9113
+    # 5.4.1) comes before the close.
+    s = conn()
+    s.sendall(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")  # DATA on stream 0
+    code = []
+    how = frames(s, lambda t, fl, sid, p: t == 7 and code.append(int.from_bytes(p[4:8], "big")) is None)
+    print("garbage goaway", code[:1] == [1], "then", frames(s, lambda *a: False))
 PYEOF
 h2() { "$PY" "$T/h2flood.py" "$DOH_PORT" "$T/tls/cert.pem" "$TLS_NAME" "$@"; }
 
@@ -295,5 +333,32 @@ assert_match '^big headers 50 True$' "$out" "50 requests with headers over 8 KiB
 assert_match '^after big headers answered True$' "$out" "... and the connection serves on"
 assert_eq 10.0.0.1 "$($SR_DIG a.$ZONE A +short)" "UDP (a cache miss) still answered"
 assert_eq 10.0.0.1 "$($KDIG_DOH www.$ZONE A +short)" "and a new DoH client too"
+
+# A client that sends and never reads: stubresd stops reading it (and
+# queuing answers for it) instead of buffering all it asks; UDP and another
+# DoH client are answered meanwhile.
+$KDIG_DOH big.fill.$ZONE TXT >/dev/null # in the cache
+before=$(sr_stat queries https)
+rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$(pid_of sr)/status")
+start_bg noread "$PY" "$T/h2flood.py" "$DOH_PORT" "$T/tls/cert.pem" "$TLS_NAME" noread "big.fill.$ZONE"
+wait_log noread '^sent [0-9]+$'
+n=-1
+for _ in $(seq 1 $((IT_WAIT * 2))); do # until stubresd takes no more
+    m=$(sr_stat queries https)
+    [ "$m" = "$n" ] && break
+    n=$m
+    sleep 0.5
+done
+rss1=$(awk '/^VmRSS/ {print $2}' "/proc/$(pid_of sr)/status")
+note "a client that does not read: $(cat "$T/noread.log"), $((n - before)) answered; RSS ${rss0} -> ${rss1} kB"
+[ $((n - before)) -lt 500 ] ||
+    fail "a client that does not read got $((n - before)) of 2000 61 KB answers queued (RSS ${rss0} -> ${rss1} kB)"
+ok "a client that does not read: reading it stops ($((n - before)) of 2000 answers taken)"
+assert_eq 10.0.0.1 "$($SR_DIG www.$ZONE A +short)" "... UDP answered meanwhile"
+assert_eq 10.0.0.1 "$($KDIG_DOH a.$ZONE A +short)" "... and another DoH client"
+stop_bg noread
+
+out=$(h2 garbage)
+assert_match '^garbage goaway True then closed$' "$out" "bad HTTP/2 gets GOAWAY (PROTOCOL_ERROR), then the close"
 
 stop_stubresd sr

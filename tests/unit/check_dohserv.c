@@ -155,6 +155,7 @@ static pipebuf_t c2s, s2c;
 static resp_t resp[MAX_STREAMS];
 static unsigned closed_count;
 static bool got_goaway;
+static uint32_t goaway_code;
 static bool srv_blocked;
 static int srv_wakes;
 
@@ -217,8 +218,10 @@ static int cli_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 {
     (void)s;
     (void)arg;
-    if (f->hd.type == NGHTTP2_GOAWAY)
+    if (f->hd.type == NGHTTP2_GOAWAY) {
         got_goaway = true;
+        goaway_code = f->goaway.error_code;
+    }
     return 0;
 }
 
@@ -260,6 +263,7 @@ static void setup(void)
     memset(held, 0, sizeof(held));
     nheld = nqueries = closed_count = nsrcs = 0;
     got_goaway = srv_blocked = false;
+    goaway_code = 0;
     srv_wakes = 0;
     memset(&peer, 0, sizeof(peer));
     peer.sin_family = AF_INET;
@@ -808,6 +812,26 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+/* Bad HTTP/2 after the preface (DATA on stream 0, RFC 9113 6.1): the
+ * session says it has ended, and the GOAWAY that says why was handed to
+ * send() for the transport to write before it closes. */
+START_TEST(test_bad_frame_goaway)
+{
+    static const uint8_t bad[] = {0, 0, 1, NGHTTP2_DATA, 0, 0, 0, 0, 0, 'x'};
+
+    pump();
+    ck_assert(!got_goaway);
+    ck_assert_int_eq(dohserv_recv(srv, bad, sizeof(bad)), -1);
+    ck_assert(dohserv_finished(srv));
+    ck_assert_uint_gt(s2c.len, 0);
+    /* The client may take the rest as an error of its own; what counts
+     * is that the GOAWAY arrived first. */
+    (void)nghttp2_session_mem_recv(cli, s2c.p, s2c.len);
+    ck_assert(got_goaway);
+    ck_assert_uint_eq(goaway_code, NGHTTP2_PROTOCOL_ERROR);
+}
+END_TEST
+
 /* base64url both ways, and what the decoder refuses. */
 START_TEST(test_base64url)
 {
@@ -899,6 +923,7 @@ int main(void)
     add_tcase(s, "streams", setup, teardown,
               TESTS(test_out_of_order, test_reset_held, test_reset_mid_body, test_rst_flood,
                     test_backpressure));
-    add_tcase(s, "codec", setup, teardown, TESTS(test_garbage, test_base64url, test_wire_to_json));
+    add_tcase(s, "codec", setup, teardown, TESTS(test_garbage, test_bad_frame_goaway, test_base64url,
+                                                         test_wire_to_json));
     return run_suite(s);
 }
