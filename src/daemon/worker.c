@@ -124,6 +124,11 @@ static void drain_timeout(evutil_socket_t fd, short what, void *arg)
 /* Check whether a drain has finished. */
 static void worker_drain_check(worker_t *w)
 {
+    /* cleanup() frees the connections left at the end of a drain (a
+     * client that reads none of its answers) after the table: the loop
+     * has ended already, there is nothing to check. */
+    if (w->fwd.table == NULL)
+        return;
     if (w->fwd.draining && fwd_table_count(w->fwd.table) == 0 && tcpconn_all_idle(&w->tcp) &&
         tcpconn_all_idle(&w->tls))
         event_base_loopexit(w->base, NULL);

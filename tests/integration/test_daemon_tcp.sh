@@ -151,3 +151,37 @@ ms=$(printf '%s\n' "$out" | sed -n 's/^max latency ms //p')
 ok "a client flooding without reading does not starve others (worst $ms ms)"
 
 stop_stubresd sr
+
+# --- SIGTERM with a client that reads nothing --------------------------------------------
+# Its answers are still queued when the drain ends (timeout 0.5: 3 s), so
+# the connection is freed after the table of queries in flight: stubresd
+# must still exit 0 (it crashed with SIGSEGV there).
+start_stubresd sr2 "servers = udp://127.0.0.1:$UP1_PORT" "timeout = 0.5"
+"$PY" - "$SR_PORT" >"$T/nonreader.txt" 2>&1 <<'PYEOF' &
+import socket, struct, sys, time
+import dns.message
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+wire = dns.message.make_query("big.example.test", "A").to_wire()
+sent = 0
+try:
+    for i in range(5000):
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        sent += 1
+except OSError as e:
+    print("send stopped:", e)
+print("sent", sent, flush=True)
+time.sleep(12)
+PYEOF
+nonreader=$!
+for i in $(seq 1 100); do
+    grep -q "^sent" "$T/nonreader.txt" 2>/dev/null && break
+    sleep 0.1
+done
+ok "a client sent $(sed -n 's/^sent //p' "$T/nonreader.txt") queries over TCP and reads none of the answers"
+stop_stubresd sr2
+kill "$nonreader" 2>/dev/null || true
+wait "$nonreader" 2>/dev/null || true
+ok "SIGTERM with that client still connected: the drain ends, stubresd exits 0"
