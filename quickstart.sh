@@ -187,10 +187,10 @@ test)
     log "make check (build-asan: AddressSanitizer + UndefinedBehaviorSanitizer)"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         make -C build-asan check || { cat build-asan/test-suite.log 2>/dev/null; exit 1; }
-    # libFuzzer: every target for 60 s from its committed corpus, in its own
+    # libFuzzer: every target for 40 s from its committed corpus, in its own
     # build directory (build-fuzz/); fails on any crash, leak or timeout.
-    log "fuzzing (tests/fuzz/run-all.sh ${QUICKSTART_FUZZ_SECONDS:-60})"
-    tests/fuzz/run-all.sh "${QUICKSTART_FUZZ_SECONDS:-60}"
+    log "fuzzing (tests/fuzz/run-all.sh ${QUICKSTART_FUZZ_SECONDS:-40})"
+    tests/fuzz/run-all.sh "${QUICKSTART_FUZZ_SECONDS:-40}"
     log "all tests passed"
     ;;
 *)
