@@ -496,8 +496,6 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg, int from)
         deliver_blocked(fx, p);
         return;
     }
-    if (cached && from == FROM_UPSTREAM)
-        shared_store(fx, p, now);
     const char *source = from != FROM_UPSTREAM ? "shared"
                          : p->pi->pool->source ? p->pi->pool->source
                                                : "upstream";
@@ -517,6 +515,9 @@ static void deliver(fwd_ctx_t *fx, pending_t *p, const sr_msg_t *msg, int from)
         STAT_ADD(fx->stats, waiting, (uint64_t)-1);
         send_later(fx, wt, fx->out, n, source);
     }
+    /* After the answers: the SET's write is not theirs to wait for. */
+    if (cached && from == FROM_UPSTREAM)
+        shared_store(fx, p, now);
     pending_free(p);
     fx->finished(fx->arg);
 }
