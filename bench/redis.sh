@@ -10,7 +10,11 @@
 #    shared_cache); a Redis miss (names nobody asked: GET, nil, upstream).
 #    The added latencies are the differences of the p50s.
 # 2. N = 1, 2, 4 instances replaying the same NAMES names at once, Redis
-#    emptied first: upstream queries of all instances together.
+#    emptied first: upstream queries of all instances together; once in
+#    the same order (lockstep, the worst case: every instance may miss a
+#    name within one upstream round trip of another) and once each in its
+#    own order (a shuffle seeded by the instance, as a fleet's clients
+#    would ask).
 # 3. Redis killed under load: a client sending 200 queries a second of
 #    names asked before and new ones for 6 s; redis-server killed at 2 s
 #    and started again at 3 s: queries without an answer or with
@@ -156,28 +160,36 @@ stop_bg plain
 
 # --- 2. N instances, the same names ---------------------------------------------
 echo
-echo "| instances | upstream queries, all together | per name |"
-echo "| ---: | ---: | ---: |"
-for inst in 1 2 4; do
+echo "| instances | order | upstream queries, all together | per name |"
+echo "| ---: | --- | ---: | ---: |"
+for run in "1 same" "2 same" "4 same" "2 own" "4 own"; do
+    read -r inst order <<<"$run"
     rcli FLUSHALL >/dev/null
     for i in $(seq 1 "$inst"); do
         sr "r$inst$i" "shared_cache = redis://127.0.0.1:$RP"
         wait_connected "r$inst$i"
     done
     f=$(names $((3 * N + 10)) "$N")
+    for i in $(seq 1 "$inst"); do
+        if [ "$order" = own ]; then
+            shuf --random-source=<(yes "$i") "$f" >"$f.$i"
+        else
+            cp "$f" "$f.$i"
+        fi
+    done
     base=0
     for i in $(seq 1 "$inst"); do base=$((base + $(stat "r$inst$i" upstream_queries))); done
     pids=()
     for i in $(seq 1 "$inst"); do
         port_var=PORT_r$inst$i
-        lat "${!port_var}" "$f" >/dev/null &
+        lat "${!port_var}" "$f.$i" >/dev/null &
         pids+=($!)
     done
     wait "${pids[@]}"
     total=0
     for i in $(seq 1 "$inst"); do total=$((total + $(stat "r$inst$i" upstream_queries))); done
     total=$((total - base))
-    echo "| $inst | $total | $(awk "BEGIN { printf \"%.2f\", $total / $N }") |"
+    echo "| $inst | $order | $total | $(awk "BEGIN { printf \"%.2f\", $total / $N }") |"
     for i in $(seq 1 "$inst"); do stop_bg "r$inst$i"; done
 done
 
