@@ -54,7 +54,9 @@ def qname_index(wire):
         labels.append(wire[off + 1:off + 1 + n])
         off += 1 + n
     end = off + 4
-    if end > len(wire) or not labels or labels[0][:1] != b"n":
+    # Case-insensitively: stubresd mixes the case of the names it asks
+    # upstream (0x20), so half its queries for n7 ask for N7.
+    if end > len(wire) or not labels or labels[0][:1].lower() != b"n":
         return None, end
     try:
         return int(labels[0][1:]), end
