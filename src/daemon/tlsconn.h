@@ -11,12 +11,14 @@
  *
  * Here the socket is read with SSL read-ahead on, SSL_read() repeated
  * while SSL_has_pending() (nothing stays inside OpenSSL unseen), into an
- * input evbuffer the caller parses. What the caller appends to the output
- * evbuffer is written at the end of the loop turn, with one SSL_write()
- * per record's worth (the answers of one burst share a record and a
- * write()); the write event is added only while the socket is full
- * (SSL_ERROR_WANT_WRITE). The callbacks and event flags are those of a
- * bufferevent (BEV_EVENT_*), so tcpconn.c treats both alike. */
+ * input evbuffer the caller parses. OpenSSL writes its records into a
+ * buffer of ours (a BIO of this file), never to the socket: what the
+ * caller appends to the output evbuffer is sealed at the end of the loop
+ * turn (or at once, in a record of its own: tlsconn_end_record), and all
+ * the records of the turn go out in one writev(); the write event is
+ * added only while the socket does not take them all. The callbacks and
+ * event flags are those of a bufferevent (BEV_EVENT_*), so tcpconn.c
+ * treats both alike. */
 #ifndef STUBRESD_TLSCONN_H
 #define STUBRESD_TLSCONN_H
 
@@ -54,6 +56,13 @@ void tlsconn_setcb(tlsconn_t *tc, tlsconn_cb read_cb, tlsconn_cb write_cb,
  * (owned by tc). */
 struct evbuffer *tlsconn_input(tlsconn_t *tc);
 struct evbuffer *tlsconn_output(tlsconn_t *tc);
+/* Bytes queued and not yet written to the socket: the output, and the
+ * plaintext of the records sealed but not all written (at most). */
+size_t tlsconn_unsent(const tlsconn_t *tc);
+/* Seal the output now, as a record of its own (HTTP/2 frames: some
+ * clients take one response per SSL_read); written at the end of the
+ * turn with the rest. */
+void tlsconn_end_record(tlsconn_t *tc);
 /* Read (again), or stop reading (back-pressure, EOF); on again, what
  * OpenSSL already holds is read without waiting for the socket. */
 void tlsconn_read_enable(tlsconn_t *tc, bool on);
