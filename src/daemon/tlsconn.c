@@ -33,16 +33,16 @@ struct tlsconn {
     struct timeval idle;
     bool has_idle;
     bool handshaking;
-    bool reading;      /* the caller wants input */
-    bool eof;          /* the client closed (close_notify or not) */
-    bool broken;       /* a fatal TLS or socket error: no more I/O */
-    bool held;         /* OpenSSL may hold records not read yet (input full) */
-    bool wire_stuck;   /* the socket took less than wire: wait for POLLOUT */
-    bool rd_on, wr_on; /* the events as added */
-    bool turn_on;      /* turn is active */
+    bool reading;                          /* the caller wants input */
+    bool eof;                              /* the client closed (close_notify or not) */
+    bool broken;                           /* a fatal TLS or socket error: no more I/O */
+    bool held;                             /* OpenSSL may hold records not read yet (input full) */
+    bool wire_stuck;                       /* the socket took less than wire: wait for POLLOUT */
+    bool rd_on, wr_on;                     /* the events as added */
+    bool turn_on;                          /* turn is active */
     bool turn_read, turn_pump, turn_flush; /* what it is to do */
-    bool dead;         /* tlsconn_free() ran inside a callback */
-    unsigned busy;     /* depth of our handlers on the stack */
+    bool dead;                             /* tlsconn_free() ran inside a callback */
+    unsigned busy;                         /* depth of our handlers on the stack */
 };
 
 static void do_read(tlsconn_t *tc);
@@ -87,9 +87,9 @@ static void wire_make(void)
 {
     BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "stubresd wire");
 
-    if (m != NULL && (BIO_meth_set_write(m, wire_write) != 1 ||
-                      BIO_meth_set_ctrl(m, wire_ctrl) != 1 ||
-                      BIO_meth_set_create(m, wire_create) != 1)) {
+    if (m != NULL &&
+        (BIO_meth_set_write(m, wire_write) != 1 || BIO_meth_set_ctrl(m, wire_ctrl) != 1 ||
+         BIO_meth_set_create(m, wire_create) != 1)) {
         BIO_meth_free(m);
         m = NULL;
     }
@@ -298,17 +298,14 @@ static void do_read(tlsconn_t *tc)
             continue;
         }
         switch (ssl_err(tc, n)) {
-        case SSL_ERROR_WANT_READ:
-            break;
+        case SSL_ERROR_WANT_READ: break;
         case SSL_ERROR_ZERO_RETURN:
             /* close_notify, or (SSL_OP_IGNORE_UNEXPECTED_EOF) a plain
              * FIN: RFC 7858 asks for no close_notify. */
             ev = BEV_EVENT_EOF;
             tc->eof = true;
             break;
-        default:
-            ev = BEV_EVENT_ERROR;
-            break;
+        default: ev = BEV_EVENT_ERROR; break;
         }
         break;
     }
@@ -449,8 +446,8 @@ tlsconn_t *tlsconn_new(struct event_base *base, int fd, SSL *ssl)
         BIO_set_data(wbio, tc->wire);
         SSL_set_bio(ssl, rbio, wbio); /* ssl owns them now */
     }
-    if (tc->in == NULL || tc->out == NULL || tc->rd == NULL || tc->wr == NULL ||
-        tc->turn == NULL || rbio == NULL || evbuffer_add_cb(tc->out, out_cb, tc) == NULL) {
+    if (tc->in == NULL || tc->out == NULL || tc->rd == NULL || tc->wr == NULL || tc->turn == NULL ||
+        rbio == NULL || evbuffer_add_cb(tc->out, out_cb, tc) == NULL) {
         tc->broken = true;
         tlsconn_free(tc);
         return NULL;
