@@ -9,7 +9,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "forwarder.h"
@@ -17,11 +16,12 @@
 #include "pool.h"
 #include "stats.h"
 #include "tcpconn.h"
+#include "tlsconn.h"
 #include "tlslisten.h"
 
-static void read_cb(struct bufferevent *bev, void *arg);
-static void write_cb(struct bufferevent *bev, void *arg);
-static void event_cb(struct bufferevent *bev, short what, void *arg);
+static void read_cb(tcpconn_t *c);
+static void write_cb(tcpconn_t *c);
+static void event_cb(tcpconn_t *c, short what);
 static void drain_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_account(tcpconn_t *c);
 static const fwd_sink_t tcp_sink, tls_sink;
@@ -48,6 +48,87 @@ static uint32_t idle_ms(const tcp_set_t *set)
             STAT_SET((set)->fwd->stats, tcp_clients, (set)->nconns);                               \
     } while (0)
 
+/* ---- a connection's I/O: a bufferevent (plain TCP) or a tlsconn ---- */
+
+/* Not closed yet. */
+static bool conn_open(const tcpconn_t *c)
+{
+    return c->bev != NULL || c->tc != NULL;
+}
+
+static struct evbuffer *conn_in(const tcpconn_t *c)
+{
+    return c->tc != NULL ? tlsconn_input(c->tc) : bufferevent_get_input(c->bev);
+}
+
+static struct evbuffer *conn_out(const tcpconn_t *c)
+{
+    return c->tc != NULL ? tlsconn_output(c->tc) : bufferevent_get_output(c->bev);
+}
+
+static void conn_reading(tcpconn_t *c, bool on)
+{
+    if (c->tc != NULL)
+        tlsconn_read_enable(c->tc, on);
+    else if (on)
+        bufferevent_enable(c->bev, EV_READ);
+    else
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+/* read_cb again on a later turn, for input already buffered. */
+static void conn_kick(tcpconn_t *c)
+{
+    if (c->tc != NULL)
+        tlsconn_kick(c->tc);
+    else
+        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void conn_timeouts(tcpconn_t *c, const struct timeval *idle)
+{
+    if (c->tc != NULL)
+        tlsconn_set_timeout(c->tc, idle);
+    else
+        bufferevent_set_timeouts(c->bev, idle, idle);
+}
+
+static void bev_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    read_cb(arg);
+}
+
+static void bev_write_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    write_cb(arg);
+}
+
+static void bev_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    event_cb(arg, what);
+}
+
+static void tls_read_cb(tlsconn_t *tc, void *arg)
+{
+    (void)tc;
+    read_cb(arg);
+}
+
+static void tls_write_cb(tlsconn_t *tc, void *arg)
+{
+    (void)tc;
+    write_cb(arg);
+}
+
+static void tls_event_cb(tlsconn_t *tc, short what, void *arg)
+{
+    (void)tc;
+    event_cb(arg, what);
+}
+
 static void unlink_conn(tcp_set_t *set, tcpconn_t *c)
 {
     if (c->prev != NULL)
@@ -65,14 +146,18 @@ static void conn_close(tcpconn_t *c)
 {
     tcp_set_t *set = c->set;
 
-    if (c->bev == NULL)
+    if (!conn_open(c))
         return;
     if (c->sess != NULL) {
         void *sess = c->sess;
         c->sess = NULL;
         tlslisten_https_ops()->close(sess);
     }
-    bufferevent_free(c->bev); /* closes the socket (and frees the SSL) */
+    if (c->tc != NULL)
+        tlsconn_free(c->tc); /* closes the socket and frees the SSL */
+    else
+        bufferevent_free(c->bev); /* closes the socket */
+    c->tc = NULL;
     c->bev = NULL;
     conn_account(c); /* nothing more will be queued: the loan is repaid */
     if (c->drain_ev != NULL) {
@@ -92,14 +177,15 @@ static void conn_abort(tcpconn_t *c)
 {
     struct linger lg = {1, 0};
 
-    if (c->bev != NULL)
-        setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    if (conn_open(c))
+        setsockopt(c->tc != NULL ? tlsconn_fd(c->tc) : bufferevent_getfd(c->bev), SOL_SOCKET,
+                   SO_LINGER, &lg, sizeof(lg));
     conn_close(c);
 }
 
 static void conn_maybe_free(tcpconn_t *c)
 {
-    if (c->bev == NULL && c->inflight == 0 && !c->in_cb) {
+    if (!conn_open(c) && c->inflight == 0 && !c->in_cb) {
         tcp_set_t *set = c->set;
         free(c);
         set->freed(set->arg);
@@ -108,6 +194,8 @@ static void conn_maybe_free(tcpconn_t *c)
 
 static size_t out_len(const tcpconn_t *c)
 {
+    if (c->tc != NULL)
+        return tlsconn_unsent(c->tc);
     return c->bev != NULL ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0;
 }
 
@@ -115,7 +203,7 @@ static size_t out_len(const tcpconn_t *c)
  * written: after EOF from the client, or when draining. */
 static void conn_check_done(tcpconn_t *c)
 {
-    if (c->bev != NULL && (((c->eof || c->set->fwd->draining) && c->inflight == 0) || c->ending) &&
+    if (conn_open(c) && (((c->eof || c->set->fwd->draining) && c->inflight == 0) || c->ending) &&
         out_len(c) == 0)
         conn_close(c);
     conn_maybe_free(c);
@@ -126,7 +214,7 @@ static void conn_check_done(tcpconn_t *c)
  * upstream is written whatever the output already holds. */
 static size_t conn_need(const tcpconn_t *c)
 {
-    return c->bev != NULL ? out_len(c) + (size_t)c->inflight * TCPCONN_MAX_MSG : 0;
+    return conn_open(c) ? out_len(c) + (size_t)c->inflight * TCPCONN_MAX_MSG : 0;
 }
 
 /* Record the part of c's need above its own TCPCONN_MAX_OUTPUT: a loan
@@ -176,8 +264,8 @@ static bool https_full(const tcpconn_t *c)
 
 static void conn_pause(tcpconn_t *c)
 {
-    if (c->bev != NULL && !c->paused) {
-        bufferevent_disable(c->bev, EV_READ);
+    if (conn_open(c) && !c->paused) {
+        conn_reading(c, false);
         c->paused = true;
     }
 }
@@ -188,15 +276,15 @@ static void conn_maybe_resume(tcpconn_t *c)
 {
     tcp_set_t *set = c->set;
 
-    if (c->bev == NULL || !c->paused || c->eof || set->fwd->draining)
+    if (!conn_open(c) || !c->paused || c->eof || set->fwd->draining)
         return;
     if (c->https ? https_full(c) : conn_full(c))
         return;
     c->paused = false;
     c->partial_since_us = 0; /* the time held back was ours, not the client's */
-    bufferevent_enable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= 2)
-        bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+    conn_reading(c, true);
+    if (evbuffer_get_length(conn_in(c)) >= 2)
+        conn_kick(c);
 }
 
 /* Start timing the output queued now: all of it must be read by the
@@ -218,9 +306,9 @@ static void conn_write(tcpconn_t *c, const uint8_t *msg, size_t len)
     uint8_t hdr[2];
     struct evbuffer *out;
 
-    if (c->bev == NULL || len == 0 || len > 65535)
+    if (!conn_open(c) || len == 0 || len > 65535)
         return;
-    out = bufferevent_get_output(c->bev);
+    out = conn_out(c);
     hdr[0] = (uint8_t)(len >> 8);
     hdr[1] = (uint8_t)len;
     /* RFC 7766 8: length and message in one segment where possible. */
@@ -248,7 +336,7 @@ static void drain_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
 
-    if (c->bev == NULL)
+    if (!conn_open(c))
         return;
     if (c->handshaking) {
         /* The handshake deadline (tcpconn_accept_tls): a client that
@@ -345,35 +433,43 @@ static tcpconn_t *conn_accept(tcp_set_t *set, int fd, const struct sockaddr *sa,
     /* Answers go out as soon as they are written, not after Nagle's wait. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->drain_ev = evtimer_new(set->base, drain_cb, c);
-    if (c->drain_ev != NULL && ssl != NULL)
-        c->bev = bufferevent_openssl_socket_new(set->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                BEV_OPT_CLOSE_ON_FREE);
-    else if (c->drain_ev != NULL)
-        c->bev = bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL) {
-        if (c->drain_ev != NULL)
-            event_free(c->drain_ev);
-        /* bufferevent_openssl_socket_new frees ssl when it fails. */
-        if (c->drain_ev == NULL)
-            SSL_free(ssl);
+    if (c->drain_ev == NULL) {
+        SSL_free(ssl);
         close(fd);
         free(c);
         return NULL;
     }
-    if (ssl != NULL) {
-        /* A client that closes without close_notify is done, not broken
-         * (RFC 7858 never asks for one). */
-        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    }
-    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    /* Input stops being read beyond two maximal messages; write_cb fires
-     * when half the output cap has drained. */
-    bufferevent_setwatermark(c->bev, EV_READ, 2, 2 * 65537);
-    bufferevent_setwatermark(c->bev, EV_WRITE, TCPCONN_MAX_OUTPUT / 2, 0);
     idle.tv_sec = idle_ms(set) / 1000;
     idle.tv_usec = (idle_ms(set) % 1000) * 1000;
-    bufferevent_set_timeouts(c->bev, &idle, &idle);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (ssl != NULL) {
+        /* tlsconn_new closes fd and frees ssl when it fails. Input stops
+         * being read beyond two maximal messages; write_cb runs when half
+         * the output cap has drained. */
+        c->tc = tlsconn_new(set->base, fd, ssl);
+        if (c->tc == NULL) {
+            event_free(c->drain_ev);
+            free(c);
+            return NULL;
+        }
+        tlsconn_set_timeout(c->tc, &idle);
+        tlsconn_setcb(c->tc, tls_read_cb, tls_write_cb, tls_event_cb, c, 2 * 65537,
+                      TCPCONN_MAX_OUTPUT / 2);
+    } else {
+        c->bev = bufferevent_socket_new(set->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        if (c->bev == NULL) {
+            event_free(c->drain_ev);
+            close(fd);
+            free(c);
+            return NULL;
+        }
+        bufferevent_setcb(c->bev, bev_read_cb, bev_write_cb, bev_event_cb, c);
+        /* Input stops being read beyond two maximal messages; write_cb
+         * fires when half the output cap has drained. */
+        bufferevent_setwatermark(c->bev, EV_READ, 2, 2 * 65537);
+        bufferevent_setwatermark(c->bev, EV_WRITE, TCPCONN_MAX_OUTPUT / 2, 0);
+        bufferevent_set_timeouts(c->bev, &idle, &idle);
+        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    }
     c->last_active_us = pool_now_us();
 
     /* Append: the list stays ordered oldest first. */
@@ -442,9 +538,9 @@ static void conn_check_partial(tcpconn_t *c)
     size_t avail;
     bool partial = false;
 
-    if (c->bev == NULL)
+    if (!conn_open(c))
         return;
-    in = bufferevent_get_input(c->bev);
+    in = conn_in(c);
     avail = evbuffer_get_length(in);
     if (avail > 0 && avail < 2) {
         partial = true;
@@ -478,7 +574,7 @@ static void https_read(tcpconn_t *c, struct evbuffer *in)
 
     if (c->ending)
         evbuffer_drain(in, evbuffer_get_length(in));
-    while (c->bev != NULL && c->sess != NULL && !c->ending && evbuffer_get_length(in) > 0) {
+    while (conn_open(c) && c->sess != NULL && !c->ending && evbuffer_get_length(in) > 0) {
         if (https_full(c)) {
             conn_pause(c);
             break;
@@ -491,20 +587,19 @@ static void https_read(tcpconn_t *c, struct evbuffer *in)
         }
         if (ops->input(c->sess, p, n) != 0) {
             c->ending = true;
-            if (c->bev != NULL)
+            if (conn_open(c))
                 evbuffer_drain(in, evbuffer_get_length(in));
             break;
         }
-        if (c->bev != NULL)
+        if (conn_open(c))
             evbuffer_drain(in, n);
     }
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void read_cb(tcpconn_t *c)
 {
-    tcpconn_t *c = arg;
     tcp_set_t *set = c->set;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = conn_in(c);
     unsigned handled = 0;
     fwd_client_t client;
 
@@ -525,7 +620,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 
     c->in_cb = true;
     c->last_active_us = pool_now_us();
-    while (c->bev != NULL && !set->fwd->draining) {
+    while (conn_open(c) && !set->fwd->draining) {
         uint8_t lenb[2];
         size_t avail = evbuffer_get_length(in), mlen;
         uint8_t *msg;
@@ -538,7 +633,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         if (handled >= TCPCONN_BURST) {
             /* Others' turn; come back from the loop for the rest. */
-            bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+            conn_kick(c);
             break;
         }
         evbuffer_copyout(in, lenb, 2);
@@ -569,10 +664,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
     conn_check_done(c);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void write_cb(tcpconn_t *c)
 {
-    tcpconn_t *c = arg;
-    (void)bev;
     c->last_active_us = pool_now_us();
     if (out_len(c) == 0 && c->mark_us != 0) {
         c->mark_us = 0; /* all read: the next answer starts a new mark */
@@ -595,7 +688,7 @@ static void handshake_done(tcpconn_t *c)
     c->last_active_us = pool_now_us();
     if (!c->https)
         return;
-    if (ops != NULL && tlslisten_alpn_h2(bufferevent_openssl_get_ssl(c->bev)))
+    if (ops != NULL && tlslisten_alpn_h2(tlsconn_ssl(c->tc)))
         c->sess = ops->open(c, c->set->fwd, c->path);
     if (c->sess == NULL) {
         log_debug("https: a client without HTTP/2 (ALPN h2), or no session; closing");
@@ -604,11 +697,8 @@ static void handshake_done(tcpconn_t *c)
     }
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+static void event_cb(tcpconn_t *c, short what)
 {
-    tcpconn_t *c = arg;
-    (void)bev;
-
     if (what & BEV_EVENT_CONNECTED) {
         handshake_done(c);
         return;
@@ -631,7 +721,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_EOF) {
         /* The client is done asking; answers still due are sent. */
         c->eof = true;
-        bufferevent_disable(c->bev, EV_READ);
+        conn_reading(c, false);
         conn_check_done(c);
         return;
     }
@@ -639,7 +729,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         if ((what & BEV_EVENT_READING) && (c->inflight > 0 || out_len(c) > 0)) {
             /* Quiet, but not idle: answers are still coming. */
             if (!c->paused && !c->eof)
-                bufferevent_enable(c->bev, EV_READ);
+                conn_reading(c, true);
             return;
         }
         /* Idle (RFC 7766 6.2.3), or a client that does not read. */
@@ -671,11 +761,11 @@ static void conn_touch(tcpconn_t *c)
     struct timeval idle;
     uint32_t ms = idle_ms(c->set);
 
-    if (c->bev == NULL)
+    if (!conn_open(c))
         return;
     idle.tv_sec = ms / 1000;
     idle.tv_usec = (ms % 1000) * 1000;
-    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    conn_timeouts(c, &idle);
     c->last_active_us = pool_now_us();
 }
 
@@ -765,10 +855,14 @@ static const fwd_sink_t tls_sink = {
 
 void tcpconn_https_write(tcpconn_t *c, const uint8_t *data, size_t len)
 {
-    if (c->bev == NULL || len == 0)
+    if (!conn_open(c) || len == 0)
         return;
-    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) != 0)
+    if (evbuffer_add(conn_out(c), data, len) != 0)
         return;
+    /* A frame per record: dnsperf's DoH client, for one, takes a single
+     * response from each SSL_read(). */
+    if (c->tc != NULL)
+        tlsconn_end_record(c->tc);
     c->out_total += len;
     conn_account(c);
     if (c->mark_us == 0)

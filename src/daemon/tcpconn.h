@@ -25,6 +25,7 @@
 
 struct bufferevent;
 struct event;
+struct tlsconn;
 struct event_base;
 
 /* Unsent reply bytes, counting each query in flight as a largest
@@ -67,7 +68,8 @@ typedef struct tcp_set {
 
 typedef struct tcpconn {
     tcp_set_t *set;
-    struct bufferevent *bev; /* NULL once closed */
+    struct bufferevent *bev; /* plain TCP; NULL once closed */
+    struct tlsconn *tc;      /* TLS (tlsconn.h); NULL once closed */
     struct sockaddr_storage peer;
     socklen_t peerlen;
     unsigned inflight; /* queries waiting for an upstream */

@@ -2,7 +2,9 @@
 # test_daemon_dot_listen.sh -- stubresd serves DNS over TLS to clients
 # (listen = tls://...): kdig +tls with the certificate as its CA; unbound
 # as a DoT forwarder pointed at it; queries pipelined on one connection
-# answered out of order (a cached answer overtakes a slow one); padded
+# answered out of order (a cached answer overtakes a slow one); 40
+# queries in 40 TLS records in one segment all answered, with a few read()
+# calls (read-ahead, nothing left inside OpenSSL); padded
 # queries get answers padded to 468 bytes (RFC 8467); stats count `tls`;
 # tls_max_clients holds; an idle connection is closed; SIGHUP loads a
 # renewed certificate while an open connection keeps working; `allow`
@@ -206,6 +208,60 @@ elif cmd == "resume":
     print("version", s.version(), "alpn", s.selected_alpn_protocol())
     n = once(s.session)
     print("resumed", n.session_reused)
+elif cmd == "burst":
+    # n queries, each in its own TLS record, all in one write; every one
+    # must be answered, and the server's read() calls for them are counted
+    # (syscr of /proc/PID/io, all its threads).
+    n, pid = int(sys.argv[3]), sys.argv[4]
+    def syscr():
+        with open("/proc/%s/io" % pid) as f:
+            return int([l for l in f if l.startswith("syscr:")][0].split()[1])
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    ctx.check_hostname = False
+    raw = socket.create_connection(("127.0.0.1", PORT), timeout=WAIT)
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inb, outb)
+    def pump():
+        raw.sendall(outb.read())
+        d = raw.recv(65536)
+        if not d:
+            raise EOFError("closed by the server")
+        inb.write(d)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            pump()
+    buf = b""
+    def answers(k):
+        global buf
+        got = []
+        while len(got) < k:
+            while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+                m = struct.unpack(">H", buf[:2])[0]
+                got.append(dns.message.from_wire(buf[2:2 + m]).id)
+                buf = buf[2 + m:]
+            if len(got) >= k:
+                break
+            try:
+                buf += obj.read(65536)
+            except ssl.SSLWantReadError:
+                pump()
+        return got
+    def query(qid):
+        w = dns.message.make_query("www.example.test", "A")
+        w.id = qid
+        w = w.to_wire()
+        obj.write(struct.pack(">H", len(w)) + w)
+    query(100)
+    answers(1)  # the session is up, the name cached
+    before = syscr()
+    for i in range(n):
+        query(1000 + i)
+    raw.sendall(outb.read())
+    got = answers(n)
+    print("burst answered", len(set(got)), "reads", syscr() - before)
 elif cmd == "idle":
     s = tls(sys.argv[2])
     send(s, "www.example.test", 5)
@@ -283,6 +339,15 @@ out=$(dot pipeline "$T/tls/cert1.pem")
 assert_match '^order \[2, ' "$out" "pipelined over DoT: the cached answer overtakes the slow ones"
 assert_match '^order \[2, (1, 3|3, 1)\]$' "$out" "... and the slow ones are answered too"
 fakedns_mode up1 good
+
+# A burst of 40 queries, each in its own TLS record, in one TCP segment:
+# all answered (none left unread inside OpenSSL's buffer), and read with a
+# few read() calls, not two per record (a record's header, then its body).
+out=$(dot burst "$T/tls/cert1.pem" 40 "$(pid_of sr)")
+assert_match '^burst answered 40 ' "$out" "40 queries in 40 TLS records in one segment: all answered"
+reads=$(echo "$out" | sed -n 's/^burst answered .* reads \([0-9]*\)$/\1/p')
+[ -n "$reads" ] && [ "$reads" -le 10 ] || fail "stubresd made $reads read() calls for 40 TLS records"
+ok "... with $reads read() calls for the 40 records"
 
 # Idle timeout (5 s here): the server closes an idle connection.
 out=$(dot idle "$T/tls/cert1.pem")
