@@ -123,10 +123,17 @@ def make_trace(seconds, rate, names, seed):
     return rnd.choices(range(names), cum_weights=cum, k=int(seconds * rate))
 
 
-def bound(warm, run, rate, names):
-    last, unavoidable = {}, 0
+def timed_trace(warm, run, rate, names):
+    """The bench's whole trace as (seconds, INDEX): the warm-up (seed 1)
+    then the measured part (seed 2), as prefetch.sh replays them."""
     trace = [(j / rate, n) for j, n in enumerate(make_trace(warm, rate, names, 1))]
     trace += [(warm + j / rate, n) for j, n in enumerate(make_trace(run, rate, names, 2))]
+    return trace
+
+
+def bound(warm, run, rate, names):
+    last, unavoidable = {}, 0
+    trace = timed_trace(warm, run, rate, names)
     for t, n in trace:
         if t >= warm and (n not in last or t - last[n] > 2 * ttl_of(n)):
             unavoidable += 1

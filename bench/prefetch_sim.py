@@ -74,8 +74,7 @@ def simulate(trace, ttl, policy, min_asks=1, min_use=0.0):
 
 
 def main():
-    trace = [(j / RATE, n) for j, n in enumerate(lib.make_trace(WARM, RATE, NAMES, 1))]
-    trace += [(WARM + j / RATE, n) for j, n in enumerate(lib.make_trace(RUN, RATE, NAMES, 2))]
+    trace = lib.timed_trace(WARM, RUN, RATE, NAMES)
     ttl = [lib.ttl_of(i) for i in range(NAMES)]
     base_w, base_u = simulate(trace, ttl, "prefetch")
     print("| policy | waited fraction | vs prefetch | upstream queries vs prefetch |")
