@@ -150,6 +150,15 @@ static bool call_event(tlsconn_t *tc, short what)
     return !tc->dead;
 }
 
+/* A fatal TLS or socket error: no more I/O; the caller hears of it
+ * (what: BEV_EVENT_READING or BEV_EVENT_WRITING). */
+static void fail(tlsconn_t *tc, short what)
+{
+    tc->broken = true;
+    update(tc);
+    call_event(tc, BEV_EVENT_ERROR | what);
+}
+
 /* After a handler: free what tlsconn_free() left to us. */
 static void leave(tlsconn_t *tc)
 {
@@ -226,9 +235,7 @@ static void do_write(tlsconn_t *tc)
     if (tc->handshaking)
         return;
     if (tc->broken || !seal(tc) || !wire_flush(tc, &wrote)) {
-        tc->broken = true;
-        update(tc);
-        call_event(tc, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+        fail(tc, BEV_EVENT_WRITING);
         return;
     }
     update(tc);
@@ -247,9 +254,7 @@ static void do_handshake(tlsconn_t *tc)
         e = ssl_err(tc, rc);
     /* The server's flight, then the session ticket: out now. */
     if (!wire_flush(tc, &wrote) || (rc != 1 && e != SSL_ERROR_WANT_READ)) {
-        tc->broken = true;
-        update(tc);
-        call_event(tc, BEV_EVENT_ERROR | BEV_EVENT_READING);
+        fail(tc, BEV_EVENT_READING);
         return;
     }
     if (rc != 1) {
@@ -359,13 +364,10 @@ static void wr_cb(evutil_socket_t fd, short what, void *arg)
     if (what & EV_TIMEOUT) {
         call_event(tc, BEV_EVENT_TIMEOUT | BEV_EVENT_WRITING);
     } else if (tc->handshaking) {
-        if (!wire_flush(tc, &wrote)) {
-            tc->broken = true;
+        if (!wire_flush(tc, &wrote))
+            fail(tc, BEV_EVENT_WRITING);
+        else
             update(tc);
-            call_event(tc, BEV_EVENT_ERROR | BEV_EVENT_WRITING);
-        } else {
-            update(tc);
-        }
     } else {
         do_write(tc);
     }
